@@ -1,0 +1,342 @@
+"""Batched, fixed-seed generation of several settings on one prompt.
+
+The prompt is evaluated once, its KV cache copied to one sequence per column,
+and every unfinished column decodes in one batch per step. Each column samples
+with its own chain (``sampling.build_chain``) and streams ``TokenEvent``s; the
+UI, the CLI and result files only ever see those events, never llama.cpp.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Sequence
+
+import llama_cpp
+import numpy as np
+
+from .models import Model, kv_type
+from .params import FLASH_ATTENTION, Settings
+from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
+from .textstream import TextStream
+
+Mode = Literal["chat", "raw"]
+FinishReason = Literal["end", "stop", "length", "context", "cancelled"]
+TOP_N = 10  # alternatives reported per token, before and after the chain
+
+
+class GenerationError(RuntimeError):
+    """A run that cannot start (prompt too long, bad logit bias ...); one line for a person."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is generated from: the same for every column."""
+
+    prompt: str
+    mode: Mode = "chat"
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Candidate:
+    token_id: int
+    text: str
+    prob: float
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """One sampled token of one column, with what the chain did to the distribution."""
+
+    column: int
+    index: int
+    token_id: int
+    text: str  # the new complete characters; '' while a multi-byte character is unfinished
+    prob: float  # probability after the chain: the distribution it was drawn from
+    raw_prob: float  # probability under the model alone
+    before: tuple[Candidate, ...]  # top alternatives of the raw distribution
+    after: tuple[Candidate, ...]  # top alternatives after the chain
+    survivors: int  # candidates left with non-zero probability
+    entropy: float  # of the distribution after the chain, in nats
+
+
+@dataclass
+class ColumnResult:
+    label: str
+    settings: Settings
+    seed: int
+    chain: str
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    stopped_by: str | None = None
+    tokens: list[TokenEvent] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return len(self.tokens) / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ColumnDone:
+    column: int
+    result: ColumnResult
+
+
+@dataclass
+class RunResult:
+    prompt_text: str
+    prompt_tokens: int
+    prompt_seconds: float
+    columns: list[ColumnResult]
+
+
+Event = TokenEvent | ColumnDone
+
+
+def resolve_seed(seed: int, drawn: int) -> int:
+    return drawn if seed == -1 else seed
+
+
+class _ContextCache:
+    """One llama context per model and column count; creating one per run costs more than a step."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[tuple[int, int], llama_cpp.llama_context_p] = {}
+
+    def get(self, model: Model, n_seq: int) -> llama_cpp.llama_context_p:
+        key = (id(model), n_seq)
+        if key not in self._contexts:
+            params = llama_cpp.llama_context_default_params()
+            params.n_ctx = model.load.n_ctx * n_seq
+            params.n_batch = max(model.load.n_batch, n_seq)
+            params.n_ubatch = params.n_batch
+            params.n_seq_max = n_seq
+            params.n_threads = params.n_threads_batch = model.n_threads
+            params.flash_attn_type = FLASH_ATTENTION[model.load.flash_attn]
+            params.type_k, params.type_v = kv_type(model.load.type_k), kv_type(model.load.type_v)
+            params.kv_unified = False  # a stream per column: its cache layout never depends on the others
+            params.no_perf = True
+            context = llama_cpp.llama_init_from_model(model.pointer, params)
+            if not context:
+                raise GenerationError(f"llama.cpp could not create a context of {params.n_ctx} tokens for "
+                                      f"{n_seq} columns (out of memory? lower n_ctx)")
+            self._contexts[key] = context
+        context = self._contexts[key]
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(context), True)
+        return context
+
+    def release(self, model: Model) -> None:
+        for key in [k for k in self._contexts if k[0] == id(model)]:
+            llama_cpp.llama_free(self._contexts.pop(key))
+
+
+CONTEXTS = _ContextCache()
+
+
+class _Batch:
+    """A reusable llama_batch filled from Python lists."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.batch = llama_cpp.llama_batch_init(capacity, 0, 1)
+
+    def fill(self, tokens: Sequence[int], positions: Sequence[int], seqs: Sequence[int],
+             want_logits: Sequence[bool]) -> llama_cpp.llama_batch:
+        batch = self.batch
+        batch.n_tokens = len(tokens)
+        for i, (token, pos, seq, logits) in enumerate(zip(tokens, positions, seqs, want_logits)):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
+        return batch
+
+    def close(self) -> None:
+        llama_cpp.llama_batch_free(self.batch)
+
+
+def prompt_text(model: Model, request: Request) -> str:
+    if request.mode == "raw":
+        return request.prompt
+    messages = ([{"role": "system", "content": request.system}] if request.system else []) + \
+        [{"role": "user", "content": request.prompt}]
+    return model.chat_prompt(messages)
+
+
+def _decode_prompt(context, batch: _Batch, tokens: list[int], n_batch: int) -> None:
+    for start in range(0, len(tokens), n_batch):
+        chunk = tokens[start:start + n_batch]
+        last = start + len(chunk) == len(tokens)
+        batch.fill(chunk, range(start, start + len(chunk)), [0] * len(chunk),
+                   [last and i == len(chunk) - 1 for i in range(len(chunk))])
+        if llama_cpp.llama_decode(context, batch.batch) != 0:
+            raise GenerationError("llama.cpp failed to evaluate the prompt")
+
+
+class _ColumnState:
+    """Everything one column carries between steps."""
+
+    def __init__(self, index: int, column: Column, model: Model, seed: int, n_ctx: int, room: int) -> None:
+        settings = column.settings
+        self.index = index
+        self.model = model
+        chain_context = ChainContext(model.vocab, model.n_vocab, lambda t: model.tokenize(t, False, False))
+        try:
+            self.chain: SamplerChain = build_chain(settings, chain_context, seed, n_ctx)
+        except ValueError as error:
+            raise GenerationError(f"column {column.label!r}: {error}") from None
+        self.candidates = Candidates(model.n_vocab)
+        self.stream = TextStream(settings.stop)
+        self.limit = min(settings.max_tokens or room, room)
+        self.result = ColumnResult(column.label, settings, seed, str(self.chain))
+        self.started = time.perf_counter()
+        self.last_token = -1
+
+    def step(self, logits: np.ndarray) -> TokenEvent:
+        self.candidates.load(logits)
+        best_raw = np.argpartition(logits, -TOP_N)[-TOP_N:]
+        shift = logits.max()
+        total = float(np.exp(logits - shift, dtype=np.float32).sum(dtype=np.float64))
+        token = self.chain.sample(self.candidates)
+        self.chain.accept(token)
+        view = self.candidates.view()
+        probs = view["p"]
+        best_after = np.argpartition(probs, -TOP_N)[-TOP_N:] if len(view) > TOP_N else np.arange(len(view))
+        event = TokenEvent(
+            column=self.index, index=len(self.result.tokens), token_id=token,
+            text=self.stream.push(self.model.piece(token)),
+            prob=float(probs[self.candidates.array.selected]),
+            raw_prob=float(np.exp(float(logits[token]) - shift) / total),
+            before=self._alternatives(best_raw, logits[best_raw], lambda v: np.exp(v - shift) / total),
+            after=self._alternatives(view["id"][best_after], probs[best_after], lambda v: v),
+            survivors=int(np.count_nonzero(probs)), entropy=entropy(probs.astype(np.float64)))
+        self.result.tokens.append(event)
+        self.last_token = token
+        self._check_finish(token)
+        return event
+
+    def _alternatives(self, ids: np.ndarray, values: np.ndarray, to_prob) -> tuple[Candidate, ...]:
+        ranked = sorted(zip(ids.tolist(), to_prob(values.astype(np.float64)).tolist()), key=lambda c: -c[1])
+        return tuple(Candidate(t, self.model.token_text(t), p) for t, p in ranked if p > 0)
+
+    def _check_finish(self, token: int) -> None:
+        if self.model.is_end(token):
+            self.finish("end")
+        elif self.stream.stopped_by is not None:
+            self.finish("stop")
+        elif len(self.result.tokens) >= self.limit:
+            self.finish("length" if self.settings_limit_reached() else "context")
+
+    def settings_limit_reached(self) -> bool:
+        return bool(self.result.settings.max_tokens) and len(self.result.tokens) >= self.result.settings.max_tokens
+
+    def finish(self, reason: FinishReason) -> None:
+        if self.result.finish_reason is None:
+            self.stream.finish()
+            self.result.text = self.stream.text
+            self.result.stopped_by = self.stream.stopped_by
+            self.result.finish_reason = reason
+            self.result.seconds = time.perf_counter() - self.started
+            self.chain.close()
+
+    @property
+    def done(self) -> bool:
+        return self.result.finish_reason is not None
+
+
+def generate(model: Model, request: Request, columns: Sequence[Column],
+             cancel: threading.Event | None = None, info: dict | None = None) -> Iterator[Event]:
+    """Stream every column's tokens; ``info`` (if given) receives the prompt text, token count and time."""
+    if not 1 <= len(columns) <= 8:
+        raise GenerationError(f"expected 1 to 8 columns, got {len(columns)}")
+    with model.lock:
+        yield from _generate_locked(model, request, columns, cancel, info if info is not None else {})
+
+
+def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
+                     cancel: threading.Event | None, info: dict) -> Iterator[Event]:
+    text = prompt_text(model, request)
+    tokens = model.tokenize(text)
+    n_ctx = model.load.n_ctx
+    if len(tokens) >= n_ctx:
+        raise GenerationError(f"the prompt is {len(tokens)} tokens but the context holds {n_ctx} per column; "
+                              "shorten the prompt or raise n_ctx")
+    if not tokens:
+        raise GenerationError("the prompt is empty")
+    drawn = secrets.randbelow(2**31)
+    room = n_ctx - len(tokens)
+    context = CONTEXTS.get(model, len(columns))
+    states = [_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room)
+              for i, column in enumerate(columns)]
+    batch = _Batch(max(model.load.n_batch, len(columns)))
+    try:
+        started = time.perf_counter()
+        _decode_prompt(context, batch, tokens, model.load.n_batch)
+        memory = llama_cpp.llama_get_memory(context)
+        for state in states[1:]:
+            llama_cpp.llama_memory_seq_cp(memory, 0, state.index, -1, -1)
+        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_seconds=time.perf_counter() - started)
+        first = _logits(context, -1, model.n_vocab).copy()
+        for state in states:
+            state.started = time.perf_counter()
+            yield state.step(first)
+            if state.done:
+                yield ColumnDone(state.index, state.result)
+        yield from _decode_loop(model, context, batch, states, len(tokens), cancel)
+    finally:
+        batch.close()
+        for state in states:
+            state.finish("cancelled")
+
+
+def _decode_loop(model: Model, context, batch: _Batch, states: list[_ColumnState], n_prompt: int,
+                 cancel: threading.Event | None) -> Iterator[Event]:
+    while True:
+        active = [state for state in states if not state.done]
+        if not active:
+            return
+        if cancel is not None and cancel.is_set():
+            for state in active:
+                state.finish("cancelled")
+                yield ColumnDone(state.index, state.result)
+            return
+        groups = [active] if model.load.batched else [[state] for state in active]
+        for group in groups:
+            positions = [n_prompt + len(state.result.tokens) - 1 for state in group]
+            batch.fill([s.last_token for s in group], positions, [s.index for s in group], [True] * len(group))
+            if llama_cpp.llama_decode(context, batch.batch) != 0:
+                for state in group:
+                    state.finish("context")
+                    yield ColumnDone(state.index, state.result)
+                continue
+            for row, state in enumerate(group):
+                yield state.step(_logits(context, row, model.n_vocab))
+                if state.done:
+                    yield ColumnDone(state.index, state.result)
+
+
+def _logits(context, row: int, n_vocab: int) -> np.ndarray:
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(context, row), shape=(n_vocab,))
+
+
+def run(model: Model, request: Request, columns: Sequence[Column],
+        cancel: threading.Event | None = None) -> RunResult:
+    """Generate every column to the end and return the results (the non-streaming form)."""
+    info: dict = {}
+    finished: dict[int, ColumnResult] = {}
+    for event in generate(model, request, columns, cancel, info):
+        if isinstance(event, ColumnDone):
+            finished[event.column] = event.result
+    return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
+                     [finished[i] for i in range(len(columns))])

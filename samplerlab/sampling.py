@@ -1,0 +1,256 @@
+"""Sampler chains built from Settings, out of llama.cpp's own samplers.
+
+A chain is a list of stages that share one call signature: ``apply`` edits the
+candidate array in place (as llama.cpp's samplers do; copying 50k-entry arrays
+every token would cost more than the sampling), ``accept`` records the chosen
+token. The order is data (``Settings.samplers``); one loop builds the chain from
+it and the chain prints itself: ``logits -> penalties -> top_k -> ... -> dist``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+import llama_cpp
+import numpy as np
+
+from .params import Settings, order_names, stage_enabled
+
+TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
+TRUNCATION_STAGES = frozenset({"top_n_sigma", "top_k", "tail_free", "typ_p", "top_p", "min_p", "xtc"})
+
+
+class Candidates:
+    """A ``llama_token_data_array`` over a reusable numpy buffer: one per column."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self.buffer = np.zeros(n_vocab, dtype=TOKEN_DATA)
+        self._template = self.buffer.copy()
+        self._template["id"] = np.arange(n_vocab, dtype=np.int32)
+        self.array = llama_cpp.llama_token_data_array(
+            data=self.buffer.ctypes.data_as(llama_cpp.llama_token_data_p),
+            size=n_vocab, selected=-1, sorted=False)
+        self.pointer = ctypes.byref(self.array)
+
+    def load(self, logits: np.ndarray) -> None:
+        np.copyto(self.buffer, self._template)
+        self.buffer["logit"] = logits
+        self.array.size = len(self.buffer)
+        self.array.selected = -1
+        self.array.sorted = False
+
+    @classmethod
+    def from_logits(cls, logits: Sequence[float]) -> "Candidates":
+        candidates = cls(len(logits))
+        candidates.load(np.asarray(logits, dtype=np.float32))
+        return candidates
+
+    def view(self) -> np.ndarray:
+        """The surviving candidates (unordered) with their logits and, after a selector, probabilities."""
+        return self.buffer[: self.array.size]
+
+    @property
+    def selected_token(self) -> int:
+        return int(self.buffer[self.array.selected]["id"])
+
+
+class Stage(Protocol):
+    name: str
+
+    def apply(self, candidates: Candidates) -> None: ...
+    def accept(self, token: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class NativeStage:
+    """One of llama.cpp's samplers (``llama_sampler_init_*``)."""
+
+    def __init__(self, name: str, pointer: llama_cpp.llama_sampler_p, keepalive: object = None) -> None:
+        if not pointer:
+            raise ValueError(f"llama.cpp refused to create the {name} sampler")
+        self.name = name
+        self._pointer = pointer
+        self._keepalive = keepalive  # C strings the sampler may still point to
+
+    def apply(self, candidates: Candidates) -> None:
+        llama_cpp.llama_sampler_apply(self._pointer, candidates.pointer)
+
+    def accept(self, token: int) -> None:
+        llama_cpp.llama_sampler_accept(self._pointer, token)
+
+    def close(self) -> None:
+        if self._pointer:
+            llama_cpp.llama_sampler_free(self._pointer)
+            self._pointer = None
+
+
+class TailFreeStage:
+    """Tail-free sampling (Phillips, 2019), which llama.cpp removed; same algorithm as its old code."""
+
+    name = "tail_free"
+
+    def __init__(self, z: float, min_keep: int = MIN_KEEP) -> None:
+        self.z = z
+        self.min_keep = min_keep
+
+    def apply(self, candidates: Candidates) -> None:
+        view = candidates.view()
+        if self.z >= 1.0 or len(view) <= 2:
+            return
+        order = np.argsort(-view["logit"], kind="stable")
+        view[:] = view[order]
+        logits = view["logit"].astype(np.float64)
+        probs = np.exp(logits - logits[0])
+        probs /= probs.sum()
+        second = np.abs(np.diff(probs, n=2))
+        total = second.sum()
+        second = second / total if total > 0 else np.full_like(second, 1.0 / len(second))
+        over = np.nonzero((np.cumsum(second) > self.z) & (np.arange(len(second)) >= self.min_keep))[0]
+        keep = int(over[0]) if len(over) else len(view)
+        candidates.array.size = max(keep, self.min_keep)
+        candidates.array.sorted = True
+
+    def accept(self, token: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ChainContext:
+    """What a chain needs from the loaded model."""
+
+    vocab: llama_cpp.llama_vocab_p | None
+    n_vocab: int
+    tokenize: Callable[[str], list[int]]
+
+
+class SamplerChain:
+    """The stages of one column, applied in order; the last one picks the token."""
+
+    def __init__(self, stages: list[Stage]) -> None:
+        self.stages = stages
+
+    def __str__(self) -> str:
+        return " -> ".join(["logits", *(stage.name for stage in self.stages)])
+
+    def sample(self, candidates: Candidates) -> int:
+        for stage in self.stages:
+            stage.apply(candidates)
+        return candidates.selected_token
+
+    def accept(self, token: int) -> None:
+        for stage in self.stages:
+            stage.accept(token)
+
+    def close(self) -> None:
+        for stage in self.stages:
+            stage.close()
+
+    def __enter__(self) -> "SamplerChain":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _penalties(s: Settings, ctx: ChainContext, n_ctx: int) -> NativeStage:
+    last_n = n_ctx if s.repeat_last_n == -1 else s.repeat_last_n
+    return NativeStage("penalties", llama_cpp.llama_sampler_init_penalties(
+        ctx.n_vocab, last_n, s.repeat_penalty, s.frequency_penalty, s.presence_penalty))
+
+
+def _dry(s: Settings, ctx: ChainContext, n_ctx: int) -> NativeStage:
+    breakers = [b.encode("utf-8") for b in s.dry_sequence_breakers]
+    array = (ctypes.c_char_p * max(len(breakers), 1))(*breakers)
+    last_n = n_ctx if s.dry_penalty_last_n == -1 else s.dry_penalty_last_n
+    pointer = llama_cpp.llama_sampler_init_dry(
+        ctx.vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length, last_n, array, len(breakers))
+    return NativeStage("dry", pointer, keepalive=(array, breakers))
+
+
+STAGE_BUILDERS: dict[str, Callable[[Settings, ChainContext, int], Stage]] = {
+    "penalties": _penalties,
+    "dry": _dry,
+    "top_n_sigma": lambda s, c, n: NativeStage("top_n_sigma", llama_cpp.llama_sampler_init_top_n_sigma(s.top_n_sigma)),
+    "top_k": lambda s, c, n: NativeStage("top_k", llama_cpp.llama_sampler_init_top_k(s.top_k)),
+    "tail_free": lambda s, c, n: TailFreeStage(s.tfs_z),
+    "typ_p": lambda s, c, n: NativeStage("typ_p", llama_cpp.llama_sampler_init_typical(s.typical_p, MIN_KEEP)),
+    "top_p": lambda s, c, n: NativeStage("top_p", llama_cpp.llama_sampler_init_top_p(s.top_p, MIN_KEEP)),
+    "min_p": lambda s, c, n: NativeStage("min_p", llama_cpp.llama_sampler_init_min_p(s.min_p, MIN_KEEP)),
+    "xtc": lambda s, c, n: NativeStage("xtc", llama_cpp.llama_sampler_init_xtc(
+        s.xtc_probability, s.xtc_threshold, MIN_KEEP, s.seed)),
+    "temperature": lambda s, c, n: NativeStage("temperature", llama_cpp.llama_sampler_init_temp_ext(
+        s.temperature, s.dynatemp_range, s.dynatemp_exponent)),
+}
+
+
+def resolve_bias(bias: dict, ctx: ChainContext) -> list[tuple[int, float]]:
+    """Token ids and biases; a text key biases every token of its tokenization, as llama-server does."""
+    pairs: list[tuple[int, float]] = []
+    for key, value in bias.items():
+        ids = [key] if isinstance(key, int) else ctx.tokenize(key)
+        for token in ids:
+            if not 0 <= token < ctx.n_vocab:
+                raise ValueError(f"logit_bias: token id {token} is outside the vocabulary (0 to {ctx.n_vocab - 1})")
+            pairs.append((token, value))
+    return pairs
+
+
+def _logit_bias(s: Settings, ctx: ChainContext) -> NativeStage:
+    pairs = resolve_bias(s.logit_bias, ctx)
+    array = (llama_cpp.llama_logit_bias * len(pairs))(*(llama_cpp.llama_logit_bias(t, b) for t, b in pairs))
+    return NativeStage("logit_bias", llama_cpp.llama_sampler_init_logit_bias(ctx.n_vocab, len(pairs), array),
+                       keepalive=array)
+
+
+def _selector(s: Settings, ctx: ChainContext, seed: int) -> NativeStage:
+    if s.mirostat == 1:
+        return NativeStage("mirostat", llama_cpp.llama_sampler_init_mirostat(
+            ctx.n_vocab, seed, s.mirostat_tau, s.mirostat_eta, 100))
+    if s.mirostat == 2:
+        return NativeStage("mirostat_v2", llama_cpp.llama_sampler_init_mirostat_v2(seed, s.mirostat_tau, s.mirostat_eta))
+    return NativeStage("dist", llama_cpp.llama_sampler_init_dist(seed))
+
+
+def active_stage_names(settings: Settings) -> tuple[str, ...]:
+    """The order's stages that are switched on; Mirostat replaces the truncation stages."""
+    names = tuple(name for name in order_names(settings.samplers) if stage_enabled(name, settings))
+    if settings.mirostat:
+        names = tuple(name for name in names if name not in TRUNCATION_STAGES)
+    return names
+
+
+def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int) -> SamplerChain:
+    """One loop over the order builds the chain; logit bias first, a selector last."""
+    stages: list[Stage] = []
+    try:
+        if settings.logit_bias:
+            stages.append(_logit_bias(settings, ctx))
+        seeded = settings.replace(seed=seed)
+        for name in active_stage_names(settings):
+            stages.append(STAGE_BUILDERS[name](seeded, ctx, n_ctx))
+        stages.append(_selector(settings, ctx, seed))
+    except Exception:
+        SamplerChain(stages).close()
+        raise
+    return SamplerChain(stages)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(logits)
+    if not finite.any():
+        return np.zeros_like(logits, dtype=np.float64)
+    shifted = logits.astype(np.float64) - logits[finite].max()
+    weights = np.where(finite, np.exp(shifted), 0.0)
+    return weights / weights.sum()
+
+
+def entropy(probs: np.ndarray) -> float:
+    positive = probs[probs > 0]
+    return float(-(positive * np.log(positive)).sum()) if len(positive) else math.nan
