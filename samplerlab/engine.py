@@ -143,7 +143,7 @@ class _ContextCache:
 CONTEXTS = _ContextCache()
 
 
-class _Batch:
+class TokenBatch:
     """A reusable llama_batch filled from Python lists."""
 
     def __init__(self, capacity: int) -> None:
@@ -174,7 +174,7 @@ def prompt_text(model: Model, request: Request) -> str:
     return model.chat_prompt(messages)
 
 
-def _decode_prompt(context, batch: _Batch, tokens: list[int], n_batch: int) -> None:
+def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int) -> None:
     for start in range(0, len(tokens), n_batch):
         chunk = tokens[start:start + n_batch]
         last = start + len(chunk) == len(tokens)
@@ -279,7 +279,7 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
     context = CONTEXTS.get(model, len(columns))
     states = [_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room)
               for i, column in enumerate(columns)]
-    batch = _Batch(max(model.load.n_batch, len(columns)))
+    batch = TokenBatch(max(model.load.n_batch, len(columns)))
     try:
         started = time.perf_counter()
         _decode_prompt(context, batch, tokens, model.load.n_batch)
@@ -300,7 +300,7 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
             state.finish("cancelled")
 
 
-def _decode_loop(model: Model, context, batch: _Batch, states: list[_ColumnState], n_prompt: int,
+def _decode_loop(model: Model, context, batch: TokenBatch, states: list[_ColumnState], n_prompt: int,
                  cancel: threading.Event | None) -> Iterator[Event]:
     while True:
         active = [state for state in states if not state.done]
@@ -340,3 +340,40 @@ def run(model: Model, request: Request, columns: Sequence[Column],
             finished[event.column] = event.result
     return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
                      [finished[i] for i in range(len(columns))])
+
+
+@dataclass(frozen=True)
+class Independence:
+    """Whether a column's numbers are the same alone and beside others, on this model and hardware."""
+
+    independent: bool
+    max_difference: float
+
+    def describe(self) -> str:
+        if self.independent:
+            return "columns are independent: a probe column alone and beside 3 others gave identical probabilities"
+        return (f"columns are NOT independent here (probabilities differ by up to {self.max_difference:.3g} "
+                "between a column alone and beside others); load with repack=false, or batched=false, "
+                "for exact reproducibility")
+
+
+PROBE_PROMPT = "Write a short poem praising light-emitting diodes."
+
+
+def check_independence(model: Model, tokens: int = 16) -> Independence:
+    """Generate a probe alone and as one of four columns, and compare every raw probability bit for bit.
+
+    A probe can show that columns depend on each other, never prove that they don't: the
+    CPU kernels that break independence do so only for some activations, so this probe uses
+    a real chat prompt, where they showed up at the first step on a Q4_K_M model.
+    """
+    mode: Mode = "chat" if model.info.chat_template else "raw"
+    request = Request(PROBE_PROMPT, mode=mode)
+    columns = [Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens}))
+               for i in range(4)]
+    alone = run(model, request, columns[:1]).columns[0].tokens
+    beside = run(model, request, columns).columns[0].tokens
+    pairs = list(zip(alone, beside))
+    difference = max((abs(a.raw_prob - b.raw_prob) for a, b in pairs), default=0.0)
+    same = len(alone) == len(beside) and all(a.token_id == b.token_id and a.before == b.before for a, b in pairs)
+    return Independence(same, difference)

@@ -183,6 +183,7 @@ class Model:
         self.lock = threading.Lock()  # one generation at a time per model
         self.info = self._read_info()
         self._piece_cache: dict[int, bytes] = {}
+        self._text_cache: dict[int, str] = {}
 
     def _check_memory(self) -> None:
         size = self.path.stat().st_size
@@ -239,9 +240,13 @@ class Model:
 
     def token_text(self, token: int) -> str:
         """How a token reads in a candidate list: special tokens by name, partial bytes escaped."""
-        buffer = ctypes.create_string_buffer(256)
-        length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, True)
-        return buffer.raw[:max(length, 0)].decode("utf-8", "backslashreplace")
+        cached = self._text_cache.get(token)
+        if cached is None:
+            buffer = ctypes.create_string_buffer(256)
+            length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, True)
+            cached = buffer.raw[:max(length, 0)].decode("utf-8", "backslashreplace")
+            self._text_cache[token] = cached
+        return cached
 
     def is_end(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))

@@ -1,0 +1,112 @@
+"""How fast is samplerlab, against what people build by hand and against the machine's limit?
+
+Three contenders do the same work (N columns x T tokens, end-of-generation
+banned so every column runs to T) at the same thread count:
+- sequential: one ``Llama.create_completion`` call per column, as by hand today;
+- bare loop: the columns decoded in one batch per step, numpy top-k sampling,
+  nothing collected; the most this machine can do;
+- samplerlab: the engine, collecting every token's probabilities and alternatives.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import llama_cpp
+import numpy as np
+
+from .engine import CONTEXTS, Column, Request, TokenBatch, prompt_text, run
+from .models import Model
+from .params import FLASH_ATTENTION, Settings
+
+PROMPT = "Write a short poem praising light-emitting diodes."
+TEMPERATURES = (0.7, 0.9, 1.1, 1.3, 0.5, 1.5, 0.8, 1.0)
+
+
+@dataclass
+class BenchReport:
+    columns: int
+    tokens: int
+    threads: int
+    model: str
+    seconds: dict[str, float]
+
+    def lines(self) -> list[str]:
+        work = self.columns * self.tokens
+        out = [f"model: {self.model}", f"columns: {self.columns}  tokens: {self.tokens}  threads: {self.threads}"]
+        for name, seconds in self.seconds.items():
+            out.append(f"{name:<30} {seconds:7.3f} s  {work / seconds:8.1f} tok/s")
+        out.append(f"overhead={self.seconds['samplerlab'] / self.seconds['bare batched loop']:.3f}")
+        out.append(f"ratio={self.seconds['samplerlab'] / self.seconds['sequential create_completion']:.3f}")
+        return out
+
+
+def end_tokens(model: Model) -> list[int]:
+    return [t for t in range(model.n_vocab) if model.is_end(t)]
+
+
+def best_time(action: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def run_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
+    text = prompt_text(model, Request(PROMPT))
+    banned = {token: False for token in end_tokens(model)}
+    settings = [Settings({"samplers": "llama-cpp-python", "temperature": TEMPERATURES[i], "seed": i,
+                          "max_tokens": tokens, "logit_bias": banned}) for i in range(columns)]
+    seconds = {
+        "sequential create_completion": best_time(_sequential(model, text, settings), repeat),
+        "bare batched loop": best_time(lambda: _bare_loop(model, text, columns, tokens), repeat),
+        "samplerlab": best_time(lambda: run(model, Request(text, "raw"),
+                                            [Column(str(i), s) for i, s in enumerate(settings)]), repeat),
+    }
+    return BenchReport(columns, tokens, model.n_threads, model.info.file_name, seconds)
+
+
+def _sequential(model: Model, text: str, settings: list[Settings]) -> Callable[[], None]:
+    llama = llama_cpp.Llama(str(model.path), n_ctx=model.load.n_ctx, n_batch=model.load.n_batch,
+                            n_threads=model.n_threads, n_threads_batch=model.n_threads,
+                            flash_attn=FLASH_ATTENTION[model.load.flash_attn] == 1, verbose=False)
+
+    def action() -> None:
+        for s in settings:
+            bias = {token: -float("inf") for token in s.logit_bias}
+            llama.create_completion(text, max_tokens=s.max_tokens, temperature=s.temperature, top_k=s.top_k,
+                                    top_p=s.top_p, min_p=s.min_p, seed=s.seed, logit_bias=bias)
+    return action
+
+
+def _bare_loop(model: Model, text: str, columns: int, tokens: int) -> None:
+    """The limit: batched decode and the cheapest reasonable sampling, nothing recorded."""
+    context = CONTEXTS.get(model, columns)
+    prompt = model.tokenize(text)
+    batch = TokenBatch(max(len(prompt), columns))
+    rng = np.random.default_rng(0)
+    try:
+        batch.fill(prompt, range(len(prompt)), [0] * len(prompt), [i == len(prompt) - 1 for i in range(len(prompt))])
+        llama_cpp.llama_decode(context, batch.batch)
+        memory = llama_cpp.llama_get_memory(context)
+        for seq in range(1, columns):
+            llama_cpp.llama_memory_seq_cp(memory, 0, seq, -1, -1)
+        rows = [-1] * columns
+        for step in range(tokens):
+            chosen = [_top_k_sample(context, row, model.n_vocab, rng) for row in rows]
+            batch.fill(chosen, [len(prompt) + step] * columns, range(columns), [True] * columns)
+            llama_cpp.llama_decode(context, batch.batch)
+            rows = list(range(columns))
+    finally:
+        batch.close()
+
+
+def _top_k_sample(context, row: int, n_vocab: int, rng: np.random.Generator, k: int = 40) -> int:
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(context, row), shape=(n_vocab,))
+    top = np.argpartition(logits, -k)[-k:]
+    weights = np.exp(logits[top] - logits[top].max())
+    return int(top[rng.choice(k, p=weights / weights.sum())])

@@ -1,0 +1,99 @@
+"""Each stage on a 4-token distribution, with exact expected probabilities (llama.cpp's own samplers)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from samplerlab.params import Settings, neutral_values
+from samplerlab.sampling import Candidates, ChainContext, build_chain
+
+PROBS = (0.5, 0.25, 0.15, 0.1)
+CONTEXT = ChainContext(vocab=None, n_vocab=len(PROBS), tokenize=lambda text: [int(text)])
+
+
+def sample(changes: dict, probs=PROBS, accepted=()) -> dict[int, float]:
+    """The distribution the final token is drawn from, after one stage switched on over a neutral chain."""
+    settings = Settings({**neutral_values(), **changes})
+    context = ChainContext(None, len(probs), CONTEXT.tokenize)
+    with build_chain(settings, context, seed=0, n_ctx=64) as chain:
+        for token in accepted:
+            chain.accept(token)
+        candidates = Candidates.from_logits([math.log(p) for p in probs])
+        chain.sample(candidates)
+        return {int(c["id"]): float(c["p"]) for c in candidates.view() if c["p"] > 0}
+
+
+def approx(mapping: dict[int, float]) -> dict:
+    return {k: pytest.approx(v, abs=1e-6) for k, v in mapping.items()}
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({}, {0: 0.5, 1: 0.25, 2: 0.15, 3: 0.1}),
+    ({"top_k": 2}, {0: 2 / 3, 1: 1 / 3}),
+    ({"top_p": 0.7}, {0: 2 / 3, 1: 1 / 3}),
+    ({"min_p": 0.4}, {0: 2 / 3, 1: 1 / 3}),
+    ({"min_p": 0.25}, {0: 0.5 / 0.9, 1: 0.25 / 0.9, 2: 0.15 / 0.9}),
+    ({"typical_p": 0.5}, {0: 2 / 3, 1: 1 / 3}),
+    ({"typical_p": 0.2}, {1: 1.0}),  # typical-p can drop the most likely token
+    ({"top_n_sigma": 1.5}, {0: 2 / 3, 1: 1 / 3}),
+    ({"xtc_probability": 1.0, "xtc_threshold": 0.2}, {1: 0.5, 2: 0.3, 3: 0.2}),
+    ({"temperature": 0.0}, {0: 1.0}),
+    ({"temperature": 2.0}, {i: math.sqrt(p) / sum(map(math.sqrt, PROBS)) for i, p in enumerate(PROBS)}),
+    ({"logit_bias": {3: False}}, {0: 0.5 / 0.9, 1: 0.25 / 0.9, 2: 0.15 / 0.9}),
+    ({"logit_bias": {"3": math.log(2)}}, {0: 0.5 / 1.1, 1: 0.25 / 1.1, 2: 0.15 / 1.1, 3: 0.2 / 1.1}),
+])
+def test_stage_on_four_tokens(changes, expected):
+    assert sample(changes) == approx(expected)
+
+
+@pytest.mark.parametrize("changes, accepted, expected", [
+    ({"repeat_penalty": 2.0}, [0], {0: 0.25 / 0.75, 1: 0.25 / 0.75, 2: 0.15 / 0.75, 3: 0.1 / 0.75}),
+    ({"presence_penalty": 1.0}, [0, 0], {0: 0.5 / math.e / (0.5 / math.e + 0.5), 1: 0.25 / (0.5 / math.e + 0.5),
+                                         2: 0.15 / (0.5 / math.e + 0.5), 3: 0.1 / (0.5 / math.e + 0.5)}),
+    ({"frequency_penalty": 0.5}, [0, 0], {0: 0.5 / math.e / (0.5 / math.e + 0.5), 1: 0.25 / (0.5 / math.e + 0.5),
+                                          2: 0.15 / (0.5 / math.e + 0.5), 3: 0.1 / (0.5 / math.e + 0.5)}),
+    # a penalty divides a positive logit and multiplies a negative one: here p -> p^2, for the last token only
+    ({"repeat_penalty": 2.0, "repeat_last_n": 1}, [0, 1], {0: 0.5 / 0.8125, 1: 0.0625 / 0.8125,
+                                                           2: 0.15 / 0.8125, 3: 0.1 / 0.8125}),
+])
+def test_penalties_see_accepted_tokens(changes, accepted, expected):
+    assert sample(changes, accepted=accepted) == approx(expected)
+
+
+TAIL = (0.4, 0.3, 0.2, 0.05, 0.03, 0.02)
+
+
+def test_tail_free_cuts_where_the_curve_flattens():
+    # |second differences| of TAIL: 0, 0.05, 0.13, 0.01; normalised and summed: 0, 0.26, 0.95, 1.0.
+    # The sum passes z=0.5 at index 2, so 2 tokens stay (llama.cpp's former algorithm, min_keep 1).
+    assert sample({"tfs_z": 0.5}, probs=TAIL) == approx({0: 0.4 / 0.7, 1: 0.3 / 0.7})
+    assert sample({"tfs_z": 0.2}, probs=TAIL) == approx({0: 1.0})  # passes 0.2 at index 1
+    assert sample({"tfs_z": 0.97}, probs=TAIL) == approx({0: 0.4 / 0.95, 1: 0.3 / 0.95, 2: 0.2 / 0.95, 3: 0.05 / 0.95})
+    assert sample({"tfs_z": 1.0}, probs=TAIL) == approx(dict(enumerate(TAIL)))
+
+
+@pytest.mark.parametrize("changes, printed", [
+    ({}, "logits -> dist"),
+    ({"top_k": 40, "top_p": 0.95, "min_p": 0.05, "temperature": 0.8},
+     "logits -> top_k -> top_p -> min_p -> temperature -> dist"),
+    ({"mirostat": 2, "top_k": 40, "temperature": 0.8}, "logits -> temperature -> mirostat_v2"),
+    ({"samplers": "llama-cpp-python", "repeat_penalty": 1.1, "top_k": 40, "temperature": 0.8},
+     "logits -> penalties -> top_k -> temperature -> dist"),
+    ({"samplers": "tk", "top_k": 40, "temperature": 0.8}, "logits -> temperature -> top_k -> dist"),
+    ({"logit_bias": {1: False}, "tfs_z": 0.9}, "logits -> logit_bias -> tail_free -> dist"),
+])
+def test_chain_prints_itself_with_only_the_stages_switched_on(changes, printed):
+    settings = Settings({**neutral_values(), **changes})
+    with build_chain(settings, CONTEXT, seed=0, n_ctx=64) as chain:
+        assert str(chain) == printed
+
+
+def test_same_seed_same_draws():
+    logits = [math.log(p) for p in PROBS]
+    draws = []
+    for _ in range(2):
+        with build_chain(Settings(neutral_values()), CONTEXT, seed=42, n_ctx=64) as chain:
+            draws.append([chain.sample(Candidates.from_logits(logits)) for _ in range(20)])
+    assert draws[0] == draws[1] and len(set(draws[0])) > 1
