@@ -279,6 +279,9 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
     context = CONTEXTS.get(model, len(columns))
     states = [_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room)
               for i, column in enumerate(columns)]
+    for state in states:
+        if state.result.settings.penalize_prompt:
+            state.chain.remember(tokens)
     batch = TokenBatch(max(model.load.n_batch, len(columns)))
     try:
         started = time.perf_counter()

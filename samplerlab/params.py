@@ -197,6 +197,12 @@ KNOBS: tuple[Knob, ...] = (
          example=1.0,
          help_en="Subtracts this once from every token that already appeared, however often.",
          help_ja="既に出たトークンのロジットから、回数に関係なく一度だけこの値を引く。"),
+    Knob("penalize_prompt", "bool", True, "penalties", stage="penalties", companions={"repeat_penalty": 1.5},
+         example=False,
+         help_en="Repetition penalties and DRY also count the prompt's tokens, as llama-server does; "
+                 "llama-cpp-python counts only generated tokens.",
+         help_ja="繰り返しペナルティとDRYがプロンプトのトークンも数に入れる（llama-serverと同じ）。"
+                 "llama-cpp-pythonは生成したトークンだけを数える。"),
     Knob("dry_multiplier", "float", 0.0, "dry", neutral=0.0, minimum=0.0, maximum=100.0, ui_max=5.0,
          step=0.05, stage="dry", llama_cli="--dry-multiplier", llama_server="dry_multiplier",
          example=2.0,

@@ -21,6 +21,7 @@ from .params import Settings, order_names, stage_enabled
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
+HISTORY_STAGES = frozenset({"penalties", "dry"})
 TRUNCATION_STAGES = frozenset({"top_n_sigma", "top_k", "tail_free", "typ_p", "top_p", "min_p", "xtc"})
 
 
@@ -156,6 +157,13 @@ class SamplerChain:
     def accept(self, token: int) -> None:
         for stage in self.stages:
             stage.accept(token)
+
+    def remember(self, tokens: Sequence[int]) -> None:
+        """Show the prompt to the stages that look back at history (penalties, DRY), as llama-server does."""
+        for stage in self.stages:
+            if stage.name in HISTORY_STAGES:
+                for token in tokens:
+                    stage.accept(token)
 
     def close(self) -> None:
         for stage in self.stages:
