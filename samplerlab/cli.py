@@ -7,7 +7,7 @@ from typing import Sequence
 
 import click
 
-from . import __version__, bench as bench_module
+from . import __version__, bench as bench_module, docs
 from .engine import Column, GenerationError, Request, TokenEvent, generate, RunResult, ColumnDone
 from .models import Model, ModelError, resolve_model_path
 from .params import LoadSettings, Settings, SettingsError, parse_assignments
@@ -78,8 +78,8 @@ def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mod
     try:
         shared = {"seed": seed, "max_tokens": max_tokens, "stop": list(stop)}
         specs = columns or ("temperature=0.8",)
-        parsed = [Column(spec, Settings({**shared, **parse_assignments(spec, f"--column {spec!r}")}))
-                  for spec in specs]
+        parsed = [Column(spec, Settings({**shared, **parse_assignments(spec, f"--column {spec!r}")},
+                                        source=f"--column {spec!r}")) for spec in specs]
         model = open_model(model_path, hf_repo, hf_file, load_text)
         result = _stream(model, Request(prompt, mode, system), parsed)
     except USER_ERRORS as error:
@@ -122,3 +122,15 @@ def bench(columns: int, tokens: int, repeat: int, model_path, hf_repo, hf_file, 
         fail(error)
     for line in report.lines():
         click.echo(line)
+
+
+@main.command()
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@click.option("--load", "show_load", is_flag=True, help="Show the load-time settings instead.")
+@click.option("--orders", is_flag=True, help="Show the sampler stages and named orders instead.")
+def knobs(lang: str, show_load: bool, orders: bool) -> None:
+    """Every setting with its llama.cpp default and explanation (Markdown)."""
+    if orders:
+        click.echo(docs.order_table())
+    else:
+        click.echo(docs.knob_table(lang, docs.LOAD_KNOBS if show_load else docs.KNOBS))
