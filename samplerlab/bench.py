@@ -47,26 +47,27 @@ def end_tokens(model: Model) -> list[int]:
     return [t for t in range(model.n_vocab) if model.is_end(t)]
 
 
-def best_time(action: Callable[[], object], repeat: int) -> float:
-    times = []
+def best_times(actions: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Fastest of ``repeat`` runs each, taken in turns so that a noisy neighbour hurts all alike."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for name, action in actions.items():
+            started = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - started)
+    return {name: min(values) for name, values in times.items()}
 
 
 def run_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
     text = prompt_text(model, Request(PROMPT))
     banned = {token: False for token in end_tokens(model)}
-    settings = [Settings({"samplers": "llama-cpp-python", "temperature": TEMPERATURES[i], "seed": i,
-                          "max_tokens": tokens, "logit_bias": banned}) for i in range(columns)]
-    seconds = {
-        "sequential create_completion": best_time(_sequential(model, text, settings), repeat),
-        "bare batched loop": best_time(lambda: _bare_loop(model, text, columns, tokens), repeat),
-        "samplerlab": best_time(lambda: run(model, Request(text, "raw"),
-                                            [Column(str(i), s) for i, s in enumerate(settings)]), repeat),
-    }
+    settings = [Settings({"samplers": "llama-cpp-python", "penalize_prompt": False, "temperature": TEMPERATURES[i],
+                          "seed": i, "max_tokens": tokens, "logit_bias": banned}) for i in range(columns)]
+    seconds = best_times({
+        "sequential create_completion": _sequential(model, text, settings),
+        "bare batched loop": lambda: _bare_loop(model, text, columns, tokens),
+        "samplerlab": lambda: run(model, Request(text, "raw"), [Column(str(i), s) for i, s in enumerate(settings)]),
+    }, repeat)
     return BenchReport(columns, tokens, model.n_threads, model.info.file_name, seconds)
 
 

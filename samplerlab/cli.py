@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import click
@@ -12,6 +15,9 @@ from .engine import Column, GenerationError, Request, TokenEvent, generate, RunR
 from .models import Model, ModelError, resolve_model_path
 from .params import LoadSettings, Settings, SettingsError, parse_assignments
 from .render import side_by_side
+from .experiments import load_experiment, model_path, result_document, result_path, run_experiment
+from .report import render_report, text_table
+from .results import check_result, dump, load_result, write_new
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
@@ -53,11 +59,35 @@ def _number_or_text(raw: str) -> int | str:
 
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="samplerlab")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve the app on.")
+@click.option("--port", type=int, default=None, help="Port (default: 7860 or the next free one).")
+@click.option("--share", is_flag=True, help="Create a public Gradio share link (anyone with it can use the app).")
+@click.option("--auth", default=None, metavar="USER:PASSWORD|FILE", help="Require a login.")
+@click.option("--presets-dir", type=click.Path(file_okay=False), default=None, envvar="SAMPLERLAB_PRESETS_DIR",
+              help="Where user presets are saved (default: ./presets).")
+@click.option("--models-dir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="With --share, the only place models may be loaded from.")
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@model_options
 @click.pass_context
-def main(context: click.Context) -> None:
-    """Compare llama.cpp sampling settings side by side on one prompt and seed."""
-    if context.invoked_subcommand is None:
-        click.echo(context.get_help())
+def main(context: click.Context, host, port, share, auth, presets_dir, models_dir, lang, model_path, hf_repo,
+         hf_file, load_text) -> None:
+    """Compare llama.cpp sampling settings side by side on one prompt and seed.
+
+    Without a command, opens the app in the browser on the embedded model.
+    """
+    if context.invoked_subcommand is not None:
+        return
+    from .app import parse_auth, serve
+    from .workbench import Workbench
+    try:
+        bench = Workbench(open_model(model_path, hf_repo, hf_file, load_text),
+                          presets_dir=Path(presets_dir) if presets_dir else None,
+                          models_dir=Path(models_dir) if models_dir else None, allow_any_path=not share)
+        bench.check()
+        serve(bench, lang, host, port, share, parse_auth(auth), say=click.echo)
+    except USER_ERRORS as error:
+        fail(error)
 
 
 @main.command()
@@ -134,3 +164,71 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
         click.echo(docs.order_table())
     else:
         click.echo(docs.knob_table(lang, docs.LOAD_KNOBS if show_load else docs.KNOBS))
+
+
+@main.command("run")
+@click.argument("experiment", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Result file (default: runs/<name>-<UTC time>.yaml beside the experiment); never overwritten.")
+@click.option("--check", "check_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Instead: run a result file again from its recorded settings and compare token by token.")
+@click.option("--max-tokens", type=click.IntRange(0, 1_000_000), default=None,
+              help="Override every column's max_tokens (a quick look; recorded in the result).")
+@click.option("--model", "model_spec", default=None, help="Run on this .gguf instead of the experiment's model.")
+def run_command(experiment: Path | None, out: Path | None, check_path: Path | None, max_tokens: int | None,
+                model_spec: str | None) -> None:
+    """Run EXPERIMENT (a YAML file) headless, write a result file and print a table of the columns."""
+    if check_path is not None:
+        if experiment or out or max_tokens is not None or model_spec:
+            raise click.UsageError("--check takes only the result file; it reruns exactly what was recorded")
+        _check(check_path)
+        return
+    if experiment is None:
+        raise click.UsageError("give an EXPERIMENT file, or --check RESULT")
+    try:
+        loaded = load_experiment(experiment)
+        overrides = {key: value for key, value in [("max_tokens", max_tokens), ("model", model_spec)]
+                     if value is not None}
+        loaded = loaded.with_settings(max_tokens=max_tokens) if max_tokens is not None else loaded
+        loaded = loaded.with_model(model_spec) if model_spec else loaded
+        started = datetime.datetime.now(datetime.timezone.utc)
+        target = out or result_path(experiment, started)
+        if target.exists():
+            raise FileExistsError(f"{target}: already exists; results are never overwritten (choose another --out)")
+        with Model(model_path(loaded.model), loaded.load) as model, \
+                click.progressbar(length=loaded.runs, label=f"{loaded.runs} columns", file=sys.stderr) as bar:
+            outcomes = run_experiment(model, loaded, on_done=lambda _: bar.update(1))
+            document = result_document(loaded, model, outcomes, overrides, started)
+        write_new(target, dump(document))
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(text_table(document))
+    click.echo(f"wrote {target}")
+
+
+def _check(path: Path) -> None:
+    try:
+        document = load_result(path)
+        with Model(model_path(document["model"]["spec"]), LoadSettings(document["load"], source="load")) as model:
+            outcome = check_result(model, document)
+    except (KeyError, TypeError) as error:
+        fail(ValueError(f"{path}: not a samplerlab result file (missing {error})"))
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(outcome.describe())
+    if not outcome.reproduced:
+        raise SystemExit(1)
+
+
+@main.command("report")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="HTML file (default: the result file with .html).")
+def report_command(result: Path, out: Path | None) -> None:
+    """Write a self-contained HTML report of a RESULT file: columns side by side, stats and sweep charts."""
+    target = out or result.with_suffix(".html")
+    try:
+        target.write_text(render_report(load_result(result)), encoding="utf-8")
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(f"wrote {target}")

@@ -81,6 +81,8 @@ class Knob:
     # Settings of other knobs under which this one has an effect (used by the
     # "every knob is alive" test and by the UI's "no effect here" hints).
     companions: Mapping[str, Any] = field(default_factory=dict)
+    # Knobs of which at least one must be switched on (off its neutral) for this one to matter.
+    requires: tuple[str, ...] = ()
     # A value whose effect is plain to see: shown in docs and used by the test that every knob is alive.
     example: Any = None
     llama_cli: str | None = None  # llama-cli / llama-server flag
@@ -119,6 +121,7 @@ KNOBS: tuple[Knob, ...] = (
          step=0.05, stage="temperature", companions={"dynatemp_range": 0.7},
          llama_cli="--dynatemp-exp", llama_server="dynatemp_exponent",
          example=3.0,
+         requires=("dynatemp_range",),
          help_en="How uncertainty maps to dynamic temperature: above 1 keeps it low until the model is very unsure.",
          help_ja="不確かさを動的温度に対応させる曲線の指数。1超ではかなり迷うまで温度を低く保つ。"),
     Knob("top_k", "int", 40, "truncation", neutral=0, minimum=0, maximum=1_000_000, ui_max=200, step=1,
@@ -159,6 +162,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("xtc_threshold", "float", 0.1, "xtc", minimum=0.0, maximum=1.0, step=0.01, stage="xtc",
          companions={"xtc_probability": 1.0}, llama_cli="--xtc-threshold", llama_server="xtc_threshold",
          example=0.05,
+         requires=("xtc_probability",),
          help_en="XTC: tokens at least this likely count as 'top choices'; above 0.5 XTC does nothing.",
          help_ja="XTC。この確率以上のトークンを「上位の選択肢」とみなす。0.5を超えるとXTCは何もしない。"),
     Knob("mirostat", "choice", 0, "mirostat", neutral=0, choices=(0, 1, 2),
@@ -169,11 +173,13 @@ KNOBS: tuple[Knob, ...] = (
     Knob("mirostat_tau", "float", 5.0, "mirostat", minimum=0.0, maximum=100.0, ui_max=10.0, step=0.1,
          companions={"mirostat": 2}, llama_cli="--mirostat-ent", llama_server="mirostat_tau",
          example=2.0,
+         requires=("mirostat",),
          help_en="Mirostat's target surprise (entropy): higher gives more varied, less predictable text.",
          help_ja="Mirostatの目標とする驚き（エントロピー）。高いほど多様で予測しにくい文章になる。"),
     Knob("mirostat_eta", "float", 0.1, "mirostat", minimum=0.0, maximum=1.0, step=0.01,
          companions={"mirostat": 2}, llama_cli="--mirostat-lr", llama_server="mirostat_eta",
          example=0.5,
+         requires=("mirostat",),
          help_en="Mirostat's learning rate: how fast it corrects towards tau.",
          help_ja="Mirostatの学習率。目標tauへどれだけ速く補正するか。"),
     Knob("repeat_penalty", "float", 1.0, "penalties", neutral=1.0, minimum=0.0, maximum=10.0,
@@ -185,6 +191,7 @@ KNOBS: tuple[Knob, ...] = (
          stage="penalties", companions={"repeat_penalty": 1.5},
          llama_cli="--repeat-last-n", llama_server="repeat_last_n",
          example=4,
+         requires=("repeat_penalty", "frequency_penalty", "presence_penalty"),
          help_en="How many recent tokens the repetition penalties look at; 0 disables them, -1 means the whole context.",
          help_ja="繰り返しペナルティが見る直近のトークン数。0で無効、-1で文脈全体。"),
     Knob("frequency_penalty", "float", 0.0, "penalties", neutral=0.0, minimum=-2.0, maximum=2.0,
@@ -199,6 +206,7 @@ KNOBS: tuple[Knob, ...] = (
          help_ja="既に出たトークンのロジットから、回数に関係なく一度だけこの値を引く。"),
     Knob("penalize_prompt", "bool", True, "penalties", stage="penalties", companions={"repeat_penalty": 1.5},
          example=False,
+         requires=("repeat_penalty", "frequency_penalty", "presence_penalty", "dry_multiplier"),
          help_en="Repetition penalties and DRY also count the prompt's tokens, as llama-server does; "
                  "llama-cpp-python counts only generated tokens.",
          help_ja="繰り返しペナルティとDRYがプロンプトのトークンも数に入れる（llama-serverと同じ）。"
@@ -211,23 +219,27 @@ KNOBS: tuple[Knob, ...] = (
     Knob("dry_base", "float", 1.75, "dry", minimum=1.0, maximum=100.0, ui_max=4.0, step=0.05,
          stage="dry", companions={"dry_multiplier": 0.8}, llama_cli="--dry-base", llama_server="dry_base",
          example=3.0,
+         requires=("dry_multiplier",),
          help_en="DRY: how fast the penalty grows with the length of the repeated sequence.",
          help_ja="DRY。繰り返された並びが長くなるにつれてペナルティが増える速さ（指数の底）。"),
     Knob("dry_allowed_length", "int", 2, "dry", minimum=0, maximum=1000, ui_max=20, step=1, stage="dry",
          companions={"dry_multiplier": 0.8}, llama_cli="--dry-allowed-length", llama_server="dry_allowed_length",
          example=4,
+         requires=("dry_multiplier",),
          help_en="DRY: repeated sequences up to this many tokens go unpunished.",
          help_ja="DRY。この長さまでの繰り返しはペナルティなしで許す。"),
     Knob("dry_penalty_last_n", "int", 64, "dry", minimum=-1, maximum=1_000_000, ui_max=1024, step=1,
          stage="dry", companions={"dry_multiplier": 0.8},
          llama_cli="--dry-penalty-last-n", llama_server="dry_penalty_last_n",
          example=4,
+         requires=("dry_multiplier",),
          help_en="DRY: how many recent tokens it searches for repeats; 0 disables it, -1 means the whole context.",
          help_ja="DRY。繰り返しを探す直近のトークン数。0で無効、-1で文脈全体。"),
     Knob("dry_sequence_breakers", "strings", ("\n", ":", '"', "*"), "dry", stage="dry",
          companions={"dry_multiplier": 0.8}, llama_cli="--dry-sequence-breaker",
          llama_server="dry_sequence_breakers",
          example=(".",),
+         requires=("dry_multiplier",),
          help_en="DRY: strings that end a repeated sequence, so names and line starts can repeat freely.",
          help_ja="DRY。繰り返しの並びをそこで区切る文字列。改行や「:」の後の名前などは自由に繰り返せる。"),
     Knob("logit_bias", "bias", MappingProxyType({}), "advanced", neutral=MappingProxyType({}),

@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 import llama_cpp
 import numpy as np
 
-from .params import Settings, order_names, stage_enabled
+from .params import KNOB_BY_NAME, KNOBS, Settings, order_names, stage_enabled
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
@@ -241,6 +241,32 @@ def active_stage_names(settings: Settings) -> tuple[str, ...]:
     if settings.mirostat:
         names = tuple(name for name in names if name not in TRUNCATION_STAGES)
     return names
+
+
+# Stages that always keep the most likely token, so greedy decoding makes them irrelevant.
+KEEPS_TOP_TOKEN = frozenset({"top_n_sigma", "top_k", "tail_free", "top_p", "min_p"})
+
+
+def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Knobs that cannot change this column's output: name -> (reason kind, detail), for the UI's hints.
+
+    Kinds: 'order' (its stage is not in the order), 'mirostat' (Mirostat replaces the stage),
+    'greedy' (temperature 0 keeps the top token, which the stage keeps too), 'requires' (the
+    knobs that switch it on are all off; detail names them).
+    """
+    order = order_names(settings.samplers)
+    notes: dict[str, tuple[str, str]] = {}
+    for knob in KNOBS:
+        switched_off = [name for name in knob.requires if settings[name] == KNOB_BY_NAME[name].neutral]
+        if knob.stage and knob.stage not in order:
+            notes[knob.name] = ("order", knob.stage)
+        elif settings.mirostat and knob.stage in TRUNCATION_STAGES:
+            notes[knob.name] = ("mirostat", knob.stage)
+        elif settings.temperature == 0 and knob.stage in KEEPS_TOP_TOKEN:
+            notes[knob.name] = ("greedy", knob.stage)
+        elif knob.requires and len(switched_off) == len(knob.requires):
+            notes[knob.name] = ("requires", ", ".join(switched_off))
+    return notes
 
 
 def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int) -> SamplerChain:

@@ -1,0 +1,405 @@
+"""The Gradio Blocks app: sliders built from the schema, streaming side-by-side columns.
+
+Every callback here is a few lines that translate widgets to library calls (workbench,
+presets, formats, views); nothing here decides how text is generated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request leaves the machine uninvited
+
+import gradio as gr  # noqa: E402
+
+from . import i18n
+from .engine import Column, ColumnDone, Request, TokenEvent
+from .i18n import t
+from .params import LOAD_KNOBS, Settings
+from .views import COLOR_MAP, CSS, candidates_html, stats_line, token_spans
+from .formats import export_preset
+from .presets import (Preset, PresetError, list_presets, load_preset, parse_preset_text, preset_yaml, file_stem,
+                      save_preset)
+from .widgets import (COLUMN_KNOBS, column_settings, describe_columns, from_widget, knob_widget, run_level_values,
+                      split_columns, widget_values)
+from .workbench import USER_ERRORS, Workbench
+
+MAX_COLUMNS = 6
+DEFAULT_COLUMNS = 3
+STREAM_EVERY = 0.15  # seconds between UI refreshes while streaming
+MAX_UPLOAD = 64 * 1024  # bytes; presets are a few hundred
+INITIAL_PRESETS = ("llama.cpp defaults", "greedy", "min-p creative", "mirostat 2", "xtc + dry creative writing",
+                   "factual low temperature")
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                          font_mono=["ui-monospace", "SFMono-Regular", "monospace"])  # no web fonts
+
+
+class Callbacks:
+    """Gradio callbacks bound to one workbench."""
+
+    def __init__(self, bench: Workbench) -> None:
+        self.bench = bench
+
+    def run(self, request: gr.Request, lang, mode, system, prompt, seed, max_tokens, stop, count, *flat):
+        """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds."""
+        count = int(count)
+        try:
+            run_level = run_level_values(seed, max_tokens, stop)
+            columns = [Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
+                       for i, raw in enumerate(split_columns(list(flat))[:count])]
+        except USER_ERRORS as error:
+            raise gr.Error(str(error), print_exception=False)
+        texts, tokens, stats = [""] * MAX_COLUMNS, [[] for _ in range(MAX_COLUMNS)], [""] * MAX_COLUMNS
+        last = 0.0
+        try:
+            for event in self.bench.stream(request.session_hash, Request(prompt, mode, system or None), columns):
+                if isinstance(event, TokenEvent):
+                    texts[event.column] += event.text
+                    tokens[event.column].append(event)
+                elif isinstance(event, ColumnDone):
+                    texts[event.column] = event.result.text
+                    stats[event.column] = stats_line(event.result, lang)
+                if time.monotonic() - last > STREAM_EVERY:
+                    last = time.monotonic()
+                    yield self._outputs(texts, tokens, stats)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error), print_exception=False)
+        yield self._outputs(texts, tokens, stats)
+
+    @staticmethod
+    def _outputs(texts, tokens, stats) -> list[Any]:
+        return [*texts, *(token_spans(ts) for ts in tokens), *stats]
+
+    def stop(self, request: gr.Request) -> None:
+        self.bench.cancel(request.session_hash)
+
+    def select_token(self, column: int, lang: str, event: gr.SelectData, request: gr.Request) -> str:
+        results = self.bench.last_run(request.session_hash)
+        if column >= len(results) or not isinstance(event.index, int) or event.index >= len(results[column].tokens):
+            return t("pick_token", lang)
+        return candidates_html(results[column].tokens[event.index], results[column].chain, lang)
+
+    # -- model ------------------------------------------------------------------
+    def model_markdown(self) -> str:
+        lines = [f"**{self.bench.model.info.file_name}**: {self.bench.model.info.summary()}"]
+        if self.bench.independence is not None:
+            lines.append(self.bench.independence.describe())
+        return "\n\n".join(lines)
+
+    def load_model(self, path: str, hf_repo: str, hf_file: str, *load_values: Any,
+                   progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
+        """Load another model (a Hugging Face download shows its progress); the old one stays on failure."""
+        values = {k.name: from_widget(k, v) for k, v in zip(LOAD_KNOBS, load_values)}
+        try:
+            self.bench.load_model(path.strip(), hf_repo.strip(), hf_file.strip(), values)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error), print_exception=False)
+        return self.model_markdown()
+
+    # -- presets ----------------------------------------------------------------
+    def preset_names(self) -> list[str]:
+        return [p.name for p in list_presets(self.bench.presets_dir)[0]]
+
+    def initial_preset(self, index: int):
+        """The first columns start as the LED-poem guide's comparison: defaults, greedy, creative."""
+        names = self.preset_names()
+        wanted = INITIAL_PRESETS[index] if index < len(INITIAL_PRESETS) else INITIAL_PRESETS[0]
+        return load_preset(wanted, self.bench.presets_dir) if wanted in names else None
+
+    def preset_values(self, name: str) -> list[Any]:
+        try:
+            return widget_values(load_preset(name, self.bench.presets_dir).settings)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error), print_exception=False)
+
+    def _refreshed(self, message: str, selected: str | None) -> list[Any]:
+        names = self.preset_names()
+        return [message, gr.update(choices=names, value=selected),
+                *(gr.update(choices=names) for _ in range(MAX_COLUMNS))]
+
+    def save_column_preset(self, source: str, name: str, description: str, overwrite: bool, *flat: Any) -> list[Any]:
+        try:
+            settings = column_settings(split_columns(list(flat))[int(source) - 1], {}, int(source) - 1)
+            preset = Preset(name=name.strip(), description=description.strip(), settings=settings, builtin=False,
+                            path=None)
+            save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
+        except (*USER_ERRORS, ValueError) as error:
+            return self._refreshed(f"❌ {error}", None)
+        return self._refreshed(f"✅ saved preset {preset.name!r}", preset.name)
+
+    def upload_preset(self, path: str | None, overwrite: bool) -> list[Any]:
+        """A browser upload is hostile: size-checked, parsed safely, and saved under its own name only."""
+        try:
+            if not path or os.path.getsize(path) > MAX_UPLOAD:
+                raise PresetError(f"upload: expected a preset file of at most {MAX_UPLOAD // 1024} KiB")
+            with open(path, "rb") as handle:
+                text = handle.read(MAX_UPLOAD + 1).decode("utf-8")
+            preset = parse_preset_text(text, source="uploaded file")
+            save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
+        except (*USER_ERRORS, UnicodeDecodeError, OSError) as error:
+            return self._refreshed(f"❌ {str(error).splitlines()[0]}", None)
+        return self._refreshed(f"✅ uploaded preset {preset.name!r}", preset.name)
+
+    def show_preset(self, name: str | None, target: str) -> list[Any]:
+        if not name:
+            return ["", None, ""]
+        try:
+            preset = load_preset(name, self.bench.presets_dir)
+            text = preset_yaml(preset)
+            folder = Path(tempfile.mkdtemp(prefix="samplerlab-download-"))
+            download = folder / (file_stem(preset.name) + ".yaml")
+            download.write_text(text, encoding="utf-8")
+            return [text, str(download), export_preset(preset, target)]
+        except USER_ERRORS as error:
+            return [f"# {error}", None, ""]
+
+    def preset_api(self, name: str) -> str:
+        """A preset as YAML, for scripts."""
+        try:
+            return preset_yaml(load_preset(name, self.bench.presets_dir))
+        except USER_ERRORS as error:
+            raise gr.Error(str(error), print_exception=False)
+
+    def save_preset_api(self, name: str, description: str, settings: str, overwrite: bool = False) -> str:
+        """Save settings (a JSON object of knobs) as a user preset, for scripts."""
+        try:
+            values = json.loads(settings or "{}")
+            if not isinstance(values, dict):
+                raise PresetError("settings: expected a JSON object of knob values")
+            preset = Preset(name=name, description=description, settings=Settings(values, source="settings"))
+            saved = save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
+        except json.JSONDecodeError as error:
+            raise gr.Error(f"settings: not valid JSON ({error.msg})", print_exception=False)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error), print_exception=False)
+        return f"saved preset {saved.name!r}"
+
+    def compare_api(self, prompt: str, seed: int, max_tokens: int, columns: str) -> dict:
+        """Run a comparison for scripts: columns as JSON, shaped like an experiment file's."""
+        from .experiments import column_record
+        try:
+            parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
+            result = self.bench.run(Request(prompt), parsed)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error), print_exception=False)
+        return {"columns": [column_record(c) for c in result.columns]}
+
+
+# -- layout ----------------------------------------------------------------------
+class Labels:
+    """Every translatable widget, so the language can change without a reload."""
+
+    def __init__(self) -> None:
+        self.widgets: list[tuple[Any, Any, Any]] = []
+
+    def add(self, widget: Any, label: Any = None, info: Any = None) -> Any:
+        """label/info: an i18n key, a callable lang -> text, or None to leave as is."""
+        self.widgets.append((widget, label, info))
+        return widget
+
+    def updates(self, lang: str) -> list[Any]:
+        resolve = lambda part: part(lang) if callable(part) else t(part, lang)  # noqa: E731
+        out = []
+        for widget, label, info in self.widgets:
+            fields = {}
+            if label is not None:
+                fields["value" if isinstance(widget, (gr.Markdown, gr.Button)) else "label"] = resolve(label)
+            if info is not None:
+                fields["info"] = resolve(info)
+            out.append(gr.update(**fields))
+        return out
+
+
+def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Blocks:
+    calls, labels = Callbacks(bench), Labels()
+    with gr.Blocks(title="samplerlab", analytics_enabled=False) as demo:
+        lang_state = gr.State(lang)
+        with gr.Row():
+            labels.add(gr.Markdown(_title(lang)), _title)
+            language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
+        _model_panel(calls, labels, lang, shared)
+        with gr.Tab("Compare") as compare_tab:
+            run_inputs, run_outputs, columns = _compare_panel(calls, labels, lang, lang_state)
+        labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
+        with gr.Tab(t("presets", lang)) as presets_tab:
+            _presets_panel(calls, labels, lang, columns)
+        labels.add(presets_tab, "presets")
+        language.change(lambda lang_: [lang_, *labels.updates(lang_)], language,
+                        [lang_state, *(w for w, _, _ in labels.widgets)], queue=False,
+                        api_visibility="private")
+        gr.api(calls.compare_api, api_name="compare", concurrency_id="model", concurrency_limit=1)
+        gr.api(calls.preset_api, api_name="preset")
+        gr.api(calls.save_preset_api, api_name="save_preset")
+    return demo
+
+
+def _title(lang: str) -> str:
+    return f"## {t('title', lang)}\n{t('subtitle', lang)}"
+
+
+def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool) -> None:
+    with labels.add(gr.Accordion(t("model", lang), open=False), "model"):
+        info = gr.Markdown(calls.model_markdown())
+        with gr.Row():
+            path = labels.add(gr.Textbox(label=t("model_path", lang), interactive=True,
+                                         info=t("paths_off", lang) if shared else None), "model_path")
+            hf_repo = labels.add(gr.Textbox(label=t("hf_repo", lang), interactive=not shared), "hf_repo")
+            hf_file = labels.add(gr.Textbox(label=t("hf_file", lang), interactive=not shared), "hf_file")
+        with labels.add(gr.Accordion(t("load_settings", lang), open=False), "load_settings"):
+            load_widgets = [labels.add(knob_widget(k, lang), None, lambda lang_, k=k: i18n.knob_info(k, lang_))
+                            for k in LOAD_KNOBS]
+        with gr.Row():
+            load = labels.add(gr.Button(t("load", lang), variant="secondary"), "load")
+            embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
+    load.click(calls.load_model, [path, hf_repo, hf_file, *load_widgets], info, concurrency_id="model",
+               api_visibility="private")
+    embedded.click(lambda *values: calls.load_model("", "", "", *values), load_widgets, info,
+                   concurrency_id="model", api_visibility="private")
+
+
+def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State):
+    with gr.Row():
+        with gr.Column(scale=3):
+            mode = labels.add(gr.Radio(["chat", "raw"], value="chat", label=t("mode", lang),
+                                       info=t("mode_info", lang)), "mode", "mode_info")
+            system = labels.add(gr.Textbox(label=t("system", lang), lines=1), "system")
+            prompt = labels.add(gr.Textbox(label=t("user", lang), lines=3, elem_id="prompt",
+                                           value="Write a short poem praising light-emitting diodes."), "user")
+        with gr.Column(scale=1):
+            seed = labels.add(gr.Number(value=0, precision=0, label=t("seed", lang), minimum=-1,
+                                        maximum=2**32 - 2), "seed")
+            dice = labels.add(gr.Button(t("dice", lang), size="sm"), "dice")
+            max_tokens = labels.add(gr.Slider(0, 2048, value=128, step=1, label=t("max_tokens", lang)), "max_tokens")
+            stop = labels.add(gr.Textbox(label=t("stop", lang), lines=2), "stop")
+            count = labels.add(gr.Slider(2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang)),
+                               "columns")
+    with gr.Row():
+        run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
+        stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
+    columns = []
+    with gr.Row(equal_height=False):
+        for index in range(MAX_COLUMNS):
+            with gr.Column(visible=index < DEFAULT_COLUMNS, min_width=280, elem_id=f"column-{index}") as box:
+                columns.append({"box": box, **_column_layout(index, lang, calls, labels, lang_state)})
+    knob_inputs = [w for c in columns for w in c["knobs"]]
+    count.change(lambda n: [gr.update(visible=i < int(n)) for i in range(MAX_COLUMNS)], count,
+                 [c["box"] for c in columns], queue=False, show_progress="hidden",
+                 api_visibility="private")
+    dice.click(lambda: random.randrange(2**31), None, seed, queue=False, api_visibility="private")
+    run_inputs = [lang_state, mode, system, prompt, seed, max_tokens, stop, count, *knob_inputs]
+    run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
+    run.click(calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1,
+              api_visibility="private")
+    stop_button.click(calls.stop, None, None, queue=False, api_visibility="private")
+    notes = [c["note"] for c in columns]
+    gr.on([k.change for k in knob_inputs] + [lang_state.change], describe_columns,
+          [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
+    return run_inputs, run_outputs, columns
+
+
+def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang_state: gr.State) -> dict:
+    labels.add(gr.Markdown(f"### {t('column', lang)} {index + 1}"), lambda lang_: f"### {t('column', lang_)} {index + 1}")
+    initial = calls.initial_preset(index)
+    preset = labels.add(gr.Dropdown(calls.preset_names(), value=initial.name if initial else None,
+                                    label=t("preset", lang), elem_id=f"preset-{index}"), "preset")
+    view = labels.add(gr.Checkbox(False, label=t("token_view", lang), info=t("token_view_info", lang),
+                                  elem_id=f"token-view-{index}"), "token_view", "token_view_info")
+    output = labels.add(gr.Textbox(label=t("output", lang), lines=10, max_lines=30, interactive=False,
+                                   elem_id=f"output-{index}"), "output")
+    spans = labels.add(gr.HighlightedText(label=t("output", lang), color_map=COLOR_MAP, show_legend=True,
+                                          combine_adjacent=False, show_inline_category=False, visible=False,
+                                          elem_id=f"tokens-{index}"), "output")
+    stats = gr.Markdown(elem_id=f"stats-{index}")
+    candidates = gr.HTML(t("pick_token", lang), visible=False, elem_id=f"candidates-{index}")
+    note = gr.Markdown()
+    knobs = []
+    for group in dict.fromkeys(k.group for k in COLUMN_KNOBS):
+        with labels.add(gr.Accordion(i18n.group_label(group, lang), open=group in ("truncation", "temperature")),
+                        lambda lang_, g=group: i18n.group_label(g, lang_)):
+            for knob in (k for k in COLUMN_KNOBS if k.group == group):
+                value = initial.settings[knob.name] if initial else None
+                knobs.append(labels.add(knob_widget(knob, lang, value), None,
+                                        lambda lang_, k=knob: i18n.knob_info(k, lang_)))
+    view.change(lambda on: [gr.update(visible=not on), gr.update(visible=on), gr.update(visible=on)],
+                view, [output, spans, candidates], queue=False, api_visibility="private")
+
+    def show_candidates(lang_: str, event: gr.SelectData, request: gr.Request) -> str:
+        return calls.select_token(index, lang_, event, request)
+
+    spans.select(show_candidates, lang_state, candidates, queue=False, api_visibility="private")
+    preset.input(calls.preset_values, preset, knobs, queue=False, api_visibility="private")
+    return {"output": output, "spans": spans, "stats": stats, "note": note, "knobs": knobs, "preset": preset}
+
+
+def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict]) -> None:
+    from .formats import EXPORT_FORMATS
+    status = gr.Markdown(elem_id="preset-status")
+    with gr.Row():
+        with gr.Column():
+            source = labels.add(gr.Dropdown([str(i + 1) for i in range(MAX_COLUMNS)], value="1",
+                                            label=t("save_from", lang)), "save_from")
+            name = labels.add(gr.Textbox(label=t("preset_name", lang), elem_id="preset-name"), "preset_name")
+            description = labels.add(gr.Textbox(label=t("preset_description", lang)), "preset_description")
+            overwrite = labels.add(gr.Checkbox(False, label=t("overwrite", lang)), "overwrite")
+            save = labels.add(gr.Button(t("save", lang), elem_id="save-preset"), "save")
+            upload = labels.add(gr.File(label=t("upload", lang), file_types=[".yaml", ".yml"], type="filepath",
+                                        elem_id="upload-preset"), "upload")
+        with gr.Column():
+            chosen = labels.add(gr.Dropdown(calls.preset_names(), label=t("show_preset", lang)), "show_preset")
+            yaml_view = gr.Code(language="yaml", interactive=False)
+            download = labels.add(gr.File(label=t("download", lang), interactive=False), "download")
+            target = labels.add(gr.Dropdown(list(EXPORT_FORMATS), value=list(EXPORT_FORMATS)[0],
+                                            label=t("export_to", lang)), "export_to")
+            exported = gr.Code(interactive=False)
+    all_knobs = [w for c in columns for w in c["knobs"]]
+    dropdowns = [c["preset"] for c in columns]
+    save.click(calls.save_column_preset, [source, name, description, overwrite, *all_knobs], [status, chosen, *dropdowns],
+               api_visibility="private")
+    upload.upload(calls.upload_preset, [upload, overwrite], [status, chosen, *dropdowns], api_name="upload_preset")
+    gr.on([chosen.change, target.change], calls.show_preset, [chosen, target], [yaml_view, download, exported],
+          api_visibility="private")
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """'user:password', or a file with one 'user:password' per line."""
+    if not value:
+        return None
+    from pathlib import Path
+    lines = Path(value).read_text(encoding="utf-8").splitlines() if Path(value).is_file() else [value]
+    pairs = [tuple(line.split(":", 1)) for line in lines if line.strip() and not line.startswith("#")]
+    if not pairs or any(len(p) != 2 or not p[0] or not p[1] for p in pairs):
+        raise ValueError("--auth: expected user:password, or a file with one user:password per line")
+    return pairs  # type: ignore[return-value]
+
+
+def serve(bench: Workbench, lang: str = "en", host: str = "127.0.0.1", port: int | None = None,
+          share: bool = False, auth: list[tuple[str, str]] | None = None, block: bool = True,
+          say=print) -> tuple[gr.Blocks, str, str | None]:
+    """Launch the app; a share link that cannot be made is reported and the app keeps serving locally."""
+    demo = build_app(bench, lang, shared=share)
+    demo.queue(default_concurrency_limit=1, max_size=64)
+    if share and not auth:
+        say("!" * 72 + f"\n!! {t('share_warning', 'en')}\n!! Add --auth user:password to restrict it.\n" + "!" * 72)
+    try:
+        _, local_url, share_url = demo.launch(
+            server_name=host, server_port=port, share=share, auth=auth, theme=THEME, css=CSS, quiet=True,
+            max_file_size="1mb", prevent_thread_lock=True, show_error=False, footer_links=["api"])
+    except Exception as error:  # gradio raises various errors when the tunnel is unreachable
+        if not share:
+            raise
+        say(f"Could not create a share link ({str(error).splitlines()[0]}); serving locally only.")
+        _, local_url, share_url = demo.launch(server_name=host, server_port=port, share=False, auth=auth,
+                                              theme=THEME, css=CSS, quiet=True, max_file_size="1mb",
+                                              prevent_thread_lock=True, footer_links=["api"])
+    if share and not share_url:
+        say("Could not create a share link (no internet connection?); serving locally only.")
+    say(f"samplerlab is running at {local_url}" + (f" and {share_url}" if share_url else ""))
+    if block:
+        demo.block_thread()
+    return demo, local_url, share_url

@@ -1,0 +1,429 @@
+"""Experiment files: a comparison written down as YAML, so anyone can run it again and get the same text.
+
+An experiment names a model, prompts, seeds and columns (a preset and/or settings each,
+or a sweep of one or two knobs). ``load_experiment`` validates it with one-line messages
+that name the file, the line and the key; nothing in it is trusted. ``run_experiment``
+runs every prompt x seed with all columns through the batched engine, at most
+``MAX_BATCH`` columns at a time, and ``result_document`` writes down everything needed
+to reproduce the run, which ``check_result`` then does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import itertools
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import llama_cpp
+import yaml
+
+from .engine import Column, Mode, Request
+from .models import Model, file_sha256, resolve_model_path
+from .params import KNOB_NAMES, KnobValues, LoadSettings, Settings, SettingsError, suggest
+from .presets import PresetError, load_preset
+from .results import column_record  # noqa: F401  (re-exported: the app imports it from here)
+from .results import FORMAT, MAX_BATCH, Outcome, plain, result_columns, run_columns, seed_summaries
+
+MAX_FILE_BYTES = 1 << 20
+MAX_NODES = 100_000  # YAML nodes after aliases: an alias bomb stops here, not in memory
+MAX_COLUMNS = 64
+MAX_PROMPTS = MAX_SEEDS = 32
+RUN_LEVEL = ("seed", "max_tokens", "stop")  # set once for every column unless a column sets it
+TOP_KEYS = ("description", "model", "load", "mode", "system", "prompt", "prompts", "seed", "seeds",
+            "max_tokens", "stop", "columns", "base", "sweep")
+COLUMN_KEYS = ("label", "preset", "settings")
+HF_KEYS = ("hf_repo", "hf_file")
+EMBEDDED = "embedded"
+
+Path_ = tuple[Any, ...]  # a key path inside the document: ("columns", 2, "settings")
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be run; one line naming file, line and key."""
+
+
+@dataclass(frozen=True)
+class PlannedColumn:
+    """One column of an experiment, its settings complete; the seed is filled in per run."""
+
+    label: str
+    settings: Settings
+    seeded: bool = False  # the column's own settings fix the seed, so run-level seeds do not apply
+    sweep: Mapping[str, Any] | None = None  # the swept knobs' values, for sweep columns
+
+    def for_seed(self, seed: int) -> Column:
+        return Column(self.label, self.settings if self.seeded else self.settings.replace(seed=seed))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated experiment file."""
+
+    source: str
+    spec: Mapping[str, Any]  # the file as given
+    model: Any  # 'embedded', an absolute path, or {hf_repo, hf_file}: as a result file records it
+    load: LoadSettings
+    mode: Mode
+    system: str | None
+    prompts: tuple[str, ...]
+    seeds: tuple[int, ...]
+    columns: tuple[PlannedColumn, ...]
+    sweep: tuple[str, ...] = ()
+    description: str = ""
+
+    def with_settings(self, **changes: Any) -> "Experiment":
+        """Every column with ``changes`` forced (e.g. a short max_tokens for a quick trial)."""
+        columns = tuple(replace(c, settings=Settings({**c.settings, **changes}, source="override"))
+                        for c in self.columns)
+        return replace(self, columns=columns)
+
+    def with_model(self, model: Any) -> "Experiment":
+        return replace(self, model=parse_model(model, Path.cwd(), "--model"))
+
+    @property
+    def runs(self) -> int:
+        """How many columns are generated in all: every prompt x seed runs every column."""
+        return len(self.prompts) * len(self.seeds) * len(self.columns)
+
+
+# -- reading YAML with line numbers ---------------------------------------------------
+class _Document:
+    """The parsed file plus the line of every key, so errors can point at it."""
+
+    def __init__(self, source: str, text: str) -> None:
+        self.source = source
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+            where = f"{source}:{mark.line + 1}" if mark else source
+            problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+            raise ExperimentError(f"{where}: not valid YAML: {problem}") from None
+        self.lines: dict[Path_, int] = {}
+        if root is not None:
+            self._index(root)
+
+    def _index(self, root: yaml.Node) -> None:
+        stack: list[tuple[yaml.Node, Path_]] = [(root, ())]
+        visited = 0
+        while stack:
+            node, path = stack.pop()
+            visited += 1
+            if visited > MAX_NODES:
+                raise ExperimentError(f"{self.source}: more than {MAX_NODES} YAML values (after aliases); "
+                                      "an experiment file is much smaller")
+            self.lines.setdefault(path, node.start_mark.line + 1)
+            if isinstance(node, yaml.MappingNode):
+                seen: set[str] = set()
+                for key, value in node.value:
+                    if key.value in seen:
+                        raise ExperimentError(f"{self.source}:{key.start_mark.line + 1}: "
+                                              f"{_dotted(path) or 'top level'}: duplicate key {key.value!r}")
+                    seen.add(key.value)
+                    self.lines.setdefault(path + (key.value,), key.start_mark.line + 1)
+                    stack.append((value, path + (key.value,)))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend((item, path + (i,)) for i, item in enumerate(node.value))
+
+    def where(self, path: Path_, at: Path_ | None = None) -> str:
+        """'file:line: key.path' for messages; the line is of ``at`` (default ``path``) or its nearest parent."""
+        at = path if at is None else at
+        for end in range(len(at), -1, -1):
+            line = self.lines.get(at[:end])
+            if line is not None:
+                break
+        location = f"{self.source}:{line}" if line is not None else self.source
+        return f"{location}: {_dotted(path)}" if path else location
+
+    def fail(self, path: Path_, message: str) -> ExperimentError:
+        return ExperimentError(f"{self.where(path)}: {message}")
+
+
+def _dotted(path: Path_) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expect(doc: _Document, path: Path_, value: Any, kind: type, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise doc.fail(path, f"expected {what}, got {_describe(value)}")
+    return value
+
+
+def _check_keys(doc: _Document, path: Path_, mapping: Mapping, known: Sequence[str], hint: str) -> None:
+    for key in mapping:
+        if key not in known:
+            raise doc.fail(path + (key,), f"unknown key{suggest(str(key), tuple(known)) or f'; expected {hint}'}")
+
+
+# -- the experiment ----------------------------------------------------------------------
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file; every problem is an ExperimentError of one line."""
+    path = Path(path)
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ExperimentError(f"{source}: {size / 2**20:.1f} MiB is too large for an experiment file "
+                                  f"(limit {MAX_FILE_BYTES // 2**20} MiB)")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ExperimentError(f"{source}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise ExperimentError(f"{source}: {error.strerror or error}") from None
+    return parse_experiment(text, source, path.parent)
+
+
+def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | None = None) -> Experiment:
+    """Validate experiment YAML; relative model paths are relative to ``base_dir`` (the file's folder)."""
+    doc = _Document(source, text)
+    spec = doc.data
+    if spec is None:
+        raise doc.fail((), "the file is empty; an experiment needs at least a prompt and columns")
+    if not isinstance(spec, dict):
+        raise doc.fail((), f"expected a mapping of experiment keys ({', '.join(TOP_KEYS)}), got {_describe(spec)}")
+    _check_keys(doc, (), spec, TOP_KEYS, ', '.join(TOP_KEYS))
+    run_level = _run_level(doc, spec)
+    seeds = _one_or_many(doc, spec, "seed", "seeds", MAX_SEEDS, lambda p, v: _knob(doc, p, "seed", v), (0,))
+    prompts = _one_or_many(doc, spec, "prompt", "prompts", MAX_PROMPTS, lambda p, v: _text(doc, p, v), None)
+    if prompts is None:
+        raise doc.fail((), "no prompt: give prompt (a string) or prompts (a list of strings)")
+    run_level["seed"] = seeds[0]
+    columns, sweep = _columns(doc, spec, run_level)
+    mode = spec.get("mode", "chat")
+    if mode not in ("chat", "raw"):
+        raise doc.fail(("mode",), f"expected chat or raw, got {_describe(mode)}")
+    return Experiment(
+        source=source, spec=spec, model=parse_model(spec.get("model"), base_dir or Path.cwd(), doc.where(("model",))),
+        load=LoadSettings() if spec.get("load") is None else _values(doc, ("load",), spec["load"], LoadSettings),
+        mode=mode,
+        system=None if spec.get("system") is None else _text(doc, ("system",), spec["system"], empty=True),
+        prompts=prompts, seeds=seeds, columns=columns, sweep=sweep,
+        description="" if spec.get("description") is None else _text(doc, ("description",), spec["description"], True))
+
+
+def _text(doc: _Document, path: Path_, value: Any, empty: bool = False) -> str:
+    _expect(doc, path, value, str, "a string")
+    if not value and not empty:
+        raise doc.fail(path, "is empty")
+    return value
+
+
+def _values(doc: _Document, path: Path_, value: Any, kind: type[KnobValues] = Settings) -> KnobValues:
+    """Knob values validated by the schema one key at a time, so a message points at the key's line."""
+    _expect(doc, path, value, dict, "a mapping of setting names to values")
+    try:
+        for name, item in value.items():
+            kind({name: item}, source=doc.where(path, at=path + (name,)))
+        return kind(value, source=doc.where(path))
+    except SettingsError as error:
+        raise ExperimentError(str(error)) from None
+
+
+def _knob(doc: _Document, path: Path_, name: str, value: Any) -> Any:
+    """One run-level knob (seed, max_tokens, stop) validated by the schema."""
+    try:
+        return Settings({name: value}, source=doc.where(path[:-1], at=path))[name]
+    except SettingsError as error:
+        raise ExperimentError(str(error)) from None
+
+
+def _one_or_many(doc: _Document, spec: Mapping, one: str, many: str, limit: int,
+                 check: Callable[[Path_, Any], Any], default: Any) -> Any:
+    """``seed: 0`` or ``seeds: [0, 1]`` (never both) as a tuple."""
+    if one in spec and many in spec:
+        raise doc.fail((many,), f"give {one} or {many}, not both")
+    if one in spec:
+        return (check((one,), spec[one]),)
+    if many not in spec:
+        return default
+    values = _expect(doc, (many,), spec[many], list, f"a list of 1 to {limit} values")
+    if not 1 <= len(values) <= limit:
+        raise doc.fail((many,), f"expected 1 to {limit} values, got {len(values)}")
+    return tuple(check((many, i), value) for i, value in enumerate(values))
+
+
+def _run_level(doc: _Document, spec: Mapping) -> dict[str, Any]:
+    return {name: _knob(doc, (name,), name, spec[name]) for name in RUN_LEVEL[1:] if name in spec}
+
+
+def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
+    """'embedded' (the default), a .gguf path (made absolute) or {hf_repo, hf_file}."""
+    if value is None or value == EMBEDDED:
+        return EMBEDDED
+    if isinstance(value, str) and value:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base_dir / path).resolve())
+    if isinstance(value, Mapping) and set(value) == set(HF_KEYS) and all(isinstance(value[k], str) for k in HF_KEYS):
+        return {key: value[key] for key in HF_KEYS}
+    raise ExperimentError(f"{where}: expected 'embedded', a .gguf path or {{hf_repo: ..., hf_file: ...}}, "
+                          f"got {_describe(value)}")
+
+
+def model_path(model: Any) -> Path:
+    """Where the model of an experiment or result file is (downloading a Hugging Face one if needed)."""
+    if isinstance(model, Mapping):
+        return resolve_model_path(None, model["hf_repo"], model["hf_file"])
+    return resolve_model_path(model)
+
+
+# -- columns and sweeps --------------------------------------------------------------------
+def format_value(value: Any) -> str:
+    """A knob value as a short label part: 0.4, 100, true, '\\n|.'."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (tuple, list)):
+        return "|".join(map(str, value)).encode("unicode_escape").decode()
+    return str(value)
+
+
+def sweep_label(values: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={format_value(value)}" for name, value in values.items())
+
+
+def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any]) -> tuple[tuple[PlannedColumn, ...], tuple[str, ...]]:
+    if "columns" not in spec and "sweep" not in spec:
+        raise doc.fail((), "no columns: give columns (a list) or sweep (one or two knobs with value lists)")
+    if "base" in spec and "sweep" not in spec:
+        raise doc.fail(("base",), "base only applies to a sweep; put the settings in columns instead")
+    columns: list[PlannedColumn] = []
+    if "columns" in spec:
+        specs = _expect(doc, ("columns",), spec["columns"], list, "a list of columns")
+        columns += [_column(doc, ("columns", i), item, run_level, i) for i, item in enumerate(specs)]
+    swept: tuple[str, ...] = ()
+    if "sweep" in spec:
+        swept, grid = _sweep(doc, spec["sweep"], spec.get("base"), run_level)
+        columns += grid
+    if not 1 <= len(columns) <= MAX_COLUMNS:
+        raise doc.fail(("columns",) if "sweep" not in spec else ("sweep",),
+                       f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}")
+    labels: dict[str, int] = {}
+    for index, column in enumerate(columns):
+        if column.label in labels:
+            raise doc.fail(("columns", index), f"label {column.label!r} is used twice; labels tell columns apart")
+        labels[column.label] = index
+    return tuple(columns), swept
+
+
+def _column(doc: _Document, path: Path_, item: Any, run_level: Mapping[str, Any], index: int,
+            sweep: Mapping[str, Any] | None = None) -> PlannedColumn:
+    """A column: its preset (or the defaults), then run-level values, then its own settings."""
+    item = _expect(doc, path, item, dict, "a mapping with label, preset and/or settings")
+    _check_keys(doc, path, item, COLUMN_KEYS + KNOB_NAMES, 'label, preset, settings or a setting name')
+    if sweep is not None and "label" in item:
+        raise doc.fail(path + ("label",), "sweep columns are labelled by their values; remove the label")
+    given = {} if item.get("settings") is None else item["settings"]
+    _values(doc, path + ("settings",), given)
+    inline = {key: value for key, value in item.items() if key not in COLUMN_KEYS}
+    _values(doc, path, inline)
+    for name in sorted(set(inline) & set(given)):
+        raise doc.fail(path + (name,), "set both here and under settings; keep one")
+    overrides = {**given, **inline, **(sweep or {})}
+    preset = item.get("preset")
+    base = _preset(doc, path + ("preset",), preset) if preset is not None else {}
+    label = item.get("label")
+    if label is None:
+        label = sweep_label(sweep) if sweep else (" + ".join(filter(None, [preset, sweep_label(overrides)]))
+                                                   or f"column {index + 1}")
+    settings = _values(doc, path, {**base, **run_level, **overrides})
+    return PlannedColumn(_text(doc, path + ("label",), label), settings, "seed" in overrides, sweep)
+
+
+def _preset(doc: _Document, path: Path_, name: Any) -> dict[str, Any]:
+    try:
+        return dict(load_preset(_text(doc, path, name)).settings)
+    except PresetError as error:
+        raise doc.fail(path, str(error)) from None
+
+
+def _sweep(doc: _Document, sweep: Any, base: Any, run_level: Mapping[str, Any]) -> tuple[tuple[str, ...], list[PlannedColumn]]:
+    """The grid of one or two knobs' values, first knob outermost, each on top of ``base``."""
+    sweep = _expect(doc, ("sweep",), sweep, dict, "a mapping of one or two knobs to lists of values")
+    if not 1 <= len(sweep) <= 2:
+        raise doc.fail(("sweep",), f"expected one or two knobs, got {len(sweep)}")
+    axes = []
+    for name, values in sweep.items():
+        if name not in KNOB_NAMES:
+            raise doc.fail(("sweep", name), f"unknown setting {name!r}{suggest(str(name), KNOB_NAMES)}")
+        values = _expect(doc, ("sweep", name), values, list, "a list of values")
+        if not values:
+            raise doc.fail(("sweep", name), "expected at least one value")
+        axes.append([(name, _knob(doc, ("sweep", name, i), name, v)) for i, v in enumerate(values)])
+    base = {} if base is None else base
+    grid = [dict(point) for point in itertools.product(*axes)]
+    if len(grid) > MAX_COLUMNS:
+        raise doc.fail(("sweep",), f"the grid has {len(grid)} columns; the limit is {MAX_COLUMNS}")
+    return tuple(sweep), [_column(doc, ("base",), base, run_level, i, point) for i, point in enumerate(grid)]
+
+
+# -- running -------------------------------------------------------------------------------
+def run_experiment(model: Model, experiment: Experiment, on_done: Callable[[Any], None] | None = None,
+                   batch: int = MAX_BATCH, cancel=None) -> list[Outcome]:
+    """Every prompt x seed with all columns, ``batch`` columns per engine run; ``on_done`` per column."""
+    outcomes: list[Outcome] = []
+    for prompt_index, prompt in enumerate(experiment.prompts):
+        request = Request(prompt, experiment.mode, experiment.system)
+        for seed in experiment.seeds:
+            columns = [planned.for_seed(seed) for planned in experiment.columns]
+            results = run_columns(model, request, columns, batch, on_done, cancel)
+            outcomes += [Outcome(prompt_index, prompt, result, planned.sweep)
+                         for planned, result in zip(experiment.columns, results)]
+    return outcomes
+
+
+def environment() -> dict[str, str]:
+    """Versions that decide whether a result reproduces: samplerlab, llama-cpp-python and llama.cpp's build."""
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {"samplerlab": version("samplerlab"), "llama_cpp_python": version("llama-cpp-python"),
+            "llama_cpp_system": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(" |")}
+
+
+def result_document(experiment: Experiment, model: Model, outcomes: Sequence[Outcome],
+                    overrides: Mapping[str, Any] | None = None,
+                    date: datetime.datetime | None = None) -> dict[str, Any]:
+    """A result file's content: the experiment as given, what it resolved to, the machine, and every column."""
+    info = model.info
+    records = result_columns(outcomes)
+    document: dict[str, Any] = {
+        "samplerlab_result": FORMAT,
+        "date": (date or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds"),
+        "experiment": {"file": experiment.source, "description": experiment.description,
+                       "as_given": plain(dict(experiment.spec))},
+        "overrides": plain(dict(overrides or {})),
+        "model": {"spec": plain(experiment.model), "file_name": info.file_name, "file_size": info.file_size,
+                  "sha256": file_sha256(model.path), "name": info.name, "quantization": info.quantization},
+        "load": plain(dict(experiment.load)),
+        "versions": environment(),
+        "mode": experiment.mode, "system": experiment.system,
+        "prompts": list(experiment.prompts), "seeds": list(experiment.seeds), "sweep": list(experiment.sweep),
+        "columns": records,
+    }
+    if len(experiment.seeds) > 1:
+        document["seed_summary"] = seed_summaries(records)
+    return document
+
+
+def result_path(experiment_path: str | Path, date: datetime.datetime) -> Path:
+    """experiments/runs/<stem>-<UTC timestamp>.yaml beside the experiment, numbered if the second is taken."""
+    source = Path(experiment_path)
+    stem = f"{source.stem}-{date.astimezone(datetime.timezone.utc):%Y%m%dT%H%M%SZ}"
+    candidates = (source.parent / "runs" / f"{stem}{'' if n == 1 else f'-{n}'}.yaml" for n in itertools.count(1))
+    return next(path for path in candidates if not path.exists())

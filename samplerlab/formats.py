@@ -1,0 +1,666 @@
+"""Carry presets to other tools, and bring text-generation-webui / SillyTavern presets in.
+
+Every key name below comes from the tools' sources (see the research notes in
+the issue): llama.cpp ``common/arg.cpp`` and ``tools/server``, Ollama
+``api/types.go`` and ``parser/parser.go``, Open WebUI ``AdvancedParams.svelte``,
+llama-cpp-python ``Llama.create_completion``, TGW ``modules/presets.py`` and
+SillyTavern's ``textgen`` presets. Tables are keyed by samplerlab knob names.
+
+Nothing is dropped silently. A knob the target cannot express (its value differs
+from how the target behaves, and it matters under the other settings) becomes a
+note: ``#`` comment lines in text formats (shell, Modelfile, Python, YAML), and a
+top-level ``"_samplerlab_unsupported": [...]`` list in JSON formats. The JSON
+note is safe to leave in: llama-server (and so its OpenAI-compatible endpoints)
+reads only the keys it knows, Ollama logs and skips unknown options, and
+SillyTavern keeps unknown preset keys without using them.
+
+Which values are written: llama-cli and TGW write only what differs from the
+tool's own defaults (their defaults are known and stable, and people read these).
+Request bodies, Modelfiles, Open WebUI params, llama-cpp-python calls and
+SillyTavern presets state every value they can express, because the receiving
+side's defaults differ from llama.cpp's (Ollama top_p 0.9, llama-cpp-python
+max_tokens 16) or depend on how the server was launched.
+
+Imports start from the source tool's own defaults (TGW's ``default_preset`` for
+keys a sparse TGW file omits; SillyTavern's Neutral preset for keys an ST file
+omits), so an imported preset samples as it did in that tool.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from .params import (DEFAULTS, KNOB_BY_NAME, KNOBS, STAGE_ALIASES, STAGE_BY_NAME, Settings, SettingsError,
+                     order_names, stage_enabled, suggest)
+from .presets import MAX_FILE_BYTES, Preset, PresetError, check_name, dump_yaml
+
+UNSUPPORTED_KEY = "_samplerlab_unsupported"
+NO_TAIL_FREE = "llama.cpp removed tail-free sampling; only samplerlab runs it"
+TGW_LABEL, ST_LABEL = "text-generation-webui", "SillyTavern"
+
+# -- key tables (samplerlab knob -> the tool's key) ------------------------------------------
+
+LLAMA_CLI_FLAGS = {k.name: k.llama_cli for k in KNOBS if k.llama_cli}
+LLAMA_SERVER_KEYS = {k.name: k.llama_server for k in KNOBS if k.llama_server}
+OPENAI_KEYS = {**LLAMA_SERVER_KEYS, "max_tokens": "max_tokens"}
+OLLAMA_KEYS = {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
+               "typical_p": "typical_p", "repeat_penalty": "repeat_penalty", "repeat_last_n": "repeat_last_n",
+               "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
+               "seed": "seed", "max_tokens": "num_predict", "stop": "stop"}
+OPEN_WEBUI_KEYS = {**{name: name for name in (
+    "temperature", "top_k", "top_p", "min_p", "frequency_penalty", "presence_penalty", "mirostat",
+    "mirostat_eta", "mirostat_tau", "repeat_last_n", "repeat_penalty", "seed", "stop", "max_tokens",
+    "logit_bias")}}
+LLAMA_CPP_PYTHON_KEYS = {**{name: name for name in (
+    "max_tokens", "temperature", "top_p", "min_p", "typical_p", "stop", "frequency_penalty",
+    "presence_penalty", "repeat_penalty", "top_k", "seed", "mirostat_tau", "mirostat_eta", "logit_bias")},
+    "mirostat": "mirostat_mode", "repeat_last_n": "last_n_tokens_size"}  # the last one goes to Llama(...)
+_SHARED_TEXT_UI_KEYS = {name: name for name in (
+    "dynatemp_exponent", "top_p", "top_k", "min_p", "typical_p", "xtc_probability", "xtc_threshold",
+    "dry_multiplier", "dry_base", "dry_allowed_length", "dry_sequence_breakers", "frequency_penalty",
+    "presence_penalty", "mirostat_tau", "mirostat_eta")}
+TGW_KEYS = {**_SHARED_TEXT_UI_KEYS, "temperature": "temperature", "top_n_sigma": "top_n_sigma", "tfs_z": "tfs",
+            "repeat_penalty": "repetition_penalty", "repeat_last_n": "repetition_penalty_range",
+            "mirostat": "mirostat_mode", "samplers": "sampler_priority"}
+ST_KEYS = {**_SHARED_TEXT_UI_KEYS, "temperature": "temp", "top_n_sigma": "nsigma", "tfs_z": "tfs",
+           "repeat_penalty": "rep_pen", "repeat_last_n": "rep_pen_range", "frequency_penalty": "freq_pen",
+           "presence_penalty": "presence_pen", "dry_penalty_last_n": "dry_penalty_last_n",
+           "mirostat": "mirostat_mode", "samplers": "samplers"}
+
+# TGW's default_preset() (modules/presets.py); a TGW file only lists what differs from these.
+TGW_PRIORITY = ("repetition_penalty", "presence_penalty", "frequency_penalty", "dry", "top_n_sigma", "temperature",
+                "dynamic_temperature", "quadratic_sampling", "top_k", "top_p", "typical_p", "epsilon_cutoff",
+                "eta_cutoff", "tfs", "top_a", "min_p", "adaptive_p", "mirostat", "xtc",
+                "encoder_repetition_penalty", "no_repeat_ngram")
+TGW_DEFAULTS: Mapping[str, Any] = {
+    "temperature": 1, "dynatemp_low": 1, "dynatemp_high": 1, "dynatemp_exponent": 1, "smoothing_factor": 0,
+    "smoothing_curve": 1, "top_p": 1, "top_k": 0, "min_p": 0, "top_n_sigma": 0, "typical_p": 1,
+    "xtc_threshold": 0.1, "xtc_probability": 0, "epsilon_cutoff": 0, "eta_cutoff": 0, "tfs": 1, "top_a": 0,
+    "adaptive_target": 0, "adaptive_decay": 0.9, "dry_multiplier": 0, "dry_allowed_length": 2, "dry_base": 1.75,
+    "repetition_penalty": 1, "frequency_penalty": 0, "presence_penalty": 0, "encoder_repetition_penalty": 1,
+    "no_repeat_ngram_size": 0, "repetition_penalty_range": 1024, "penalty_alpha": 0, "guidance_scale": 1,
+    "mirostat_mode": 0, "mirostat_tau": 5, "mirostat_eta": 0.1, "do_sample": True, "dynamic_temperature": False,
+    "temperature_last": False, "sampler_priority": "\n".join(TGW_PRIORITY),
+    "dry_sequence_breakers": '"\\n", ":", "\\"", "*"'}
+TGW_STAGE_NAMES = {"penalties": "repetition_penalty", "tail_free": "tfs", "typ_p": "typical_p"}
+TGW_FOLLOWERS = {"repetition_penalty": ("presence_penalty", "frequency_penalty"),
+                 "temperature": ("dynamic_temperature", "quadratic_sampling")}
+TGW_TO_STAGE = {TGW_STAGE_NAMES.get(stage, stage): stage for stage in STAGE_BY_NAME}
+TGW_TO_STAGE.update({follower: TGW_TO_STAGE[leader] for leader, followers in TGW_FOLLOWERS.items()
+                     for follower in followers})
+
+# SillyTavern's Neutral.json: what an ST preset means by "off", and the base for exports and imports.
+ST_NEUTRAL: Mapping[str, Any] = {
+    "temp": 1, "temperature_last": True, "top_p": 1, "top_k": 0, "top_a": 0, "tfs": 1, "epsilon_cutoff": 0,
+    "eta_cutoff": 0, "typical_p": 1, "min_p": 0, "rep_pen": 1, "rep_pen_range": 0, "rep_pen_decay": 0,
+    "rep_pen_slope": 1, "no_repeat_ngram_size": 0, "penalty_alpha": 0, "num_beams": 1, "length_penalty": 1,
+    "min_length": 0, "encoder_rep_pen": 1, "freq_pen": 0, "presence_pen": 0, "skew": 0, "do_sample": True,
+    "early_stopping": False, "dynatemp": False, "min_temp": 0, "max_temp": 2, "dynatemp_exponent": 1,
+    "smoothing_factor": 0, "smoothing_curve": 1, "dry_allowed_length": 2, "dry_multiplier": 0, "dry_base": 1.75,
+    "dry_sequence_breakers": '["\\n", ":", "\\"", "*"]', "dry_penalty_last_n": 0, "add_bos_token": True,
+    "ban_eos_token": False, "skip_special_tokens": True, "mirostat_mode": 0, "mirostat_tau": 5,
+    "mirostat_eta": 0.1, "guidance_scale": 1, "negative_prompt": "", "grammar_string": "", "json_schema": None,
+    "banned_tokens": "", "ignore_eos_token": False, "spaces_between_special_tokens": True,
+    "speculative_ngram": False, "logit_bias": [], "xtc_threshold": 0.1, "xtc_probability": 0, "nsigma": 0,
+    "min_keep": 0, "rep_pen_size": 0,
+    "samplers": ["penalties", "dry", "top_n_sigma", "top_k", "typ_p", "tfs_z", "typical_p", "xtc", "top_p",
+                 "min_p", "temperature"],
+    "sampler_priority": ["repetition_penalty", "presence_penalty", "frequency_penalty", "dry", "temperature",
+                         "dynamic_temperature", "quadratic_sampling", "top_n_sigma", "top_k", "top_p", "typical_p",
+                         "epsilon_cutoff", "eta_cutoff", "tfs", "top_a", "min_p", "mirostat", "xtc",
+                         "encoder_repetition_penalty", "no_repeat_ngram"],
+    "samplers_priorities": ["dry", "penalties", "no_repeat_ngram", "temperature", "top_nsigma", "top_p_top_k",
+                            "top_a", "min_p", "tfs", "eta_cutoff", "epsilon_cutoff", "typical_p", "quadratic", "xtc"],
+    "sampler_order": [6, 0, 1, 3, 4, 2, 5]}
+# Orders ST keeps for other back ends (TGW, Aphrodite, KoboldCpp); llama.cpp reads ``samplers``.
+ST_OTHER_BACKEND_ORDERS = ("sampler_priority", "samplers_priorities", "sampler_order")
+ST_STAGE_NAMES = {"tail_free": "tfs_z"}
+
+
+class FormatError(PresetError):
+    """An unknown format, or a file in a tool's format that cannot be read."""
+
+
+# -- export ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """How one tool spells samplerlab's knobs, and what it does with those it cannot spell."""
+
+    label: str
+    keys: Mapping[str, str]
+    render: Callable[[str, dict[str, Any], list[str]], str]
+    convert: Callable[[str, Any, list[str]], Any] = lambda name, value, notes: value
+    extra: Callable[[Settings, dict[str, Any], list[str]], None] | None = None  # knobs spread over several keys
+    handled: tuple[str, ...] = ()  # knobs `extra` deals with
+    acts_as: Mapping[str, Any] = field(default_factory=dict)  # its behaviour for knobs it lacks
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    stages: str = "edskypmxt"  # stages its sampler order can name
+    baseline: Mapping[str, Any] | None = None  # its defaults in its own terms: equal values are left out
+
+    def values(self, settings: Settings) -> tuple[dict[str, Any], list[str]]:
+        """The tool's keys and values for these settings, plus a note per knob it cannot express."""
+        values: dict[str, Any] = {}
+        notes: list[str] = []
+        for knob in KNOBS:
+            if knob.name in self.keys:
+                values[self.keys[knob.name]] = self.convert(knob.name, settings[knob.name], notes)
+            elif knob.name not in self.handled and self._differs(knob.name, settings):
+                reason = self.reasons.get(knob.name, f"{self.label} has no equivalent")
+                notes.append(f"{knob.name} = {_show(knob.name, settings[knob.name])}: {reason}")
+        if self.extra is not None:
+            self.extra(settings, values, notes)
+        if self.baseline is not None:
+            values = {key: value for key, value in values.items() if self.baseline.get(key, _MISSING) != value}
+        return values, notes
+
+    def _differs(self, name: str, settings: Settings) -> bool:
+        behaviour = self.acts_as.get(name, KNOB_BY_NAME[name].default)
+        if name == "samplers":
+            return _effective_order(settings["samplers"], settings, self.stages) != \
+                _effective_order(behaviour, settings, self.stages)
+        return settings[name] != behaviour and _matters(name, settings)
+
+
+_MISSING = object()
+
+
+def _matters(name: str, settings: Settings) -> bool:
+    """A knob that only tunes others (dry_base, penalize_prompt...) matters once one of them is on."""
+    required = KNOB_BY_NAME[name].requires
+    return not required or any(settings[other] != KNOB_BY_NAME[other].neutral for other in required)
+
+
+def _effective_order(letters: str, settings: Settings, stages: str) -> str:
+    """Only the relative order of stages that are switched on and exist in the target changes anything."""
+    return "".join(c for c in letters if c in stages and stage_enabled(order_names(c)[0], settings))
+
+
+def _show(name: str, value: Any) -> str:
+    if KNOB_BY_NAME[name].kind == "order":
+        return ",".join(order_names(value))
+    if isinstance(value, Mapping):
+        return json.dumps({str(k): ("ban" if v == float("-inf") else v) for k, v in value.items()}, ensure_ascii=False)
+    return json.dumps(list(value) if isinstance(value, tuple) else value, ensure_ascii=False)
+
+
+def _llama_cpp_value(name: str, value: Any, notes: list[str], bias: Callable | None = None) -> Any:
+    """llama.cpp's spelling: n_predict -1 for 'no limit', stage names without tail_free, bias pairs."""
+    if name == "max_tokens":
+        return -1 if value == 0 else value
+    if name == "samplers":
+        return [stage for stage in order_names(value) if stage != "tail_free"]
+    if name == "logit_bias":
+        return (bias or _bias_pairs)(value, notes)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _bias_pairs(bias: Mapping, notes: list[str]) -> list[list[Any]]:
+    return [[token, False if value == float("-inf") else value] for token, value in bias.items()]
+
+
+def _bias_object(bias: Mapping, notes: list[str]) -> dict[str, Any]:
+    return {str(token): False if value == float("-inf") else value for token, value in bias.items()}
+
+
+def _bias_ids_only(tool: str) -> Callable[[Mapping, list[str]], dict[int, float]]:
+    """Tools that take token ids only: text keys need the model's tokenizer, so they become notes."""
+    def convert(bias: Mapping, notes: list[str]) -> dict[int, float]:
+        texts = [token for token in bias if isinstance(token, str)]
+        if texts:
+            notes.append(f"logit_bias for {json.dumps(texts, ensure_ascii=False)}: {tool} takes token ids only; "
+                         "look the ids up with the model's tokenizer")
+        return {token: value for token, value in bias.items() if isinstance(token, int)}
+    return convert
+
+
+def _open_webui_bias(bias: Mapping, notes: list[str]) -> str:
+    """Open WebUI's "token:bias,..." text; its backend int()s each bias and clamps to ±100 (a ban is -100)."""
+    ids = _bias_ids_only("Open WebUI")(bias, notes)
+    rounded = {token: -100 if value == float("-inf") else round(value) for token, value in ids.items()}
+    if any(value != float("-inf") and value != round(value) for value in ids.values()):
+        notes.append("logit_bias: Open WebUI takes whole numbers; biases were rounded")
+    return ",".join(f"{token}:{value}" for token, value in rounded.items())
+
+
+def _dump_json(values: dict[str, Any], notes: list[str]) -> str:
+    document = {**values, **({UNSUPPORTED_KEY: notes} if notes else {})}
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _comment_header(title: str, label: str, notes: list[str]) -> list[str]:
+    lines = [f"# {title} for {label}, exported by samplerlab"]
+    if notes:
+        lines.append(f"# {label} cannot express these; they are left out:")
+        lines.extend(f"#   {note}" for note in notes)
+    return lines
+
+
+def _cli_text(text: str) -> str:
+    """llama.cpp processes escapes in reverse prompts and breakers, so write them escaped and shell-quoted."""
+    escaped = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return shlex.quote(escaped)
+
+
+def _render_llama_cli(title: str, values: dict[str, Any], notes: list[str]) -> str:
+    arguments: list[str] = []
+    for flag, value in values.items():
+        if flag == "--sampling-seq":
+            arguments.append(f"{flag} {value}")
+        elif flag == "--logit-bias":
+            arguments.extend(f"{flag} {token}{'+' if bias >= 0 else '-'}{abs(bias)!r}" for token, bias in value.items())
+        elif isinstance(value, list):
+            arguments.extend(f"{flag} {_cli_text(item)}" for item in value or ["none"])
+        else:
+            arguments.append(f"{flag} {value!r}")
+    lines = _comment_header(title, "llama-cli", notes) + ["# llama-server takes the same flags.",
+                                                         "llama-cli -m model.gguf" + "".join(f" \\\n  {a}" for a in arguments)]
+    return "\n".join(lines) + "\n"
+
+
+def _llama_cli_value(name: str, value: Any, notes: list[str]) -> Any:
+    if name == "samplers":
+        return value.replace("f", "")
+    return _llama_cpp_value(name, value, notes, _bias_ids_only("llama-cli"))
+
+
+def _ollama_quote(text: str) -> str:
+    """Ollama's own quote() from parser/parser.go: the Modelfile syntax has no escapes."""
+    if "\n" in text or text.startswith(" ") or text.endswith(" "):
+        return f'"""{text}"""' if '"' in text else f'"{text}"'
+    return text
+
+
+def _render_ollama(title: str, values: dict[str, Any], notes: list[str]) -> str:
+    lines = _comment_header(title, "Ollama", notes)
+    for key, value in values.items():
+        items = value if isinstance(value, list) else [value]
+        lines.extend(f"PARAMETER {key} {_ollama_quote(item) if isinstance(item, str) else repr(item)}" for item in items)
+    return "\n".join(lines) + "\n"
+
+
+def _python_literal(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_python_literal(v)}" for k, v in value.items()) + "}"
+    return 'float("-inf")' if value == float("-inf") else repr(value)
+
+
+def _render_llama_cpp_python(title: str, values: dict[str, Any], notes: list[str]) -> str:
+    window = values.pop("last_n_tokens_size", None)
+    constructor = "" if window is None else f", last_n_tokens_size={window!r}"
+    lines = _comment_header(title, "llama-cpp-python", notes) + [
+        "from llama_cpp import Llama", "",
+        f'llm = Llama(model_path="model.gguf"{constructor})',
+        "output = llm.create_completion(", '    "Once upon a time",',
+        *(f"    {key}={_python_literal(value)}," for key, value in values.items()),
+        ")", 'print(output["choices"][0]["text"])']
+    return "\n".join(lines) + "\n"
+
+
+def _render_tgw(title: str, values: dict[str, Any], notes: list[str]) -> str:
+    body = dump_yaml(values) if values else ""
+    return "\n".join(_comment_header(title, TGW_LABEL, notes)) + "\n" + body
+
+
+def _text_ui_value(stage_names: Mapping[str, str], breakers: Callable[[tuple], str]):
+    """TGW and ST share most spellings; they differ in stage names and the breaker string."""
+    def convert(name: str, value: Any, notes: list[str]) -> Any:
+        if name == "samplers":
+            return [stage_names.get(stage, stage) for stage in order_names(value)]
+        if name == "dry_sequence_breakers":
+            return breakers(value)
+        if name == "top_n_sigma":
+            return 0.0 if value < 0 else value
+        return value
+    return convert
+
+
+def _tgw_value(name: str, value: Any, notes: list[str]) -> Any:
+    if name == "samplers":
+        return _tgw_priority(value)
+    return _text_ui_value(TGW_STAGE_NAMES, lambda items: ", ".join(json.dumps(s) for s in items))(name, value, notes)
+
+
+def _tgw_priority(letters: str) -> str:
+    """TGW's full priority list with its stage slots refilled in our order (followers move with their
+    stage), so llama.cpp's default order differs from TGW's only where the two really differ."""
+    leaders = iter(TGW_STAGE_NAMES.get(stage, stage) for stage in order_names(letters))
+    followers = {name for group in TGW_FOLLOWERS.values() for name in group}
+    names: list[str] = []
+    for name in TGW_PRIORITY:
+        if name in TGW_TO_STAGE and name not in followers:
+            leader = next(leaders, None)
+            names += [leader, *TGW_FOLLOWERS.get(leader, ())] if leader else []
+        elif name not in followers:
+            names.append(name)
+    return "\n".join(names)
+
+
+def _dynatemp_pair(settings: Settings) -> tuple[float, float]:
+    low = max(0.0, settings["temperature"] - settings["dynatemp_range"])
+    return _tidy(low), _tidy(settings["temperature"] + settings["dynatemp_range"])
+
+
+def _tgw_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
+    """Dynamic temperature as TGW's low/high pair; one range serves both repetition penalties and DRY."""
+    low, high = _dynatemp_pair(settings) if settings["dynatemp_range"] > 0 else (1, 1)
+    values.update(dynamic_temperature=settings["dynatemp_range"] > 0, dynatemp_low=low, dynatemp_high=high)
+    if settings["dry_penalty_last_n"] != settings["repeat_last_n"] and _matters("dry_penalty_last_n", settings):
+        notes.append(f"dry_penalty_last_n = {settings['dry_penalty_last_n']}: {TGW_LABEL} uses "
+                     f"repetition_penalty_range ({settings['repeat_last_n']}) for DRY too")
+
+
+def _st_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
+    """ST's dynatemp switch and range, temperature_last from the order, bans as banned_tokens lines."""
+    on = settings["dynatemp_range"] > 0
+    low, high = _dynatemp_pair(settings) if on else (ST_NEUTRAL["min_temp"], ST_NEUTRAL["max_temp"])
+    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=settings["samplers"].endswith("t"))
+    bias = settings["logit_bias"]
+    values["logit_bias"] = [{"id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{token}")), "value": value,
+                             "text": f"[{token}]" if isinstance(token, int) else _st_bias_text(token)}
+                            for token, value in bias.items() if value != float("-inf")]
+    values["banned_tokens"] = "\n".join(f"[{token}]" if isinstance(token, int) else token
+                                        for token, value in bias.items() if value == float("-inf"))
+
+
+def _st_bias_text(token: str) -> str:
+    """ST puts a space before plain text and tokenizes {text} verbatim; plain only where it reads back."""
+    plain = token[1:]
+    readable = token.startswith(" ") and plain and plain == plain.strip() and plain[0] not in "[{"
+    return plain if readable else "{" + token + "}"
+
+
+def _render_sillytavern(title: str, values: dict[str, Any], notes: list[str]) -> str:
+    return _dump_json({**ST_NEUTRAL, **values}, notes)
+
+
+def _json_renderer(title: str, values: dict[str, Any], notes: list[str]) -> str:
+    return _dump_json(values, notes)
+
+
+def _llama_cpp_python_value(name: str, value: Any, notes: list[str]) -> Any:
+    """max_tokens=0 already means 'no limit' to llama-cpp-python; bias keys must be token ids."""
+    if name == "max_tokens":
+        return value
+    return _llama_cpp_value(name, value, notes, _bias_ids_only("llama-cpp-python"))
+
+
+_PENALIZE_PROMPT = "llama.cpp always counts the prompt in repetition penalties and DRY"
+_LLAMA_CPP_REASONS = {"tfs_z": NO_TAIL_FREE, "penalize_prompt": _PENALIZE_PROMPT}
+_NOT_IN_PRESET = "not part of a {} preset; set it in the UI"
+_NO_ORDER = "{} has no setting for the sampler order"
+_OLLAMA_REASONS = {"mirostat": "Ollama removed mirostat (a Modelfile PARAMETER is skipped with a warning)",
+                   "samplers": _NO_ORDER.format("Ollama"), "tfs_z": NO_TAIL_FREE,
+                   "penalize_prompt": _PENALIZE_PROMPT}
+_OPEN_WEBUI_REASONS = {"samplers": _NO_ORDER.format("Open WebUI"), "penalize_prompt": _PENALIZE_PROMPT,
+                       "tfs_z": "Open WebUI has a tfs_z field, but neither Ollama nor llama-server applies it"}
+_LCP_ORDER = "ekfypmt"
+_LLAMA_CLI = Target("llama-cli", LLAMA_CLI_FLAGS, _render_llama_cli, _llama_cli_value, reasons=_LLAMA_CPP_REASONS)
+
+TARGETS: Mapping[str, Target] = {
+    # llama-cli's defaults are llama.cpp's own, with "no limit" and a random seed.
+    "llama-cli": replace(_LLAMA_CLI, baseline=_LLAMA_CLI.values(DEFAULTS.replace(max_tokens=0, seed=-1))[0]),
+    "llama-server": Target("llama-server", LLAMA_SERVER_KEYS, _json_renderer, _llama_cpp_value,
+                           reasons=_LLAMA_CPP_REASONS),
+    "openai": Target("the OpenAI-compatible API", OPENAI_KEYS, _json_renderer,
+                     lambda name, value, notes: _llama_cpp_value(name, value, notes, _bias_object),
+                     reasons=_LLAMA_CPP_REASONS),
+    "ollama": Target("Ollama", OLLAMA_KEYS, _render_ollama, _llama_cpp_value, reasons=_OLLAMA_REASONS),
+    "open-webui": Target("Open WebUI", OPEN_WEBUI_KEYS, _json_renderer,
+                         lambda name, value, notes: _llama_cpp_value(name, value, notes, _open_webui_bias),
+                         reasons=_OPEN_WEBUI_REASONS),
+    "llama-cpp-python": Target(
+        "llama-cpp-python", LLAMA_CPP_PYTHON_KEYS, _render_llama_cpp_python, _llama_cpp_python_value,
+        acts_as={"penalize_prompt": False, "samplers": _LCP_ORDER}, stages=_LCP_ORDER,
+        reasons={"tfs_z": "llama-cpp-python accepts tfs_z but ignores it",
+                 "penalize_prompt": "llama-cpp-python counts only generated tokens in repetition penalties",
+                 "samplers": "llama-cpp-python's order is fixed: penalties, top_k, typical_p, top_p, min_p, "
+                             "temperature"}),
+    "tgw": Target(TGW_LABEL, TGW_KEYS, _render_tgw, _tgw_value, _tgw_extra,
+                  handled=("dynatemp_range", "dry_penalty_last_n"), stages="edskfypmxt",
+                  reasons=dict.fromkeys(("seed", "max_tokens", "stop", "logit_bias"),
+                                        _NOT_IN_PRESET.format(TGW_LABEL)),
+                  baseline=TGW_DEFAULTS),
+    "sillytavern": Target(ST_LABEL, ST_KEYS, _render_sillytavern,
+                          _text_ui_value(ST_STAGE_NAMES, lambda items: json.dumps(list(items))), _st_extra,
+                          handled=("dynatemp_range", "logit_bias"), stages="edskfypmxt",
+                          reasons=dict.fromkeys(("seed", "max_tokens", "stop"), _NOT_IN_PRESET.format(ST_LABEL))),
+}
+EXPORT_FORMATS: Mapping[str, str] = {
+    "llama-cli": "llama-cli / llama-server command-line flags",
+    "llama-server": "llama-server /completion request body (JSON)",
+    "openai": "OpenAI-compatible request body with llama.cpp extensions (JSON)",
+    "ollama": "Ollama Modelfile PARAMETER lines",
+    "open-webui": "Open WebUI model params (JSON)",
+    "llama-cpp-python": "llama-cpp-python create_completion(...) call (Python)",
+    "tgw": "text-generation-webui preset (YAML)",
+    "sillytavern": "SillyTavern text-completion preset (JSON)",
+}
+
+
+def _known_format(fmt: str, known: Mapping[str, Any] | tuple[str, ...]) -> str:
+    if fmt not in known:
+        raise FormatError(f"unknown format {fmt!r}{suggest(fmt, tuple(known))}; known: {', '.join(known)}")
+    return fmt
+
+
+def export_preset(preset_or_settings: Preset | Settings, fmt: str) -> str:
+    """The preset in another tool's format, with notes for whatever that tool cannot express."""
+    target = TARGETS[_known_format(fmt, EXPORT_FORMATS)]
+    if isinstance(preset_or_settings, Preset):
+        title, settings = f"samplerlab preset {preset_or_settings.name!r}", preset_or_settings.settings
+    else:
+        title, settings = "samplerlab settings", preset_or_settings
+    values, notes = target.values(settings)
+    return target.render(title, values, notes)
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+TGW_IMPORT_KEYS = {**TGW_KEYS, "seed": "seed", "max_tokens": "max_new_tokens"}
+ST_IMPORT_KEYS = {**ST_KEYS, "seed": "seed"}
+
+
+def import_preset(text: str, fmt: str, name: str) -> tuple[Preset, list[str]]:
+    """A preset from a TGW (YAML) or SillyTavern (JSON) preset, plus the keys samplerlab has no equivalent for."""
+    importer, label = IMPORTERS[_known_format(fmt, IMPORTERS)]
+    name = check_name(name)
+    values, unmapped = importer(_parse_document(text, fmt, label))
+    try:
+        settings = Settings(values, source=f"{label} preset")
+    except SettingsError as error:
+        raise FormatError(str(error)) from None
+    return Preset(name, f"Imported from a {label} preset.", settings), unmapped
+
+
+def detect_format(path_or_text: Path | str) -> str:
+    """'samplerlab', 'tgw' or 'sillytavern' for a file (a Path) or its text (a str)."""
+    text = path_or_text.read_text(encoding="utf-8") if isinstance(path_or_text, Path) else path_or_text
+    try:
+        if isinstance(json.loads(text), dict):
+            return "sillytavern"
+    except ValueError:
+        pass
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise FormatError("neither JSON nor YAML; cannot tell which tool wrote it") from None
+    if not isinstance(document, dict):
+        raise FormatError("not a preset: expected a mapping of keys to values")
+    return "samplerlab" if "schema_version" in document else "tgw"
+
+
+def _parse_document(text: str, fmt: str, label: str) -> dict[str, Any]:
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise FormatError(f"{label} preset: larger than {MAX_FILE_BYTES // 1024} KiB")
+    try:
+        document = json.loads(text) if fmt == "sillytavern" else yaml.safe_load(text)
+    except json.JSONDecodeError as error:
+        raise FormatError(f"{label} preset: not valid JSON ({error.msg} at line {error.lineno})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise FormatError(f"{label} preset: not valid YAML{where}") from None
+    except RecursionError:
+        raise FormatError(f"{label} preset: nested too deeply") from None
+    if not isinstance(document, dict):
+        raise FormatError(f"{label} preset: expected a mapping of keys to values, got {type(document).__name__}")
+    return document
+
+
+def _direct(merged: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    """Knobs spelled by one key each, back in samplerlab's terms (the order is read separately)."""
+    return {knob: _value_in(knob, merged[key]) for knob, key in keys.items() if key in merged and knob != "samplers"}
+
+
+def _value_in(knob: str, value: Any) -> Any:
+    if knob == "top_n_sigma" and _is_number(value) and value <= 0:
+        return -1.0  # TGW and ST switch it off with 0, llama.cpp with a negative value
+    if knob == "dry_sequence_breakers" and isinstance(value, str):
+        return _breakers_in(value)
+    if knob == "mirostat" and _is_number(value) and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _breakers_in(text: str) -> list[str]:
+    """ST stores a JSON array as text, TGW the same without brackets; both fall back to commas."""
+    stripped = text.strip()
+    try:
+        parsed = json.loads(stripped if stripped.startswith("[") else f"[{stripped}]")
+        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+            return parsed
+    except ValueError:
+        pass
+    return [part.strip() for part in stripped.split(",") if part.strip()]
+
+
+def _tidy(number: float) -> float:
+    """Undo float noise from averaging ((0.5 + 0.9) / 2 is 0.7, not 0.7000000000000001)."""
+    return float(f"{number:.12g}")
+
+
+def _dynatemp_in(low: Any, high: Any) -> dict[str, float]:
+    if not (_is_number(low) and _is_number(high)):
+        return {"temperature": low}  # lets Settings name the bad value
+    return {"temperature": _tidy((low + high) / 2), "dynatemp_range": _tidy(abs(high - low) / 2)}
+
+
+def _order_in(names: Any, to_stage: Callable[[str], str | None], temperature_last: bool,
+              key: str) -> tuple[str | list, list[str]]:
+    """Stage letters from a tool's list of names; names without a stage in samplerlab are reported."""
+    if isinstance(names, str):
+        names = names.replace(",", "\n").split("\n")
+    if not isinstance(names, list):
+        return names, []
+    stages: list[str] = []
+    unmapped: list[str] = []
+    for raw in (str(name).strip() for name in names if str(name).strip()):
+        stage = to_stage(raw)
+        if stage is None:
+            unmapped.append(f"{key}: {raw}")
+        elif stage and stage not in stages:
+            stages.append(stage)
+    if temperature_last and "temperature" in stages:
+        stages = [stage for stage in stages if stage != "temperature"] + ["temperature"]
+    return "".join(STAGE_BY_NAME[stage].letter for stage in stages) or names, unmapped
+
+
+def _tgw_stage(name: str) -> str | None:
+    """TGW names with no samplerlab stage (top_a, mirostat...) are configured elsewhere: skip them."""
+    return TGW_TO_STAGE.get(name, "" if name in TGW_PRIORITY else None)
+
+
+def _st_stage(name: str) -> str | None:
+    stage = STAGE_ALIASES.get(name.lower(), name.lower())
+    return stage if stage in STAGE_BY_NAME else None
+
+
+def _unmapped(data: Mapping[str, Any], consumed: set[str], neutral: Mapping[str, Any]) -> list[str]:
+    """Keys samplerlab cannot follow, unless they hold the tool's own 'off' value."""
+    return [key for key in data if key not in consumed and not _neutral(data[key], neutral.get(key, _MISSING))]
+
+
+def _neutral(value: Any, neutral: Any) -> bool:
+    empty = (None, "", [], {})
+    return (value == neutral and type(value) is not bool) or value is neutral or (value in empty and neutral in empty)
+
+
+def _from_tgw(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    merged = {**TGW_DEFAULTS, **data}
+    values = _direct(merged, TGW_IMPORT_KEYS)
+    if merged["dynamic_temperature"] is True:
+        values.update(_dynatemp_in(merged["dynatemp_low"], merged["dynatemp_high"]))
+    if merged["do_sample"] is False:
+        values["temperature"] = 0.0  # no sampling: always the most likely token
+    values["dry_penalty_last_n"] = values["repeat_last_n"]  # TGW's one range serves both
+    values["samplers"], order_unmapped = _order_in(merged["sampler_priority"], _tgw_stage,
+                                                   merged["temperature_last"] is True, "sampler_priority")
+    consumed = {*TGW_IMPORT_KEYS.values(), "dynamic_temperature", "dynatemp_low", "dynatemp_high", "do_sample",
+                "temperature_last"}
+    return values, _unmapped(data, consumed, TGW_DEFAULTS) + order_unmapped
+
+
+def _from_sillytavern(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    merged = {**ST_NEUTRAL, **data}
+    values = _direct(merged, ST_IMPORT_KEYS)
+    if merged["dynatemp"] is True:
+        values.update(_dynatemp_in(merged["min_temp"], merged["max_temp"]))
+    values["samplers"], order_unmapped = _order_in(merged["samplers"], _st_stage,
+                                                   merged["temperature_last"] is True, "samplers")
+    values["logit_bias"], bias_unmapped = _st_bias_in(merged["logit_bias"], merged["banned_tokens"])
+    consumed = {*ST_IMPORT_KEYS.values(), *ST_OTHER_BACKEND_ORDERS, "dynatemp", "min_temp", "max_temp",
+                "temperature_last", "logit_bias", "banned_tokens"}
+    return values, _unmapped(data, consumed, ST_NEUTRAL) + order_unmapped + bias_unmapped
+
+
+def _st_bias_in(entries: Any, banned: Any) -> tuple[dict[Any, Any], list[str]]:
+    """ST's {text, value} entries and banned_tokens lines as samplerlab's token -> bias mapping."""
+    bias: dict[Any, Any] = {}
+    unmapped: list[str] = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        text = entry.get("text") if isinstance(entry, dict) else None
+        tokens = _st_tokens(text) if isinstance(text, str) else None
+        if tokens is None:
+            unmapped.append(f"logit_bias: {json.dumps(entry, ensure_ascii=False)[:60]}")
+        bias.update(dict.fromkeys(tokens or (), entry.get("value") if isinstance(entry, dict) else None))
+    for line in (banned.splitlines() if isinstance(banned, str) else [str(banned)]):
+        tokens = None if line.startswith('"') else _st_tokens(line, plain_prefix="")
+        if line.strip() and tokens is None:
+            unmapped.append(f"banned_tokens: {line[:60]}")
+        bias.update(dict.fromkeys(tokens or (), False))
+    return bias, unmapped
+
+
+def _st_tokens(text: str, plain_prefix: str = " ") -> list[Any] | None:
+    """'[1, 2]' is token ids, '{text}' is text as-is, other text gets ST's leading space."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    if stripped.startswith("["):
+        try:
+            ids = json.loads(stripped)
+        except ValueError:
+            return None
+        ok = isinstance(ids, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in ids)
+        return ids if ok else None
+    if stripped.startswith("{") and stripped.endswith("}"):
+        return [stripped[1:-1]]
+    return [plain_prefix + stripped]
+
+
+IMPORTERS: Mapping[str, tuple[Callable[[dict], tuple[dict, list[str]]], str]] = {
+    "tgw": (_from_tgw, TGW_LABEL),
+    "sillytavern": (_from_sillytavern, ST_LABEL),
+}

@@ -1,0 +1,109 @@
+"""The app's own words in English and Japanese; knob explanations come from the schema."""
+
+from __future__ import annotations
+
+from .params import GROUPS, Knob
+
+LANGUAGES = ("en", "ja")
+
+TEXT: dict[str, dict[str, str]] = {
+    "title": {"en": "samplerlab: compare sampling settings side by side",
+              "ja": "samplerlab: サンプリング設定を並べて比べる"},
+    "subtitle": {"en": "Same prompt, same seed: the only difference between the columns is the settings.",
+                 "ja": "同じプロンプト・同じシード。列の違いは設定だけです。"},
+    "language": {"en": "Language / 言語", "ja": "Language / 言語"},
+    "model": {"en": "Model", "ja": "モデル"},
+    "load_model": {"en": "Load another model", "ja": "別のモデルを読み込む"},
+    "model_path": {"en": "Local .gguf path", "ja": "ローカルの .gguf パス"},
+    "hf_repo": {"en": "Hugging Face repository", "ja": "Hugging Face リポジトリ"},
+    "hf_file": {"en": "File in the repository (.gguf)", "ja": "リポジトリ内のファイル（.gguf）"},
+    "load": {"en": "Load", "ja": "読み込む"},
+    "load_embedded": {"en": "Embedded default", "ja": "内蔵の既定モデル"},
+    "load_settings": {"en": "Load-time settings", "ja": "読み込み時の設定"},
+    "prompt": {"en": "Prompt", "ja": "プロンプト"},
+    "mode": {"en": "Mode", "ja": "モード"},
+    "mode_info": {"en": "chat uses the model's chat template; raw sends the prompt exactly as written.",
+                  "ja": "chat はモデルのチャットテンプレートを使い、raw はプロンプトをそのまま送る。"},
+    "system": {"en": "System prompt (chat mode)", "ja": "システムプロンプト（chatモード）"},
+    "user": {"en": "Prompt", "ja": "プロンプト"},
+    "seed": {"en": "Seed", "ja": "シード"},
+    "dice": {"en": "New random seed", "ja": "新しいシードを引く"},
+    "max_tokens": {"en": "Max tokens", "ja": "最大トークン数"},
+    "stop": {"en": "Stop strings (one per line, \\n for a newline)", "ja": "停止文字列（1行に1つ、改行は \\n）"},
+    "columns": {"en": "Columns", "ja": "列の数"},
+    "run": {"en": "Run", "ja": "実行"},
+    "stop_run": {"en": "Stop", "ja": "停止"},
+    "column": {"en": "Column", "ja": "列"},
+    "preset": {"en": "Preset", "ja": "プリセット"},
+    "token_view": {"en": "Token view", "ja": "トークン表示"},
+    "token_view_info": {"en": "Colour each token by the probability it was drawn with; click one to see its candidates.",
+                        "ja": "各トークンを、選ばれたときの確率で色分けする。クリックで候補を表示。"},
+    "output": {"en": "Output", "ja": "出力"},
+    "candidates": {"en": "Candidates of the selected token", "ja": "選んだトークンの候補"},
+    "pick_token": {"en": "Switch on the token view and click a token to see what the sampler chain did to it.",
+                   "ja": "トークン表示をオンにしてトークンをクリックすると、サンプラーが何をしたかが見られます。"},
+    "before": {"en": "model (raw)", "ja": "モデル（そのまま）"},
+    "after": {"en": "after the chain", "ja": "サンプラー適用後"},
+    "cut": {"en": "cut", "ja": "除外"},
+    "survivors": {"en": "{n} candidates left after the chain", "ja": "サンプラー適用後に残った候補 {n} 個"},
+    "chosen": {"en": "chosen", "ja": "選択"},
+    "differs": {"en": "differs from column 1", "ja": "列1と異なる"},
+    "no_effect": {"en": "no effect here", "ja": "この設定では効果なし"},
+    "presets": {"en": "Presets", "ja": "プリセット"},
+    "save_from": {"en": "Save the settings of column", "ja": "保存する列"},
+    "preset_name": {"en": "Preset name", "ja": "プリセット名"},
+    "preset_description": {"en": "Description", "ja": "説明"},
+    "overwrite": {"en": "Overwrite an existing preset", "ja": "既存のプリセットを上書きする"},
+    "save": {"en": "Save preset", "ja": "プリセットを保存"},
+    "show_preset": {"en": "Preset to view, download or export", "ja": "表示・ダウンロード・書き出しするプリセット"},
+    "export_to": {"en": "Export to", "ja": "書き出し先"},
+    "upload": {"en": "Upload a preset (.yaml)", "ja": "プリセットをアップロード（.yaml）"},
+    "download": {"en": "Download", "ja": "ダウンロード"},
+    "experiments": {"en": "Experiments", "ja": "実験"},
+    "queue": {"en": "Waiting for the model: another run is in progress.", "ja": "モデルの順番待ち中：他の実行が進行中です。"},
+    "share_warning": {"en": "Shared without --auth: anyone with the link can use this app.",
+                      "ja": "--auth なしで共有中：リンクを知っている人は誰でも使えます。"},
+    "paths_off": {"en": "Loading models from arbitrary paths is off while sharing; use --models-dir.",
+                  "ja": "共有中は任意のパスからモデルを読み込めません。--models-dir を使ってください。"},
+    "stats": {"en": "{tokens} tokens · {tps:.1f} tok/s · mean p {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}",
+              "ja": "{tokens} トークン · {tps:.1f} tok/s · 平均確率 {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"},
+}
+
+FINISH_REASONS = {
+    "end": {"en": "the model ended", "ja": "モデルが終了"},
+    "stop": {"en": "stop string", "ja": "停止文字列"},
+    "length": {"en": "max tokens", "ja": "最大トークン数"},
+    "context": {"en": "context full", "ja": "コンテキスト上限"},
+    "cancelled": {"en": "stopped", "ja": "停止"},
+}
+
+
+def t(key: str, lang: str) -> str:
+    return TEXT[key].get(lang, TEXT[key]["en"])
+
+
+def knob_info(knob: Knob, lang: str) -> str:
+    return knob.help_ja if lang == "ja" else knob.help_en
+
+
+def group_label(group: str, lang: str) -> str:
+    english, japanese = GROUPS[group]
+    return japanese if lang == "ja" else english
+
+
+def finish_reason(reason: str | None, lang: str) -> str:
+    return FINISH_REASONS.get(reason or "", {}).get(lang, reason or "")
+
+
+INACTIVE_REASONS = {
+    "order": {"en": "no effect: {detail} is not in the sampler order",
+              "ja": "効果なし：{detail} がサンプラー順序に含まれていない"},
+    "mirostat": {"en": "no effect: Mirostat replaces {detail}", "ja": "効果なし：Mirostat が {detail} を置き換える"},
+    "greedy": {"en": "no effect: temperature 0 takes the top token, which {detail} always keeps",
+               "ja": "効果なし：温度0は最上位トークンを選び、{detail} はそれを必ず残す"},
+    "requires": {"en": "no effect while {detail} is off", "ja": "{detail} がオフの間は効果なし"},
+}
+
+
+def inactive_reason(kind: str, detail: str, lang: str) -> str:
+    return INACTIVE_REASONS[kind].get(lang, INACTIVE_REASONS[kind]["en"]).format(detail=detail)

@@ -1,0 +1,282 @@
+"""Reading a result file: a compact table for terminals and a self-contained HTML report.
+
+The HTML has no network dependencies at all (inline CSS and SVG, system fonts), so it
+can be mailed or archived with the result. Everything from the file is escaped: model
+output, labels and prompts are untrusted.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .experiments import format_value
+from .metrics import STAT_BY_NAME, STATS
+from .params import DEFAULTS, KNOBS
+from .render import display_width, pad
+from .views import BUCKETS
+
+TABLE_STATS = ("tokens", "tokens_per_second", "mean_prob", "distinct_2")
+CHART_STATS = ("mean_prob", "distinct_2", "repeated_3grams", "tokens")
+PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f")
+Record = Mapping[str, Any]
+
+
+def _stat(record: Record, name: str) -> str:
+    value = record["stats"].get(name)
+    return "-" if value is None else STAT_BY_NAME[name].fmt.format(value)
+
+
+def _where(record: Record, document: Mapping[str, Any]) -> str:
+    """'p2 s7 ' when a run has several prompts or seeds, else nothing."""
+    parts = []
+    if len(document.get("prompts", ())) > 1:
+        parts.append(f"p{record.get('prompt_index', 0) + 1}")
+    if len(document.get("seeds", ())) > 1:
+        parts.append(f"s{record['seed']}")
+    return " ".join(parts)
+
+
+def text_table(document: Mapping[str, Any]) -> str:
+    """One row per generated column: label, how it ended, tokens, speed, mean p, distinct-2."""
+    header = ["column", "finish", *(STAT_BY_NAME[name].label for name in TABLE_STATS)]
+    rows = [[" ".join(filter(None, [_where(r, document), r["label"]])), str(r["finish_reason"]),
+             *(_stat(r, name) for name in TABLE_STATS)] for r in document["columns"]]
+    widths = [max(display_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(pad(cell, width) if i < 2 else cell.rjust(width)
+                       for i, (cell, width) in enumerate(zip(row, widths))).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+# -- HTML ----------------------------------------------------------------------------------
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _bucket(prob: float) -> int:
+    return next(i for i, (low, _, _) in enumerate(BUCKETS) if prob >= low)
+
+
+def _token_title(token: Record) -> str:
+    lines = [f"p {token['p']:.3f} (raw {token['raw_p']:.3f})", "after the chain:"]
+    lines += [f"  {c['text']!r} {c['p']:.3f}" for c in token.get("after", ())]
+    lines += ["before:"] + [f"  {c['text']!r} {c['p']:.3f}" for c in token.get("before", ())]
+    return "\n".join(lines)
+
+
+def _tokens_html(record: Record) -> str:
+    spans = [f'<span class="t b{_bucket(t["p"])}" title="{_e(_token_title(t))}">{_e(t["text"])}</span>'
+             for t in record["tokens"]]
+    return "".join(spans) or '<span class="none">(no text)</span>'
+
+
+def _shown_settings(record: Record, first: Record) -> str:
+    """Knobs off llama.cpp's defaults or unlike the first column; the latter highlighted."""
+    items = []
+    for knob in KNOBS:
+        value, reference = record["settings"].get(knob.name), first["settings"].get(knob.name)
+        default = DEFAULTS[knob.name]
+        differs = value != reference
+        if differs or value != _plain_default(default):
+            cls = ' class="differs"' if differs else ""
+            items.append(f"<li{cls}>{_e(knob.name)}={_e(format_value(value))}</li>")
+    return f'<ul class="settings">{"".join(items)}</ul>'
+
+
+def _plain_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _card(record: Record, first: Record) -> str:
+    ending = str(record["finish_reason"]) + (f" {record['stopped_by']!r}" if record.get("stopped_by") else "")
+    foot = f"{ending} · {record['token_count']} tokens · mean p {_stat(record, 'mean_prob')}"
+    return (f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, first)}'
+            f'<div class="text">{_tokens_html(record)}</div><p class="foot">{_e(foot)}</p></article>')
+
+
+def _groups(records: Sequence[Record]) -> list[list[Record]]:
+    """Records generated on the same prompt and seed, in run order."""
+    groups: dict[tuple[Any, Any], list[Record]] = {}
+    for record in records:
+        groups.setdefault((record.get("prompt_index", 0), record["seed"]), []).append(record)
+    return list(groups.values())
+
+
+def _runs_html(document: Mapping[str, Any]) -> str:
+    sections = []
+    for group in _groups(document["columns"]):
+        head = group[0]
+        sections.append(f'<section><h2>Prompt {head.get("prompt_index", 0) + 1} · seed {_e(head["seed"])}</h2>'
+                        f'<p class="prompt">{_e(head.get("prompt", ""))}</p>'
+                        f'<div class="cols">{"".join(_card(r, group[0]) for r in group)}</div></section>')
+    return "".join(sections)
+
+
+def _stats_html(document: Mapping[str, Any]) -> str:
+    head = "".join(f'<th title="{_e(s.help)}">{_e(s.label)}</th>' for s in STATS)
+    rows = "".join(f"<tr><th>{_e(' '.join(filter(None, [_where(r, document), r['label']])))}</th>"
+                   f"<td>{_e(r['finish_reason'])}</td>{''.join(f'<td>{_stat(r, s.name)}</td>' for s in STATS)}</tr>"
+                   for r in document["columns"])
+    return (f'<section><h2>Statistics</h2><table><thead><tr><th>column</th><th>finish</th>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></section>")
+
+
+def _spread_html(document: Mapping[str, Any]) -> str:
+    summaries = document.get("seed_summary")
+    if not summaries:
+        return ""
+    head = "".join(f"<th>{_e(s.label)}</th>" for s in STATS)
+    rows = []
+    for summary in summaries:
+        cells = "".join(f"<td>{_mean_std(summary[s.name], s.fmt)}</td>" for s in STATS)
+        divergence = summary.get("seed_divergence")
+        rows.append(f"<tr><th>{_e(summary['label'])}</th><td>{len(summary['seeds'])}</td>"
+                    f"<td>{'-' if divergence is None else f'{divergence:.3f}'}</td>{cells}</tr>")
+    return ('<section><h2>Across seeds</h2><p class="note">Mean ± standard deviation over the seeds. Seed '
+            "divergence is the mean pairwise Jaccard distance of the seeds' token pairs: high means the setting "
+            "itself varies; a wide spread with low divergence means one seed was lucky.</p>"
+            f"<table><thead><tr><th>column</th><th>seeds</th><th>divergence</th>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></section>")
+
+
+def _mean_std(spread: Mapping[str, Any], fmt: str) -> str:
+    if spread.get("mean") is None:
+        return "-"
+    text = fmt.format(spread["mean"])
+    return text if spread.get("std") is None else f"{text} ± {fmt.format(spread['std'])}"
+
+
+# -- sweep charts --------------------------------------------------------------------------
+def sweep_series(records: Sequence[Record], knobs: Sequence[str], stat: str) -> dict[str, list[tuple[Any, float]]]:
+    """Per value of the second swept knob (or one series), the stat's mean over prompts and seeds at each x."""
+    points: dict[str, dict[Any, list[float]]] = {}
+    for record in records:
+        sweep = record.get("sweep")
+        if not sweep:
+            continue
+        x = _hashable(sweep[knobs[0]])
+        name = f"{knobs[1]}={format_value(sweep[knobs[1]])}" if len(knobs) > 1 else stat
+        points.setdefault(name, {}).setdefault(x, []).append(float(record["stats"][stat]))
+    return {name: [(x, math.fsum(v) / len(v)) for x, v in xs.items()] for name, xs in points.items()}
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _chart(title: str, series: Mapping[str, list[tuple[Any, float]]], x_label: str) -> str:
+    """A small line chart in inline SVG: numeric x on a linear scale, anything else evenly spaced."""
+    width, height, left, right, top, bottom = 340, 210, 46, 12, 26, 38
+    xs = list(dict.fromkeys(x for line in series.values() for x, _ in line))
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+    ys = [y for line in series.values() for _, y in line]
+    low, high = min(0.0, min(ys)), max(ys) or 1.0
+    x_low, x_high = (min(xs), max(xs)) if numeric else (0, len(xs) - 1)
+
+    def sx(x: Any) -> float:
+        position = x if numeric else xs.index(x)
+        span = (x_high - x_low) or 1
+        return left + (position - x_low) / span * (width - left - right)
+
+    def sy(y: float) -> float:
+        return top + (1 - (y - low) / ((high - low) or 1)) * (height - top - bottom)
+
+    parts = [f'<text x="{width / 2}" y="16" class="ct">{_e(title)}</text>',
+             f'<line x1="{left}" y1="{sy(low)}" x2="{width - right}" y2="{sy(low)}" class="ax"/>',
+             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{sy(low)}" class="ax"/>',
+             f'<text x="{width / 2}" y="{height - 4}" class="cl">{_e(x_label)}</text>']
+    for y in (low, (low + high) / 2, high):
+        parts.append(f'<text x="{left - 5}" y="{sy(y) + 4:.1f}" class="yt">{y:.3g}</text>'
+                     f'<line x1="{left}" y1="{sy(y):.1f}" x2="{width - right}" y2="{sy(y):.1f}" class="grid"/>')
+    for x in xs:
+        parts.append(f'<text x="{sx(x):.1f}" y="{sy(low) + 15:.1f}" class="xt">{_e(format_value(x))}</text>')
+    for index, (name, line) in enumerate(series.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in sorted(line, key=lambda p: xs.index(p[0])))
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{colour}">'
+                  f"<title>{_e(name)}, {_e(x_label)}={_e(format_value(x))}: {y:.4g}</title></circle>" for x, y in line]
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+            f'height="{height}" role="img" aria-label="{_e(title)}">{"".join(parts)}</svg>')
+
+
+def _sweep_html(document: Mapping[str, Any]) -> str:
+    knobs = document.get("sweep") or []
+    if not knobs or not any(r.get("sweep") for r in document["columns"]):
+        return ""
+    charts = [_chart(STAT_BY_NAME[stat].label, sweep_series(document["columns"], knobs, stat), knobs[0])
+              for stat in CHART_STATS]
+    legend = ""
+    if len(knobs) > 1:
+        names = sweep_series(document["columns"], knobs, CHART_STATS[0])
+        legend = '<p class="legend">' + " ".join(
+            f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{_e(name)}</span>'
+            for i, name in enumerate(names)) + "</p>"
+    return (f'<section><h2>Sweep of {_e(" × ".join(knobs))}</h2>{legend}'
+            f'<div class="charts">{"".join(charts)}</div></section>')
+
+
+# -- the page --------------------------------------------------------------------------------
+CSS = """
+:root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK JP",sans-serif;color:#1f2937}
+body{margin:0 auto;max-width:1400px;padding:1.2em 1.6em;background:#f8fafc}
+h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.15em;margin:1.4em 0 .5em;border-bottom:1px solid #e5e7eb}
+h3{font-size:1em;margin:0 0 .4em}.desc{max-width:70em;color:#374151}
+dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.15em 1em;font-size:.85em;color:#4b5563}
+dl.meta dt{font-weight:600}dl.meta dd{margin:0;overflow-wrap:anywhere}
+.prompt{white-space:pre-wrap;background:#eef2ff;padding:.5em .8em;border-radius:6px}
+.cols{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.8em}
+.col{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:.7em .8em;display:flex;flex-direction:column}
+.settings{list-style:none;padding:0;margin:0 0 .5em;display:flex;flex-wrap:wrap;gap:.25em;font-size:.75em}
+.settings li{background:#f1f5f9;border-radius:4px;padding:.05em .4em;font-family:ui-monospace,monospace}
+.settings li.differs{background:#fde68a;color:#92400e;font-weight:600}
+.text{white-space:pre-wrap;line-height:1.55;flex:1;font-size:.92em}
+.t{border-radius:2px;cursor:help}.t:hover{outline:1px solid #111}
+.foot{font-size:.78em;color:#6b7280;margin:.5em 0 0}.none{color:#9ca3af}
+table{border-collapse:collapse;font-size:.85em;background:#fff}
+th,td{border:1px solid #e5e7eb;padding:.25em .55em;text-align:right}th{background:#f1f5f9}
+tbody th{text-align:left;font-weight:500}
+.charts{display:flex;flex-wrap:wrap;gap:.8em}.charts svg{background:#fff;border:1px solid #e5e7eb;border-radius:8px}
+.ct{font-size:13px;font-weight:600;text-anchor:middle}.cl{font-size:11px;text-anchor:middle;fill:#4b5563}
+.xt{font-size:10px;text-anchor:middle;fill:#4b5563}.yt{font-size:10px;text-anchor:end;fill:#4b5563}
+.ax{stroke:#6b7280}.grid{stroke:#e5e7eb;stroke-dasharray:2 3}
+.legend span{margin-right:1em;font-size:.85em}.legend i{display:inline-block;width:.9em;height:.9em;
+border-radius:2px;margin-right:.3em;vertical-align:-.1em}.note{font-size:.85em;color:#4b5563;max-width:70em}
+"""
+
+
+def _bucket_css() -> str:
+    return "".join(f".b{i}{{background:{colour}}}" for i, (_, _, colour) in enumerate(BUCKETS))
+
+
+def _meta_html(document: Mapping[str, Any]) -> str:
+    model, versions = document.get("model", {}), document.get("versions", {})
+    rows = {
+        "model": f"{model.get('name')} · {model.get('file_name')} · {model.get('file_size', 0) / 2**20:.1f} MiB",
+        "sha256": model.get("sha256"),
+        "date": document.get("date"),
+        "mode": document.get("mode") + (f" · system: {document['system']}" if document.get("system") else ""),
+        "seeds": ", ".join(map(str, document.get("seeds", []))),
+        "versions": " · ".join(f"{k} {v}" for k, v in versions.items()),
+        "overrides": ", ".join(f"{k}={format_value(v)}" for k, v in document.get("overrides", {}).items()) or None,
+    }
+    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows.items() if v)
+    legend = " ".join(f'<span class="t b{i}">{_e(label)}</span>' for i, (_, label, _) in enumerate(BUCKETS))
+    return f'<dl class="meta">{items}<dt>token colour</dt><dd>{legend} (hover a token for its alternatives)</dd></dl>'
+
+
+def render_report(document: Mapping[str, Any]) -> str:
+    """The whole report as one HTML page with nothing to fetch."""
+    experiment = document.get("experiment", {})
+    title = Path(str(experiment.get("file", "samplerlab result"))).stem
+    description = experiment.get("description") or ""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{_e(title)} · samplerlab</title><style>{CSS}{_bucket_css()}</style></head><body>"
+            f"<header><h1>{_e(title)}</h1><p class=\"desc\">{_e(description)}</p>{_meta_html(document)}</header>"
+            f"{_sweep_html(document)}{_runs_html(document)}{_stats_html(document)}{_spread_html(document)}"
+            "</body></html>")

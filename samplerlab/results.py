@@ -1,0 +1,248 @@
+"""Result records: one plain-data shape for a column, shared by result files, the app's API and reports.
+
+A record holds a column's complete settings (every knob, plain YAML types), its text
+and every token with its probabilities and top alternatives, so a result file alone
+is enough to run the column again (``check_result``) and to draw the report.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import yaml
+
+from .engine import Column, ColumnDone, ColumnResult, Request, TokenEvent, generate
+from .metrics import column_stats, seed_summary
+from .models import Model, file_sha256
+from .params import Settings
+
+FORMAT = 1  # samplerlab_result: bumped when the shape changes incompatibly
+MAX_BATCH = 8  # the engine's most columns per run
+ALTERNATIVES = 5  # top candidates kept per token, before and after the chain: enough to see a cut
+DIGITS = 5  # significant digits of stored probabilities and timings; texts and ids are exact
+MAX_RESULT_BYTES = 256 << 20
+
+
+class ResultError(ValueError):
+    """A result file that cannot be read or written; one line for a person."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One column generated on one prompt: what ``result_columns`` turns into records."""
+
+    prompt_index: int
+    prompt: str
+    result: ColumnResult
+    sweep: Mapping[str, Any] | None = None
+
+
+def run_columns(model: Model, request: Request, columns: Sequence[Column], batch: int = MAX_BATCH,
+                on_done: Callable[[ColumnResult], None] | None = None, cancel=None) -> list[ColumnResult]:
+    """Any number of columns, generated ``batch`` at a time (the engine takes at most 8 per run)."""
+    results: list[ColumnResult] = []
+    for start in range(0, len(columns), batch):
+        finished: dict[int, ColumnResult] = {}
+        for event in generate(model, request, columns[start:start + batch], cancel):
+            if isinstance(event, ColumnDone):
+                finished[event.column] = event.result
+                if on_done is not None:
+                    on_done(event.result)
+        results += [finished[i] for i in sorted(finished)]
+    return results
+
+
+def plain(value: Any) -> Any:
+    """A knob value as plain YAML/JSON data: tuples become lists, mappings dicts."""
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [plain(item) for item in value]
+    return value
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else value
+
+
+def _candidates(candidates: Sequence, limit: int = ALTERNATIVES) -> list[dict[str, Any]]:
+    return [{"id": c.token_id, "text": c.text, "p": _round(c.prob)} for c in candidates[:limit]]
+
+
+def token_record(token: TokenEvent) -> dict[str, Any]:
+    return {"id": token.token_id, "text": token.text, "p": _round(token.prob), "raw_p": _round(token.raw_prob),
+            "after": _candidates(token.after), "before": _candidates(token.before)}
+
+
+def column_record(column: ColumnResult, prompt: str | None = None,
+                  sweep: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Everything about one column as plain data: the shape of result files and of the app's API."""
+    record: dict[str, Any] = {"label": column.label}
+    if prompt is not None:
+        record["prompt"] = prompt
+    if sweep:
+        record["sweep"] = plain(dict(sweep))
+    stats = column_stats(column)
+    record.update(
+        seed=column.seed, settings=plain(dict(column.settings)), chain=column.chain, text=column.text,
+        finish_reason=column.finish_reason, stopped_by=column.stopped_by, token_count=len(column.tokens),
+        seconds=_round(column.seconds), tokens_per_second=_round(column.tokens_per_second),
+        stats={k: _round(v) if isinstance(v, float) else v for k, v in stats.items()},
+        tokens=[token_record(token) for token in column.tokens])
+    return record
+
+
+def result_columns(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """The records of a run, in run order (prompt, then seed, then column)."""
+    return [{"prompt_index": o.prompt_index, **column_record(o.result, o.prompt, o.sweep)} for o in outcomes]
+
+
+def seed_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per label and prompt, each statistic's mean and spread over the seeds, and their divergence."""
+    groups: dict[tuple[int, str], list[Mapping[str, Any]]] = {}
+    for record in records:
+        groups.setdefault((record.get("prompt_index", 0), record["label"]), []).append(record)
+    return [{"label": label, "prompt_index": prompt_index, "seeds": [r["seed"] for r in group],
+             **seed_summary([r["stats"] for r in group], [[t["id"] for t in r["tokens"]] for r in group])}
+            for (prompt_index, label), group in groups.items()]
+
+
+# -- files -------------------------------------------------------------------------------
+class _Dumper(yaml.SafeDumper):
+    """Block style for structure; one line for small leaf collections (token alternatives); poems as | blocks."""
+
+    def represent_dict(self, data: Mapping) -> yaml.Node:
+        return self.represent_mapping("tag:yaml.org,2002:map", data, flow_style=_inline(data))
+
+    def represent_list(self, data: list) -> yaml.Node:
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=_inline(data))
+
+    def represent_str(self, data: str) -> yaml.Node:
+        style = "|" if "\n" in data.strip("\n") and data == data.rstrip(" ") else None
+        return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(dict, _Dumper.represent_dict)
+_Dumper.add_representer(list, _Dumper.represent_list)
+_Dumper.add_representer(str, _Dumper.represent_str)
+
+
+def _inline(data: Mapping | list) -> bool:
+    if isinstance(data, Mapping):
+        return len(repr(data)) <= 100 and not any(isinstance(v, (Mapping, list)) for v in data.values())
+    return len(repr(data)) <= 600 and all(not isinstance(v, (Mapping, list)) or isinstance(v, Mapping) and _inline(v)
+                                          for v in data)
+
+
+def dump(document: Mapping[str, Any]) -> str:
+    return yaml.dump(dict(document), Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=120)
+
+
+def write_new(path: Path, text: str) -> Path:
+    """Write ``text`` to a new file atomically; never replaces an existing file (a result is evidence)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, unlike mkstemp
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.link(temporary, path)  # atomic and, unlike os.replace, refuses to clobber
+    except FileExistsError:
+        raise ResultError(f"{path}: already exists; results are never overwritten (choose another --out)") from None
+    finally:
+        os.unlink(temporary)
+    return path
+
+
+def load_result(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_RESULT_BYTES:
+            raise ResultError(f"{path}: larger than {MAX_RESULT_BYTES >> 20} MiB; not a samplerlab result")
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise ResultError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ResultError(f"{path}: {getattr(error, 'strerror', None) or error}") from None
+    if not isinstance(document, dict) or document.get("samplerlab_result") != FORMAT \
+            or not isinstance(document.get("columns"), list):
+        raise ResultError(f"{path}: not a samplerlab result file (format {FORMAT})")
+    return document
+
+
+# -- reproducing ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckReport:
+    """The outcome of re-running a result file: how many columns matched, and the first that did not."""
+
+    columns: int
+    mismatch: str | None = None
+
+    @property
+    def reproduced(self) -> bool:
+        return self.mismatch is None
+
+    def describe(self) -> str:
+        return f"reproduced {self.columns} columns" if self.reproduced else f"NOT reproduced: {self.mismatch}"
+
+
+def _batches(records: Sequence[Mapping[str, Any]]) -> list[list[int]]:
+    """Record indices grouped as they were generated: one prompt and seed per run, at most 8 columns."""
+    groups: list[list[int]] = []
+    for index, record in enumerate(records):
+        key = (record.get("prompt"), record.get("seed"))
+        previous = records[groups[-1][0]] if groups else None
+        if previous is None or (previous.get("prompt"), previous.get("seed")) != key or len(groups[-1]) == MAX_BATCH:
+            groups.append([])
+        groups[-1].append(index)
+    return groups
+
+
+def first_difference(record: Mapping[str, Any], column: ColumnResult) -> str | None:
+    """Where a fresh run departs from a record: the first token (id or text), else the text or ending."""
+    for index, (old, new) in enumerate(zip_longest(record["tokens"], column.tokens)):
+        if old is None or new is None or old.get("id") != new.token_id or old.get("text") != new.text:
+            recorded = "(end)" if old is None else repr(old.get("text"))
+            now = "(end)" if new is None else repr(new.text)
+            return f"token {index}: recorded {recorded}, now {now}"
+    if record["text"] != column.text:
+        at = next((i for i, (a, b) in enumerate(zip(record["text"], column.text)) if a != b),
+                  min(len(record["text"]), len(column.text)))
+        return f"text at character {at}: recorded {record['text'][at:at + 20]!r}, now {column.text[at:at + 20]!r}"
+    if record["finish_reason"] != column.finish_reason:
+        return f"finish reason: recorded {record['finish_reason']!r}, now {column.finish_reason!r}"
+    return None
+
+
+def check_result(model: Model, document: Mapping[str, Any], batch: int = MAX_BATCH) -> CheckReport:
+    """Run every recorded column again from its recorded settings and compare token by token."""
+    records = document["columns"]
+    recorded_sha = (document.get("model") or {}).get("sha256")
+    if recorded_sha is not None and recorded_sha != file_sha256(model.path):
+        return CheckReport(len(records), f"the model file differs from the recorded one "
+                                         f"({model.path.name}: sha256 {recorded_sha[:12]}... recorded)")
+    try:
+        columns = [Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings"))
+                   for i, r in enumerate(records)]
+    except (KeyError, TypeError) as error:
+        raise ResultError(f"columns: a record lacks {error}; not a samplerlab result") from None
+    for group in _batches(records):
+        request = Request(records[group[0]]["prompt"], document["mode"], document.get("system"))
+        fresh = run_columns(model, request, [columns[i] for i in group], batch)
+        for index, column in zip(group, fresh):
+            difference = first_difference(records[index], column)
+            if difference is not None:
+                record = records[index]
+                return CheckReport(len(records), f"column {record['label']!r} (prompt {record.get('prompt_index', 0)}, "
+                                                 f"seed {record['seed']}) differs at {difference}")
+    return CheckReport(len(records))
+

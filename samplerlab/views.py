@@ -1,0 +1,84 @@
+"""What the app shows, as plain data and escaped HTML: no Gradio here, so it is testable alone."""
+
+from __future__ import annotations
+
+import html
+from typing import Sequence
+
+from .engine import ColumnResult, TokenEvent
+from .i18n import finish_reason, t
+from .metrics import distinct_n, mean_probability
+
+# Probability buckets for the token view: (lower bound, label, colour). Labels are the categories.
+BUCKETS: tuple[tuple[float, str, str], ...] = (
+    (0.9, "p ≥ 0.9", "#d9f2d9"),
+    (0.5, "0.5 ≤ p < 0.9", "#b9e3a8"),
+    (0.2, "0.2 ≤ p < 0.5", "#ffe08a"),
+    (0.05, "0.05 ≤ p < 0.2", "#ffb366"),
+    (0.0, "p < 0.05", "#ff7f7f"),
+)
+COLOR_MAP = {label: colour for _, label, colour in BUCKETS}
+
+
+def bucket(prob: float) -> str:
+    return next(label for low, label, _ in BUCKETS if prob >= low)
+
+
+ZERO_WIDTH = "\u200b"
+
+
+def token_spans(tokens: Sequence[TokenEvent]) -> list[tuple[str, str]]:
+    """HighlightedText value: one entry per token, so a click's index is the token's.
+
+    A token that ends inside a multi-byte character has no text yet; a zero-width space
+    keeps its place without showing half a character.
+    """
+    return [(token.text or ZERO_WIDTH, bucket(token.prob)) for token in tokens]
+
+
+def stats_line(column: ColumnResult, lang: str) -> str:
+    tokens = [token.token_id for token in column.tokens]
+    reason = finish_reason(column.finish_reason, lang)
+    if column.stopped_by is not None:
+        reason += f" {column.stopped_by!r}"
+    return t("stats", lang).format(tokens=len(tokens), tps=column.tokens_per_second,
+                                   mean=mean_probability([tok.prob for tok in column.tokens]),
+                                   distinct2=distinct_n(tokens, 2), reason=reason)
+
+
+def _bar(label: str, prob: float, colour: str, note: str = "") -> str:
+    width = max(0.5, prob * 100)
+    return (f'<div class="sl-bar"><span class="sl-tok">{html.escape(label)}</span>'
+            f'<span class="sl-track"><span class="sl-fill" style="width:{width:.1f}%;background:{colour}"></span></span>'
+            f'<span class="sl-p">{prob:.3f}</span><span class="sl-note">{html.escape(note)}</span></div>')
+
+
+def candidates_html(token: TokenEvent, chain: str, lang: str) -> str:
+    """Raw candidates next to the ones the chain kept: what top-p or min-p cut is plain to see."""
+    kept = {c.token_id: c.prob for c in token.after}
+    rows_before = [_bar(repr(c.text)[1:-1], c.prob, "#9db4d6",
+                        t("chosen", lang) if c.token_id == token.token_id
+                        else ("" if c.token_id in kept else t("cut", lang)))
+                   for c in token.before]
+    rows_after = [_bar(repr(c.text)[1:-1], c.prob, "#6cbf6c" if c.token_id == token.token_id else "#b9d9b9",
+                       t("chosen", lang) if c.token_id == token.token_id else "")
+                  for c in token.after]
+    summary = (f"<p><b>{html.escape(repr(token.text))}</b> · p = {token.prob:.3f} "
+               f"({html.escape(t('before', lang))}: {token.raw_prob:.3f}) · "
+               f"{html.escape(t('survivors', lang).format(n=token.survivors))} · <code>{html.escape(chain)}</code></p>")
+    return (f'<div class="sl-cands">{summary}<div class="sl-cols">'
+            f'<div><h4>{html.escape(t("before", lang))}</h4>{"".join(rows_before)}</div>'
+            f'<div><h4>{html.escape(t("after", lang))}</h4>{"".join(rows_after)}</div></div></div>')
+
+
+CSS = """
+.sl-cands .sl-cols {display:grid; grid-template-columns:1fr 1fr; gap:1em}
+.sl-bar {display:grid; grid-template-columns:7em 1fr 3.5em 4em; align-items:center; gap:.4em; font-size:.85em}
+.sl-tok {font-family:ui-monospace,monospace; overflow:hidden; white-space:pre; text-overflow:ellipsis}
+.sl-track {background:#eee; height:.9em; border-radius:2px}
+.sl-fill {display:block; height:100%; border-radius:2px}
+.sl-note {color:#b33; font-size:.85em}
+.sl-differs input[type=number], .sl-differs label span {border-color:#e67e22 !important; color:#c0581a}
+.sl-differs {box-shadow: inset 3px 0 0 #e67e22}
+.sl-inactive {opacity:.55}
+"""

@@ -1,0 +1,116 @@
+"""Knob widgets built from the schema, and the translation between widget values and Settings."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import gradio as gr
+
+from . import i18n
+from .i18n import t
+from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Knob, Settings, SettingsError
+from .sampling import inactive_knobs
+
+RUN_LEVEL = ("seed", "max_tokens", "stop")  # set once for every column, in the prompt panel
+COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL)
+
+
+def knob_widget(knob: Knob, lang: str, value: Any = None) -> gr.components.Component:
+    """One input for one knob, chosen by its kind; its label is the knob's name as llama.cpp spells it."""
+    value = knob.default if value is None else value
+    info = i18n.knob_info(knob, lang)
+    if knob.kind in ("float", "int", "seed"):
+        low, high = knob.slider_range()
+        return gr.Slider(low, high, value=value, step=knob.step or 0.01, label=knob.name, info=info)
+    if knob.kind == "bool":
+        return gr.Checkbox(value=value, label=knob.name, info=info)
+    if knob.kind == "choice":
+        return gr.Radio(list(knob.choices), value=value, label=knob.name, info=info)
+    if knob.kind == "order":
+        return gr.Dropdown(list(NAMED_ORDERS.values()), value=value, label=knob.name, info=info,
+                           allow_custom_value=True)
+    return gr.Textbox(value=to_text(knob, value), label=knob.name, info=info, max_lines=3)
+
+
+def to_text(knob: Knob, value: Any) -> str:
+    """Lists and token biases as JSON, the one notation every tool's users can read."""
+    if knob.kind == "bias":
+        return json.dumps({str(k): (False if v == -math.inf else v) for k, v in dict(value).items()},
+                          ensure_ascii=False)
+    return json.dumps(list(value), ensure_ascii=False)
+
+
+JSON_EXAMPLES = {"bias": '{"15339": -5, "Hello": false}', "strings": '["\\n", ":"]'}
+
+
+def from_widget(knob: Knob, raw: Any) -> Any:
+    if knob.kind in ("strings", "bias"):
+        try:
+            return json.loads(raw or ("{}" if knob.kind == "bias" else "[]"))
+        except json.JSONDecodeError:
+            raise SettingsError(f"{knob.name}: expected JSON, e.g. {JSON_EXAMPLES[knob.kind]}") from None
+    if knob.kind == "int" and isinstance(raw, float):
+        return int(raw)
+    return raw
+
+
+def column_settings(raw_values: list[Any], run_level: dict[str, Any], index: int) -> Settings:
+    values = {knob.name: from_widget(knob, raw) for knob, raw in zip(COLUMN_KNOBS, raw_values)}
+    return Settings({**values, **run_level}, source=f"column {index + 1}")
+
+
+def widget_values(settings: Settings) -> list[Any]:
+    return [settings[k.name] if k.kind not in ("strings", "bias") else to_text(k, settings[k.name])
+            for k in COLUMN_KNOBS]
+
+
+def split_columns(flat: list[Any]) -> list[list[Any]]:
+    size = len(COLUMN_KNOBS)
+    return [flat[i * size:(i + 1) * size] for i in range(len(flat) // size)]
+
+
+def run_level_values(seed: float, max_tokens: float, stop: str) -> dict[str, Any]:
+    stops = [line.encode().decode("unicode_escape") for line in (stop or "").splitlines() if line]
+    return {"seed": int(seed), "max_tokens": int(max_tokens), "stop": stops}
+
+
+def describe_columns(lang: str, count: int, *flat: Any) -> list[Any]:
+    """Per column: which knobs differ from column 1 and which have no effect, as text and as marks."""
+    notes, marks = [], []
+    columns = split_columns(list(flat))
+    first = _safe_values(columns[0])
+    for index, raw in enumerate(columns):
+        values = _safe_values(raw)
+        differs = [k.name for k in COLUMN_KNOBS if index and values.get(k.name) != first.get(k.name)]
+        inactive = _inactive(values)
+        notes.append(_note(differs, inactive, first, values, lang))
+        marks += [gr.update(elem_classes=(["sl-differs"] if k.name in differs else [])
+                            + (["sl-inactive"] if k.name in inactive else [])) for k in COLUMN_KNOBS]
+    return notes + marks
+
+
+def _safe_values(raw: list[Any]) -> dict[str, Any]:
+    try:
+        return dict(column_settings(raw, {}, 0))
+    except SettingsError:
+        return {k.name: v for k, v in zip(COLUMN_KNOBS, raw)}
+
+
+def _inactive(values: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    try:
+        return inactive_knobs(Settings(values))
+    except SettingsError:
+        return {}
+
+
+def _note(differs: list[str], inactive: dict, first: dict, values: dict, lang: str) -> str:
+    lines = []
+    if differs:
+        changes = ", ".join(f"**{n}** {values[n]!r} ({first[n]!r})" for n in differs)
+        lines.append(f"🟠 {t('differs', lang)}: {changes}")
+    for name, (kind, detail) in inactive.items():
+        if values.get(name) != KNOB_BY_NAME[name].default:  # only knobs someone moved deserve a warning
+            lines.append(f"⚪ {name}: {i18n.inactive_reason(kind, detail, lang)}")
+    return "\n\n".join(lines)

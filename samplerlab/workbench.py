@@ -1,0 +1,127 @@
+"""The app's state shared by every browser session: the loaded model, runs, cancellation.
+
+The Gradio layer only translates widgets to and from these calls, so scripts and tests can
+drive the same code without a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .engine import Column, ColumnDone, Event, Independence, Request, RunResult, check_independence, generate
+from .models import Model, ModelError, resolve_model_path
+from .params import LoadSettings, Settings, SettingsError
+from .presets import PresetError, load_preset
+
+MAX_SESSIONS = 256  # remembered runs (for the token view) are dropped oldest first beyond this
+
+
+class WorkbenchError(ValueError):
+    """Something a browser sent that cannot be used; one line, shown in the UI."""
+
+
+@dataclass
+class Workbench:
+    """One loaded model shared by every session, runs one at a time (the model's lock)."""
+
+    model: Model
+    presets_dir: Path | None = None
+    models_dir: Path | None = None
+    allow_any_path: bool = True
+    independence: Independence | None = None
+    _results: OrderedDict = field(default_factory=OrderedDict)
+    _cancels: dict[str, threading.Event] = field(default_factory=dict)
+    _load_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self) -> Independence:
+        self.independence = check_independence(self.model)
+        return self.independence
+
+    # -- models -------------------------------------------------------------
+    def load_model(self, path: str = "", hf_repo: str = "", hf_file: str = "",
+                   load: dict[str, Any] | None = None) -> Model:
+        """Load another model; on any failure the current one stays loaded and usable."""
+        settings = LoadSettings(load or {}, source="load settings")
+        if (hf_repo or hf_file) and not self.allow_any_path:
+            raise WorkbenchError("downloading models is off while the app is shared")
+        target = resolve_model_path(self._allowed_path(path) if path else None, hf_repo or None, hf_file or None)
+        with self._load_lock:
+            fresh = Model(target, settings)
+            old, self.model = self.model, fresh
+            with old.lock:
+                old.close()
+            self.check()
+        return fresh
+
+    def _allowed_path(self, path: str) -> str:
+        if self.allow_any_path:
+            return path
+        if self.models_dir is None:
+            raise WorkbenchError("loading models from paths is off while the app is shared (see --models-dir)")
+        root = self.models_dir.resolve()
+        candidate = (root / path).resolve()
+        if root not in candidate.parents or candidate.suffix != ".gguf":
+            raise WorkbenchError(f"{path!r}: only .gguf files under --models-dir can be loaded")
+        return str(candidate)
+
+    # -- runs ---------------------------------------------------------------
+    def stream(self, session: str, request: Request, columns: list[Column]) -> Iterator[Event]:
+        """Generate for one session; its Stop button ends this run (and only this run) between steps."""
+        cancel = self._cancels.setdefault(session, threading.Event())
+        cancel.clear()
+        finished: dict[int, Any] = {}
+        for event in generate(self.model, request, columns, cancel=cancel):
+            if isinstance(event, ColumnDone):
+                finished[event.column] = event.result
+            yield event
+        self._remember(session, [finished[i] for i in range(len(columns))])
+
+    def cancel(self, session: str) -> None:
+        if session in self._cancels:
+            self._cancels[session].set()
+
+    def _remember(self, session: str, columns: list) -> None:
+        self._results[session] = columns
+        self._results.move_to_end(session)
+        while len(self._results) > MAX_SESSIONS:
+            self._results.popitem(last=False)
+
+    def last_run(self, session: str) -> list:
+        return self._results.get(session, [])
+
+    def run(self, request: Request, columns: list[Column]) -> RunResult:
+        info: dict = {}
+        done = {e.column: e.result for e in generate(self.model, request, columns, info=info)
+                if isinstance(e, ColumnDone)}
+        return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
+                         [done[i] for i in range(len(columns))])
+
+    # -- column specs as scripts send them -----------------------------------
+    def columns_from_json(self, text: str, run_level: dict[str, Any]) -> list[Column]:
+        """Columns shaped like an experiment file's: a label plus a preset and/or settings."""
+        try:
+            specs = json.loads(text) if isinstance(text, str) else text
+        except json.JSONDecodeError as error:
+            raise WorkbenchError(f"columns: not valid JSON ({error.msg} at line {error.lineno})") from None
+        if not isinstance(specs, list) or not 1 <= len(specs) <= 8:
+            raise WorkbenchError("columns: expected a list of 1 to 8 columns")
+        return [self._column(i, spec, run_level) for i, spec in enumerate(specs)]
+
+    def _column(self, index: int, spec: Any, run_level: dict[str, Any]) -> Column:
+        where = f"columns[{index}]"
+        if not isinstance(spec, dict) or set(spec) - {"label", "preset", "settings"}:
+            raise WorkbenchError(f"{where}: expected a mapping with label, preset and/or settings")
+        try:
+            base = load_preset(spec["preset"], self.presets_dir).settings if spec.get("preset") else Settings()
+            values = {**base, **run_level, **(spec.get("settings") or {})}
+            return Column(str(spec.get("label") or f"column {index + 1}"), Settings(values, source=where))
+        except (PresetError, SettingsError, TypeError) as error:
+            raise WorkbenchError(f"{where}: {error}") from None
+
+
+USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError)

@@ -1,0 +1,121 @@
+"""The app launched for real on the embedded model, driven through its public API with gradio_client."""
+
+from __future__ import annotations
+
+import json
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+from samplerlab.app import serve
+from samplerlab.engine import Column, Request, run
+from samplerlab.models import Model
+from samplerlab.params import Settings
+from samplerlab.workbench import Workbench
+
+PROMPT = "Write a short poem praising light-emitting diodes."
+THREE = [{"label": "default", "preset": "llama.cpp defaults"},
+         {"label": "greedy", "settings": {"temperature": 0}},
+         {"label": "hot top-k 100", "preset": "llama.cpp defaults", "settings": {"temperature": 3.0, "top_k": 100}}]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def presets_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("user-presets")
+
+
+@pytest.fixture(scope="module")
+def app_url(model_path, presets_dir):
+    bench = Workbench(Model(model_path), presets_dir=presets_dir)
+    demo, url, _ = serve(bench, port=free_port(), block=False, say=lambda *_: None)
+    yield url
+    demo.close()
+    bench.model.close()
+
+
+@pytest.fixture
+def client(app_url) -> Client:
+    return Client(app_url, verbose=False)
+
+
+def compare(client: Client, columns: list[dict], seed: int = 0, max_tokens: int = 16) -> list[dict]:
+    result = client.predict(PROMPT, seed, max_tokens, json.dumps(columns), api_name="/compare")
+    return result["columns"]
+
+
+def test_three_columns_come_back_and_come_back_the_same(client):
+    first, second = compare(client, THREE), compare(client, THREE)
+    assert [c["label"] for c in first] == ["default", "greedy", "hot top-k 100"]
+    assert [c["text"] for c in first] == [c["text"] for c in second]
+    assert len({c["text"] for c in first}) == 3
+    for column in first:
+        assert {"label", "settings", "text", "finish_reason", "tokens"} <= set(column)
+        assert column["finish_reason"] == "length" and len(column["tokens"]) == 16
+
+
+def test_the_api_gives_what_the_library_gives(client, model):
+    api = compare(client, THREE[1:2], max_tokens=12)[0]
+    library = run(model, Request(PROMPT), [Column("greedy", Settings({"temperature": 0, "max_tokens": 12}))])
+    assert api["text"] == library.columns[0].text
+    assert api["settings"]["temperature"] == 0
+
+
+def test_save_then_load_a_preset(client, presets_dir):
+    message = client.predict("創作向け", "more adventurous", json.dumps({"temperature": 1.3, "min_p": 0.1}), False,
+                             api_name="/save_preset")
+    assert message == "saved preset '創作向け'"
+    text = client.predict("創作向け", api_name="/preset")
+    assert "name: 創作向け" in text and "temperature: 1.3" in text and "min_p: 0.1" in text
+    assert [p.name for p in presets_dir.iterdir()] == ["創作向け.yaml"]
+    used = compare(client, [{"label": "mine", "preset": "創作向け"}], max_tokens=4)[0]
+    assert used["settings"]["temperature"] == 1.3
+
+
+@pytest.mark.parametrize("content, message", [
+    ("name: broken\ntemperature: [1, 2\n", "YAML syntax error"),
+    ("name: hot\ntemprature: 3\n", "did you mean 'temperature'"),
+    ("name: x\ntop_p: 7\n", "top_p"),
+    ("!!python/object/apply:os.system ['echo hacked']\n", "uploaded file"),
+])
+def test_a_bad_upload_shows_the_error_and_saves_nothing(client, presets_dir, tmp_path, content, message):
+    before = sorted(presets_dir.iterdir())
+    upload = tmp_path / "upload.yaml"
+    upload.write_text(content, encoding="utf-8")
+    status, *_ = client.predict(handle_file(str(upload)), False, api_name="/upload_preset")
+    assert status.startswith("❌") and message in status
+    assert sorted(presets_dir.iterdir()) == before
+
+
+def test_a_good_upload_is_saved_under_its_own_name(client, presets_dir, tmp_path):
+    upload = tmp_path / "anything at all.yaml"
+    upload.write_text("name: uploaded one\ntemperature: 0.5\n", encoding="utf-8")
+    status, *_ = client.predict(handle_file(str(upload)), False, api_name="/upload_preset")
+    assert status == "✅ uploaded preset 'uploaded one'"
+    assert (presets_dir / "uploaded-one.yaml").read_text(encoding="utf-8").count("temperature: 0.5") == 1
+
+
+def test_bad_columns_are_a_clear_error(client):
+    with pytest.raises(Exception, match="columns: not valid JSON"):
+        client.predict(PROMPT, 0, 4, "[{", api_name="/compare")
+    with pytest.raises(Exception, match=r"columns\[0\]: .*temperature"):
+        client.predict(PROMPT, 0, 4, json.dumps([{"label": "x", "settings": {"temperature": -1}}]),
+                       api_name="/compare")
+
+
+def test_four_clients_at_once_each_get_what_they_get_alone(app_url):
+    requests = [[{"label": f"t{t}", "settings": {"temperature": t}}, {"label": "k5", "settings": {"top_k": 5}}]
+                for t in (0.3, 0.9, 1.5, 2.5)]
+    alone = [[c["text"] for c in compare(Client(app_url, verbose=False), r, seed=3)] for r in requests]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda r: [c["text"] for c in compare(Client(app_url, verbose=False), r, seed=3)],
+                                 requests))
+    assert together == alone

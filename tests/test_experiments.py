@@ -1,0 +1,289 @@
+"""Experiment files: validation, sweeps, batched runs, result files and reproducing them, on the real model."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from samplerlab.cli import main
+from samplerlab.engine import Column, Request, run
+from samplerlab.experiments import (ExperimentError, load_experiment, parse_experiment, result_document,
+                                    result_path, run_experiment)
+from samplerlab.params import Settings
+from samplerlab.presets import load_preset
+from samplerlab.results import ResultError, dump, load_result, write_new
+
+EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
+SMALLEST = """\
+prompt: "Write a short poem praising light-emitting diodes."
+seed: 0
+max_tokens: 128
+columns:
+  - {label: default, preset: llama.cpp defaults}
+  - {label: greedy, settings: {temperature: 0}}
+  - {label: hot, settings: {temperature: 3.0}}
+  - {label: hot top-k 100, preset: llama.cpp defaults, settings: {temperature: 3.0, top_k: 100}}
+"""
+TOKENS = "4"  # --max-tokens for runs through the CLI: enough to compare, short enough for CI
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_the_smallest_file_resolves_exactly():
+    experiment = parse_experiment(SMALLEST, "led.yaml")
+    defaults = load_preset("llama.cpp defaults").settings
+    run_level = {"seed": 0, "max_tokens": 128}
+    assert experiment.prompts == ("Write a short poem praising light-emitting diodes.",)
+    assert (experiment.seeds, experiment.mode, experiment.model) == ((0,), "chat", "embedded")
+    assert [(c.label, c.settings) for c in experiment.columns] == [
+        ("default", defaults.replace(**run_level)),
+        ("greedy", Settings({**run_level, "temperature": 0})),
+        ("hot", Settings({**run_level, "temperature": 3.0})),
+        ("hot top-k 100", defaults.replace(**run_level, temperature=3.0, top_k=100)),
+    ]
+
+
+def test_a_columns_own_settings_beat_run_level_values_which_beat_its_preset():
+    experiment = parse_experiment("prompt: p\nseeds: [3, 4]\nmax_tokens: 9\nstop: ['.']\ncolumns:\n"
+                                  "  - {label: own, preset: greedy, settings: {max_tokens: 5, seed: 7}}\n"
+                                  "  - {label: shared, preset: greedy}\n", "order.yaml")
+    own, shared = experiment.columns
+    assert (own.settings.max_tokens, own.settings.stop, own.settings.temperature) == (5, (".",), 0.0)
+    assert [own.for_seed(s).settings.seed for s in experiment.seeds] == [7, 7]
+    assert [shared.for_seed(s).settings.seed for s in experiment.seeds] == [3, 4]
+    assert shared.settings.max_tokens == 9
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda path: path.stem)
+def test_every_shipped_experiment_validates_and_says_what_it_shows(path):
+    experiment = load_experiment(path)
+    assert len(experiment.description) > 80
+    assert experiment.model == "embedded"
+
+
+def test_the_shipped_experiments_cover_the_issue():
+    stems = {path.stem for path in EXPERIMENTS}
+    assert {"led-poem", "led-poem-ja", "temperature-sweep", "top-p-min-p-grid", "repetition-vs-dry",
+            "character-dialogue"} <= stems
+    folder = EXPERIMENTS[0].parent
+    led = dict(load_experiment(folder / "led-poem.yaml").spec)
+    assert led.pop("description") and led == yaml.safe_load(SMALLEST)
+    japanese = dict(load_experiment(folder / "led-poem-ja.yaml").spec)
+    assert "writes English" in japanese.pop("description")
+    assert japanese == led | {"prompt": "発光ダイオードを讃える詩をつくってください"}
+    dialogue = load_experiment(folder / "character-dialogue.yaml")
+    assert dialogue.prompts == ("ユーザー: おはよう\n魔理沙: ",) and dialogue.mode == "raw"
+    assert dialogue.columns[0].settings.changed() == {"temperature": 0.1, "top_k": 20, "top_p": 0.9,
+                                                      "repeat_penalty": 1.05, "max_tokens": 64, "stop": ("\n",)}
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda path: path.stem)
+def test_every_shipped_experiment_runs_and_reproduces(runner, tmp_path, path):
+    out = tmp_path / "result.yaml"
+    result = runner.invoke(main, ["run", str(path), "--max-tokens", TOKENS, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    experiment = load_experiment(path)
+    table = result.stdout.splitlines()
+    assert table[0].split() == ["column", "finish", "tokens", "tok/s", "mean", "p", "distinct-2"]
+    assert len(table) == 1 + experiment.runs + 1 and table[-1] == f"wrote {out}"
+    checked = runner.invoke(main, ["run", "--check", str(out)])
+    assert (checked.exit_code, checked.stdout) == (0, f"reproduced {experiment.runs} columns\n")
+
+
+P = "prompt: hi\n"
+C = "columns: [{temperature: 0}]\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("promt: hi\n" + C, "bad.yaml:1: promt: unknown key (did you mean 'prompt'?)"),
+    (P + "sead: 1\n" + C, "bad.yaml:2: sead: unknown key (did you mean 'seed'?)"),
+    ("prompt: 3\n" + C, "bad.yaml:1: prompt: expected a string, got 3"),
+    (P + "columns: {a: 1}\n", "bad.yaml:2: columns: expected a list of columns, got {'a': 1}"),
+    (P + "columns:\n  - label: x\n    settings: {top_p: 2}\n",
+     "bad.yaml:4: columns[0].settings: top_p: 2.0 is out of range; expected 0 to 1"),
+    (P + "columns:\n  - label: x\n    settings:\n      temprature: 1\n",
+     "bad.yaml:5: columns[0].settings: unknown setting 'temprature' (did you mean 'temperature'?)"),
+    (P + "columns:\n  - {label: x, temprature: 1}\n",
+     "bad.yaml:3: columns[0].temprature: unknown key (did you mean 'temperature'?)"),
+    (P + "columns:\n  - {label: x, settings: [1]}\n",
+     "bad.yaml:3: columns[0].settings: expected a mapping of setting names to values, got [1]"),
+    (P + "columns:\n  - {label: x, temperature: 1, settings: {temperature: 2}}\n",
+     "bad.yaml:3: columns[0].temperature: set both here and under settings; keep one"),
+    (P + "columns:\n  - {label: x}\n  - {label: x, temperature: 0}\n",
+     "bad.yaml:4: columns[1]: label 'x' is used twice; labels tell columns apart"),
+    (P + "columns: []\n", "bad.yaml:2: columns: expected 1 to 64 columns, got 0"),
+    (P + "seeds: [0, x]\n" + C, "bad.yaml:2: seeds: seed: expected a number, got 'x'"),
+    (P + "max_tokens: -1\n" + C, "bad.yaml:2: max_tokens: -1 is out of range; expected 0 to 1e+06"),
+    (P + "stop: 3\n" + C, "bad.yaml:2: stop: expected a list of strings, got 3"),
+    (P + "prompts: [a]\n" + C, "bad.yaml:2: prompts: give prompt or prompts, not both"),
+    (C, "bad.yaml:1: no prompt: give prompt (a string) or prompts (a list of strings)"),
+    (P, "bad.yaml:1: no columns: give columns (a list) or sweep (one or two knobs with value lists)"),
+    (P + "mode: chatty\n" + C, "bad.yaml:2: mode: expected chat or raw, got 'chatty'"),
+    (P + "system: [a]\n" + C, "bad.yaml:2: system: expected a string, got ['a']"),
+    (P + "prompt: b\n" + C, "bad.yaml:2: top level: duplicate key 'prompt'"),
+    ("prompt: [unclosed\n", "bad.yaml:2: not valid YAML: expected ',' or ']', but got '<stream end>'"),
+    ("prompt: !!python/object/apply:os.system [echo hi]\n" + C,
+     "bad.yaml:1: not valid YAML: could not determine a constructor for the tag "
+     "'tag:yaml.org,2002:python/object/apply:os.system'"),
+    ("- a\n", "bad.yaml:1: expected a mapping of experiment keys (description, model, load, mode, system, prompt, "
+              "prompts, seed, seeds, max_tokens, stop, columns, base, sweep), got ['a']"),
+    ("", "bad.yaml: the file is empty; an experiment needs at least a prompt and columns"),
+    (P + "sweep:\n  temperature: [1]\n  top_k: [1]\n  top_p: [1]\n", "bad.yaml:2: sweep: expected one or two knobs, got 3"),
+    (P + "sweep:\n  temprature: [1]\n", "bad.yaml:3: sweep.temprature: unknown setting 'temprature' (did you mean 'temperature'?)"),
+    (P + "sweep:\n  temperature: 1\n", "bad.yaml:3: sweep.temperature: expected a list of values, got 1"),
+    (P + "sweep:\n  temperature: [0, x]\n", "bad.yaml:3: sweep.temperature: temperature: expected a number, got 'x'"),
+    (P + "sweep:\n  temperature: [0, 1, 2, 3, 4, 5, 6, 7, 8]\n  top_k: [1, 2, 3, 4, 5, 6, 7, 8]\n",
+     "bad.yaml:2: sweep: the grid has 72 columns; the limit is 64"),
+    (P + "base: {label: b}\nsweep:\n  temperature: [0]\n",
+     "bad.yaml:2: base.label: sweep columns are labelled by their values; remove the label"),
+    (P + "base: {top_k: 1}\n" + C, "bad.yaml:2: base: base only applies to a sweep; put the settings in columns instead"),
+    (P + "model: {hf_repo: a}\n" + C,
+     "bad.yaml:2: model: expected 'embedded', a .gguf path or {hf_repo: ..., hf_file: ...}, got {'hf_repo': 'a'}"),
+    (P + "load: {n_ctx: 1}\n" + C, "bad.yaml:2: load: n_ctx: 1 is out of range; expected 16 to 1.04858e+06"),
+    (P + "load:\n  n_ctxx: 1\n" + C, "bad.yaml:3: load: unknown setting 'n_ctxx' (did you mean 'n_ctx'?)"),
+    ("a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(f"{b}: &{b} [{', '.join([f'*{a}'] * 10)}]\n"
+                                                for a, b in zip("abcde", "bcdef")),
+     "bad.yaml: more than 100000 YAML values (after aliases); an experiment file is much smaller"),
+], ids=lambda value: value.splitlines()[0][:40] if isinstance(value, str) and value else None)
+def test_bad_experiment_files_get_one_line_naming_file_line_and_key(text, message):
+    with pytest.raises(ExperimentError) as caught:
+        parse_experiment(text, "bad.yaml")
+    assert str(caught.value) == message
+
+
+def test_a_bad_preset_is_named_with_the_presets_own_message():
+    with pytest.raises(ExperimentError, match=r"^bad\.yaml:3: columns\[0\]\.preset: .*'nope'") as caught:
+        parse_experiment(P + "columns:\n  - {label: x, preset: nope}\n", "bad.yaml")
+    assert "\n" not in str(caught.value)
+
+
+def test_enormous_and_binary_files_are_refused_before_parsing(tmp_path):
+    big, binary = tmp_path / "big.yaml", tmp_path / "binary.yaml"
+    big.write_text("# " + "x" * (1 << 20) + "\n")
+    binary.write_bytes(b"prompt: \xff\xfe\n")
+    with pytest.raises(ExperimentError, match=r"big\.yaml: 1\.0 MiB is too large for an experiment file \(limit 1 MiB\)$"):
+        load_experiment(big)
+    with pytest.raises(ExperimentError, match=r"binary\.yaml: not UTF-8 text \(byte 8\)$"):
+        load_experiment(binary)
+
+
+def test_the_cli_prints_one_line_and_no_traceback(runner, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(P + "columns:\n  - {label: x, top_p: 2}\n")
+    result = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "out.yaml")])
+    assert (result.exit_code, result.output) == (1, f"Error: {path}:3: columns[0]: top_p: 2.0 is out of range; "
+                                                    "expected 0 to 1\n")
+    assert not (tmp_path / "out.yaml").exists()
+
+
+# -- sweeps and batches -----------------------------------------------------------------
+def test_a_one_knob_sweep_labels_and_settings():
+    experiment = parse_experiment(P + "max_tokens: 8\nbase: {preset: greedy, settings: {top_k: 5}}\n"
+                                  "sweep: {temperature: [0, 0.4, 1]}\n", "s.yaml")
+    greedy = load_preset("greedy").settings
+    assert experiment.sweep == ("temperature",)
+    assert [(c.label, c.sweep, c.settings) for c in experiment.columns] == [
+        (f"temperature={t}", {"temperature": float(t)}, greedy.replace(seed=0, max_tokens=8, top_k=5,
+                                                                         temperature=float(t)))
+        for t in ("0", "0.4", "1")]
+
+
+def test_a_two_knob_sweep_is_the_grid_first_knob_outermost_after_the_columns():
+    experiment = parse_experiment(P + "columns: [{label: reference}]\n"
+                                  "sweep:\n  temperature: [0.4, 0.8]\n  top_p: [0.9, 1]\n", "s.yaml")
+    assert [c.label for c in experiment.columns] == [
+        "reference", "temperature=0.4, top_p=0.9", "temperature=0.4, top_p=1",
+        "temperature=0.8, top_p=0.9", "temperature=0.8, top_p=1"]
+    assert [(c.settings.temperature, c.settings.top_p) for c in experiment.columns[1:]] == \
+        [(0.4, 0.9), (0.4, 1.0), (0.8, 0.9), (0.8, 1.0)]
+
+
+def test_a_grid_over_eight_columns_gives_the_same_texts_in_any_batching(model):
+    experiment = parse_experiment(P + "max_tokens: 6\nseeds: [0, 1]\n"
+                                  "sweep:\n  temperature: [0.5, 1, 1.5]\n  top_k: [0, 5, 40]\n", "grid.yaml")
+    assert len(experiment.columns) == 9
+    texts = {batch: [(o.result.seed, o.result.label, o.result.text, [t.token_id for t in o.result.tokens])
+                     for o in run_experiment(model, experiment, batch=batch)] for batch in (8, 5, 1)}
+    assert texts[8] == texts[5] == texts[1]
+    assert len(texts[8]) == 18 and len({text for _, _, text, _ in texts[8]}) > 9
+    alone = run(model, Request("hi"), [experiment.columns[8].for_seed(1)]).columns[0]
+    assert texts[8][-1][2:] == (alone.text, [t.token_id for t in alone.tokens])
+
+
+# -- result files ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def led_document(model) -> dict:
+    experiment = parse_experiment(SMALLEST, "led.yaml").with_settings(max_tokens=8)
+    return result_document(experiment, model, run_experiment(model, experiment), {"max_tokens": 8})
+
+
+def test_the_result_file_loads_back_with_everything_to_reproduce_it(led_document, tmp_path):
+    path = write_new(tmp_path / "r.yaml", dump(led_document))
+    loaded = load_result(path)
+    assert loaded == led_document
+    assert loaded["experiment"]["as_given"] == yaml.safe_load(SMALLEST)
+    assert loaded["model"]["spec"] == "embedded" and len(loaded["model"]["sha256"]) == 64
+    assert set(loaded["versions"]) == {"samplerlab", "llama_cpp_python", "llama_cpp_system"}
+    assert (loaded["prompts"], loaded["seeds"], loaded["mode"]) == ([yaml.safe_load(SMALLEST)["prompt"]], [0], "chat")
+    first = loaded["columns"][0]
+    assert Settings(first["settings"]) == load_preset("llama.cpp defaults").settings.replace(seed=0, max_tokens=8)
+    assert {"label", "settings", "text", "finish_reason", "tokens", "seed", "prompt", "token_count", "seconds",
+            "tokens_per_second", "stats"} <= set(first)
+    assert "".join(t["text"] for t in first["tokens"]) == first["text"] and first["token_count"] == 8
+    assert set(first["tokens"][0]) == {"id", "text", "p", "raw_p", "after", "before"}
+
+
+def test_results_are_never_overwritten(led_document, runner, tmp_path):
+    path = write_new(tmp_path / "r.yaml", "first\n")
+    with pytest.raises(ResultError, match="already exists; results are never overwritten"):
+        write_new(path, dump(led_document))
+    assert path.read_text() == "first\n" and [p.name for p in tmp_path.iterdir()] == ["r.yaml"]
+    result = runner.invoke(main, ["run", str(EXPERIMENTS[0]), "--out", str(path)])
+    assert result.exit_code == 1 and "already exists" in result.output and path.read_text() == "first\n"
+
+
+def test_default_result_paths_are_beside_the_experiment_and_numbered(runner, tmp_path):
+    experiment = tmp_path / "poem.yaml"
+    experiment.write_text(SMALLEST)
+    outputs = [runner.invoke(main, ["run", str(experiment), "--max-tokens", "2"]) for _ in range(2)]
+    assert [o.exit_code for o in outputs] == [0, 0]
+    written = sorted((tmp_path / "runs").iterdir())
+    assert len(written) == 2 and all(p.name.startswith("poem-") and p.suffix == ".yaml" for p in written)
+    assert {o.stdout.splitlines()[-1] for o in outputs} == {f"wrote {p}" for p in written}
+    stamp = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    first = result_path(experiment, stamp)
+    assert first == tmp_path / "runs" / "poem-20250102T030405Z.yaml"
+    first.write_text("taken")
+    assert result_path(experiment, stamp).name == "poem-20250102T030405Z-2.yaml"
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda d: d["columns"][2]["tokens"][3].update(text="LED"),
+     r"^NOT reproduced: column 'hot' \(prompt 0, seed 0\) differs at token 3: recorded 'LED', now '.+'$"),
+    (lambda d: d["columns"][1].update(text=d["columns"][1]["text"] + "!"),
+     r"^NOT reproduced: column 'greedy' \(prompt 0, seed 0\) differs at text at character \d+: recorded '!', now ''$"),
+    (lambda d: d["columns"][0]["settings"].update(temperature=3.0),
+     r"^NOT reproduced: column 'default' \(prompt 0, seed 0\) differs at token \d: recorded '.*', now '.*'$"),
+])
+def test_check_detects_a_tampered_result(led_document, runner, tmp_path, tamper, message):
+    document = yaml.safe_load(dump(led_document))
+    tamper(document)
+    path = write_new(tmp_path / "tampered.yaml", dump(document))
+    result = runner.invoke(main, ["run", "--check", str(path)])
+    assert result.exit_code == 1
+    assert re.match(message, result.stdout.strip()), result.stdout
+
+
+def test_check_refuses_what_is_not_a_result(runner, tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_text(SMALLEST)
+    result = runner.invoke(main, ["run", "--check", str(path)])
+    assert (result.exit_code, result.output) == (1, f"Error: {path}: not a samplerlab result file (format 1)\n")
