@@ -275,7 +275,8 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
             seed = labels.add(gr.Number(value=0, precision=0, label=t("seed", lang), minimum=-1,
                                         maximum=2**32 - 2), "seed")
             dice = labels.add(gr.Button(t("dice", lang), size="sm"), "dice")
-            max_tokens = labels.add(gr.Slider(0, 2048, value=128, step=1, label=t("max_tokens", lang)), "max_tokens")
+            max_tokens = labels.add(gr.Slider(0, 2048, value=128, step=1, label=t("max_tokens", lang),
+                                              elem_id="max-tokens"), "max_tokens")
             stop = labels.add(gr.Textbox(label=t("stop", lang), lines=2), "stop")
             count = labels.add(gr.Slider(2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang)),
                                "columns")
@@ -324,7 +325,7 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
                         lambda lang_, g=group: i18n.group_label(g, lang_)):
             for knob in (k for k in COLUMN_KNOBS if k.group == group):
                 value = initial.settings[knob.name] if initial else None
-                knobs.append(labels.add(knob_widget(knob, lang, value), None,
+                knobs.append(labels.add(knob_widget(knob, lang, value, f"{knob.name}-{index}"), None,
                                         lambda lang_, k=knob: i18n.knob_info(k, lang_)))
     view.change(lambda on: [gr.update(visible=not on), gr.update(visible=on), gr.update(visible=on)],
                 view, [output, spans, candidates], queue=False, api_visibility="private")

@@ -14,7 +14,10 @@ from . import __version__, bench as bench_module, docs
 from .engine import Column, GenerationError, Request, TokenEvent, generate, RunResult, ColumnDone
 from .models import Model, ModelError, resolve_model_path
 from .params import LoadSettings, Settings, SettingsError, parse_assignments
-from .render import side_by_side
+from .formats import EXPORT_FORMATS, export_preset
+from .formats_import import IMPORTERS, import_file
+from .presets import PRESETS_DIR_ENV, Preset, PresetError, list_presets, load_preset, preset_yaml, read_preset_file, save_preset
+from .render import display_width, pad, side_by_side
 from .experiments import load_experiment, model_path, result_document, result_path, run_experiment
 from .report import render_report, text_table
 from .results import check_result, dump, load_result, write_new
@@ -232,3 +235,125 @@ def report_command(result: Path, out: Path | None) -> None:
     except USER_ERRORS as error:
         fail(error)
     click.echo(f"wrote {target}")
+
+
+# -- presets ----------------------------------------------------------------------------------
+
+def presets_dir_option(function):
+    """--presets-dir on every presets command, so it can follow the command word like any other option."""
+    return click.option("--presets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        envvar=PRESETS_DIR_ENV, help="Where user presets live (default: ./presets).")(function)
+
+
+def _user_dir(presets_dir: Path | None) -> Path | None:
+    """The command's --presets-dir, else the one given before it: `samplerlab --presets-dir X presets list`."""
+    return presets_dir or click.get_current_context().find_root().params.get("presets_dir")
+
+
+@main.group("presets")
+def presets_group() -> None:
+    """List, show, export, import and validate presets; built-in presets are read-only."""
+
+
+@presets_group.command("list")
+@presets_dir_option
+def presets_list(presets_dir: Path | None) -> None:
+    """Every preset, built-ins first: name, built-in or user, and the first line of its description.
+
+    Files that cannot be read are reported on stderr, one line each; the good ones are still listed.
+    """
+    try:
+        found, problems = list_presets(_user_dir(presets_dir))
+    except USER_ERRORS as error:
+        fail(error)
+    for line in _preset_lines(found):
+        click.echo(line)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems and not found:
+        raise SystemExit(1)
+
+
+def _preset_lines(presets: Sequence[Preset]) -> list[str]:
+    """Aligned columns; display widths keep names in Japanese lined up with the rest."""
+    width = max((display_width(preset.name) for preset in presets), default=0)
+    return [f"{pad(preset.name, width)}  {'built-in' if preset.builtin else 'user':<8}  "
+            f"{(preset.description.splitlines() or [''])[0]}".rstrip() for preset in presets]
+
+
+@presets_group.command("show")
+@click.argument("name")
+@presets_dir_option
+def presets_show(name: str, presets_dir: Path | None) -> None:
+    """The preset NAME as YAML, exactly as samplerlab writes its file."""
+    try:
+        text = preset_yaml(load_preset(name, _user_dir(presets_dir)))
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(text, nl=False)
+
+
+@presets_group.command("export")
+@click.argument("name")
+@click.option("--to", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)),
+              help="; ".join(f"{fmt}: {what}" for fmt, what in EXPORT_FORMATS.items()) + ".")
+@presets_dir_option
+def presets_export(name: str, fmt: str, presets_dir: Path | None) -> None:
+    """The preset NAME in another tool's format; what that tool cannot express is noted in the output."""
+    try:
+        text = export_preset(load_preset(name, _user_dir(presets_dir)), fmt)
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(text, nl=False)
+
+
+@presets_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", default=None, help="Save under this name (default: the preset's own, else the file name).")
+@click.option("--from", "fmt", type=click.Choice(list(IMPORTERS)), default=None,
+              help="The file's format (default: detected; a samplerlab preset is copied as it is).")
+@click.option("--overwrite", is_flag=True, help="Replace a user preset of the same name.")
+@presets_dir_option
+def presets_import(file: Path, name: str | None, fmt: str | None, overwrite: bool, presets_dir: Path | None) -> None:
+    """Save FILE, a text-generation-webui or SillyTavern preset, as a user preset.
+
+    Keys samplerlab has no equivalent for are listed, one per line, so nothing is lost unnoticed.
+    """
+    try:
+        preset, unmapped = import_file(file, fmt, name)
+        saved = save_preset(preset, _user_dir(presets_dir), overwrite)
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(f"saved {saved.name!r} to {saved.path}")
+    for key in unmapped:
+        click.echo(f"unmapped: {key}")
+
+
+@presets_group.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@presets_dir_option
+def presets_validate(paths: tuple[Path, ...], presets_dir: Path | None) -> None:
+    """Check preset files or directories (default: every built-in and user preset); exit 1 if any is wrong."""
+    try:
+        good, problems = _read_presets(paths) if paths else list_presets(_user_dir(presets_dir))
+    except USER_ERRORS as error:
+        fail(error)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"{len(good)} preset{'' if len(good) == 1 else 's'} OK")
+
+
+def _read_presets(paths: Sequence[Path]) -> tuple[list[Preset], list[str]]:
+    """Each file, or each .yaml/.yml file in a directory, read on its own so one bad file hides no other."""
+    files = [file for path in paths for file in (
+        sorted(f for f in path.iterdir() if f.suffix in (".yaml", ".yml")) if path.is_dir() else [path])]
+    good: list[Preset] = []
+    problems: list[str] = []
+    for file in files:
+        try:
+            good.append(read_preset_file(file))
+        except PresetError as error:
+            problems.append(str(error))
+    return good, problems

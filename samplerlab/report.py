@@ -238,7 +238,8 @@ dl.meta dt{font-weight:600}dl.meta dd{margin:0;overflow-wrap:anywhere}
 .t{border-radius:2px;cursor:help}.t:hover{outline:1px solid #111}
 .foot{font-size:.78em;color:#6b7280;margin:.5em 0 0}.none{color:#9ca3af}
 table{border-collapse:collapse;font-size:.85em;background:#fff}
-th,td{border:1px solid #e5e7eb;padding:.25em .55em;text-align:right}th{background:#f1f5f9}
+th,td{border:1px solid #e5e7eb;padding:.25em .55em;text-align:right;white-space:nowrap}th{background:#f1f5f9}
+thead th{text-align:center}
 tbody th{text-align:left;font-weight:500}
 .charts{display:flex;flex-wrap:wrap;gap:.8em}.charts svg{background:#fff;border:1px solid #e5e7eb;border-radius:8px}
 .ct{font-size:13px;font-weight:600;text-anchor:middle}.cl{font-size:11px;text-anchor:middle;fill:#4b5563}

@@ -75,7 +75,7 @@ CSS = """
 .sl-cands .sl-cols {display:grid; grid-template-columns:1fr 1fr; gap:1em}
 .sl-bar {display:grid; grid-template-columns:7em 1fr 3.5em 4em; align-items:center; gap:.4em; font-size:.85em}
 .sl-tok {font-family:ui-monospace,monospace; overflow:hidden; white-space:pre; text-overflow:ellipsis}
-.sl-track {background:#eee; height:.9em; border-radius:2px}
+.sl-track {display:block; background:#eee; height:.9em; border-radius:2px}
 .sl-fill {display:block; height:100%; border-radius:2px}
 .sl-note {color:#b33; font-size:.85em}
 .sl-differs input[type=number], .sl-differs label span {border-color:#e67e22 !important; color:#c0581a}

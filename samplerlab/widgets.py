@@ -17,21 +17,20 @@ RUN_LEVEL = ("seed", "max_tokens", "stop")  # set once for every column, in the 
 COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL)
 
 
-def knob_widget(knob: Knob, lang: str, value: Any = None) -> gr.components.Component:
+def knob_widget(knob: Knob, lang: str, value: Any = None, elem_id: str | None = None) -> gr.components.Component:
     """One input for one knob, chosen by its kind; its label is the knob's name as llama.cpp spells it."""
     value = knob.default if value is None else value
-    info = i18n.knob_info(knob, lang)
+    common = {"label": knob.name, "info": i18n.knob_info(knob, lang), "elem_id": elem_id}
     if knob.kind in ("float", "int", "seed"):
         low, high = knob.slider_range()
-        return gr.Slider(low, high, value=value, step=knob.step or 0.01, label=knob.name, info=info)
+        return gr.Slider(low, high, value=value, step=knob.step or 0.01, **common)
     if knob.kind == "bool":
-        return gr.Checkbox(value=value, label=knob.name, info=info)
+        return gr.Checkbox(value=value, **common)
     if knob.kind == "choice":
-        return gr.Radio(list(knob.choices), value=value, label=knob.name, info=info)
+        return gr.Radio(list(knob.choices), value=value, **common)
     if knob.kind == "order":
-        return gr.Dropdown(list(NAMED_ORDERS.values()), value=value, label=knob.name, info=info,
-                           allow_custom_value=True)
-    return gr.Textbox(value=to_text(knob, value), label=knob.name, info=info, max_lines=3)
+        return gr.Dropdown(list(NAMED_ORDERS.values()), value=value, allow_custom_value=True, **common)
+    return gr.Textbox(value=to_text(knob, value), max_lines=3, **common)
 
 
 def to_text(knob: Knob, value: Any) -> str:
@@ -109,8 +108,8 @@ def _note(differs: list[str], inactive: dict, first: dict, values: dict, lang: s
     lines = []
     if differs:
         changes = ", ".join(f"**{n}** {values[n]!r} ({first[n]!r})" for n in differs)
-        lines.append(f"🟠 {t('differs', lang)}: {changes}")
+        lines.append(f"{t('differs', lang)}: {changes}")
     for name, (kind, detail) in inactive.items():
         if values.get(name) != KNOB_BY_NAME[name].default:  # only knobs someone moved deserve a warning
-            lines.append(f"⚪ {name}: {i18n.inactive_reason(kind, detail, lang)}")
+            lines.append(f"*{name}: {i18n.inactive_reason(kind, detail, lang)}*")
     return "\n\n".join(lines)

@@ -12,9 +12,10 @@ import llama_cpp
 import pytest
 import yaml
 
-from samplerlab import formats
-from samplerlab.formats import (EXPORT_FORMATS, IMPORTERS, LLAMA_SERVER_KEYS, ST_NEUTRAL, TARGETS, UNSUPPORTED_KEY,
-                                FormatError, detect_format, export_preset, import_preset)
+from samplerlab import formats, formats_import
+from samplerlab.formats import (EXPORT_FORMATS, LLAMA_SERVER_KEYS, ST_NEUTRAL, TARGETS, UNSUPPORTED_KEY, FormatError,
+                                export_preset)
+from samplerlab.formats_import import IMPORTERS, detect_format, import_preset
 from samplerlab.params import DEFAULTS, KNOB_BY_NAME, KNOBS, Settings
 from samplerlab.presets import Preset, PresetError, load_preset, preset_yaml
 
@@ -76,7 +77,8 @@ TGW_ORDER = "edstkpyfmx"  # TGW's default sampler_priority, as stages
 # -- tables ---------------------------------------------------------------------------------
 
 def test_every_table_is_keyed_by_real_knob_names():
-    tables = [getattr(formats, name) for name in dir(formats) if name.endswith("_KEYS") or name.endswith("_FLAGS")]
+    tables = [getattr(module, name) for module in (formats, formats_import) for name in dir(module)
+              if name.endswith("_KEYS") or name.endswith("_FLAGS")]
     for target in TARGETS.values():
         tables += [target.keys, target.acts_as, target.reasons, dict.fromkeys(target.handled)]
     assert len(tables) > 15

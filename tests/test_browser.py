@@ -1,0 +1,77 @@
+"""A real browser (Debian's headless Chromium) uses the app the way a person would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from samplerlab.app import serve
+from samplerlab.models import Model
+from samplerlab.workbench import Workbench
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = Path(__file__).parent / "screenshots" / "app.png"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def app_url(model_path, tmp_path_factory):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bench = Workbench(Model(model_path), presets_dir=tmp_path_factory.mktemp("presets"))
+    bench.check()
+    demo, url, _ = serve(bench, port=port, block=False, say=lambda *_: None)
+    yield url
+    demo.close()
+    bench.model.close()
+
+
+@pytest.fixture
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1440, "height": 1250})
+        page.requests = []
+        page.on("request", lambda request: page.requests.append(request.url))
+        page.goto(app_url)
+        page.wait_for_selector("#run", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def test_a_person_compares_three_columns_and_reads_the_token_view(page, app_url, tmp_path):
+    for selector, value in (("#temperature-2", "2"), ("#max-tokens", "40")):
+        field = page.locator(f"{selector} input[type=number]")
+        field.fill(value)
+        field.press("Enter")
+    page.click("#run")
+    for index in range(3):
+        page.wait_for_function(f"document.querySelector('#stats-{index}').innerText.includes('tokens')",
+                               timeout=120_000)
+        assert page.input_value(f"#output-{index} textarea").strip()
+    assert "Differs from column 1: temperature 2.0 (0.8)" in page.inner_text("#column-2")
+    page.click("#token-view-0 input")
+    page.locator("#tokens-0 .token").nth(2).click()
+    page.wait_for_function("document.querySelector('#candidates-0').innerText.includes('after the chain')",
+                           timeout=30_000)
+    page.locator("#run").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, document.querySelector('#run').getBoundingClientRect().top - 20)")
+    page.screenshot(path=str(tmp_path / "app.png"), full_page=False)
+    if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "app.png", SCREENSHOT)
+    assert all(url.startswith(app_url) or url.startswith("data:") for url in page.requests), \
+        [url for url in page.requests if not url.startswith(app_url)]
+
+
+def test_the_language_switches_to_japanese(page):
+    page.get_by_label("ja").check()
+    page.wait_for_function("document.querySelector('#run').innerText.includes('実行')", timeout=30_000)
+    assert "候補の絞り込み" in page.inner_text("#column-0")

@@ -1,0 +1,118 @@
+"""Reports: the terminal table and the HTML page, on hand-made results and on a real sweep in Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from samplerlab.cli import main
+from samplerlab.engine import Candidate, ColumnResult, TokenEvent
+from samplerlab.experiments import parse_experiment, result_document, run_experiment
+from samplerlab.params import Settings
+from samplerlab.report import render_report, sweep_series, text_table
+from samplerlab.results import Outcome, dump, result_columns, write_new
+
+CHROMIUM = "/usr/bin/chromium"
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def column(label: str, settings: Settings, texts: list[str], probs: list[float], reason: str = "length") -> ColumnResult:
+    tokens = [TokenEvent(0, i, 100 + i, text, p, p / 2, (Candidate(100 + i, text, p / 2),), (Candidate(100 + i, text, p),),
+                         3, 0.5) for i, (text, p) in enumerate(zip(texts, probs))]
+    return ColumnResult(label, settings, settings.seed, "chain", "".join(texts), reason, None, tokens, seconds=2.0)
+
+
+def document(*columns: ColumnResult, sweep: tuple[str, ...] = (), values: list[dict] | None = None) -> dict:
+    outcomes = [Outcome(0, "a <b>prompt</b>", c, (values or [None] * len(columns))[i]) for i, c in enumerate(columns)]
+    return {"experiment": {"file": "x/demo.yaml", "description": "demo & test"}, "mode": "chat", "prompts": ["p"],
+            "seeds": [0], "sweep": list(sweep), "columns": result_columns(outcomes)}
+
+
+def test_the_text_table_has_one_aligned_row_per_column():
+    doc = document(column("default", Settings(), ["a", "b"], [0.5, 0.25]),
+                   column("ホット", Settings({"temperature": 3.0}), ["a", "b", "c", "d"], [1.0, 1.0, 0.5, 0.5], "end"))
+    assert text_table(doc) == (
+        "column   finish  tokens  tok/s  mean p  distinct-2\n"
+        "default  length       2    1.0   0.375       1.000\n"
+        "ホット   end          4    2.0   0.750       1.000")
+
+
+def test_sweep_series_average_each_point_over_seeds_per_second_knob_value():
+    settings = Settings()
+    runs = [(0.5, 0.9, 0.2), (0.5, 0.9, 0.4), (0.5, 1.0, 0.6), (1.0, 0.9, 0.1)]
+    columns = [column(f"c{i}", settings, ["x"], [p]) for i, (_, _, p) in enumerate(runs)]
+    doc = document(*columns, sweep=("temperature", "top_p"),
+                   values=[{"temperature": t, "top_p": top_p} for t, top_p, _ in runs])
+    assert sweep_series(doc["columns"], doc["sweep"], "mean_prob") == {
+        "top_p=0.9": [(0.5, pytest.approx(0.3)), (1.0, 0.1)], "top_p=1": [(0.5, 0.6)]}
+
+
+def test_the_page_escapes_everything_and_highlights_what_differs_from_the_first_column():
+    page = render_report(document(column(HOSTILE, Settings(), [HOSTILE, "\n"], [0.95, 0.01]),
+                                  column("hot", Settings({"temperature": 3.0, "top_k": 40}), ["ok"], [0.3])))
+    assert HOSTILE not in page and "<b>prompt" not in page
+    # the label (card and stats table), the token, and the token's title (after and before the chain)
+    assert page.count("&lt;img src=x onerror=alert(1)&gt;") == 5
+    assert '<li class="differs">temperature=3</li>' in page and "top_k=40" not in page
+    assert '<span class="t b0" title="p 0.950 (raw 0.475)' in page and '<span class="t b4"' in page
+    assert "<script" not in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+SWEEP = """\
+description: a sweep to look at
+prompt: "Write a short poem praising light-emitting diodes. <b>bold?</b>"
+seeds: [0, 1]
+max_tokens: 10
+columns:
+  - {label: "<script>alert(1)</script> & reference", preset: greedy}
+sweep:
+  temperature: [0, 0.8, 1.6]
+  top_p: [0.9, 1.0]
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep_result(model, tmp_path_factory) -> Path:
+    experiment = parse_experiment(SWEEP, "sweep.yaml")
+    folder = tmp_path_factory.mktemp("sweep")
+    return write_new(folder / "sweep.yaml", dump(result_document(experiment, model, run_experiment(model, experiment))))
+
+
+def test_the_report_command_writes_the_page_beside_the_result(sweep_result):
+    result = CliRunner().invoke(main, ["report", str(sweep_result)])
+    page = sweep_result.with_suffix(".html")
+    assert (result.exit_code, result.stdout) == (0, f"wrote {page}\n")
+    html = page.read_text()
+    assert html.count("<svg") == 4 and html.count('<article class="col">') == 14
+    assert "<h2>Across seeds</h2>" in html and "<script>" not in html
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)")
+def test_a_sweep_report_renders_offline_in_headless_chromium(sweep_result, tmp_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    page_path = tmp_path / "report.html"
+    page_path.write_text(render_report(yaml.safe_load(sweep_result.read_text())), encoding="utf-8")
+    requests, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("request", lambda request: requests.append(request.url))
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_path.as_uri())
+        charts = page.locator("svg").count()
+        polylines = page.locator("svg polyline").count()
+        cards = page.locator("article.col").count()
+        title = page.locator(".text span.t").first.get_attribute("title")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert [url for url in requests if not url.startswith(("file:", "data:"))] == [] and errors == []
+    assert (charts, polylines, cards) == (4, 8, 14)  # 4 stats x 2 top_p lines; 7 columns x 2 seeds
+    assert title.startswith("p ") and "after the chain:" in title
+    assert width <= 1280  # nothing overflows sideways
+    assert (tmp_path / "report.png").stat().st_size > 50_000
