@@ -16,9 +16,10 @@ from .models import Model, ModelError, resolve_model_path
 from .params import LoadSettings, Settings, SettingsError, parse_assignments
 from .formats import EXPORT_FORMATS, export_preset
 from .formats_import import IMPORTERS, import_file
-from .presets import PRESETS_DIR_ENV, Preset, PresetError, list_presets, load_preset, preset_yaml, read_preset_file, save_preset
+from .presets import (PRESETS_DIR_ENV, Preset, PresetError, list_presets, load_preset, preset_yaml,
+                      read_preset_file, save_preset)
 from .render import display_width, pad, side_by_side
-from .experiments import load_experiment, model_path, result_document, result_path, run_experiment
+from .experiments import load_experiment, opened_model, result_document, result_path, run_experiment
 from .report import render_report, text_table
 from .results import check_result, dump, load_result, write_new
 
@@ -198,7 +199,7 @@ def run_command(experiment: Path | None, out: Path | None, check_path: Path | No
         target = out or result_path(experiment, started)
         if target.exists():
             raise FileExistsError(f"{target}: already exists; results are never overwritten (choose another --out)")
-        with Model(model_path(loaded.model), loaded.load) as model, \
+        with opened_model(loaded.model, loaded.load) as model, \
                 click.progressbar(length=loaded.runs, label=f"{loaded.runs} columns", file=sys.stderr) as bar:
             outcomes = run_experiment(model, loaded, on_done=lambda _: bar.update(1))
             document = result_document(loaded, model, outcomes, overrides, started)
@@ -212,7 +213,7 @@ def run_command(experiment: Path | None, out: Path | None, check_path: Path | No
 def _check(path: Path) -> None:
     try:
         document = load_result(path)
-        with Model(model_path(document["model"]["spec"]), LoadSettings(document["load"], source="load")) as model:
+        with opened_model(document["model"]["spec"], LoadSettings(document["load"], source="load")) as model:
             outcome = check_result(model, document)
     except (KeyError, TypeError) as error:
         fail(ValueError(f"{path}: not a samplerlab result file (missing {error})"))
@@ -245,7 +246,7 @@ def presets_dir_option(function):
                         envvar=PRESETS_DIR_ENV, help="Where user presets live (default: ./presets).")(function)
 
 
-def _user_dir(presets_dir: Path | None) -> Path | None:
+def _user_dir(presets_dir: Path | None) -> Path | str | None:
     """The command's --presets-dir, else the one given before it: `samplerlab --presets-dir X presets list`."""
     return presets_dir or click.get_current_context().find_root().params.get("presets_dir")
 
@@ -296,7 +297,7 @@ def presets_show(name: str, presets_dir: Path | None) -> None:
 @presets_group.command("export")
 @click.argument("name")
 @click.option("--to", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)),
-              help="; ".join(f"{fmt}: {what}" for fmt, what in EXPORT_FORMATS.items()) + ".")
+              help="The tool to export for.")
 @presets_dir_option
 def presets_export(name: str, fmt: str, presets_dir: Path | None) -> None:
     """The preset NAME in another tool's format; what that tool cannot express is noted in the output."""

@@ -10,6 +10,7 @@ to reproduce the run, which ``check_result`` then does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import importlib.metadata
 import itertools
@@ -20,7 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import llama_cpp
 import yaml
 
-from .engine import Column, Mode, Request
+from .engine import CONTEXTS, Column, Mode, Request
 from .models import Model, file_sha256, resolve_model_path
 from .params import KNOB_NAMES, KnobValues, LoadSettings, Settings, SettingsError, suggest
 from .presets import PresetError, load_preset
@@ -269,6 +270,18 @@ def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
         return {key: value[key] for key in HF_KEYS}
     raise ExperimentError(f"{where}: expected 'embedded', a .gguf path or {{hf_repo: ..., hf_file: ...}}, "
                           f"got {_describe(value)}")
+
+
+@contextlib.contextmanager
+def opened_model(model: Any, load: LoadSettings) -> Iterator[Model]:
+    """The model an experiment or result file names, loaded; its cached contexts are freed with it,
+    since the engine caches them by id() and a later model could otherwise inherit a dead one."""
+    loaded = Model(model_path(model), load)
+    try:
+        yield loaded
+    finally:
+        CONTEXTS.release(loaded)
+        loaded.close()
 
 
 def model_path(model: Any) -> Path:

@@ -121,8 +121,8 @@ def _stats_html(document: Mapping[str, Any]) -> str:
     rows = "".join(f"<tr><th>{_e(' '.join(filter(None, [_where(r, document), r['label']])))}</th>"
                    f"<td>{_e(r['finish_reason'])}</td>{''.join(f'<td>{_stat(r, s.name)}</td>' for s in STATS)}</tr>"
                    for r in document["columns"])
-    return (f'<section><h2>Statistics</h2><table><thead><tr><th>column</th><th>finish</th>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></section>")
+    return (f'<section><h2>Statistics</h2><div class="scroll"><table><thead><tr><th>column</th><th>finish</th>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table></div></section>")
 
 
 def _spread_html(document: Mapping[str, Any]) -> str:
@@ -139,8 +139,8 @@ def _spread_html(document: Mapping[str, Any]) -> str:
     return ('<section><h2>Across seeds</h2><p class="note">Mean ± standard deviation over the seeds. Seed '
             "divergence is the mean pairwise Jaccard distance of the seeds' token pairs: high means the setting "
             "itself varies; a wide spread with low divergence means one seed was lucky.</p>"
-            f"<table><thead><tr><th>column</th><th>seeds</th><th>divergence</th>{head}</tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table></section>")
+            f'<div class="scroll"><table><thead><tr><th>column</th><th>seeds</th><th>divergence</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div></section>")
 
 
 def _mean_std(spread: Mapping[str, Any], fmt: str) -> str:
@@ -239,7 +239,7 @@ dl.meta dt{font-weight:600}dl.meta dd{margin:0;overflow-wrap:anywhere}
 .foot{font-size:.78em;color:#6b7280;margin:.5em 0 0}.none{color:#9ca3af}
 table{border-collapse:collapse;font-size:.85em;background:#fff}
 th,td{border:1px solid #e5e7eb;padding:.25em .55em;text-align:right;white-space:nowrap}th{background:#f1f5f9}
-thead th{text-align:center}
+thead th{text-align:center}.scroll{overflow-x:auto}
 tbody th{text-align:left;font-weight:500}
 .charts{display:flex;flex-wrap:wrap;gap:.8em}.charts svg{background:#fff;border:1px solid #e5e7eb;border-radius:8px}
 .ct{font-size:13px;font-weight:600;text-anchor:middle}.cl{font-size:11px;text-anchor:middle;fill:#4b5563}

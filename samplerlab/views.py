@@ -72,8 +72,8 @@ def candidates_html(token: TokenEvent, chain: str, lang: str) -> str:
 
 
 CSS = """
-.sl-cands .sl-cols {display:grid; grid-template-columns:1fr 1fr; gap:1em}
-.sl-bar {display:grid; grid-template-columns:7em 1fr 3.5em 4em; align-items:center; gap:.4em; font-size:.85em}
+.sl-cands .sl-cols {display:grid; grid-template-columns:repeat(auto-fit, minmax(260px, 1fr)); gap:1em}
+.sl-bar {display:grid; grid-template-columns:6em minmax(60px, 1fr) 3.2em 3.5em; align-items:center; gap:.4em; font-size:.85em}
 .sl-tok {font-family:ui-monospace,monospace; overflow:hidden; white-space:pre; text-overflow:ellipsis}
 .sl-track {display:block; background:#eee; height:.9em; border-radius:2px}
 .sl-fill {display:block; height:100%; border-radius:2px}

@@ -59,7 +59,7 @@ def test_a_person_compares_three_columns_and_reads_the_token_view(page, app_url,
         assert page.input_value(f"#output-{index} textarea").strip()
     assert "Differs from column 1: temperature 2.0 (0.8)" in page.inner_text("#column-2")
     page.click("#token-view-0 input")
-    page.locator("#tokens-0 .token").nth(2).click()
+    page.locator("#tokens-0 .token").nth(1).click()
     page.wait_for_function("document.querySelector('#candidates-0').innerText.includes('after the chain')",
                            timeout=30_000)
     page.locator("#run").scroll_into_view_if_needed()

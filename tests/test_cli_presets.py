@@ -16,7 +16,8 @@ from samplerlab.presets import BUILTIN_DIR, PRESETS_DIR_ENV, Preset, load_preset
 
 # The name and kind columns of `presets list` for the built-ins; names are padded to the longest one.
 BUILTIN_COLUMNS = [
-    ("character dialogue (Japanese fine-tune write-up)", "character dialogue (Japanese fine-tune write-up)  built-in  "),
+    ("character dialogue (Japanese fine-tune write-up)",
+     "character dialogue (Japanese fine-tune write-up)  built-in  "),
     ("factual low temperature", "factual low temperature                           built-in  "),
     ("greedy", "greedy                                            built-in  "),
     ("llama-cpp-python GUI guide", "llama-cpp-python GUI guide                        built-in  "),
@@ -130,7 +131,8 @@ def test_import_needs_overwrite_to_replace_and_takes_a_name(user_dir, tmp_path):
     assert presets(user_dir, "import", str(source), "--name", "トップP").exit_code == 0
     again = presets(user_dir, "import", str(source), "--name", "トップp")
     assert again.exit_code == 1
-    assert again.output == f"Error: a preset named 'トップP' already exists in {user_dir}; choose overwrite to replace it\n"
+    assert again.output == \
+        f"Error: a preset named 'トップP' already exists in {user_dir}; choose overwrite to replace it\n"
     replaced = presets(user_dir, "import", str(source), "--name", "トップp", "--overwrite")
     assert replaced.exit_code == 0 and replaced.stdout == f"saved 'トップp' to {user_dir / 'トップp.yaml'}\n"
 

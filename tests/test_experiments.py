@@ -16,7 +16,7 @@ from samplerlab.experiments import (ExperimentError, load_experiment, parse_expe
                                     result_path, run_experiment)
 from samplerlab.params import Settings
 from samplerlab.presets import load_preset
-from samplerlab.results import ResultError, dump, load_result, write_new
+from samplerlab.results import ResultError, check_result, dump, load_result, write_new
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
 SMALLEST = """\
@@ -253,11 +253,10 @@ def test_results_are_never_overwritten(led_document, runner, tmp_path):
 def test_default_result_paths_are_beside_the_experiment_and_numbered(runner, tmp_path):
     experiment = tmp_path / "poem.yaml"
     experiment.write_text(SMALLEST)
-    outputs = [runner.invoke(main, ["run", str(experiment), "--max-tokens", "2"]) for _ in range(2)]
-    assert [o.exit_code for o in outputs] == [0, 0]
-    written = sorted((tmp_path / "runs").iterdir())
-    assert len(written) == 2 and all(p.name.startswith("poem-") and p.suffix == ".yaml" for p in written)
-    assert {o.stdout.splitlines()[-1] for o in outputs} == {f"wrote {p}" for p in written}
+    output = runner.invoke(main, ["run", str(experiment), "--max-tokens", "2"])
+    assert output.exit_code == 0, output.output
+    [written] = (tmp_path / "runs").iterdir()
+    assert re.fullmatch(r"poem-\d{8}T\d{6}Z\.yaml", written.name) and output.stdout.endswith(f"wrote {written}\n")
     stamp = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
     first = result_path(experiment, stamp)
     assert first == tmp_path / "runs" / "poem-20250102T030405Z.yaml"
@@ -267,19 +266,33 @@ def test_default_result_paths_are_beside_the_experiment_and_numbered(runner, tmp
 
 @pytest.mark.parametrize("tamper, message", [
     (lambda d: d["columns"][2]["tokens"][3].update(text="LED"),
-     r"^NOT reproduced: column 'hot' \(prompt 0, seed 0\) differs at token 3: recorded 'LED', now '.+'$"),
+     r"column 'hot' \(prompt 0, seed 0\) differs at token 3: recorded 'LED', now '.+'"),
+    (lambda d: d["columns"][2]["tokens"][5].update(id=0),
+     r"column 'hot' \(prompt 0, seed 0\) differs at token 5: recorded '.+', now '.+'"),
     (lambda d: d["columns"][1].update(text=d["columns"][1]["text"] + "!"),
-     r"^NOT reproduced: column 'greedy' \(prompt 0, seed 0\) differs at text at character \d+: recorded '!', now ''$"),
+     r"column 'greedy' \(prompt 0, seed 0\) differs at text at character \d+: recorded '!', now ''"),
+    (lambda d: d["columns"][3]["tokens"].pop(),
+     r"column 'hot top-k 100' \(prompt 0, seed 0\) differs at token 7: recorded \(end\), now '.+'"),
     (lambda d: d["columns"][0]["settings"].update(temperature=3.0),
-     r"^NOT reproduced: column 'default' \(prompt 0, seed 0\) differs at token \d: recorded '.*', now '.*'$"),
+     r"column 'default' \(prompt 0, seed 0\) differs at token \d: recorded '.*', now '.*'"),
+    (lambda d: d["model"].update(sha256="0" * 64),
+     r"the model file differs from the recorded one \(SmolLM2-135M-Instruct.Q4_1.gguf: sha256 000000000000... recorded\)"),
 ])
-def test_check_detects_a_tampered_result(led_document, runner, tmp_path, tamper, message):
+def test_check_finds_the_first_difference_in_a_tampered_result(led_document, model, tamper, message):
     document = yaml.safe_load(dump(led_document))
+    assert check_result(model, document).describe() == "reproduced 4 columns"
     tamper(document)
+    assert re.fullmatch(message, check_result(model, document).mismatch)
+
+
+def test_check_exits_1_naming_the_column_and_token(led_document, runner, tmp_path):
+    document = yaml.safe_load(dump(led_document))
+    document["columns"][2]["tokens"][3]["text"] = "LED"
     path = write_new(tmp_path / "tampered.yaml", dump(document))
     result = runner.invoke(main, ["run", "--check", str(path)])
     assert result.exit_code == 1
-    assert re.match(message, result.stdout.strip()), result.stdout
+    assert re.fullmatch(r"NOT reproduced: column 'hot' \(prompt 0, seed 0\) differs at token 3: "
+                        r"recorded 'LED', now '.+'\n", result.stdout)
 
 
 def test_check_refuses_what_is_not_a_result(runner, tmp_path):
