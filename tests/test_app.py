@@ -119,3 +119,44 @@ def test_four_clients_at_once_each_get_what_they_get_alone(app_url):
         together = list(pool.map(lambda r: [c["text"] for c in compare(Client(app_url, verbose=False), r, seed=3)],
                                  requests))
     assert together == alone
+
+
+def test_sharing_without_internet_warns_and_keeps_serving_locally(model_path):
+    import urllib.request
+    said: list[str] = []
+    bench = Workbench(Model(model_path), allow_any_path=False)
+    demo, url, share_url = serve(bench, port=free_port(), share=True, block=False, say=said.append)
+    try:
+        assert share_url is None
+        assert any("anyone with the link can use this app" in line for line in said)
+        assert any("serving locally only" in line for line in said)
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert response.status == 200
+    finally:
+        demo.close()
+        bench.model.close()
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/etc/passwd", "only .gguf files under --models-dir can be loaded"),
+    ("../outside.gguf", "only .gguf files under --models-dir can be loaded"),
+    ("inside.txt", "only .gguf files under --models-dir can be loaded"),
+])
+def test_a_shared_app_loads_models_only_from_the_models_dir(model, tmp_path, path, message):
+    from samplerlab.workbench import WorkbenchError
+    bench = Workbench(model, models_dir=tmp_path / "models", allow_any_path=False)
+    (tmp_path / "models").mkdir()
+    with pytest.raises(WorkbenchError, match=message):
+        bench.load_model(path)
+    with pytest.raises(WorkbenchError, match="downloading models is off while the app is shared"):
+        bench.load_model(hf_repo="a/b", hf_file="c.gguf")
+    assert bench.model is model
+
+
+def test_a_failed_model_load_keeps_the_old_model(model, tmp_path):
+    from samplerlab.models import ModelError
+    bench = Workbench(model)
+    (tmp_path / "bad.gguf").write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a GGUF model file"):
+        bench.load_model(str(tmp_path / "bad.gguf"))
+    assert bench.model is model and bench.model.tokenize("still works")
