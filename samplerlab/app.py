@@ -182,7 +182,7 @@ class Callbacks:
 
     def compare_api(self, prompt: str, seed: int, max_tokens: int, columns: str) -> dict:
         """Run a comparison for scripts: columns as JSON, shaped like an experiment file's."""
-        from .experiments import column_record
+        from .results import column_record
         try:
             parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
             result = self.bench.run(Request(prompt), parsed)

@@ -279,7 +279,14 @@ def _preset_lines(presets: Sequence[Preset]) -> list[str]:
     """Aligned columns; display widths keep names in Japanese lined up with the rest."""
     width = max((display_width(preset.name) for preset in presets), default=0)
     return [f"{pad(preset.name, width)}  {'built-in' if preset.builtin else 'user':<8}  "
-            f"{(preset.description.splitlines() or [''])[0]}".rstrip() for preset in presets]
+            f"{first_sentence(preset.description)}".rstrip() for preset in presets]
+
+
+def first_sentence(text: str) -> str:
+    """The summary a listing needs; the whole description is one `presets show` away."""
+    line = (text.splitlines() or [""])[0]
+    end = line.find(". ")
+    return line if end < 0 else line[:end + 1]
 
 
 @presets_group.command("show")

@@ -32,7 +32,7 @@ MAX_FILE_BYTES = 1 << 20
 MAX_NODES = 100_000  # YAML nodes after aliases: an alias bomb stops here, not in memory
 MAX_COLUMNS = 64
 MAX_PROMPTS = MAX_SEEDS = 32
-RUN_LEVEL = ("seed", "max_tokens", "stop")  # set once for every column unless a column sets it
+RUN_LEVEL = ("max_tokens", "stop")  # set once for every column unless a column sets it (seed too, per run)
 TOP_KEYS = ("description", "model", "load", "mode", "system", "prompt", "prompts", "seed", "seeds",
             "max_tokens", "stop", "columns", "base", "sweep")
 COLUMN_KEYS = ("label", "preset", "settings")
@@ -256,7 +256,7 @@ def _one_or_many(doc: _Document, spec: Mapping, one: str, many: str, limit: int,
 
 
 def _run_level(doc: _Document, spec: Mapping) -> dict[str, Any]:
-    return {name: _knob(doc, (name,), name, spec[name]) for name in RUN_LEVEL[1:] if name in spec}
+    return {name: _knob(doc, (name,), name, spec[name]) for name in RUN_LEVEL if name in spec}
 
 
 def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:

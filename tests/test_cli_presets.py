@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from samplerlab.cli import main
+from samplerlab.cli import first_sentence, main
 from samplerlab.formats import EXPORT_FORMATS, export_preset
 from samplerlab.formats_import import import_preset
 from samplerlab.params import Settings
@@ -50,7 +50,18 @@ def write(path: Path, text: str) -> Path:
 
 
 def builtin_lines() -> list[str]:
-    return [columns + load_preset(name).description.splitlines()[0] for name, columns in BUILTIN_COLUMNS]
+    return [columns + first_sentence(load_preset(name).description) for name, columns in BUILTIN_COLUMNS]
+
+
+@pytest.mark.parametrize("description, shown", [
+    ("One. Two.", "One."),
+    ("No full stop", "No full stop"),
+    ("Version 1.5 is fine. Then more.", "Version 1.5 is fine."),
+    ("First line\nsecond line. More.", "First line"),
+    ("", ""),
+])
+def test_the_listing_shows_the_first_sentence(description, shown):
+    assert first_sentence(description) == shown
 
 
 # -- list ---------------------------------------------------------------------------------------

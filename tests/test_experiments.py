@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from samplerlab.cli import main
-from samplerlab.engine import Column, Request, run
+from samplerlab.engine import Request, run
 from samplerlab.experiments import (ExperimentError, load_experiment, parse_experiment, result_document,
                                     result_path, run_experiment)
 from samplerlab.params import Settings
@@ -280,7 +280,6 @@ def test_default_result_paths_are_beside_the_experiment_and_numbered(runner, tmp
 ])
 def test_check_finds_the_first_difference_in_a_tampered_result(led_document, model, tamper, message):
     document = yaml.safe_load(dump(led_document))
-    assert check_result(model, document).describe() == "reproduced 4 columns"
     tamper(document)
     assert re.fullmatch(message, check_result(model, document).mismatch)
 
