@@ -282,6 +282,14 @@ def _preset_lines(presets: Sequence[Preset]) -> list[str]:
             f"{first_sentence(preset.description)}".rstrip() for preset in presets]
 
 
+def shown_path(path: Path | None) -> str:
+    """Relative to the working directory when inside it: shorter, and what the user typed."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def first_sentence(text: str) -> str:
     """The summary a listing needs; the whole description is one `presets show` away."""
     line = (text.splitlines() or [""])[0]
@@ -332,7 +340,7 @@ def presets_import(file: Path, name: str | None, fmt: str | None, overwrite: boo
         saved = save_preset(preset, _user_dir(presets_dir), overwrite)
     except USER_ERRORS as error:
         fail(error)
-    click.echo(f"saved {saved.name!r} to {saved.path}")
+    click.echo(f"saved {saved.name!r} to {shown_path(saved.path)}")
     for key in unmapped:
         click.echo(f"unmapped: {key}")
 

@@ -20,6 +20,7 @@ from .views import BUCKETS
 
 TABLE_STATS = ("tokens", "tokens_per_second", "mean_prob", "distinct_2")
 CHART_STATS = ("mean_prob", "distinct_2", "repeated_3grams", "tokens")
+SPREAD_STATS = tuple(s for s in STATS if s.name != "tokens_per_second")  # speed says nothing about seeds
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f")
 Record = Mapping[str, Any]
 
@@ -129,10 +130,10 @@ def _spread_html(document: Mapping[str, Any]) -> str:
     summaries = document.get("seed_summary")
     if not summaries:
         return ""
-    head = "".join(f"<th>{_e(s.label)}</th>" for s in STATS)
+    head = "".join(f"<th>{_e(s.label)}</th>" for s in SPREAD_STATS)
     rows = []
     for summary in summaries:
-        cells = "".join(f"<td>{_mean_std(summary[s.name], s.fmt)}</td>" for s in STATS)
+        cells = "".join(f"<td>{_mean_std(summary[s.name], s.fmt)}</td>" for s in SPREAD_STATS)
         divergence = summary.get("seed_divergence")
         rows.append(f"<tr><th>{_e(summary['label'])}</th><td>{len(summary['seeds'])}</td>"
                     f"<td>{'-' if divergence is None else f'{divergence:.3f}'}</td>{cells}</tr>")
