@@ -200,7 +200,7 @@ def run_command(experiment: Path | None, out: Path | None, check_path: Path | No
         if target.exists():
             raise FileExistsError(f"{target}: already exists; results are never overwritten (choose another --out)")
         with opened_model(loaded.model, loaded.load) as model, \
-                click.progressbar(length=loaded.runs, label=f"{loaded.runs} columns", file=sys.stderr) as bar:
+                click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
             outcomes = run_experiment(model, loaded, on_done=lambda _: bar.update(1))
             document = result_document(loaded, model, outcomes, overrides, started)
         write_new(target, dump(document))

@@ -20,7 +20,7 @@ import yaml
 from .formats import (ST_KEYS, ST_LABEL, ST_NEUTRAL, TGW_DEFAULTS, TGW_KEYS, TGW_LABEL, TGW_PRIORITY, TGW_TO_STAGE,
                       FormatError, known_format, tidy)
 from .params import STAGE_ALIASES, STAGE_BY_NAME, Settings, SettingsError
-from .presets import MAX_FILE_BYTES, Preset, check_name, parse_preset_text
+from .presets import MAX_FILE_BYTES, Preset, PresetError, check_name, parse_preset_text, read_small_text
 
 # Orders ST keeps for other back ends (TGW, Aphrodite, KoboldCpp); llama.cpp reads ``samplers``.
 ST_OTHER_BACKEND_ORDERS = ("sampler_priority", "samplers_priorities", "sampler_order")
@@ -57,18 +57,11 @@ def import_file(path: Path, fmt: str | None = None, name: str | None = None) -> 
 
 
 def read_text(path: Path) -> str:
-    """A file's text, refusing oversized files before reading them whole: an import may be given anything."""
+    """The file's text, as the preset store reads it, with import errors as FormatError."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise FormatError(f"{path}: cannot read it ({error.strerror or error})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise FormatError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise FormatError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        return read_small_text(path)
+    except PresetError as error:
+        raise FormatError(str(error)) from None
 
 
 def detect_format(path_or_text: Path | str) -> str:

@@ -129,9 +129,8 @@ def parse_preset_text(text: str, source: str = "upload", *, builtin: bool = Fals
     return Preset(name, (description or "").strip(), settings, builtin, path)
 
 
-def read_preset_file(path: Path | str, *, builtin: bool = False) -> Preset:
-    """A preset from a file, refusing oversized files before reading them whole."""
-    path = Path(path)
+def read_small_text(path: Path) -> str:
+    """A file's text, refusing oversized files before reading them whole: a preset may be given anything."""
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
@@ -140,10 +139,14 @@ def read_preset_file(path: Path | str, *, builtin: bool = False) -> Preset:
     if len(data) > MAX_FILE_BYTES:
         raise PresetError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise PresetError(f"{path}: not UTF-8 text (byte {error.start})") from None
-    return parse_preset_text(text, str(path), builtin=builtin, path=path)
+
+
+def read_preset_file(path: Path | str, *, builtin: bool = False) -> Preset:
+    path = Path(path)
+    return parse_preset_text(read_small_text(path), str(path), builtin=builtin, path=path)
 
 
 class _StrictLoader(yaml.SafeLoader):
