@@ -1,10 +1,11 @@
 """Carry presets to other tools: llama.cpp, Ollama, Open WebUI, llama-cpp-python, TGW and SillyTavern.
 
-Every key name below comes from the tools' sources (see the research notes in
-the issue): llama.cpp ``common/arg.cpp`` and ``tools/server``, Ollama
-``api/types.go`` and ``parser/parser.go``, Open WebUI ``AdvancedParams.svelte``,
-llama-cpp-python ``Llama.create_completion``, TGW ``modules/presets.py`` and
-SillyTavern's ``textgen`` presets. Tables are keyed by samplerlab knob names.
+Each tool's key for a knob is declared on the knob (``Knob.spellings`` in the
+schema) and taken from the tools' sources: llama.cpp ``common/arg.cpp`` and
+``tools/server``, Ollama ``api/types.go`` and ``parser/parser.go``, Open WebUI
+``AdvancedParams.svelte``, llama-cpp-python ``Llama.create_completion``, TGW
+``modules/presets.py`` and SillyTavern's ``textgen`` presets. The tables here are
+derived from the schema, keyed by samplerlab knob names.
 
 Nothing is dropped silently. A knob the target cannot express (its value differs
 from how the target behaves, and it matters under the other settings) becomes a
@@ -34,41 +35,27 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from .params import DEFAULTS, KNOB_BY_NAME, KNOBS, STAGE_BY_NAME, Settings, order_names, stage_enabled, suggest
+from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, STAGE_BY_NAME,
+                     Settings, order_names, spelled, stage_enabled, suggest)
 from .presets import Preset, PresetError, dump_yaml
 
 UNSUPPORTED_KEY = "_samplerlab_unsupported"
 NO_TAIL_FREE = "llama.cpp removed tail-free sampling; only samplerlab runs it"
 TGW_LABEL, ST_LABEL = "text-generation-webui", "SillyTavern"
+LLAMA_CPP_ORDER, LCP_ORDER = NAMED_ORDERS[DEFAULT_ORDER], NAMED_ORDERS["llama-cpp-python"]
+TAIL_FREE = STAGE_BY_NAME["tail_free"].letter  # a stage only samplerlab still runs
 
 # -- key tables (samplerlab knob -> the tool's key) ------------------------------------------
 
 LLAMA_CLI_FLAGS = {k.name: k.llama_cli for k in KNOBS if k.llama_cli}
 LLAMA_SERVER_KEYS = {k.name: k.llama_server for k in KNOBS if k.llama_server}
-OPENAI_KEYS = {**LLAMA_SERVER_KEYS, "max_tokens": "max_tokens"}
-OLLAMA_KEYS = {"temperature": "temperature", "top_k": "top_k", "top_p": "top_p", "min_p": "min_p",
-               "typical_p": "typical_p", "repeat_penalty": "repeat_penalty", "repeat_last_n": "repeat_last_n",
-               "presence_penalty": "presence_penalty", "frequency_penalty": "frequency_penalty",
-               "seed": "seed", "max_tokens": "num_predict", "stop": "stop"}
-OPEN_WEBUI_KEYS = {**{name: name for name in (
-    "temperature", "top_k", "top_p", "min_p", "frequency_penalty", "presence_penalty", "mirostat",
-    "mirostat_eta", "mirostat_tau", "repeat_last_n", "repeat_penalty", "seed", "stop", "max_tokens",
-    "logit_bias")}}
-LLAMA_CPP_PYTHON_KEYS = {**{name: name for name in (
-    "max_tokens", "temperature", "top_p", "min_p", "typical_p", "stop", "frequency_penalty",
-    "presence_penalty", "repeat_penalty", "top_k", "seed", "mirostat_tau", "mirostat_eta", "logit_bias")},
-    "mirostat": "mirostat_mode", "repeat_last_n": "last_n_tokens_size"}  # the last one goes to Llama(...)
-_SHARED_TEXT_UI_KEYS = {name: name for name in (
-    "dynatemp_exponent", "top_p", "top_k", "min_p", "typical_p", "xtc_probability", "xtc_threshold",
-    "dry_multiplier", "dry_base", "dry_allowed_length", "dry_sequence_breakers", "frequency_penalty",
-    "presence_penalty", "mirostat_tau", "mirostat_eta")}
-TGW_KEYS = {**_SHARED_TEXT_UI_KEYS, "temperature": "temperature", "top_n_sigma": "top_n_sigma", "tfs_z": "tfs",
-            "repeat_penalty": "repetition_penalty", "repeat_last_n": "repetition_penalty_range",
-            "mirostat": "mirostat_mode", "samplers": "sampler_priority"}
-ST_KEYS = {**_SHARED_TEXT_UI_KEYS, "temperature": "temp", "top_n_sigma": "nsigma", "tfs_z": "tfs",
-           "repeat_penalty": "rep_pen", "repeat_last_n": "rep_pen_range", "frequency_penalty": "freq_pen",
-           "presence_penalty": "presence_pen", "dry_penalty_last_n": "dry_penalty_last_n",
-           "mirostat": "mirostat_mode", "samplers": "samplers"}
+OPENAI_KEYS = {**LLAMA_SERVER_KEYS, **spelled("openai")}
+OLLAMA_KEYS = spelled("ollama")
+OPEN_WEBUI_KEYS = spelled("open_webui")
+LLAMA_CPP_PYTHON_KEYS = spelled("llama_cpp_python")  # repeat_last_n goes to Llama(...), the rest to the call
+# TGW and SillyTavern read seed and output length from a preset but keep them in the UI, not the preset.
+TGW_KEYS = {name: key for name, key in spelled("tgw").items() if name not in RUN_LEVEL_KNOBS}
+ST_KEYS = {name: key for name, key in spelled("sillytavern").items() if name not in RUN_LEVEL_KNOBS}
 
 # TGW's default_preset() (modules/presets.py); a TGW file only lists what differs from these.
 TGW_PRIORITY = ("repetition_penalty", "presence_penalty", "frequency_penalty", "dry", "top_n_sigma", "temperature",
@@ -103,7 +90,7 @@ ST_NEUTRAL: Mapping[str, Any] = {
     "dry_sequence_breakers": '["\\n", ":", "\\"", "*"]', "dry_penalty_last_n": 0, "add_bos_token": True,
     "ban_eos_token": False, "skip_special_tokens": True, "mirostat_mode": 0, "mirostat_tau": 5,
     "mirostat_eta": 0.1, "guidance_scale": 1, "negative_prompt": "", "grammar_string": "", "json_schema": None,
-    "banned_tokens": "", "ignore_eos_token": False, "spaces_between_special_tokens": True,
+    "json_schema_allow_empty": False, "banned_tokens": "", "ignore_eos_token": False, "spaces_between_special_tokens": True,
     "speculative_ngram": False, "logit_bias": [], "xtc_threshold": 0.1, "xtc_probability": 0, "nsigma": 0,
     "min_keep": 0, "rep_pen_size": 0,
     "samplers": ["penalties", "dry", "top_n_sigma", "top_k", "typ_p", "tfs_z", "typical_p", "xtc", "top_p",
@@ -115,6 +102,11 @@ ST_NEUTRAL: Mapping[str, Any] = {
     "samplers_priorities": ["dry", "penalties", "no_repeat_ngram", "temperature", "top_nsigma", "top_p_top_k",
                             "top_a", "min_p", "tfs", "eta_cutoff", "epsilon_cutoff", "typical_p", "quadratic", "xtc"],
     "sampler_order": [6, 0, 1, 3, 4, 2, 5]}
+# Keys current SillyTavern saves in every preset but Neutral.json lacks, at their defaults
+# (`textgenerationwebui_settings` in public/scripts/textgen-settings.js): adaptive-p, off while the
+# target is negative. Exports state them: ST keeps its current value for a key a preset leaves out.
+ST_SAVED_DEFAULTS: Mapping[str, Any] = {"adaptive_target": -0.01, "adaptive_decay": 0.9}
+ST_BASE: Mapping[str, Any] = {**ST_NEUTRAL, **ST_SAVED_DEFAULTS}
 ST_STAGE_NAMES = {"tail_free": "tfs_z"}
 
 
@@ -136,7 +128,7 @@ class Target:
     handled: tuple[str, ...] = ()  # knobs `extra` deals with
     acts_as: Mapping[str, Any] = field(default_factory=dict)  # its behaviour for knobs it lacks
     reasons: Mapping[str, str] = field(default_factory=dict)
-    stages: str = "edskypmxt"  # stages its sampler order can name
+    stages: str = LLAMA_CPP_ORDER.replace(TAIL_FREE, "")  # stages its sampler order can name
     baseline: Mapping[str, Any] | None = None  # its defaults in its own terms: equal values are left out
 
     def values(self, settings: Settings) -> tuple[dict[str, Any], list[str]]:
@@ -224,6 +216,13 @@ def _open_webui_bias(bias: Mapping, notes: list[str]) -> str:
     return ",".join(f"{token}:{value}" for token, value in rounded.items())
 
 
+def _open_webui_value(name: str, value: Any, notes: list[str]) -> Any:
+    """Open WebUI decodes every stop string with Python's unicode_escape, so write them escaped."""
+    if name == "stop":
+        return [text.encode("unicode_escape").decode("ascii") for text in value]
+    return _llama_cpp_value(name, value, notes, _open_webui_bias)
+
+
 def _dump_json(values: dict[str, Any], notes: list[str]) -> str:
     document = {**values, **({UNSUPPORTED_KEY: notes} if notes else {})}
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -261,7 +260,7 @@ def _render_llama_cli(title: str, values: dict[str, Any], notes: list[str]) -> s
 
 def _llama_cli_value(name: str, value: Any, notes: list[str]) -> Any:
     if name == "samplers":
-        return value.replace("f", "")
+        return value.replace(TAIL_FREE, "")
     return _llama_cpp_value(name, value, notes, _bias_ids_only("llama-cli"))
 
 
@@ -360,13 +359,26 @@ def _st_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> N
     """ST's dynatemp switch and range, temperature_last from the order, bans as banned_tokens lines."""
     on = settings["dynatemp_range"] > 0
     low, high = _dynatemp_pair(settings) if on else (ST_NEUTRAL["min_temp"], ST_NEUTRAL["max_temp"])
-    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=settings["samplers"].endswith("t"))
+    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=settings["samplers"].endswith("t"),
+                  sampler_priority=_tgw_priority(settings["samplers"]).split("\n"),
+                  sampler_order=_kobold_order(settings["samplers"]))
     bias = settings["logit_bias"]
     values["logit_bias"] = [{"id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{token}")), "value": value,
                              "text": f"[{token}]" if isinstance(token, int) else _st_bias_text(token)}
                             for token, value in bias.items() if value != float("-inf")]
     values["banned_tokens"] = "\n".join(f"[{token}]" if isinstance(token, int) else token
                                         for token, value in bias.items() if value == float("-inf"))
+
+
+# KoboldCpp's sampler ids (SillyTavern's `sampler_order`); top_a (1) has no samplerlab stage and keeps
+# its place after top_k. KoboldCpp applies its other samplers at fixed points.
+KOBOLD_SAMPLER_IDS = {"top_k": 0, "tail_free": 3, "typ_p": 4, "top_p": 2, "temperature": 5, "penalties": 6}
+
+
+def _kobold_order(letters: str) -> list[int]:
+    ids = [KOBOLD_SAMPLER_IDS[stage] for stage in order_names(letters) if stage in KOBOLD_SAMPLER_IDS]
+    ids += [i for i in sorted(KOBOLD_SAMPLER_IDS.values()) if i not in ids]
+    return ids[:ids.index(0) + 1] + [1] + ids[ids.index(0) + 1:]
 
 
 def _st_bias_text(token: str) -> str:
@@ -377,7 +389,7 @@ def _st_bias_text(token: str) -> str:
 
 
 def _render_sillytavern(title: str, values: dict[str, Any], notes: list[str]) -> str:
-    return _dump_json({**ST_NEUTRAL, **values}, notes)
+    return _dump_json({**ST_BASE, **values}, notes)
 
 
 def _json_renderer(title: str, values: dict[str, Any], notes: list[str]) -> str:
@@ -391,6 +403,13 @@ def _llama_cpp_python_value(name: str, value: Any, notes: list[str]) -> Any:
     return _llama_cpp_value(name, value, notes, _bias_ids_only("llama-cpp-python"))
 
 
+def _llama_cpp_python_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
+    """create_completion skips the temperature stage under Mirostat (llama.cpp applies it first)."""
+    if settings["mirostat"] and settings["temperature"] != 1.0:
+        notes.append(f"temperature = {settings['temperature']!r}: llama-cpp-python applies no temperature "
+                     "before Mirostat")
+
+
 _PENALIZE_PROMPT = "llama.cpp always counts the prompt in repetition penalties and DRY"
 _LLAMA_CPP_REASONS = {"tfs_z": NO_TAIL_FREE, "penalize_prompt": _PENALIZE_PROMPT}
 _NOT_IN_PRESET = "not part of a {} preset; set it in the UI"
@@ -400,7 +419,6 @@ _OLLAMA_REASONS = {"mirostat": "Ollama removed mirostat (a Modelfile PARAMETER i
                    "penalize_prompt": _PENALIZE_PROMPT}
 _OPEN_WEBUI_REASONS = {"samplers": _NO_ORDER.format("Open WebUI"), "penalize_prompt": _PENALIZE_PROMPT,
                        "tfs_z": "Open WebUI has a tfs_z field, but neither Ollama nor llama-server applies it"}
-_LCP_ORDER = "ekfypmt"
 _LLAMA_CLI = Target("llama-cli", LLAMA_CLI_FLAGS, _render_llama_cli, _llama_cli_value, reasons=_LLAMA_CPP_REASONS)
 
 TARGETS: Mapping[str, Target] = {
@@ -412,25 +430,23 @@ TARGETS: Mapping[str, Target] = {
                      lambda name, value, notes: _llama_cpp_value(name, value, notes, _bias_object),
                      reasons=_LLAMA_CPP_REASONS),
     "ollama": Target("Ollama", OLLAMA_KEYS, _render_ollama, _llama_cpp_value, reasons=_OLLAMA_REASONS),
-    "open-webui": Target("Open WebUI", OPEN_WEBUI_KEYS, _json_renderer,
-                         lambda name, value, notes: _llama_cpp_value(name, value, notes, _open_webui_bias),
+    "open-webui": Target("Open WebUI", OPEN_WEBUI_KEYS, _json_renderer, _open_webui_value,
                          reasons=_OPEN_WEBUI_REASONS),
     "llama-cpp-python": Target(
         "llama-cpp-python", LLAMA_CPP_PYTHON_KEYS, _render_llama_cpp_python, _llama_cpp_python_value,
-        acts_as={"penalize_prompt": False, "samplers": _LCP_ORDER}, stages=_LCP_ORDER,
+        extra=_llama_cpp_python_extra, acts_as={"penalize_prompt": False, "samplers": LCP_ORDER}, stages=LCP_ORDER,
         reasons={"tfs_z": "llama-cpp-python accepts tfs_z but ignores it",
                  "penalize_prompt": "llama-cpp-python counts only generated tokens in repetition penalties",
                  "samplers": "llama-cpp-python's order is fixed: penalties, top_k, typical_p, top_p, min_p, "
                              "temperature"}),
     "tgw": Target(TGW_LABEL, TGW_KEYS, _render_tgw, _tgw_value, _tgw_extra,
-                  handled=("dynatemp_range", "dry_penalty_last_n"), stages="edskfypmxt",
-                  reasons=dict.fromkeys(("seed", "max_tokens", "stop", "logit_bias"),
-                                        _NOT_IN_PRESET.format(TGW_LABEL)),
+                  handled=("dynatemp_range", "dry_penalty_last_n"), stages=LLAMA_CPP_ORDER,
+                  reasons=dict.fromkeys((*RUN_LEVEL_KNOBS, "logit_bias"), _NOT_IN_PRESET.format(TGW_LABEL)),
                   baseline=TGW_DEFAULTS),
     "sillytavern": Target(ST_LABEL, ST_KEYS, _render_sillytavern,
                           _text_ui_value(ST_STAGE_NAMES, lambda items: json.dumps(list(items))), _st_extra,
-                          handled=("dynatemp_range", "logit_bias"), stages="edskfypmxt",
-                          reasons=dict.fromkeys(("seed", "max_tokens", "stop"), _NOT_IN_PRESET.format(ST_LABEL))),
+                          handled=("dynatemp_range", "logit_bias"), stages=LLAMA_CPP_ORDER,
+                          reasons=dict.fromkeys(RUN_LEVEL_KNOBS, _NOT_IN_PRESET.format(ST_LABEL))),
 }
 EXPORT_FORMATS: Mapping[str, str] = {
     "llama-cli": "llama-cli / llama-server command-line flags",

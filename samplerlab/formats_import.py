@@ -15,18 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
-
-from .formats import (ST_KEYS, ST_LABEL, ST_NEUTRAL, TGW_DEFAULTS, TGW_KEYS, TGW_LABEL, TGW_PRIORITY, TGW_TO_STAGE,
-                      FormatError, known_format, tidy)
-from .params import STAGE_ALIASES, STAGE_BY_NAME, Settings, SettingsError
-from .presets import MAX_FILE_BYTES, Preset, PresetError, check_name, parse_preset_text, read_small_text
+from .formats import (ST_BASE, ST_LABEL, TGW_DEFAULTS, TGW_LABEL, TGW_PRIORITY, TGW_TO_STAGE, FormatError,
+                      known_format, tidy)
+from .params import STAGE_ALIASES, STAGE_BY_NAME, Settings, SettingsError, spelled
+from .presets import (MAX_FILE_BYTES, Preset, PresetError, check_name, load_yaml, parse_preset_text,
+                      read_small_text)
 
 # Orders ST keeps for other back ends (TGW, Aphrodite, KoboldCpp); llama.cpp reads ``samplers``.
 ST_OTHER_BACKEND_ORDERS = ("sampler_priority", "samplers_priorities", "sampler_order")
 
-TGW_IMPORT_KEYS = {**TGW_KEYS, "seed": "seed", "max_tokens": "max_new_tokens"}
-ST_IMPORT_KEYS = {**ST_KEYS, "seed": "seed"}
+# Imports also read the run-level knobs a TGW or ST preset may carry (seed, max_new_tokens).
+TGW_IMPORT_KEYS = spelled("tgw")
+ST_IMPORT_KEYS = spelled("sillytavern")
 
 
 def import_preset(text: str, fmt: str, name: str) -> tuple[Preset, list[str]]:
@@ -74,8 +74,8 @@ def detect_format(path_or_text: Path | str) -> str:
     except ValueError:
         pass
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
+        document = load_yaml(text, "preset")
+    except PresetError:
         raise FormatError("neither JSON nor YAML; cannot tell which tool wrote it") from None
     if not isinstance(document, dict):
         raise FormatError("not a preset: expected a mapping of keys to values")
@@ -86,13 +86,11 @@ def _parse_document(text: str, fmt: str, label: str) -> dict[str, Any]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise FormatError(f"{label} preset: larger than {MAX_FILE_BYTES // 1024} KiB")
     try:
-        document = json.loads(text) if fmt == "sillytavern" else yaml.safe_load(text)
+        document = json.loads(text) if fmt == "sillytavern" else load_yaml(text, f"{label} preset")
     except json.JSONDecodeError as error:
         raise FormatError(f"{label} preset: not valid JSON ({error.msg} at line {error.lineno})") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise FormatError(f"{label} preset: not valid YAML{where}") from None
+    except PresetError as error:
+        raise FormatError(str(error)) from None
     except RecursionError:
         raise FormatError(f"{label} preset: nested too deeply") from None
     if not isinstance(document, dict):
@@ -194,16 +192,30 @@ def _from_tgw(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def _from_sillytavern(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    merged = {**ST_NEUTRAL, **data}
+    merged = {**ST_BASE, **data}
     values = _direct(merged, ST_IMPORT_KEYS)
     if merged["dynatemp"] is True:
         values.update(_dynatemp_in(merged["min_temp"], merged["max_temp"]))
-    values["samplers"], order_unmapped = _order_in(merged["samplers"], _st_stage,
-                                                   merged["temperature_last"] is True, "samplers")
+    inert = _st_inert(merged)
+    # SillyTavern sends llama.cpp its `samplers` list as it is; temperature_last is for other back ends.
+    values["samplers"], order_unmapped = _order_in(
+        merged["samplers"], lambda name: "" if name.lower() in inert else _st_stage(name), False, "samplers")
     values["logit_bias"], bias_unmapped = _st_bias_in(merged["logit_bias"], merged["banned_tokens"])
-    consumed = {*ST_IMPORT_KEYS.values(), *ST_OTHER_BACKEND_ORDERS, "dynatemp", "min_temp", "max_temp",
+    consumed = {*ST_IMPORT_KEYS.values(), *ST_OTHER_BACKEND_ORDERS, *inert, "dynatemp", "min_temp", "max_temp",
                 "temperature_last", "logit_bias", "banned_tokens"}
-    return values, _unmapped(data, consumed, ST_NEUTRAL) + order_unmapped + bias_unmapped
+    return values, _unmapped(data, consumed, ST_BASE) + order_unmapped + bias_unmapped
+
+
+def _st_inert(merged: Mapping[str, Any]) -> set[str]:
+    """ST keys (and llama.cpp stages) that do nothing under the other values, whatever they hold: with a
+    negative target llama.cpp's adaptive-p just samples, as samplerlab does; json_schema_allow_empty only
+    decides whether an empty ({}) schema is sent."""
+    inert = set()
+    if _is_number(merged["adaptive_target"]) and merged["adaptive_target"] < 0:
+        inert |= {"adaptive_target", "adaptive_decay", "adaptive_p"}
+    if merged["json_schema"] != {}:
+        inert.add("json_schema_allow_empty")
+    return inert
 
 
 def _st_bias_in(entries: Any, banned: Any) -> tuple[dict[Any, Any], list[str]]:

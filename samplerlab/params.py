@@ -87,11 +87,24 @@ class Knob:
     example: Any = None
     llama_cli: str | None = None  # llama-cli / llama-server flag
     llama_server: str | None = None  # key of llama-server's /completion body
+    # The key each other tool (SPELLING_TOOLS) uses for it; a tool missing here cannot express it.
+    spellings: Mapping[str, str] = field(default_factory=dict)
 
     def slider_range(self) -> tuple[float, float]:
         low = self.ui_min if self.ui_min is not None else self.minimum
         high = self.ui_max if self.ui_max is not None else self.maximum
         return float(low), float(high)
+
+
+# Tools whose key names the exporters and importers use (formats.py), besides llama.cpp's own.
+SPELLING_TOOLS = ("openai", "ollama", "open_webui", "llama_cpp_python", "tgw", "sillytavern")
+_OPENAI_COMPATIBLE = ("ollama", "open_webui", "llama_cpp_python")  # share the OpenAI / llama.cpp names
+_TEXT_UIS = ("tgw", "sillytavern")
+
+
+def _spell(key: str, *tools: str, **others: str) -> Mapping[str, str]:
+    """``key`` in each of ``tools``, plus the tools that spell the knob otherwise (``tool=key``)."""
+    return MappingProxyType({**dict.fromkeys(tools, key), **others})
 
 
 GROUPS: Mapping[str, tuple[str, str]] = MappingProxyType({
@@ -110,6 +123,7 @@ KNOBS: tuple[Knob, ...] = (
     Knob("temperature", "float", 0.8, "temperature", neutral=1.0, minimum=0.0, maximum=100.0,
          ui_max=5.0, step=0.05, stage="temperature", llama_cli="--temp", llama_server="temperature",
          example=0.5,
+         spellings=_spell("temperature", *_OPENAI_COMPATIBLE, "tgw", sillytavern="temp"),
          help_en="Divides the logits: below 1 sharpens the distribution, above 1 flattens it; 0 always takes the most likely token.",
          help_ja="ロジットを割る値。1未満で分布が尖り、1超で平らになる。0は常に最も確率の高いトークンを選ぶ（貪欲法）。"),
     Knob("dynatemp_range", "float", 0.0, "temperature", neutral=0.0, minimum=0.0, maximum=100.0,
@@ -122,69 +136,82 @@ KNOBS: tuple[Knob, ...] = (
          llama_cli="--dynatemp-exp", llama_server="dynatemp_exponent",
          example=3.0,
          requires=("dynatemp_range",),
+         spellings=_spell("dynatemp_exponent", *_TEXT_UIS),
          help_en="How uncertainty maps to dynamic temperature: above 1 keeps it low until the model is very unsure.",
          help_ja="不確かさを動的温度に対応させる曲線の指数。1超ではかなり迷うまで温度を低く保つ。"),
     Knob("top_k", "int", 40, "truncation", neutral=0, minimum=0, maximum=1_000_000, ui_max=200, step=1,
          stage="top_k", llama_cli="--top-k", llama_server="top_k",
          example=5,
+         spellings=_spell("top_k", *_OPENAI_COMPATIBLE, *_TEXT_UIS),
          help_en="Keeps only the k most likely tokens; 0 keeps them all.",
          help_ja="確率の高い上位k個のトークンだけを残す。0で無効（全候補を残す）。"),
     Knob("top_p", "float", 0.95, "truncation", neutral=1.0, minimum=0.0, maximum=1.0, step=0.01,
          stage="top_p", llama_cli="--top-p", llama_server="top_p",
          example=0.5,
+         spellings=_spell("top_p", *_OPENAI_COMPATIBLE, *_TEXT_UIS),
          help_en="Keeps the smallest set of most likely tokens whose probabilities add up to p; 1 keeps all.",
          help_ja="確率の高い順に足して合計がpに達するまでの最小の候補集合だけを残す（nucleus sampling）。1で無効。"),
     Knob("min_p", "float", 0.05, "truncation", neutral=0.0, minimum=0.0, maximum=1.0, step=0.01,
          stage="min_p", llama_cli="--min-p", llama_server="min_p",
          example=0.2,
+         spellings=_spell("min_p", *_OPENAI_COMPATIBLE, *_TEXT_UIS),
          help_en="Drops tokens less likely than min_p times the most likely token's probability; 0 keeps all.",
          help_ja="最も確率の高いトークンの確率×min_p より低いトークンを捨てる。0で無効。"),
     Knob("typical_p", "float", 1.0, "truncation", neutral=1.0, minimum=0.0, maximum=1.0, step=0.01,
          stage="typ_p", llama_cli="--typical", llama_server="typical_p",
          example=0.5,
+         spellings=_spell("typical_p", "ollama", "llama_cpp_python", *_TEXT_UIS),
          help_en="Locally typical sampling: keeps tokens whose surprise is close to the average; 1 keeps all.",
          help_ja="局所典型サンプリング。「驚き」の大きさが平均に近いトークンを残す。1で無効。"),
     Knob("tfs_z", "float", 1.0, "truncation", neutral=1.0, minimum=0.0, maximum=1.0, step=0.01,
          stage="tail_free",
          example=0.5,
+         spellings=_spell("tfs", *_TEXT_UIS),
          help_en="Tail-free sampling: cuts the flat tail of the sorted distribution; 1 keeps all. llama.cpp removed it; samplerlab runs its own.",
          help_ja="テールフリーサンプリング。並べた確率分布の平らな裾を切る。1で無効。llama.cppからは削除済みのため samplerlab 独自の実装で動く。"),
     Knob("top_n_sigma", "float", -1.0, "truncation", neutral=-1.0, minimum=-1.0, maximum=100.0,
          ui_max=5.0, step=0.1, stage="top_n_sigma", llama_cli="--top-nsigma", llama_server="top_n_sigma",
          example=1.0,
+         spellings=_spell("top_n_sigma", "tgw", sillytavern="nsigma"),
          help_en="Keeps tokens whose logit is within n standard deviations of the best one; -1 switches it off.",
          help_ja="最大ロジットから標準偏差のn倍以内にあるトークンだけを残す。-1で無効。"),
     Knob("xtc_probability", "float", 0.0, "xtc", neutral=0.0, minimum=0.0, maximum=1.0, step=0.01,
          stage="xtc", llama_cli="--xtc-probability", llama_server="xtc_probability",
          example=1.0,
+         spellings=_spell("xtc_probability", *_TEXT_UIS),
          help_en="XTC: with this chance per token, removes the most likely tokens above the threshold except the least likely of them.",
          help_ja="XTC。この確率で、しきい値を超える上位トークンのうち最も確率の低いもの以外を取り除き、ありきたりな選択を避ける。"),
     Knob("xtc_threshold", "float", 0.1, "xtc", minimum=0.0, maximum=1.0, step=0.01, stage="xtc",
          companions={"xtc_probability": 1.0}, llama_cli="--xtc-threshold", llama_server="xtc_threshold",
          example=0.05,
          requires=("xtc_probability",),
+         spellings=_spell("xtc_threshold", *_TEXT_UIS),
          help_en="XTC: tokens at least this likely count as 'top choices'; above 0.5 XTC does nothing.",
          help_ja="XTC。この確率以上のトークンを「上位の選択肢」とみなす。0.5を超えるとXTCは何もしない。"),
     Knob("mirostat", "choice", 0, "mirostat", neutral=0, choices=(0, 1, 2),
          llama_cli="--mirostat", llama_server="mirostat",
          example=2,
+         spellings=_spell("mirostat_mode", "llama_cpp_python", *_TEXT_UIS, open_webui="mirostat"),
          help_en="Mirostat 1 or 2 steers the surprise of each token towards tau and replaces top-k, top-p, min-p and the other truncation stages; 0 is off.",
          help_ja="Mirostat（1または2）は各トークンの「驚き」をtauに近づけるよう制御し、top-k・top-p・min-pなどの絞り込みを置き換える。0で無効。"),
     Knob("mirostat_tau", "float", 5.0, "mirostat", minimum=0.0, maximum=100.0, ui_max=10.0, step=0.1,
          companions={"mirostat": 2}, llama_cli="--mirostat-ent", llama_server="mirostat_tau",
          example=2.0,
          requires=("mirostat",),
+         spellings=_spell("mirostat_tau", "open_webui", "llama_cpp_python", *_TEXT_UIS),
          help_en="Mirostat's target surprise (entropy): higher gives more varied, less predictable text.",
          help_ja="Mirostatの目標とする驚き（エントロピー）。高いほど多様で予測しにくい文章になる。"),
     Knob("mirostat_eta", "float", 0.1, "mirostat", minimum=0.0, maximum=1.0, step=0.01,
          companions={"mirostat": 2}, llama_cli="--mirostat-lr", llama_server="mirostat_eta",
          example=0.5,
          requires=("mirostat",),
+         spellings=_spell("mirostat_eta", "open_webui", "llama_cpp_python", *_TEXT_UIS),
          help_en="Mirostat's learning rate: how fast it corrects towards tau.",
          help_ja="Mirostatの学習率。目標tauへどれだけ速く補正するか。"),
     Knob("repeat_penalty", "float", 1.0, "penalties", neutral=1.0, minimum=0.0, maximum=10.0,
          ui_max=2.0, step=0.01, stage="penalties", llama_cli="--repeat-penalty", llama_server="repeat_penalty",
          example=1.5,
+         spellings=_spell("repeat_penalty", *_OPENAI_COMPATIBLE, tgw="repetition_penalty", sillytavern="rep_pen"),
          help_en="Divides the logits of tokens seen in the last n tokens (multiplies negative ones); 1 is off.",
          help_ja="直近n個に出たトークンのロジットを割る（負なら掛ける）乗算型のペナルティ。1で無効。"),
     Knob("repeat_last_n", "int", 64, "penalties", minimum=-1, maximum=1_000_000, ui_max=1024, step=1,
@@ -192,16 +219,20 @@ KNOBS: tuple[Knob, ...] = (
          llama_cli="--repeat-last-n", llama_server="repeat_last_n",
          example=4,
          requires=("repeat_penalty", "frequency_penalty", "presence_penalty"),
+         spellings=_spell("repeat_last_n", "ollama", "open_webui", llama_cpp_python="last_n_tokens_size",
+                          tgw="repetition_penalty_range", sillytavern="rep_pen_range"),
          help_en="How many recent tokens the repetition penalties look at; 0 disables them, -1 means the whole context.",
          help_ja="繰り返しペナルティが見る直近のトークン数。0で無効、-1で文脈全体。"),
     Knob("frequency_penalty", "float", 0.0, "penalties", neutral=0.0, minimum=-2.0, maximum=2.0,
          step=0.05, stage="penalties", llama_cli="--frequency-penalty", llama_server="frequency_penalty",
          example=1.0,
+         spellings=_spell("frequency_penalty", *_OPENAI_COMPATIBLE, "tgw", sillytavern="freq_pen"),
          help_en="Subtracts this times the number of times a token already appeared: grows with every repeat.",
          help_ja="トークンが既に出た回数×この値をロジットから引く。繰り返すたびに重くなる。"),
     Knob("presence_penalty", "float", 0.0, "penalties", neutral=0.0, minimum=-2.0, maximum=2.0,
          step=0.05, stage="penalties", llama_cli="--presence-penalty", llama_server="presence_penalty",
          example=1.0,
+         spellings=_spell("presence_penalty", *_OPENAI_COMPATIBLE, "tgw", sillytavern="presence_pen"),
          help_en="Subtracts this once from every token that already appeared, however often.",
          help_ja="既に出たトークンのロジットから、回数に関係なく一度だけこの値を引く。"),
     Knob("penalize_prompt", "bool", True, "penalties", stage="penalties", companions={"repeat_penalty": 1.5},
@@ -214,18 +245,21 @@ KNOBS: tuple[Knob, ...] = (
     Knob("dry_multiplier", "float", 0.0, "dry", neutral=0.0, minimum=0.0, maximum=100.0, ui_max=5.0,
          step=0.05, stage="dry", llama_cli="--dry-multiplier", llama_server="dry_multiplier",
          example=2.0,
+         spellings=_spell("dry_multiplier", *_TEXT_UIS),
          help_en="DRY: penalises tokens that would continue a sequence already in the text; 0 is off.",
          help_ja="DRY。文中に既にある並びをそのまま続けてしまうトークンを罰する。0で無効。"),
     Knob("dry_base", "float", 1.75, "dry", minimum=1.0, maximum=100.0, ui_max=4.0, step=0.05,
          stage="dry", companions={"dry_multiplier": 0.8}, llama_cli="--dry-base", llama_server="dry_base",
          example=3.0,
          requires=("dry_multiplier",),
+         spellings=_spell("dry_base", *_TEXT_UIS),
          help_en="DRY: how fast the penalty grows with the length of the repeated sequence.",
          help_ja="DRY。繰り返された並びが長くなるにつれてペナルティが増える速さ（指数の底）。"),
     Knob("dry_allowed_length", "int", 2, "dry", minimum=0, maximum=1000, ui_max=20, step=1, stage="dry",
          companions={"dry_multiplier": 0.8}, llama_cli="--dry-allowed-length", llama_server="dry_allowed_length",
          example=4,
          requires=("dry_multiplier",),
+         spellings=_spell("dry_allowed_length", *_TEXT_UIS),
          help_en="DRY: repeated sequences up to this many tokens go unpunished.",
          help_ja="DRY。この長さまでの繰り返しはペナルティなしで許す。"),
     Knob("dry_penalty_last_n", "int", 64, "dry", minimum=-1, maximum=1_000_000, ui_max=1024, step=1,
@@ -233,6 +267,7 @@ KNOBS: tuple[Knob, ...] = (
          llama_cli="--dry-penalty-last-n", llama_server="dry_penalty_last_n",
          example=4,
          requires=("dry_multiplier",),
+         spellings=_spell("dry_penalty_last_n", "sillytavern"),
          help_en="DRY: how many recent tokens it searches for repeats; 0 disables it, -1 means the whole context.",
          help_ja="DRY。繰り返しを探す直近のトークン数。0で無効、-1で文脈全体。"),
     Knob("dry_sequence_breakers", "strings", ("\n", ":", '"', "*"), "dry", stage="dry",
@@ -240,36 +275,53 @@ KNOBS: tuple[Knob, ...] = (
          llama_server="dry_sequence_breakers",
          example=(".",),
          requires=("dry_multiplier",),
+         spellings=_spell("dry_sequence_breakers", *_TEXT_UIS),
          help_en="DRY: strings that end a repeated sequence, so names and line starts can repeat freely.",
          help_ja="DRY。繰り返しの並びをそこで区切る文字列。改行や「:」の後の名前などは自由に繰り返せる。"),
     Knob("logit_bias", "bias", MappingProxyType({}), "advanced", neutral=MappingProxyType({}),
          llama_cli="--logit-bias", llama_server="logit_bias",
          example={"!": 5.0},
+         spellings=_spell("logit_bias", "open_webui", "llama_cpp_python"),
          help_en="Adds a bias to chosen tokens' logits (token id or text: -100 to 100); false bans the token.",
          help_ja="指定したトークン（IDまたは文字列）のロジットに値を足す（-100〜100）。false でそのトークンを禁止する。"),
     Knob("samplers", "order", NAMED_ORDERS[DEFAULT_ORDER], "advanced", companions={"temperature": 1.5, "top_p": 0.5},
          llama_cli="--sampling-seq", llama_server="samplers",
          example="tedskfypmx",
+         spellings=_spell("samplers", "sillytavern", tgw="sampler_priority"),
          help_en="The order of the sampler chain, as llama.cpp letters (edskfypmxt) or stage names.",
          help_ja="サンプラーを適用する順序。llama.cppの文字列（edskfypmxt）またはステージ名のリスト。"),
     Knob("seed", "seed", 0, "generation", minimum=-1, maximum=2**32 - 2, step=1,
          llama_cli="--seed", llama_server="seed",
          example=1,
+         spellings=_spell("seed", *_OPENAI_COMPATIBLE, *_TEXT_UIS),
          help_en="Random seed: the same seed and settings give the same text; -1 draws one and reports it.",
          help_ja="乱数シード。同じシードと設定なら同じ文章になる。-1は毎回ランダムに選び、使った値を表示する。"),
     Knob("max_tokens", "int", 256, "generation", minimum=0, maximum=1_000_000, ui_max=2048, step=1,
          llama_cli="--n-predict", llama_server="n_predict",
          example=4,
+         spellings=_spell("max_tokens", "openai", "open_webui", "llama_cpp_python", ollama="num_predict",
+                          tgw="max_new_tokens"),
          help_en="The most tokens to generate; 0 means until the context is full.",
          help_ja="生成する最大トークン数。0は文脈（コンテキスト）が埋まるまで。"),
     Knob("stop", "strings", (), "generation", neutral=(), llama_cli="--reverse-prompt", llama_server="stop",
          example=("e",),
+         spellings=_spell("stop", *_OPENAI_COMPATIBLE),
          help_en="Generation stops before any of these strings; the string itself is not shown.",
          help_ja="これらの文字列が出たら、その手前で生成を止める（文字列自体は出力しない）。"),
 )
 
 KNOB_BY_NAME: Mapping[str, Knob] = MappingProxyType({knob.name: knob for knob in KNOBS})
+# Set once for a whole comparison (the app's prompt panel, an experiment's top level), not per column.
+RUN_LEVEL_KNOBS: tuple[str, ...] = tuple(knob.name for knob in KNOBS if knob.group == "generation")
 KNOB_NAMES: tuple[str, ...] = tuple(KNOB_BY_NAME)
+
+
+def spelled(tool: str) -> dict[str, str]:
+    """Knob name -> the tool's key, for the knobs the tool can express; tables of other tools' names
+    are derived from here so that adding a knob never means editing a list elsewhere."""
+    if tool not in SPELLING_TOOLS:
+        raise ValueError(f"unknown tool {tool!r}; known: {', '.join(SPELLING_TOOLS)}")
+    return {knob.name: knob.spellings[tool] for knob in KNOBS if tool in knob.spellings}
 
 
 def knobs_of_stage(stage: str) -> tuple[Knob, ...]:
@@ -530,7 +582,8 @@ def _parse_scalar(knob: Knob, raw: str) -> Any:
         except ValueError:
             return raw
     if knob.kind == "strings":
-        return [s.encode().decode("unicode_escape") for s in raw.split("|")]
+        # backslashreplace keeps non-ASCII text (Japanese stop strings) intact through unicode_escape
+        return [s.encode("latin-1", "backslashreplace").decode("unicode_escape") for s in raw.split("|")]
     return raw
 
 

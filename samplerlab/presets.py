@@ -16,8 +16,10 @@ file name is derived from the name, and writes are atomic.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import tempfile
+import secrets
+import stat
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,14 +33,18 @@ from .params import KNOB_BY_NAME, KNOB_NAMES, Settings, SettingsError, order_nam
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 64
+# File names are limited to 255 bytes; 64 characters of 4 bytes each would exceed that. 200 leaves room
+# for ".yaml" and the temporary file's prefix and suffix.
+MAX_STEM_BYTES = 200
 MAX_MESSAGE_LENGTH = 300
 LINE_WIDTH = 10_000  # never fold a description over several quoted lines
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "presets"
 PRESETS_DIR_ENV = "SAMPLERLAB_PRESETS_DIR"
 META_KEYS = ("name", "description", "schema_version")
 HEADER = f"# samplerlab preset (schema {SCHEMA_VERSION}), written by samplerlab {__version__}\n"
-WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                              *(f"LPT{i}" for i in range(1, 10))})
+# Windows also reserves COM and LPT with superscript digits (¹ ² ³), which are letters-or-digits here.
+WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{device}{digit}" for device in ("COM", "LPT")
+                                                            for digit in (*"123456789", *"¹²³"))})
 
 
 class PresetError(ValueError):
@@ -84,6 +90,10 @@ def check_name(name: Any) -> str:
     stem = file_stem(name)
     if not stem:
         raise PresetError(f"the preset name {name!r} needs at least one letter or digit")
+    size = len(stem.encode("utf-8"))
+    if size > MAX_STEM_BYTES:
+        raise PresetError(f"the preset name is {size} bytes long as a file name (UTF-8); the limit is "
+                          f"{MAX_STEM_BYTES}: use fewer characters")
     if stem.upper() in WINDOWS_RESERVED:
         raise PresetError(f"the preset name {name!r} is reserved by Windows; choose another name")
     return name
@@ -110,7 +120,7 @@ def parse_preset_text(text: str, source: str = "upload", *, builtin: bool = Fals
     """A preset from YAML text (a file's contents or an upload), validated against the schema."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise PresetError(f"{source}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines")
-    document = _load_yaml(text, source)
+    document = load_yaml(text, source)
     if document is None:
         raise PresetError(f"{source}: the file is empty; expected name, schema_version and settings")
     if not isinstance(document, dict):
@@ -149,8 +159,18 @@ def read_preset_file(path: Path | str, *, builtin: bool = False) -> Preset:
     return parse_preset_text(read_small_text(path), str(path), builtin=builtin, path=path)
 
 
+class _Refused(yaml.composer.ComposerError):
+    """Valid YAML that presets do not accept; reported as itself, not as a syntax error."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses duplicate keys: a shared file must mean what it first appears to."""
+    """yaml.SafeLoader that refuses duplicate keys (a shared file must mean what it first appears to)
+    and aliases: a preset needs none, and nested aliases make a few hundred bytes expand to gigabytes."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.events.AliasEvent):
+            raise _Refused(None, None, "aliases (*name) are not allowed here", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -166,11 +186,11 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def _load_yaml(text: str, source: str) -> Any:
+def load_yaml(text: str, source: str) -> Any:
     """Safe constructors only: tags such as !!python/object become a clean error, never an object."""
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.constructor.ConstructorError as error:
+    except (yaml.constructor.ConstructorError, _Refused) as error:
         hint = "; presets hold plain values only" if "tag" in str(error.problem) else ""
         raise PresetError(f"{source}:{_line(error)} {error.problem}{hint}") from None
     except yaml.YAMLError as error:
@@ -282,10 +302,16 @@ def _yaml_value(name: str, value: Any) -> Any:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    """Write beside the target, fsync, then os.replace: a crash or full disk never leaves half a file."""
-    descriptor, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write beside the target, fsync, then os.replace: a crash or full disk never leaves half a file.
+
+    The file gets the mode a plain write would give it (the existing file's, else 0644 less the umask),
+    not a private temporary file's 0600, so replacing a shared preset does not lock others out.
+    """
+    descriptor, temp_name = _create_beside(path)
     try:
         try:
+            if path.exists() and hasattr(os, "fchmod"):
+                os.fchmod(descriptor, stat.S_IMODE(path.stat().st_mode))
             view = memoryview(text.encode("utf-8"))
             while view:
                 view = view[os.write(descriptor, view):]
@@ -297,6 +323,29 @@ def _atomic_write(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+    _fsync_directory(path.parent)
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new hidden file next to ``path``, created 0644 so the kernel applies the umask (mkstemp uses 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(temp, flags, 0o644), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path.parent))
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself survive a crash; platforms that cannot open or sync a directory skip it."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 # -- the store -------------------------------------------------------------------
@@ -315,10 +364,14 @@ def _scan_dir(directory: Path, builtin: bool) -> tuple[list[Preset], dict[Path, 
     """Every preset file in a directory, read independently so one bad file spoils nothing else."""
     presets: list[Preset] = []
     broken: dict[Path, PresetError] = {}
-    if not directory.is_dir():
+    try:
+        if not directory.is_dir():
+            return presets, broken
+        files = sorted(p for p in directory.iterdir()
+                       if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file())
+    except OSError as error:  # e.g. no permission: one problem line, and the other directory still lists
+        broken[directory] = PresetError(f"{directory}: cannot read the directory ({error.strerror or error})")
         return presets, broken
-    files = sorted(p for p in directory.iterdir()
-                   if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file())
     for path in files:
         try:
             presets.append(read_preset_file(path, builtin=builtin))

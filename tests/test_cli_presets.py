@@ -12,7 +12,8 @@ from samplerlab.cli import first_sentence, main
 from samplerlab.formats import EXPORT_FORMATS, export_preset
 from samplerlab.formats_import import import_preset
 from samplerlab.params import Settings
-from samplerlab.presets import BUILTIN_DIR, PRESETS_DIR_ENV, Preset, load_preset, preset_yaml, save_preset
+from samplerlab.presets import (BUILTIN_DIR, HEADER, PRESETS_DIR_ENV, Preset, PresetError, load_preset, preset_yaml,
+                                save_preset)
 
 # The name and kind columns of `presets list` for the built-ins; names are padded to the longest one.
 BUILTIN_COLUMNS = [
@@ -28,7 +29,7 @@ BUILTIN_COLUMNS = [
 ]
 KNOWN = ", ".join(name for name, _ in BUILTIN_COLUMNS)
 TGW_FILE = "temperature: 0.87\ntop_p: 0.99\ntop_a: 0.2\nrepetition_penalty: 1.01\nguidance_scale: 1.5\n"
-ST_FILE = json.dumps({"temp": 1.25, "min_p": 0.1, "top_a": 0.2, "ban_eos_token": True,
+ST_FILE = json.dumps({"temp": 1.25, "min_p": 0.1, "top_a": 0.2, "ban_eos_token": True, "adaptive_target": 0.6,
                       "samplers": ["top_k", "min_p", "adaptive_p", "temperature"]})
 
 
@@ -99,9 +100,12 @@ def test_the_user_dir_may_come_before_the_command_or_from_the_environment(where,
 # -- show and export ------------------------------------------------------------------------
 
 def test_show_prints_the_builtin_file_as_it_is(user_dir):
+    """All but the header's version: the file says which samplerlab wrote it, `show` which one runs."""
     result = presets(user_dir, "show", "LLAMA-CPP-PYTHON gui guide")
     assert result.exit_code == 0
-    assert result.stdout == (BUILTIN_DIR / "llama-cpp-python-gui-guide.yaml").read_text(encoding="utf-8")
+    header, _, body = result.stdout.partition("\n")
+    assert header + "\n" == HEADER
+    assert body == (BUILTIN_DIR / "llama-cpp-python-gui-guide.yaml").read_text(encoding="utf-8").partition("\n")[2]
 
 
 def test_show_prints_a_user_preset_as_samplerlab_writes_it(user_dir):
@@ -125,7 +129,7 @@ def test_the_gui_guide_exports_to_llama_cpp_python_without_notes(user_dir):
 
 @pytest.mark.parametrize("file_name, text, fmt, unmapped", [
     ("Big O.yaml", TGW_FILE, "tgw", ["top_a", "guidance_scale"]),
-    ("Big O.json", ST_FILE, "sillytavern", ["top_a", "ban_eos_token", "samplers: adaptive_p"]),
+    ("Big O.json", ST_FILE, "sillytavern", ["top_a", "ban_eos_token", "adaptive_target", "samplers: adaptive_p"]),
 ])
 @pytest.mark.parametrize("given", [False, True])
 def test_import_saves_the_preset_and_lists_unmapped_keys(file_name, text, fmt, unmapped, given, user_dir, tmp_path):
@@ -153,6 +157,53 @@ def test_a_samplerlab_preset_is_imported_as_it_is(user_dir, tmp_path):
     result = presets(user_dir, "import", str(source))
     assert result.exit_code == 0 and result.stdout == f"saved 'shared' to {user_dir / 'shared.yaml'}\n"
     assert load_preset("shared", user_dir).settings == Settings({"top_k": 5})
+
+
+# -- rename and delete ---------------------------------------------------------------------------
+
+def test_rename_moves_the_preset_to_its_new_file(user_dir):
+    save_preset(Preset("draft", "kept", Settings({"top_k": 7})), user_dir)
+    result = presets(user_dir, "rename", "DRAFT", "創作向け")
+    assert result.exit_code == 0
+    assert result.output == f"renamed 'DRAFT' to '創作向け' ({user_dir / '創作向け.yaml'})\n"
+    assert sorted(p.name for p in user_dir.iterdir()) == ["創作向け.yaml"]
+    assert load_preset("創作向け", user_dir) == Preset("創作向け", "kept", Settings({"top_k": 7}), False,
+                                                  user_dir / "創作向け.yaml")
+
+
+def test_rename_needs_overwrite_to_replace(user_dir):
+    save_preset(Preset("a", "", Settings({"top_k": 1})), user_dir)
+    save_preset(Preset("b"), user_dir)
+    refused = presets(user_dir, "rename", "a", "b")
+    assert refused.exit_code == 1
+    assert refused.output == f"Error: a preset named 'b' already exists in {user_dir}; choose overwrite to replace it\n"
+    replaced = presets(user_dir, "rename", "a", "b", "--overwrite")
+    assert replaced.exit_code == 0 and replaced.output == f"renamed 'a' to 'b' ({user_dir / 'b.yaml'})\n"
+    assert [p.name for p in user_dir.iterdir()] == ["b.yaml"] and load_preset("b", user_dir).settings.top_k == 1
+
+
+def test_delete_removes_the_file(user_dir):
+    save_preset(Preset("old one"), user_dir)
+    result = presets(user_dir, "delete", "Old One")
+    assert result.exit_code == 0 and result.output == f"deleted 'Old One' ({user_dir / 'old-one.yaml'})\n"
+    assert list(user_dir.iterdir()) == []
+    with pytest.raises(PresetError, match="^unknown preset 'old one'"):
+        load_preset("old one", user_dir)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["rename", "greedy", "mine"], "'greedy' is a built-in preset and read-only; save a copy under another name"),
+    (["delete", "Mirostat 2"], "'mirostat 2' is a built-in preset and read-only; save a copy under another name"),
+    (["rename", "mine", "Greedy"], "'Greedy' is the name of a built-in preset; save yours under another name"),
+    (["rename", "mine", "../x"], "the preset name '../x' looks like a path; use a plain name without / or \\"),
+    (["rename", "gone", "x"], f"unknown preset 'gone'; known: {KNOWN}, mine"),
+    (["delete", "mne"], f"unknown preset 'mne' (did you mean 'mine'?); known: {KNOWN}, mine"),
+])
+def test_rename_and_delete_mistakes_are_one_error_line(args, message, user_dir):
+    save_preset(Preset("mine"), user_dir)
+    result = presets(user_dir, *args)
+    assert result.exit_code == 1 and result.output == f"Error: {message}\n"
+    assert [p.name for p in user_dir.iterdir()] == ["mine.yaml"]
 
 
 # -- validate ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from samplerlab import formats, formats_import
 from samplerlab.formats import (EXPORT_FORMATS, LLAMA_SERVER_KEYS, ST_NEUTRAL, TARGETS, UNSUPPORTED_KEY, FormatError,
                                 export_preset)
 from samplerlab.formats_import import IMPORTERS, detect_format, import_preset
-from samplerlab.params import DEFAULTS, KNOB_BY_NAME, KNOBS, Settings
+from samplerlab.params import DEFAULTS, KNOB_BY_NAME, KNOBS, SPELLING_TOOLS, Settings, spelled
 from samplerlab.presets import Preset, PresetError, load_preset, preset_yaml
 
 # The tools' own key names, copied from their sources (see the research notes), not from samplerlab.
@@ -57,7 +57,7 @@ ST_NEUTRAL_JSON = """{ "temp": 1, "temperature_last": true, "top_p": 1, "top_k":
   "add_bos_token": true, "ban_eos_token": false, "skip_special_tokens": true,
   "mirostat_mode": 0, "mirostat_tau": 5, "mirostat_eta": 0.1,
   "guidance_scale": 1, "negative_prompt": "", "grammar_string": "", "json_schema": null,
-  "banned_tokens": "",
+  "json_schema_allow_empty": false, "banned_tokens": "",
   "sampler_priority": ["repetition_penalty","presence_penalty","frequency_penalty","dry","temperature",
      "dynamic_temperature","quadratic_sampling","top_n_sigma","top_k","top_p","typical_p",
      "epsilon_cutoff","eta_cutoff","tfs","top_a","min_p","mirostat","xtc",
@@ -84,6 +84,15 @@ def test_every_table_is_keyed_by_real_knob_names():
     assert len(tables) > 15
     for table in tables:
         assert set(table) <= set(KNOB_BY_NAME), set(table) - set(KNOB_BY_NAME)
+
+
+def test_every_spelling_names_a_known_tool():
+    """A misspelt tool in a knob's spellings would silently drop the knob from that tool's exports."""
+    for knob in KNOBS:
+        assert set(knob.spellings) <= set(SPELLING_TOOLS), knob.name
+    with pytest.raises(ValueError, match="^unknown tool 'olama'; known: openai, ollama, open_webui, "
+                                         "llama_cpp_python, tgw, sillytavern$"):
+        spelled("olama")
 
 
 def test_the_formats_are_the_promised_ones():
@@ -198,9 +207,46 @@ def test_tgw_preset_is_sparse_against_tgw_defaults():
 
 def test_sillytavern_preset_is_a_complete_st_document():
     document = json_export(EVERY_KNOB, "sillytavern")
-    assert set(document) - {UNSUPPORTED_KEY} == set(json.loads(ST_NEUTRAL_JSON)) == set(ST_NEUTRAL)
+    assert set(ST_NEUTRAL) == set(json.loads(ST_NEUTRAL_JSON))
+    # current SillyTavern also saves adaptive-p's settings; the export switches it off explicitly
+    assert set(document) - {UNSUPPORTED_KEY} == set(ST_NEUTRAL) | {"adaptive_target", "adaptive_decay"}
+    assert document["adaptive_target"] == -0.01 and document["json_schema_allow_empty"] is False
     assert json.loads(document["dry_sequence_breakers"]) == ["."]
     assert document["samplers"][0] == "temperature" and document["temperature_last"] is False
+
+
+def test_sillytavern_carries_the_order_to_every_backend():
+    """llama.cpp reads `samplers`, TGW `sampler_priority`, KoboldCpp `sampler_order`: all three follow the preset."""
+    settings = Settings({"samplers": "tedskfypmx"})
+    document = json_export(settings, "sillytavern")
+    assert document["samplers"] == ["temperature", "penalties", "dry", "top_n_sigma", "top_k", "tfs_z", "typ_p",
+                                    "top_p", "min_p", "xtc"]
+    assert document["sampler_priority"] == [
+        "temperature", "dynamic_temperature", "quadratic_sampling", "repetition_penalty", "presence_penalty",
+        "frequency_penalty", "dry", "top_n_sigma", "top_k", "tfs", "typical_p", "epsilon_cutoff", "eta_cutoff",
+        "top_p", "top_a", "min_p", "adaptive_p", "mirostat", "xtc", "encoder_repetition_penalty", "no_repeat_ngram"]
+    assert document["sampler_priority"] == yaml.safe_load(export_preset(settings, "tgw"))["sampler_priority"].split("\n")
+    assert document["sampler_order"] == [5, 6, 0, 1, 3, 4, 2]  # temperature, rep_pen, top_k, top_a, tfs, typical, top_p
+    assert document["temperature_last"] is False
+
+
+def test_sillytavern_default_order_keeps_the_neutral_orders():
+    document = json_export(DEFAULTS, "sillytavern")
+    assert document["sampler_order"] == ST_NEUTRAL["sampler_order"] and document["temperature_last"] is True
+
+
+def test_open_webui_stop_strings_survive_its_unicode_escape_decoding():
+    """Open WebUI runs bytes(stop, "utf-8").decode("unicode_escape") on each stop string."""
+    stops = json_export(DEFAULTS.replace(stop=["ユーザー:", "\n", "a\\b"]), "open-webui")["stop"]
+    assert stops == ["\\u30e6\\u30fc\\u30b6\\u30fc:", "\\n", "a\\\\b"]
+    assert [bytes(stop, "utf-8").decode("unicode_escape") for stop in stops] == ["ユーザー:", "\n", "a\\b"]
+
+
+def test_llama_cpp_python_export_says_mirostat_skips_temperature():
+    text = export_preset(load_preset("mirostat 2"), "llama-cpp-python")
+    assert "#   temperature = 0.8: llama-cpp-python applies no temperature before Mirostat\n" in text
+    assert "applies no temperature" not in export_preset(Settings({"mirostat": 2, "temperature": 1.0}),
+                                                         "llama-cpp-python")
 
 
 # -- nothing is dropped silently -------------------------------------------------------------
@@ -310,8 +356,18 @@ def test_tgw_imports_carry_tgw_defaults(file_name, text, expected, unmapped):
      []),
     ({"dynatemp": True, "min_temp": 0.5, "max_temp": 1.5, "dynatemp_exponent": 2, "nsigma": 1.0},
      {"temperature": 1.0, "dynatemp_range": 0.5, "dynatemp_exponent": 2.0, "top_n_sigma": 1.0}, []),
+    # temperature_last is for other back ends: llama.cpp gets `samplers` as it is
+    ({"samplers": ["temperature", "top_k", "top_p"], "temperature_last": True}, {"samplers": "tkp"}, []),
     ({"samplers": ["top_k", "min_p", "adaptive_p", "temperature"], "temperature_last": False, "ban_eos_token": True},
-     {"samplers": "kmt"}, ["ban_eos_token", "samplers: adaptive_p"]),
+     {"samplers": "kmt"}, ["ban_eos_token"]),
+    # what current SillyTavern saves: adaptive-p off (negative target) is plain sampling, as in samplerlab
+    ({"adaptive_target": -0.01, "adaptive_decay": 0.5, "json_schema_allow_empty": True,
+      "samplers": ["penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature",
+                   "adaptive_p"]},
+     {"samplers": "edskypmxt"}, []),
+    ({"adaptive_target": 0.6, "adaptive_decay": 0.5, "samplers": ["top_k", "adaptive_p"]},
+     {"samplers": "k"}, ["adaptive_target", "adaptive_decay", "samplers: adaptive_p"]),
+    ({"json_schema": {}, "json_schema_allow_empty": True}, {}, ["json_schema_allow_empty"]),
     ({"logit_bias": [{"id": "a", "text": "hello", "value": -5}, {"id": "b", "text": "[1, 2]", "value": 3},
                      {"id": "c", "text": "{verbatim}", "value": 1}],
       "banned_tokens": "[42]\n\"bad words\"\nfoo"},
@@ -354,8 +410,12 @@ def test_sillytavern_bias_round_trips():
     ("{not json", "sillytavern", "SillyTavern preset: not valid JSON (Expecting property name enclosed in double "
                                  "quotes at line 1)"),
     ("[1, 2]", "sillytavern", "SillyTavern preset: expected a mapping of keys to values, got list"),
-    ("top_k: [\n", "tgw", "text-generation-webui preset: not valid YAML at line 2"),
-    ("!!python/object:os.system {}\n", "tgw", "text-generation-webui preset: not valid YAML at line 1"),
+    ("top_k: [\n", "tgw", "text-generation-webui preset: line 2: YAML syntax error: expected the node content, "
+                         "but found '<stream end>'"),
+    ("!!python/object:os.system {}\n", "tgw", "text-generation-webui preset: line 1: could not determine a "
+                                              "constructor for the tag 'tag:yaml.org,2002:python/object:os.system'; "
+                                              "presets hold plain values only"),
+    ("top_p: &p 0.9\nmin_p: *p\n", "tgw", "text-generation-webui preset: line 2: aliases (*name) are not allowed here"),
     ("top_p: 7\n", "tgw", "text-generation-webui preset: top_p: 7.0 is out of range; expected 0 to 1"),
     ('{"temp": "hot"}', "sillytavern", "SillyTavern preset: temperature: expected a number, got 'hot'"),
     ("top_k: 1\n" + "#" * 70_000, "tgw", "text-generation-webui preset: larger than 64 KiB"),

@@ -92,6 +92,7 @@ def test_settings_are_immutable_and_compare_by_value():
 @pytest.mark.parametrize("text, expected", [
     ("temperature=3,top_k=100", {"temperature": 3.0, "top_k": 100}),
     ("stop=\\n|END", {"stop": ["\n", "END"]}),
+    ("stop=\\n|。|魔理沙:", {"stop": ["\n", "。", "魔理沙:"]}),
     ("samplers=ekt", {"samplers": "ekt"}),
 ])
 def test_column_assignments(text, expected):
