@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -16,12 +14,13 @@ from .models import Model, ModelError, resolve_model_path
 from .params import LoadSettings, Settings, SettingsError, parse_assignments
 from .formats import EXPORT_FORMATS, export_preset
 from .formats_import import IMPORTERS, import_file
-from .presets import (PRESETS_DIR_ENV, Preset, PresetError, list_presets, load_preset, preset_yaml,
-                      read_preset_file, save_preset)
+from .presets import (PRESETS_DIR_ENV, Preset, PresetError, delete_preset, list_presets, load_preset, preset_yaml,
+                      read_preset_file, rename_preset, save_preset)
 from .render import display_width, pad, side_by_side
-from .experiments import load_experiment, opened_model, result_document, result_path, run_experiment
+from .comparisons import run_file
+from .experiments import load_experiment, opened_model
 from .report import render_report, text_table
-from .results import check_result, dump, load_result, write_new
+from .results import check_result, load_result
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
@@ -191,19 +190,8 @@ def run_command(experiment: Path | None, out: Path | None, check_path: Path | No
         raise click.UsageError("give an EXPERIMENT file, or --check RESULT")
     try:
         loaded = load_experiment(experiment)
-        overrides = {key: value for key, value in [("max_tokens", max_tokens), ("model", model_spec)]
-                     if value is not None}
-        loaded = loaded.with_settings(max_tokens=max_tokens) if max_tokens is not None else loaded
-        loaded = loaded.with_model(model_spec) if model_spec else loaded
-        started = datetime.datetime.now(datetime.timezone.utc)
-        target = out or result_path(experiment, started)
-        if target.exists():
-            raise FileExistsError(f"{target}: already exists; results are never overwritten (choose another --out)")
-        with opened_model(loaded.model, loaded.load) as model, \
-                click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
-            outcomes = run_experiment(model, loaded, on_done=lambda _: bar.update(1))
-            document = result_document(loaded, model, outcomes, overrides, started)
-        write_new(target, dump(document))
+        with click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
+            document, target = run_file(loaded, out, max_tokens, model_spec, on_done=lambda _: bar.update(1))
     except USER_ERRORS as error:
         fail(error)
     click.echo(text_table(document))
@@ -240,6 +228,8 @@ def report_command(result: Path, out: Path | None) -> None:
 
 # -- presets ----------------------------------------------------------------------------------
 
+
+
 def presets_dir_option(function):
     """--presets-dir on every presets command, so it can follow the command word like any other option."""
     return click.option("--presets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -253,7 +243,7 @@ def _user_dir(presets_dir: Path | None) -> Path | str | None:
 
 @main.group("presets")
 def presets_group() -> None:
-    """List, show, export, import and validate presets; built-in presets are read-only."""
+    """List, show, export, import, rename, delete and validate presets; built-in presets are read-only."""
 
 
 @presets_group.command("list")
@@ -343,6 +333,32 @@ def presets_import(file: Path, name: str | None, fmt: str | None, overwrite: boo
     click.echo(f"saved {saved.name!r} to {shown_path(saved.path)}")
     for key in unmapped:
         click.echo(f"unmapped: {key}")
+
+
+@presets_group.command("rename")
+@click.argument("old")
+@click.argument("new")
+@click.option("--overwrite", is_flag=True, help="Replace a user preset already named NEW.")
+@presets_dir_option
+def presets_rename(old: str, new: str, overwrite: bool, presets_dir: Path | None) -> None:
+    """Rename the user preset OLD to NEW; its file is renamed to match. Built-in presets are read-only."""
+    try:
+        renamed = rename_preset(old, new, _user_dir(presets_dir), overwrite)
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(f"renamed {old!r} to {renamed.name!r} ({shown_path(renamed.path)})")
+
+
+@presets_group.command("delete")
+@click.argument("name")
+@presets_dir_option
+def presets_delete(name: str, presets_dir: Path | None) -> None:
+    """Delete the user preset NAME (its file); built-in presets cannot be deleted."""
+    try:
+        path = delete_preset(name, _user_dir(presets_dir))
+    except USER_ERRORS as error:
+        fail(error)
+    click.echo(f"deleted {name!r} ({shown_path(path)})")
 
 
 @presets_group.command("validate")

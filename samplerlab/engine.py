@@ -108,13 +108,19 @@ def resolve_seed(seed: int, drawn: int) -> int:
 
 
 class _ContextCache:
-    """One llama context per model and column count; creating one per run costs more than a step."""
+    """One llama context per model and column count; creating one per run costs more than a step.
+
+    A model frees its contexts when it closes, so a later model at the same address never
+    inherits one.
+    """
 
     def __init__(self) -> None:
         self._contexts: dict[tuple[int, int], llama_cpp.llama_context_p] = {}
 
     def get(self, model: Model, n_seq: int) -> llama_cpp.llama_context_p:
         key = (id(model), n_seq)
+        if not any(k[0] == id(model) for k in self._contexts):
+            model.on_close(lambda: self.release(model))
         if key not in self._contexts:
             params = llama_cpp.llama_context_default_params()
             params.n_ctx = model.load.n_ctx * n_seq

@@ -4,37 +4,39 @@ An experiment names a model, prompts, seeds and columns (a preset and/or setting
 or a sweep of one or two knobs). ``load_experiment`` validates it with one-line messages
 that name the file, the line and the key; nothing in it is trusted. ``run_experiment``
 runs every prompt x seed with all columns through the batched engine, at most
-``MAX_BATCH`` columns at a time, and ``result_document`` writes down everything needed
-to reproduce the run, which ``check_result`` then does.
+``MAX_BATCH`` columns at a time; ``comparisons.run_file`` writes down everything needed
+to reproduce the run, which ``results.check_result`` then does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import importlib.metadata
 import itertools
+import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-import llama_cpp
 import yaml
 
-from .engine import CONTEXTS, Column, Mode, Request
-from .models import Model, file_sha256, resolve_model_path
-from .params import KNOB_NAMES, KnobValues, LoadSettings, Settings, SettingsError, suggest
+from .engine import Column, Mode, Request
+from .models import Model, resolve_model_path
+from .params import (KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, LoadSettings, Settings, SettingsError,
+                     suggest)
 from .presets import PresetError, load_preset
-from .results import column_record  # noqa: F401  (re-exported: the app imports it from here)
-from .results import FORMAT, MAX_BATCH, Outcome, plain, result_columns, run_columns, seed_summaries
+from .results import MAX_BATCH, Outcome, run_columns
 
 MAX_FILE_BYTES = 1 << 20
 MAX_NODES = 100_000  # YAML nodes after aliases: an alias bomb stops here, not in memory
 MAX_COLUMNS = 64
 MAX_PROMPTS = MAX_SEEDS = 32
-RUN_LEVEL = ("max_tokens", "stop")  # set once for every column unless a column sets it (seed too, per run)
-TOP_KEYS = ("description", "model", "load", "mode", "system", "prompt", "prompts", "seed", "seeds",
-            "max_tokens", "stop", "columns", "base", "sweep")
+SEED = next(name for name in RUN_LEVEL_KNOBS if KNOB_BY_NAME[name].kind == "seed")  # one per run, or a list
+SEEDS = f"{SEED}s"
+RANDOM_SEED = KNOB_BY_NAME[SEED].minimum  # -1: draw one; a result records the drawn seed
+RUN_LEVEL = tuple(name for name in RUN_LEVEL_KNOBS if name != SEED)  # every column's, unless a column sets it
+TOP_KEYS = ("description", "model", "load", "mode", "system", "prompt", "prompts",
+            *(key for name in RUN_LEVEL_KNOBS for key in ((name, SEEDS) if name == SEED else (name,))),
+            "columns", "base", "sweep")
 COLUMN_KEYS = ("label", "preset", "settings")
 HF_KEYS = ("hf_repo", "hf_file")
 EMBEDDED = "embedded"
@@ -56,7 +58,7 @@ class PlannedColumn:
     sweep: Mapping[str, Any] | None = None  # the swept knobs' values, for sweep columns
 
     def for_seed(self, seed: int) -> Column:
-        return Column(self.label, self.settings if self.seeded else self.settings.replace(seed=seed))
+        return Column(self.label, self.settings if self.seeded else self.settings.replace(**{SEED: seed}))
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class Experiment:
 
     def with_model(self, model: Any) -> "Experiment":
         return replace(self, model=parse_model(model, Path.cwd(), "--model"))
+
+    def with_drawn_seeds(self) -> "Experiment":
+        """Every run-level seed -1 replaced by a drawn one, so the result records what was run."""
+        return replace(self, seeds=tuple(secrets.randbelow(2**31) if seed == RANDOM_SEED else seed
+                                         for seed in self.seeds))
 
     @property
     def runs(self) -> int:
@@ -196,15 +203,14 @@ def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | N
         raise doc.fail((), f"expected a mapping of experiment keys ({', '.join(TOP_KEYS)}), got {_describe(spec)}")
     _check_keys(doc, (), spec, TOP_KEYS, ', '.join(TOP_KEYS))
     run_level = _run_level(doc, spec)
-    seeds = _one_or_many(doc, spec, "seed", "seeds", MAX_SEEDS, lambda p, v: _knob(doc, p, "seed", v), (0,))
+    seeds = _one_or_many(doc, spec, SEED, SEEDS, MAX_SEEDS, lambda p, v: _knob(doc, p, SEED, v),
+                         (KNOB_BY_NAME[SEED].default,))
     prompts = _one_or_many(doc, spec, "prompt", "prompts", MAX_PROMPTS, lambda p, v: _text(doc, p, v), None)
     if prompts is None:
         raise doc.fail((), "no prompt: give prompt (a string) or prompts (a list of strings)")
-    run_level["seed"] = seeds[0]
-    columns, sweep = _columns(doc, spec, run_level)
-    mode = spec.get("mode", "chat")
-    if mode not in ("chat", "raw"):
-        raise doc.fail(("mode",), f"expected chat or raw, got {_describe(mode)}")
+    run_level[SEED] = seeds[0]
+    columns, sweep = _columns(doc, spec, run_level, len(seeds))
+    mode = _mode(doc, spec)
     return Experiment(
         source=source, spec=spec, model=parse_model(spec.get("model"), base_dir or Path.cwd(), doc.where(("model",))),
         load=LoadSettings() if spec.get("load") is None else _values(doc, ("load",), spec["load"], LoadSettings),
@@ -212,6 +218,15 @@ def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | N
         system=None if spec.get("system") is None else _text(doc, ("system",), spec["system"], empty=True),
         prompts=prompts, seeds=seeds, columns=columns, sweep=sweep,
         description="" if spec.get("description") is None else _text(doc, ("description",), spec["description"], True))
+
+
+def _mode(doc: _Document, spec: Mapping) -> Mode:
+    mode = spec.get("mode", "chat")
+    if mode not in ("chat", "raw"):
+        raise doc.fail(("mode",), f"expected chat or raw, got {_describe(mode)}")
+    if mode == "raw" and spec.get("system") is not None:
+        raise doc.fail(("system",), "only applies in chat mode; remove it, or use mode: chat")
+    return mode
 
 
 def _text(doc: _Document, path: Path_, value: Any, empty: bool = False) -> str:
@@ -233,7 +248,7 @@ def _values(doc: _Document, path: Path_, value: Any, kind: type[KnobValues] = Se
 
 
 def _knob(doc: _Document, path: Path_, name: str, value: Any) -> Any:
-    """One run-level knob (seed, max_tokens, stop) validated by the schema."""
+    """One run-level knob (params.RUN_LEVEL_KNOBS) validated by the schema."""
     try:
         return Settings({name: value}, source=doc.where(path[:-1], at=path))[name]
     except SettingsError as error:
@@ -260,12 +275,15 @@ def _run_level(doc: _Document, spec: Mapping) -> dict[str, Any]:
 
 
 def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
-    """'embedded' (the default), a .gguf path (made absolute) or {hf_repo, hf_file}."""
+    """'embedded' (the default), a .gguf path (made absolute; it must exist) or {hf_repo, hf_file}."""
     if value is None or value == EMBEDDED:
         return EMBEDDED
     if isinstance(value, str) and value:
         path = Path(value).expanduser()
-        return str(path if path.is_absolute() else (base_dir / path).resolve())
+        path = path if path.is_absolute() else (base_dir / path).resolve()
+        if not path.is_file():
+            raise ExperimentError(f"{where}: {path}: no such file")
+        return str(path)
     if isinstance(value, Mapping) and set(value) == set(HF_KEYS) and all(isinstance(value[k], str) for k in HF_KEYS):
         return {key: value[key] for key in HF_KEYS}
     raise ExperimentError(f"{where}: expected 'embedded', a .gguf path or {{hf_repo: ..., hf_file: ...}}, "
@@ -274,14 +292,9 @@ def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
 
 @contextlib.contextmanager
 def opened_model(model: Any, load: LoadSettings) -> Iterator[Model]:
-    """The model an experiment or result file names, loaded; its cached contexts are freed with it,
-    since the engine caches them by id() and a later model could otherwise inherit a dead one."""
-    loaded = Model(model_path(model), load)
-    try:
+    """The model an experiment or result file names, loaded for the duration of a run."""
+    with Model(model_path(model), load) as loaded:
         yield loaded
-    finally:
-        CONTEXTS.release(loaded)
-        loaded.close()
 
 
 def model_path(model: Any) -> Path:
@@ -307,7 +320,8 @@ def sweep_label(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={format_value(value)}" for name, value in values.items())
 
 
-def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any]) -> tuple[tuple[PlannedColumn, ...], tuple[str, ...]]:
+def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any],
+             seeds: int) -> tuple[tuple[PlannedColumn, ...], tuple[str, ...]]:
     if "columns" not in spec and "sweep" not in spec:
         raise doc.fail((), "no columns: give columns (a list) or sweep (one or two knobs with value lists)")
     if "base" in spec and "sweep" not in spec:
@@ -315,10 +329,10 @@ def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any]) -> tup
     columns: list[PlannedColumn] = []
     if "columns" in spec:
         specs = _expect(doc, ("columns",), spec["columns"], list, "a list of columns")
-        columns += [_column(doc, ("columns", i), item, run_level, i) for i, item in enumerate(specs)]
+        columns += [_column(doc, ("columns", i), item, run_level, seeds, i) for i, item in enumerate(specs)]
     swept: tuple[str, ...] = ()
     if "sweep" in spec:
-        swept, grid = _sweep(doc, spec["sweep"], spec.get("base"), run_level)
+        swept, grid = _sweep(doc, spec["sweep"], spec.get("base"), run_level, seeds)
         columns += grid
     if not 1 <= len(columns) <= MAX_COLUMNS:
         raise doc.fail(("columns",) if "sweep" not in spec else ("sweep",),
@@ -331,9 +345,13 @@ def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any]) -> tup
     return tuple(columns), swept
 
 
-def _column(doc: _Document, path: Path_, item: Any, run_level: Mapping[str, Any], index: int,
+def _column(doc: _Document, path: Path_, item: Any, run_level: Mapping[str, Any], seeds: int, index: int,
             sweep: Mapping[str, Any] | None = None) -> PlannedColumn:
-    """A column: its preset (or the defaults), then run-level values, then its own settings."""
+    """A column: its preset (or the defaults), then run-level values, then its own settings.
+
+    A column's own seed goes with one run-level seed only: with several it would run the same
+    way once per seed and pose as a setting whose seeds never diverge.
+    """
     item = _expect(doc, path, item, dict, "a mapping with label, preset and/or settings")
     _check_keys(doc, path, item, COLUMN_KEYS + KNOB_NAMES, 'label, preset, settings or a setting name')
     if sweep is not None and "label" in item:
@@ -345,6 +363,9 @@ def _column(doc: _Document, path: Path_, item: Any, run_level: Mapping[str, Any]
     for name in sorted(set(inline) & set(given)):
         raise doc.fail(path + (name,), "set both here and under settings; keep one")
     overrides = {**given, **inline, **(sweep or {})}
+    if SEED in overrides and seeds > 1:
+        at = path + (SEED,) if SEED in inline else path + ("settings", SEED) if SEED in given else ("sweep", SEED)
+        raise doc.fail(at, f"a column's own seed cannot go with {seeds} {SEEDS}; remove it or give one {SEED}")
     preset = item.get("preset")
     base = _preset(doc, path + ("preset",), preset) if preset is not None else {}
     label = item.get("label")
@@ -352,7 +373,7 @@ def _column(doc: _Document, path: Path_, item: Any, run_level: Mapping[str, Any]
         label = sweep_label(sweep) if sweep else (" + ".join(filter(None, [preset, sweep_label(overrides)]))
                                                    or f"column {index + 1}")
     settings = _values(doc, path, {**base, **run_level, **overrides})
-    return PlannedColumn(_text(doc, path + ("label",), label), settings, "seed" in overrides, sweep)
+    return PlannedColumn(_text(doc, path + ("label",), label), settings, SEED in overrides, sweep)
 
 
 def _preset(doc: _Document, path: Path_, name: Any) -> dict[str, Any]:
@@ -362,7 +383,8 @@ def _preset(doc: _Document, path: Path_, name: Any) -> dict[str, Any]:
         raise doc.fail(path, str(error)) from None
 
 
-def _sweep(doc: _Document, sweep: Any, base: Any, run_level: Mapping[str, Any]) -> tuple[tuple[str, ...], list[PlannedColumn]]:
+def _sweep(doc: _Document, sweep: Any, base: Any, run_level: Mapping[str, Any],
+           seeds: int) -> tuple[tuple[str, ...], list[PlannedColumn]]:
     """The grid of one or two knobs' values, first knob outermost, each on top of ``base``."""
     sweep = _expect(doc, ("sweep",), sweep, dict, "a mapping of one or two knobs to lists of values")
     if not 1 <= len(sweep) <= 2:
@@ -379,64 +401,27 @@ def _sweep(doc: _Document, sweep: Any, base: Any, run_level: Mapping[str, Any]) 
     grid = [dict(point) for point in itertools.product(*axes)]
     if len(grid) > MAX_COLUMNS:
         raise doc.fail(("sweep",), f"the grid has {len(grid)} columns; the limit is {MAX_COLUMNS}")
-    return tuple(sweep), [_column(doc, ("base",), base, run_level, i, point) for i, point in enumerate(grid)]
+    return tuple(sweep), [_column(doc, ("base",), base, run_level, seeds, i, point) for i, point in enumerate(grid)]
 
 
 # -- running -------------------------------------------------------------------------------
 def run_experiment(model: Model, experiment: Experiment, on_done: Callable[[Any], None] | None = None,
                    batch: int = MAX_BATCH, cancel=None) -> list[Outcome]:
-    """Every prompt x seed with all columns, ``batch`` columns per engine run; ``on_done`` per column."""
+    """Every prompt x seed with all columns, ``batch`` columns per engine run; ``on_done`` per column.
+
+    A seed of -1 is drawn once per run, so every column of the run shares it. ``cancel`` ends the
+    run between steps and starts no further one: the outcomes are then fewer, or cancelled.
+    """
     outcomes: list[Outcome] = []
+    experiment = experiment.with_drawn_seeds()
     for prompt_index, prompt in enumerate(experiment.prompts):
         request = Request(prompt, experiment.mode, experiment.system)
         for seed in experiment.seeds:
+            if cancel is not None and cancel.is_set():
+                return outcomes
             columns = [planned.for_seed(seed) for planned in experiment.columns]
             results = run_columns(model, request, columns, batch, on_done, cancel)
             outcomes += [Outcome(prompt_index, prompt, result, planned.sweep)
                          for planned, result in zip(experiment.columns, results)]
     return outcomes
 
-
-def environment() -> dict[str, str]:
-    """Versions that decide whether a result reproduces: samplerlab, llama-cpp-python and llama.cpp's build."""
-    def version(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "unknown"
-
-    return {"samplerlab": version("samplerlab"), "llama_cpp_python": version("llama-cpp-python"),
-            "llama_cpp_system": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(" |")}
-
-
-def result_document(experiment: Experiment, model: Model, outcomes: Sequence[Outcome],
-                    overrides: Mapping[str, Any] | None = None,
-                    date: datetime.datetime | None = None) -> dict[str, Any]:
-    """A result file's content: the experiment as given, what it resolved to, the machine, and every column."""
-    info = model.info
-    records = result_columns(outcomes)
-    document: dict[str, Any] = {
-        "samplerlab_result": FORMAT,
-        "date": (date or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds"),
-        "experiment": {"file": experiment.source, "description": experiment.description,
-                       "as_given": plain(dict(experiment.spec))},
-        "overrides": plain(dict(overrides or {})),
-        "model": {"spec": plain(experiment.model), "file_name": info.file_name, "file_size": info.file_size,
-                  "sha256": file_sha256(model.path), "name": info.name, "quantization": info.quantization},
-        "load": plain(dict(experiment.load)),
-        "versions": environment(),
-        "mode": experiment.mode, "system": experiment.system,
-        "prompts": list(experiment.prompts), "seeds": list(experiment.seeds), "sweep": list(experiment.sweep),
-        "columns": records,
-    }
-    if len(experiment.seeds) > 1:
-        document["seed_summary"] = seed_summaries(records)
-    return document
-
-
-def result_path(experiment_path: str | Path, date: datetime.datetime) -> Path:
-    """experiments/runs/<stem>-<UTC timestamp>.yaml beside the experiment, numbered if the second is taken."""
-    source = Path(experiment_path)
-    stem = f"{source.stem}-{date.astimezone(datetime.timezone.utc):%Y%m%dT%H%M%SZ}"
-    candidates = (source.parent / "runs" / f"{stem}{'' if n == 1 else f'-{n}'}.yaml" for n in itertools.count(1))
-    return next(path for path in candidates if not path.exists())

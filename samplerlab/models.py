@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import llama_cpp
 
@@ -183,6 +183,7 @@ class Model:
         self.lock = threading.Lock()  # one generation at a time per model
         self.info = self._read_info()
         self._piece_cache: dict[int, bytes] = {}
+        self._close_hooks: list[Callable[[], None]] = []
         self._text_cache: dict[int, str] = {}
 
     def _check_memory(self) -> None:
@@ -267,8 +268,14 @@ class Model:
         except Exception as error:  # jinja errors are varied; report the first line
             raise ModelError(f"{self.info.file_name}: its chat template failed: {str(error).splitlines()[0]}") from None
 
+    def on_close(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before the model is freed: contexts made on it must go first."""
+        self._close_hooks.append(hook)
+
     def close(self) -> None:
         if getattr(self, "pointer", None):
+            for hook in self._close_hooks:
+                hook()
             llama_cpp.llama_model_free(self.pointer)
             self.pointer = None
 

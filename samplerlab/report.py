@@ -73,14 +73,14 @@ def _tokens_html(record: Record) -> str:
     return "".join(spans) or '<span class="none">(no text)</span>'
 
 
-def _shown_settings(record: Record, first: Record) -> str:
-    """Knobs off llama.cpp's defaults or unlike the first column; the latter highlighted."""
+def _shown_settings(record: Record, group: Sequence[Record]) -> str:
+    """Knobs off llama.cpp's defaults or set differently somewhere in the group; the latter highlighted
+    on every card, so each column shows its own value of what the comparison varies."""
     items = []
     for knob in KNOBS:
-        value, reference = record["settings"].get(knob.name), first["settings"].get(knob.name)
-        default = DEFAULTS[knob.name]
-        differs = value != reference
-        if differs or value != _plain_default(default):
+        value = record["settings"].get(knob.name)
+        differs = any(other["settings"].get(knob.name) != value for other in group)
+        if differs or value != _plain_default(DEFAULTS[knob.name]):
             cls = ' class="differs"' if differs else ""
             items.append(f"<li{cls}>{_e(knob.name)}={_e(format_value(value))}</li>")
     return f'<ul class="settings">{"".join(items)}</ul>'
@@ -92,10 +92,14 @@ def _plain_default(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _card(record: Record, first: Record) -> str:
-    ending = str(record["finish_reason"]) + (f" {record['stopped_by']!r}" if record.get("stopped_by") else "")
-    foot = f"{ending} · {record['token_count']} tokens · mean p {_stat(record, 'mean_prob')}"
-    return (f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, first)}'
+def _ending(reason: Any, stopped_by: str | None) -> str:
+    return str(reason) + (f" {stopped_by!r}" if stopped_by else "")
+
+
+def _card(record: Record, group: Sequence[Record]) -> str:
+    foot = (f"{_ending(record['finish_reason'], record.get('stopped_by'))} · {record['token_count']} tokens · "
+            f"mean p {_stat(record, 'mean_prob')}")
+    return (f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, group)}'
             f'<div class="text">{_tokens_html(record)}</div><p class="foot">{_e(foot)}</p></article>')
 
 
@@ -113,7 +117,7 @@ def _runs_html(document: Mapping[str, Any]) -> str:
         head = group[0]
         sections.append(f'<section><h2>Prompt {head.get("prompt_index", 0) + 1} · seed {_e(head["seed"])}</h2>'
                         f'<p class="prompt">{_e(head.get("prompt", ""))}</p>'
-                        f'<div class="cols">{"".join(_card(r, group[0]) for r in group)}</div></section>')
+                        f'<div class="cols">{"".join(_card(r, group) for r in group)}</div></section>')
     return "".join(sections)
 
 
@@ -132,10 +136,12 @@ def _spread_html(document: Mapping[str, Any]) -> str:
         return ""
     head = "".join(f"<th>{_e(s.label)}</th>" for s in SPREAD_STATS)
     rows = []
+    prompts = len(document.get("prompts", ())) > 1
     for summary in summaries:
         cells = "".join(f"<td>{_mean_std(summary[s.name], s.fmt)}</td>" for s in SPREAD_STATS)
         divergence = summary.get("seed_divergence")
-        rows.append(f"<tr><th>{_e(summary['label'])}</th><td>{len(summary['seeds'])}</td>"
+        where = f"p{summary.get('prompt_index', 0) + 1} " if prompts else ""
+        rows.append(f"<tr><th>{_e(where + summary['label'])}</th><td>{len(summary['seeds'])}</td>"
                     f"<td>{'-' if divergence is None else f'{divergence:.3f}'}</td>{cells}</tr>")
     return ('<section><h2>Across seeds</h2><p class="note">Mean ± standard deviation over the seeds. Seed '
             "divergence is the mean pairwise Jaccard distance of the seeds' token pairs: high means the setting "
@@ -149,6 +155,20 @@ def _mean_std(spread: Mapping[str, Any], fmt: str) -> str:
         return "-"
     text = fmt.format(spread["mean"])
     return text if spread.get("std") is None else f"{text} ± {fmt.format(spread['std'])}"
+
+
+# -- a run in progress (the app) ------------------------------------------------------------
+def progress_html(columns: Sequence[Any], total: int) -> str:
+    """The columns of a running experiment as they finish (engine ColumnResults): label, how each
+    ended, its token count and its text; inline styles, since it sits in the app's page."""
+    box = "border:1px solid #e5e7eb;border-radius:8px;padding:.5em .7em;display:flex;flex-direction:column"
+    cards = "".join(
+        f'<article class="sl-progress-col" style="{box}"><strong>{_e(c.label)}</strong>'
+        f'<div style="white-space:pre-wrap;flex:1;font-size:.92em">{_e(c.text)}</div>'
+        f'<small style="color:#6b7280">{_e(_ending(c.finish_reason, c.stopped_by))} · {len(c.tokens)} tokens · '
+        f"seed {_e(c.seed)}</small></article>" for c in columns)
+    return (f'<p>{len(columns)} of {total} columns done</p><div class="sl-progress" style="display:grid;'
+            f'grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.6em">{cards}</div>')
 
 
 # -- sweep charts --------------------------------------------------------------------------

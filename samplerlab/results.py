@@ -27,6 +27,8 @@ MAX_BATCH = 8  # the engine's most columns per run
 ALTERNATIVES = 5  # top candidates kept per token, before and after the chain: enough to see a cut
 DIGITS = 5  # significant digits of stored probabilities and timings; texts and ids are exact
 MAX_RESULT_BYTES = 256 << 20
+# Line breaks to YAML besides \n: a plain or single-quoted scalar folds them (U+0085 comes back as a space).
+YAML_BREAKS = frozenset("\r\x85\u2028\u2029")
 
 
 class ResultError(ValueError):
@@ -45,9 +47,14 @@ class Outcome:
 
 def run_columns(model: Model, request: Request, columns: Sequence[Column], batch: int = MAX_BATCH,
                 on_done: Callable[[ColumnResult], None] | None = None, cancel=None) -> list[ColumnResult]:
-    """Any number of columns, generated ``batch`` at a time (the engine takes at most 8 per run)."""
+    """Any number of columns, generated ``batch`` at a time (the engine takes at most 8 per run).
+
+    Once ``cancel`` is set no further batch starts, so fewer results come back.
+    """
     results: list[ColumnResult] = []
     for start in range(0, len(columns), batch):
+        if cancel is not None and cancel.is_set():
+            break
         finished: dict[int, ColumnResult] = {}
         for event in generate(model, request, columns[start:start + batch], cancel):
             if isinstance(event, ColumnDone):
@@ -89,8 +96,9 @@ def column_record(column: ColumnResult, prompt: str | None = None,
     if sweep:
         record["sweep"] = plain(dict(sweep))
     stats = column_stats(column)
-    record.update(
-        seed=column.seed, settings=plain(dict(column.settings)), chain=column.chain, text=column.text,
+    record.update(  # the settings as run: a seed of -1 is recorded as the seed it drew
+        seed=column.seed, settings=plain(dict(column.settings.replace(seed=column.seed))), chain=column.chain,
+        text=column.text,
         finish_reason=column.finish_reason, stopped_by=column.stopped_by, token_count=len(column.tokens),
         seconds=_round(column.seconds), tokens_per_second=_round(column.tokens_per_second),
         stats={k: _round(v) if isinstance(v, float) else v for k, v in stats.items()},
@@ -124,7 +132,10 @@ class _Dumper(yaml.SafeDumper):
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=_inline(data))
 
     def represent_str(self, data: str) -> yaml.Node:
-        style = "|" if "\n" in data.strip("\n") and data == data.rstrip(" ") else None
+        if YAML_BREAKS.intersection(data):
+            style = '"'  # escaped, so they survive the round trip
+        else:
+            style = "|" if "\n" in data.strip("\n") and data == data.rstrip(" ") else None
         return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 

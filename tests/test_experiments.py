@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime
 import re
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from samplerlab import comparisons
 from samplerlab.cli import main
-from samplerlab.engine import Request, run
-from samplerlab.experiments import (ExperimentError, load_experiment, parse_experiment, result_document,
-                                    result_path, run_experiment)
-from samplerlab.params import Settings
-from samplerlab.presets import load_preset
+from samplerlab.comparisons import (ExperimentStopped, Finished, result_document, result_path, run_file,
+                                    save_comparison, stream_file)
+from samplerlab.engine import Column, Request, run
+from samplerlab.experiments import ExperimentError, load_experiment, parse_experiment, run_experiment
+from samplerlab.models import Model
+from samplerlab.params import LoadSettings, Settings
+from samplerlab.presets import PresetError, load_preset
 from samplerlab.results import ResultError, check_result, dump, load_result, write_new
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
@@ -32,9 +36,34 @@ columns:
 TOKENS = "4"  # --max-tokens for runs through the CLI: enough to compare, short enough for CI
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Every model here, the CLI's too, on one thread: llama.cpp's threads spin while they wait, and on
+    two shared, busy cores two threads ran a 4-column step up to 40 times slower than one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("samplerlab.models.default_threads", lambda: 1)
+        yield
+
+
+@pytest.fixture(scope="module")
+def model(one_thread, model_path) -> Model:
+    with Model(model_path) as loaded:
+        yield loaded
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def run_and_check(runner: CliRunner, experiment: Path, out: Path, *options: str) -> dict:
+    """``samplerlab run`` then ``run --check`` on its result, which must reproduce; the result."""
+    result = runner.invoke(main, ["run", str(experiment), "--out", str(out), *options])
+    assert result.exit_code == 0, result.output
+    checked = runner.invoke(main, ["run", "--check", str(out)])
+    document = load_result(out)
+    assert (checked.exit_code, checked.stdout) == (0, f"reproduced {len(document['columns'])} columns\n")
+    return document
 
 
 def test_the_smallest_file_resolves_exactly():
@@ -52,13 +81,12 @@ def test_the_smallest_file_resolves_exactly():
 
 
 def test_a_columns_own_settings_beat_run_level_values_which_beat_its_preset():
-    experiment = parse_experiment("prompt: p\nseeds: [3, 4]\nmax_tokens: 9\nstop: ['.']\ncolumns:\n"
+    experiment = parse_experiment("prompt: p\nseed: 3\nmax_tokens: 9\nstop: ['.']\ncolumns:\n"
                                   "  - {label: own, preset: greedy, settings: {max_tokens: 5, seed: 7}}\n"
                                   "  - {label: shared, preset: greedy}\n", "order.yaml")
     own, shared = experiment.columns
     assert (own.settings.max_tokens, own.settings.stop, own.settings.temperature) == (5, (".",), 0.0)
-    assert [own.for_seed(s).settings.seed for s in experiment.seeds] == [7, 7]
-    assert [shared.for_seed(s).settings.seed for s in experiment.seeds] == [3, 4]
+    assert own.for_seed(3).settings.seed == 7 and shared.for_seed(3).settings.seed == 3
     assert shared.settings.max_tokens == 9
 
 
@@ -98,6 +126,39 @@ def test_every_shipped_experiment_runs_and_reproduces(runner, tmp_path, path):
     assert (checked.exit_code, checked.stdout) == (0, f"reproduced {experiment.runs} columns\n")
 
 
+def test_the_character_dialogue_at_its_own_max_tokens_stops_at_the_newline(runner, tmp_path):
+    path = next(path for path in EXPERIMENTS if path.stem == "character-dialogue")
+    document = run_and_check(runner, path, tmp_path / "dialogue.yaml")
+    assert len(document["columns"]) == 9 and {c["settings"]["max_tokens"] for c in document["columns"]} == {64}
+    assert {(c["finish_reason"], c["stopped_by"]) for c in document["columns"]} == {("stop", "\n")}
+    assert all("\n" not in c["text"] and c["token_count"] < 64 for c in document["columns"])
+
+
+def test_a_random_seed_is_recorded_as_drawn_and_reproduces(runner, tmp_path):
+    path = tmp_path / "random.yaml"
+    path.write_text("prompt: hi\nseed: -1\nmax_tokens: 4\n"
+                    "columns: [{label: warm, temperature: 1.5}, {label: hot, temperature: 3}]\n")
+    document = run_and_check(runner, path, tmp_path / "random-result.yaml")
+    [seed] = document["seeds"]
+    assert seed != -1 and document["experiment"]["as_given"]["seed"] == -1
+    assert [(c["seed"], c["settings"]["seed"]) for c in document["columns"]] == [(seed, seed)] * 2
+
+
+def test_several_prompts_run_end_to_end_with_their_load_settings(runner, tmp_path):
+    path = tmp_path / "prompts.yaml"
+    path.write_text("prompts: [hi, Name a colour.]\nseed: 2\nmax_tokens: 4\nload: {n_ctx: 512}\n"
+                    "columns: [{label: warm, temperature: 1.5}, {label: greedy, temperature: 0}]\n")
+    document = run_and_check(runner, path, tmp_path / "prompts-result.yaml")
+    assert document["load"] == {**LoadSettings(), "n_ctx": 512}
+    assert [(c["prompt_index"], c["prompt"], c["label"], c["token_count"]) for c in document["columns"]] == [
+        (0, "hi", "warm", 4), (0, "hi", "greedy", 4),
+        (1, "Name a colour.", "warm", 4), (1, "Name a colour.", "greedy", 4)]
+    assert document["columns"][1]["text"] != document["columns"][3]["text"]
+    assert runner.invoke(main, ["report", str(tmp_path / "prompts-result.yaml")]).exit_code == 0
+    page = (tmp_path / "prompts-result.html").read_text()
+    assert "<h2>Prompt 2 · seed 2</h2>" in page and "<th>p2 greedy</th>" in page
+
+
 P = "prompt: hi\n"
 C = "columns: [{temperature: 0}]\n"
 
@@ -128,6 +189,15 @@ C = "columns: [{temperature: 0}]\n"
     (P, "bad.yaml:1: no columns: give columns (a list) or sweep (one or two knobs with value lists)"),
     (P + "mode: chatty\n" + C, "bad.yaml:2: mode: expected chat or raw, got 'chatty'"),
     (P + "system: [a]\n" + C, "bad.yaml:2: system: expected a string, got ['a']"),
+    (P + "mode: raw\nsystem: be brief\n" + C,
+     "bad.yaml:3: system: only applies in chat mode; remove it, or use mode: chat"),
+    (P + "model: /nowhere/model.gguf\n" + C, "bad.yaml:2: model: /nowhere/model.gguf: no such file"),
+    (P + "seeds: [0, 1]\ncolumns:\n  - {label: x, seed: 5}\n",
+     "bad.yaml:4: columns[0].seed: a column's own seed cannot go with 2 seeds; remove it or give one seed"),
+    (P + "seeds: [0, 1, 2]\ncolumns:\n  - label: x\n    settings: {seed: 5}\n",
+     "bad.yaml:5: columns[0].settings.seed: a column's own seed cannot go with 3 seeds; remove it or give one seed"),
+    (P + "seeds: [0, 1]\nsweep:\n  seed: [5, 6]\n",
+     "bad.yaml:4: sweep.seed: a column's own seed cannot go with 2 seeds; remove it or give one seed"),
     (P + "prompt: b\n" + C, "bad.yaml:2: top level: duplicate key 'prompt'"),
     ("prompt: [unclosed\n", "bad.yaml:2: not valid YAML: expected ',' or ']', but got '<stream end>'"),
     ("prompt: !!python/object/apply:os.system [echo hi]\n" + C,
@@ -207,13 +277,13 @@ def test_a_two_knob_sweep_is_the_grid_first_knob_outermost_after_the_columns():
 
 
 def test_a_grid_over_eight_columns_gives_the_same_texts_in_any_batching(model):
-    experiment = parse_experiment(P + "max_tokens: 6\nseeds: [0, 1]\n"
+    experiment = parse_experiment(P + "max_tokens: 6\nseed: 1\n"
                                   "sweep:\n  temperature: [0.5, 1, 1.5]\n  top_k: [0, 5, 40]\n", "grid.yaml")
     assert len(experiment.columns) == 9
     texts = {batch: [(o.result.seed, o.result.label, o.result.text, [t.token_id for t in o.result.tokens])
                      for o in run_experiment(model, experiment, batch=batch)] for batch in (8, 5, 1)}
     assert texts[8] == texts[5] == texts[1]
-    assert len(texts[8]) == 18 and len({text for _, _, text, _ in texts[8]}) > 9
+    assert len(texts[8]) == 9 and len({text for _, _, text, _ in texts[8]}) >= 5
     alone = run(model, Request("hi"), [experiment.columns[8].for_seed(1)]).columns[0]
     assert texts[8][-1][2:] == (alone.text, [t.token_id for t in alone.tokens])
 
@@ -231,7 +301,8 @@ def test_the_result_file_loads_back_with_everything_to_reproduce_it(led_document
     assert loaded == led_document
     assert loaded["experiment"]["as_given"] == yaml.safe_load(SMALLEST)
     assert loaded["model"]["spec"] == "embedded" and len(loaded["model"]["sha256"]) == 64
-    assert set(loaded["versions"]) == {"samplerlab", "llama_cpp_python", "llama_cpp_system"}
+    assert set(loaded["versions"]) == {"samplerlab", "llama_cpp_python", "llama_cpp", "ggml_commit", "llama_cpp_system"}
+    assert "unknown" not in loaded["versions"].values()  # this build has every version function
     assert (loaded["prompts"], loaded["seeds"], loaded["mode"]) == ([yaml.safe_load(SMALLEST)["prompt"]], [0], "chat")
     first = loaded["columns"][0]
     assert Settings(first["settings"]) == load_preset("llama.cpp defaults").settings.replace(seed=0, max_tokens=8)
@@ -299,3 +370,122 @@ def test_check_refuses_what_is_not_a_result(runner, tmp_path):
     path.write_text(SMALLEST)
     result = runner.invoke(main, ["run", "--check", str(path)])
     assert (result.exit_code, result.output) == (1, f"Error: {path}: not a samplerlab result file (format 1)\n")
+
+
+def test_versions_a_build_lacks_are_unknown_not_a_crash(monkeypatch):
+    import llama_cpp
+    monkeypatch.delattr(llama_cpp, "llama_version")
+    monkeypatch.delattr(llama_cpp, "llama_print_system_info")
+    monkeypatch.setattr("llama_cpp._ggml.libggml", object())
+    versions = comparisons.environment()
+    assert (versions["llama_cpp"], versions["ggml_commit"], versions["llama_cpp_system"]) == ("unknown",) * 3
+    assert versions["llama_cpp_python"] == llama_cpp.__version__
+
+
+@pytest.mark.parametrize("text", ["\x85", "\u2028", "\u2029", "\t", "\r", "a\x85b\nc\n", "one\r\ntwo\n"])
+def test_token_texts_survive_the_yaml_round_trip(text):
+    document = {"columns": [{"text": f"poem\n{text}\nend\n", "tokens": [{"id": 1, "text": text, "p": 0.5}]}]}
+    assert yaml.safe_load(dump(document)) == document
+
+
+# -- running files: reusing the app's model, stopping, streaming ------------------------------
+TWO = P + "max_tokens: 2\ncolumns: [{label: warm, temperature: 1.5}, {label: greedy, temperature: 0}]\n"
+
+
+def experiment_file(folder: Path, text: str, name: str = "e.yaml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_run_file_reuses_an_open_model_of_the_same_file_and_load_without_deadlock(model, tmp_path, monkeypatch):
+    def refuse(*_):
+        raise AssertionError("loaded the model a second time")
+
+    monkeypatch.setattr(comparisons, "opened_model", refuse)
+    path, finished = experiment_file(tmp_path, TWO), []
+    worker = threading.Thread(target=lambda: finished.append(run_file(path, tmp_path / "r.yaml", loaded=model)))
+    worker.start()
+    worker.join(timeout=120)
+    assert not worker.is_alive(), "deadlock: run_file held the model lock that generate() takes"
+    assert finished and finished[0][1].exists() and not model.lock.locked()
+
+
+def test_run_file_opens_another_model_beside_an_open_one_under_its_lock(model, tmp_path):
+    path = experiment_file(tmp_path, TWO + "load: {n_ctx: 256}\n")
+    held: list[bool] = []
+    document, _ = run_file(path, tmp_path / "r.yaml", loaded=model, on_done=lambda _: held.append(model.lock.locked()))
+    assert held == [True, True] and not model.lock.locked() and document["load"]["n_ctx"] == 256
+
+
+def test_a_stopped_run_writes_no_result(model, tmp_path):
+    path, out, cancel = experiment_file(tmp_path, TWO + "seeds: [0, 1, 2]\n"), tmp_path / "r.yaml", threading.Event()
+    with pytest.raises(ExperimentStopped, match=r"e\.yaml: stopped after [12] of 6 columns; no result file is written"):
+        run_file(path, out, loaded=model, cancel=cancel, on_done=lambda _: cancel.set())
+    assert not out.exists()
+
+
+def test_stream_file_hands_over_each_column_then_the_result(model, tmp_path):
+    path, out = experiment_file(tmp_path, TWO + "seeds: [0, 1]\n"), tmp_path / "r.yaml"
+    *columns, finished = stream_file(path, threading.Event(), out=out, loaded=model)
+    assert isinstance(finished, Finished) and finished.path == out and load_result(out) == finished.document
+    assert sorted((c.seed, c.label, c.text) for c in columns) == \
+        sorted((r["seed"], r["label"], r["text"]) for r in finished.document["columns"])
+    with pytest.raises(ExperimentError, match="unknown key"):
+        list(stream_file(experiment_file(tmp_path, "promt: x\n", "bad.yaml"), threading.Event(), loaded=model))
+
+
+def test_leaving_a_stream_early_stops_its_run(model, tmp_path):
+    path, cancel = experiment_file(tmp_path, TWO + "seeds: [0, 1, 2, 3, 4, 5]\n"), threading.Event()
+    stream = stream_file(path, cancel, out=tmp_path / "r.yaml", loaded=model)
+    next(stream)
+    stream.close()
+    assert cancel.is_set() and not any(t.name == "samplerlab-experiment" for t in threading.enumerate())
+    assert not model.lock.locked()
+
+
+# -- saving the app's comparisons -----------------------------------------------------------
+CLOCK = {"date", "seconds", "tokens_per_second"}
+
+
+def without_clock(value):
+    if isinstance(value, dict):
+        return {k: without_clock(v) for k, v in value.items() if k not in CLOCK}
+    return [without_clock(v) for v in value] if isinstance(value, list) else value
+
+
+def test_a_saved_comparison_names_its_model_load_and_drawn_seed_and_reruns_the_same(runner, model_path, tmp_path):
+    columns = [Column("Column 1", Settings({"seed": -1, "max_tokens": 4, "temperature": 1.5})),
+               Column("Column 2", Settings({"seed": -1, "max_tokens": 3, "top_k": 3}))]
+    with Model(model_path, LoadSettings({"n_ctx": 512})) as small:
+        ran = run(small, Request("hi"), columns).columns
+        experiment, saved = save_comparison("random one", Request("hi"), ran, small, tmp_path)
+    spec, seed = yaml.safe_load(experiment.read_text()), ran[0].seed
+    assert seed != -1
+    assert (spec["model"], spec["load"], spec["seed"], spec["max_tokens"]) == ("embedded", {"n_ctx": 512}, seed, 4)
+    assert [(c["label"], c["settings"]) for c in spec["columns"]] == [
+        ("Column 1", {"temperature": 1.5}), ("Column 2", {"top_k": 3, "max_tokens": 3})]
+    again = run_and_check(runner, experiment, tmp_path / "again.yaml")
+    assert without_clock(again) == without_clock(load_result(saved))
+
+
+def test_a_comparison_with_a_stopped_column_or_a_nameless_name_is_not_saved(model, tmp_path):
+    stopped = threading.Event()
+    stopped.set()
+    ran = run(model, Request("hi"), [Column("a", Settings({"max_tokens": 4}))], cancel=stopped).columns
+    assert ran[0].finish_reason == "cancelled"
+    with pytest.raises(ExperimentError, match=r"^column 'a' was stopped before its end, so the comparison would not "
+                                              r"reproduce; run it to the end to save it$"):
+        save_comparison("mine", Request("hi"), ran, model, tmp_path)
+    with pytest.raises(PresetError, match=r"'\?!' needs at least one letter or digit$"):
+        save_comparison("?!", Request("hi"), ran, model, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_reads_the_experiment_once(runner, tmp_path, monkeypatch):
+    def refuse(*_):
+        raise AssertionError("run_file read the experiment file again")
+
+    monkeypatch.setattr(comparisons, "load_experiment", refuse)
+    result = runner.invoke(main, ["run", str(experiment_file(tmp_path, TWO)), "--out", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 0, result.output

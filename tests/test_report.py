@@ -9,11 +9,13 @@ import yaml
 from click.testing import CliRunner
 
 from samplerlab.cli import main
+from samplerlab.comparisons import result_document
 from samplerlab.engine import Candidate, ColumnResult, TokenEvent
-from samplerlab.experiments import parse_experiment, result_document, run_experiment
+from samplerlab.experiments import parse_experiment, run_experiment
+from samplerlab.models import Model
 from samplerlab.params import Settings
-from samplerlab.report import render_report, sweep_series, text_table
-from samplerlab.results import Outcome, dump, result_columns, write_new
+from samplerlab.report import progress_html, render_report, sweep_series, text_table
+from samplerlab.results import Outcome, dump, result_columns, seed_summaries, write_new
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -50,15 +52,39 @@ def test_sweep_series_average_each_point_over_seeds_per_second_knob_value():
         "top_p=0.9": [(0.5, pytest.approx(0.3)), (1.0, 0.1)], "top_p=1": [(0.5, 0.6)]}
 
 
-def test_the_page_escapes_everything_and_highlights_what_differs_from_the_first_column():
+def test_the_page_escapes_everything_and_highlights_on_every_card_what_differs_in_the_group():
     page = render_report(document(column(HOSTILE, Settings(), [HOSTILE, "\n"], [0.95, 0.01]),
-                                  column("hot", Settings({"temperature": 3.0, "top_k": 40}), ["ok"], [0.3])))
+                                  column("hot", Settings({"temperature": 3.0, "top_k": 40}), ["ok"], [0.3]),
+                                  column("hot too", Settings({"temperature": 3.0}), ["ok"], [0.3])))
     assert HOSTILE not in page and "<b>prompt" not in page
     # the label (card and stats table), the token, and the token's title (after and before the chain)
     assert page.count("&lt;img src=x onerror=alert(1)&gt;") == 5
-    assert '<li class="differs">temperature=3</li>' in page and "top_k=40" not in page
+    assert page.count('<li class="differs">temperature=') == 3 and '<li class="differs">temperature=0.8</li>' in page
+    assert "top_k=40" not in page
     assert '<span class="t b0" title="p 0.950 (raw 0.475)' in page and '<span class="t b4"' in page
     assert "<script" not in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_across_seeds_names_the_prompt_when_there_are_several():
+    runs = [(prompt, seed) for prompt in (0, 1) for seed in (0, 1)]
+    columns = [column("greedy", Settings({"temperature": 0, "seed": seed}), ["x", "y"], [0.5, 0.5]) for _, seed in runs]
+    doc = {**document(*columns), "prompts": ["a", "b"], "seeds": [0, 1]}
+    for record, (prompt, _) in zip(doc["columns"], runs):
+        record["prompt_index"] = prompt
+    doc["seed_summary"] = seed_summaries(doc["columns"])
+    page = render_report(doc)
+    assert "<tr><th>p1 greedy</th><td>2</td>" in page and "<tr><th>p2 greedy</th><td>2</td>" in page
+    single = {**doc, "prompts": ["a"], "columns": doc["columns"][:2], "seed_summary": doc["seed_summary"][:1]}
+    assert "<tr><th>greedy</th><td>2</td>" in render_report(single)
+
+
+def test_a_running_experiment_shows_each_finished_column():
+    finished = [column(HOSTILE, Settings(), ["Hel", "lo"], [0.5, 0.5], "stop"), column("b", Settings(), [], [], "end")]
+    finished[0].stopped_by = "\n"
+    grid = progress_html(finished, 6)
+    assert grid.startswith("<p>2 of 6 columns done</p>") and grid.count("<article") == 2 and HOSTILE not in grid
+    assert "&lt;img src=x onerror=alert(1)&gt;" in grid and ">Hello</div>" in grid
+    assert "stop &#x27;\\n&#x27; · 2 tokens · seed 0" in grid and "end · 0 tokens" in grid
 
 
 SWEEP = """\
@@ -72,6 +98,15 @@ sweep:
   temperature: [0, 0.8, 1.6]
   top_p: [0.9, 1.0]
 """
+
+
+@pytest.fixture(scope="module")
+def model(model_path) -> Model:
+    """One thread: llama.cpp's waiting threads spin, and on two shared, busy cores two were far slower."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("samplerlab.models.default_threads", lambda: 1)
+        with Model(model_path) as loaded:
+            yield loaded
 
 
 @pytest.fixture(scope="module")
