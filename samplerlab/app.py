@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,21 @@ import gradio as gr  # noqa: E402
 from . import i18n
 from .engine import Column, ColumnDone, Request, TokenEvent
 from .i18n import t
-from .params import LOAD_KNOBS, Settings
+from .params import KNOB_BY_NAME, LOAD_KNOBS, Settings
 from .views import COLOR_MAP, CSS, candidates_html, stats_line, token_spans
+from .experiments_tab import experiments_panel
 from .formats import export_preset
 from .presets import (Preset, PresetError, list_presets, load_preset, parse_preset_text, preset_yaml, file_stem,
                       save_preset)
-from .widgets import (COLUMN_KNOBS, column_settings, describe_columns, from_widget, knob_widget, run_level_values,
-                      split_columns, widget_values)
+from .widgets import (COLUMN_KNOBS, RUN_KNOBS, column_settings, describe_columns, from_widget, knob_widget,
+                      run_level_values, split_columns, widget_values)
 from .workbench import USER_ERRORS, Workbench
 
 MAX_COLUMNS = 6
 DEFAULT_COLUMNS = 3
 STREAM_EVERY = 0.15  # seconds between UI refreshes while streaming
 MAX_UPLOAD = 64 * 1024  # bytes; presets are a few hundred
+RUN_START = {"max_tokens": 128}  # the app starts shorter than llama.cpp's 256: a first run should be quick
 INITIAL_PRESETS = ("llama.cpp defaults", "greedy", "min-p creative", "mirostat 2", "xtc + dry creative writing",
                    "factual low temperature")
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -46,13 +47,16 @@ class Callbacks:
     def __init__(self, bench: Workbench) -> None:
         self.bench = bench
 
-    def run(self, request: gr.Request, lang, mode, system, prompt, seed, max_tokens, stop, count, *flat):
+    def expect(self, request: gr.Request) -> None:
+        self.bench.expect(request.session_hash)
+
+    def run(self, request: gr.Request, lang, mode, system, prompt, count, *flat):
         """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds."""
         count = int(count)
         try:
-            run_level = run_level_values(seed, max_tokens, stop)
+            run_level = run_level_values(*flat[:len(RUN_KNOBS)])
             columns = [Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
-                       for i, raw in enumerate(split_columns(list(flat))[:count])]
+                       for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS):]))[:count])]
         except USER_ERRORS as error:
             raise gr.Error(str(error), print_exception=False)
         texts, tokens, stats = [""] * MAX_COLUMNS, [[] for _ in range(MAX_COLUMNS)], [""] * MAX_COLUMNS
@@ -118,6 +122,10 @@ class Callbacks:
         except USER_ERRORS as error:
             raise gr.Error(str(error), print_exception=False)
 
+    def refresh(self) -> list[Any]:
+        """What a page shows of the shared state, current when the page (re)loads."""
+        return [self.model_markdown(), *self._refreshed("", None)[1:]]
+
     def _refreshed(self, message: str, selected: str | None) -> list[Any]:
         names = self.preset_names()
         return [message, gr.update(choices=names, value=selected),
@@ -152,10 +160,8 @@ class Callbacks:
         try:
             preset = load_preset(name, self.bench.presets_dir)
             text = preset_yaml(preset)
-            folder = Path(tempfile.mkdtemp(prefix="samplerlab-download-"))
-            download = folder / (file_stem(preset.name) + ".yaml")
-            download.write_text(text, encoding="utf-8")
-            return [text, str(download), export_preset(preset, target)]
+            download = self.bench.download(file_stem(preset.name) + ".yaml", text)
+            return [text, download, export_preset(preset, target)]
         except USER_ERRORS as error:
             return [f"# {error}", None, ""]
 
@@ -223,16 +229,22 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         with gr.Row():
             labels.add(gr.Markdown(_title(lang)), _title)
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
-        _model_panel(calls, labels, lang, shared)
+        model_info = _model_panel(calls, labels, lang, shared)
         with gr.Tab("Compare") as compare_tab:
             run_inputs, run_outputs, columns = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
-            _presets_panel(calls, labels, lang, columns)
+            shown = _presets_panel(calls, labels, lang, columns)
         labels.add(presets_tab, "presets")
+        with gr.Tab(t("experiments", lang)) as experiments_tab:
+            experiments_panel(bench, lang, shared, labels)
+        labels.add(experiments_tab, "experiments")
         language.change(lambda lang_: [lang_, *labels.updates(lang_)], language,
                         [lang_state, *(w for w, _, _ in labels.widgets)], queue=False,
                         api_visibility="private")
+        # Another session may have loaded a model or saved a preset since the page was built.
+        demo.load(calls.refresh, None, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
+                  api_visibility="private")
         gr.api(calls.compare_api, api_name="compare", concurrency_id="model", concurrency_limit=1)
         gr.api(calls.preset_api, api_name="preset")
         gr.api(calls.save_preset_api, api_name="save_preset")
@@ -243,17 +255,19 @@ def _title(lang: str) -> str:
     return f"## {t('title', lang)}\n{t('subtitle', lang)}"
 
 
-def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool) -> None:
+def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool) -> gr.Markdown:
+    info = gr.Markdown(calls.model_markdown(), elem_id="model-info")
     with labels.add(gr.Accordion(t("model", lang), open=False), "model"):
-        info = gr.Markdown(calls.model_markdown())
         with gr.Row():
             path = labels.add(gr.Textbox(label=t("model_path", lang), interactive=True,
                                          info=t("paths_off", lang) if shared else None), "model_path")
             hf_repo = labels.add(gr.Textbox(label=t("hf_repo", lang), interactive=not shared), "hf_repo")
             hf_file = labels.add(gr.Textbox(label=t("hf_file", lang), interactive=not shared), "hf_file")
         with labels.add(gr.Accordion(t("load_settings", lang), open=False), "load_settings"):
-            load_widgets = [labels.add(knob_widget(k, lang), None, lambda lang_, k=k: i18n.knob_info(k, lang_))
-                            for k in LOAD_KNOBS]
+            load_widgets = [labels.add(knob_widget(k, lang, calls.bench.model.load[k.name]), None,
+                                       lambda lang_, k=k: i18n.knob_info(k, lang_)) for k in LOAD_KNOBS]
+            for widget in load_widgets if shared else ():
+                widget.interactive = False  # shared: the model loads as the command line said
         with gr.Row():
             load = labels.add(gr.Button(t("load", lang), variant="secondary"), "load")
             embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
@@ -261,6 +275,7 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool) -> N
                api_visibility="private")
     embedded.click(lambda *values: calls.load_model("", "", "", *values), load_widgets, info,
                    concurrency_id="model", api_visibility="private")
+    return info
 
 
 def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State):
@@ -272,12 +287,10 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
             prompt = labels.add(gr.Textbox(label=t("user", lang), lines=3, elem_id="prompt",
                                            value="Write a short poem praising light-emitting diodes."), "user")
         with gr.Column(scale=1):
-            seed = labels.add(gr.Number(value=0, precision=0, label=t("seed", lang), minimum=-1,
-                                        maximum=2**32 - 2), "seed")
+            run_widgets = [labels.add(knob_widget(k, lang, RUN_START.get(k.name), f"run-{k.name.replace('_', '-')}"), None,
+                                      lambda lang_, k=k: i18n.knob_info(k, lang_)) for k in RUN_KNOBS]
+            seed = run_widgets[RUN_KNOBS.index(KNOB_BY_NAME["seed"])]
             dice = labels.add(gr.Button(t("dice", lang), size="sm"), "dice")
-            max_tokens = labels.add(gr.Slider(0, 2048, value=128, step=1, label=t("max_tokens", lang),
-                                              elem_id="max-tokens"), "max_tokens")
-            stop = labels.add(gr.Textbox(label=t("stop", lang), lines=2), "stop")
             count = labels.add(gr.Slider(2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang)),
                                "columns")
     with gr.Row():
@@ -293,10 +306,10 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
                  [c["box"] for c in columns], queue=False, show_progress="hidden",
                  api_visibility="private")
     dice.click(lambda: random.randrange(2**31), None, seed, queue=False, api_visibility="private")
-    run_inputs = [lang_state, mode, system, prompt, seed, max_tokens, stop, count, *knob_inputs]
+    run_inputs = [lang_state, mode, system, prompt, count, *run_widgets, *knob_inputs]
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
-    run.click(calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1,
-              api_visibility="private")
+    run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
+        calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
     stop_button.click(calls.stop, None, None, queue=False, api_visibility="private")
     notes = [c["note"] for c in columns]
     gr.on([k.change for k in knob_inputs] + [lang_state.change], describe_columns,
@@ -365,15 +378,15 @@ def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[di
     upload.upload(calls.upload_preset, [upload, overwrite], [status, chosen, *dropdowns], api_name="upload_preset")
     gr.on([chosen.change, target.change], calls.show_preset, [chosen, target], [yaml_view, download, exported],
           api_visibility="private")
+    return chosen
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     """'user:password', or a file with one 'user:password' per line."""
     if not value:
         return None
-    from pathlib import Path
     lines = Path(value).read_text(encoding="utf-8").splitlines() if Path(value).is_file() else [value]
-    pairs = [tuple(line.split(":", 1)) for line in lines if line.strip() and not line.startswith("#")]
+    pairs = [tuple(line.strip().split(":", 1)) for line in lines if line.strip() and not line.startswith("#")]
     if not pairs or any(len(p) != 2 or not p[0] or not p[1] for p in pairs):
         raise ValueError("--auth: expected user:password, or a file with one user:password per line")
     return pairs  # type: ignore[return-value]

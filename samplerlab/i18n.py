@@ -29,7 +29,6 @@ TEXT: dict[str, dict[str, str]] = {
     "seed": {"en": "Seed", "ja": "シード"},
     "dice": {"en": "New random seed", "ja": "新しいシードを引く"},
     "max_tokens": {"en": "Max tokens", "ja": "最大トークン数"},
-    "stop": {"en": "Stop strings (one per line, \\n for a newline)", "ja": "停止文字列（1行に1つ、改行は \\n）"},
     "columns": {"en": "Columns", "ja": "列の数"},
     "run": {"en": "Run", "ja": "実行"},
     "stop_run": {"en": "Stop", "ja": "停止"},
@@ -60,13 +59,21 @@ TEXT: dict[str, dict[str, str]] = {
     "upload": {"en": "Upload a preset (.yaml)", "ja": "プリセットをアップロード（.yaml）"},
     "download": {"en": "Download", "ja": "ダウンロード"},
     "experiments": {"en": "Experiments", "ja": "実験"},
+    "experiment_file": {"en": "Experiment file (experiments/)", "ja": "実験ファイル（experiments/）"},
+    "max_tokens_override": {"en": "Max tokens for every column (empty: the file's)", "ja": "全列の最大トークン数（空欄ならファイルの値）"},
+    "save_experiment": {"en": "Save as experiment", "ja": "実験として保存"},
+    "run_experiment": {"en": "Run experiment", "ja": "実験を実行"},
+    "result_file": {"en": "Result file", "ja": "結果ファイル"},
+    "save_comparison": {"en": "Save the last comparison as an experiment named", "ja": "直前の比較を実験として保存（名前）"},
     "queue": {"en": "Waiting for the model: another run is in progress.", "ja": "モデルの順番待ち中：他の実行が進行中です。"},
     "share_warning": {"en": "Shared without --auth: anyone with the link can use this app.",
                       "ja": "--auth なしで共有中：リンクを知っている人は誰でも使えます。"},
     "paths_off": {"en": "Loading models from arbitrary paths is off while sharing; use --models-dir.",
                   "ja": "共有中は任意のパスからモデルを読み込めません。--models-dir を使ってください。"},
-    "stats": {"en": "{tokens} tokens · {tps:.1f} tok/s · mean p {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}",
-              "ja": "{tokens} トークン · {tps:.1f} tok/s · 平均確率 {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"},
+    "stats": {"en": "{tokens} tokens · {tps:.1f} tok/s · mean p {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"
+                    " · seed {seed}",
+              "ja": "{tokens} トークン · {tps:.1f} tok/s · 平均確率 {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"
+                    " · シード {seed}"},
 }
 
 FINISH_REASONS = {

@@ -43,7 +43,7 @@ def stats_line(column: ColumnResult, lang: str) -> str:
         reason += f" {column.stopped_by!r}"
     return t("stats", lang).format(tokens=len(tokens), tps=column.tokens_per_second,
                                    mean=mean_probability([tok.prob for tok in column.tokens]),
-                                   distinct2=distinct_n(tokens, 2), reason=reason)
+                                   distinct2=distinct_n(tokens, 2), reason=reason, seed=column.seed)
 
 
 def _bar(label: str, prob: float, colour: str, note: str = "") -> str:

@@ -10,18 +10,20 @@ import gradio as gr
 
 from . import i18n
 from .i18n import t
-from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Knob, Settings, SettingsError
+from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError
 from .sampling import inactive_knobs
 
-RUN_LEVEL = ("seed", "max_tokens", "stop")  # set once for every column, in the prompt panel
-COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL)
+COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL_KNOBS)
+RUN_KNOBS: tuple[Knob, ...] = tuple(KNOB_BY_NAME[name] for name in RUN_LEVEL_KNOBS)
 
 
 def knob_widget(knob: Knob, lang: str, value: Any = None, elem_id: str | None = None) -> gr.components.Component:
     """One input for one knob, chosen by its kind; its label is the knob's name as llama.cpp spells it."""
     value = knob.default if value is None else value
     common = {"label": knob.name, "info": i18n.knob_info(knob, lang), "elem_id": elem_id}
-    if knob.kind in ("float", "int", "seed"):
+    if knob.kind == "seed":  # a slider cannot hit one number among four billion
+        return gr.Number(value=value, precision=0, minimum=knob.minimum, maximum=knob.maximum, **common)
+    if knob.kind in ("float", "int"):
         low, high = knob.slider_range()
         return gr.Slider(low, high, value=value, step=knob.step or 0.01, **common)
     if knob.kind == "bool":
@@ -50,7 +52,7 @@ def from_widget(knob: Knob, raw: Any) -> Any:
             return json.loads(raw or ("{}" if knob.kind == "bias" else "[]"))
         except json.JSONDecodeError:
             raise SettingsError(f"{knob.name}: expected JSON, e.g. {JSON_EXAMPLES[knob.kind]}") from None
-    if knob.kind == "int" and isinstance(raw, float):
+    if knob.kind in ("int", "seed") and isinstance(raw, float) and raw.is_integer():
         return int(raw)
     return raw
 
@@ -70,9 +72,9 @@ def split_columns(flat: list[Any]) -> list[list[Any]]:
     return [flat[i * size:(i + 1) * size] for i in range(len(flat) // size)]
 
 
-def run_level_values(seed: float, max_tokens: float, stop: str) -> dict[str, Any]:
-    stops = [line.encode().decode("unicode_escape") for line in (stop or "").splitlines() if line]
-    return {"seed": int(seed), "max_tokens": int(max_tokens), "stop": stops}
+def run_level_values(*raw_values: Any) -> dict[str, Any]:
+    """The prompt panel's widgets (one per run-level knob, in schema order) as knob values."""
+    return {knob.name: from_widget(knob, raw) for knob, raw in zip(RUN_KNOBS, raw_values)}
 
 
 def describe_columns(lang: str, count: int, *flat: Any) -> list[Any]:

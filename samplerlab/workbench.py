@@ -7,16 +7,19 @@ drive the same code without a browser.
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from .engine import Column, ColumnDone, Event, Independence, Request, RunResult, check_independence, generate
+from .engine import (Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult, check_independence,
+                     generate)
 from .models import Model, ModelError, resolve_model_path
 from .params import LoadSettings, Settings, SettingsError
 from .presets import PresetError, load_preset
+from .comparisons import EXPERIMENTS_DIR
 
 MAX_SESSIONS = 256  # remembered runs (for the token view) are dropped oldest first beyond this
 
@@ -32,11 +35,22 @@ class Workbench:
     model: Model
     presets_dir: Path | None = None
     models_dir: Path | None = None
+    experiments_dir: Path = EXPERIMENTS_DIR
     allow_any_path: bool = True
     independence: Independence | None = None
     _results: OrderedDict = field(default_factory=OrderedDict)
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
     _load_lock: threading.Lock = field(default_factory=threading.Lock)
+    _downloads: Path | None = None
+
+    def download(self, file_name: str, text: str) -> str:
+        """A copy in this app's temporary folder, the one place Gradio serves files from wherever the
+        app was started; one folder for the app's lifetime, not one per click."""
+        if self._downloads is None:
+            self._downloads = Path(tempfile.mkdtemp(prefix="samplerlab-downloads-"))
+        target = self._downloads / Path(file_name).name
+        target.write_text(text, encoding="utf-8")
+        return str(target)
 
     def check(self) -> Independence:
         self.independence = check_independence(self.model)
@@ -47,15 +61,21 @@ class Workbench:
                    load: dict[str, Any] | None = None) -> Model:
         """Load another model; on any failure the current one stays loaded and usable."""
         settings = LoadSettings(load or {}, source="load settings")
+        if not self.allow_any_path:
+            settings = self.model.load  # a visitor of a shared app cannot ask for a huge context or mlock
         if (hf_repo or hf_file) and not self.allow_any_path:
             raise WorkbenchError("downloading models is off while the app is shared")
         target = resolve_model_path(self._allowed_path(path) if path else None, hf_repo or None, hf_file or None)
         with self._load_lock:
             fresh = Model(target, settings)
-            old, self.model = self.model, fresh
+            try:
+                independence = check_independence(fresh)  # also proves a context fits in memory
+            except GenerationError:
+                fresh.close()
+                raise
+            old, self.model, self.independence = self.model, fresh, independence
             with old.lock:
                 old.close()
-            self.check()
         return fresh
 
     def _allowed_path(self, path: str) -> str:
@@ -70,29 +90,40 @@ class Workbench:
         return str(candidate)
 
     # -- runs ---------------------------------------------------------------
+    def expect(self, session: str) -> None:
+        """A run was asked for and may wait in the queue: from now on Stop applies to it."""
+        self._cancels.setdefault(session, threading.Event())
+
     def stream(self, session: str, request: Request, columns: list[Column]) -> Iterator[Event]:
-        """Generate for one session; its Stop button ends this run (and only this run) between steps."""
+        """Generate for one session; its Stop button ends this run (and only this run) between steps,
+        including a Stop pressed while the run still waited for the model."""
         cancel = self._cancels.setdefault(session, threading.Event())
-        cancel.clear()
         finished: dict[int, Any] = {}
-        for event in generate(self.model, request, columns, cancel=cancel):
-            if isinstance(event, ColumnDone):
-                finished[event.column] = event.result
-            yield event
-        self._remember(session, [finished[i] for i in range(len(columns))])
+        try:
+            for event in generate(self.model, request, columns, cancel=cancel):
+                if isinstance(event, ColumnDone):
+                    finished[event.column] = event.result
+                yield event
+        finally:
+            self._cancels.pop(session, None)  # a later Stop with nothing running changes nothing
+        self._remember(session, (request, [finished[i] for i in range(len(columns))]))
 
     def cancel(self, session: str) -> None:
         if session in self._cancels:
             self._cancels[session].set()
 
-    def _remember(self, session: str, columns: list) -> None:
-        self._results[session] = columns
+    def _remember(self, session: str, run: tuple[Request, list]) -> None:
+        self._results[session] = run
         self._results.move_to_end(session)
         while len(self._results) > MAX_SESSIONS:
             self._results.popitem(last=False)
 
     def last_run(self, session: str) -> list:
-        return self._results.get(session, [])
+        """The columns of this session's last finished run (for the token view)."""
+        return self._results.get(session, (None, []))[1]
+
+    def last_request(self, session: str) -> Request | None:
+        return self._results.get(session, (None, []))[0]
 
     def run(self, request: Request, columns: list[Column]) -> RunResult:
         info: dict = {}
@@ -124,4 +155,4 @@ class Workbench:
             raise WorkbenchError(f"{where}: {error}") from None
 
 
-USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError)
+USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError)

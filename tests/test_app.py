@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,10 +11,16 @@ from pathlib import Path
 import pytest
 from gradio_client import Client, handle_file
 
+from click.testing import CliRunner
+
 from samplerlab.app import serve
+from samplerlab.cli import main
+from samplerlab.comparisons import EXPERIMENTS_DIR, save_comparison
+from samplerlab.results import load_result
 from samplerlab.engine import Column, Request, run
 from samplerlab.models import Model
-from samplerlab.params import Settings
+from samplerlab.params import Settings, SettingsError
+from samplerlab.widgets import run_level_values
 from samplerlab.workbench import Workbench
 
 PROMPT = "Write a short poem praising light-emitting diodes."
@@ -34,8 +41,17 @@ def presets_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app_url(model_path, presets_dir):
-    bench = Workbench(Model(model_path), presets_dir=presets_dir)
+def experiments_dir(tmp_path_factory) -> Path:
+    """A copy of the shipped experiments, so results land in a temporary folder, not the repository."""
+    target = tmp_path_factory.mktemp("experiments")
+    for source in EXPERIMENTS_DIR.glob("*.yaml"):
+        shutil.copyfile(source, target / source.name)
+    return target
+
+
+@pytest.fixture(scope="module")
+def app_url(model_path, presets_dir, experiments_dir):
+    bench = Workbench(Model(model_path), presets_dir=presets_dir, experiments_dir=experiments_dir)
     demo, url, _ = serve(bench, port=free_port(), block=False, say=lambda *_: None)
     yield url
     demo.close()
@@ -111,6 +127,25 @@ def test_bad_columns_are_a_clear_error(client):
                        api_name="/compare")
 
 
+def test_a_prompt_longer_than_the_context_is_a_clear_error(client):
+    with pytest.raises(Exception, match="shorten the prompt or raise n_ctx"):
+        client.predict("word " * 3000, 0, 4, json.dumps([{"label": "x"}]), api_name="/compare")
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ('["\\n", "魔理沙:", "。"]', ["\n", "魔理沙:", "。"]),
+    ('["\\\\x"]', ["\\x"]),
+    ("", []),
+])
+def test_the_prompt_panels_stop_strings_keep_any_text(raw, expected):
+    assert run_level_values(-1, 16, raw) == {"seed": -1, "max_tokens": 16, "stop": expected}
+
+
+def test_a_malformed_stop_list_is_one_clear_line():
+    with pytest.raises(SettingsError, match=r"^stop: expected JSON, e.g. \["):
+        run_level_values(0, 16, '["unclosed')
+
+
 def test_four_clients_at_once_each_get_what_they_get_alone(app_url):
     requests = [[{"label": f"t{t}", "settings": {"temperature": t}}, {"label": "k5", "settings": {"top_k": 5}}]
                 for t in (0.3, 0.9, 1.5, 2.5)]
@@ -160,3 +195,89 @@ def test_a_failed_model_load_keeps_the_old_model(model, tmp_path):
     with pytest.raises(ModelError, match="not a GGUF model file"):
         bench.load_model(str(tmp_path / "bad.gguf"))
     assert bench.model is model and bench.model.tokenize("still works")
+
+
+TIMINGS = {"date", "seconds", "tokens_per_second"}
+
+
+def without_timings(value):
+    """A result document minus what depends on the clock."""
+    if isinstance(value, dict):
+        return {k: without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [without_timings(v) for v in value]
+    return value
+
+
+def cli_result(experiment: Path, out: Path, max_tokens: int | None = None) -> dict:
+    args = ["run", str(experiment), "--out", str(out)] + (["--max-tokens", str(max_tokens)] if max_tokens else [])
+    outcome = CliRunner().invoke(main, args)
+    assert outcome.exit_code == 0, outcome.output
+    return load_result(out)
+
+
+def test_an_experiment_run_in_the_app_equals_the_cli_run(client, experiments_dir, tmp_path):
+    status, report, result_file = client.predict("led-poem", 6, api_name="/run_experiment")
+    assert status.startswith("✅") and "<iframe" in report
+    from_app = load_result(result_file)
+    from_cli = cli_result(experiments_dir / "led-poem.yaml", tmp_path / "cli.yaml", max_tokens=6)
+    assert without_timings(from_app) == without_timings(from_cli)
+
+
+def test_a_saved_comparison_reruns_to_the_same_result(model, tmp_path):
+    columns = [Column("calm", Settings({"temperature": 0.3, "max_tokens": 8, "stop": ["\n\n"]})),
+               Column("wild", Settings({"temperature": 1.8, "top_k": 0, "max_tokens": 8, "stop": ["\n\n"]}))]
+    request = Request(PROMPT, "chat", "You are a poet.")
+    ran = run(model, request, columns)
+    experiment, saved = save_comparison("my comparison", request, ran.columns, model, tmp_path)
+    assert experiment.name == "my-comparison.yaml" and saved.parent == tmp_path / "runs"
+    assert without_timings(load_result(saved)) == \
+        without_timings(cli_result(experiment, tmp_path / "again.yaml"))
+
+
+# -- the Experiments tab's callbacks, without a browser ------------------------------------------
+def tab(model, experiments_dir, shared=False):
+    from samplerlab.experiments_tab import ExperimentCallbacks
+    return ExperimentCallbacks(Workbench(model, experiments_dir=experiments_dir), shared)
+
+
+def session(name: str):
+    from types import SimpleNamespace
+    return SimpleNamespace(session_hash=name)
+
+
+def test_the_tab_streams_each_column_then_the_report_on_the_apps_own_model(model, experiments_dir):
+    outputs = list(tab(model, experiments_dir).run("led-poem", 2, session("streams")))
+    assert [status for status, _, _ in outputs[:-1]] == [f"{n} / 4 columns" for n in range(1, 5)]
+    assert all(f"<p>{n} of 4 columns done</p>" in grid and grid.count("<article") == n and file is None
+               for n, (_, grid, file) in enumerate(outputs[:-1], 1))
+    status, report, result_file = outputs[-1]
+    assert status.startswith("✅") and "<iframe" in report
+    assert load_result(result_file)["columns"][0]["token_count"] == 2
+
+
+def test_stop_ends_the_sessions_experiment_between_steps_and_writes_no_result(model, experiments_dir, tmp_path):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "long.yaml").write_text("prompt: hi\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\nmax_tokens: 2\n"
+                                      "columns: [{label: a}, {label: b, temperature: 0}]\n")
+    calls, me = tab(model, folder), session("stopper")
+    calls.expect(me)
+    calls.stop(session("someone else"))  # another session's Stop changes nothing here
+    run = calls.run("long", None, me)
+    first = next(run)
+    calls.stop(me)
+    *_, (status, grid, result_file) = [first, *run]
+    assert status.startswith("⏹ ") and "stopped after" in status and "no result file is written" in status
+    assert result_file is None and "<article" in grid and not (folder / "runs").exists()
+    again = calls.run("long", 1, me)  # that Stop is used up: the next run goes on
+    assert [status for status, _, _ in again][-1].startswith("✅ long-")
+
+
+def test_a_shared_app_saves_no_comparison(model, experiments_dir):
+    calls = tab(model, experiments_dir, shared=True)
+    list(calls.bench.stream("s", Request("hi"), [Column("a", Settings({"max_tokens": 2}))]))
+    before = sorted(experiments_dir.iterdir())
+    assert calls.save("mine", session("s")) == "❌ saving experiments is off while the app is shared"
+    assert sorted(experiments_dir.iterdir()) == before
+

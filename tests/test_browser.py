@@ -32,30 +32,49 @@ def app_url(model_path, tmp_path_factory):
 
 
 @pytest.fixture
-def page(app_url):
+def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1440, "height": 1250})
-        page.requests = []
-        page.on("request", lambda request: page.requests.append(request.url))
-        page.goto(app_url)
-        page.wait_for_selector("#run", timeout=60_000)
-        yield page
+        yield browser
         browser.close()
 
 
+def open_page(browser, url):
+    """A fresh browser context is a separate session, as another person's browser would be."""
+    page = browser.new_context(viewport={"width": 1440, "height": 1250}).new_page()
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.goto(url)
+    page.wait_for_selector("#run", timeout=60_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, app_url):
+    return open_page(browser, app_url)
+
+
+def set_number(page, selector: str, value: str) -> None:
+    field = page.locator(f"{selector} input[type=number]")
+    field.fill(value)
+    field.press("Enter")
+
+
+def wait_for_stats(page, index: int) -> str:
+    page.wait_for_function(f"document.querySelector('#stats-{index}').innerText.includes('tokens')",
+                           timeout=180_000)
+    return page.inner_text(f"#stats-{index}")
+
+
 def test_a_person_compares_three_columns_and_reads_the_token_view(page, app_url, tmp_path):
-    for selector, value in (("#temperature-2", "2"), ("#max-tokens", "40")):
-        field = page.locator(f"{selector} input[type=number]")
-        field.fill(value)
-        field.press("Enter")
+    for selector, value in (("#temperature-2", "2"), ("#run-max-tokens", "40")):
+        set_number(page, selector, value)
     page.click("#run")
     for index in range(3):
-        page.wait_for_function(f"document.querySelector('#stats-{index}').innerText.includes('tokens')",
-                               timeout=120_000)
+        wait_for_stats(page, index)
         assert page.input_value(f"#output-{index} textarea").strip()
     assert "Differs from column 1: temperature 2.0 (0.8)" in page.inner_text("#column-2")
     page.click("#token-view-0 input")
@@ -75,3 +94,18 @@ def test_the_language_switches_to_japanese(page):
     page.get_by_label("ja").check()
     page.wait_for_function("document.querySelector('#run').innerText.includes('実行')", timeout=30_000)
     assert "候補の絞り込み" in page.inner_text("#column-0")
+
+
+def test_stop_while_queued_stops_only_that_sessions_run(browser, app_url):
+    """B presses Stop while its run waits behind A's: B's run ends at once, A's runs to the end."""
+    first, second = open_page(browser, app_url), open_page(browser, app_url)
+    set_number(first, "#run-max-tokens", "160")
+    set_number(second, "#run-max-tokens", "160")
+    first.click("#run")
+    first.wait_for_function("document.querySelector('#output-0 textarea').value.length > 0", timeout=60_000)
+    second.click("#run")
+    second.wait_for_timeout(1000)  # as a person would: the run is queued behind the first one
+    second.click("#stop")
+    assert "stopped" in wait_for_stats(second, 0)
+    assert "stopped" not in wait_for_stats(first, 0)
+    assert len(second.input_value("#output-0 textarea")) < len(first.input_value("#output-0 textarea"))

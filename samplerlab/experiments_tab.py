@@ -1,0 +1,136 @@
+"""The app's Experiments tab: open an experiment file, run it, read its report; save a comparison as one.
+
+It calls exactly what ``samplerlab run`` calls (``comparisons.run_file``, through ``stream_file``),
+so a result file from the app and one from the CLI agree, timings aside. The app's model is reused
+when the file names it; Stop ends the session's run between steps.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import gradio as gr
+
+from .comparisons import ExperimentStopped, Finished, save_comparison, stream_file
+from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment
+from .i18n import t
+from .presets import PresetError, read_small_text
+from .report import progress_html, render_report
+from .results import ResultError
+from .workbench import USER_ERRORS, Workbench
+
+ERRORS = (*USER_ERRORS, ExperimentError, ResultError, OSError)
+
+
+class ExperimentCallbacks:
+    def __init__(self, bench: Workbench, shared: bool) -> None:
+        self.bench = bench
+        self.shared = shared
+        self._cancels: dict[str, threading.Event] = {}  # per session: its Stop button's event
+
+    def names(self) -> list[str]:
+        return sorted(path.stem for path in self.bench.experiments_dir.glob("*.yaml"))
+
+    def _path(self, name: str) -> Path:
+        """Only files in the experiments folder, by stem: a browser never names a path."""
+        if name not in self.names():
+            raise ExperimentError(f"unknown experiment {name!r}")
+        return self.bench.experiments_dir / f"{name}.yaml"
+
+    def show(self, name: str | None) -> str:
+        try:
+            return read_small_text(self._path(name)) if name else ""
+        except (*ERRORS, PresetError) as error:
+            return f"# {error}"
+
+    def experiment(self, name: str) -> Experiment:
+        experiment = load_experiment(self._path(name))
+        if self.shared and experiment.model != EMBEDDED:
+            raise ExperimentError("while shared, experiments run on the embedded model only")
+        return experiment
+
+    def expect(self, request: gr.Request) -> None:
+        """Run was clicked (the run may still wait for the model): from now on Stop applies to it."""
+        self._cancels.setdefault(request.session_hash, threading.Event())
+
+    def stop(self, request: gr.Request) -> None:
+        if request.session_hash in self._cancels:
+            self._cancels[request.session_hash].set()
+
+    def run(self, name: str, max_tokens: float | None, request: gr.Request) -> Iterator[list[Any]]:
+        """Run the chosen file as the CLI would, showing each column as it finishes, then the report."""
+        cancel = self._cancels.setdefault(request.session_hash, threading.Event())
+        done: list[Any] = []
+        try:
+            experiment = self.experiment(name)
+            for item in stream_file(experiment, cancel, max_tokens=int(max_tokens) if max_tokens else None,
+                                    loaded=self.bench.model):
+                if not isinstance(item, Finished):
+                    done.append(item)
+                yield _outputs(item, done, experiment.runs, self.bench)
+        except ExperimentStopped as error:
+            yield [f"⏹ {error}", progress_html(done, experiment.runs), None]
+        except ERRORS as error:
+            raise gr.Error(str(error).splitlines()[0], print_exception=False)
+        finally:
+            self._cancels.pop(request.session_hash, None)
+
+    def save(self, name: str, request: gr.Request) -> str:
+        """The session's last comparison, outputs included, as an experiment file and its result."""
+        if self.shared:
+            return "❌ saving experiments is off while the app is shared"
+        last = self.bench.last_request(request.session_hash)
+        if last is None or not name.strip():
+            return "❌ run a comparison first, and give it a name"
+        try:
+            experiment, result = save_comparison(name.strip(), last, self.bench.last_run(request.session_hash),
+                                                 self.bench.model, self.bench.experiments_dir)
+        except ERRORS as error:
+            return f"❌ {str(error).splitlines()[0]}"
+        return f"✅ saved {experiment.name} and {result.name}"
+
+
+def _outputs(item: Any, done: list[Any], runs: int, bench: Workbench) -> list[Any]:
+    """Status, the HTML panel and the result file: the finished columns so far, or at the end the report."""
+    if isinstance(item, Finished):
+        download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
+        return [f"✅ {item.path.name}", report_frame(item.document), download]
+    return [f"{len(done)} / {runs} columns", progress_html(done, runs), None]
+
+
+def report_frame(document: dict) -> str:
+    """The self-contained report inside a sandboxed iframe, so its styles and scripts stay its own."""
+    return (f'<iframe sandbox="allow-scripts" style="width:100%;height:900px;border:1px solid #ddd" '
+            f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>')
+
+
+def experiments_panel(bench: Workbench, lang: str, shared: bool, labels) -> None:
+    calls = ExperimentCallbacks(bench, shared)
+    with gr.Row():
+        with gr.Column(scale=1):
+            choice = labels.add(gr.Dropdown(calls.names(), value="led-poem" if "led-poem" in calls.names() else None,
+                                            label=t("experiment_file", lang), elem_id="experiment"), "experiment_file")
+            limit = labels.add(gr.Number(None, precision=0, minimum=0, label=t("max_tokens_override", lang),
+                                         elem_id="experiment-max-tokens"), "max_tokens_override")
+            with gr.Row():
+                run = labels.add(gr.Button(t("run_experiment", lang), variant="primary", elem_id="run-experiment"),
+                                 "run_experiment")
+                stop = labels.add(gr.Button(t("stop_run", lang), elem_id="stop-experiment"), "stop_run")
+            status = gr.Markdown(elem_id="experiment-status")
+            result = labels.add(gr.File(label=t("result_file", lang), interactive=False), "result_file")
+            name = labels.add(gr.Textbox(label=t("save_comparison", lang), elem_id="comparison-name"),
+                              "save_comparison")
+            save = labels.add(gr.Button(t("save_experiment", lang), elem_id="save-comparison"), "save_experiment")
+            saved = gr.Markdown(elem_id="comparison-status")
+        with gr.Column(scale=2):
+            source = gr.Code(calls.show(choice.value), language="yaml", interactive=False)
+    report = gr.HTML(elem_id="experiment-report")
+    choice.change(calls.show, choice, source, api_visibility="private")
+    run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
+        calls.run, [choice, limit], [status, report, result], concurrency_id="model", concurrency_limit=1,
+        api_name="run_experiment")
+    stop.click(calls.stop, None, None, queue=False, api_visibility="private")
+    save.click(calls.save, name, saved, api_visibility="private")
