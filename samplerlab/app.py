@@ -20,7 +20,8 @@ import gradio as gr  # noqa: E402
 from . import i18n
 from .engine import Column, ColumnDone, Request, TokenEvent
 from .i18n import t
-from .params import KNOB_BY_NAME, LOAD_KNOBS, Settings
+from .params import KNOB_BY_NAME, Settings
+from .load_settings import LOAD_KNOBS
 from .views import COLOR_MAP, CSS, candidates_html, stats_line, token_spans
 from .experiments_tab import experiments_panel
 from .formats import export_preset
@@ -90,13 +91,14 @@ class Callbacks:
         return candidates_html(results[column].tokens[event.index], results[column].chain, lang)
 
     # -- model ------------------------------------------------------------------
-    def model_markdown(self) -> str:
+    def model_markdown(self, lang: str = "en") -> str:
         lines = [f"**{self.bench.model.info.file_name}**: {self.bench.model.info.summary()}"]
         if self.bench.independence is not None:
-            lines.append(self.bench.independence.describe())
+            check = self.bench.independence
+            lines.append(i18n.independence(check.independent, check.max_difference, lang))
         return "\n\n".join(lines)
 
-    def load_model(self, path: str, hf_repo: str, hf_file: str, *load_values: Any,
+    def load_model(self, lang: str, path: str, hf_repo: str, hf_file: str, *load_values: Any,
                    progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
         """Load another model (a Hugging Face download shows its progress); the old one stays on failure."""
         values = {k.name: from_widget(k, v) for k, v in zip(LOAD_KNOBS, load_values)}
@@ -104,7 +106,7 @@ class Callbacks:
             self.bench.load_model(path.strip(), hf_repo.strip(), hf_file.strip(), values)
         except USER_ERRORS as error:
             raise gr.Error(str(error), print_exception=False)
-        return self.model_markdown()
+        return self.model_markdown(lang)
 
     # -- presets ----------------------------------------------------------------
     def preset_names(self) -> list[str]:
@@ -122,16 +124,17 @@ class Callbacks:
         except USER_ERRORS as error:
             raise gr.Error(str(error), print_exception=False)
 
-    def refresh(self) -> list[Any]:
+    def refresh(self, lang: str) -> list[Any]:
         """What a page shows of the shared state, current when the page (re)loads."""
-        return [self.model_markdown(), *self._refreshed("", None)[1:]]
+        return [self.model_markdown(lang), *self._refreshed("", None)[1:]]
 
     def _refreshed(self, message: str, selected: str | None) -> list[Any]:
         names = self.preset_names()
         return [message, gr.update(choices=names, value=selected),
                 *(gr.update(choices=names) for _ in range(MAX_COLUMNS))]
 
-    def save_column_preset(self, source: str, name: str, description: str, overwrite: bool, *flat: Any) -> list[Any]:
+    def save_column_preset(self, lang: str, source: str, name: str, description: str, overwrite: bool,
+                           *flat: Any) -> list[Any]:
         try:
             settings = column_settings(split_columns(list(flat))[int(source) - 1], {}, int(source) - 1)
             preset = Preset(name=name.strip(), description=description.strip(), settings=settings, builtin=False,
@@ -139,9 +142,9 @@ class Callbacks:
             save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
         except (*USER_ERRORS, ValueError) as error:
             return self._refreshed(f"❌ {error}", None)
-        return self._refreshed(f"✅ saved preset {preset.name!r}", preset.name)
+        return self._refreshed(t("saved_preset", lang).format(name=preset.name), preset.name)
 
-    def upload_preset(self, path: str | None, overwrite: bool) -> list[Any]:
+    def upload_preset(self, path: str | None, overwrite: bool, lang: str = "en") -> list[Any]:
         """A browser upload is hostile: size-checked, parsed safely, and saved under its own name only."""
         try:
             if not path or os.path.getsize(path) > MAX_UPLOAD:
@@ -152,7 +155,7 @@ class Callbacks:
             save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
         except (*USER_ERRORS, UnicodeDecodeError, OSError) as error:
             return self._refreshed(f"❌ {str(error).splitlines()[0]}", None)
-        return self._refreshed(f"✅ uploaded preset {preset.name!r}", preset.name)
+        return self._refreshed(t("uploaded_preset", lang).format(name=preset.name), preset.name)
 
     def show_preset(self, name: str | None, target: str) -> list[Any]:
         if not name:
@@ -229,21 +232,21 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         with gr.Row():
             labels.add(gr.Markdown(_title(lang)), _title)
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
-        model_info = _model_panel(calls, labels, lang, shared)
+        model_info = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
             run_inputs, run_outputs, columns = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
-            shown = _presets_panel(calls, labels, lang, columns)
+            shown = _presets_panel(calls, labels, lang, columns, lang_state)
         labels.add(presets_tab, "presets")
         with gr.Tab(t("experiments", lang)) as experiments_tab:
-            experiments_panel(bench, lang, shared, labels)
+            experiments_panel(bench, lang, shared, labels, lang_state)
         labels.add(experiments_tab, "experiments")
         language.change(lambda lang_: [lang_, *labels.updates(lang_)], language,
                         [lang_state, *(w for w, _, _ in labels.widgets)], queue=False,
                         api_visibility="private")
         # Another session may have loaded a model or saved a preset since the page was built.
-        demo.load(calls.refresh, None, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
+        demo.load(calls.refresh, lang_state, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
                   api_visibility="private")
         gr.api(calls.compare_api, api_name="compare", concurrency_id="model", concurrency_limit=1)
         gr.api(calls.preset_api, api_name="preset")
@@ -255,8 +258,8 @@ def _title(lang: str) -> str:
     return f"## {t('title', lang)}\n{t('subtitle', lang)}"
 
 
-def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool) -> gr.Markdown:
-    info = gr.Markdown(calls.model_markdown(), elem_id="model-info")
+def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang_state: gr.State) -> gr.Markdown:
+    info = labels.add(gr.Markdown(calls.model_markdown(lang), elem_id="model-info"), calls.model_markdown)
     with labels.add(gr.Accordion(t("model", lang), open=False), "model"):
         with gr.Row():
             path = labels.add(gr.Textbox(label=t("model_path", lang), interactive=True,
@@ -271,9 +274,9 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool) -> g
         with gr.Row():
             load = labels.add(gr.Button(t("load", lang), variant="secondary"), "load")
             embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
-    load.click(calls.load_model, [path, hf_repo, hf_file, *load_widgets], info, concurrency_id="model",
+    load.click(calls.load_model, [lang_state, path, hf_repo, hf_file, *load_widgets], info, concurrency_id="model",
                api_visibility="private")
-    embedded.click(lambda *values: calls.load_model("", "", "", *values), load_widgets, info,
+    embedded.click(lambda lang_, *values: calls.load_model(lang_, "", "", "", *values), [lang_state, *load_widgets], info,
                    concurrency_id="model", api_visibility="private")
     return info
 
@@ -290,8 +293,9 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
             run_widgets = [labels.add(knob_widget(k, lang, RUN_START.get(k.name), f"run-{k.name.replace('_', '-')}"), None,
                                       lambda lang_, k=k: i18n.knob_info(k, lang_)) for k in RUN_KNOBS]
             seed = run_widgets[RUN_KNOBS.index(KNOB_BY_NAME["seed"])]
-            dice = labels.add(gr.Button(t("dice", lang), size="sm"), "dice")
-            count = labels.add(gr.Slider(2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang)),
+            dice = labels.add(gr.Button(t("dice", lang), size="sm", elem_id="dice"), "dice")
+            count = labels.add(gr.Slider(2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang),
+                                         elem_id="column-count"),
                                "columns")
     with gr.Row():
         run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
@@ -351,7 +355,7 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
     return {"output": output, "spans": spans, "stats": stats, "note": note, "knobs": knobs, "preset": preset}
 
 
-def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict]) -> None:
+def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict], lang_state: gr.State) -> gr.Dropdown:
     from .formats import EXPORT_FORMATS
     status = gr.Markdown(elem_id="preset-status")
     with gr.Row():
@@ -373,9 +377,11 @@ def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[di
             exported = gr.Code(interactive=False)
     all_knobs = [w for c in columns for w in c["knobs"]]
     dropdowns = [c["preset"] for c in columns]
-    save.click(calls.save_column_preset, [source, name, description, overwrite, *all_knobs], [status, chosen, *dropdowns],
+    save.click(calls.save_column_preset, [lang_state, source, name, description, overwrite, *all_knobs],
+               [status, chosen, *dropdowns],
                api_visibility="private")
-    upload.upload(calls.upload_preset, [upload, overwrite], [status, chosen, *dropdowns], api_name="upload_preset")
+    upload.upload(calls.upload_preset, [upload, overwrite, lang_state], [status, chosen, *dropdowns],
+                  api_name="upload_preset")
     gr.on([chosen.change, target.change], calls.show_preset, [chosen, target], [yaml_view, download, exported],
           api_visibility="private")
     return chosen

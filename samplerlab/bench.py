@@ -19,7 +19,8 @@ import numpy as np
 
 from .engine import CONTEXTS, Column, Request, TokenBatch, prompt_text, run
 from .models import Model
-from .params import FLASH_ATTENTION, Settings
+from .params import Settings
+from .load_settings import FLASH_ATTENTION
 
 PROMPT = "Write a short poem praising light-emitting diodes."
 TEMPERATURES = (0.7, 0.9, 1.1, 1.3, 0.5, 1.5, 0.8, 1.0)

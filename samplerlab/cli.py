@@ -11,12 +11,13 @@ import click
 from . import __version__, bench as bench_module, docs
 from .engine import Column, GenerationError, Request, TokenEvent, generate, RunResult, ColumnDone
 from .models import Model, ModelError, resolve_model_path
-from .params import LoadSettings, Settings, SettingsError, parse_assignments
+from .params import KNOBS, Settings, SettingsError, parse_assignments
+from .load_settings import LOAD_KNOBS, LoadSettings
 from .formats import EXPORT_FORMATS, export_preset
 from .formats_import import IMPORTERS, import_file
 from .presets import (PRESETS_DIR_ENV, Preset, PresetError, delete_preset, list_presets, load_preset, preset_yaml,
                       read_preset_file, rename_preset, save_preset)
-from .render import display_width, pad, side_by_side
+from .render import LiveTable, display_width, pad, side_by_side
 from .comparisons import run_file
 from .experiments import load_experiment, opened_model
 from .report import render_report, text_table
@@ -68,13 +69,16 @@ def _number_or_text(raw: str) -> int | str:
 @click.option("--auth", default=None, metavar="USER:PASSWORD|FILE", help="Require a login.")
 @click.option("--presets-dir", type=click.Path(file_okay=False), default=None, envvar="SAMPLERLAB_PRESETS_DIR",
               help="Where user presets are saved (default: ./presets).")
+@click.option("--experiments-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              envvar="SAMPLERLAB_EXPERIMENTS_DIR",
+              help="The app's experiment files, and where it saves comparisons (default: the shipped experiments/).")
 @click.option("--models-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="With --share, the only place models may be loaded from.")
 @click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
 @model_options
 @click.pass_context
-def main(context: click.Context, host, port, share, auth, presets_dir, models_dir, lang, model_path, hf_repo,
-         hf_file, load_text) -> None:
+def main(context: click.Context, host, port, share, auth, presets_dir, experiments_dir, models_dir, lang, model_path,
+         hf_repo, hf_file, load_text) -> None:
     """Compare llama.cpp sampling settings side by side on one prompt and seed.
 
     Without a command, opens the app in the browser on the embedded model.
@@ -86,7 +90,8 @@ def main(context: click.Context, host, port, share, auth, presets_dir, models_di
     try:
         bench = Workbench(open_model(model_path, hf_repo, hf_file, load_text),
                           presets_dir=Path(presets_dir) if presets_dir else None,
-                          models_dir=Path(models_dir) if models_dir else None, allow_any_path=not share)
+                          models_dir=Path(models_dir) if models_dir else None, allow_any_path=not share,
+                          **({"experiments_dir": experiments_dir} if experiments_dir else {}))
         bench.check()
         serve(bench, lang, host, port, share, parse_auth(auth), say=click.echo)
     except USER_ERRORS as error:
@@ -114,28 +119,24 @@ def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mod
         parsed = [Column(spec, Settings({**shared, **parse_assignments(spec, f"--column {spec!r}")},
                                         source=f"--column {spec!r}")) for spec in specs]
         model = open_model(model_path, hf_repo, hf_file, load_text)
-        result = _stream(model, Request(prompt, mode, system), parsed)
+        result = _stream(model, Request(prompt, mode, system), parsed, width)
     except USER_ERRORS as error:
         fail(error)
     click.echo(side_by_side(result, width))
 
 
-def _stream(model: Model, request: Request, columns: list[Column]) -> RunResult:
-    """Runs the columns, showing live token counts on a terminal's stderr."""
+def _stream(model: Model, request: Request, columns: list[Column], width: int | None) -> RunResult:
+    """Runs the columns; on a terminal the side-by-side table grows as the tokens arrive."""
     info: dict = {}
-    counts = [0] * len(columns)
     finished: dict[int, object] = {}
-    live = sys.stderr.isatty()
+    live = LiveTable([c.label for c in columns], sys.stdout, width) if sys.stdout.isatty() else None
     for event in generate(model, request, columns, info=info):
-        if isinstance(event, TokenEvent):
-            counts[event.column] += 1
+        if isinstance(event, TokenEvent) and live is not None:
+            live.add(event.column, event.text)
         elif isinstance(event, ColumnDone):
             finished[event.column] = event.result
-        if live:
-            status = "  ".join(f"{c.label[:18]}: {n}" for c, n in zip(columns, counts))
-            click.echo(f"\r{status}", err=True, nl=False)
-    if live:
-        click.echo("\r\033[K", err=True, nl=False)
+    if live is not None:
+        live.clear()
     return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
                      [finished[i] for i in range(len(columns))])
 
@@ -166,7 +167,7 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
     if orders:
         click.echo(docs.order_table())
     else:
-        click.echo(docs.knob_table(lang, docs.LOAD_KNOBS if show_load else docs.KNOBS))
+        click.echo(docs.knob_table(lang, LOAD_KNOBS if show_load else KNOBS))
 
 
 @main.command("run")

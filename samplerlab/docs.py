@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .params import GROUPS, KNOBS, LOAD_KNOBS, NAMED_ORDERS, STAGES, Knob, coerce, order_names
+from .params import GROUPS, KNOBS, NAMED_ORDERS, STAGES, Knob, coerce, order_names
 
 
 def format_value(knob: Knob, value: Any) -> str:

@@ -18,7 +18,8 @@ import llama_cpp
 import numpy as np
 
 from .models import Model, kv_type
-from .params import FLASH_ATTENTION, Settings
+from .params import Settings
+from .load_settings import FLASH_ATTENTION
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
 from .textstream import TextStream
 
@@ -357,13 +358,6 @@ class Independence:
 
     independent: bool
     max_difference: float
-
-    def describe(self) -> str:
-        if self.independent:
-            return "columns are independent: a probe column alone and beside 3 others gave identical probabilities"
-        return (f"columns are NOT independent here (probabilities differ by up to {self.max_difference:.3g} "
-                "between a column alone and beside others); load with repack=false, or batched=false, "
-                "for exact reproducibility")
 
 
 PROBE_PROMPT = "Write a short poem praising light-emitting diodes."

@@ -21,8 +21,8 @@ import yaml
 
 from .engine import Column, Mode, Request
 from .models import Model, resolve_model_path
-from .params import (KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, LoadSettings, Settings, SettingsError,
-                     suggest)
+from .params import KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, Settings, SettingsError, suggest
+from .load_settings import LoadSettings
 from .presets import PresetError, load_preset
 from .results import MAX_BATCH, Outcome, run_columns
 

@@ -78,19 +78,20 @@ class ExperimentCallbacks:
         finally:
             self._cancels.pop(request.session_hash, None)
 
-    def save(self, name: str, request: gr.Request) -> str:
+    def save(self, name: str, lang: str, request: gr.Request) -> str:
         """The session's last comparison, outputs included, as an experiment file and its result."""
         if self.shared:
-            return "❌ saving experiments is off while the app is shared"
+            return t("no_save_shared", lang)
         last = self.bench.last_request(request.session_hash)
         if last is None or not name.strip():
-            return "❌ run a comparison first, and give it a name"
+            return t("run_first", lang)
         try:
             experiment, result = save_comparison(name.strip(), last, self.bench.last_run(request.session_hash),
-                                                 self.bench.model, self.bench.experiments_dir)
+                                                 self.bench.last_model(request.session_hash),
+                                                 self.bench.experiments_dir)
         except ERRORS as error:
             return f"❌ {str(error).splitlines()[0]}"
-        return f"✅ saved {experiment.name} and {result.name}"
+        return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
 
 
 def _outputs(item: Any, done: list[Any], runs: int, bench: Workbench) -> list[Any]:
@@ -107,7 +108,7 @@ def report_frame(document: dict) -> str:
             f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>')
 
 
-def experiments_panel(bench: Workbench, lang: str, shared: bool, labels) -> None:
+def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_state: gr.State) -> None:
     calls = ExperimentCallbacks(bench, shared)
     with gr.Row():
         with gr.Column(scale=1):
@@ -133,4 +134,4 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels) -> None
         calls.run, [choice, limit], [status, report, result], concurrency_id="model", concurrency_limit=1,
         api_name="run_experiment")
     stop.click(calls.stop, None, None, queue=False, api_visibility="private")
-    save.click(calls.save, name, saved, api_visibility="private")
+    save.click(calls.save, [name, lang_state], saved, api_visibility="private")

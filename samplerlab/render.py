@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import textwrap
+import time
 import unicodedata
 from itertools import zip_longest
+from typing import TextIO
 
 from .engine import ColumnResult, RunResult
 
@@ -57,18 +59,57 @@ def clip(text: str, width: int) -> str:
 
 def side_by_side(result: RunResult, width: int | None = None) -> str:
     """Labels, texts and footers each aligned across the columns."""
+    return table([c.label for c in result.columns], [c.text for c in result.columns],
+                 [footer(c) for c in result.columns], width)
+
+
+def table(labels: list[str], texts: list[str], footers: list[list[str]], width: int | None = None) -> str:
     total = width or shutil.get_terminal_size((120, 24)).columns
-    count = len(result.columns)
+    count = len(labels)
     cell = max(12, (total - len(GUTTER) * (count - 1)) // count)
     sections = [
-        [[clip(c.label, cell)] for c in result.columns],
-        [["─" * cell] for _ in result.columns],
-        [wrap(c.text, cell) for c in result.columns],
-        [["─" * cell] for _ in result.columns],
-        [[clip(line, cell) for line in footer(c)] for c in result.columns],
+        [[clip(label, cell)] for label in labels],
+        [["─" * cell] for _ in labels],
+        [wrap(text, cell) for text in texts],
+        [["─" * cell] for _ in labels],
+        [[clip(line, cell) for line in lines] for lines in footers],
     ]
     lines = []
     for blocks in sections:
         for row in zip_longest(*blocks, fillvalue=""):
             lines.append(GUTTER.join(pad(part, cell) for part in row).rstrip())
     return "\n".join(lines)
+
+
+class LiveTable:
+    """The side-by-side table redrawn in place while columns stream: only the last screenful is
+    redrawn, so a long output scrolls instead of filling the terminal with copies."""
+
+    def __init__(self, labels: list[str], stream: TextIO, width: int | None = None, every: float = 0.1) -> None:
+        self.labels, self.stream, self.width, self.every = labels, stream, width, every
+        self.texts = [""] * len(labels)
+        self.counts = [0] * len(labels)
+        self._drawn = 0
+        self._last = 0.0
+
+    def add(self, column: int, text: str) -> None:
+        self.texts[column] += text
+        self.counts[column] += 1
+        if time.monotonic() - self._last >= self.every:
+            self.draw()
+
+    def draw(self) -> None:
+        self._last = time.monotonic()
+        height = shutil.get_terminal_size((120, 24)).lines - 1
+        footers = [[f"{n} tokens …"] for n in self.counts]
+        lines = table(self.labels, self.texts, footers, self.width).split("\n")[-height:]
+        self.clear()
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+        self._drawn = len(lines)
+
+    def clear(self) -> None:
+        """Move to the first drawn line and erase to the end of the screen."""
+        if self._drawn:
+            self.stream.write(f"\033[{self._drawn}F\033[J")
+            self._drawn = 0

@@ -17,7 +17,8 @@ from typing import Any, Iterator
 from .engine import (Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult, check_independence,
                      generate)
 from .models import Model, ModelError, resolve_model_path
-from .params import LoadSettings, Settings, SettingsError
+from .params import Settings, SettingsError
+from .load_settings import LoadSettings
 from .presets import PresetError, load_preset
 from .comparisons import EXPERIMENTS_DIR
 
@@ -99,20 +100,21 @@ class Workbench:
         including a Stop pressed while the run still waited for the model."""
         cancel = self._cancels.setdefault(session, threading.Event())
         finished: dict[int, Any] = {}
+        model = self.model  # another session may load a different one meanwhile
         try:
-            for event in generate(self.model, request, columns, cancel=cancel):
+            for event in generate(model, request, columns, cancel=cancel):
                 if isinstance(event, ColumnDone):
                     finished[event.column] = event.result
                 yield event
         finally:
             self._cancels.pop(session, None)  # a later Stop with nothing running changes nothing
-        self._remember(session, (request, [finished[i] for i in range(len(columns))]))
+        self._remember(session, (request, [finished[i] for i in range(len(columns))], model))
 
     def cancel(self, session: str) -> None:
         if session in self._cancels:
             self._cancels[session].set()
 
-    def _remember(self, session: str, run: tuple[Request, list]) -> None:
+    def _remember(self, session: str, run: tuple[Request, list, Model]) -> None:
         self._results[session] = run
         self._results.move_to_end(session)
         while len(self._results) > MAX_SESSIONS:
@@ -120,10 +122,14 @@ class Workbench:
 
     def last_run(self, session: str) -> list:
         """The columns of this session's last finished run (for the token view)."""
-        return self._results.get(session, (None, []))[1]
+        return self._results.get(session, (None, [], None))[1]
 
     def last_request(self, session: str) -> Request | None:
-        return self._results.get(session, (None, []))[0]
+        return self._results.get(session, (None, [], None))[0]
+
+    def last_model(self, session: str) -> Model | None:
+        """The model this session's last run used, which saving it as an experiment must name."""
+        return self._results.get(session, (None, [], None))[2]
 
     def run(self, request: Request, columns: list[Column]) -> RunResult:
         info: dict = {}

@@ -9,7 +9,7 @@ import llama_cpp
 import pytest
 
 from samplerlab.models import Model, embedded_model_path
-from samplerlab.params import LoadSettings
+from samplerlab.load_settings import LoadSettings
 
 
 @pytest.fixture(scope="session")

@@ -278,6 +278,7 @@ def test_a_shared_app_saves_no_comparison(model, experiments_dir):
     calls = tab(model, experiments_dir, shared=True)
     list(calls.bench.stream("s", Request("hi"), [Column("a", Settings({"max_tokens": 2}))]))
     before = sorted(experiments_dir.iterdir())
-    assert calls.save("mine", session("s")) == "❌ saving experiments is off while the app is shared"
+    assert calls.save("mine", "en", session("s")) == "❌ saving experiments is off while the app is shared"
+    assert calls.save("mine", "ja", session("s")) == "❌ 共有中は実験を保存できません"
     assert sorted(experiments_dir.iterdir()) == before
 

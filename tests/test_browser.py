@@ -109,3 +109,14 @@ def test_stop_while_queued_stops_only_that_sessions_run(browser, app_url):
     assert "stopped" in wait_for_stats(second, 0)
     assert "stopped" not in wait_for_stats(first, 0)
     assert len(second.input_value("#output-0 textarea")) < len(first.input_value("#output-0 textarea"))
+
+
+def test_the_dice_draws_a_seed_and_the_column_count_shows_and_hides_columns(page):
+    page.click("#dice")
+    page.wait_for_function("document.querySelector('#run-seed input').value !== '0'", timeout=30_000)
+    assert 0 <= int(page.input_value("#run-seed input")) < 2**31
+    assert not page.locator("#column-3").is_visible()
+    set_number(page, "#column-count", "4")
+    page.wait_for_selector("#column-3", state="visible", timeout=30_000)
+    set_number(page, "#column-count", "2")
+    page.wait_for_selector("#column-2", state="hidden", timeout=30_000)

@@ -9,8 +9,10 @@ import pytest
 
 from samplerlab.engine import (Column, ColumnDone, GenerationError, Request, TokenEvent, check_independence,
                                generate, run)
+from samplerlab.i18n import independence
 from samplerlab.models import Model
-from samplerlab.params import KNOBS, LoadSettings, Settings, neutral_values
+from samplerlab.params import KNOBS, Settings, neutral_values
+from samplerlab.load_settings import LoadSettings
 
 POEM = "Write a short poem praising light-emitting diodes."
 REPEATING = Request("The cat sat on the mat. The cat sat on the mat. The cat sat on the mat. The cat", mode="raw")
@@ -96,7 +98,8 @@ def test_independence_probe_reports_repack_breaking_it(q4km_path, q4km_model):
     with Model(q4km_path, LoadSettings({"repack": True})) as repacked:
         verdict = check_independence(repacked)
     assert not verdict.independent and verdict.max_difference > 0
-    assert "NOT independent" in verdict.describe()
+    assert "NOT independent" in independence(verdict.independent, verdict.max_difference, "en")
+    assert "独立していません" in independence(verdict.independent, verdict.max_difference, "ja")
 
 
 def test_japanese_streams_whole_characters(model: Model):

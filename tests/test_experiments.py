@@ -18,7 +18,8 @@ from samplerlab.comparisons import (ExperimentStopped, Finished, result_document
 from samplerlab.engine import Column, Request, run
 from samplerlab.experiments import ExperimentError, load_experiment, parse_experiment, run_experiment
 from samplerlab.models import Model
-from samplerlab.params import LoadSettings, Settings
+from samplerlab.params import Settings
+from samplerlab.load_settings import LoadSettings
 from samplerlab.presets import PresetError, load_preset
 from samplerlab.results import ResultError, check_result, dump, load_result, write_new
 

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from samplerlab.params import (KNOBS, NAMED_ORDERS, STAGES, LoadSettings, Settings, SettingsError,
-                               neutral_values, order_names, parse_assignments, parse_order, stage_enabled)
+from samplerlab.params import (KNOBS, NAMED_ORDERS, STAGES, Settings, SettingsError, neutral_values,
+    order_names, parse_assignments, parse_order, stage_enabled)
+from samplerlab.load_settings import LoadSettings
 
 
 @pytest.mark.parametrize("values, message", [
