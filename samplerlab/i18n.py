@@ -120,7 +120,8 @@ def finish_reason(reason: str | None, lang: str) -> str:
 INACTIVE_REASONS = {
     "order": {"en": "no effect: {detail} is not in the sampler order",
               "ja": "効果なし：{detail} がサンプラー順序に含まれていない"},
-    "mirostat": {"en": "no effect: Mirostat replaces {detail}", "ja": "効果なし：Mirostat が {detail} を置き換える"},
+    "mirostat": {"en": "no effect: with Mirostat this order's chain skips {detail}",
+                 "ja": "効果なし：Mirostat使用時、この順序のチェーンは {detail} を使わない"},
     "greedy": {"en": "no effect: temperature 0 takes the top token, which {detail} always keeps",
                "ja": "効果なし：温度0は最上位トークンを選び、{detail} はそれを必ず残す"},
     "requires": {"en": "no effect while {detail} is off", "ja": "{detail} がオフの間は効果なし"},

@@ -192,8 +192,11 @@ KNOBS: tuple[Knob, ...] = (
          llama_cli="--mirostat", llama_server="mirostat",
          example=2,
          spellings=_spell("mirostat_mode", "llama_cpp_python", *_TEXT_UIS, open_webui="mirostat"),
-         help_en="Mirostat 1 or 2 steers the surprise of each token towards tau and replaces top-k, top-p, min-p and the other truncation stages; 0 is off.",
-         help_ja="Mirostat（1または2）は各トークンの「驚き」をtauに近づけるよう制御し、top-k・top-p・min-pなどの絞り込みを置き換える。0で無効。"),
+         help_en="Mirostat 1 or 2 steers the surprise of each token towards tau and replaces the truncation stages "
+                 "(top-k, top-p, min-p ...); 0 is off. llama.cpp keeps only temperature before it, llama-cpp-python "
+                 "only the repetition penalties.",
+         help_ja="Mirostat（1または2）は各トークンの「驚き」をtauに近づけるよう制御し、top-k・top-p・min-pなどの絞り込みを"
+                 "置き換える。0で無効。llama.cppでは前に温度だけ、llama-cpp-pythonでは繰り返しペナルティだけが残る。"),
     Knob("mirostat_tau", "float", 5.0, "mirostat", minimum=0.0, maximum=100.0, ui_max=10.0, step=0.1,
          companions={"mirostat": 2}, llama_cli="--mirostat-ent", llama_server="mirostat_tau",
          example=2.0,
@@ -533,9 +536,37 @@ def _parse_scalar(knob: Knob, raw: str) -> Any:
         except ValueError:
             return raw
     if knob.kind == "strings":
-        # backslashreplace keeps non-ASCII text (Japanese stop strings) intact through unicode_escape
-        return [s.encode("latin-1", "backslashreplace").decode("unicode_escape") for s in raw.split("|")]
+        return [_unescape(knob, part) for part in raw.split("|")]
+    if knob.kind == "bias":
+        return dict(_bias_pair(knob, part) for part in raw.split("|") if part)
     return raw
+
+
+def _unescape(knob: Knob, text: str) -> str:
+    """'\\n' as a newline; backslashreplace keeps non-ASCII text (Japanese) intact through unicode_escape."""
+    try:
+        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError:
+        raise SettingsError(f"{knob.name}: {text!r} has a bad backslash escape; write \\\\ for a backslash") from None
+
+
+def _bias_pair(knob: Knob, part: str) -> tuple[str, Any]:
+    """'15043:-5' or 'Hello:false' (a ban); the last colon separates, so a token may contain one."""
+    token, sep, value = part.rpartition(":")
+    if not sep or not token:
+        raise SettingsError(f"{knob.name}: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; "
+                            f"got {part!r}")
+    return _unescape(knob, token), _bias_text(value)
+
+
+def _bias_text(value: str) -> Any:
+    lowered = value.strip().lower()
+    if lowered in ("false", "ban"):
+        return False
+    try:
+        return float(value)
+    except ValueError:
+        return value  # validation names it
 
 
 def neutral_values() -> dict[str, Any]:

@@ -48,7 +48,9 @@ def footer(column: ColumnResult) -> list[str]:
     if column.stopped_by is not None:
         reason += f" {column.stopped_by!r}"
     mean = sum(t.prob for t in column.tokens) / len(column.tokens) if column.tokens else 0.0
-    return [f"[{reason}] {len(column.tokens)} tokens", f"{column.tokens_per_second:.1f} tok/s, mean p {mean:.2f}"]
+    drawn = [f"seed {column.seed} (drawn)"] if column.settings.seed == -1 else []  # so the run can be repeated
+    return [f"[{reason}] {len(column.tokens)} tokens", f"{column.tokens_per_second:.1f} tok/s, mean p {mean:.2f}",
+            *drawn]
 
 
 def clip(text: str, width: int) -> str:

@@ -17,12 +17,11 @@ from typing import Callable, Protocol, Sequence
 import llama_cpp
 import numpy as np
 
-from .params import KNOB_BY_NAME, KNOBS, Settings, order_names, stage_enabled
+from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, stage_enabled
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
 HISTORY_STAGES = frozenset({"penalties", "dry"})
-TRUNCATION_STAGES = frozenset({"top_n_sigma", "top_k", "tail_free", "typ_p", "top_p", "min_p", "xtc"})
 
 
 class Candidates:
@@ -235,11 +234,29 @@ def _selector(s: Settings, ctx: ChainContext, seed: int) -> NativeStage:
     return NativeStage("dist", llama_cpp.llama_sampler_init_dist(seed))
 
 
+def mirostat_stages(settings: Settings) -> frozenset[str]:
+    """The stages that still run before Mirostat, copied from the tool whose order the column uses.
+
+    llama.cpp (common/sampling.cpp) runs a plain temperature and nothing else; llama-cpp-python's
+    create_completion runs the repetition penalties and no temperature, except that temperature 0
+    still means greedy there (a temperature of 0 keeps only the top token, so Mirostat takes it).
+    """
+    if settings.samplers == NAMED_ORDERS["llama-cpp-python"]:
+        return frozenset({"penalties", *(["temperature"] if settings.temperature == 0 else [])})
+    return frozenset({"temperature"})
+
+
+def chain_settings(settings: Settings) -> Settings:
+    """Settings as the chain uses them: under Mirostat, llama.cpp's temperature is a plain one."""
+    return settings.replace(dynatemp_range=0.0) if settings.mirostat else settings
+
+
 def active_stage_names(settings: Settings) -> tuple[str, ...]:
-    """The order's stages that are switched on; Mirostat replaces the truncation stages."""
+    """The order's stages that are switched on; Mirostat keeps only its tool's few (mirostat_stages)."""
+    settings = chain_settings(settings)
     names = tuple(name for name in order_names(settings.samplers) if stage_enabled(name, settings))
     if settings.mirostat:
-        names = tuple(name for name in names if name not in TRUNCATION_STAGES)
+        names = tuple(name for name in names if name in mirostat_stages(settings))
     return names
 
 
@@ -250,7 +267,8 @@ KEEPS_TOP_TOKEN = frozenset({"top_n_sigma", "top_k", "tail_free", "top_p", "min_
 def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
     """Knobs that cannot change this column's output: name -> (reason kind, detail), for the UI's hints.
 
-    Kinds: 'order' (its stage is not in the order), 'mirostat' (Mirostat replaces the stage),
+    Kinds: 'order' (its stage is not in the order), 'mirostat' (the Mirostat chain skips the stage,
+    or dynamic temperature),
     'greedy' (temperature 0 keeps the top token, which the stage keeps too), 'requires' (the
     knobs that switch it on are all off; detail names them).
     """
@@ -260,8 +278,9 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
         switched_off = [name for name in knob.requires if settings[name] == KNOB_BY_NAME[name].neutral]
         if knob.stage and knob.stage not in order:
             notes[knob.name] = ("order", knob.stage)
-        elif settings.mirostat and knob.stage in TRUNCATION_STAGES:
-            notes[knob.name] = ("mirostat", knob.stage)
+        elif settings.mirostat and knob.stage and (knob.stage not in mirostat_stages(settings)
+                                                   or (knob.stage == "temperature" and knob.name != knob.stage)):
+            notes[knob.name] = ("mirostat", knob.name if knob.stage == "temperature" else knob.stage)
         elif settings.temperature == 0 and knob.stage in KEEPS_TOP_TOKEN:
             notes[knob.name] = ("greedy", knob.stage)
         elif knob.requires and len(switched_off) == len(knob.requires):
@@ -275,7 +294,7 @@ def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int) ->
     try:
         if settings.logit_bias:
             stages.append(_logit_bias(settings, ctx))
-        seeded = settings.replace(seed=seed)
+        seeded = chain_settings(settings).replace(seed=seed)
         for name in active_stage_names(settings):
             stages.append(STAGE_BUILDERS[name](seeded, ctx, n_ctx))
         stages.append(_selector(settings, ctx, seed))

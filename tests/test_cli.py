@@ -76,3 +76,14 @@ def test_the_live_table_redraws_in_place_and_clears_before_the_final_print():
     assert second.startswith("5F\033[J") and "こんにちは" in second
     live.clear()
     assert screen.getvalue().endswith("\033[5F\033[J")
+
+
+def test_a_drawn_seed_is_printed_and_a_banned_token_never_appears(runner):
+    result = runner.invoke(main, ["compare", PROMPT, "--seed", "-1", "--max-tokens", "12", "--width", "100",
+                                  "--column", "temperature=0,logit_bias=In:false"])
+    assert result.exit_code == 0, result.output
+    seed = int(re.search(r"seed (\d+) \(drawn\)", result.output).group(1))
+    again = runner.invoke(main, ["compare", PROMPT, "--seed", str(seed), "--max-tokens", "12", "--width", "100",
+                                 "--column", "temperature=0,logit_bias=In:false"])
+    text = lambda output: output.split("─\n", 1)[1].split("\n─", 1)[0]  # noqa: E731
+    assert text(again.output) == text(result.output) and not text(result.output).startswith("In")

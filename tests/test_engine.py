@@ -39,6 +39,8 @@ COMPLETION_CASES = [
     {"typical_p": 0.8, "temperature": 1.5},
     {"repeat_penalty": 1.3, "frequency_penalty": 0.5, "presence_penalty": 0.3},
     {"mirostat": 2, "mirostat_tau": 3.0, "temperature": 1.0},
+    {"mirostat": 2, "mirostat_tau": 3.0, "temperature": 0.8, "repeat_penalty": 1.2},
+    {"mirostat": 1, "mirostat_tau": 4.0, "mirostat_eta": 0.2, "temperature": 0.8},
     {"logit_bias": {"13": -5.0}},
 ]
 

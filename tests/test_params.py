@@ -95,9 +95,20 @@ def test_settings_are_immutable_and_compare_by_value():
     ("stop=\\n|END", {"stop": ["\n", "END"]}),
     ("stop=\\n|。|魔理沙:", {"stop": ["\n", "。", "魔理沙:"]}),
     ("samplers=ekt", {"samplers": "ekt"}),
+    ("logit_bias=15043:-5|Hello:false|a:b:2", {"logit_bias": {"15043": -5.0, "Hello": False, "a:b": 2.0}}),
 ])
 def test_column_assignments(text, expected):
     assert parse_assignments(text) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("logit_bias=oops", "logit_bias: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; got 'oops'"),
+    ("stop=\\x", "stop: '\\\\x' has a bad backslash escape; write \\\\ for a backslash"),
+])
+def test_column_assignment_value_errors_are_one_line(text, message):
+    with pytest.raises(SettingsError) as error:
+        parse_assignments(text)
+    assert str(error.value) == message
 
 
 def test_column_assignment_errors_suggest():

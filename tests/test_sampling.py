@@ -7,7 +7,7 @@ import math
 import pytest
 
 from samplerlab.params import Settings, neutral_values
-from samplerlab.sampling import Candidates, ChainContext, build_chain
+from samplerlab.sampling import Candidates, ChainContext, build_chain, inactive_knobs
 
 PROBS = (0.5, 0.25, 0.15, 0.1)
 CONTEXT = ChainContext(vocab=None, n_vocab=len(PROBS), tokenize=lambda text: [int(text)])
@@ -79,6 +79,13 @@ def test_tail_free_cuts_where_the_curve_flattens():
     ({"top_k": 40, "top_p": 0.95, "min_p": 0.05, "temperature": 0.8},
      "logits -> top_k -> top_p -> min_p -> temperature -> dist"),
     ({"mirostat": 2, "top_k": 40, "temperature": 0.8}, "logits -> temperature -> mirostat_v2"),
+    # llama.cpp's Mirostat chain: plain temperature only; no penalties, DRY or dynamic temperature
+    ({"mirostat": 1, "repeat_penalty": 1.3, "dry_multiplier": 0.8, "dynatemp_range": 0.5, "temperature": 1.0},
+     "logits -> mirostat"),
+    # llama-cpp-python's: penalties and no temperature, unless temperature 0 (greedy)
+    ({"samplers": "llama-cpp-python", "mirostat": 2, "repeat_penalty": 1.3, "temperature": 0.8},
+     "logits -> penalties -> mirostat_v2"),
+    ({"samplers": "llama-cpp-python", "mirostat": 2, "temperature": 0}, "logits -> temperature -> mirostat_v2"),
     ({"samplers": "llama-cpp-python", "repeat_penalty": 1.1, "top_k": 40, "temperature": 0.8},
      "logits -> penalties -> top_k -> temperature -> dist"),
     ({"samplers": "tk", "top_k": 40, "temperature": 0.8}, "logits -> temperature -> top_k -> dist"),
@@ -97,3 +104,14 @@ def test_same_seed_same_draws():
         with build_chain(Settings(neutral_values()), CONTEXT, seed=42, n_ctx=64) as chain:
             draws.append([chain.sample(Candidates.from_logits(logits)) for _ in range(20)])
     assert draws[0] == draws[1] and len(set(draws[0])) > 1
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({"mirostat": 2}, {"repeat_penalty", "dry_multiplier", "top_k", "top_p", "min_p", "dynatemp_range",
+                       "dynatemp_exponent"}),
+    ({"mirostat": 2, "samplers": "llama-cpp-python"}, {"temperature", "dynatemp_range", "top_k", "top_p", "min_p"}),
+])
+def test_knobs_the_mirostat_chain_skips_are_marked(changes, expected):
+    settings = Settings({"repeat_penalty": 1.1, "dry_multiplier": 0.8, "dynatemp_range": 0.3, **changes})
+    marked = {name for name, (kind, _) in inactive_knobs(settings).items() if kind == "mirostat"}
+    assert expected <= marked and "mirostat_tau" not in marked
