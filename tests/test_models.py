@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from samplerlab.models import (EMBEDDED_DISTRIBUTION, Model, ModelError, embedded_model_path, hf_model_path,
-                               resolve_model_path)
+                               quantization_name, resolve_model_path)
 
 
 def test_embedded_model_is_found_without_importing_its_package(model_path: Path):
@@ -47,12 +47,38 @@ def test_files_that_are_not_gguf_are_refused(tmp_path: Path, content: bytes, mes
         Model(bad)
 
 
-def test_a_truncated_model_is_a_clear_error_and_the_loaded_one_keeps_working(tmp_path: Path, model_path, model):
-    truncated = tmp_path / "truncated.gguf"
-    with model_path.open("rb") as source:
-        truncated.write_bytes(source.read(5 * 2**20))
-    with pytest.raises(ModelError, match=r"truncated.gguf: llama.cpp could not load it"):
-        Model(truncated)
+def test_k_quant_names_come_from_the_file_type(q4km_model: Model):
+    """llama_model_desc says 'Q4_K - Medium'; general.file_type says which K-quant it is."""
+    assert q4km_model.meta("general.file_type") == "15" and q4km_model.info.quantization == "Q4_K_M"
+    assert ", Q4_K_M, " in q4km_model.info.summary()
+
+
+@pytest.mark.parametrize("file_type, description, name", [
+    ("17", "llama 1B Q5_K - Medium", "Q5_K_M"),
+    ("0", "llama 1B all F32", "F32"),
+    (None, "llama 256M Q4_K - Medium", "Q4_K - Medium"),  # no metadata: the description's words
+    ("9999", "llama 256M", "unknown"),
+])
+def test_quantization_name(file_type, description, name):
+    assert quantization_name(file_type, description) == name
+
+
+TRUNCATED = [  # head size, llama.cpp's cause as the one-line error shows it
+    (2**20, "failed to read key-value pairs (the file is corrupted or incomplete)"),
+    (50 * 2**20, "tensor 'blk.17.ffn_gate.weight' data is not within the file bounds, "
+                 "model is corrupted or incomplete"),
+]
+
+
+def test_a_truncated_model_says_why_and_the_loaded_one_keeps_working(tmp_path: Path, model_path, model):
+    """Both loads in one test: the second message must not repeat the first failure's log."""
+    for size, cause in TRUNCATED:
+        truncated = tmp_path / f"head-{size >> 20}MB.gguf"
+        with model_path.open("rb") as source:
+            truncated.write_bytes(source.read(size))
+        with pytest.raises(ModelError) as caught:
+            Model(truncated)
+        assert str(caught.value) == f"{truncated}: llama.cpp could not load it: {cause}"
     assert model.tokenize("still here")
 
 
