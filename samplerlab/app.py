@@ -61,6 +61,7 @@ class Callbacks:
         except USER_ERRORS as error:
             raise gr.Error(str(error), print_exception=False)
         texts, tokens, stats = [""] * MAX_COLUMNS, [[] for _ in range(MAX_COLUMNS)], [""] * MAX_COLUMNS
+        tails = [""] * MAX_COLUMNS
         last = 0.0
         try:
             for event in self.bench.stream(request.session_hash, Request(prompt, mode, system or None), columns):
@@ -68,18 +69,18 @@ class Callbacks:
                     texts[event.column] += event.text
                     tokens[event.column].append(event)
                 elif isinstance(event, ColumnDone):
-                    texts[event.column] = event.result.text
+                    texts[event.column], tails[event.column] = event.result.text, event.tail
                     stats[event.column] = stats_line(event.result, lang)
                 if time.monotonic() - last > STREAM_EVERY:
                     last = time.monotonic()
-                    yield self._outputs(texts, tokens, stats)
+                    yield self._outputs(texts, tokens, stats, tails)
         except USER_ERRORS as error:
             raise gr.Error(str(error), print_exception=False)
-        yield self._outputs(texts, tokens, stats)
+        yield self._outputs(texts, tokens, stats, tails)
 
     @staticmethod
-    def _outputs(texts, tokens, stats) -> list[Any]:
-        return [*texts, *(token_spans(ts) for ts in tokens), *stats]
+    def _outputs(texts, tokens, stats, tails) -> list[Any]:
+        return [*texts, *(token_spans(ts, tail) for ts, tail in zip(tokens, tails)), *stats]
 
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
@@ -234,7 +235,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
         model_info = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
-            run_inputs, run_outputs, columns = _compare_panel(calls, labels, lang, lang_state)
+            run_inputs, run_outputs, columns, describe = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
             shown = _presets_panel(calls, labels, lang, columns, lang_state)
@@ -246,6 +247,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
                         [lang_state, *(w for w, _, _ in labels.widgets)], queue=False,
                         api_visibility="private")
         # Another session may have loaded a model or saved a preset since the page was built.
+        demo.load(*describe, queue=False, show_progress="hidden", api_visibility="private")  # marks from the start
         demo.load(calls.refresh, lang_state, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
                   api_visibility="private")
         gr.api(calls.compare_api, api_name="compare", concurrency_id="model", concurrency_limit=1)
@@ -316,9 +318,9 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
         calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
     stop_button.click(calls.stop, None, None, queue=False, api_visibility="private")
     notes = [c["note"] for c in columns]
-    gr.on([k.change for k in knob_inputs] + [lang_state.change], describe_columns,
+    gr.on([k.change for k in knob_inputs] + [lang_state.change, count.change], describe_columns,
           [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
-    return run_inputs, run_outputs, columns
+    return run_inputs, run_outputs, columns, (describe_columns, [lang_state, count, *knob_inputs], [*notes, *knob_inputs])
 
 
 def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang_state: gr.State) -> dict:

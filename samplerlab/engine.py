@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Sequence
+from typing import Iterator, Literal, Mapping, Sequence
 
 import llama_cpp
 import numpy as np
@@ -68,6 +68,7 @@ class TokenEvent:
     after: tuple[Candidate, ...]  # top alternatives after the chain
     survivors: int  # candidates left with non-zero probability
     entropy: float  # of the distribution after the chain, in nats
+    cut_by: Mapping[int, str] = field(default_factory=dict)  # raw top alternatives the chain cut: id -> stage
 
 
 @dataclass
@@ -89,8 +90,16 @@ class ColumnResult:
 
 @dataclass(frozen=True)
 class ColumnDone:
+    """A column has finished; ``result.text`` is final.
+
+    ``tail`` is the text its TokenEvents never carried: held back at the end because it could
+    have been the start of a stop string, or the rest of an unfinished character. The events'
+    texts followed by ``tail`` always add up to ``result.text``.
+    """
+
     column: int
     result: ColumnResult
+    tail: str = ""
 
 
 @dataclass
@@ -109,42 +118,56 @@ def resolve_seed(seed: int, drawn: int) -> int:
 
 
 class _ContextCache:
-    """One llama context per model and column count; creating one per run costs more than a step.
+    """At most one llama context per model, kept between runs: creating one costs more than a step.
 
-    A model frees its contexts when it closes, so a later model at the same address never
+    A context holds n_ctx of KV cache per column, so keeping one per column count would hold up
+    to 36 n_ctx; a run with a different column count frees the old context before making its
+    own. (A larger context is never reused for fewer columns: results must not depend on it.)
+    A model frees its context when it closes, so a later model at the same address never
     inherits one.
     """
 
     def __init__(self) -> None:
-        self._contexts: dict[tuple[int, int], llama_cpp.llama_context_p] = {}
+        self._contexts: dict[int, tuple[int, llama_cpp.llama_context_p]] = {}
 
     def get(self, model: Model, n_seq: int) -> llama_cpp.llama_context_p:
-        key = (id(model), n_seq)
-        if not any(k[0] == id(model) for k in self._contexts):
+        held = self._contexts.get(id(model))
+        if held is None:
             model.on_close(lambda: self.release(model))
-        if key not in self._contexts:
-            params = llama_cpp.llama_context_default_params()
-            params.n_ctx = model.load.n_ctx * n_seq
-            params.n_batch = max(model.load.n_batch, n_seq)
-            params.n_ubatch = params.n_batch
-            params.n_seq_max = n_seq
-            params.n_threads = params.n_threads_batch = model.n_threads
-            params.flash_attn_type = FLASH_ATTENTION[model.load.flash_attn]
-            params.type_k, params.type_v = kv_type(model.load.type_k), kv_type(model.load.type_v)
-            params.kv_unified = False  # a stream per column: its cache layout never depends on the others
-            params.no_perf = True
-            context = llama_cpp.llama_init_from_model(model.pointer, params)
-            if not context:
-                raise GenerationError(f"llama.cpp could not create a context of {params.n_ctx} tokens for "
-                                      f"{n_seq} columns (out of memory? lower n_ctx)")
-            self._contexts[key] = context
-        context = self._contexts[key]
+        if held is None or held[0] != n_seq:
+            self.release(model)
+            self._contexts[id(model)] = (n_seq, _new_context(model, n_seq))
+        context = self._contexts[id(model)][1]
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(context), True)
         return context
 
+    def columns(self, model: Model) -> int | None:
+        """The column count of the context held for ``model``, if any."""
+        held = self._contexts.get(id(model))
+        return None if held is None else held[0]
+
     def release(self, model: Model) -> None:
-        for key in [k for k in self._contexts if k[0] == id(model)]:
-            llama_cpp.llama_free(self._contexts.pop(key))
+        held = self._contexts.pop(id(model), None)
+        if held is not None:
+            llama_cpp.llama_free(held[1])
+
+
+def _new_context(model: Model, n_seq: int) -> llama_cpp.llama_context_p:
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = model.load.n_ctx * n_seq
+    params.n_batch = max(model.load.n_batch, n_seq)
+    params.n_ubatch = params.n_batch
+    params.n_seq_max = n_seq
+    params.n_threads = params.n_threads_batch = model.n_threads
+    params.flash_attn_type = FLASH_ATTENTION[model.load.flash_attn]
+    params.type_k, params.type_v = kv_type(model.load.type_k), kv_type(model.load.type_v)
+    params.kv_unified = False  # a stream per column: its cache layout never depends on the others
+    params.no_perf = True
+    context = llama_cpp.llama_init_from_model(model.pointer, params)
+    if not context:
+        raise GenerationError(f"llama.cpp could not create a context of {params.n_ctx} tokens for "
+                              f"{n_seq} columns (out of memory? lower n_ctx)")
+    return context
 
 
 CONTEXTS = _ContextCache()
@@ -181,6 +204,17 @@ def prompt_text(model: Model, request: Request) -> str:
     return model.chat_prompt(messages)
 
 
+def prompt_tokens(model: Model, request: Request, text: str) -> list[int]:
+    """The prompt's tokens, with BOS added the way llama-cpp-python does.
+
+    Raw text gets the model's BOS, as ``create_completion`` adds it. A rendered chat template
+    already contains ``bos_token`` where the model wants one, so adding another would double it;
+    like ``create_chat_completion`` (``add_bos=not added_special``; Jinja formatters set
+    added_special), chat text gets no added special tokens, though the ones written in it are parsed.
+    """
+    return model.tokenize(text, add_special=request.mode == "raw", parse_special=True)
+
+
 def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int) -> None:
     for start in range(0, len(tokens), n_batch):
         chunk = tokens[start:start + n_batch]
@@ -209,13 +243,14 @@ class _ColumnState:
         self.result = ColumnResult(column.label, settings, seed, str(self.chain))
         self.started = time.perf_counter()
         self.last_token = -1
+        self.tail = ""  # what the stream released only at the end
 
     def step(self, logits: np.ndarray) -> TokenEvent:
         self.candidates.load(logits)
         best_raw = np.argpartition(logits, -TOP_N)[-TOP_N:]
         shift = logits.max()
         total = float(np.exp(logits - shift, dtype=np.float32).sum(dtype=np.float64))
-        token = self.chain.sample(self.candidates)
+        token, cut_by = self.chain.sample_traced(self.candidates, best_raw)
         self.chain.accept(token)
         view = self.candidates.view()
         probs = view["p"]
@@ -227,7 +262,7 @@ class _ColumnState:
             raw_prob=float(np.exp(float(logits[token]) - shift) / total),
             before=self._alternatives(best_raw, logits[best_raw], lambda v: np.exp(v - shift) / total),
             after=self._alternatives(view["id"][best_after], probs[best_after], lambda v: v),
-            survivors=int(np.count_nonzero(probs)), entropy=entropy(probs.astype(np.float64)))
+            survivors=int(np.count_nonzero(probs)), entropy=entropy(probs.astype(np.float64)), cut_by=cut_by)
         self.result.tokens.append(event)
         self.last_token = token
         self._check_finish(token)
@@ -250,7 +285,7 @@ class _ColumnState:
 
     def finish(self, reason: FinishReason) -> None:
         if self.result.finish_reason is None:
-            self.stream.finish()
+            self.tail = self.stream.finish()
             self.result.text = self.stream.text
             self.result.stopped_by = self.stream.stopped_by
             self.result.finish_reason = reason
@@ -260,6 +295,9 @@ class _ColumnState:
     @property
     def done(self) -> bool:
         return self.result.finish_reason is not None
+
+    def done_event(self) -> ColumnDone:
+        return ColumnDone(self.index, self.result, self.tail)
 
 
 def generate(model: Model, request: Request, columns: Sequence[Column],
@@ -274,7 +312,7 @@ def generate(model: Model, request: Request, columns: Sequence[Column],
 def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
                      cancel: threading.Event | None, info: dict) -> Iterator[Event]:
     text = prompt_text(model, request)
-    tokens = model.tokenize(text)
+    tokens = prompt_tokens(model, request, text)
     n_ctx = model.load.n_ctx
     if len(tokens) >= n_ctx:
         raise GenerationError(f"the prompt is {len(tokens)} tokens but the context holds {n_ctx} per column; "
@@ -302,7 +340,7 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
             state.started = time.perf_counter()
             yield state.step(first)
             if state.done:
-                yield ColumnDone(state.index, state.result)
+                yield state.done_event()
         yield from _decode_loop(model, context, batch, states, len(tokens), cancel)
     finally:
         batch.close()
@@ -312,28 +350,41 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
 
 def _decode_loop(model: Model, context, batch: TokenBatch, states: list[_ColumnState], n_prompt: int,
                  cancel: threading.Event | None) -> Iterator[Event]:
+    """One step per pass: every unfinished column in one batch, or one decode per column when the
+    model is loaded unbatched; ``cancel`` is checked before every decode, so either way a run
+    stops within one step."""
     while True:
         active = [state for state in states if not state.done]
         if not active:
             return
-        if cancel is not None and cancel.is_set():
-            for state in active:
-                state.finish("cancelled")
-                yield ColumnDone(state.index, state.result)
-            return
         groups = [active] if model.load.batched else [[state] for state in active]
         for group in groups:
-            positions = [n_prompt + len(state.result.tokens) - 1 for state in group]
-            batch.fill([s.last_token for s in group], positions, [s.index for s in group], [True] * len(group))
-            if llama_cpp.llama_decode(context, batch.batch) != 0:
-                for state in group:
-                    state.finish("context")
-                    yield ColumnDone(state.index, state.result)
-                continue
-            for row, state in enumerate(group):
-                yield state.step(_logits(context, row, model.n_vocab))
-                if state.done:
-                    yield ColumnDone(state.index, state.result)
+            if cancel is not None and cancel.is_set():
+                yield from _cancel(states)
+                return
+            yield from _decode_group(model, context, batch, group, n_prompt)
+
+
+def _decode_group(model: Model, context, batch: TokenBatch, group: list[_ColumnState],
+                  n_prompt: int) -> Iterator[Event]:
+    positions = [n_prompt + len(state.result.tokens) - 1 for state in group]
+    batch.fill([s.last_token for s in group], positions, [s.index for s in group], [True] * len(group))
+    if llama_cpp.llama_decode(context, batch.batch) != 0:
+        for state in group:
+            state.finish("context")
+            yield state.done_event()
+        return
+    for row, state in enumerate(group):
+        yield state.step(_logits(context, row, model.n_vocab))
+        if state.done:
+            yield state.done_event()
+
+
+def _cancel(states: list[_ColumnState]) -> Iterator[Event]:
+    for state in states:
+        if not state.done:
+            state.finish("cancelled")
+            yield state.done_event()
 
 
 def _logits(context, row: int, n_vocab: int) -> np.ndarray:

@@ -134,4 +134,5 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_st
         calls.run, [choice, limit], [status, report, result], concurrency_id="model", concurrency_limit=1,
         api_name="run_experiment")
     stop.click(calls.stop, None, None, queue=False, api_visibility="private")
-    save.click(calls.save, [name, lang_state], saved, api_visibility="private")
+    save.click(calls.save, [name, lang_state], saved, api_visibility="private").then(
+        lambda: gr.update(choices=calls.names()), None, choice, queue=False, api_visibility="private")

@@ -536,13 +536,13 @@ def _parse_scalar(knob: Knob, raw: str) -> Any:
         except ValueError:
             return raw
     if knob.kind == "strings":
-        return [_unescape(knob, part) for part in raw.split("|")]
+        return [unescape(knob, part) for part in raw.split("|")]
     if knob.kind == "bias":
         return dict(_bias_pair(knob, part) for part in raw.split("|") if part)
     return raw
 
 
-def _unescape(knob: Knob, text: str) -> str:
+def unescape(knob: Knob, text: str) -> str:
     """'\\n' as a newline; backslashreplace keeps non-ASCII text (Japanese) intact through unicode_escape."""
     try:
         return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
@@ -556,7 +556,7 @@ def _bias_pair(knob: Knob, part: str) -> tuple[str, Any]:
     if not sep or not token:
         raise SettingsError(f"{knob.name}: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; "
                             f"got {part!r}")
-    return _unescape(knob, token), _bias_text(value)
+    return unescape(knob, token), _bias_text(value)
 
 
 def _bias_text(value: str) -> Any:

@@ -210,6 +210,8 @@ def _check_keys(document: dict, source: str) -> None:
     for key in document:
         if key not in known:
             hint = suggest(key, known) if isinstance(key, str) else ""
+            if key == "settings":  # an experiment file's spelling
+                hint = "; in a preset the knobs go at the top level (temperature: 0.7), not under settings:"
             raise PresetError(f"{source}: unknown key {key!r}{hint}")
 
 

@@ -63,13 +63,17 @@ def _bucket(prob: float) -> int:
 def _token_title(token: Record) -> str:
     lines = [f"p {token['p']:.3f} (raw {token['raw_p']:.3f})", "after the chain:"]
     lines += [f"  {c['text']!r} {c['p']:.3f}" for c in token.get("after", ())]
-    lines += ["before:"] + [f"  {c['text']!r} {c['p']:.3f}" for c in token.get("before", ())]
+    lines += ["before:"] + [f"  {c['text']!r} {c['p']:.3f}" + (f" (cut by {c['cut_by']})" if "cut_by" in c else "")
+                            for c in token.get("before", ())]
     return "\n".join(lines)
 
 
 def _tokens_html(record: Record) -> str:
     spans = [f'<span class="t b{_bucket(t["p"])}" title="{_e(_token_title(t))}">{_e(t["text"])}</span>'
              for t in record["tokens"]]
+    shown = "".join(t["text"] for t in record["tokens"])
+    if record["text"].startswith(shown) and len(record["text"]) > len(shown):
+        spans.append(_e(record["text"][len(shown):]))  # released when the column ended (held back for a stop)
     return "".join(spans) or '<span class="none">(no text)</span>'
 
 

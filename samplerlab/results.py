@@ -83,8 +83,10 @@ def _candidates(candidates: Sequence, limit: int = ALTERNATIVES) -> list[dict[st
 
 
 def token_record(token: TokenEvent) -> dict[str, Any]:
+    before = [{**c, "cut_by": token.cut_by[c["id"]]} if c["id"] in token.cut_by else c
+              for c in _candidates(token.before)]  # a raw alternative the chain cut names the stage that did
     return {"id": token.token_id, "text": token.text, "p": _round(token.prob), "raw_p": _round(token.raw_prob),
-            "after": _candidates(token.after), "before": _candidates(token.before)}
+            "after": _candidates(token.after), "before": before}
 
 
 def column_record(column: ColumnResult, prompt: str | None = None,

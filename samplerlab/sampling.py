@@ -22,6 +22,8 @@ from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, st
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
 HISTORY_STAGES = frozenset({"penalties", "dry"})
+# Stages that can remove a candidate without shrinking the array, by setting its logit to -inf.
+MASKING_STAGES = frozenset({"logit_bias", "top_n_sigma", "temperature"})
 
 
 class Candidates:
@@ -52,13 +54,19 @@ class Candidates:
         candidates.load(np.asarray(logits, dtype=np.float32))
         return candidates
 
-    def view(self) -> np.ndarray:
-        """The surviving candidates (unordered) with their logits and, after a selector, probabilities.
+    def start(self) -> int:
+        """Where the survivors begin: samplers may shrink the array from the front (XTC moves ``data``)."""
+        return (ctypes.cast(self.array.data, ctypes.c_void_p).value - self._base) // TOKEN_DATA.itemsize
 
-        Samplers may shrink the array from the front too (XTC moves ``data`` forward).
-        """
-        start = (ctypes.cast(self.array.data, ctypes.c_void_p).value - self._base) // TOKEN_DATA.itemsize
+    def view(self) -> np.ndarray:
+        """The surviving candidates (unordered) with their logits and, after a selector, probabilities."""
+        start = self.start()
         return self.buffer[start: start + self.array.size]
+
+    def alive_ids(self) -> np.ndarray:
+        """Ids still in the running: in the array and not masked with a logit of -inf."""
+        view = self.view()
+        return view["id"][view["logit"] > -np.inf]
 
     @property
     def selected_token(self) -> int:
@@ -152,6 +160,24 @@ class SamplerChain:
         for stage in self.stages:
             stage.apply(candidates)
         return candidates.selected_token
+
+    def sample_traced(self, candidates: Candidates, watch: Sequence[int]) -> tuple[int, dict[int, str]]:
+        """The chosen token, and for each watched token that did not survive, the stage that cut it.
+
+        This is what turns "top-p 0.95" into "top_p cut 'shadows'". Looking costs a pass over the
+        survivors, so it happens only after a stage that can have removed something: the array
+        shrank or moved, or the stage removes by setting a logit to -inf.
+        """
+        cut: dict[int, str] = {}
+        pending = np.asarray(watch, dtype=np.int32)
+        for stage in self.stages:
+            before = (candidates.array.size, candidates.start())
+            stage.apply(candidates)
+            if len(pending) and (stage.name in MASKING_STAGES or (candidates.array.size, candidates.start()) != before):
+                gone = ~np.isin(pending, candidates.alive_ids())
+                cut.update(dict.fromkeys(pending[gone].tolist(), stage.name))
+                pending = pending[~gone]
+        return candidates.selected_token, cut
 
     def accept(self, token: int) -> None:
         for stage in self.stages:

@@ -27,13 +27,13 @@ def bucket(prob: float) -> str:
 ZERO_WIDTH = "\u200b"
 
 
-def token_spans(tokens: Sequence[TokenEvent]) -> list[tuple[str, str]]:
+def token_spans(tokens: Sequence[TokenEvent], tail: str = "") -> list[tuple[str, str | None]]:
     """HighlightedText value: one entry per token, so a click's index is the token's.
 
-    A token that ends inside a multi-byte character has no text yet; a zero-width space
-    keeps its place without showing half a character.
+    A token whose text is not certain yet (half a character, or what may start a stop string)
+    has none; a zero-width space keeps its place. ``tail`` is what the column released at its end.
     """
-    return [(token.text or ZERO_WIDTH, bucket(token.prob)) for token in tokens]
+    return [(token.text or ZERO_WIDTH, bucket(token.prob)) for token in tokens] + ([(tail, None)] if tail else [])
 
 
 def stats_line(column: ColumnResult, lang: str) -> str:
@@ -55,11 +55,7 @@ def _bar(label: str, prob: float, colour: str, note: str = "") -> str:
 
 def candidates_html(token: TokenEvent, chain: str, lang: str) -> str:
     """Raw candidates next to the ones the chain kept: what top-p or min-p cut is plain to see."""
-    kept = {c.token_id: c.prob for c in token.after}
-    rows_before = [_bar(repr(c.text)[1:-1], c.prob, "#9db4d6",
-                        t("chosen", lang) if c.token_id == token.token_id
-                        else ("" if c.token_id in kept else t("cut", lang)))
-                   for c in token.before]
+    rows_before = [_bar(repr(c.text)[1:-1], c.prob, "#9db4d6", _fate(token, c.token_id, lang)) for c in token.before]
     rows_after = [_bar(repr(c.text)[1:-1], c.prob, "#6cbf6c" if c.token_id == token.token_id else "#b9d9b9",
                        t("chosen", lang) if c.token_id == token.token_id else "")
                   for c in token.after]
@@ -71,9 +67,19 @@ def candidates_html(token: TokenEvent, chain: str, lang: str) -> str:
             f'<div><h4>{html.escape(t("after", lang))}</h4>{"".join(rows_after)}</div></div></div>')
 
 
+def _fate(token: TokenEvent, candidate: int, lang: str) -> str:
+    """What became of one raw candidate: chosen, kept, or cut by a named stage."""
+    if candidate == token.token_id:
+        return t("chosen", lang)
+    if candidate in token.cut_by:
+        return t("cut_by", lang).format(stage=token.cut_by[candidate])
+    return "" if any(c.token_id == candidate for c in token.after) or token.survivors > len(token.after) \
+        else t("cut", lang)
+
+
 CSS = """
 .sl-cands .sl-cols {display:grid; grid-template-columns:repeat(auto-fit, minmax(260px, 1fr)); gap:1em}
-.sl-bar {display:grid; grid-template-columns:6em minmax(60px, 1fr) 3.2em 3.5em; align-items:center; gap:.4em; font-size:.85em}
+.sl-bar {display:grid; grid-template-columns:6em minmax(60px, 1fr) 3.2em 7.5em; align-items:center; gap:.4em; font-size:.85em}
 .sl-tok {font-family:ui-monospace,monospace; overflow:hidden; white-space:pre; text-overflow:ellipsis}
 .sl-track {display:block; background:#eee; height:.9em; border-radius:2px}
 .sl-fill {display:block; height:100%; border-radius:2px}

@@ -10,7 +10,7 @@ import gradio as gr
 
 from . import i18n
 from .i18n import t
-from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError
+from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError, unescape
 from .sampling import inactive_knobs
 
 COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL_KNOBS)
@@ -47,11 +47,14 @@ JSON_EXAMPLES = {"bias": '{"15339": -5, "Hello": false}', "strings": '["\\n", ":
 
 
 def from_widget(knob: Knob, raw: Any) -> Any:
+    if knob.kind == "strings" and not (raw or "").lstrip().startswith("["):
+        return [unescape(knob, line) for line in (raw or "").splitlines() if line]  # one per line, \n escapes
     if knob.kind in ("strings", "bias"):
         try:
             return json.loads(raw or ("{}" if knob.kind == "bias" else "[]"))
         except json.JSONDecodeError:
-            raise SettingsError(f"{knob.name}: expected JSON, e.g. {JSON_EXAMPLES[knob.kind]}") from None
+            raise SettingsError(f"{knob.name}: expected JSON, e.g. {JSON_EXAMPLES[knob.kind]}"
+                                + (", or one string per line" if knob.kind == "strings" else "")) from None
     if knob.kind in ("int", "seed") and isinstance(raw, float) and raw.is_integer():
         return int(raw)
     return raw

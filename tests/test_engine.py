@@ -189,3 +189,14 @@ def test_prompt_longer_than_the_context_is_a_clear_error(model_path):
 def test_column_count_is_checked(model: Model):
     with pytest.raises(GenerationError, match="expected 1 to 8 columns, got 9"):
         run(model, Request(POEM), [Column(str(i), Settings()) for i in range(9)])
+
+
+def test_each_cut_alternative_names_the_stage_that_cut_it(model: Model):
+    """top-k 3 then min-p: the raw top 10 beyond the first 3 go to top_k, the rest that min-p drops to min_p."""
+    settings = Settings({**neutral_values(), "top_k": 3, "min_p": 0.5, "max_tokens": 2})
+    first = run(model, Request(POEM), [Column("x", settings)]).columns[0].tokens[0]
+    ranked = [c.token_id for c in first.before]
+    kept = {c.token_id for c in first.after}
+    assert {t: s for t, s in first.cut_by.items() if s == "top_k"} == dict.fromkeys(ranked[3:], "top_k")
+    assert set(ranked[:3]) - kept == {t for t, s in first.cut_by.items() if s == "min_p"}
+    assert first.token_id in kept and first.token_id not in first.cut_by

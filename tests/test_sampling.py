@@ -115,3 +115,20 @@ def test_knobs_the_mirostat_chain_skips_are_marked(changes, expected):
     settings = Settings({"repeat_penalty": 1.1, "dry_multiplier": 0.8, "dynatemp_range": 0.3, **changes})
     marked = {name for name, (kind, _) in inactive_knobs(settings).items() if kind == "mirostat"}
     assert expected <= marked and "mirostat_tau" not in marked
+
+
+@pytest.mark.parametrize("changes, cut", [
+    ({}, {}),
+    ({"top_k": 3, "top_p": 0.7}, {3: "top_k", 2: "top_p"}),
+    ({"samplers": "pk", "top_k": 3, "top_p": 0.7}, {3: "top_p", 2: "top_p"}),
+    ({"min_p": 0.4, "temperature": 0.5}, {2: "min_p", 3: "min_p"}),
+    ({"top_n_sigma": 1.5}, {2: "top_n_sigma", 3: "top_n_sigma"}),  # masks with -inf instead of shrinking
+    ({"temperature": 0}, {1: "temperature", 2: "temperature", 3: "temperature"}),
+    ({"logit_bias": {0: False}, "top_k": 2}, {0: "logit_bias", 3: "top_k"}),
+    ({"xtc_probability": 1.0, "xtc_threshold": 0.2}, {0: "xtc"}),
+])
+def test_a_traced_sample_names_the_stage_that_cut_each_watched_token(changes, cut):
+    settings = Settings({**neutral_values(), **changes})
+    with build_chain(settings, CONTEXT, seed=0, n_ctx=64) as chain:
+        token, cut_by = chain.sample_traced(Candidates.from_logits([math.log(p) for p in PROBS]), [0, 1, 2, 3])
+    assert cut_by == cut and token not in cut_by
