@@ -82,6 +82,11 @@ class Callbacks:
     def _outputs(texts, tokens, stats, tails) -> list[Any]:
         return [*texts, *(token_spans(ts, tail) for ts, tail in zip(tokens, tails)), *stats]
 
+    def restats(self, lang: str, request: gr.Request) -> list[Any]:
+        """The last run's stats lines in another language; columns it did not have stay as they are."""
+        results = self.bench.last_run(request.session_hash)
+        return [stats_line(results[i], lang) if i < len(results) else gr.update() for i in range(MAX_COLUMNS)]
+
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
 
@@ -219,7 +224,7 @@ class Labels:
         for widget, label, info in self.widgets:
             fields = {}
             if label is not None:
-                fields["value" if isinstance(widget, (gr.Markdown, gr.Button)) else "label"] = resolve(label)
+                fields["value" if isinstance(widget, (gr.Markdown, gr.Button, gr.HTML)) else "label"] = resolve(label)
             if info is not None:
                 fields["info"] = resolve(info)
             out.append(gr.update(**fields))
@@ -246,6 +251,11 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         language.change(lambda lang_: [lang_, *labels.updates(lang_)], language,
                         [lang_state, *(w for w, _, _ in labels.widgets)], queue=False,
                         api_visibility="private")
+        # What is already on screen follows the language too: notes, marks and the last run's stats.
+        language.change(describe[0], [language, *describe[1][1:]], describe[2], queue=False,
+                        show_progress="hidden", api_visibility="private")
+        language.change(calls.restats, language, run_outputs[-MAX_COLUMNS:], queue=False,
+                        show_progress="hidden", api_visibility="private")
         # Another session may have loaded a model or saved a preset since the page was built.
         demo.load(*describe, queue=False, show_progress="hidden", api_visibility="private")  # marks from the start
         demo.load(calls.refresh, lang_state, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
@@ -318,7 +328,7 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
         calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
     stop_button.click(calls.stop, None, None, queue=False, api_visibility="private")
     notes = [c["note"] for c in columns]
-    gr.on([k.change for k in knob_inputs] + [lang_state.change, count.change], describe_columns,
+    gr.on([k.change for k in knob_inputs] + [count.change], describe_columns,
           [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
     return run_inputs, run_outputs, columns, (describe_columns, [lang_state, count, *knob_inputs], [*notes, *knob_inputs])
 
@@ -336,7 +346,7 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
                                           combine_adjacent=False, show_inline_category=False, visible=False,
                                           elem_id=f"tokens-{index}"), "output")
     stats = gr.Markdown(elem_id=f"stats-{index}")
-    candidates = gr.HTML(t("pick_token", lang), visible=False, elem_id=f"candidates-{index}")
+    candidates = labels.add(gr.HTML(t("pick_token", lang), visible=False, elem_id=f"candidates-{index}"), "pick_token")
     note = gr.Markdown()
     knobs = []
     for group in dict.fromkeys(k.group for k in COLUMN_KNOBS):

@@ -22,8 +22,9 @@ from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, st
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
 HISTORY_STAGES = frozenset({"penalties", "dry"})
-# Stages that can remove a candidate without shrinking the array, by setting its logit to -inf.
-MASKING_STAGES = frozenset({"logit_bias", "top_n_sigma", "temperature"})
+# Stages that can remove a candidate without shrinking the array, by setting its logit to -inf
+# (temperature only at 0 or below, where it keeps just the top token).
+MASKING_STAGES = frozenset({"logit_bias", "top_n_sigma"})
 
 
 class Candidates:
@@ -63,10 +64,17 @@ class Candidates:
         start = self.start()
         return self.buffer[start: start + self.array.size]
 
-    def alive_ids(self) -> np.ndarray:
-        """Ids still in the running: in the array and not masked with a logit of -inf."""
+    def alive(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` are still in the running: in the array and not masked with a logit of -inf.
+
+        While the array is still in id order at those places (nothing sorted or shrank it yet) they
+        are looked up directly; a pass over a whole 50k-token vocabulary per stage would cost more.
+        """
         view = self.view()
-        return view["id"][view["logit"] > -np.inf]
+        if len(view) > ids.max(initial=-1) and np.array_equal(view["id"][ids], ids):
+            return view["logit"][ids] > -np.inf
+        alive = set(view["id"][view["logit"] > -np.inf].tolist())  # a few survivors: a set beats np.isin
+        return np.array([token in alive for token in ids.tolist()], dtype=bool)
 
     @property
     def selected_token(self) -> int:
@@ -75,6 +83,7 @@ class Candidates:
 
 class Stage(Protocol):
     name: str
+    masks: bool  # may remove candidates by setting their logit to -inf, without shrinking the array
 
     def apply(self, candidates: Candidates) -> None: ...
     def accept(self, token: int) -> None: ...
@@ -84,10 +93,12 @@ class Stage(Protocol):
 class NativeStage:
     """One of llama.cpp's samplers (``llama_sampler_init_*``)."""
 
-    def __init__(self, name: str, pointer: llama_cpp.llama_sampler_p, keepalive: object = None) -> None:
+    def __init__(self, name: str, pointer: llama_cpp.llama_sampler_p, keepalive: object = None,
+                 masks: bool | None = None) -> None:
         if not pointer:
             raise ValueError(f"llama.cpp refused to create the {name} sampler")
         self.name = name
+        self.masks = name in MASKING_STAGES if masks is None else masks
         self._pointer = pointer
         self._keepalive = keepalive  # C strings the sampler may still point to
 
@@ -107,6 +118,7 @@ class TailFreeStage:
     """Tail-free sampling (Phillips, 2019), which llama.cpp removed; same algorithm as its old code."""
 
     name = "tail_free"
+    masks = False
 
     def __init__(self, z: float, min_keep: int = MIN_KEEP) -> None:
         self.z = z
@@ -173,8 +185,8 @@ class SamplerChain:
         for stage in self.stages:
             before = (candidates.array.size, candidates.start())
             stage.apply(candidates)
-            if len(pending) and (stage.name in MASKING_STAGES or (candidates.array.size, candidates.start()) != before):
-                gone = ~np.isin(pending, candidates.alive_ids())
+            if len(pending) and (stage.masks or (candidates.array.size, candidates.start()) != before):
+                gone = ~candidates.alive(pending)
                 cut.update(dict.fromkeys(pending[gone].tolist(), stage.name))
                 pending = pending[~gone]
         return candidates.selected_token, cut
@@ -228,7 +240,7 @@ STAGE_BUILDERS: dict[str, Callable[[Settings, ChainContext, int], Stage]] = {
     "xtc": lambda s, c, n: NativeStage("xtc", llama_cpp.llama_sampler_init_xtc(
         s.xtc_probability, s.xtc_threshold, MIN_KEEP, s.seed)),
     "temperature": lambda s, c, n: NativeStage("temperature", llama_cpp.llama_sampler_init_temp_ext(
-        s.temperature, s.dynatemp_range, s.dynatemp_exponent)),
+        s.temperature, s.dynatemp_range, s.dynatemp_exponent), masks=s.temperature <= 0),
 }
 
 

@@ -90,10 +90,18 @@ def test_a_person_compares_three_columns_and_reads_the_token_view(page, app_url,
         [url for url in page.requests if not url.startswith(app_url)]
 
 
-def test_the_language_switches_to_japanese(page):
+def test_the_language_switches_to_japanese_with_what_is_on_screen(page):
+    """From the first load column 2 says how it differs; after a run, the switch re-words all of it."""
+    page.wait_for_function("document.querySelector('#column-1').innerText.includes('Differs from column 1')",
+                           timeout=30_000)
+    set_number(page, "#run-max-tokens", "6")
+    page.click("#run")
+    assert "tokens" in wait_for_stats(page, 0)
     page.get_by_label("ja").check()
     page.wait_for_function("document.querySelector('#run').innerText.includes('実行')", timeout=30_000)
     assert "候補の絞り込み" in page.inner_text("#column-0")
+    page.wait_for_function("document.querySelector('#stats-0').innerText.includes('トークン')", timeout=30_000)
+    assert "列1との違い" in page.inner_text("#column-1")
 
 
 def test_stop_while_queued_stops_only_that_sessions_run(browser, app_url):
