@@ -11,7 +11,8 @@ import click
 from . import __version__, bench as bench_module, docs
 from .engine import Column, GenerationError, Request, TokenEvent, generate, RunResult, ColumnDone
 from .models import Model, ModelError, resolve_model_path
-from .params import KNOBS, Settings, SettingsError, parse_assignments
+from .assignments import parse_assignments
+from .params import KNOBS, Settings, SettingsError
 from .load_settings import LOAD_KNOBS, LoadSettings
 from .formats import EXPORT_FORMATS, export_preset
 from .formats_import import IMPORTERS, import_file

@@ -513,62 +513,6 @@ class Settings(KnobValues):
 
 DEFAULTS = Settings()
 
-def parse_assignments(text: str, source: str = "column") -> dict[str, Any]:
-    """'temperature=3,top_k=100' -> {'temperature': 3.0, 'top_k': 100}, validated per knob."""
-    values: dict[str, Any] = {}
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        name, sep, raw = part.partition("=")
-        name = name.strip()
-        if not sep:
-            raise SettingsError(f"{source}: expected name=value, got {part!r}")
-        if name not in KNOB_BY_NAME:
-            raise SettingsError(f"{source}: unknown setting {name!r}{suggest(name, KNOB_NAMES)}")
-        values[name] = _parse_scalar(KNOB_BY_NAME[name], raw.strip())
-    return values
-
-
-def _parse_scalar(knob: Knob, raw: str) -> Any:
-    if knob.kind in ("float", "int", "seed", "choice"):
-        try:
-            return int(raw) if knob.kind != "float" else float(raw)
-        except ValueError:
-            return raw
-    if knob.kind == "strings":
-        return [unescape(knob, part) for part in raw.split("|")]
-    if knob.kind == "bias":
-        return dict(_bias_pair(knob, part) for part in raw.split("|") if part)
-    return raw
-
-
-def unescape(knob: Knob, text: str) -> str:
-    """'\\n' as a newline; backslashreplace keeps non-ASCII text (Japanese) intact through unicode_escape."""
-    try:
-        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
-    except UnicodeDecodeError:
-        raise SettingsError(f"{knob.name}: {text!r} has a bad backslash escape; write \\\\ for a backslash") from None
-
-
-def _bias_pair(knob: Knob, part: str) -> tuple[str, Any]:
-    """'15043:-5' or 'Hello:false' (a ban); the last colon separates, so a token may contain one."""
-    token, sep, value = part.rpartition(":")
-    if not sep or not token:
-        raise SettingsError(f"{knob.name}: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; "
-                            f"got {part!r}")
-    return unescape(knob, token), _bias_text(value)
-
-
-def _bias_text(value: str) -> Any:
-    lowered = value.strip().lower()
-    if lowered in ("false", "ban"):
-        return False
-    try:
-        return float(value)
-    except ValueError:
-        return value  # validation names it
-
-
 def neutral_values() -> dict[str, Any]:
     """Every knob that can be switched off, switched off: the raw model distribution."""
     return {knob.name: knob.neutral for knob in KNOBS if knob.neutral is not None}

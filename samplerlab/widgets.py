@@ -10,7 +10,8 @@ import gradio as gr
 
 from . import i18n
 from .i18n import t
-from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError, unescape
+from .assignments import unescape
+from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError
 from .sampling import inactive_knobs
 
 COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL_KNOBS)

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from samplerlab.params import (KNOBS, NAMED_ORDERS, STAGES, Settings, SettingsError, neutral_values,
-    order_names, parse_assignments, parse_order, stage_enabled)
+    order_names, parse_order, stage_enabled)
+from samplerlab.assignments import parse_assignments
 from samplerlab.load_settings import LoadSettings
 
 
