@@ -243,7 +243,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             run_inputs, run_outputs, columns, describe = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
-            shown = _presets_panel(calls, labels, lang, columns, lang_state)
+            shown, source = _presets_panel(calls, labels, lang, columns, lang_state)
         labels.add(presets_tab, "presets")
         with gr.Tab(t("experiments", lang)) as experiments_tab:
             experiments_panel(bench, lang, shared, labels, lang_state)
@@ -256,6 +256,9 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
                         show_progress="hidden", api_visibility="private")
         language.change(calls.restats, language, run_outputs[-MAX_COLUMNS:], queue=False,
                         show_progress="hidden", api_visibility="private")
+        count = describe[1][1]  # only visible columns can be saved as presets
+        count.change(lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"), count, source,
+                     queue=False, show_progress="hidden", api_visibility="private")
         # Another session may have loaded a model or saved a preset since the page was built.
         demo.load(*describe, queue=False, show_progress="hidden", api_visibility="private")  # marks from the start
         demo.load(calls.refresh, lang_state, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
@@ -367,12 +370,13 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
     return {"output": output, "spans": spans, "stats": stats, "note": note, "knobs": knobs, "preset": preset}
 
 
-def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict], lang_state: gr.State) -> gr.Dropdown:
+def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict],
+                   lang_state: gr.State) -> tuple[gr.Dropdown, gr.Dropdown]:
     from .formats import EXPORT_FORMATS
     status = gr.Markdown(elem_id="preset-status")
     with gr.Row():
         with gr.Column():
-            source = labels.add(gr.Dropdown([str(i + 1) for i in range(MAX_COLUMNS)], value="1",
+            source = labels.add(gr.Dropdown([str(i + 1) for i in range(DEFAULT_COLUMNS)], value="1",
                                             label=t("save_from", lang)), "save_from")
             name = labels.add(gr.Textbox(label=t("preset_name", lang), elem_id="preset-name"), "preset_name")
             description = labels.add(gr.Textbox(label=t("preset_description", lang)), "preset_description")
@@ -396,7 +400,7 @@ def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[di
                   api_name="upload_preset")
     gr.on([chosen.change, target.change], calls.show_preset, [chosen, target], [yaml_view, download, exported],
           api_visibility="private")
-    return chosen
+    return chosen, source
 
 
 def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
