@@ -98,7 +98,7 @@ class Callbacks:
 
     # -- model ------------------------------------------------------------------
     def model_markdown(self, lang: str = "en") -> str:
-        lines = [f"**{self.bench.model.info.file_name}**: {self.bench.model.info.summary()}"]
+        lines = [f"**{self.bench.model.info.file_name}**: {i18n.model_summary(self.bench.model.info, lang)}"]
         if self.bench.independence is not None:
             check = self.bench.independence
             lines.append(i18n.independence(check.independent, check.max_difference, lang))

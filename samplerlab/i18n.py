@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .params import GROUPS, Knob
+
+if TYPE_CHECKING:
+    from .models import ModelInfo
 
 LANGUAGES = ("en", "ja")
 
@@ -76,6 +81,12 @@ TEXT: dict[str, dict[str, str]] = {
                     " · seed {seed}",
               "ja": "{tokens} トークン · {tps:.1f} tok/s · 平均確率 {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"
                     " · シード {seed}"},
+    "model_summary": {"en": "{name} ({architecture}, {millions:.0f}M params, {quantization}, {mib:.0f} MiB, "
+                            "trained context {context}, {template})",
+                      "ja": "{name}（{architecture}、パラメータ {millions:.0f}M、{quantization}、{mib:.0f} MiB、"
+                            "学習時のコンテキスト長 {context}、{template}）"},
+    "chat_template": {"en": "chat template", "ja": "チャットテンプレートあり"},
+    "no_chat_template": {"en": "no chat template", "ja": "チャットテンプレートなし"},
     "saved_preset": {"en": "✅ saved preset {name!r}", "ja": "✅ プリセット「{name}」を保存しました"},
     "uploaded_preset": {"en": "✅ uploaded preset {name!r}", "ja": "✅ プリセット「{name}」をアップロードしました"},
     "saved_experiment": {"en": "✅ saved {experiment} and {result}", "ja": "✅ {experiment} と {result} を保存しました"},
@@ -137,3 +148,11 @@ def inactive_reason(kind: str, detail: str, lang: str) -> str:
 def independence(independent: bool, difference: float, lang: str) -> str:
     """The load-time check's verdict, for the model bar."""
     return t("independent", lang) if independent else t("not_independent", lang).format(difference=difference)
+
+
+def model_summary(info: "ModelInfo", lang: str) -> str:
+    """The model bar's one line: what was loaded, in the reader's language."""
+    return t("model_summary", lang).format(
+        name=info.name, architecture=info.architecture, millions=info.parameters / 1e6,
+        quantization=info.quantization, mib=info.file_size / 2**20, context=info.context_length,
+        template=t("chat_template" if info.chat_template else "no_chat_template", lang))

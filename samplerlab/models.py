@@ -126,12 +126,6 @@ class ModelInfo:
     chat_template: bool
     vocab_size: int
 
-    def summary(self) -> str:
-        size = f"{self.file_size / 2**20:.0f} MiB"
-        template = "chat template" if self.chat_template else "no chat template"
-        return (f"{self.name} ({self.architecture}, {self.parameters / 1e6:.0f}M params, {self.quantization}, "
-                f"{size}, trained context {self.context_length}, {template})")
-
 
 class _LlamaLog:
     """Keeps llama.cpp quiet and remembers its last errors so a failure can be explained."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from samplerlab.i18n import model_summary
 from samplerlab.models import (EMBEDDED_DISTRIBUTION, Model, ModelError, embedded_model_path, hf_model_path,
                                quantization_name, resolve_model_path)
 
@@ -32,7 +33,8 @@ def test_model_info_reads_the_gguf_metadata(model: Model):
     assert (info.architecture, info.quantization, info.context_length, info.chat_template) == \
         ("llama", "Q4_1", 8192, True)
     assert 130e6 < info.parameters < 140e6 and info.vocab_size == 49152
-    assert "llama, 135M params, Q4_1" in info.summary()
+    assert "llama, 135M params, Q4_1" in model_summary(info, "en")
+    assert "（llama、パラメータ 135M、Q4_1、" in model_summary(info, "ja")
 
 
 @pytest.mark.parametrize("content, message", [
@@ -50,7 +52,7 @@ def test_files_that_are_not_gguf_are_refused(tmp_path: Path, content: bytes, mes
 def test_k_quant_names_come_from_the_file_type(q4km_model: Model):
     """llama_model_desc says 'Q4_K - Medium'; general.file_type says which K-quant it is."""
     assert q4km_model.meta("general.file_type") == "15" and q4km_model.info.quantization == "Q4_K_M"
-    assert ", Q4_K_M, " in q4km_model.info.summary()
+    assert ", Q4_K_M, " in model_summary(q4km_model.info, "en")
 
 
 @pytest.mark.parametrize("file_type, description, name", [
