@@ -84,14 +84,14 @@ class Callbacks:
 
     def restats(self, lang: str, request: gr.Request) -> list[Any]:
         """The last run's stats lines in another language; columns it did not have stay as they are."""
-        results = self.bench.last_run(request.session_hash)
+        results = self.bench.last(request.session_hash).columns
         return [stats_line(results[i], lang) if i < len(results) else gr.update() for i in range(MAX_COLUMNS)]
 
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
 
     def select_token(self, column: int, lang: str, event: gr.SelectData, request: gr.Request) -> str:
-        results = self.bench.last_run(request.session_hash)
+        results = self.bench.last(request.session_hash).columns
         if column >= len(results) or not isinstance(event.index, int) or event.index >= len(results[column].tokens):
             return t("pick_token", lang)
         return candidates_html(results[column].tokens[event.index], results[column].chain, lang)
@@ -240,7 +240,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
         model_info = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
-            run_inputs, run_outputs, columns, describe = _compare_panel(calls, labels, lang, lang_state)
+            run_inputs, run_outputs, columns, count = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
             shown, source = _presets_panel(calls, labels, lang, columns, lang_state)
@@ -252,15 +252,18 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
                         [lang_state, *(w for w, _, _ in labels.widgets)], queue=False,
                         api_visibility="private")
         # What is already on screen follows the language too: notes, marks and the last run's stats.
-        language.change(describe[0], [language, *describe[1][1:]], describe[2], queue=False,
+        marked = [w for c in columns for w in c["knobs"]]  # describe_columns: notes and marks per column
+        marks_in, marks_out = [count, *marked], [*(c["note"] for c in columns), *marked]
+        language.change(describe_columns, [language, *marks_in], marks_out, queue=False,
                         show_progress="hidden", api_visibility="private")
         language.change(calls.restats, language, run_outputs[-MAX_COLUMNS:], queue=False,
                         show_progress="hidden", api_visibility="private")
-        count = describe[1][1]  # only visible columns can be saved as presets
+        # Only visible columns can be saved as presets.
         count.change(lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"), count, source,
                      queue=False, show_progress="hidden", api_visibility="private")
+        demo.load(describe_columns, [lang_state, *marks_in], marks_out, queue=False, show_progress="hidden",
+                  api_visibility="private")  # marks from the start
         # Another session may have loaded a model or saved a preset since the page was built.
-        demo.load(*describe, queue=False, show_progress="hidden", api_visibility="private")  # marks from the start
         demo.load(calls.refresh, lang_state, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
                   api_visibility="private")
         gr.api(calls.compare_api, api_name="compare", concurrency_id="model", concurrency_limit=1)
@@ -333,7 +336,7 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
     notes = [c["note"] for c in columns]
     gr.on([k.change for k in knob_inputs] + [count.change], describe_columns,
           [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
-    return run_inputs, run_outputs, columns, (describe_columns, [lang_state, count, *knob_inputs], [*notes, *knob_inputs])
+    return run_inputs, run_outputs, columns, count
 
 
 def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang_state: gr.State) -> dict:

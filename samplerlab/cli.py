@@ -230,8 +230,6 @@ def report_command(result: Path, out: Path | None) -> None:
 
 # -- presets ----------------------------------------------------------------------------------
 
-
-
 def presets_dir_option(function):
     """--presets-dir on every presets command, so it can follow the command word like any other option."""
     return click.option("--presets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,

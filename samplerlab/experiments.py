@@ -410,15 +410,14 @@ def run_experiment(model: Model, experiment: Experiment, on_done: Callable[[Any]
     """Every prompt x seed with all columns, ``batch`` columns per engine run; ``on_done`` per column.
 
     A seed of -1 is drawn once per run, so every column of the run shares it. ``cancel`` ends the
-    run between steps and starts no further one: the outcomes are then fewer, or cancelled.
+    run between steps and ``run_columns`` starts no further batch: the outcomes are then fewer, or
+    cancelled.
     """
     outcomes: list[Outcome] = []
     experiment = experiment.with_drawn_seeds()
     for prompt_index, prompt in enumerate(experiment.prompts):
         request = Request(prompt, experiment.mode, experiment.system)
         for seed in experiment.seeds:
-            if cancel is not None and cancel.is_set():
-                return outcomes
             columns = [planned.for_seed(seed) for planned in experiment.columns]
             results = run_columns(model, request, columns, batch, on_done, cancel)
             outcomes += [Outcome(prompt_index, prompt, result, planned.sweep)

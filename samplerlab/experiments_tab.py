@@ -8,7 +8,6 @@ when the file names it; Stop ends the session's run between steps.
 from __future__ import annotations
 
 import html
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,7 +28,6 @@ class ExperimentCallbacks:
     def __init__(self, bench: Workbench, shared: bool) -> None:
         self.bench = bench
         self.shared = shared
-        self._cancels: dict[str, threading.Event] = {}  # per session: its Stop button's event
 
     def names(self) -> list[str]:
         return sorted(path.stem for path in self.bench.experiments_dir.glob("*.yaml"))
@@ -54,40 +52,36 @@ class ExperimentCallbacks:
 
     def expect(self, request: gr.Request) -> None:
         """Run was clicked (the run may still wait for the model): from now on Stop applies to it."""
-        self._cancels.setdefault(request.session_hash, threading.Event())
+        self.bench.expect(request.session_hash)
 
     def stop(self, request: gr.Request) -> None:
-        if request.session_hash in self._cancels:
-            self._cancels[request.session_hash].set()
+        self.bench.cancel(request.session_hash)
 
     def run(self, name: str, max_tokens: float | None, request: gr.Request) -> Iterator[list[Any]]:
         """Run the chosen file as the CLI would, showing each column as it finishes, then the report."""
-        cancel = self._cancels.setdefault(request.session_hash, threading.Event())
         done: list[Any] = []
         try:
             experiment = self.experiment(name)
-            for item in stream_file(experiment, cancel, max_tokens=int(max_tokens) if max_tokens else None,
-                                    loaded=self.bench.model):
-                if not isinstance(item, Finished):
-                    done.append(item)
-                yield _outputs(item, done, experiment.runs, self.bench)
+            with self.bench.cancellable(request.session_hash) as cancel:
+                for item in stream_file(experiment, cancel, max_tokens=int(max_tokens) if max_tokens else None,
+                                        loaded=self.bench.model):
+                    if not isinstance(item, Finished):
+                        done.append(item)
+                    yield _outputs(item, done, experiment.runs, self.bench)
         except ExperimentStopped as error:
             yield [f"⏹ {error}", progress_html(done, experiment.runs), None]
         except ERRORS as error:
             raise gr.Error(str(error).splitlines()[0], print_exception=False)
-        finally:
-            self._cancels.pop(request.session_hash, None)
 
     def save(self, name: str, lang: str, request: gr.Request) -> str:
         """The session's last comparison, outputs included, as an experiment file and its result."""
         if self.shared:
             return t("no_save_shared", lang)
-        last = self.bench.last_request(request.session_hash)
-        if last is None or not name.strip():
+        last = self.bench.last(request.session_hash)
+        if last.request is None or not name.strip():
             return t("run_first", lang)
         try:
-            experiment, result = save_comparison(name.strip(), last, self.bench.last_run(request.session_hash),
-                                                 self.bench.last_model(request.session_hash),
+            experiment, result = save_comparison(name.strip(), last.request, last.columns, last.model,
                                                  self.bench.experiments_dir)
         except ERRORS as error:
             return f"❌ {str(error).splitlines()[0]}"

@@ -38,6 +38,7 @@ from typing import Any, Callable, Mapping
 from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, STAGE_BY_NAME,
                      Settings, order_names, spelled, stage_enabled, suggest)
 from .presets import Preset, PresetError, dump_yaml
+from .sampling import mirostat_stages
 
 UNSUPPORTED_KEY = "_samplerlab_unsupported"
 NO_TAIL_FREE = "llama.cpp removed tail-free sampling; only samplerlab runs it"
@@ -317,11 +318,11 @@ def _text_ui_value(stage_names: Mapping[str, str], breakers: Callable[[tuple], s
 
 def _tgw_value(name: str, value: Any, notes: list[str]) -> Any:
     if name == "samplers":
-        return _tgw_priority(value)
+        return "\n".join(_tgw_priority(value))  # TGW keeps its priority list as one string
     return _text_ui_value(TGW_STAGE_NAMES, lambda items: ", ".join(json.dumps(s) for s in items))(name, value, notes)
 
 
-def _tgw_priority(letters: str) -> str:
+def _tgw_priority(letters: str) -> list[str]:
     """TGW's full priority list with its stage slots refilled in our order (followers move with their
     stage), so llama.cpp's default order differs from TGW's only where the two really differ."""
     leaders = iter(TGW_STAGE_NAMES.get(stage, stage) for stage in order_names(letters))
@@ -333,7 +334,7 @@ def _tgw_priority(letters: str) -> str:
             names += [leader, *TGW_FOLLOWERS.get(leader, ())] if leader else []
         elif name not in followers:
             names.append(name)
-    return "\n".join(names)
+    return names
 
 
 def tidy(number: float) -> float:
@@ -360,7 +361,7 @@ def _st_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> N
     on = settings["dynatemp_range"] > 0
     low, high = _dynatemp_pair(settings) if on else (ST_NEUTRAL["min_temp"], ST_NEUTRAL["max_temp"])
     values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=settings["samplers"].endswith("t"),
-                  sampler_priority=_tgw_priority(settings["samplers"]).split("\n"),
+                  sampler_priority=_tgw_priority(settings["samplers"]),
                   sampler_order=_kobold_order(settings["samplers"]))
     bias = settings["logit_bias"]
     values["logit_bias"] = [{"id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{token}")), "value": value,
@@ -405,7 +406,8 @@ def _llama_cpp_python_value(name: str, value: Any, notes: list[str]) -> Any:
 
 def _llama_cpp_python_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
     """create_completion skips the temperature stage under Mirostat (llama.cpp applies it first)."""
-    if settings["mirostat"] and settings["temperature"] != 1.0:
+    skipped = "temperature" not in mirostat_stages(settings.replace(samplers=LCP_ORDER))
+    if settings["mirostat"] and skipped and settings["temperature"] != 1.0:
         notes.append(f"temperature = {settings['temperature']!r}: llama-cpp-python applies no temperature "
                      "before Mirostat")
 

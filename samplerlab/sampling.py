@@ -311,12 +311,13 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
     knobs that switch it on are all off; detail names them).
     """
     order = order_names(settings.samplers)
+    kept = mirostat_stages(settings) if settings.mirostat else frozenset()
     notes: dict[str, tuple[str, str]] = {}
     for knob in KNOBS:
         switched_off = [name for name in knob.requires if settings[name] == KNOB_BY_NAME[name].neutral]
         if knob.stage and knob.stage not in order:
             notes[knob.name] = ("order", knob.stage)
-        elif settings.mirostat and knob.stage and (knob.stage not in mirostat_stages(settings)
+        elif settings.mirostat and knob.stage and (knob.stage not in kept
                                                    or (knob.stage == "temperature" and knob.name != knob.stage)):
             notes[knob.name] = ("mirostat", knob.name if knob.stage == "temperature" else knob.stage)
         elif settings.temperature == 0 and knob.stage in KEEPS_TOP_TOKEN:

@@ -6,13 +6,14 @@ drive the same code without a browser.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from .engine import (Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult, check_independence,
                      generate)
@@ -23,6 +24,14 @@ from .presets import PresetError, load_preset
 from .comparisons import EXPERIMENTS_DIR
 
 MAX_SESSIONS = 256  # remembered runs (for the token view) are dropped oldest first beyond this
+
+
+class LastRun(NamedTuple):
+    """A session's last finished comparison: for the token view, and for saving it as an experiment."""
+
+    request: Request | None = None
+    columns: list = []
+    model: Model | None = None  # the one it ran on: another session may have loaded another since
 
 
 class WorkbenchError(ValueError):
@@ -95,41 +104,40 @@ class Workbench:
         """A run was asked for and may wait in the queue: from now on Stop applies to it."""
         self._cancels.setdefault(session, threading.Event())
 
-    def stream(self, session: str, request: Request, columns: list[Column]) -> Iterator[Event]:
-        """Generate for one session; its Stop button ends this run (and only this run) between steps,
-        including a Stop pressed while the run still waited for the model."""
+    @contextlib.contextmanager
+    def cancellable(self, session: str) -> Iterator[threading.Event]:
+        """The event this session's Stop sets, for one run (a comparison or an experiment), including a
+        Stop pressed while the run still waited for the model; afterwards a Stop changes nothing."""
         cancel = self._cancels.setdefault(session, threading.Event())
+        try:
+            yield cancel
+        finally:
+            self._cancels.pop(session, None)
+
+    def stream(self, session: str, request: Request, columns: list[Column]) -> Iterator[Event]:
+        """Generate for one session; its Stop button ends this run (and only this run) between steps."""
         finished: dict[int, Any] = {}
         model = self.model  # another session may load a different one meanwhile
-        try:
+        with self.cancellable(session) as cancel:
             for event in generate(model, request, columns, cancel=cancel):
                 if isinstance(event, ColumnDone):
                     finished[event.column] = event.result
                 yield event
-        finally:
-            self._cancels.pop(session, None)  # a later Stop with nothing running changes nothing
-        self._remember(session, (request, [finished[i] for i in range(len(columns))], model))
+        self._remember(session, LastRun(request, [finished[i] for i in range(len(columns))], model))
 
     def cancel(self, session: str) -> None:
         if session in self._cancels:
             self._cancels[session].set()
 
-    def _remember(self, session: str, run: tuple[Request, list, Model]) -> None:
+    def _remember(self, session: str, run: LastRun) -> None:
         self._results[session] = run
         self._results.move_to_end(session)
         while len(self._results) > MAX_SESSIONS:
             self._results.popitem(last=False)
 
-    def last_run(self, session: str) -> list:
-        """The columns of this session's last finished run (for the token view)."""
-        return self._results.get(session, (None, [], None))[1]
-
-    def last_request(self, session: str) -> Request | None:
-        return self._results.get(session, (None, [], None))[0]
-
-    def last_model(self, session: str) -> Model | None:
-        """The model this session's last run used, which saving it as an experiment must name."""
-        return self._results.get(session, (None, [], None))[2]
+    def last(self, session: str) -> LastRun:
+        """This session's last finished comparison (empty before its first)."""
+        return self._results.get(session, LastRun())
 
     def run(self, request: Request, columns: list[Column]) -> RunResult:
         info: dict = {}
