@@ -18,10 +18,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request leaves 
 import gradio as gr  # noqa: E402
 
 from . import i18n
-from .engine import Column, ColumnDone, Request, TokenEvent
+from .events import Column, ColumnDone, Queued, Request, TokenEvent
 from .i18n import t
 from .params import KNOB_BY_NAME, Settings
-from .load_settings import LOAD_KNOBS
+from .load_settings import LOAD_KNOBS, LoadSettings
 from .views import COLOR_MAP, CSS, candidates_html, stats_line, token_spans
 from .experiments_tab import experiments_panel
 from .formats import export_preset
@@ -66,8 +66,13 @@ class Callbacks:
         try:
             for event in self.bench.stream(request.session_hash, Request(prompt, mode, system or None), columns):
                 if isinstance(event, TokenEvent):
+                    if event.index == 0:  # a column retried on another server starts again
+                        texts[event.column], tokens[event.column] = "", []
                     texts[event.column] += event.text
                     tokens[event.column].append(event)
+                elif isinstance(event, Queued):
+                    for column in event.columns:
+                        stats[column] = t("queued", lang).format(slots=event.slots)
                 elif isinstance(event, ColumnDone):
                     texts[event.column], tails[event.column] = event.result.text, event.tail
                     stats[event.column] = stats_line(event.result, lang)
@@ -98,7 +103,10 @@ class Callbacks:
 
     # -- model ------------------------------------------------------------------
     def model_markdown(self, lang: str = "en") -> str:
-        lines = [f"**{self.bench.model.info.file_name}**: {i18n.model_summary(self.bench.model.info, lang)}"]
+        info = self.bench.backend.info
+        where = f" — llama-server {info.location} ({info.parallel} slots, build {info.llama_cpp_build})" \
+            if info.kind != "local" else ""
+        lines = [f"**{info.file_name}**{where}: {i18n.model_summary(info, lang)}"]
         if self.bench.independence is not None:
             check = self.bench.independence
             lines.append(i18n.independence(check.independent, check.max_difference, lang))
@@ -285,9 +293,10 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang
             hf_repo = labels.add(gr.Textbox(label=t("hf_repo", lang), interactive=not shared), "hf_repo")
             hf_file = labels.add(gr.Textbox(label=t("hf_file", lang), interactive=not shared), "hf_file")
         with labels.add(gr.Accordion(t("load_settings", lang), open=False), "load_settings"):
-            load_widgets = [labels.add(knob_widget(k, lang, calls.bench.model.load[k.name]), None,
+            loaded = calls.bench.model.load if calls.bench.model is not None else LoadSettings()
+            load_widgets = [labels.add(knob_widget(k, lang, loaded[k.name]), None,
                                        lambda lang_, k=k: i18n.knob_info(k, lang_)) for k in LOAD_KNOBS]
-            for widget in load_widgets if shared else ():
+            for widget in load_widgets if shared or calls.bench.model is None else ():
                 widget.interactive = False  # shared: the model loads as the command line said
         with gr.Row():
             load = labels.add(gr.Button(t("load", lang), variant="secondary"), "load")

@@ -1,11 +1,14 @@
 """How fast is samplerlab, against what people build by hand and against the machine's limit?
 
-Three contenders do the same work (N columns x T tokens, end-of-generation
+On a local model, three contenders do the same work (N columns x T tokens, end-of-generation
 banned so every column runs to T) at the same thread count:
 - sequential: one ``Llama.create_completion`` call per column, as by hand today;
 - bare loop: the columns decoded in one batch per step, numpy top-k sampling,
   nothing collected; the most this machine can do;
 - samplerlab: the engine, collecting every token's probabilities and alternatives.
+
+On a llama-server, samplerlab's N columns sent at once (its slots batch them) race the same N
+columns sent one after another, as people script it by hand today.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Callable
 import llama_cpp
 import numpy as np
 
-from .engine import CONTEXTS, Column, Request, TokenBatch, prompt_text, run
+from .backends import Backend
+from .engine import CONTEXTS, TokenBatch, prompt_text, run
+from .events import Column, Request, collect
 from .models import Model
 from .params import Settings
 from .load_settings import FLASH_ATTENTION
@@ -39,9 +44,16 @@ class BenchReport:
         out = [f"model: {self.model}", f"columns: {self.columns}  tokens: {self.tokens}  threads: {self.threads}"]
         for name, seconds in self.seconds.items():
             out.append(f"{name:<30} {seconds:7.3f} s  {work / seconds:8.1f} tok/s")
-        out.append(f"overhead={self.seconds['samplerlab'] / self.seconds['bare batched loop']:.3f}")
-        out.append(f"ratio={self.seconds['samplerlab'] / self.seconds['sequential create_completion']:.3f}")
+        if "bare batched loop" in self.seconds:
+            out.append(f"overhead={self.seconds['samplerlab'] / self.seconds['bare batched loop']:.3f}")
+            out.append(f"ratio={self.seconds['samplerlab'] / self.seconds['sequential create_completion']:.3f}")
+        else:
+            out.append(f"ratio={self.seconds[CONCURRENT] / self.seconds[SEQUENTIAL]:.3f}")
         return out
+
+
+SEQUENTIAL = "one column after another"
+CONCURRENT = "samplerlab (all at once)"
 
 
 def end_tokens(model: Model) -> list[int]:
@@ -59,7 +71,36 @@ def best_times(actions: dict[str, Callable[[], object]], repeat: int) -> dict[st
     return {name: min(values) for name, values in times.items()}
 
 
-def run_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
+def run_benchmark(backend: Backend, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
+    model = getattr(backend, "model", None)
+    return _local_benchmark(model, columns, tokens, repeat) if model is not None \
+        else _server_benchmark(backend, columns, tokens, repeat)
+
+
+def _server_benchmark(backend: Backend, columns: int, tokens: int, repeat: int) -> BenchReport:
+    """N columns at once against the same N one after another, on the same server."""
+    mode = "chat" if backend.info.chat_template else "raw"
+    request = Request(PROMPT, mode)
+    settings = [Settings({"temperature": TEMPERATURES[i % len(TEMPERATURES)], "seed": i, "max_tokens": tokens,
+                          "logit_bias": {token: False for token in _server_end_tokens(backend)}})
+                for i in range(columns)]
+    listed = [Column(str(i), s) for i, s in enumerate(settings)]
+    seconds = best_times({
+        SEQUENTIAL: lambda: [collect(backend.generate(request, [column]), 1) for column in listed],
+        CONCURRENT: lambda: collect(backend.generate(request, listed), columns),
+    }, repeat)
+    return BenchReport(columns, tokens, backend.info.parallel, f"{backend.info.file_name} on {backend.info.location}",
+                       seconds)
+
+
+def _server_end_tokens(backend: Backend) -> list[int]:
+    """The server's end-of-generation tokens, banned so every column runs to the same length."""
+    eos = backend.props.get("eos_token") if hasattr(backend, "props") else None
+    ids = backend.tokenize(eos, add_special=False) if isinstance(eos, str) and eos else []
+    return ids[:1]
+
+
+def _local_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
     text = prompt_text(model, Request(PROMPT))
     banned = {token: False for token in end_tokens(model)}
     settings = [Settings({"samplers": "llama-cpp-python", "penalize_prompt": False, "temperature": TEMPERATURES[i],

@@ -9,8 +9,9 @@ from typing import Sequence
 import click
 
 from . import __version__, bench as bench_module, docs
-from .engine import Column, GenerationError, Request, TokenEvent, generate, RunResult, ColumnDone
-from .models import Model, ModelError, resolve_model_path
+from .backends import API_KEY_ENV, Backend, open_backend
+from .events import Column, ColumnDone, GenerationError, Queued, Request, RunResult, TokenEvent
+from .model_files import ModelError
 from .assignments import parse_assignments
 from .params import KNOBS, Settings, SettingsError
 from .load_settings import LOAD_KNOBS, LoadSettings
@@ -20,9 +21,10 @@ from .presets import (PRESETS_DIR_ENV, Preset, PresetError, delete_preset, list_
                       read_preset_file, rename_preset, save_preset)
 from .render import LiveTable, display_width, pad, side_by_side
 from .comparisons import run_file
-from .experiments import load_experiment, opened_model
+from .experiments import load_experiment
 from .report import render_report, text_table
-from .results import check_result, load_result
+from .results import load_result
+from .runner import check_result, opened_backend
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
@@ -32,18 +34,31 @@ def fail(error: Exception) -> None:
 
 
 def model_options(function):
-    """--model / --hf-repo / --hf-file and the load-time knobs, shared by every command that loads one."""
+    """--model / --hf-repo / --hf-file, the load-time knobs, and --server / --api-key, for every command
+    that generates."""
     function = click.option("--model", "model_path", default=None, help="A .gguf path (default: the embedded SmolLM2-135M-Instruct).")(function)
     function = click.option("--hf-repo", default=None, help="Hugging Face repository to fetch the model from.")(function)
     function = click.option("--hf-file", default=None, help="The .gguf file in --hf-repo.")(function)
     function = click.option("--load", "load_text", default="", metavar="NAME=VALUE,...",
                             help="Load-time settings, e.g. n_ctx=4096,n_threads=2,repack=true.")(function)
+    return server_options(function)
+
+
+def server_options(function):
+    function = click.option("--server", "servers", multiple=True, metavar="URL",
+                            help="Run on this llama-server (its model) instead of loading one; repeat to spread "
+                                 "the columns over several.")(function)
+    function = click.option("--api-key", default=None, envvar=API_KEY_ENV, show_envvar=True,
+                            help="The servers' API key (sent as a Bearer token, never shown or recorded).")(function)
     return function
 
 
-def open_model(model_path: str | None, hf_repo: str | None, hf_file: str | None, load_text: str) -> Model:
+def open_model(model_path: str | None, hf_repo: str | None, hf_file: str | None, load_text: str,
+               servers: Sequence[str] = (), api_key: str | None = None) -> Backend:
     load = LoadSettings(_parse_load(load_text), source="--load")
-    return Model(resolve_model_path(model_path, hf_repo, hf_file), load)
+    if servers and load_text:
+        raise click.UsageError("--load sets how a local model loads; a llama-server loads its own (drop --load)")
+    return open_backend(model_path, hf_repo, hf_file, load, servers, api_key)
 
 
 def _parse_load(text: str) -> dict:
@@ -79,7 +94,7 @@ def _number_or_text(raw: str) -> int | str:
 @model_options
 @click.pass_context
 def main(context: click.Context, host, port, share, auth, presets_dir, experiments_dir, models_dir, lang, model_path,
-         hf_repo, hf_file, load_text) -> None:
+         hf_repo, hf_file, load_text, servers, api_key) -> None:
     """Compare llama.cpp sampling settings side by side on one prompt and seed.
 
     Without a command, opens the app in the browser on the embedded model.
@@ -89,7 +104,7 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
     from .app import parse_auth, serve
     from .workbench import Workbench
     try:
-        bench = Workbench(open_model(model_path, hf_repo, hf_file, load_text),
+        bench = Workbench(open_model(model_path, hf_repo, hf_file, load_text, servers, api_key),
                           presets_dir=Path(presets_dir) if presets_dir else None,
                           models_dir=Path(models_dir) if models_dir else None, allow_any_path=not share,
                           **({"experiments_dir": experiments_dir} if experiments_dir else {}))
@@ -112,32 +127,36 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
 @click.option("--width", type=int, default=None, help="Total output width (default: the terminal's).")
 @model_options
 def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mode: str, system: str | None,
-            stop: Sequence[str], width: int | None, model_path, hf_repo, hf_file, load_text) -> None:
+            stop: Sequence[str], width: int | None, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
     """Generate PROMPT with each --column's settings and print the outputs side by side."""
     try:
         shared = {"seed": seed, "max_tokens": max_tokens, "stop": list(stop)}
         specs = columns or ("temperature=0.8",)
         parsed = [Column(spec, Settings({**shared, **parse_assignments(spec, f"--column {spec!r}")},
                                         source=f"--column {spec!r}")) for spec in specs]
-        model = open_model(model_path, hf_repo, hf_file, load_text)
-        result = _stream(model, Request(prompt, mode, system), parsed, width)
+        backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
+        result = _stream(backend, Request(prompt, mode, system), parsed, width)
     except USER_ERRORS as error:
         fail(error)
     click.echo(side_by_side(result, width))
 
 
-def _stream(model: Model, request: Request, columns: list[Column], width: int | None) -> RunResult:
+def _stream(backend: Backend, request: Request, columns: list[Column], width: int | None) -> RunResult:
     """Runs the columns; on a terminal the side-by-side table grows as the tokens arrive."""
     info: dict = {}
     finished: dict[int, object] = {}
     live = LiveTable([c.label for c in columns], sys.stdout, width) if sys.stdout.isatty() else None
-    for event in generate(model, request, columns, info=info):
+    for event in backend.generate(request, columns, info=info):
         if isinstance(event, TokenEvent) and live is not None:
             live.add(event.column, event.text)
+        elif isinstance(event, Queued):
+            click.echo(f"{len(event.columns)} column(s) wait for a free slot ({event.slots} at once)", err=True)
         elif isinstance(event, ColumnDone):
             finished[event.column] = event.result
     if live is not None:
         live.clear()
+    for note in getattr(backend, "notes", ()):
+        click.echo(f"note: {note}", err=True)
     return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
                      [finished[i] for i in range(len(columns))])
 
@@ -148,11 +167,12 @@ def _stream(model: Model, request: Request, columns: list[Column], width: int | 
 @click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True,
               help="Runs of each contender; the fastest counts.")
 @model_options
-def bench(columns: int, tokens: int, repeat: int, model_path, hf_repo, hf_file, load_text) -> None:
-    """Time samplerlab against sequential create_completion calls and a bare batched loop."""
+def bench(columns: int, tokens: int, repeat: int, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
+    """Time samplerlab against sequential create_completion calls and a bare batched loop; with --server,
+    N columns sent at once against the same N sent one after another."""
     try:
-        model = open_model(model_path, hf_repo, hf_file, load_text)
-        report = bench_module.run_benchmark(model, columns, tokens, repeat)
+        backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
+        report = bench_module.run_benchmark(backend, columns, tokens, repeat)
     except USER_ERRORS as error:
         fail(error)
     for line in report.lines():
@@ -180,31 +200,37 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
 @click.option("--max-tokens", type=click.IntRange(0, 1_000_000), default=None,
               help="Override every column's max_tokens (a quick look; recorded in the result).")
 @click.option("--model", "model_spec", default=None, help="Run on this .gguf instead of the experiment's model.")
+@server_options
 def run_command(experiment: Path | None, out: Path | None, check_path: Path | None, max_tokens: int | None,
-                model_spec: str | None) -> None:
+                model_spec: str | None, servers: tuple[str, ...], api_key: str | None) -> None:
     """Run EXPERIMENT (a YAML file) headless, write a result file and print a table of the columns."""
     if check_path is not None:
         if experiment or out or max_tokens is not None or model_spec:
-            raise click.UsageError("--check takes only the result file; it reruns exactly what was recorded")
-        _check(check_path)
+            raise click.UsageError("--check takes only the result file (and --server); it reruns exactly what "
+                                   "was recorded")
+        _check(check_path, servers, api_key)
         return
     if experiment is None:
         raise click.UsageError("give an EXPERIMENT file, or --check RESULT")
     try:
         loaded = load_experiment(experiment)
         with click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
-            document, target = run_file(loaded, out, max_tokens, model_spec, on_done=lambda _: bar.update(1))
+            document, target = run_file(loaded, out, max_tokens, model_spec, on_done=lambda _: bar.update(1),
+                                        servers=servers, api_key=api_key)
     except USER_ERRORS as error:
         fail(error)
     click.echo(text_table(document))
+    for note in document.get("notes", ()):
+        click.echo(f"note: {note}")
     click.echo(f"wrote {target}")
 
 
-def _check(path: Path) -> None:
+def _check(path: Path, servers: Sequence[str], api_key: str | None) -> None:
     try:
         document = load_result(path)
-        with opened_model(document["model"]["spec"], LoadSettings(document["load"], source="load")) as model:
-            outcome = check_result(model, document)
+        load = LoadSettings(document["load"], source="load")
+        with opened_backend(document["model"]["spec"], load, servers, api_key) as backend:
+            outcome = check_result(backend, document)
     except (KeyError, TypeError) as error:
         fail(ValueError(f"{path}: not a samplerlab result file (missing {error})"))
     except USER_ERRORS as error:

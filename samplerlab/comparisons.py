@@ -20,15 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-import llama_cpp
-
-from .engine import Column, ColumnResult, Request
-from .experiments import (EMBEDDED, Experiment, ExperimentError, load_experiment, model_path, opened_model,
-                          parse_experiment, run_experiment)
-from .models import Model, ModelError, embedded_model_path, file_sha256
+from .backends import Backend, check_independence
+from .events import Column, ColumnResult, Independence, Request
+from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
+from .model_files import ModelError, embedded_model_path, resolve_model_path
 from .params import RUN_LEVEL_KNOBS, Settings
 from .presets import check_name, file_stem
 from .results import FORMAT, Outcome, dump, plain, result_columns, seed_summaries, write_new
+from .runner import opened_backend, run_experiment
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent / "experiments"
 UNKNOWN = "unknown"
@@ -47,6 +46,7 @@ def environment() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             return UNKNOWN
 
+    llama_cpp = importlib.import_module("llama_cpp")  # only here: result files need its version
     return {"samplerlab": version("samplerlab"), "llama_cpp_python": version("llama-cpp-python"),
             "llama_cpp": _c_string(lambda: llama_cpp.llama_version()), "ggml_commit": _c_string(_ggml_commit),
             "llama_cpp_system": _c_string(lambda: llama_cpp.llama_print_system_info()).strip(" |")}
@@ -68,12 +68,13 @@ def _ggml_commit() -> bytes:
     return function()
 
 
-def result_document(experiment: Experiment, model: Model, outcomes: Sequence[Outcome],
-                    overrides: Mapping[str, Any] | None = None,
-                    date: datetime.datetime | None = None) -> dict[str, Any]:
+def result_document(experiment: Experiment, backend: Backend, outcomes: Sequence[Outcome],
+                    overrides: Mapping[str, Any] | None = None, date: datetime.datetime | None = None,
+                    independence: Independence | None = None, notes: Sequence[str] = ()) -> dict[str, Any]:
     """A result file's content: the experiment as given, what it resolved to, the machine, and every column."""
-    info = model.info
+    info = backend.info
     records = result_columns(outcomes)
+    sha256 = getattr(backend, "sha256", None)
     document: dict[str, Any] = {
         "samplerlab_result": FORMAT,
         "date": (date or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds"),
@@ -81,16 +82,33 @@ def result_document(experiment: Experiment, model: Model, outcomes: Sequence[Out
                        "as_given": plain(dict(experiment.spec))},
         "overrides": plain(dict(overrides or {})),
         "model": {"spec": plain(experiment.model), "file_name": info.file_name, "file_size": info.file_size,
-                  "sha256": file_sha256(model.path), "name": info.name, "quantization": info.quantization},
+                  "sha256": sha256() if sha256 is not None else None, "name": info.name,
+                  "quantization": info.quantization},
+        "backend": backend_record(backend, independence),
         "load": plain(dict(experiment.load)),
         "versions": environment(),
         "mode": experiment.mode, "system": experiment.system,
         "prompts": list(experiment.prompts), "seeds": list(experiment.seeds), "sweep": list(experiment.sweep),
         "columns": records,
     }
+    if notes:
+        document["notes"] = list(notes)
     if len(experiment.seeds) > 1:
         document["seed_summary"] = seed_summaries(records)
     return document
+
+
+def backend_record(backend: Backend, independence: Independence | None) -> dict[str, Any]:
+    """Where the columns ran: the kind, the server URL(s) without credentials, its build and slots, and
+    whether its columns were independent (the probe's verdict, when it ran)."""
+    info = backend.info
+    record: dict[str, Any] = {"kind": info.kind, "location": info.location, "llama_cpp_build": info.llama_cpp_build,
+                              "parallel": info.parallel, "context_per_column": info.context_per_column,
+                              "stage_tracing": info.traces_stages}
+    if independence is not None:
+        record["independence"] = {"independent": independence.independent,
+                                  "max_difference": float(f"{independence.max_difference:.5g}")}
+    return record
 
 
 def result_path(experiment_path: str | Path, date: datetime.datetime) -> Path:
@@ -102,55 +120,73 @@ def result_path(experiment_path: str | Path, date: datetime.datetime) -> Path:
 
 
 # -- running a file -------------------------------------------------------------------------
-def same_model(model: Model, experiment: Experiment) -> bool:
-    """Whether an open model is the file and load settings the experiment names, so it can be reused."""
-    return (model.pointer is not None and model.load == experiment.load
-            and model.path.resolve() == model_path(experiment.model).resolve())
+def same_backend(backend: Backend, experiment: Experiment) -> bool:
+    """Whether an open backend is what the experiment names, so it can be reused."""
+    spec = experiment.model
+    if isinstance(spec, Mapping) and ("server" in spec or "servers" in spec):
+        urls = [spec["server"]] if "server" in spec else spec["servers"]
+        return backend.info.location.split() == [u.rstrip("/") for u in urls]
+    model = getattr(backend, "model", None)
+    if model is None or model.pointer is None or model.load != experiment.load:
+        return False
+    try:
+        path = resolve_model_path(None, spec["hf_repo"], spec["hf_file"]) if isinstance(spec, Mapping) \
+            else resolve_model_path(spec)
+    except ModelError:
+        return False
+    return model.path.resolve() == path.resolve()
 
 
 @contextlib.contextmanager
-def model_for(experiment: Experiment, loaded: Model | None = None) -> Iterator[Model]:
-    """``loaded`` when it is the experiment's model, else the experiment's model opened for the run.
+def backend_for(experiment: Experiment, loaded: Backend | None = None, servers: Sequence[str] = (),
+                api_key: str | None = None) -> Iterator[Backend]:
+    """``loaded`` when it is the experiment's backend, else the experiment's backend opened for the run.
 
-    A reused model is not locked here: the engine takes its lock for every batch, and the lock is
-    not reentrant. A model opened beside ``loaded`` runs under ``loaded``'s lock instead, so the
+    A reused backend is not locked here: it takes its lock for every batch, and the lock is not
+    reentrant. A model opened beside ``loaded`` runs under ``loaded``'s lock instead, so the
     machine still generates one run at a time.
     """
-    if loaded is not None and same_model(loaded, experiment):
+    if loaded is not None and (loaded.info.location.split() == list(servers) or not servers
+                               and same_backend(loaded, experiment)):
         yield loaded
         return
     with loaded.lock if loaded is not None else contextlib.nullcontext():
-        with opened_model(experiment.model, experiment.load) as opened:
+        with opened_backend(experiment.model, experiment.load, servers, api_key) as opened:
             yield opened
 
 
 def run_file(source: str | Path | Experiment, out: str | Path | None = None, max_tokens: int | None = None,
              model: str | None = None, on_done: Callable[[ColumnResult], None] | None = None,
-             cancel: threading.Event | None = None, loaded: Model | None = None) -> tuple[dict[str, Any], Path]:
+             cancel: threading.Event | None = None, loaded: Backend | None = None,
+             servers: Sequence[str] = (), api_key: str | None = None) -> tuple[dict[str, Any], Path]:
     """Run an experiment (a file, or one already loaded from its file) and write its result file.
 
-    ``max_tokens`` and ``model`` override the file and are recorded as overrides; ``loaded`` is
-    reused when it is the model the experiment names. The result file is never overwritten (checked
-    before any token is generated), and a run stopped through ``cancel`` writes none.
+    ``max_tokens``, ``model`` and ``servers`` override the file and are recorded as overrides;
+    ``loaded`` is reused when it is the backend the experiment names. The result file is never
+    overwritten (checked before any token is generated), and a run stopped through ``cancel``
+    writes none. On llama-servers the independence probe runs first and its verdict is recorded.
     """
     experiment = source if isinstance(source, Experiment) else load_experiment(source)
-    overrides = {key: value for key, value in (("max_tokens", max_tokens), ("model", model)) if value is not None}
+    overrides = {key: value for key, value in (("max_tokens", max_tokens), ("model", model),
+                                               ("servers", list(servers) or None)) if value is not None}
     experiment = experiment.with_settings(max_tokens=max_tokens) if max_tokens is not None else experiment
     experiment = (experiment.with_model(model) if model else experiment).with_drawn_seeds()
     started = datetime.datetime.now(datetime.timezone.utc)
     target = Path(out) if out else result_path(experiment.source, started)
     if target.exists():
         raise FileExistsError(f"{target}: already exists; results are never overwritten (choose another --out)")
-    with model_for(experiment, loaded) as opened:
-        outcomes = run_experiment_to_end(opened, experiment, on_done, cancel)
-        document = result_document(experiment, opened, outcomes, overrides, started)
+    with backend_for(experiment, loaded, servers, api_key) as backend:
+        independence = check_independence(backend) if backend.info.kind != "local" else None
+        outcomes = run_experiment_to_end(backend, experiment, on_done, cancel)
+        document = result_document(experiment, backend, outcomes, overrides, started, independence,
+                                   getattr(backend, "notes", ()))
     return document, write_new(target, dump(document))
 
 
-def run_experiment_to_end(model: Model, experiment: Experiment, on_done: Callable[[ColumnResult], None] | None,
+def run_experiment_to_end(backend: Backend, experiment: Experiment, on_done: Callable[[ColumnResult], None] | None,
                           cancel: threading.Event | None) -> list[Outcome]:
     """Every column of the experiment, or ExperimentStopped if ``cancel`` cut the run short."""
-    outcomes = run_experiment(model, experiment, on_done=on_done, cancel=cancel)
+    outcomes = run_experiment(backend, experiment, on_done=on_done, cancel=cancel)
     finished = sum(o.result.finish_reason != "cancelled" for o in outcomes)
     if finished < experiment.runs:
         raise ExperimentStopped(f"{experiment.source}: stopped after {finished} of {experiment.runs} columns; "
@@ -196,22 +232,27 @@ def stream_file(source: str | Path | Experiment, cancel: threading.Event,
 
 
 # -- saving the app's comparisons ------------------------------------------------------------
-def model_spec(model: Model) -> str:
-    """How an experiment file names an open model: 'embedded', or its absolute path."""
+def model_spec(backend: Backend) -> Any:
+    """How an experiment file names an open backend: 'embedded', a model's absolute path, or its servers."""
+    if backend.info.kind != "local":
+        urls = backend.info.location.split()
+        return {"server": urls[0]} if len(urls) == 1 else {"servers": urls}
     try:
         embedded = embedded_model_path().resolve()
     except ModelError:
         embedded = None
-    return EMBEDDED if model.path.resolve() == embedded else str(model.path.resolve())
+    path = Path(backend.info.location).resolve()
+    return EMBEDDED if path == embedded else str(path)
 
 
-def comparison_spec(request: Request, columns: Sequence[Column], model: Model) -> dict[str, Any]:
+def comparison_spec(request: Request, columns: Sequence[Column], backend: Backend) -> dict[str, Any]:
     """An app comparison as an experiment: its model and load settings, run-level values once (the
     first column's), and each column's own changes, run-level values included where they differ."""
     top = {name: columns[0].settings[name] for name in RUN_LEVEL_KNOBS}
-    spec: dict[str, Any] = {"model": model_spec(model)}
-    if model.load.changed():
-        spec["load"] = plain(model.load.changed())
+    spec: dict[str, Any] = {"model": model_spec(backend)}
+    load = getattr(backend, "load", None)
+    if load is not None and load.changed():
+        spec["load"] = plain(load.changed())
     spec.update(prompt=request.prompt, mode=request.mode)
     if request.system:
         spec["system"] = request.system
@@ -226,7 +267,7 @@ def _own_settings(settings: Settings, top: Mapping[str, Any]) -> dict[str, Any]:
     return {**own, **{name: settings[name] for name in RUN_LEVEL_KNOBS if settings[name] != top[name]}}
 
 
-def save_comparison(name: str, request: Request, results: Sequence[ColumnResult], model: Model,
+def save_comparison(name: str, request: Request, results: Sequence[ColumnResult], backend: Backend,
                     directory: Path = EXPERIMENTS_DIR) -> tuple[Path, Path]:
     """Write an experiment file for a comparison the app ran, and a result file with its outputs.
 
@@ -242,9 +283,9 @@ def save_comparison(name: str, request: Request, results: Sequence[ColumnResult]
                               "reproduce; run it to the end to save it")
     columns = [Column(r.label, r.settings.replace(seed=r.seed)) for r in results]
     target = directory / f"{file_stem(name)}.yaml"
-    text = dump({"description": f"Saved from the samplerlab app: {name}", **comparison_spec(request, columns, model)})
+    text = dump({"description": f"Saved from the samplerlab app: {name}", **comparison_spec(request, columns, backend)})
     experiment = parse_experiment(text, source=str(target), base_dir=directory)
     outcomes = [Outcome(0, request.prompt, result, None) for result in results]
-    document = result_document(experiment, model, outcomes)
+    document = result_document(experiment, backend, outcomes)
     written = write_new(target, text)
     return written, write_new(result_path(written, datetime.datetime.now(datetime.timezone.utc)), dump(document))

@@ -11,110 +11,20 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Iterator, Literal, Mapping, Sequence
+from typing import Iterator, Sequence
 
 import llama_cpp
 import numpy as np
 
+from .events import (TOP_N, Candidate, Column, ColumnDone, ColumnResult, Event, FinishReason, GenerationError, Mode,
+                     Request, RunResult, TokenEvent, collect, resolve_seed)
 from .models import Model, kv_type
-from .params import Settings
 from .load_settings import FLASH_ATTENTION
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
 from .textstream import TextStream
 
-Mode = Literal["chat", "raw"]
-FinishReason = Literal["end", "stop", "length", "context", "cancelled"]
-TOP_N = 10  # alternatives reported per token, before and after the chain
 
-
-class GenerationError(RuntimeError):
-    """A run that cannot start (prompt too long, bad logit bias ...); one line for a person."""
-
-
-@dataclass(frozen=True)
-class Request:
-    """What is generated from: the same for every column."""
-
-    prompt: str
-    mode: Mode = "chat"
-    system: str | None = None
-
-
-@dataclass(frozen=True)
-class Column:
-    label: str
-    settings: Settings
-
-
-@dataclass(frozen=True)
-class Candidate:
-    token_id: int
-    text: str
-    prob: float
-
-
-@dataclass(frozen=True)
-class TokenEvent:
-    """One sampled token of one column, with what the chain did to the distribution."""
-
-    column: int
-    index: int
-    token_id: int
-    text: str  # the new complete characters; '' while a multi-byte character is unfinished
-    prob: float  # probability after the chain: the distribution it was drawn from
-    raw_prob: float  # probability under the model alone
-    before: tuple[Candidate, ...]  # top alternatives of the raw distribution
-    after: tuple[Candidate, ...]  # top alternatives after the chain
-    survivors: int  # candidates left with non-zero probability
-    entropy: float  # of the distribution after the chain, in nats
-    cut_by: Mapping[int, str] = field(default_factory=dict)  # raw top alternatives the chain cut: id -> stage
-
-
-@dataclass
-class ColumnResult:
-    label: str
-    settings: Settings
-    seed: int
-    chain: str
-    text: str = ""
-    finish_reason: FinishReason | None = None
-    stopped_by: str | None = None
-    tokens: list[TokenEvent] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def tokens_per_second(self) -> float:
-        return len(self.tokens) / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class ColumnDone:
-    """A column has finished; ``result.text`` is final.
-
-    ``tail`` is the text its TokenEvents never carried: held back at the end because it could
-    have been the start of a stop string, or the rest of an unfinished character. The events'
-    texts followed by ``tail`` always add up to ``result.text``.
-    """
-
-    column: int
-    result: ColumnResult
-    tail: str = ""
-
-
-@dataclass
-class RunResult:
-    prompt_text: str
-    prompt_tokens: int
-    prompt_seconds: float
-    columns: list[ColumnResult]
-
-
-Event = TokenEvent | ColumnDone
-
-
-def resolve_seed(seed: int, drawn: int) -> int:
-    return drawn if seed == -1 else seed
+MAX_COLUMNS = 8  # columns per batched run; a runner splits larger grids
 
 
 class _ContextCache:
@@ -303,8 +213,8 @@ class _ColumnState:
 def generate(model: Model, request: Request, columns: Sequence[Column],
              cancel: threading.Event | None = None, info: dict | None = None) -> Iterator[Event]:
     """Stream every column's tokens; ``info`` (if given) receives the prompt text, token count and time."""
-    if not 1 <= len(columns) <= 8:
-        raise GenerationError(f"expected 1 to 8 columns, got {len(columns)}")
+    if not 1 <= len(columns) <= MAX_COLUMNS:
+        raise GenerationError(f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}")
     with model.lock:
         yield from _generate_locked(model, request, columns, cancel, info if info is not None else {})
 
@@ -395,39 +305,5 @@ def run(model: Model, request: Request, columns: Sequence[Column],
         cancel: threading.Event | None = None) -> RunResult:
     """Generate every column to the end and return the results (the non-streaming form)."""
     info: dict = {}
-    finished: dict[int, ColumnResult] = {}
-    for event in generate(model, request, columns, cancel, info):
-        if isinstance(event, ColumnDone):
-            finished[event.column] = event.result
-    return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
-                     [finished[i] for i in range(len(columns))])
-
-
-@dataclass(frozen=True)
-class Independence:
-    """Whether a column's numbers are the same alone and beside others, on this model and hardware."""
-
-    independent: bool
-    max_difference: float
-
-
-PROBE_PROMPT = "Write a short poem praising light-emitting diodes."
-
-
-def check_independence(model: Model, tokens: int = 16) -> Independence:
-    """Generate a probe alone and as one of four columns, and compare every raw probability bit for bit.
-
-    A probe can show that columns depend on each other, never prove that they don't: the
-    CPU kernels that break independence do so only for some activations, so this probe uses
-    a real chat prompt, where they showed up at the first step on a Q4_K_M model.
-    """
-    mode: Mode = "chat" if model.info.chat_template else "raw"
-    request = Request(PROBE_PROMPT, mode=mode)
-    columns = [Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens}))
-               for i in range(4)]
-    alone = run(model, request, columns[:1]).columns[0].tokens
-    beside = run(model, request, columns).columns[0].tokens
-    pairs = list(zip(alone, beside))
-    difference = max((abs(a.raw_prob - b.raw_prob) for a, b in pairs), default=0.0)
-    same = len(alone) == len(beside) and all(a.token_id == b.token_id and a.before == b.before for a, b in pairs)
-    return Independence(same, difference)
+    results = collect(generate(model, request, columns, cancel, info), len(columns))
+    return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"], results)

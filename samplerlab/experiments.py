@@ -2,29 +2,25 @@
 
 An experiment names a model, prompts, seeds and columns (a preset and/or settings each,
 or a sweep of one or two knobs). ``load_experiment`` validates it with one-line messages
-that name the file, the line and the key; nothing in it is trusted. ``run_experiment``
-runs every prompt x seed with all columns through the batched engine, at most
-``MAX_BATCH`` columns at a time; ``comparisons.run_file`` writes down everything needed
-to reproduce the run, which ``results.check_result`` then does.
+that name the file, the line and the key; nothing in it is trusted. ``runner`` runs it on a
+backend (the model here, or llama-servers); ``comparisons.run_file`` writes down everything
+needed to reproduce the run, which ``runner.check_result`` then does.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import secrets
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from .engine import Column, Mode, Request
-from .models import Model, resolve_model_path
+from .events import Column, Mode, Request
 from .params import KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, Settings, SettingsError, suggest
 from .load_settings import LoadSettings
 from .presets import PresetError, load_preset
-from .results import MAX_BATCH, Outcome, run_columns
 
 MAX_FILE_BYTES = 1 << 20
 MAX_NODES = 100_000  # YAML nodes after aliases: an alias bomb stops here, not in memory
@@ -39,6 +35,7 @@ TOP_KEYS = ("description", "model", "load", "mode", "system", "prompt", "prompts
             "columns", "base", "sweep")
 COLUMN_KEYS = ("label", "preset", "settings")
 HF_KEYS = ("hf_repo", "hf_file")
+MAX_SERVERS = 16
 EMBEDDED = "embedded"
 
 Path_ = tuple[Any, ...]  # a key path inside the document: ("columns", 2, "settings")
@@ -275,7 +272,8 @@ def _run_level(doc: _Document, spec: Mapping) -> dict[str, Any]:
 
 
 def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
-    """'embedded' (the default), a .gguf path (made absolute; it must exist) or {hf_repo, hf_file}."""
+    """'embedded' (the default), a .gguf path (made absolute; it must exist), {hf_repo, hf_file},
+    {server: URL} or {servers: [URL, ...]} (llama-servers; URLs without credentials)."""
     if value is None or value == EMBEDDED:
         return EMBEDDED
     if isinstance(value, str) and value:
@@ -286,22 +284,27 @@ def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
         return str(path)
     if isinstance(value, Mapping) and set(value) == set(HF_KEYS) and all(isinstance(value[k], str) for k in HF_KEYS):
         return {key: value[key] for key in HF_KEYS}
-    raise ExperimentError(f"{where}: expected 'embedded', a .gguf path or {{hf_repo: ..., hf_file: ...}}, "
-                          f"got {_describe(value)}")
+    if isinstance(value, Mapping) and set(value) == {"server"} and _url(value["server"]):
+        return {"server": value["server"]}
+    if isinstance(value, Mapping) and set(value) == {"servers"} and isinstance(value["servers"], list) \
+            and 1 <= len(value["servers"]) <= MAX_SERVERS and all(_url(url) for url in value["servers"]):
+        return {"servers": list(value["servers"])}
+    raise ExperimentError(f"{where}: expected 'embedded', a .gguf path, {{hf_repo: ..., hf_file: ...}}, "
+                          f"{{server: URL}} or {{servers: [URL, ...]}} (at most {MAX_SERVERS}), got {_describe(value)}")
 
 
-@contextlib.contextmanager
-def opened_model(model: Any, load: LoadSettings) -> Iterator[Model]:
-    """The model an experiment or result file names, loaded for the duration of a run."""
-    with Model(model_path(model), load) as loaded:
-        yield loaded
+def _url(value: Any) -> bool:
+    """A server URL as a file may give it: http(s), no credentials (they would end up in result files)."""
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        return False
+    return "@" not in value.split("/")[2]
 
 
-def model_path(model: Any) -> Path:
-    """Where the model of an experiment or result file is (downloading a Hugging Face one if needed)."""
+def model_spec_kind(model: Any) -> str:
+    """'server' for llama-servers, 'hf' for a Hugging Face file, 'file' for a path or the embedded model."""
     if isinstance(model, Mapping):
-        return resolve_model_path(None, model["hf_repo"], model["hf_file"])
-    return resolve_model_path(model)
+        return "server" if ("server" in model or "servers" in model) else "hf"
+    return "file"
 
 
 # -- columns and sweeps --------------------------------------------------------------------
@@ -402,25 +405,3 @@ def _sweep(doc: _Document, sweep: Any, base: Any, run_level: Mapping[str, Any],
     if len(grid) > MAX_COLUMNS:
         raise doc.fail(("sweep",), f"the grid has {len(grid)} columns; the limit is {MAX_COLUMNS}")
     return tuple(sweep), [_column(doc, ("base",), base, run_level, seeds, i, point) for i, point in enumerate(grid)]
-
-
-# -- running -------------------------------------------------------------------------------
-def run_experiment(model: Model, experiment: Experiment, on_done: Callable[[Any], None] | None = None,
-                   batch: int = MAX_BATCH, cancel=None) -> list[Outcome]:
-    """Every prompt x seed with all columns, ``batch`` columns per engine run; ``on_done`` per column.
-
-    A seed of -1 is drawn once per run, so every column of the run shares it. ``cancel`` ends the
-    run between steps and ``run_columns`` starts no further batch: the outcomes are then fewer, or
-    cancelled.
-    """
-    outcomes: list[Outcome] = []
-    experiment = experiment.with_drawn_seeds()
-    for prompt_index, prompt in enumerate(experiment.prompts):
-        request = Request(prompt, experiment.mode, experiment.system)
-        for seed in experiment.seeds:
-            columns = [planned.for_seed(seed) for planned in experiment.columns]
-            results = run_columns(model, request, columns, batch, on_done, cancel)
-            outcomes += [Outcome(prompt_index, prompt, result, planned.sweep)
-                         for planned, result in zip(experiment.columns, results)]
-    return outcomes
-

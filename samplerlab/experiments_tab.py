@@ -46,6 +46,8 @@ class ExperimentCallbacks:
 
     def experiment(self, name: str) -> Experiment:
         experiment = load_experiment(self._path(name))
+        if self.bench.model is None:  # the app runs on llama-servers: so do its experiments
+            return experiment
         if self.shared and experiment.model != EMBEDDED:
             raise ExperimentError("while shared, experiments run on the embedded model only")
         return experiment
@@ -63,8 +65,9 @@ class ExperimentCallbacks:
         try:
             experiment = self.experiment(name)
             with self.bench.cancellable(request.session_hash) as cancel:
+                servers = () if self.bench.model is not None else self.bench.backend.info.location.split()
                 for item in stream_file(experiment, cancel, max_tokens=int(max_tokens) if max_tokens else None,
-                                        loaded=self.bench.model):
+                                        loaded=self.bench.backend, servers=servers):
                     if not isinstance(item, Finished):
                         done.append(item)
                     yield _outputs(item, done, experiment.runs, self.bench)
@@ -81,7 +84,7 @@ class ExperimentCallbacks:
         if last.request is None or not name.strip():
             return t("run_first", lang)
         try:
-            experiment, result = save_comparison(name.strip(), last.request, last.columns, last.model,
+            experiment, result = save_comparison(name.strip(), last.request, last.columns, last.backend,
                                                  self.bench.experiments_dir)
         except ERRORS as error:
             return f"❌ {str(error).splitlines()[0]}"

@@ -38,7 +38,7 @@ from typing import Any, Callable, Mapping
 from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, STAGE_BY_NAME,
                      Settings, order_names, spelled, stage_enabled, suggest)
 from .presets import Preset, PresetError, dump_yaml
-from .sampling import mirostat_stages
+from .chains import mirostat_stages
 
 UNSUPPORTED_KEY = "_samplerlab_unsupported"
 NO_TAIL_FREE = "llama.cpp removed tail-free sampling; only samplerlab runs it"

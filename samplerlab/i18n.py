@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from .params import GROUPS, Knob
 
 if TYPE_CHECKING:
-    from .models import ModelInfo
+    from .backends import BackendInfo as ModelInfo
 
 LANGUAGES = ("en", "ja")
 
@@ -22,6 +22,8 @@ TEXT: dict[str, dict[str, str]] = {
     "hf_repo": {"en": "Hugging Face repository", "ja": "Hugging Face リポジトリ"},
     "hf_file": {"en": "File in the repository (.gguf)", "ja": "リポジトリ内のファイル（.gguf）"},
     "load": {"en": "Load", "ja": "読み込む"},
+    "queued": {"en": "waiting for a free server slot (the server runs {slots} at once)",
+               "ja": "サーバーの空きスロット待ち（同時に{slots}列まで）"},
     "load_embedded": {"en": "Embedded default", "ja": "内蔵の既定モデル"},
     "load_settings": {"en": "Load-time settings", "ja": "読み込み時の設定"},
     "prompt": {"en": "Prompt", "ja": "プロンプト"},

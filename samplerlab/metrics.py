@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Hashable, Mapping, Sequence
 
-from .engine import ColumnResult
+from .events import ColumnResult
 
 
 @dataclass(frozen=True)

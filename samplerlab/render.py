@@ -9,7 +9,7 @@ import unicodedata
 from itertools import zip_longest
 from typing import TextIO
 
-from .engine import ColumnResult, RunResult
+from .events import ColumnResult, RunResult
 
 GUTTER = " │ "
 

@@ -13,17 +13,14 @@ import secrets
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
-from .engine import Column, ColumnDone, ColumnResult, Request, TokenEvent, generate
+from .events import ColumnResult, TokenEvent
 from .metrics import column_stats, seed_summary
-from .models import Model, file_sha256
-from .params import Settings
 
 FORMAT = 1  # samplerlab_result: bumped when the shape changes incompatibly
-MAX_BATCH = 8  # the engine's most columns per run
 ALTERNATIVES = 5  # top candidates kept per token, before and after the chain: enough to see a cut
 DIGITS = 5  # significant digits of stored probabilities and timings; texts and ids are exact
 MAX_RESULT_BYTES = 256 << 20
@@ -43,26 +40,6 @@ class Outcome:
     prompt: str
     result: ColumnResult
     sweep: Mapping[str, Any] | None = None
-
-
-def run_columns(model: Model, request: Request, columns: Sequence[Column], batch: int = MAX_BATCH,
-                on_done: Callable[[ColumnResult], None] | None = None, cancel=None) -> list[ColumnResult]:
-    """Any number of columns, generated ``batch`` at a time (the engine takes at most 8 per run).
-
-    Once ``cancel`` is set no further batch starts, so fewer results come back.
-    """
-    results: list[ColumnResult] = []
-    for start in range(0, len(columns), batch):
-        if cancel is not None and cancel.is_set():
-            break
-        finished: dict[int, ColumnResult] = {}
-        for event in generate(model, request, columns[start:start + batch], cancel):
-            if isinstance(event, ColumnDone):
-                finished[event.column] = event.result
-                if on_done is not None:
-                    on_done(event.result)
-        results += [finished[i] for i in sorted(finished)]
-    return results
 
 
 def plain(value: Any) -> Any:
@@ -208,18 +185,6 @@ class CheckReport:
         return f"reproduced {self.columns} columns" if self.reproduced else f"NOT reproduced: {self.mismatch}"
 
 
-def _batches(records: Sequence[Mapping[str, Any]]) -> list[list[int]]:
-    """Record indices grouped as they were generated: one prompt and seed per run, at most 8 columns."""
-    groups: list[list[int]] = []
-    for index, record in enumerate(records):
-        key = (record.get("prompt"), record.get("seed"))
-        previous = records[groups[-1][0]] if groups else None
-        if previous is None or (previous.get("prompt"), previous.get("seed")) != key or len(groups[-1]) == MAX_BATCH:
-            groups.append([])
-        groups[-1].append(index)
-    return groups
-
-
 def first_difference(record: Mapping[str, Any], column: ColumnResult) -> str | None:
     """Where a fresh run departs from a record: the first token (id or text), else the text or ending."""
     for index, (old, new) in enumerate(zip_longest(record["tokens"], column.tokens)):
@@ -234,28 +199,3 @@ def first_difference(record: Mapping[str, Any], column: ColumnResult) -> str | N
     if record["finish_reason"] != column.finish_reason:
         return f"finish reason: recorded {record['finish_reason']!r}, now {column.finish_reason!r}"
     return None
-
-
-def check_result(model: Model, document: Mapping[str, Any], batch: int = MAX_BATCH) -> CheckReport:
-    """Run every recorded column again from its recorded settings and compare token by token."""
-    records = document["columns"]
-    recorded_sha = (document.get("model") or {}).get("sha256")
-    if recorded_sha is not None and recorded_sha != file_sha256(model.path):
-        return CheckReport(len(records), f"the model file differs from the recorded one "
-                                         f"({model.path.name}: sha256 {recorded_sha[:12]}... recorded)")
-    try:
-        columns = [Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings"))
-                   for i, r in enumerate(records)]
-    except (KeyError, TypeError) as error:
-        raise ResultError(f"columns: a record lacks {error}; not a samplerlab result") from None
-    for group in _batches(records):
-        request = Request(records[group[0]]["prompt"], document["mode"], document.get("system"))
-        fresh = run_columns(model, request, [columns[i] for i in group], batch)
-        for index, column in zip(group, fresh):
-            difference = first_difference(records[index], column)
-            if difference is not None:
-                record = records[index]
-                return CheckReport(len(records), f"column {record['label']!r} (prompt {record.get('prompt_index', 0)}, "
-                                                 f"seed {record['seed']}) differs at {difference}")
-    return CheckReport(len(records))
-

@@ -17,7 +17,8 @@ from typing import Callable, Protocol, Sequence
 import llama_cpp
 import numpy as np
 
-from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, stage_enabled
+from .chains import active_stage_names, chain_settings
+from .params import Settings
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
@@ -48,6 +49,14 @@ class Candidates:
         self.array.size = len(self.buffer)
         self.array.selected = -1
         self.array.sorted = False
+
+    @classmethod
+    def of(cls, ids: np.ndarray, logits: np.ndarray) -> "Candidates":
+        """Candidates for some tokens only (a replay's recorded ones), in the order given."""
+        candidates = cls(len(ids))
+        candidates._template_bytes.view(TOKEN_DATA)["id"] = ids
+        candidates.load(np.asarray(logits, dtype=np.float32))
+        return candidates
 
     @classmethod
     def from_logits(cls, logits: Sequence[float]) -> "Candidates":
@@ -174,7 +183,12 @@ class SamplerChain:
         return candidates.selected_token
 
     def sample_traced(self, candidates: Candidates, watch: Sequence[int]) -> tuple[int, dict[int, str]]:
-        """The chosen token, and for each watched token that did not survive, the stage that cut it.
+        """The chosen token, and for each watched token that did not survive, the stage that cut it."""
+        cut = self.apply_traced(candidates, watch)
+        return candidates.selected_token, cut
+
+    def apply_traced(self, candidates: Candidates, watch: Sequence[int]) -> dict[int, str]:
+        """Apply every stage; for each watched token that did not survive, the stage that cut it.
 
         This is what turns "top-p 0.95" into "top_p cut 'shadows'". Looking costs a pass over the
         survivors, so it happens only after a stage that can have removed something: the array
@@ -189,7 +203,7 @@ class SamplerChain:
                 gone = ~candidates.alive(pending)
                 cut.update(dict.fromkeys(pending[gone].tolist(), stage.name))
                 pending = pending[~gone]
-        return candidates.selected_token, cut
+        return cut
 
     def accept(self, token: int) -> None:
         for stage in self.stages:
@@ -220,7 +234,7 @@ def _penalties(s: Settings, ctx: ChainContext, n_ctx: int) -> NativeStage:
 
 
 def _dry(s: Settings, ctx: ChainContext, n_ctx: int) -> NativeStage:
-    breakers = [b.encode("utf-8") for b in s.dry_sequence_breakers]
+    breakers = [b.encode("utf-8") for b in s.dry_sequence_breakers] if ctx.vocab is not None else []
     array = (ctypes.c_char_p * max(len(breakers), 1))(*breakers)
     last_n = n_ctx if s.dry_penalty_last_n == -1 else s.dry_penalty_last_n
     pointer = llama_cpp.llama_sampler_init_dry(
@@ -272,63 +286,9 @@ def _selector(s: Settings, ctx: ChainContext, seed: int) -> NativeStage:
     return NativeStage("dist", llama_cpp.llama_sampler_init_dist(seed))
 
 
-def mirostat_stages(settings: Settings) -> frozenset[str]:
-    """The stages that still run before Mirostat, copied from the tool whose order the column uses.
-
-    llama.cpp (common/sampling.cpp) runs a plain temperature and nothing else; llama-cpp-python's
-    create_completion runs the repetition penalties and no temperature, except that temperature 0
-    still means greedy there (a temperature of 0 keeps only the top token, so Mirostat takes it).
-    """
-    if settings.samplers == NAMED_ORDERS["llama-cpp-python"]:
-        return frozenset({"penalties", *(["temperature"] if settings.temperature == 0 else [])})
-    return frozenset({"temperature"})
-
-
-def chain_settings(settings: Settings) -> Settings:
-    """Settings as the chain uses them: under Mirostat, llama.cpp's temperature is a plain one."""
-    return settings.replace(dynatemp_range=0.0) if settings.mirostat else settings
-
-
-def active_stage_names(settings: Settings) -> tuple[str, ...]:
-    """The order's stages that are switched on; Mirostat keeps only its tool's few (mirostat_stages)."""
-    settings = chain_settings(settings)
-    names = tuple(name for name in order_names(settings.samplers) if stage_enabled(name, settings))
-    if settings.mirostat:
-        names = tuple(name for name in names if name in mirostat_stages(settings))
-    return names
-
-
-# Stages that always keep the most likely token, so greedy decoding makes them irrelevant.
-KEEPS_TOP_TOKEN = frozenset({"top_n_sigma", "top_k", "tail_free", "top_p", "min_p"})
-
-
-def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
-    """Knobs that cannot change this column's output: name -> (reason kind, detail), for the UI's hints.
-
-    Kinds: 'order' (its stage is not in the order), 'mirostat' (the Mirostat chain skips the stage,
-    or dynamic temperature),
-    'greedy' (temperature 0 keeps the top token, which the stage keeps too), 'requires' (the
-    knobs that switch it on are all off; detail names them).
-    """
-    order = order_names(settings.samplers)
-    kept = mirostat_stages(settings) if settings.mirostat else frozenset()
-    notes: dict[str, tuple[str, str]] = {}
-    for knob in KNOBS:
-        switched_off = [name for name in knob.requires if settings[name] == KNOB_BY_NAME[name].neutral]
-        if knob.stage and knob.stage not in order:
-            notes[knob.name] = ("order", knob.stage)
-        elif settings.mirostat and knob.stage and (knob.stage not in kept
-                                                   or (knob.stage == "temperature" and knob.name != knob.stage)):
-            notes[knob.name] = ("mirostat", knob.name if knob.stage == "temperature" else knob.stage)
-        elif settings.temperature == 0 and knob.stage in KEEPS_TOP_TOKEN:
-            notes[knob.name] = ("greedy", knob.stage)
-        elif knob.requires and len(switched_off) == len(knob.requires):
-            notes[knob.name] = ("requires", ", ".join(switched_off))
-    return notes
-
-
-def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int) -> SamplerChain:
-    """One loop over the order builds the chain; logit bias first, a selector last."""
+def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int, selector: bool = True) -> SamplerChain:
+    """One loop over the order builds the chain; logit bias first, a selector last (unless a replay,
+    which knows the chosen token already, asks for none)."""
     stages: list[Stage] = []
     try:
         if settings.logit_bias:
@@ -336,7 +296,8 @@ def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int) ->
         seeded = chain_settings(settings).replace(seed=seed)
         for name in active_stage_names(settings):
             stages.append(STAGE_BUILDERS[name](seeded, ctx, n_ctx))
-        stages.append(_selector(settings, ctx, seed))
+        if selector:
+            stages.append(_selector(settings, ctx, seed))
     except Exception:
         SamplerChain(stages).close()
         raise

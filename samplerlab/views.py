@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import Sequence
 
-from .engine import ColumnResult, TokenEvent
+from .events import ColumnResult, TokenEvent
 from .i18n import finish_reason, t
 from .metrics import distinct_n, mean_probability
 

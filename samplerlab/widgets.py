@@ -12,7 +12,7 @@ from . import i18n
 from .i18n import t
 from .assignments import unescape
 from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError
-from .sampling import inactive_knobs
+from .chains import inactive_knobs
 
 COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL_KNOBS)
 RUN_KNOBS: tuple[Knob, ...] = tuple(KNOB_BY_NAME[name] for name in RUN_LEVEL_KNOBS)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
-from .engine import (Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult, check_independence,
-                     generate)
-from .models import Model, ModelError, resolve_model_path
+from .backends import Backend, BackendError, check_independence
+from .events import Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult
+from .model_files import ModelError, resolve_model_path
 from .params import Settings, SettingsError
 from .load_settings import LoadSettings
 from .presets import PresetError, load_preset
@@ -31,7 +31,7 @@ class LastRun(NamedTuple):
 
     request: Request | None = None
     columns: list = []
-    model: Model | None = None  # the one it ran on: another session may have loaded another since
+    backend: Backend | None = None  # the one it ran on: another session may have loaded another since
 
 
 class WorkbenchError(ValueError):
@@ -40,9 +40,9 @@ class WorkbenchError(ValueError):
 
 @dataclass
 class Workbench:
-    """One loaded model shared by every session, runs one at a time (the model's lock)."""
+    """One backend (a loaded model, or llama-servers) shared by every session, runs one at a time (its lock)."""
 
-    model: Model
+    backend: Backend
     presets_dir: Path | None = None
     models_dir: Path | None = None
     experiments_dir: Path = EXPERIMENTS_DIR
@@ -62,14 +62,24 @@ class Workbench:
         target.write_text(text, encoding="utf-8")
         return str(target)
 
+    @property
+    def model(self):
+        """The local model, when the backend is one (None for servers)."""
+        return getattr(self.backend, "model", None)
+
     def check(self) -> Independence:
-        self.independence = check_independence(self.model)
+        self.independence = check_independence(self.backend)
         return self.independence
 
     # -- models -------------------------------------------------------------
     def load_model(self, path: str = "", hf_repo: str = "", hf_file: str = "",
-                   load: dict[str, Any] | None = None) -> Model:
+                   load: dict[str, Any] | None = None) -> Backend:
         """Load another model; on any failure the current one stays loaded and usable."""
+        from .backends.local import LocalBackend
+        from .models import Model
+        if self.model is None:
+            raise WorkbenchError(f"this app runs the model of {self.backend.info.location}; "
+                                 "load another model there, or start samplerlab without --server")
         settings = LoadSettings(load or {}, source="load settings")
         if not self.allow_any_path:
             settings = self.model.load  # a visitor of a shared app cannot ask for a huge context or mlock
@@ -77,13 +87,13 @@ class Workbench:
             raise WorkbenchError("downloading models is off while the app is shared")
         target = resolve_model_path(self._allowed_path(path) if path else None, hf_repo or None, hf_file or None)
         with self._load_lock:
-            fresh = Model(target, settings)
+            fresh = LocalBackend(Model(target, settings))
             try:
                 independence = check_independence(fresh)  # also proves a context fits in memory
             except GenerationError:
                 fresh.close()
                 raise
-            old, self.model, self.independence = self.model, fresh, independence
+            old, self.backend, self.independence = self.backend, fresh, independence
             with old.lock:
                 old.close()
         return fresh
@@ -117,13 +127,13 @@ class Workbench:
     def stream(self, session: str, request: Request, columns: list[Column]) -> Iterator[Event]:
         """Generate for one session; its Stop button ends this run (and only this run) between steps."""
         finished: dict[int, Any] = {}
-        model = self.model  # another session may load a different one meanwhile
+        backend = self.backend  # another session may load a different one meanwhile
         with self.cancellable(session) as cancel:
-            for event in generate(model, request, columns, cancel=cancel):
+            for event in backend.generate(request, columns, cancel=cancel):
                 if isinstance(event, ColumnDone):
                     finished[event.column] = event.result
                 yield event
-        self._remember(session, LastRun(request, [finished[i] for i in range(len(columns))], model))
+        self._remember(session, LastRun(request, [finished[i] for i in range(len(columns))], backend))
 
     def cancel(self, session: str) -> None:
         if session in self._cancels:
@@ -141,7 +151,7 @@ class Workbench:
 
     def run(self, request: Request, columns: list[Column]) -> RunResult:
         info: dict = {}
-        done = {e.column: e.result for e in generate(self.model, request, columns, info=info)
+        done = {e.column: e.result for e in self.backend.generate(request, columns, info=info)
                 if isinstance(e, ColumnDone)}
         return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
                          [done[i] for i in range(len(columns))])
@@ -169,4 +179,4 @@ class Workbench:
             raise WorkbenchError(f"{where}: {error}") from None
 
 
-USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError)
+USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError, BackendError)

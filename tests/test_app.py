@@ -14,6 +14,7 @@ from gradio_client import Client, handle_file
 from click.testing import CliRunner
 
 from samplerlab.app import serve
+from samplerlab.backends.local import LocalBackend
 from samplerlab.cli import main
 from samplerlab.comparisons import EXPERIMENTS_DIR, save_comparison
 from samplerlab.results import load_result
@@ -51,7 +52,7 @@ def experiments_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def app_url(model_path, presets_dir, experiments_dir):
-    bench = Workbench(Model(model_path), presets_dir=presets_dir, experiments_dir=experiments_dir)
+    bench = Workbench(LocalBackend(Model(model_path)), presets_dir=presets_dir, experiments_dir=experiments_dir)
     demo, url, _ = serve(bench, port=free_port(), block=False, say=lambda *_: None)
     yield url
     demo.close()
@@ -159,7 +160,7 @@ def test_four_clients_at_once_each_get_what_they_get_alone(app_url):
 def test_sharing_without_internet_warns_and_keeps_serving_locally(model_path):
     import urllib.request
     said: list[str] = []
-    bench = Workbench(Model(model_path), allow_any_path=False)
+    bench = Workbench(LocalBackend(Model(model_path)), allow_any_path=False)
     demo, url, share_url = serve(bench, port=free_port(), share=True, block=False, say=said.append)
     try:
         assert share_url is None
@@ -179,7 +180,7 @@ def test_sharing_without_internet_warns_and_keeps_serving_locally(model_path):
 ])
 def test_a_shared_app_loads_models_only_from_the_models_dir(model, tmp_path, path, message):
     from samplerlab.workbench import WorkbenchError
-    bench = Workbench(model, models_dir=tmp_path / "models", allow_any_path=False)
+    bench = Workbench(LocalBackend(model), models_dir=tmp_path / "models", allow_any_path=False)
     (tmp_path / "models").mkdir()
     with pytest.raises(WorkbenchError, match=message):
         bench.load_model(path)
@@ -190,7 +191,7 @@ def test_a_shared_app_loads_models_only_from_the_models_dir(model, tmp_path, pat
 
 def test_a_failed_model_load_keeps_the_old_model(model, tmp_path):
     from samplerlab.models import ModelError
-    bench = Workbench(model)
+    bench = Workbench(LocalBackend(model))
     (tmp_path / "bad.gguf").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a GGUF model file"):
         bench.load_model(str(tmp_path / "bad.gguf"))
@@ -229,7 +230,7 @@ def test_a_saved_comparison_reruns_to_the_same_result(model, tmp_path):
                Column("wild", Settings({"temperature": 1.8, "top_k": 0, "max_tokens": 8, "stop": ["\n\n"]}))]
     request = Request(PROMPT, "chat", "You are a poet.")
     ran = run(model, request, columns)
-    experiment, saved = save_comparison("my comparison", request, ran.columns, model, tmp_path)
+    experiment, saved = save_comparison("my comparison", request, ran.columns, LocalBackend(model), tmp_path)
     assert experiment.name == "my-comparison.yaml" and saved.parent == tmp_path / "runs"
     assert without_timings(load_result(saved)) == \
         without_timings(cli_result(experiment, tmp_path / "again.yaml"))
@@ -238,7 +239,7 @@ def test_a_saved_comparison_reruns_to_the_same_result(model, tmp_path):
 # -- the Experiments tab's callbacks, without a browser ------------------------------------------
 def tab(model, experiments_dir, shared=False):
     from samplerlab.experiments_tab import ExperimentCallbacks
-    return ExperimentCallbacks(Workbench(model, experiments_dir=experiments_dir), shared)
+    return ExperimentCallbacks(Workbench(LocalBackend(model), experiments_dir=experiments_dir), shared)
 
 
 def session(name: str):

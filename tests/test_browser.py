@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from samplerlab.app import serve
+from samplerlab.backends.local import LocalBackend
 from samplerlab.models import Model
 from samplerlab.workbench import Workbench
 
@@ -23,7 +24,7 @@ def app_url(model_path, tmp_path_factory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    bench = Workbench(Model(model_path), presets_dir=tmp_path_factory.mktemp("presets"))
+    bench = Workbench(LocalBackend(Model(model_path)), presets_dir=tmp_path_factory.mktemp("presets"))
     bench.check()
     demo, url, _ = serve(bench, port=port, block=False, say=lambda *_: None)
     yield url

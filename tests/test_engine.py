@@ -7,8 +7,10 @@ import threading
 import llama_cpp
 import pytest
 
-from samplerlab.engine import (Column, ColumnDone, GenerationError, Request, TokenEvent, check_independence,
+from samplerlab.engine import (Column, ColumnDone, GenerationError, Request, TokenEvent,
                                generate, run)
+from samplerlab.backends import check_independence
+from samplerlab.backends.local import LocalBackend
 from samplerlab.i18n import independence
 from samplerlab.models import Model
 from samplerlab.params import KNOBS, Settings, neutral_values
@@ -96,9 +98,9 @@ def test_one_row_per_decode_gives_the_same_text(model_path):
 
 
 def test_independence_probe_reports_repack_breaking_it(q4km_path, q4km_model):
-    assert check_independence(q4km_model).independent
+    assert check_independence(LocalBackend(q4km_model)).independent
     with Model(q4km_path, LoadSettings({"repack": True})) as repacked:
-        verdict = check_independence(repacked)
+        verdict = check_independence(LocalBackend(repacked))
     assert not verdict.independent and verdict.max_difference > 0
     assert "NOT independent" in independence(verdict.independent, verdict.max_difference, "en")
     assert "独立していません" in independence(verdict.independent, verdict.max_difference, "ja")

@@ -16,12 +16,14 @@ from samplerlab.cli import main
 from samplerlab.comparisons import (ExperimentStopped, Finished, result_document, result_path, run_file,
                                     save_comparison, stream_file)
 from samplerlab.engine import Column, Request, run
-from samplerlab.experiments import ExperimentError, load_experiment, parse_experiment, run_experiment
+from samplerlab.backends.local import LocalBackend
+from samplerlab.experiments import ExperimentError, load_experiment, parse_experiment
+from samplerlab.runner import check_result, run_experiment
 from samplerlab.models import Model
 from samplerlab.params import Settings
 from samplerlab.load_settings import LoadSettings
 from samplerlab.presets import PresetError, load_preset
-from samplerlab.results import ResultError, check_result, dump, load_result, write_new
+from samplerlab.results import ResultError, dump, load_result, write_new
 
 EXPERIMENTS = sorted((Path(__file__).parent.parent / "experiments").glob("*.yaml"))
 SMALLEST = """\
@@ -217,7 +219,7 @@ C = "columns: [{temperature: 0}]\n"
      "bad.yaml:2: base.label: sweep columns are labelled by their values; remove the label"),
     (P + "base: {top_k: 1}\n" + C, "bad.yaml:2: base: base only applies to a sweep; put the settings in columns instead"),
     (P + "model: {hf_repo: a}\n" + C,
-     "bad.yaml:2: model: expected 'embedded', a .gguf path or {hf_repo: ..., hf_file: ...}, got {'hf_repo': 'a'}"),
+     "bad.yaml:2: model: expected 'embedded', a .gguf path, {hf_repo: ..., hf_file: ...}, {server: URL} or {servers: [URL, ...]} (at most 16), got {'hf_repo': 'a'}"),
     (P + "load: {n_ctx: 1}\n" + C, "bad.yaml:2: load: n_ctx: 1 is out of range; expected 16 to 1.04858e+06"),
     (P + "load:\n  n_ctxx: 1\n" + C, "bad.yaml:3: load: unknown setting 'n_ctxx' (did you mean 'n_ctx'?)"),
     ("a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(f"{b}: &{b} [{', '.join([f'*{a}'] * 10)}]\n"
@@ -282,7 +284,7 @@ def test_a_grid_over_eight_columns_gives_the_same_texts_in_any_batching(model):
                                   "sweep:\n  temperature: [0.5, 1, 1.5]\n  top_k: [0, 5, 40]\n", "grid.yaml")
     assert len(experiment.columns) == 9
     texts = {batch: [(o.result.seed, o.result.label, o.result.text, [t.token_id for t in o.result.tokens])
-                     for o in run_experiment(model, experiment, batch=batch)] for batch in (8, 5, 1)}
+                     for o in run_experiment(LocalBackend(model), experiment, batch=batch)] for batch in (8, 5, 1)}
     assert texts[8] == texts[5] == texts[1]
     assert len(texts[8]) == 9 and len({text for _, _, text, _ in texts[8]}) >= 5
     alone = run(model, Request("hi"), [experiment.columns[8].for_seed(1)]).columns[0]
@@ -293,7 +295,7 @@ def test_a_grid_over_eight_columns_gives_the_same_texts_in_any_batching(model):
 @pytest.fixture(scope="module")
 def led_document(model) -> dict:
     experiment = parse_experiment(SMALLEST, "led.yaml").with_settings(max_tokens=8)
-    return result_document(experiment, model, run_experiment(model, experiment), {"max_tokens": 8})
+    return result_document(experiment, LocalBackend(model), run_experiment(LocalBackend(model), experiment), {"max_tokens": 8})
 
 
 def test_the_result_file_loads_back_with_everything_to_reproduce_it(led_document, tmp_path):
@@ -358,7 +360,7 @@ def test_default_result_paths_are_beside_the_experiment_and_numbered(runner, tmp
 def test_check_finds_the_first_difference_in_a_tampered_result(led_document, model, tamper, message):
     document = yaml.safe_load(dump(led_document))
     tamper(document)
-    assert re.fullmatch(message, check_result(model, document).mismatch)
+    assert re.fullmatch(message, check_result(LocalBackend(model), document).mismatch)
 
 
 def test_check_exits_1_naming_the_column_and_token(led_document, runner, tmp_path):
@@ -408,9 +410,9 @@ def test_run_file_reuses_an_open_model_of_the_same_file_and_load_without_deadloc
     def refuse(*_):
         raise AssertionError("loaded the model a second time")
 
-    monkeypatch.setattr(comparisons, "opened_model", refuse)
+    monkeypatch.setattr(comparisons, "opened_backend", refuse)
     path, finished = experiment_file(tmp_path, TWO), []
-    worker = threading.Thread(target=lambda: finished.append(run_file(path, tmp_path / "r.yaml", loaded=model)))
+    worker = threading.Thread(target=lambda: finished.append(run_file(path, tmp_path / "r.yaml", loaded=LocalBackend(model))))
     worker.start()
     worker.join(timeout=120)
     assert not worker.is_alive(), "deadlock: run_file held the model lock that generate() takes"
@@ -420,30 +422,30 @@ def test_run_file_reuses_an_open_model_of_the_same_file_and_load_without_deadloc
 def test_run_file_opens_another_model_beside_an_open_one_under_its_lock(model, tmp_path):
     path = experiment_file(tmp_path, TWO + "load: {n_ctx: 256}\n")
     held: list[bool] = []
-    document, _ = run_file(path, tmp_path / "r.yaml", loaded=model, on_done=lambda _: held.append(model.lock.locked()))
+    document, _ = run_file(path, tmp_path / "r.yaml", loaded=LocalBackend(model), on_done=lambda _: held.append(model.lock.locked()))
     assert held == [True, True] and not model.lock.locked() and document["load"]["n_ctx"] == 256
 
 
 def test_a_stopped_run_writes_no_result(model, tmp_path):
     path, out, cancel = experiment_file(tmp_path, TWO + "seeds: [0, 1, 2]\n"), tmp_path / "r.yaml", threading.Event()
     with pytest.raises(ExperimentStopped, match=r"e\.yaml: stopped after [12] of 6 columns; no result file is written"):
-        run_file(path, out, loaded=model, cancel=cancel, on_done=lambda _: cancel.set())
+        run_file(path, out, loaded=LocalBackend(model), cancel=cancel, on_done=lambda _: cancel.set())
     assert not out.exists()
 
 
 def test_stream_file_hands_over_each_column_then_the_result(model, tmp_path):
     path, out = experiment_file(tmp_path, TWO + "seeds: [0, 1]\n"), tmp_path / "r.yaml"
-    *columns, finished = stream_file(path, threading.Event(), out=out, loaded=model)
+    *columns, finished = stream_file(path, threading.Event(), out=out, loaded=LocalBackend(model))
     assert isinstance(finished, Finished) and finished.path == out and load_result(out) == finished.document
     assert sorted((c.seed, c.label, c.text) for c in columns) == \
         sorted((r["seed"], r["label"], r["text"]) for r in finished.document["columns"])
     with pytest.raises(ExperimentError, match="unknown key"):
-        list(stream_file(experiment_file(tmp_path, "promt: x\n", "bad.yaml"), threading.Event(), loaded=model))
+        list(stream_file(experiment_file(tmp_path, "promt: x\n", "bad.yaml"), threading.Event(), loaded=LocalBackend(model)))
 
 
 def test_leaving_a_stream_early_stops_its_run(model, tmp_path):
     path, cancel = experiment_file(tmp_path, TWO + "seeds: [0, 1, 2, 3, 4, 5]\n"), threading.Event()
-    stream = stream_file(path, cancel, out=tmp_path / "r.yaml", loaded=model)
+    stream = stream_file(path, cancel, out=tmp_path / "r.yaml", loaded=LocalBackend(model))
     next(stream)
     stream.close()
     assert cancel.is_set() and not any(t.name == "samplerlab-experiment" for t in threading.enumerate())
@@ -465,7 +467,7 @@ def test_a_saved_comparison_names_its_model_load_and_drawn_seed_and_reruns_the_s
                Column("Column 2", Settings({"seed": -1, "max_tokens": 3, "top_k": 3}))]
     with Model(model_path, LoadSettings({"n_ctx": 512})) as small:
         ran = run(small, Request("hi"), columns).columns
-        experiment, saved = save_comparison("random one", Request("hi"), ran, small, tmp_path)
+        experiment, saved = save_comparison("random one", Request("hi"), ran, LocalBackend(small), tmp_path)
     spec, seed = yaml.safe_load(experiment.read_text()), ran[0].seed
     assert seed != -1
     assert (spec["model"], spec["load"], spec["seed"], spec["max_tokens"]) == ("embedded", {"n_ctx": 512}, seed, 4)
@@ -482,9 +484,9 @@ def test_a_comparison_with_a_stopped_column_or_a_nameless_name_is_not_saved(mode
     assert ran[0].finish_reason == "cancelled"
     with pytest.raises(ExperimentError, match=r"^column 'a' was stopped before its end, so the comparison would not "
                                               r"reproduce; run it to the end to save it$"):
-        save_comparison("mine", Request("hi"), ran, model, tmp_path)
+        save_comparison("mine", Request("hi"), ran, LocalBackend(model), tmp_path)
     with pytest.raises(PresetError, match=r"'\?!' needs at least one letter or digit$"):
-        save_comparison("?!", Request("hi"), ran, model, tmp_path)
+        save_comparison("?!", Request("hi"), ran, LocalBackend(model), tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 from samplerlab.cli import main
 from samplerlab.comparisons import result_document
 from samplerlab.engine import Candidate, ColumnResult, TokenEvent
-from samplerlab.experiments import parse_experiment, run_experiment
+from samplerlab.backends.local import LocalBackend
+from samplerlab.experiments import parse_experiment
+from samplerlab.runner import run_experiment
 from samplerlab.models import Model
 from samplerlab.params import Settings
 from samplerlab.report import progress_html, render_report, sweep_series, text_table
@@ -113,7 +115,7 @@ def model(model_path) -> Model:
 def sweep_result(model, tmp_path_factory) -> Path:
     experiment = parse_experiment(SWEEP, "sweep.yaml")
     folder = tmp_path_factory.mktemp("sweep")
-    return write_new(folder / "sweep.yaml", dump(result_document(experiment, model, run_experiment(model, experiment))))
+    return write_new(folder / "sweep.yaml", dump(result_document(experiment, LocalBackend(model), run_experiment(LocalBackend(model), experiment))))
 
 
 def test_the_report_command_writes_the_page_beside_the_result(sweep_result):

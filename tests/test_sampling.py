@@ -7,7 +7,8 @@ import math
 import pytest
 
 from samplerlab.params import Settings, neutral_values
-from samplerlab.sampling import Candidates, ChainContext, build_chain, inactive_knobs
+from samplerlab.chains import inactive_knobs
+from samplerlab.sampling import Candidates, ChainContext, build_chain
 
 PROBS = (0.5, 0.25, 0.15, 0.1)
 CONTEXT = ChainContext(vocab=None, n_vocab=len(PROBS), tokenize=lambda text: [int(text)])

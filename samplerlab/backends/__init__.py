@@ -1,0 +1,108 @@
+"""Backends: where columns are generated. Everything above this seam sees events, never llama.cpp.
+
+A backend has an ``info`` (what model, where, how many columns at once, whether it traces the
+stages itself) and ``generate(request, columns, cancel, info) -> events``. The local backend runs
+llama.cpp in this process (``backends.local``); the server backend sends each column to a
+llama-server (``backends.server``) and replays the chain on its top candidates (``replay``).
+This module is pure: opening a local backend imports llama.cpp only then.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Protocol, Sequence
+
+from ..events import (PROBE_PROMPT, Column, Event, GenerationError, Independence, Mode, Request, TokenEvent,
+                      collect)
+from ..params import Settings
+
+API_KEY_ENV = "SAMPLERLAB_API_KEY"
+
+
+class BackendError(GenerationError):
+    """A backend that cannot be reached or used (a server down, unauthorised, not a llama-server ...)."""
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What the model bar shows and what a result file records, for any backend.
+
+    The first fields are what a local GGUF reveals; a server reports what its /props and
+    /v1/models say, and leaves unknown what it does not (sha256 of a file on another machine).
+    """
+
+    name: str
+    file_name: str
+    file_size: int
+    architecture: str
+    parameters: int
+    quantization: str
+    context_length: int  # trained
+    chat_template: bool
+    vocab_size: int
+    kind: str = "local"  # or "llama-server"
+    location: str = ""  # a path, or a URL without credentials
+    context_per_column: int = 0
+    llama_cpp_build: str = ""
+    parallel: int = 8  # columns it generates at once; more queue
+    traces_stages: str = "exact"  # "exact": the chain runs here; "replayed": on the server's top candidates
+    sha256: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """As a result file writes it."""
+        return {key: value for key, value in asdict(self).items() if value not in (None, "")}
+
+
+class Backend(Protocol):
+    info: BackendInfo
+
+    def generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None,
+                 info: dict | None = None) -> Iterator[Event]: ...
+
+    def refuse(self, settings: Settings) -> str | None:
+        """Why this backend cannot run these settings (one line), or None."""
+
+    def close(self) -> None: ...
+
+
+def chat_mode_for(backend: Backend) -> Mode:
+    return "chat" if backend.info.chat_template else "raw"
+
+
+def check_independence(backend: Backend, tokens: int = 16) -> Independence:
+    """Generate a probe alone and as one of four columns, and compare every raw probability bit for bit.
+
+    A probe can show that columns depend on each other, never prove that they don't: the
+    CPU kernels that break independence do so only for some activations, so this probe uses
+    a real chat prompt, where they showed up at the first step on a Q4_K_M model. On a server,
+    the four columns are sent at once, so its slots decode them in one batch.
+    """
+    request = Request(PROBE_PROMPT, mode=chat_mode_for(backend))
+    columns = [Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens}))
+               for i in range(4)]
+    alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
+    beside = collect(backend.generate(request, columns), 4)[0].tokens
+    return compare_tokens(alone, beside)
+
+
+def compare_tokens(alone: Sequence[TokenEvent], beside: Sequence[TokenEvent]) -> Independence:
+    pairs = list(zip(alone, beside))
+    difference = max((abs(a.raw_prob - b.raw_prob) for a, b in pairs), default=0.0)
+    same = len(alone) == len(beside) and all(a.token_id == b.token_id and a.before == b.before for a, b in pairs)
+    return Independence(same, difference)
+
+
+def open_backend(model: str | None = None, hf_repo: str | None = None, hf_file: str | None = None,
+                 load: Any = None, servers: Sequence[str] = (), api_key: str | None = None) -> Backend:
+    """A local model (path, Hugging Face, or the embedded one) or llama-server(s) at ``servers``."""
+    if servers:
+        if model or hf_repo or hf_file:
+            raise BackendError("--server runs the server's own model; drop --model/--hf-repo/--hf-file")
+        from .pool import ServerPool
+        from .server import ServerBackend
+        backends = [ServerBackend(url, api_key) for url in dict.fromkeys(servers)]
+        return backends[0] if len(backends) == 1 else ServerPool(backends)
+    from ..models import Model, resolve_model_path
+    from .local import LocalBackend
+    return LocalBackend(Model(resolve_model_path(model, hf_repo, hf_file), load))

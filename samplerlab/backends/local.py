@@ -1,0 +1,63 @@
+"""The local backend: llama.cpp in this process, one batched run for all columns (``engine``)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator, Sequence
+
+from .. import engine
+from ..events import Column, Event, Request
+from ..model_files import file_sha256
+from ..models import Model
+from ..params import Settings
+from . import BackendInfo
+
+
+class LocalBackend:
+    """A GGUF model loaded here; ``model`` stays reachable for what only a local model has (bench)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.lock = model.lock  # one generation at a time per model
+        self._sha256: str | None = None
+
+    @property
+    def info(self) -> BackendInfo:
+        model = self.model.info
+        return BackendInfo(
+            name=model.name, file_name=model.file_name, file_size=model.file_size,
+            architecture=model.architecture, parameters=model.parameters, quantization=model.quantization,
+            context_length=model.context_length, chat_template=model.chat_template, vocab_size=model.vocab_size,
+            kind="local", location=model.path, context_per_column=self.model.load.n_ctx,
+            llama_cpp_build=_llama_version(), parallel=engine.MAX_COLUMNS, traces_stages="exact")
+
+    @property
+    def load(self):
+        return self.model.load
+
+    def sha256(self) -> str:
+        """The model file's sha256, computed once (a multi-GB file takes seconds)."""
+        if self._sha256 is None:
+            self._sha256 = file_sha256(self.model.path)
+        return self._sha256
+
+    def generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None,
+                 info: dict | None = None) -> Iterator[Event]:
+        return engine.generate(self.model, request, columns, cancel, info)
+
+    def refuse(self, settings: Settings) -> str | None:
+        return None
+
+    def close(self) -> None:
+        self.model.close()
+
+    def __enter__(self) -> "LocalBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _llama_version() -> str:
+    from ..comparisons import environment
+    return environment()["llama_cpp"]

@@ -1,0 +1,309 @@
+"""The llama-server backend: each column is its own streaming ``POST /completion``.
+
+The columns go out at once (as many as the server has slots; the rest wait their turn), so the
+server's parallel slots batch them. Each asks for the raw top candidates of every token
+(``n_probs``) and for no prompt caching (llama-server's README warns caching can change results).
+The token view a local column shows is rebuilt by replaying the column's chain on those
+candidates (``replay``). Field names come from the schema's llama-server spellings.
+"""
+
+from __future__ import annotations
+
+import queue
+import secrets
+import threading
+import time
+from pathlib import PurePath
+from typing import Any, Iterator, Sequence
+
+from ..chains import active_stage_names, server_refusal
+from ..events import (Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
+                      resolve_seed)
+from ..params import KNOBS, Settings, order_names, STAGE_BY_NAME
+from ..textstream import TextStream
+from . import BackendError, BackendInfo
+from .http import Endpoint, Stream, call
+
+N_PROBS = 64  # raw candidates per token: more than the default top-k 40, so its cuts replay exactly
+FINISH = {"eos": "end", "word": "stop"}
+# Knobs sent under their own llama-server names; these few are sent another way.
+SENT_OTHERWISE = {"samplers", "seed", "max_tokens", "logit_bias", "stop"}
+
+
+class ServerBackend:
+    """A llama-server a user started, at ``url``; its model and slots are what its /props say."""
+
+    def __init__(self, url: str, api_key: str | None = None) -> None:
+        self.endpoint = Endpoint.parse(url, api_key)
+        self.lock = threading.Lock()  # one comparison at a time, as with a local model
+        self.props = self._props()
+        self.meta = self._model_meta()
+        self.info = self._info()
+
+    # -- what the server is --------------------------------------------------------
+    def _props(self) -> dict[str, Any]:
+        props = call(self.endpoint, "GET", "/props")
+        if not isinstance(props, dict) or not isinstance(props.get("default_generation_settings"), dict) \
+                or "total_slots" not in props:
+            raise BackendError(f"{self.endpoint.shown}: GET /props did not describe a llama-server "
+                               "(no default_generation_settings / total_slots)")
+        return props
+
+    def _model_meta(self) -> dict[str, Any]:
+        try:
+            models = call(self.endpoint, "GET", "/v1/models")
+            meta = models["data"][0].get("meta") or {}
+        except (BackendError, KeyError, IndexError, TypeError, AttributeError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def _info(self) -> BackendInfo:
+        props, meta = self.props, self.meta
+        path = str(props.get("model_path") or "")
+        name = PurePath(path).name if path else "unknown model"
+        return BackendInfo(
+            name=PurePath(name).stem, file_name=name, file_size=_int(meta.get("size")),
+            architecture="unknown", parameters=_int(meta.get("n_params")),
+            quantization=str(props.get("model_ftype") or _quantization(name)), context_length=_int(meta.get("n_ctx_train")),
+            chat_template=bool(props.get("chat_template")), vocab_size=_int(meta.get("n_vocab")),
+            kind="llama-server", location=self.endpoint.shown,
+            context_per_column=_int(props["default_generation_settings"].get("n_ctx")),
+            llama_cpp_build=str(props.get("build_info") or "unknown"),
+            parallel=max(1, _int(props.get("total_slots"))), traces_stages="replayed")
+
+    def refuse(self, settings: Settings) -> str | None:
+        return server_refusal(settings)
+
+    # -- the prompt ------------------------------------------------------------------
+    def prompt_text(self, request: Request) -> str:
+        """Raw text as written; chat turns rendered by the server's own template (POST /apply-template)."""
+        if request.mode == "raw":
+            return request.prompt
+        if not self.info.chat_template:
+            raise GenerationError(f"{self.endpoint.shown}: the server's model has no chat template; "
+                                  "use raw mode")
+        messages = ([{"role": "system", "content": request.system}] if request.system else []) + \
+            [{"role": "user", "content": request.prompt}]
+        answer = call(self.endpoint, "POST", "/apply-template", {"messages": messages})
+        if not isinstance(answer, dict) or not isinstance(answer.get("prompt"), str):
+            raise BackendError(f"{self.endpoint.shown}: /apply-template did not return a prompt")
+        return answer["prompt"]
+
+    def tokenize(self, text: str, add_special: bool, parse_special: bool = True) -> list[int]:
+        answer = call(self.endpoint, "POST", "/tokenize",
+                      {"content": text, "add_special": add_special, "parse_special": parse_special})
+        tokens = answer.get("tokens") if isinstance(answer, dict) else None
+        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
+            raise BackendError(f"{self.endpoint.shown}: /tokenize did not return token ids")
+        return tokens
+
+    # -- generating ----------------------------------------------------------------------
+    def generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None,
+                 info: dict | None = None) -> Iterator[Event]:
+        for index, column in enumerate(columns):
+            refusal = self.refuse(column.settings)
+            if refusal is not None:
+                raise GenerationError(f"column {column.label!r}: {refusal}")
+        with self.lock:
+            yield from self._generate(request, columns, cancel or threading.Event(), info if info is not None else {})
+
+    def _generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event,
+                  info: dict) -> Iterator[Event]:
+        started = time.perf_counter()
+        text = self.prompt_text(request)
+        tokens = self.tokenize(text, add_special=request.mode == "raw")
+        n_ctx = self.info.context_per_column
+        if not tokens:
+            raise GenerationError("the prompt is empty")
+        if n_ctx and len(tokens) >= n_ctx:
+            raise GenerationError(f"the prompt is {len(tokens)} tokens but {self.endpoint.shown} holds {n_ctx} "
+                                  "per slot; shorten the prompt or restart the server with a larger -c")
+        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_seconds=time.perf_counter() - started)
+        drawn = secrets.randbelow(2**31)
+        runs = [_ColumnRun(i, column, self, tokens, resolve_seed(column.settings.seed, drawn), n_ctx)
+                for i, column in enumerate(columns)]
+        yield from _Scheduler(self, runs, cancel).events()
+
+    def completion_body(self, settings: Settings, seed: int, prompt: list[int]) -> dict[str, Any]:
+        """A /completion request: every knob under its llama-server name, from the schema."""
+        body: dict[str, Any] = {knob.llama_server: _plain(settings[knob.name]) for knob in KNOBS
+                                if knob.llama_server and knob.name not in SENT_OTHERWISE}
+        body.update(prompt=prompt, stream=True, cache_prompt=False, n_probs=N_PROBS, return_tokens=True,
+                    seed=seed, n_predict=settings.max_tokens or -1, samplers=_server_order(settings),
+                    logit_bias=self.bias_pairs(settings), stop=list(settings.stop))
+        return body
+
+    def bias_pairs(self, settings: Settings) -> list[list[Any]]:
+        """Token ids and biases (false bans); text keys tokenized as llama-server tokenizes them."""
+        pairs: list[list[Any]] = []
+        for key, bias in settings.logit_bias.items():
+            ids = [key] if isinstance(key, int) else self.tokenize(key, add_special=False, parse_special=False)
+            pairs += [[token, False if bias == float("-inf") else bias] for token in ids]
+        return pairs
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "ServerBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _server_order(settings: Settings) -> str:
+    """The order as llama.cpp letters, without stages llama-server no longer has (tail-free, off here)."""
+    return "".join(STAGE_BY_NAME[name].letter for name in order_names(settings.samplers) if name != "tail_free")
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def _quantization(file_name: str) -> str:
+    """'Q4_K_M' from 'model.Q4_K_M.gguf': the server does not report the file type."""
+    parts = PurePath(file_name).stem.replace("-", ".").split(".")
+    return next((part.upper() for part in reversed(parts) if part[:1] in "QqFfIi" and any(c.isdigit() for c in part)),
+                "unknown")
+
+
+class _ColumnRun:
+    """One column's request, its text stream and its chain replay."""
+
+    def __init__(self, index: int, column: Column, backend: ServerBackend, prompt: list[int], seed: int,
+                 n_ctx: int) -> None:
+        from ..replay import ChainReplay  # llama.cpp's samplers: only when a server column runs
+        self.index, self.column, self.backend, self.prompt = index, column, backend, prompt
+        settings = column.settings.replace(logit_bias={})
+        settings = settings.replace(logit_bias={int(t): b if b is not False else float("-inf")
+                                                for t, b in backend.bias_pairs(column.settings)})
+        self.settings = settings
+        self.replay = ChainReplay(settings, seed, n_ctx, backend.info.vocab_size or None)
+        if settings.penalize_prompt:
+            self.replay.remember(prompt)
+        self.stream_text = TextStream(column.settings.stop)
+        self.result = ColumnResult(column.label, column.settings, seed, _chain_text(settings),
+                                   backend=backend.endpoint.shown)
+        self.body = backend.completion_body(column.settings, seed, prompt)
+        self.stream: Stream | None = None
+        self.started = 0.0
+        self.tail = ""
+
+    def token(self, item: dict[str, Any]) -> TokenEvent:
+        from ..replay import Recorded
+        top = item.get("top_logprobs") or []
+        recorded = Recorded([c["id"] for c in top], [c["logprob"] for c in top], [c["token"] for c in top],
+                            item["id"], item["logprob"], item.get("token", ""))
+        step = self.replay.step(recorded)
+        event = TokenEvent(
+            column=self.index, index=len(self.result.tokens), token_id=item["id"],
+            text=self.stream_text.push(bytes(item.get("bytes") or [])), prob=step.prob, raw_prob=step.raw_prob,
+            before=step.before, after=step.after, survivors=step.survivors, entropy=step.entropy,
+            cut_by=step.cut_by, approximate=step.approximate)
+        self.result.tokens.append(event)
+        return event
+
+    def finish(self, reason: str) -> ColumnDone:
+        if self.result.finish_reason is None:
+            self.tail = self.stream_text.finish()
+            self.result.text = self.stream_text.text
+            self.result.stopped_by = self.stream_text.stopped_by
+            self.result.finish_reason = reason  # type: ignore[assignment]
+            self.result.seconds = time.perf_counter() - self.started if self.started else 0.0
+            self.replay.close()
+        return ColumnDone(self.index, self.result, self.tail)
+
+    def reason(self, final: dict[str, Any]) -> str:
+        if self.stream_text.stopped_by is not None:
+            return "stop"
+        kind = final.get("stop_type")
+        if kind in FINISH:
+            return FINISH[kind]
+        limit = self.column.settings.max_tokens
+        return "length" if limit and len(self.result.tokens) >= limit else "context"
+
+
+def _chain_text(settings: Settings) -> str:
+    names = ["logits", *(["logit_bias"] if settings.logit_bias else []), *active_stage_names(settings)]
+    selector = {1: "mirostat", 2: "mirostat_v2"}.get(settings.mirostat, "dist")
+    return " -> ".join([*names, selector])
+
+
+class _Scheduler:
+    """Runs the columns' streams, at most the server's slot count at once, and merges their events."""
+
+    def __init__(self, backend: ServerBackend, runs: list[_ColumnRun], cancel: threading.Event) -> None:
+        self.backend, self.runs, self.cancel = backend, runs, cancel
+        self.items: queue.Queue = queue.Queue()
+        self.waiting = list(runs)
+        self.active: list[_ColumnRun] = []
+
+    def events(self) -> Iterator[Event]:
+        slots = self.backend.info.parallel
+        try:
+            self._start(slots)
+            if self.waiting:
+                yield Queued(tuple(run.index for run in self.waiting), slots)
+            while self.active:
+                yield from self._next()
+                self._start(slots)
+        finally:
+            for run in self.runs:
+                if run.stream is not None:
+                    run.stream.close()
+            for run in self.runs:
+                run.replay.close()
+
+    def _start(self, slots: int) -> None:
+        while self.waiting and len(self.active) < slots and not self.cancel.is_set():
+            run = self.waiting.pop(0)
+            run.started = time.perf_counter()
+            run.stream = Stream(self.backend.endpoint, "/completion", run.body)
+            self.active.append(run)
+            threading.Thread(target=self._read, args=(run,), daemon=True, name=f"samplerlab-col{run.index}").start()
+
+    def _read(self, run: _ColumnRun) -> None:
+        try:
+            for item in run.stream.events():
+                self.items.put((run, item))
+            self.items.put((run, None))
+        except BaseException as error:
+            self.items.put((run, error))
+
+    def _next(self) -> Iterator[Event]:
+        try:
+            run, item = self.items.get(timeout=0.1)
+        except queue.Empty:
+            if self.cancel.is_set():
+                yield from self._cancel_all()
+            return
+        if self.cancel.is_set():
+            yield from self._cancel_all()
+            return
+        if isinstance(item, BaseException):
+            yield from self._cancel_all()
+            raise item
+        if item is None:  # the stream ended without a final event
+            yield from self._done(run, "cancelled" if run.stream.closed else run.reason({}))
+            return
+        for probs in item.get("completion_probabilities") or ():
+            yield run.token(probs)
+        if item.get("stop") is True:
+            yield from self._done(run, run.reason(item))
+
+    def _done(self, run: _ColumnRun, reason: str) -> Iterator[Event]:
+        if run in self.active:
+            self.active.remove(run)
+            run.stream.close()
+        yield run.finish(reason)
+
+    def _cancel_all(self) -> Iterator[Event]:
+        for run in [*self.active, *self.waiting]:
+            if run.stream is not None:
+                run.stream.close()
+            yield run.finish("cancelled")
+        self.active, self.waiting = [], []

@@ -1,0 +1,136 @@
+"""What a backend streams and what everything above it reads: requests, columns and token events.
+
+Pure data, no llama.cpp: the app, the CLI, result files and reports see only these types, whether
+the columns ran in this process (the local backend) or on a llama-server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+from .params import Settings
+
+Mode = Literal["chat", "raw"]
+FinishReason = Literal["end", "stop", "length", "context", "cancelled"]
+TOP_N = 10  # alternatives reported per token, before and after the chain
+
+
+class GenerationError(RuntimeError):
+    """A run that cannot start or go on (prompt too long, server gone ...); one line for a person."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """What is generated from: the same for every column."""
+
+    prompt: str
+    mode: Mode = "chat"
+    system: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Candidate:
+    token_id: int
+    text: str
+    prob: float
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """One sampled token of one column, with what the chain did to the distribution.
+
+    ``approximate`` names what could not be known exactly when the chain was replayed on a
+    server's top candidates (None: every number is exact); see ``replay``.
+    """
+
+    column: int
+    index: int
+    token_id: int
+    text: str  # the new complete characters; '' while a multi-byte character is unfinished
+    prob: float  # probability after the chain: the distribution it was drawn from
+    raw_prob: float  # probability under the model alone
+    before: tuple[Candidate, ...]  # top alternatives of the raw distribution
+    after: tuple[Candidate, ...]  # top alternatives after the chain
+    survivors: int  # candidates left with non-zero probability
+    entropy: float  # of the distribution after the chain, in nats
+    cut_by: Mapping[int, str] = field(default_factory=dict)  # raw top alternatives the chain cut: id -> stage
+    approximate: str | None = None
+
+
+@dataclass
+class ColumnResult:
+    label: str
+    settings: Settings
+    seed: int
+    chain: str
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    stopped_by: str | None = None
+    tokens: list[TokenEvent] = field(default_factory=list)
+    seconds: float = 0.0
+    backend: str | None = None  # which backend produced it, when a run used several
+
+    @property
+    def tokens_per_second(self) -> float:
+        return len(self.tokens) / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ColumnDone:
+    """A column has finished; ``result.text`` is final.
+
+    ``tail`` is the text its TokenEvents never carried: held back at the end because it could
+    have been the start of a stop string, or the rest of an unfinished character. The events'
+    texts followed by ``tail`` always add up to ``result.text``.
+    """
+
+    column: int
+    result: ColumnResult
+    tail: str = ""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Columns wait for a free slot of the backend (more columns than it runs at once)."""
+
+    columns: tuple[int, ...]
+    slots: int
+
+
+@dataclass
+class RunResult:
+    prompt_text: str
+    prompt_tokens: int
+    prompt_seconds: float
+    columns: list[ColumnResult]
+
+
+Event = TokenEvent | ColumnDone | Queued
+
+
+@dataclass(frozen=True)
+class Independence:
+    """Whether a column's numbers are the same alone and beside others, on this model and hardware."""
+
+    independent: bool
+    max_difference: float
+
+
+PROBE_PROMPT = "Write a short poem praising light-emitting diodes."
+
+
+def resolve_seed(seed: int, drawn: int) -> int:
+    return drawn if seed == -1 else seed
+
+
+def collect(events, columns: int) -> list[ColumnResult]:
+    """The finished columns of an event stream, in column order."""
+    finished = {event.column: event.result for event in events if isinstance(event, ColumnDone)}
+    return [finished[i] for i in range(columns)]

@@ -1,0 +1,164 @@
+"""Running experiments on a backend: a plan of jobs, one runner, result records.
+
+A job is one prompt and seed with a batch of columns (as many as the backend generates at once:
+8 locally, the slot count of a server, the slots of every server in a pool). Running a file,
+re-running a result file (``check_result``) and the app's Experiments tab all go through here,
+whichever backend generates the columns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from .backends import Backend, BackendError, open_backend
+from .events import Column, ColumnDone, ColumnResult, Request
+from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
+from .load_settings import LoadSettings
+from .params import Settings
+from .results import CheckReport, Outcome, ResultError, first_difference
+
+LOCAL_BATCH = 8  # the local engine's most columns per run
+
+
+@dataclass(frozen=True)
+class Job:
+    """One prompt and seed, and the columns of one batch."""
+
+    prompt_index: int
+    prompt: str
+    seed: int
+    columns: tuple[PlannedColumn, ...]
+
+
+def batch_size(backend: Backend) -> int:
+    return max(1, min(backend.info.parallel, 64))
+
+
+def plan(experiment: Experiment, batch: int) -> list[Job]:
+    """Every prompt x seed, its columns cut into batches, in the order results are recorded."""
+    return [Job(prompt_index, prompt, seed, experiment.columns[start:start + batch])
+            for prompt_index, prompt in enumerate(experiment.prompts)
+            for seed in experiment.seeds
+            for start in range(0, len(experiment.columns), batch)]
+
+
+def run_columns(backend: Backend, request: Request, columns: Sequence[Column], batch: int | None = None,
+                on_done: Callable[[ColumnResult], None] | None = None, cancel=None) -> list[ColumnResult]:
+    """Any number of columns, generated ``batch`` at a time; once ``cancel`` is set no further batch starts."""
+    batch = batch or batch_size(backend)
+    results: list[ColumnResult] = []
+    for start in range(0, len(columns), batch):
+        if cancel is not None and cancel.is_set():
+            break
+        finished: dict[int, ColumnResult] = {}
+        for event in backend.generate(request, columns[start:start + batch], cancel):
+            if isinstance(event, ColumnDone):
+                finished[event.column] = event.result
+                if on_done is not None:
+                    on_done(event.result)
+        results += [finished[i] for i in sorted(finished)]
+    return results
+
+
+def run_experiment(backend: Backend, experiment: Experiment, on_done: Callable[[Any], None] | None = None,
+                   cancel: threading.Event | None = None, batch: int | None = None) -> list[Outcome]:
+    """Every job of the plan; a seed of -1 is drawn once for the whole run, so every column shares it.
+
+    ``cancel`` ends the run between steps and no further job starts: the outcomes are then fewer,
+    or cancelled.
+    """
+    experiment = experiment.with_drawn_seeds()
+    _refuse(backend, experiment.columns)
+    outcomes: list[Outcome] = []
+    for job in plan(experiment, batch or batch_size(backend)):
+        if cancel is not None and cancel.is_set():
+            break
+        request = Request(job.prompt, experiment.mode, experiment.system)
+        results = run_columns(backend, request, [c.for_seed(job.seed) for c in job.columns], None, on_done, cancel)
+        outcomes += [Outcome(job.prompt_index, job.prompt, result, planned.sweep)
+                     for planned, result in zip(job.columns, results)]
+    return outcomes
+
+
+def _refuse(backend: Backend, columns: Sequence[PlannedColumn]) -> None:
+    """Every column the backend cannot run, refused before any token is generated."""
+    for column in columns:
+        refusal = backend.refuse(column.settings)
+        if refusal is not None:
+            raise ExperimentError(f"column {column.label!r}: {refusal} ({backend.info.location})")
+
+
+# -- opening the backend an experiment or result file names ---------------------------------
+@contextlib.contextmanager
+def opened_backend(model: Any, load: LoadSettings, servers: Sequence[str] = (),
+                   api_key: str | None = None) -> Iterator[Backend]:
+    """The backend a file names ('embedded', a path, {hf_repo, hf_file}, {server: URL} or
+    {servers: [...]}), or ``servers`` given on the command line instead; closed after the run."""
+    kind = model_spec_kind(model)
+    if servers or kind == "server":
+        urls = list(servers) or _urls(model)
+        backend = open_backend(servers=urls, api_key=api_key)
+    elif isinstance(model, Mapping):
+        backend = open_backend(None, model["hf_repo"], model["hf_file"], load)
+    else:
+        backend = open_backend(model, load=load)
+    with backend:
+        yield backend
+
+
+def _urls(model: Mapping[str, Any]) -> list[str]:
+    return [model["server"]] if "server" in model else list(model["servers"])
+
+
+# -- reproducing a result file ----------------------------------------------------------------
+def _groups(records: Sequence[Mapping[str, Any]], batch: int) -> list[list[int]]:
+    """Record indices grouped as they can be generated together: one prompt and seed per run."""
+    groups: list[list[int]] = []
+    for index, record in enumerate(records):
+        key = (record.get("prompt"), record.get("seed"))
+        previous = records[groups[-1][0]] if groups else None
+        if previous is None or (previous.get("prompt"), previous.get("seed")) != key or len(groups[-1]) == batch:
+            groups.append([])
+        groups[-1].append(index)
+    return groups
+
+
+def same_model_file(backend: Backend, document: Mapping[str, Any]) -> str | None:
+    """Why the backend's model is not the recorded one, or None."""
+    recorded = document.get("model") or {}
+    sha256 = getattr(backend, "sha256", None)
+    if recorded.get("sha256") and sha256 is not None and recorded["sha256"] != sha256():
+        return (f"the model file differs from the recorded one ({backend.info.file_name}: "
+                f"sha256 {recorded['sha256'][:12]}... recorded)")
+    if recorded.get("file_name") and recorded["file_name"] != backend.info.file_name:
+        return f"the model differs from the recorded one ({recorded['file_name']} recorded, {backend.info.file_name} now)"
+    return None
+
+
+def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
+    """Run every recorded column again from its recorded settings and compare token by token."""
+    records = document["columns"]
+    different = same_model_file(backend, document)
+    if different is not None:
+        return CheckReport(len(records), different)
+    try:
+        columns = [Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings"))
+                   for i, r in enumerate(records)]
+    except (KeyError, TypeError) as error:
+        raise ResultError(f"columns: a record lacks {error}; not a samplerlab result") from None
+    for group in _groups(records, batch_size(backend)):
+        request = Request(records[group[0]]["prompt"], document["mode"], document.get("system"))
+        fresh = run_columns(backend, request, [columns[i] for i in group])
+        for index, column in zip(group, fresh):
+            difference = first_difference(records[index], column)
+            if difference is not None:
+                record = records[index]
+                return CheckReport(len(records), f"column {record['label']!r} (prompt {record.get('prompt_index', 0)}, "
+                                                 f"seed {record['seed']}) differs at {difference}")
+    return CheckReport(len(records))
+
+
+__all__ = ["BackendError", "Job", "check_result", "opened_backend", "plan", "run_columns", "run_experiment"]
