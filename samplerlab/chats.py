@@ -1,14 +1,12 @@
-"""Conversations as data: chats read from SillyTavern, Open WebUI and OpenAI-style files, fitted to a context.
+"""Conversations as data: chats from SillyTavern, Open WebUI and OpenAI-style files, fitted to a context.
 
-A ``Conversation`` is a tuple of messages (system, user, assistant) plus where it came from. The
-importers take files from other tools, so nothing in them is trusted: only regular files are read
-(a FIFO, device or directory is refused from ``os.stat`` before any open, and the open is
-non-blocking, so a FIFO swapped in meanwhile cannot hang), at most ``MAX_FILE_BYTES`` of them,
-decoded as strict UTF-8; nothing a file names (avatars, attachments, image links) is fetched or
-run. Every problem is one ``ChatError`` line naming the file, the line or key, and what was expected.
-
-``fit`` applies a context policy; the token counter is a callback, so the backend that renders its
-chat template does the counting and this module stays pure (no llama_cpp).
+A ``Conversation`` is a tuple of messages (system, user, assistant) and where it came from. Chat files
+come from other tools, so nothing in them is trusted: only regular files are read (a FIFO, device or
+directory is refused from ``os.stat`` before any open, and the open is non-blocking, so a FIFO swapped
+in meanwhile cannot hang), at most ``MAX_FILE_BYTES``, as strict UTF-8; nothing a file names
+(avatars, attachments, image links) is fetched or run. Every problem is one ``ChatError`` line naming
+the file, the line or key, and what was expected. ``fit`` takes the token counter as a callback, so
+the backend that renders its chat template counts and this module stays pure (no llama_cpp).
 """
 
 from __future__ import annotations
@@ -30,10 +28,14 @@ MAX_TOTAL_CHARS = 16 << 20  # of all contents together: inline messages are boun
 MESSAGE_KEYS = ("role", "content", "name")
 EXPECTED_FORMATS = ("a SillyTavern chat (.jsonl), an Open WebUI export (.json) "
                     "or an OpenAI-style list of {role, content} messages (.json)")
+JSON_KINDS = {type(None): "null", bool: "true/false", str: "text", int: "a number", float: "a number",
+              list: "a list", dict: "an object"}
+FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 class ChatError(ValueError):
-    """A chat that cannot be used; the message is one line naming the source, the place and what was expected."""
+    """A chat that cannot be used; one line naming the source, the place and what was expected."""
 
 
 @dataclass(frozen=True)
@@ -47,13 +49,13 @@ class Message:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ChatError(f"message role {self.role!r}: expected one of {', '.join(ROLES)}")
-        if not isinstance(self.content, str) or not (self.name is None or isinstance(self.name, str)):
+        if not isinstance(self.content, str) or not isinstance(self.name, (str, type(None))):
             raise ChatError("message: content and name must be text")
 
 
 @dataclass(frozen=True)
 class Conversation:
-    """Messages in order, as the source tool would send them, plus the names and title it records."""
+    """Messages in the order the source tool sends them, plus the names and title it records."""
 
     messages: tuple[Message, ...]
     source: str
@@ -70,19 +72,18 @@ class Conversation:
             raise ChatError(f"{self.source}: more than {MAX_TOTAL_CHARS >> 20} Mi characters of messages")
 
 
-# ---------------------------------------------------------------- reading files
-
 def read_chat_text(path: Path | str) -> str:
     """The file's text: a regular file of at most MAX_FILE_BYTES, strict UTF-8 (a leading BOM is dropped)."""
     info = _stat(path)
     if not stat.S_ISREG(info.st_mode):
-        raise ChatError(f"{path}: not a regular file but {_file_kind(info.st_mode)}; a chat is a .jsonl or .json file")
+        kind = next((label for test, label in FILE_KINDS if test(info.st_mode)), "a special file")
+        raise ChatError(f"{path}: not a regular file but {kind}; a chat is a .jsonl or .json file")
     if info.st_size > MAX_FILE_BYTES:
         raise ChatError(f"{path}: {info.st_size} bytes, more than the {MAX_FILE_BYTES >> 20} MiB a chat file may have")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
     try:
         with open(os.open(path, flags), "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced after the stat above
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since the stat above
                 raise ChatError(f"{path}: not a regular file; a chat is a .jsonl or .json file")
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
@@ -102,12 +103,6 @@ def _stat(path: Path | str) -> os.stat_result:
         raise ChatError(f"{path}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
 
 
-def _file_kind(mode: int) -> str:
-    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-    return next((label for test, label in kinds if test(mode)), "a special file")
-
-
 def _parse_json(text: str, where: str, one_line: bool = False) -> Any:
     try:
         return json.loads(text)
@@ -122,12 +117,12 @@ def _parse_json(text: str, where: str, one_line: bool = False) -> Any:
 
 def _kind(value: Any) -> str:
     """A JSON value's type in JSON's words, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    kinds = ((str, "text"), ((int, float), "a number"), (list, "a list"), (dict, "an object"))
-    return next((label for types, label in kinds if isinstance(value, types)), type(value).__name__)
+    return JSON_KINDS.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: text briefly, anything else by its kind."""
+    return repr(value[:40]) if isinstance(value, str) else _kind(value)
 
 
 def _text(value: Any, where: str) -> str:
@@ -153,8 +148,6 @@ def _flag(mapping: Mapping[str, Any], key: str, where: str) -> bool:
     return value
 
 
-# ---------------------------------------------------------------- loading
-
 def load_chat(path: Path | str, fmt: str | None = None, select: int | str | None = None) -> Conversation:
     """The conversation in a chat file, its format detected unless ``fmt`` (one of FORMATS) forces it.
 
@@ -166,7 +159,7 @@ def load_chat(path: Path | str, fmt: str | None = None, select: int | str | None
     if fmt is None:
         fmt, document = _detect(text, source)
     elif fmt not in FORMATS:
-        raise ChatError(f"{source}: unknown chat format {str(fmt)[:40]!r}; expected one of {', '.join(FORMATS)}")
+        raise ChatError(f"{source}: unknown chat format {_shown(fmt)}; expected one of {', '.join(FORMATS)}")
     else:
         document = None if fmt == "sillytavern" else _parse_json(text, source)
     if select is not None and fmt != "open-webui":
@@ -179,9 +172,13 @@ def load_chat(path: Path | str, fmt: str | None = None, select: int | str | None
 
 
 def _detect(text: str, source: str) -> tuple[str, Any]:
-    """The format, and the parsed JSON document for the JSON formats."""
-    if _is_st_header(_first_line_object(text)):
-        return "sillytavern", None
+    """The format, and the parsed document for the JSON formats."""
+    first_line = next((line for _, line in zip(range(MAX_LINES), _lines(text)) if line.strip()), "")
+    try:
+        if _is_st_header(json.loads(first_line)):
+            return "sillytavern", None
+    except (ValueError, RecursionError):
+        pass
     try:
         document = _parse_json(text, source)
     except ChatError as error:
@@ -195,22 +192,10 @@ def _detect(text: str, source: str) -> tuple[str, Any]:
     raise ChatError(f"{source}: not a chat file this can read; expected {EXPECTED_FORMATS}")
 
 
-def _first_line_object(text: str) -> Any:
-    for _, line in zip(range(MAX_LINES), _lines(text)):
-        if line.strip():
-            try:
-                return json.loads(line)
-            except (ValueError, RecursionError):
-                return None
-    return None
-
-
 def _lines(text: str) -> Iterator[str]:
     """Lines split on "\\n" only (as SillyTavern splits them), one at a time: no list of millions of lines."""
     return iter(io.StringIO(text, newline="\n"))
 
-
-# ---------------------------------------------------------------- SillyTavern
 
 def _is_st_header(value: Any) -> bool:
     """SillyTavern's first line (script.js saveChat): user_name, character_name, create_date, chat_metadata."""
@@ -220,14 +205,15 @@ def _is_st_header(value: Any) -> bool:
 def _from_sillytavern(text: str, source: str) -> Conversation:
     """A SillyTavern chat file: a header line, then one message object per line (blank lines skipped).
 
-    SillyTavern's own prompt builder (script.js: ``chat.filter(x => !x.is_system)``) leaves out
+    SillyTavern's prompt builder (script.js: ``chat.filter(x => !x.is_system)``) leaves out
     ``is_system`` lines (UI notices, and messages hidden with /hide), so they are skipped here too.
     ``mes`` is the text: it is the chosen swipe (saveReply writes ``swipes[swipe_id] = mes``), and where
     the two disagree (an edit, an extension) ``mes`` is what SillyTavern shows and sends. Narrator
-    messages (``extra.type == "narrator"``, from /sys) become system messages, as SillyTavern sends them
-    to chat-completion APIs (openai.js setOpenAIMessages). Consecutive messages of one role stay as
-    they are: role-play chats have them and merging would change the text. The character card (the
-    system prompt SillyTavern builds from it) is not in the chat file; give it separately.
+    messages (``extra.type == "narrator"``, from /sys) become system messages, as SillyTavern sends
+    them to chat-completion APIs (openai.js setOpenAIMessages). Consecutive messages of one role stay
+    as they are: role-play chats have them, and merging would change the text. The character card
+    (SillyTavern's system prompt is built from it) is not in the chat file; give it separately. A
+    greeting never generated after keeps its macros ({{user}}, {{char}}): SillyTavern expands them then.
     """
     objects = _jsonl_objects(text, source)
     try:
@@ -236,16 +222,14 @@ def _from_sillytavern(text: str, source: str) -> Conversation:
         raise ChatError(f"{error}; expected SillyTavern's chat header first") from None
     if not _is_st_header(header):
         raise ChatError(f"{where}: expected SillyTavern's chat header (an object with user_name and character_name)")
-    user_name = _optional_text(header, "user_name", where)
-    character_name = _optional_text(header, "character_name", where)
+    names = _optional_text(header, "user_name", where), _optional_text(header, "character_name", where)
     messages: list[Message] = []
     for where, entry in objects:
-        message = _st_message(entry, where)
-        if message is not None:
-            messages.append(message)
+        if not _flag(entry, "is_system", where):
+            messages.append(_st_message(entry, where))
         if len(messages) > MAX_MESSAGES:
             raise ChatError(f"{source}: more than {MAX_MESSAGES} messages")
-    return Conversation(tuple(messages), source, user_name, character_name)
+    return Conversation(tuple(messages), source, *names)
 
 
 def _jsonl_objects(text: str, source: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -260,9 +244,7 @@ def _jsonl_objects(text: str, source: str) -> Iterator[tuple[str, dict[str, Any]
             yield where, value
 
 
-def _st_message(entry: Mapping[str, Any], where: str) -> Message | None:
-    if _flag(entry, "is_system", where):
-        return None
+def _st_message(entry: Mapping[str, Any], where: str) -> Message:
     if "mes" not in entry:
         raise ChatError(f"{where}: expected a message with mes (its text)")
     content = _text(entry["mes"], f"{where}: mes")
@@ -272,45 +254,43 @@ def _st_message(entry: Mapping[str, Any], where: str) -> Message | None:
     return Message(role, content, _optional_text(entry, "name", where))
 
 
-# ---------------------------------------------------------------- Open WebUI
-
 def _from_open_webui(document: Any, source: str, select: int | str | None) -> Conversation:
     """One chat of an Open WebUI export (a list of chats; a single chat object is taken too).
 
-    The branch shown in Open WebUI is read: from ``history.currentId`` up the ``parentId`` links to
-    the root (as its createMessagesList does), so answers regenerated or edited on other branches are
-    left out; ``messages`` is used only when there is no ``history``. The chat's system prompt
-    (``params.system``, else ``system``) comes first, as Open WebUI sends it; its {{VARIABLES}} stay
-    unexpanded. Attached files are not read, and contents are taken as stored.
+    The branch Open WebUI shows is read: from ``history.currentId`` up the ``parentId`` links to the
+    root (as its createMessagesList walks), so answers regenerated or edited on other branches are
+    left out; the ``messages`` list is used only when there is no ``history``. The chat's system
+    prompt (``params.system``, else ``system``) comes first, as Open WebUI sends it, with its
+    {{VARIABLES}} unexpanded. Attached files are not read; contents are taken as stored.
     """
     chats = document if isinstance(document, list) else [document]
     index = _select(chats, select, source)
-    entry = chats[index]
     where = f"{source}: chat {index}"
-    chat = entry.get("chat") if isinstance(entry, dict) else None
+    chat = chats[index].get("chat") if isinstance(chats[index], dict) else None
     if not isinstance(chat, dict):
         raise ChatError(f"{where}: expected an Open WebUI chat (an object with a 'chat' object)")
-    history = chat.get("history")
-    if history is None:
+    if chat.get("history") is None:
         messages = _message_list(chat.get("messages"), f"{where}: chat.messages", strict=False)
     else:
-        messages = _current_branch(history, f"{where}: chat.history")
-    system = _owui_system(chat, where)
-    return Conversation((*system, *messages), source, title=_title(entry))
+        messages = _current_branch(chat["history"], f"{where}: chat.history")
+    params = chat.get("params")
+    system = _optional_text(params, "system", f"{where}: chat.params") if isinstance(params, dict) else None
+    system = system or _optional_text(chat, "system", f"{where}: chat")
+    prompt = (Message("system", system),) if system else ()
+    return Conversation((*prompt, *messages), source, title=_title(chats[index]))
 
 
 def _title(entry: Any) -> str | None:
-    if not isinstance(entry, dict):
-        return None
-    title = entry.get("title")
-    chat = entry.get("chat")
-    if not isinstance(title, str) and isinstance(chat, dict):
-        title = chat.get("title")
+    chat = entry.get("chat") if isinstance(entry, dict) else None
+    title = entry.get("title") if isinstance(entry, dict) else None
+    title = title if isinstance(title, str) else chat.get("title") if isinstance(chat, dict) else None
     return title if isinstance(title, str) else None
 
 
 def _select(chats: list[Any], select: int | str | None, source: str) -> int:
     count = len(chats)
+    listing = ", ".join(f"{index}: {str(_title(entry))[:40]!r}" for index, entry in enumerate(chats[:5]))
+    listing += ", ..." if count > 5 else ""
     if count == 0:
         raise ChatError(f"{source}: holds no chats")
     if select is None:
@@ -318,29 +298,22 @@ def _select(chats: list[Any], select: int | str | None, source: str) -> int:
     if isinstance(select, int) and not isinstance(select, bool):
         if 0 <= select < count:
             return select
-        raise ChatError(f"{source}: no chat {select}; it holds {count} chats ({_listing(chats)}); select= an index or title")
+        raise ChatError(f"{source}: no chat {select}; it holds {count} chats ({listing}); select= an index or title")
     if not isinstance(select, str):
         raise ChatError(f"{source}: select= expected a chat's index or title, got {type(select).__name__}")
     matches = [index for index, entry in enumerate(chats) if _title(entry) == select]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise ChatError(f"{source}: no chat titled {select[:60]!r}; it holds {count} chats ({_listing(chats)})")
-    raise ChatError(f"{source}: {len(matches)} of its {count} chats are titled {select[:60]!r} "
-                    f"(at {', '.join(map(str, matches[:10]))}); select= one by index")
-
-
-def _listing(chats: list[Any], shown: int = 5) -> str:
-    titles = [f"{index}: {str(_title(entry))[:40]!r}" for index, entry in enumerate(chats[:shown])]
-    return ", ".join(titles) + (", ..." if len(chats) > shown else "")
+    if len(matches) != 1:
+        raise ChatError(f"{source}: no chat titled {_shown(select)}; it holds {count} chats ({listing})" if not matches
+                        else f"{source}: {len(matches)} of its {count} chats are titled {_shown(select)} "
+                             f"(at {', '.join(map(str, matches[:10]))}); select= one by index")
+    return matches[0]
 
 
 def _current_branch(history: Any, where: str) -> list[Message]:
-    """The messages from the root to ``currentId``; a walk bounded by the ids seen, so a cycle cannot hang."""
+    """The messages from the root to ``currentId``; the walk ends at an id seen before, so a cycle cannot hang."""
     if not isinstance(history, dict) or not isinstance(history.get("messages"), dict):
         raise ChatError(f"{where}: expected an object with 'messages' (an object of messages by id)")
-    by_id = history["messages"]
-    current = history.get("currentId")
+    by_id, current = history["messages"], history.get("currentId")
     if not isinstance(current, str):
         raise ChatError(f"{where}: currentId: expected the id of the current message, got {_kind(current)}")
     chain: list[Message] = []
@@ -359,15 +332,6 @@ def _current_branch(history: Any, where: str) -> list[Message]:
     return chain[::-1]
 
 
-def _owui_system(chat: Mapping[str, Any], where: str) -> tuple[Message, ...]:
-    params = chat.get("params")
-    prompt = _optional_text(params, "system", f"{where}: chat.params") if isinstance(params, dict) else None
-    prompt = prompt or _optional_text(chat, "system", f"{where}: chat")
-    return (Message("system", prompt),) if prompt else ()
-
-
-# ---------------------------------------------------------------- OpenAI-style messages
-
 def parse_messages(data: Any, source: str) -> Conversation:
     """A conversation from a list of {role, content, name?} mappings (OpenAI's shape; experiment YAML's
     ``messages:``). Other keys are refused, so a typo or a tool call is not dropped silently."""
@@ -383,20 +347,18 @@ def _message_list(data: Any, where: str, strict: bool) -> list[Message]:
 
 
 def _message(item: Any, where: str, strict: bool) -> Message:
-    """One message; ``strict`` refuses keys other than role, content and name (tool exports carry many)."""
+    """One message; ``strict`` refuses keys other than role, content and name (tools' exports carry many)."""
     if not isinstance(item, dict):
         raise ChatError(f"{where}: expected a message (an object with role and content), got {_kind(item)}")
     unknown = next((key for key in item if key not in MESSAGE_KEYS), None) if strict else None
     if unknown is not None:
-        raise ChatError(f"{where}: unknown key {str(unknown)[:40]!r}; a message holds role, content and optionally name")
-    role = item.get("role")
-    if role not in ROLES:
-        shown = repr(role[:40]) if isinstance(role, str) else _kind(role)
-        raise ChatError(f"{where}: role: expected one of {', '.join(ROLES)}, got {shown}")
+        raise ChatError(f"{where}: unknown key {_shown(unknown)}; a message holds role, content and optionally name")
+    if item.get("role") not in ROLES:
+        raise ChatError(f"{where}: role: expected one of {', '.join(ROLES)}, got {_shown(item.get('role'))}")
     if "content" not in item:
         raise ChatError(f"{where}: expected content (the message's text)")
     name = _optional_text(item, "name", where) if strict else None
-    return Message(role, _content(item["content"], f"{where}: content"), name)
+    return Message(item["role"], _content(item["content"], f"{where}: content"), name)
 
 
 def _content(value: Any, where: str) -> str:
@@ -405,21 +367,20 @@ def _content(value: Any, where: str) -> str:
         return _text(value, where)
     texts = []
     for index, part in enumerate(value):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind != "text":
-            shown = repr(kind[:40]) if isinstance(kind, str) else _kind(part)
-            raise ChatError(f"{where}[{index}]: a part of type {shown} cannot be read; expected type 'text' parts")
+        if not isinstance(part, dict):
+            raise ChatError(f"{where}[{index}]: expected a content part (an object with type 'text'), got {_kind(part)}")
+        if part.get("type") != "text":
+            raise ChatError(f"{where}[{index}]: a part of type {_shown(part.get('type'))} cannot be read; "
+                            f"expected type 'text' parts")
         texts.append(_text(part.get("text"), f"{where}[{index}].text"))
     return "\n".join(texts)
 
 
 def to_plain(conversation: Conversation) -> list[dict[str, str]]:
     """The messages as plain mappings for YAML result files; ``parse_messages`` reads them back."""
-    return [{"role": message.role, "content": message.content, **({"name": message.name} if message.name is not None else {})}
-            for message in conversation.messages]
+    return [{"role": message.role, "content": message.content,
+             **({"name": message.name} if message.name is not None else {})} for message in conversation.messages]
 
-
-# ---------------------------------------------------------------- context policy
 
 @dataclass(frozen=True)
 class Policy:
@@ -454,8 +415,7 @@ def parse_policy(text: str | Policy) -> Policy:
         return Policy(name)
     if name == "keep_last" and count.strip().isdecimal() and int(count) >= 1:
         return Policy(name, int(count))
-    shown = repr(text[:40]) if isinstance(text, str) else _kind(text)
-    raise ChatError(f"context policy {shown}: expected error, drop_oldest or keep_last:N (N messages, at least 1)")
+    raise ChatError(f"context policy {_shown(text)}: expected error, drop_oldest or keep_last:N (N messages, at least 1)")
 
 
 def fit(conversation: Conversation, count_tokens: Callable[[Sequence[Message]], int], limit: int,
@@ -465,8 +425,8 @@ def fit(conversation: Conversation, count_tokens: Callable[[Sequence[Message]], 
     The system prompt (the leading system messages) is always kept. "error" refuses a conversation
     that does not fit; "drop_oldest" drops the fewest oldest turns that make it fit, never the last
     user message (a binary search: O(log n) counts), so what is kept may begin with an assistant turn;
-    "keep_last:N" keeps the last N messages whether or not more would fit, so every model gets the
-    same turns, and refuses them if they do not fit.
+    "keep_last:N" keeps the last N messages even when more would fit, so every model gets the same
+    turns, and refuses them if they do not fit.
     """
     policy = parse_policy(policy)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:

@@ -144,6 +144,7 @@ def test_open_webui_select_by_index_or_title(select, expected):
     (2, "no chat 2; it holds 2 chats (0: 'Min-p explained', 1: 'Haiku about llamas'); select= an index or title"),
     ("Nope", "no chat titled 'Nope'; it holds 2 chats (0: 'Min-p explained', 1: 'Haiku about llamas')"),
     (1.5, "select= expected a chat's index or title, got float"),
+    (True, "select= expected a chat's index or title, got bool"),
 ])
 def test_open_webui_bad_select(select, expected):
     assert refused(OPEN_WEBUI, select=select) == f"{OPEN_WEBUI}: {expected}"
@@ -228,6 +229,8 @@ def test_openai_messages_object(tmp_path):
     ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://127.0.0.1/x.png"}}]}],
      "messages[0]: content[0]: a part of type 'image_url' cannot be read; expected type 'text' parts"),
     ([{"role": "user", "content": [{"type": "text"}]}], "messages[0]: content[0].text: expected text, got null"),
+    ([{"role": "user", "content": ["hi"]}],
+     "messages[0]: content[0]: expected a content part (an object with type 'text'), got text"),
     ([{"role": "user", "content": "\ud800"}],
      "messages[0]: content: expected text, got an unpaired surrogate at character 0"),
     ([], "holds no messages; expected at least one"),
