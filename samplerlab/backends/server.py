@@ -262,12 +262,16 @@ class _Scheduler:
         while self.waiting and len(self.active) < slots and not self.cancel.is_set():
             run = self.waiting.pop(0)
             run.started = time.perf_counter()
-            run.stream = Stream(self.backend.endpoint, "/completion", run.body)
             self.active.append(run)
             threading.Thread(target=self._read, args=(run,), daemon=True, name=f"samplerlab-col{run.index}").start()
 
     def _read(self, run: _ColumnRun) -> None:
+        """In its own thread: connecting waits for the server's answer, which may come only with the
+        first token, so each column connects here and all of them reach the server at once."""
         try:
+            run.stream = Stream(self.backend.endpoint, "/completion", run.body)
+            if self.cancel.is_set():
+                run.stream.close()
             for item in run.stream.events():
                 self.items.put((run, item))
             self.items.put((run, None))
@@ -288,7 +292,7 @@ class _Scheduler:
             yield from self._cancel_all()
             raise item
         if item is None:  # the stream ended without a final event
-            yield from self._done(run, "cancelled" if run.stream.closed else run.reason({}))
+            yield from self._done(run, "cancelled" if run.stream is None or run.stream.closed else run.reason({}))
             return
         for probs in item.get("completion_probabilities") or ():
             yield run.token(probs)
@@ -298,7 +302,8 @@ class _Scheduler:
     def _done(self, run: _ColumnRun, reason: str) -> Iterator[Event]:
         if run in self.active:
             self.active.remove(run)
-            run.stream.close()
+            if run.stream is not None:
+                run.stream.close()
         yield run.finish(reason)
 
     def _cancel_all(self) -> Iterator[Event]:
