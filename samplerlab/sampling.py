@@ -115,39 +115,52 @@ class NativeStage:
 
 
 class TailFreeStage:
-    """Tail-free sampling (Phillips, 2019), which llama.cpp removed; same algorithm as its old code."""
+    """Tail-free sampling (Phillips, 2019), which llama.cpp removed: a port of its last code,
+    ``llama_sampler_tail_free_apply`` (src/llama-sampling.cpp, 2024), in float32 as there.
+
+    Where the second differences sum to (almost) nothing, llama.cpp weighed every position
+    equally and still cut; so does this, so that its own reference cases (the old
+    tests/test-sampling.cpp ``test_tfs``) give the same kept tokens.
+    """
 
     name = "tail_free"
     masks = False
 
     def __init__(self, z: float, min_keep: int = MIN_KEEP) -> None:
-        self.z = z
+        self.z = np.float32(z)
         self.min_keep = min_keep
 
     def apply(self, candidates: Candidates) -> None:
         view = candidates.view()
         if self.z >= 1.0 or len(view) <= 2:
             return
-        order = np.argsort(-view["logit"], kind="stable")
-        view[:] = view[order]
-        logits = view["logit"].astype(np.float64)
-        probs = np.exp(logits - logits[0])
-        probs /= probs.sum()
-        second = np.abs(np.diff(probs, n=2))
-        total = second.sum()
-        if total <= 1e-6:  # a straight line has no tail to cut
-            return
-        second /= total
-        over = np.nonzero((np.cumsum(second) > self.z) & (np.arange(len(second)) >= self.min_keep))[0]
-        keep = int(over[0]) if len(over) else len(view)
-        candidates.array.size = max(keep, self.min_keep)
-        candidates.array.sorted = True
+        probs = _softmax_sorted(candidates)
+        first = probs[:-1] - probs[1:]
+        second = np.abs(first[:-1] - first[1:])
+        total = np.cumsum(second, dtype=np.float32)[-1]  # std::accumulate: a running float sum
+        if total > np.float32(1e-6):
+            second = second / total
+        else:
+            second = np.full(len(second), np.float32(1.0) / np.float32(len(second)), dtype=np.float32)
+        cumulative = np.cumsum(second, dtype=np.float32)
+        over = np.nonzero((cumulative > self.z) & (np.arange(len(cumulative)) >= self.min_keep))[0]
+        candidates.array.size = int(over[0]) if len(over) else len(view)
 
     def accept(self, token: int) -> None:
         pass
 
     def close(self) -> None:
         pass
+
+
+def _softmax_sorted(candidates: Candidates) -> np.ndarray:
+    """llama.cpp's old ``llama_sampler_softmax_impl``: sort by logit, then float32 probabilities into ``p``."""
+    view = candidates.view()
+    view[:] = view[np.argsort(-view["logit"], kind="stable")]
+    candidates.array.sorted = True
+    weights = np.exp(view["logit"] - view["logit"][0])
+    view["p"] = weights / np.cumsum(weights, dtype=np.float32)[-1]
+    return view["p"]
 
 
 @dataclass(frozen=True)

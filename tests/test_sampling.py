@@ -7,7 +7,7 @@ import math
 import pytest
 
 from samplerlab.params import Settings, neutral_values
-from samplerlab.sampling import Candidates, ChainContext, build_chain, inactive_knobs
+from samplerlab.sampling import Candidates, ChainContext, TailFreeStage, build_chain, inactive_knobs
 
 PROBS = (0.5, 0.25, 0.15, 0.1)
 CONTEXT = ChainContext(vocab=None, n_vocab=len(PROBS), tokenize=lambda text: [int(text)])
@@ -72,6 +72,26 @@ def test_tail_free_cuts_where_the_curve_flattens():
     assert sample({"tfs_z": 0.2}, probs=TAIL) == approx({0: 1.0})  # passes 0.2 at index 1
     assert sample({"tfs_z": 0.97}, probs=TAIL) == approx({0: 0.4 / 0.9, 1: 0.3 / 0.9, 2: 0.2 / 0.9})  # at index 3
     assert sample({"tfs_z": 1.0}, probs=TAIL) == approx(dict(enumerate(TAIL)))
+
+
+# llama.cpp's own reference cases for its tail-free sampler (tests/test-sampling.cpp, test_tfs, min_keep 1):
+# the second differences of this straight line are all ~0, so every position weighs the same and it still cuts.
+TFS_PROBS = (0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+@pytest.mark.parametrize("z, kept", [(0.25, [0.3]), (0.75, [0.3, 0.25]), (0.99, [0.3, 0.25])])
+def test_tail_free_matches_llama_cpp_reference_cases(z, kept):
+    candidates = Candidates.from_logits([math.log(p) for p in TFS_PROBS])
+    TailFreeStage(z).apply(candidates)
+    survivors = candidates.view()
+    assert survivors["id"].tolist() == [4, 3][:len(kept)]  # sorted, most likely first, as llama.cpp left them
+    assert survivors["p"].tolist() == [pytest.approx(p, abs=1e-6) for p in kept]  # its probabilities, not renormalised
+
+
+@pytest.mark.parametrize("z, expected", [(0.25, {4: 1.0}), (0.75, {4: 0.3 / 0.55, 3: 0.25 / 0.55}),
+                                         (0.99, {4: 0.3 / 0.55, 3: 0.25 / 0.55})])
+def test_tail_free_reference_cases_in_a_chain(z, expected):
+    assert sample({"tfs_z": z}, probs=TFS_PROBS) == approx(expected)
 
 
 @pytest.mark.parametrize("changes, printed", [
