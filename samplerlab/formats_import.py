@@ -4,8 +4,9 @@ Imports start from the source tool's own defaults (TGW's ``default_preset`` for
 keys a sparse TGW file omits; SillyTavern's Neutral preset for keys an ST file
 omits), so an imported preset samples as it did in that tool. Keys samplerlab
 cannot follow are returned, never dropped silently, unless they hold the tool's
-own "off" value. The key tables are the exporters' (``formats``), so the two
-directions cannot drift apart.
+own "off" value; so is a note for each stage the preset switches on that
+llama.cpp runs as off (a penalty range of 0). The key tables are the exporters'
+(``formats``), so the two directions cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, Callable, Mapping
 
 from .formats import (ST_BASE, ST_LABEL, TGW_DEFAULTS, TGW_LABEL, TGW_PRIORITY, TGW_TO_STAGE, FormatError,
                       known_format, tidy)
-from .params import STAGE_ALIASES, STAGE_BY_NAME, Settings, SettingsError, spelled
+from .params import (STAGE_ALIASES, STAGE_BY_NAME, STAGES, Settings, SettingsError, knobs_of_stage, spelled,
+                     stage_stopper)
 from .presets import (MAX_FILE_BYTES, Preset, PresetError, check_name, load_yaml, parse_preset_text,
                       read_small_text)
 
@@ -30,7 +32,8 @@ ST_IMPORT_KEYS = spelled("sillytavern")
 
 
 def import_preset(text: str, fmt: str, name: str) -> tuple[Preset, list[str]]:
-    """A preset from a TGW (YAML) or SillyTavern (JSON) preset, plus the keys samplerlab has no equivalent for."""
+    """A preset from a TGW (YAML) or SillyTavern (JSON) preset, plus the keys samplerlab has no equivalent for
+    and notes on stages llama.cpp would run as off (``stopped_stages``)."""
     importer, label = IMPORTERS[known_format(fmt, IMPORTERS)]
     name = check_name(name)
     values, unmapped = importer(_parse_document(text, fmt, label))
@@ -38,12 +41,12 @@ def import_preset(text: str, fmt: str, name: str) -> tuple[Preset, list[str]]:
         settings = Settings(values, source=f"{label} preset")
     except SettingsError as error:
         raise FormatError(str(error)) from None
-    return Preset(name, f"Imported from a {label} preset.", settings), unmapped
+    return Preset(name, f"Imported from a {label} preset.", settings), unmapped + stopped_stages(settings)
 
 
 def import_file(path: Path, fmt: str | None = None, name: str | None = None) -> tuple[Preset, list[str]]:
     """A preset from a TGW, SillyTavern or samplerlab file (detected unless ``fmt`` is given), plus the keys
-    samplerlab has no equivalent for. Named ``name``, else its own name, else the file's: TGW and ST keep
+    samplerlab has no equivalent for and notes on stages llama.cpp would run as off. Named ``name``, else its own name, else the file's: TGW and ST keep
     a preset's name only in the file name."""
     text = read_text(path)
     try:
@@ -54,6 +57,21 @@ def import_file(path: Path, fmt: str | None = None, name: str | None = None) -> 
         return import_preset(text, fmt, name or path.stem)
     except FormatError as error:
         raise FormatError(f"{path}: {error}") from None
+
+
+def stopped_stages(settings: Settings) -> list[str]:
+    """A note per stage that the preset switches on but another of its knobs holds off (a penalty range
+    of 0 in llama.cpp): such a preset reads as if it used the stage, so the import says it does not."""
+    notes = []
+    for stage in STAGES:
+        stopper = stage_stopper(stage.name, settings)
+        switched_on = [knob.name for knob in knobs_of_stage(stage.name)
+                       if knob.neutral is not None and settings[knob.name] != knob.neutral]
+        if stopper and switched_on:
+            values = ", ".join(f"{name} {settings[name]}" for name in switched_on)
+            notes.append(f"{stopper.name}: {settings[stopper.name]} switches {stage.label} off in llama.cpp "
+                         f"({values} {'has' if len(switched_on) == 1 else 'have'} no effect)")
+    return notes
 
 
 def read_text(path: Path) -> str:

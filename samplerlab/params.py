@@ -83,6 +83,9 @@ class Knob:
     companions: Mapping[str, Any] = field(default_factory=dict)
     # Knobs of which at least one must be switched on (off its neutral) for this one to matter.
     requires: tuple[str, ...] = ()
+    # A value of this knob that holds its whole stage off, whatever the switches say (llama.cpp
+    # builds an empty sampler when a penalty range is 0).
+    stops_stage_at: Any = None
     # A value whose effect is plain to see: shown in docs and used by the test that every knob is alive.
     example: Any = None
     llama_cli: str | None = None  # llama-cli / llama-server flag
@@ -221,7 +224,7 @@ KNOBS: tuple[Knob, ...] = (
          stage="penalties", companions={"repeat_penalty": 1.5},
          llama_cli="--repeat-last-n", llama_server="repeat_last_n",
          example=4,
-         requires=("repeat_penalty", "frequency_penalty", "presence_penalty"),
+         requires=("repeat_penalty", "frequency_penalty", "presence_penalty"), stops_stage_at=0,
          spellings=_spell("repeat_last_n", "ollama", "open_webui", llama_cpp_python="last_n_tokens_size",
                           tgw="repetition_penalty_range", sillytavern="rep_pen_range"),
          help_en="How many recent tokens the repetition penalties look at; 0 disables them, -1 means the whole context.",
@@ -269,7 +272,7 @@ KNOBS: tuple[Knob, ...] = (
          stage="dry", companions={"dry_multiplier": 0.8},
          llama_cli="--dry-penalty-last-n", llama_server="dry_penalty_last_n",
          example=4,
-         requires=("dry_multiplier",),
+         requires=("dry_multiplier",), stops_stage_at=0,
          spellings=_spell("dry_penalty_last_n", "sillytavern"),
          help_en="DRY: how many recent tokens it searches for repeats; 0 disables it, -1 means the whole context.",
          help_ja="DRY。繰り返しを探す直近のトークン数。0で無効、-1で文脈全体。"),
@@ -332,9 +335,15 @@ def knobs_of_stage(stage: str) -> tuple[Knob, ...]:
 
 
 def stage_enabled(stage: str, values: Mapping[str, Any]) -> bool:
-    """A stage is on when any of its switch knobs is off its neutral value."""
+    """A stage is on when any of its switch knobs is off its neutral value and nothing stops it."""
     switches = [knob for knob in knobs_of_stage(stage) if knob.neutral is not None]
-    return any(values[knob.name] != knob.neutral for knob in switches)
+    return any(values[knob.name] != knob.neutral for knob in switches) and stage_stopper(stage, values) is None
+
+
+def stage_stopper(stage: str, values: Mapping[str, Any]) -> Knob | None:
+    """The knob holding the stage off at its ``stops_stage_at`` value (a penalty range of 0), if any."""
+    return next((knob for knob in knobs_of_stage(stage)
+                 if knob.stops_stage_at is not None and values[knob.name] == knob.stops_stage_at), None)
 
 
 def suggest(name: str, known: Iterator[str] | tuple[str, ...]) -> str:

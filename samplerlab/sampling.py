@@ -17,7 +17,7 @@ from typing import Callable, Protocol, Sequence
 import llama_cpp
 import numpy as np
 
-from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, stage_enabled
+from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, stage_enabled, stage_stopper
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
@@ -321,7 +321,8 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
     Kinds: 'order' (its stage is not in the order), 'mirostat' (the Mirostat chain skips the stage,
     or dynamic temperature),
     'greedy' (temperature 0 keeps the top token, which the stage keeps too), 'requires' (the
-    knobs that switch it on are all off; detail names them).
+    knobs that switch it on are all off; detail names them), 'stopped' (another knob of its stage
+    holds the stage off, as a penalty range of 0 does in llama.cpp; detail names it and its value).
     """
     order = order_names(settings.samplers)
     kept = mirostat_stages(settings) if settings.mirostat else frozenset()
@@ -337,6 +338,8 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
             notes[knob.name] = ("greedy", knob.stage)
         elif knob.requires and len(switched_off) == len(knob.requires):
             notes[knob.name] = ("requires", ", ".join(switched_off))
+        elif knob.stage and (stopper := stage_stopper(knob.stage, settings)) and stopper is not knob:
+            notes[knob.name] = ("stopped", f"{stopper.name} {settings[stopper.name]}")
     return notes
 
 

@@ -333,6 +333,11 @@ ST_BASE = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "temperature": 1.0, "repeat_l
     ("unmapped.yaml", "top_a: 0.2\nsmoothing_factor: 0\nguidance_scale: 1.5\nbanana: 1\n"
                       "sampler_priority: \"top_k\\nmirostat\\nbanana\\ntemperature\"\n",
      {"samplers": "kt"}, ["top_a", "guidance_scale", "banana", "sampler_priority: banana"]),
+    # TGW's one range serves penalties and DRY; at 0 llama.cpp runs neither, and the import says so
+    ("range0.yaml", "dry_multiplier: 0.8\nrepetition_penalty: 1.1\nrepetition_penalty_range: 0\n",
+     {"dry_multiplier": 0.8, "repeat_penalty": 1.1, "repeat_last_n": 0, "dry_penalty_last_n": 0},
+     ["repeat_last_n: 0 switches repetition penalties off in llama.cpp (repeat_penalty 1.1 has no effect)",
+      "dry_penalty_last_n: 0 switches DRY off in llama.cpp (dry_multiplier 0.8 has no effect)"]),
     ("breakers.yaml", "dry_multiplier: 0.8\ndry_sequence_breakers: '\"\\n\", \":\", \"<|im_end|>\"'\n"
                       "repetition_penalty_range: 256\ntop_n_sigma: 1.5\n",
      {"dry_multiplier": 0.8, "dry_sequence_breakers": ("\n", ":", "<|im_end|>"), "repeat_last_n": 256,
@@ -354,6 +359,9 @@ def test_tgw_imports_carry_tgw_defaults(file_name, text, expected, unmapped):
       "dry_sequence_breakers": "[\"\\n\", \":\", \"\\\"\", \"*\", \"<|im_end|>\"]"},
      {"dry_multiplier": 0.8, "dry_penalty_last_n": 1024, "dry_sequence_breakers": ("\n", ":", '"', "*", "<|im_end|>")},
      []),
+    # SillyTavern's neutral DRY range is 0, which switches DRY off in llama.cpp: imported as it is, with a note
+    ({"dry_multiplier": 0.8}, {"dry_multiplier": 0.8},
+     ["dry_penalty_last_n: 0 switches DRY off in llama.cpp (dry_multiplier 0.8 has no effect)"]),
     ({"dynatemp": True, "min_temp": 0.5, "max_temp": 1.5, "dynatemp_exponent": 2, "nsigma": 1.0},
      {"temperature": 1.0, "dynatemp_range": 0.5, "dynatemp_exponent": 2.0, "top_n_sigma": 1.0}, []),
     # temperature_last is for other back ends: llama.cpp gets `samplers` as it is

@@ -82,6 +82,12 @@ def test_neutral_values_switch_every_stage_off():
     assert not any(stage_enabled(stage.name, neutral) for stage in STAGES)
 
 
+def test_a_range_of_zero_holds_a_switched_on_stage_off():
+    assert stage_enabled("dry", Settings({"dry_multiplier": 0.8}))
+    assert not stage_enabled("dry", Settings({"dry_multiplier": 0.8, "dry_penalty_last_n": 0}))
+    assert not stage_enabled("penalties", Settings({"repeat_penalty": 1.1, "repeat_last_n": 0}))
+
+
 def test_settings_are_immutable_and_compare_by_value():
     settings = Settings({"temperature": 0.5})
     with pytest.raises(AttributeError):

@@ -152,3 +152,17 @@ def test_a_traced_sample_names_the_stage_that_cut_each_watched_token(changes, cu
     with build_chain(settings, CONTEXT, seed=0, n_ctx=64) as chain:
         token, cut_by = chain.sample_traced(Candidates.from_logits([math.log(p) for p in PROBS]), [0, 1, 2, 3])
     assert cut_by == cut and token not in cut_by
+
+
+def test_a_penalty_range_of_zero_holds_its_stage_off_as_in_llama_cpp():
+    """llama_sampler_init_dry / _penalties build an empty sampler when their range is 0."""
+    settings = Settings({**neutral_values(), "dry_multiplier": 0.8, "dry_penalty_last_n": 0,
+                         "repeat_penalty": 2.0, "repeat_last_n": 0})
+    with build_chain(settings, CONTEXT, seed=0, n_ctx=64) as chain:
+        assert str(chain) == "logits -> dist"
+    assert sample({"repeat_penalty": 2.0, "repeat_last_n": 0}, accepted=[0]) == approx(dict(enumerate(PROBS)))
+    notes = inactive_knobs(settings)
+    assert {name: notes[name] for name in ("dry_multiplier", "dry_base", "repeat_penalty")} == {
+        "dry_multiplier": ("stopped", "dry_penalty_last_n 0"), "dry_base": ("stopped", "dry_penalty_last_n 0"),
+        "repeat_penalty": ("stopped", "repeat_last_n 0")}
+    assert "dry_penalty_last_n" not in notes and "repeat_last_n" not in notes
