@@ -35,8 +35,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, STAGE_BY_NAME,
-                     Settings, order_names, spelled, stage_enabled, suggest)
+from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, SELECTING_STAGES,
+                     STAGE_BY_NAME, Settings, order_names, spelled, stage_enabled, suggest)
 from .presets import Preset, PresetError, dump_yaml
 from .sampling import mirostat_stages
 
@@ -45,6 +45,7 @@ NO_TAIL_FREE = "llama.cpp removed tail-free sampling; only samplerlab runs it"
 TGW_LABEL, ST_LABEL = "text-generation-webui", "SillyTavern"
 LLAMA_CPP_ORDER, LCP_ORDER = NAMED_ORDERS[DEFAULT_ORDER], NAMED_ORDERS["llama-cpp-python"]
 TAIL_FREE = STAGE_BY_NAME["tail_free"].letter  # a stage only samplerlab still runs
+ADAPTIVE_P = STAGE_BY_NAME["adaptive_p"].letter  # llama.cpp runs adaptive-p only when the order names it
 
 # -- key tables (samplerlab knob -> the tool's key) ------------------------------------------
 
@@ -76,7 +77,8 @@ TGW_DEFAULTS: Mapping[str, Any] = {
 TGW_STAGE_NAMES = {"penalties": "repetition_penalty", "tail_free": "tfs", "typ_p": "typical_p"}
 TGW_FOLLOWERS = {"repetition_penalty": ("presence_penalty", "frequency_penalty"),
                  "temperature": ("dynamic_temperature", "quadratic_sampling")}
-TGW_TO_STAGE = {TGW_STAGE_NAMES.get(stage, stage): stage for stage in STAGE_BY_NAME}
+# TGW (modules/llama_cpp_server.py) switches adaptive-p on by its target alone, not by its place in the list.
+TGW_TO_STAGE = {TGW_STAGE_NAMES.get(stage, stage): stage for stage in STAGE_BY_NAME if stage not in SELECTING_STAGES}
 TGW_TO_STAGE.update({follower: TGW_TO_STAGE[leader] for leader, followers in TGW_FOLLOWERS.items()
                      for follower in followers})
 
@@ -106,6 +108,7 @@ ST_NEUTRAL: Mapping[str, Any] = {
 # Keys current SillyTavern saves in every preset but Neutral.json lacks, at their defaults
 # (`textgenerationwebui_settings` in public/scripts/textgen-settings.js): adaptive-p, off while the
 # target is negative. Exports state them: ST keeps its current value for a key a preset leaves out.
+# ST sends llama.cpp its `samplers` list as it is (its default ends with adaptive_p) and the target.
 ST_SAVED_DEFAULTS: Mapping[str, Any] = {"adaptive_target": -0.01, "adaptive_decay": 0.9}
 ST_BASE: Mapping[str, Any] = {**ST_NEUTRAL, **ST_SAVED_DEFAULTS}
 ST_STAGE_NAMES = {"tail_free": "tfs_z"}
@@ -160,9 +163,12 @@ _MISSING = object()
 
 
 def _matters(name: str, settings: Settings) -> bool:
-    """A knob that only tunes others (dry_base, penalize_prompt...) matters once one of them is on."""
-    required = KNOB_BY_NAME[name].requires
-    return not required or any(settings[other] != KNOB_BY_NAME[other].neutral for other in required)
+    """A knob matters when its stage is in the order (adaptive-p runs only when named) and, if it only tunes
+    others (dry_base, penalize_prompt...), once one of them is on."""
+    knob = KNOB_BY_NAME[name]
+    if knob.stage and knob.stage not in order_names(settings["samplers"]):
+        return False
+    return not knob.requires or any(settings[other] != KNOB_BY_NAME[other].neutral for other in knob.requires)
 
 
 def _effective_order(letters: str, settings: Settings, stages: str) -> str:
@@ -325,7 +331,7 @@ def _tgw_value(name: str, value: Any, notes: list[str]) -> Any:
 def _tgw_priority(letters: str) -> list[str]:
     """TGW's full priority list with its stage slots refilled in our order (followers move with their
     stage), so llama.cpp's default order differs from TGW's only where the two really differ."""
-    leaders = iter(TGW_STAGE_NAMES.get(stage, stage) for stage in order_names(letters))
+    leaders = iter(TGW_STAGE_NAMES.get(stage, stage) for stage in order_names(letters) if stage not in SELECTING_STAGES)
     followers = {name for group in TGW_FOLLOWERS.values() for name in group}
     names: list[str] = []
     for name in TGW_PRIORITY:
@@ -347,20 +353,34 @@ def _dynatemp_pair(settings: Settings) -> tuple[float, float]:
     return tidy(low), tidy(settings["temperature"] + settings["dynatemp_range"])
 
 
+def _adaptive_target(settings: Settings, off: float) -> float:
+    """The target where samplerlab's order runs adaptive-p, else the tool's "off": TGW and KoboldCpp (behind
+    SillyTavern) switch adaptive-p on by its target alone, llama.cpp by the order's `a`."""
+    runs = ADAPTIVE_P in settings["samplers"] and settings["adaptive_target"] >= 0
+    return settings["adaptive_target"] if runs else off
+
+
 def _tgw_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
-    """Dynamic temperature as TGW's low/high pair; one range serves both repetition penalties and DRY."""
+    """Dynamic temperature as TGW's low/high pair; one range serves both repetition penalties and DRY;
+    adaptive-p on only where samplerlab runs it (TGW takes a target of 0 as off)."""
     low, high = _dynatemp_pair(settings) if settings["dynatemp_range"] > 0 else (1, 1)
     values.update(dynamic_temperature=settings["dynatemp_range"] > 0, dynatemp_low=low, dynatemp_high=high)
+    values["adaptive_target"] = _adaptive_target(settings, TGW_DEFAULTS["adaptive_target"])
+    if values["adaptive_target"] == 0 and ADAPTIVE_P in settings["samplers"]:
+        notes.append(f"adaptive_target = 0.0: {TGW_LABEL} takes 0 as off")
     if settings["dry_penalty_last_n"] != settings["repeat_last_n"] and _matters("dry_penalty_last_n", settings):
         notes.append(f"dry_penalty_last_n = {settings['dry_penalty_last_n']}: {TGW_LABEL} uses "
                      f"repetition_penalty_range ({settings['repeat_last_n']}) for DRY too")
 
 
 def _st_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
-    """ST's dynatemp switch and range, temperature_last from the order, bans as banned_tokens lines."""
+    """ST's dynatemp switch and range, temperature_last from the order (the token picker aside), adaptive-p's
+    target only where samplerlab runs it, bans as banned_tokens lines."""
     on = settings["dynatemp_range"] > 0
     low, high = _dynatemp_pair(settings) if on else (ST_NEUTRAL["min_temp"], ST_NEUTRAL["max_temp"])
-    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=settings["samplers"].endswith("t"),
+    ordered = "".join(c for c in settings["samplers"] if order_names(c)[0] not in SELECTING_STAGES)
+    values["adaptive_target"] = _adaptive_target(settings, ST_SAVED_DEFAULTS["adaptive_target"])
+    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=ordered.endswith("t"),
                   sampler_priority=_tgw_priority(settings["samplers"]),
                   sampler_order=_kobold_order(settings["samplers"]))
     bias = settings["logit_bias"]

@@ -124,6 +124,8 @@ def _direct(merged: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any
 def _value_in(knob: str, value: Any) -> Any:
     if knob == "top_n_sigma" and _is_number(value) and value <= 0:
         return -1.0  # TGW and ST switch it off with 0, llama.cpp with a negative value
+    if knob == "adaptive_target" and _is_number(value) and value < 0:
+        return -1.0  # any negative target is off (ST saves -0.01)
     if knob == "dry_sequence_breakers" and isinstance(value, str):
         return _breakers_in(value)
     if knob == "mirostat" and _is_number(value) and float(value).is_integer():
@@ -204,9 +206,20 @@ def _from_tgw(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     values["dry_penalty_last_n"] = values["repeat_last_n"]  # TGW's one range serves both
     values["samplers"], order_unmapped = _order_in(merged["sampler_priority"], _tgw_stage,
                                                    merged["temperature_last"] is True, "sampler_priority")
+    _tgw_adaptive_in(values)
     consumed = {*TGW_IMPORT_KEYS.values(), "dynamic_temperature", "dynatemp_low", "dynatemp_high", "do_sample",
                 "temperature_last"}
     return values, _unmapped(data, consumed, TGW_DEFAULTS) + order_unmapped
+
+
+def _tgw_adaptive_in(values: dict[str, Any]) -> None:
+    """TGW switches adaptive-p on by a target above 0, whatever its list says, and sends llama.cpp -1
+    otherwise (modules/llama_cpp_server.py); samplerlab switches it on with `a` in the order."""
+    target = values["adaptive_target"]
+    if _is_number(target) and target <= 0:
+        values["adaptive_target"] = -1.0
+    elif _is_number(target) and isinstance(values["samplers"], str):
+        values["samplers"] += STAGE_BY_NAME["adaptive_p"].letter
 
 
 def _from_sillytavern(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -225,12 +238,10 @@ def _from_sillytavern(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def _st_inert(merged: Mapping[str, Any]) -> set[str]:
-    """ST keys (and llama.cpp stages) that do nothing under the other values, whatever they hold: with a
-    negative target llama.cpp's adaptive-p just samples, as samplerlab does; json_schema_allow_empty only
-    decides whether an empty ({}) schema is sent."""
+    """ST keys that do nothing under the other values, whatever they hold: json_schema_allow_empty only
+    decides whether an empty ({}) schema is sent. (ST's `adaptive_p` in `samplers` is kept: llama.cpp then
+    picks with adaptive-p, even with a negative target, and samplerlab does the same.)"""
     inert = set()
-    if _is_number(merged["adaptive_target"]) and merged["adaptive_target"] < 0:
-        inert |= {"adaptive_target", "adaptive_decay", "adaptive_p"}
     if merged["json_schema"] != {}:
         inert.add("json_schema_allow_empty")
     return inert

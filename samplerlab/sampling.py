@@ -4,7 +4,8 @@ A chain is a list of stages that share one call signature: ``apply`` edits the
 candidate array in place (as llama.cpp's samplers do; copying 50k-entry arrays
 every token would cost more than the sampling), ``accept`` records the chosen
 token. The order is data (``Settings.samplers``); one loop builds the chain from
-it and the chain prints itself: ``logits -> penalties -> top_k -> ... -> dist``.
+it and the chain prints itself: ``logits -> penalties -> top_k -> ... -> dist``
+(or ``-> adaptive_p`` / ``-> mirostat``, the stage that picks the token).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Callable, Protocol, Sequence
 import llama_cpp
 import numpy as np
 
-from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, stage_enabled, stage_stopper
+from .params import (KNOB_BY_NAME, KNOBS, NAMED_ORDERS, SELECTING_STAGES, Settings, order_names, stage_enabled,
+                     stage_stopper)
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
@@ -277,11 +279,17 @@ def _logit_bias(s: Settings, ctx: ChainContext) -> NativeStage:
 
 
 def _selector(s: Settings, ctx: ChainContext, seed: int) -> NativeStage:
+    """The stage that picks the token, chosen as common/sampling.cpp chooses it: Mirostat wins; else
+    adaptive-p when the order names it (even with a negative target, where it only draws, with its own
+    random numbers); else dist. Adaptive-p rewrites every candidate's logit but removes none."""
     if s.mirostat == 1:
         return NativeStage("mirostat", llama_cpp.llama_sampler_init_mirostat(
             ctx.n_vocab, seed, s.mirostat_tau, s.mirostat_eta, 100))
     if s.mirostat == 2:
         return NativeStage("mirostat_v2", llama_cpp.llama_sampler_init_mirostat_v2(seed, s.mirostat_tau, s.mirostat_eta))
+    if "adaptive_p" in order_names(s.samplers):
+        return NativeStage("adaptive_p", llama_cpp.llama_sampler_init_adaptive_p(s.adaptive_target, s.adaptive_decay,
+                                                                                 seed))
     return NativeStage("dist", llama_cpp.llama_sampler_init_dist(seed))
 
 
@@ -351,7 +359,8 @@ def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int) ->
             stages.append(_logit_bias(settings, ctx))
         seeded = chain_settings(settings).replace(seed=seed)
         for name in active_stage_names(settings):
-            stages.append(STAGE_BUILDERS[name](seeded, ctx, n_ctx))
+            if name not in SELECTING_STAGES:  # _selector builds those
+                stages.append(STAGE_BUILDERS[name](seeded, ctx, n_ctx))
         stages.append(_selector(settings, ctx, seed))
     except Exception:
         SamplerChain(stages).close()
