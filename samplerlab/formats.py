@@ -22,6 +22,12 @@ SillyTavern presets state every value they can express, because the receiving
 side's defaults differ from llama.cpp's (Ollama top_p 0.9, llama-cpp-python
 max_tokens 16) or depend on how the server was launched.
 
+llama-cli and llama-server exports also carry how samplerlab loads a model
+(its default load settings, from each load knob's ``llama_cli``) and runs a
+column (one KV stream, no reused prompt cache): with other load settings the
+same llama.cpp, model, prompt and seed give other text (measured: llama-server
+with flash attention on "auto" differed in 11 of 12 settings).
+
 The tables of TGW's and SillyTavern's keys and defaults serve both directions;
 ``formats_import`` reads those tools' presets with them (it imports from here,
 never the other way round).
@@ -31,16 +37,22 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
+from .load_settings import LOAD_KNOBS, LoadSettings
 from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, SELECTING_STAGES,
-                     STAGE_BY_NAME, Settings, order_names, spelled, stage_enabled, suggest)
+                     STAGE_BY_NAME, Knob, Settings, order_names, spelled, stage_enabled, suggest)
 from .presets import Preset, PresetError, dump_yaml
 from .sampling import mirostat_stages
 
 UNSUPPORTED_KEY = "_samplerlab_unsupported"
+LAUNCH_KEY = "_samplerlab_launch"  # how to start llama-server as samplerlab runs a column
+# A column in llama-server's terms (engine.py: its own KV stream, kv_unified off; the prompt evaluated
+# afresh). For N columns at once: --parallel N and N times --ctx-size.
+LLAMA_SERVER_RUN_ARGS = ("--parallel 1", "--no-kv-unified", "--no-cache-prompt")
 NO_TAIL_FREE = "llama.cpp removed tail-free sampling; only samplerlab runs it"
 TGW_LABEL, ST_LABEL = "text-generation-webui", "SillyTavern"
 LLAMA_CPP_ORDER, LCP_ORDER = NAMED_ORDERS[DEFAULT_ORDER], NAMED_ORDERS["llama-cpp-python"]
@@ -134,6 +146,7 @@ class Target:
     reasons: Mapping[str, str] = field(default_factory=dict)
     stages: str = LLAMA_CPP_ORDER.replace(TAIL_FREE, "")  # stages its sampler order can name
     baseline: Mapping[str, Any] | None = None  # its defaults in its own terms: equal values are left out
+    launch: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # adds how to load and run as samplerlab
 
     def values(self, settings: Settings) -> tuple[dict[str, Any], list[str]]:
         """The tool's keys and values for these settings, plus a note per knob it cannot express."""
@@ -235,6 +248,49 @@ def _dump_json(values: dict[str, Any], notes: list[str]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _knob_flags(knob: Knob, value: Any) -> dict[str, Any]:
+    """llama.cpp's flags for one load knob's value; a bare flag (--no-repack) maps to None."""
+    names = (knob.llama_cli,) if isinstance(knob.llama_cli, str) else knob.llama_cli or ()
+    if knob.kind == "bool":
+        return {(name if value else f"--no-{name[2:]}"): None for name in names}
+    if knob.name == "n_gpu_layers" and value < 0:
+        value = "all"  # llama.cpp's -1 is "auto"; samplerlab's (llama-cpp-python's) is every layer
+    return dict.fromkeys(names, value)
+
+
+def load_flags(load: LoadSettings) -> dict[str, Any]:
+    """llama.cpp's flags for samplerlab's load settings, derived from the load knobs."""
+    return {flag: value for knob in LOAD_KNOBS for flag, value in _knob_flags(knob, load[knob.name]).items()}
+
+
+def _flag_text(flag: str, value: Any) -> str:
+    return flag if value is None else f"{flag} {shlex.quote(value) if isinstance(value, str) else repr(value)}"
+
+
+def same_text_note() -> str:
+    """Why the load flags are there, naming those the text depends on (``Knob.decides_text``)."""
+    decisive = [flag for knob in LOAD_KNOBS if knob.decides_text for flag in _knob_flags(knob, LoadSettings()[knob.name])]
+    return (f"The load flags are samplerlab's default load settings (a preset carries none). For samplerlab's "
+            f"exact text from the same model, prompt and seed keep {', '.join(decisive[:-1])} and {decisive[-1]}: "
+            f"they change the numbers llama.cpp computes.")
+
+
+_RUN_NOTE = f"{' '.join(LLAMA_SERVER_RUN_ARGS)} (a KV stream of its own per column, no reused prompt cache)"
+
+
+def _cli_launch(values: dict[str, Any]) -> dict[str, Any]:
+    return {**load_flags(LoadSettings()), **values}
+
+
+def _server_launch(values: dict[str, Any]) -> dict[str, Any]:
+    """The body turns prompt caching off; the command to start the server goes along as a note."""
+    command = " ".join(["llama-server -m model.gguf", *(_flag_text(flag, value) for flag, value in
+                                                        load_flags(LoadSettings()).items()), *LLAMA_SERVER_RUN_ARGS])
+    return {**values, "cache_prompt": False,
+            LAUNCH_KEY: [command, same_text_note(), f"The text depends on {_RUN_NOTE} too; this body turns "
+                                                    f"cache_prompt off."]}
+
+
 def _comment_header(title: str, label: str, notes: list[str]) -> list[str]:
     lines = [f"# {title} for {label}, exported by samplerlab"]
     if notes:
@@ -259,9 +315,12 @@ def _render_llama_cli(title: str, values: dict[str, Any], notes: list[str]) -> s
         elif isinstance(value, list):
             arguments.extend(f"{flag} {_cli_text(item)}" for item in value or ["none"])
         else:
-            arguments.append(f"{flag} {value!r}")
-    lines = _comment_header(title, "llama-cli", notes) + ["# llama-server takes the same flags.",
-                                                         "llama-cli -m model.gguf" + "".join(f" \\\n  {a}" for a in arguments)]
+            arguments.append(_flag_text(flag, value))
+    lines = _comment_header(title, "llama-cli", notes) + [
+        *(f"# {line}" for line in textwrap.wrap(same_text_note(), 100)),
+        *(f"# {line}" for line in textwrap.wrap(f"llama-server takes the same flags, plus {_RUN_NOTE}, which "
+                                                f"the text depends on too.", 100)),
+        "llama-cli -m model.gguf" + "".join(f" \\\n  {a}" for a in arguments)]
     return "\n".join(lines) + "\n"
 
 
@@ -445,12 +504,13 @@ _LLAMA_CLI = Target("llama-cli", LLAMA_CLI_FLAGS, _render_llama_cli, _llama_cli_
 
 TARGETS: Mapping[str, Target] = {
     # llama-cli's defaults are llama.cpp's own, with "no limit" and a random seed.
-    "llama-cli": replace(_LLAMA_CLI, baseline=_LLAMA_CLI.values(DEFAULTS.replace(max_tokens=0, seed=-1))[0]),
+    "llama-cli": replace(_LLAMA_CLI, baseline=_LLAMA_CLI.values(DEFAULTS.replace(max_tokens=0, seed=-1))[0],
+                         launch=_cli_launch),
     "llama-server": Target("llama-server", LLAMA_SERVER_KEYS, _json_renderer, _llama_cpp_value,
-                           reasons=_LLAMA_CPP_REASONS),
+                           reasons=_LLAMA_CPP_REASONS, launch=_server_launch),
     "openai": Target("the OpenAI-compatible API", OPENAI_KEYS, _json_renderer,
                      lambda name, value, notes: _llama_cpp_value(name, value, notes, _bias_object),
-                     reasons=_LLAMA_CPP_REASONS),
+                     reasons=_LLAMA_CPP_REASONS, launch=_server_launch),
     "ollama": Target("Ollama", OLLAMA_KEYS, _render_ollama, _llama_cpp_value, reasons=_OLLAMA_REASONS),
     "open-webui": Target("Open WebUI", OPEN_WEBUI_KEYS, _json_renderer, _open_webui_value,
                          reasons=_OPEN_WEBUI_REASONS),
@@ -497,4 +557,6 @@ def export_preset(preset_or_settings: Preset | Settings, fmt: str) -> str:
     else:
         title, settings = "samplerlab settings", preset_or_settings
     values, notes = target.values(settings)
+    if target.launch is not None:
+        values = target.launch(values)
     return target.render(title, values, notes)

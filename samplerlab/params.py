@@ -93,10 +93,15 @@ class Knob:
     stops_stage_at: Any = None
     # A value whose effect is plain to see: shown in docs and used by the test that every knob is alive.
     example: Any = None
-    llama_cli: str | None = None  # llama-cli / llama-server flag
+    # llama-cli / llama-server flag; a load knob may set several flags to its value, and a bool knob's flag
+    # is the "on" one (llama.cpp pairs --x with --no-x)
+    llama_cli: str | tuple[str, ...] | None = None
     llama_server: str | None = None  # key of llama-server's /completion body
     # The key each other tool (SPELLING_TOOLS) uses for it; a tool missing here cannot express it.
     spellings: Mapping[str, str] = field(default_factory=dict)
+    # Load knobs: changes the numbers llama.cpp computes, so another llama.cpp needs the same value to
+    # write the same text (exports say so).
+    decides_text: bool = False
 
     def slider_range(self) -> tuple[float, float]:
         low = self.ui_min if self.ui_min is not None else self.minimum

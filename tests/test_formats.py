@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from samplerlab import formats, formats_import
-from samplerlab.formats import (EXPORT_FORMATS, LLAMA_SERVER_KEYS, ST_NEUTRAL, TARGETS, UNSUPPORTED_KEY, FormatError,
-                                export_preset)
+from samplerlab.formats import (EXPORT_FORMATS, LAUNCH_KEY, LLAMA_SERVER_KEYS, ST_NEUTRAL, TARGETS, UNSUPPORTED_KEY,
+                                FormatError, export_preset, load_flags)
+from samplerlab.load_settings import LoadSettings
 from samplerlab.formats_import import IMPORTERS, detect_format, import_preset
 from samplerlab.params import DEFAULTS, KNOB_BY_NAME, KNOBS, SPELLING_TOOLS, Settings, spelled
 from samplerlab.presets import Preset, PresetError, load_preset, preset_yaml
@@ -31,7 +32,12 @@ LLAMA_CLI_FLAGS = {
     "--mirostat", "--mirostat-lr", "--mirostat-ent", "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
     "--frequency-penalty", "--dry-multiplier", "--dry-base", "--dry-allowed-length", "--dry-penalty-last-n",
     "--dry-sequence-breaker", "--dynatemp-range", "--dynatemp-exp", "--sampling-seq", "--seed", "--n-predict",
-    "--logit-bias", "--reverse-prompt", "--adaptive-target", "--adaptive-decay"}
+    "--logit-bias", "--reverse-prompt", "--adaptive-target", "--adaptive-decay",
+    "--ctx-size", "--threads", "--batch-size", "--ubatch-size", "--gpu-layers", "--flash-attn", "--cache-type-k",
+    "--cache-type-v", "--repack", "--no-repack"}
+# samplerlab's default load settings as llama.cpp flags (common/arg.cpp), as the llama.cpp exports begin
+LOAD_ARGS = ["--ctx-size", "2048", "--threads", "0", "--batch-size", "512", "--ubatch-size", "512", "--gpu-layers", "0",
+             "--flash-attn", "off", "--cache-type-k", "f16", "--cache-type-v", "f16", "--no-repack"]
 OLLAMA_OPTIONS = {"num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p", "repeat_last_n",
                   "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "stop"}
 OPEN_WEBUI_PARAMS = {"seed", "stop", "temperature", "reasoning_effort", "logit_bias", "max_tokens", "top_k", "top_p",
@@ -127,6 +133,7 @@ def json_export(settings: Settings, fmt: str) -> dict:
 
 def test_llama_server_body_uses_its_keys_and_round_trips():
     body = json_export(EVERY_KNOB, "llama-server")
+    assert body.pop("cache_prompt") is False and body.pop(LAUNCH_KEY)
     assert set(body) == LLAMA_SERVER_BODY_KEYS
     assert body["samplers"] == ["temperature", "penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p",
                                 "xtc"]
@@ -139,7 +146,7 @@ def test_llama_server_body_uses_its_keys_and_round_trips():
 
 def test_openai_body_uses_openai_names_for_standard_fields():
     body = json_export(EVERY_KNOB.replace(logit_bias={15043: False, "Hi": 1.0}), "openai")
-    assert set(body) == LLAMA_SERVER_BODY_KEYS - {"n_predict"} | {"max_tokens"}
+    assert set(body) == LLAMA_SERVER_BODY_KEYS - {"n_predict"} | {"max_tokens", "cache_prompt", LAUNCH_KEY}
     assert body["logit_bias"] == {"15043": False, "Hi": 1.0} and body["max_tokens"] == 4
 
 
@@ -157,14 +164,35 @@ def cli_arguments(text: str) -> list[str]:
 
 def test_llama_cli_writes_only_what_differs_from_llama_cpp():
     assert cli_arguments(export_preset(DEFAULTS.replace(max_tokens=0, seed=-1), "llama-cli")) == \
-        ["llama-cli", "-m", "model.gguf"]
+        ["llama-cli", "-m", "model.gguf", *LOAD_ARGS]
     settings = DEFAULTS.replace(temperature=0.7, stop=["\n", "User:"], dry_sequence_breakers=[], samplers="tkp",
                                 logit_bias={15043: 1.5, 2: False})
     arguments = cli_arguments(export_preset(settings, "llama-cli"))
-    assert arguments[3:] == ["--temp", "0.7", "--dry-sequence-breaker", "none", "--logit-bias", "15043+1.5",
+    assert arguments[3 + len(LOAD_ARGS):] == ["--temp", "0.7", "--dry-sequence-breaker", "none", "--logit-bias", "15043+1.5",
                              "--logit-bias", "2-inf", "--sampling-seq", "tkp", "--seed", "0", "--n-predict", "256",
                              "--reverse-prompt", "\\n", "--reverse-prompt", "User:"]
-    assert set(arguments[3::2]) <= LLAMA_CLI_FLAGS
+    assert set(arguments[3 + len(LOAD_ARGS)::2]) <= LLAMA_CLI_FLAGS
+
+
+def test_llama_cpp_exports_load_and_run_as_samplerlab_does():
+    """Flash attention, repacking, GPU offload, cache types and batch sizes change the numbers, so the text;
+    llama-server also needs a KV stream per column and no reused prompt cache (engine.py does the same)."""
+    text = export_preset(DEFAULTS, "llama-cli")
+    assert "keep --batch-size, --ubatch-size, --gpu-layers,\n# --flash-attn, --cache-type-k, --cache-type-v and --no-repack" in text
+    assert "plus --parallel 1 --no-kv-unified --no-cache-prompt" in text
+    for fmt in ("llama-server", "openai"):
+        body = json_export(DEFAULTS, fmt)
+        assert body["cache_prompt"] is False
+        command = body[LAUNCH_KEY][0].split()
+        assert command == ["llama-server", "-m", "model.gguf", *LOAD_ARGS, "--parallel", "1", "--no-kv-unified",
+                           "--no-cache-prompt"]
+
+
+def test_load_flags_are_derived_from_the_load_knobs():
+    flags = load_flags(LoadSettings({"repack": True, "n_gpu_layers": -1, "flash_attn": "on", "type_v": "q8_0"}))
+    assert {flag: flags[flag] for flag in ("--repack", "--gpu-layers", "--flash-attn", "--cache-type-v")} == \
+        {"--repack": None, "--gpu-layers": "all", "--flash-attn": "on", "--cache-type-v": "q8_0"}  # llama.cpp's -1 is auto
+    assert "--no-repack" not in flags and set(flags) <= LLAMA_CLI_FLAGS
 
 
 def test_every_cli_flag_is_a_real_flag():
