@@ -16,10 +16,10 @@ import time
 from pathlib import PurePath
 from typing import Any, Iterator, Sequence
 
-from ..chains import active_stage_names, server_refusal
+from ..chains import active_stage_names, selector_name, server_refusal
 from ..events import (Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
                       resolve_seed)
-from ..params import KNOBS, Settings, order_names, STAGE_BY_NAME
+from ..params import KNOBS, SELECTING_STAGES, STAGE_BY_NAME, Settings, order_names
 from ..textstream import TextStream
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
@@ -228,9 +228,9 @@ class _ColumnRun:
 
 
 def _chain_text(settings: Settings) -> str:
-    names = ["logits", *(["logit_bias"] if settings.logit_bias else []), *active_stage_names(settings)]
-    selector = {1: "mirostat", 2: "mirostat_v2"}.get(settings.mirostat, "dist")
-    return " -> ".join([*names, selector])
+    names = ["logits", *(["logit_bias"] if settings.logit_bias else []),
+             *(name for name in active_stage_names(settings) if name not in SELECTING_STAGES)]
+    return " -> ".join([*names, selector_name(settings)])
 
 
 class _Scheduler:
