@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import PARITY_FLAGS, LlamaServer
 from samplerlab.backends import BackendError, check_independence, open_backend
 from samplerlab.backends.local import LocalBackend
-from samplerlab.backends.server import ServerBackend
+from samplerlab.backends.server import UNREPORTED, ServerBackend
 from samplerlab.cli import main
 from samplerlab.comparisons import run_file
 from samplerlab.engine import run
@@ -69,8 +69,13 @@ def test_server_columns_equal_local_columns_token_for_token(backend: ServerBacke
         local = run(model, request, batch).columns
         remote = collect(backend.generate(request, batch), len(batch))
         for here, there in zip(local, remote):
-            assert [t.token_id for t in there.tokens] == [t.token_id for t in here.tokens], here.label
-            assert (there.text, there.finish_reason) == (here.text, here.finish_reason), here.label
+            # llama-server leaves out tokens that end inside a character (UNREPORTED): the rest must agree
+            assert len(there.tokens) == len(here.tokens), here.label
+            assert all(b.token_id in (a.token_id, UNREPORTED) for a, b in zip(here.tokens, there.tokens)), here.label
+            assert there.finish_reason == here.finish_reason, here.label
+            if there.text != here.text:  # a run that ends inside a character: the server never sent its bytes
+                cut = there.text.rstrip("\ufffd")
+                assert here.text.startswith(cut) and len(here.text) - len(cut) <= 3, here.label
 
 
 def test_replayed_token_view_matches_the_local_numbers_where_exact(backend: ServerBackend, model) -> None:

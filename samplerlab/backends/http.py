@@ -122,8 +122,8 @@ class Stream:
                 return
             raise BackendError(f"{self.endpoint.shown}: sent nothing for {self.timeout:g} s "
                                "(stalled or overloaded?)") from None
-        except (OSError, http.client.HTTPException) as error:
-            if self.closed:
+        except (OSError, http.client.HTTPException, AttributeError, ValueError) as error:
+            if self.closed:  # closed from another thread while reading: http.client fails in various ways
                 return
             raise BackendError(f"{self.endpoint.shown}: the connection broke mid-run ({_reason(error)})") from None
 

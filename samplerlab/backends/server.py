@@ -9,6 +9,7 @@ candidates (``replay``). Field names come from the schema's llama-server spellin
 
 from __future__ import annotations
 
+import math
 import queue
 import secrets
 import threading
@@ -24,6 +25,8 @@ from ..textstream import TextStream
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
 
+UNREPORTED = -1  # the id of a token llama-server generated without reporting it
+INCOMPLETE = b"\xff"  # decodes to U+FFFD: the bytes of a character the run ended inside were never sent
 N_PROBS = 64  # raw candidates per token: more than the default top-k 40, so its cuts replay exactly
 FINISH = {"eos": "end", "word": "stop"}
 # Knobs sent under their own llama-server names; these few are sent another way.
@@ -190,6 +193,7 @@ class _ColumnRun:
                                    backend=backend.endpoint.shown)
         self.body = backend.completion_body(column.settings, seed, prompt)
         self.stream: Stream | None = None
+        self.unreported: str | None = None
         self.started = 0.0
         self.tail = ""
 
@@ -199,13 +203,32 @@ class _ColumnRun:
         recorded = Recorded([c["id"] for c in top], [c["logprob"] for c in top], [c["token"] for c in top],
                             item["id"], item["logprob"], item.get("token", ""))
         step = self.replay.step(recorded)
+        approximate = "; ".join(filter(None, [step.approximate, self.unreported]))
         event = TokenEvent(
             column=self.index, index=len(self.result.tokens), token_id=item["id"],
             text=self.stream_text.push(bytes(item.get("bytes") or [])), prob=step.prob, raw_prob=step.raw_prob,
             before=step.before, after=step.after, survivors=step.survivors, entropy=step.entropy,
-            cut_by=step.cut_by, approximate=step.approximate)
+            cut_by=step.cut_by, approximate=approximate or None)
         self.result.tokens.append(event)
         return event
+
+    def unseen(self, count: int) -> list[TokenEvent]:
+        """Tokens the server generated but never reported: it sends a token that ends inside a
+        multi-byte character (common in Japanese) only together with the one that completes it, and
+        then only the last one's id and candidates. Their bytes arrive with that token."""
+        history = {"penalties", "dry", "xtc"} & set(active_stage_names(self.settings))
+        if history:
+            self.unreported = (f"a token llama-server did not report came before, so the replay's "
+                               f"{', '.join(sorted(history))} may differ from the server's")
+        events = []
+        for _ in range(count):
+            event = TokenEvent(
+                column=self.index, index=len(self.result.tokens), token_id=UNREPORTED, text="", prob=math.nan,
+                raw_prob=math.nan, before=(), after=(), survivors=0, entropy=math.nan,
+                approximate="llama-server does not report a token that ends inside a character")
+            self.result.tokens.append(event)
+            events.append(event)
+        return events
 
     def finish(self, reason: str) -> ColumnDone:
         if self.result.finish_reason is None:
@@ -294,8 +317,15 @@ class _Scheduler:
         if item is None:  # the stream ended without a final event
             yield from self._done(run, "cancelled" if run.stream is None or run.stream.closed else run.reason({}))
             return
-        for probs in item.get("completion_probabilities") or ():
+        reported = item.get("completion_probabilities") or ()
+        predicted = item.get("tokens_predicted")
+        if isinstance(predicted, int) and reported:
+            yield from run.unseen(predicted - len(run.result.tokens) - len(reported))
+        for probs in reported:
             yield run.token(probs)
+        if item.get("stop") is True and isinstance(predicted, int) and predicted > len(run.result.tokens):
+            yield from run.unseen(predicted - len(run.result.tokens))
+            run.stream_text.push(INCOMPLETE)  # the run ended inside a character, as a local column shows it
         if item.get("stop") is True:
             yield from self._done(run, run.reason(item))
 
