@@ -144,10 +144,10 @@ class Workbench:
         Shared, the columns are bounded first and the run stops at the seconds bound; what was
         clamped or stopped is appended to ``notes`` (one line each)."""
         notes = [] if notes is None else notes
-        columns = self.bounded(columns, notes)
         finished: dict[int, Any] = {}
         backend = self.backend  # another session may load a different one meanwhile
         with self.cancellable(session) as cancel, self.deadline(cancel, notes):
+            columns = self.bounded(columns, notes)  # inside: a refused run frees the session's place too
             for event in backend.generate(request, columns, cancel=cancel):
                 if isinstance(event, ColumnDone):
                     finished[event.column] = event.result
@@ -209,10 +209,15 @@ class Workbench:
         """This session's last finished comparison (empty before its first)."""
         return self._results.get(session, LastRun())
 
-    def run(self, request: Request, columns: list[Column]) -> RunResult:
+    def run(self, request: Request, columns: list[Column], notes: list[str] | None = None) -> RunResult:
+        """A whole comparison at once, for scripts; bounded like ``stream`` when shared."""
         info: dict = {}
-        done = {e.column: e.result for e in self.backend.generate(request, columns, info=info)
-                if isinstance(e, ColumnDone)}
+        notes = [] if notes is None else notes
+        columns = self.bounded(columns, notes)
+        cancel = threading.Event()
+        with self.deadline(cancel, notes):
+            done = {e.column: e.result for e in self.backend.generate(request, columns, cancel=cancel, info=info)
+                    if isinstance(e, ColumnDone)}
         return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
                          [done[i] for i in range(len(columns))])
 

@@ -208,6 +208,15 @@ def test_a_shared_experiment_over_the_token_bound_is_refused(model, experiments)
     calls.bench.expect("s")  # the refused runs left no pending run behind
 
 
+def test_a_shared_experiment_past_the_seconds_bound_stops_with_a_note(model, experiments):
+    (experiments / "long.yaml").write_text("prompt: hi\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\nmax_tokens: 8\n"
+                                           "columns: [{label: a}, {label: b, temperature: 0}]\n")
+    calls = ExperimentCallbacks(shared(model, experiments_dir=experiments, limits=ShareLimits(seconds=0.01)), True)
+    *_, (status, _, result_file) = calls.run("long", None, session("s"))
+    assert status.startswith("⏹ experiments/long.yaml: stopped after ") and result_file is None
+    assert status.endswith("stopped after 0.01 s, this shared app's limit per run")
+
+
 # -- paths in errors ----------------------------------------------------------------------------
 def test_errors_shown_to_visitors_name_no_server_paths(model, experiments, tmp_path):
     import gradio as gr
