@@ -232,3 +232,10 @@ def test_errors_shown_to_visitors_name_no_server_paths(model, experiments, tmp_p
         list(ExperimentCallbacks(bench, True).run("broken", None, session("s")))
     shown = experiment_error.value.message
     assert "experiments/broken.yaml" in shown and str(tmp_path) not in shown
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "bad.gguf").write_bytes(b"not a model")
+    bench.models_dir = tmp_path / "models"
+    with pytest.raises(Exception) as model_error:
+        bench.load_model("bad.gguf")
+    shown = bench.message(model_error.value)
+    assert shown.startswith("models/bad.gguf: ") and str(tmp_path) not in shown and bench.model is model
