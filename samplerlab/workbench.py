@@ -66,7 +66,7 @@ class Workbench:
     def download(self, file_name: str, text: str) -> str:
         """A copy in this app's temporary folder, the one place Gradio serves files from wherever the
         app was started; one folder for the app's lifetime, not one per click."""
-        target = self.scratch(".").resolve() / Path(file_name).name
+        target = self.scratch() / Path(file_name).name
         target.write_text(text, encoding="utf-8")
         return str(target)
 
@@ -252,11 +252,11 @@ class Workbench:
         options["out"] = self.scratch("runs") / result_path(experiment.source, _now()).name
         return experiment, options
 
-    def scratch(self, name: str) -> Path:
-        """A folder in this app's temporary folder: what visitors make that is theirs to download, not
-        the host's to keep (it goes when the machine cleans its temporary files)."""
+    def scratch(self, name: str = "") -> Path:
+        """This app's temporary folder (or a folder in it): what visitors make is theirs to download,
+        not the host's to keep, and it goes when the machine cleans its temporary files."""
         if self._downloads is None:
-            self._downloads = Path(tempfile.mkdtemp(prefix="samplerlab-downloads-"))
+            self._downloads = Path(tempfile.mkdtemp(prefix="samplerlab-downloads-")).resolve()
         folder = self._downloads / name
         folder.mkdir(exist_ok=True)
         return folder
