@@ -239,3 +239,16 @@ def test_errors_shown_to_visitors_name_no_server_paths(model, experiments, tmp_p
         bench.load_model("bad.gguf")
     shown = bench.message(model_error.value)
     assert shown.startswith("models/bad.gguf: ") and str(tmp_path) not in shown and bench.model is model
+
+
+def test_the_pages_run_says_in_the_stats_that_max_tokens_0_was_clamped(model):
+    """The Compare tab's Run callback, without a browser: the note follows each column's stats line."""
+    from samplerlab.app import MAX_COLUMNS, Callbacks
+    from samplerlab.widgets import widget_values
+    calls = Callbacks(shared(model, limits=ShareLimits(tokens=3)))
+    flat = [0, 0, "", *widget_values(Settings()) * 2]  # seed 0, max_tokens 0, no stop; two columns
+    *_, outputs = calls.run(session("page"), "en", "chat", "", PROMPT, 2, *flat)
+    stats = outputs[-MAX_COLUMNS:]
+    assert all(line.endswith("max_tokens 0 runs at most 3 tokens per column while the app is shared")
+               for line in stats[:2])
+    assert all(len(spans) == 3 for spans in outputs[MAX_COLUMNS:MAX_COLUMNS + 2])
