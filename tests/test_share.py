@@ -139,7 +139,8 @@ def test_a_cancelled_api_job_frees_the_model_for_the_next_client(spied_app):
     job.cancel()
     answer = Client(url, verbose=False).predict(PROMPT, 0, 4, json.dumps([{"label": "short"}]), api_name="/compare")
     assert [c["label"] for c in answer["columns"]] == ["short"] and len(answer["columns"][0]["tokens"]) == 4
-    assert log == [("start", "hog 0"), ("stopped", "hog 0"), ("start", "short"), ("end", "short")]
+    assert log[0] == ("start", "hog 0") and ("end", "hog 0") not in log  # the hog never ran to its end ...
+    assert log.index(("stopped", "hog 0")) < log.index(("end", "short"))  # ... and stopped before short ended
 
 
 def test_the_api_refuses_too_many_columns_in_one_line(spied_app):
