@@ -24,7 +24,7 @@ from .load_settings import LoadSettings
 from .presets import BUILTIN_DIR, Preset, PresetError, load_preset, save_preset, user_presets_dir
 from .comparisons import EXPERIMENTS_DIR, result_path
 from .experiments import Experiment, ExperimentError
-from .share import ShareLimits, relative_message
+from .share import ShareLimits, ShareWrites, relative_message
 
 MAX_SESSIONS = 256  # remembered runs (for the token view) are dropped oldest first beyond this
 
@@ -53,7 +53,7 @@ class Workbench:
     independence: Independence | None = None
     shared: bool = False  # strangers may use it: runs bounded by ``limits``, writes by ``writes``, short paths
     limits: ShareLimits = field(default_factory=ShareLimits)
-    writes: str = "off"  # in share mode: "off" (visitors save nothing) or "presets" (new presets only)
+    writes: ShareWrites = "off"  # in share mode: "off" (visitors save nothing) or "presets" (new presets only)
     _results: OrderedDict = field(default_factory=OrderedDict)
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
     _load_lock: threading.Lock = field(default_factory=threading.Lock)
