@@ -214,4 +214,4 @@ def _error_message(document: Any) -> str:
 
 
 def _reason(error: BaseException) -> str:
-    return getattr(error, "strerror", None) or type(error).__name__ if not str(error) else str(error).splitlines()[0]
+    return getattr(error, "strerror", None) or (str(error).splitlines() or [type(error).__name__])[0]

@@ -311,6 +311,8 @@ class _Scheduler:
         if self.cancel.is_set():
             yield from self._cancel_all()
             return
+        if run not in self.active:  # its stream closing after the final event: nothing more to say
+            return
         if isinstance(item, BaseException):
             yield from self._cancel_all()
             raise item
