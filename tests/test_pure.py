@@ -1,0 +1,16 @@
+"""The pure parts import without llama.cpp: exporting a preset, reading a result, writing a report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PURE = ("samplerlab.params", "samplerlab.chains", "samplerlab.events", "samplerlab.presets", "samplerlab.formats",
+        "samplerlab.formats_import", "samplerlab.chats", "samplerlab.experiments", "samplerlab.results",
+        "samplerlab.report", "samplerlab.backends", "samplerlab.model_files")
+
+
+def test_pure_modules_do_not_import_llama_cpp() -> None:
+    code = f"import sys\nfor name in {PURE!r}: __import__(name)\nprint('llama_cpp' in sys.modules)"
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert answer.stdout.strip() == "False"
