@@ -21,7 +21,8 @@ from .events import ColumnResult, TokenEvent
 from .metrics import column_stats, seed_summary
 
 FORMAT = 1  # samplerlab_result: bumped when the shape changes incompatibly
-ALTERNATIVES = 5  # top candidates kept per token, before and after the chain: enough to see a cut
+ALTERNATIVES = 10  # top candidates kept per token, before and after the chain: as many as the token view shows, so
+# `explain` finds the other column's token among them at a parting
 DIGITS = 5  # significant digits of stored probabilities and timings; texts and ids are exact
 MAX_RESULT_BYTES = 256 << 20
 # Line breaks to YAML besides \n: a plain or single-quoted scalar folds them (U+0085 comes back as a space).

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from samplerlab.i18n import model_summary
-from samplerlab.models import (EMBEDDED_DISTRIBUTION, Model, ModelError, embedded_model_path, hf_model_path,
-                               quantization_name, resolve_model_path)
+from samplerlab.model_files import EMBEDDED_DISTRIBUTION
+from samplerlab.models import (Model, ModelError, embedded_model_path, hf_model_path, quantization_name,
+                               resolve_model_path)
 
 
 def test_embedded_model_is_found_without_importing_its_package(model_path: Path):

@@ -1,0 +1,95 @@
+"""An explanation of where two columns part, as terminal text in English or Japanese."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .divergence import Divergence, Fate
+from .render import display_width, pad
+
+WORDS: dict[str, dict[str, str]] = {
+    "never": {"en": "{a} and {b} never part: both wrote the same {n} tokens.",
+              "ja": "{a} と {b} は最後まで分かれません（同じ {n} トークンを書きました）。"},
+    "part": {"en": "{a} and {b} part at token {index}.", "ja": "{a} と {b} はトークン {index} で分かれます。"},
+    "shared": {"en": "shared text", "ja": "共通の文"},
+    "candidate": {"en": "candidate", "ja": "候補"},
+    "raw": {"en": "raw p", "ja": "元の確率"},
+    "cut": {"en": "cut by {stage}", "ja": "{stage} が除外"},
+    "unknown": {"en": "?", "ja": "？"},
+    "drew": {"en": "{label} drew {text} (p {p:.3f} after its chain)",
+             "ja": "{label} は {text} を引いた（チェーン後の確率 {p:.3f}）"},
+    "ended": {"en": "{label} had already ended ({reason}) where {other} went on",
+              "ja": "{label} は既に終了していた（{reason}）が、{other} は続けた"},
+    "cut_other": {"en": "{label}'s {stage} cut {text}", "ja": "{label} の {stage} が {text} を除外していた"},
+    "not_recorded": {"en": "{text} is not among {label}'s recorded candidates",
+                     "ja": "{text} は {label} の記録された候補に入っていない"},
+    "dice": {"en": "both chains kept both tokens: the dice decided",
+             "ja": "どちらのチェーンも両方のトークンを残していた。決めたのは乱数（サイコロ）"},
+    "knobs": {"en": "settings that differ", "ja": "違う設定"},
+    "acted": {"en": "acted here", "ja": "ここで効いた"},
+    "idle": {"en": "did nothing here", "ja": "ここでは効いていない"},
+    "drawn_mark": {"en": "← drawn", "ja": "← 選択"},
+}
+
+
+def w(key: str, lang: str, **values: Any) -> str:
+    return WORDS[key]["ja" if lang == "ja" else "en"].format(**values)
+
+
+def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
+    a, b = (repr(label) for label in div.labels)
+    if div.index is None:
+        return w("never", lang, a=a, b=b, n=div.length)
+    lines = [w("part", lang, a=a, b=b, index=div.index),
+             f"{w('shared', lang)}: {_clip(div.shared_text, width - 14)!r}", ""]
+    lines += _table(div, lang)
+    lines += ["", _verdict(div, lang)]
+    if div.knobs:
+        lines += ["", f"{w('knobs', lang)}:"]
+        for action in div.knobs:
+            state = w("acted" if action.acted else "idle", lang)
+            lines.append(f"  {action.name}: {_value(action.values[0])} / {_value(action.values[1])}  "
+                         f"({state}: {action.how})")
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def _value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _cell(fate: Fate, drawn: bool, lang: str) -> str:
+    text = w("cut", lang, stage=fate.cut_by) if fate.cut_by else \
+        (w("unknown", lang) if fate.prob is None else f"{fate.prob:.3f}")
+    return f"{text} {w('drawn_mark', lang)}" if drawn else text
+
+
+def _table(div: Divergence, lang: str) -> list[str]:
+    header = [w("candidate", lang), w("raw", lang), *div.labels]
+    drawn = [step["id"] if step else None for step in div.drawn]
+    rows = [[repr(row.text), f"{row.raw_prob:.3f}",
+             *(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates))]
+            for row in div.rows]
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+
+
+def _verdict(div: Divergence, lang: str) -> str:
+    labels = [repr(label) for label in div.labels]
+    steps = div.drawn
+    for me, other in ((0, 1), (1, 0)):
+        if steps[me] is None:
+            return w("ended", lang, label=labels[me], reason="end", other=labels[other])
+    parts = [w("drew", lang, label=labels[i], text=repr(steps[i]["text"]), p=steps[i]["p"]) for i in (0, 1)]
+    reasons = []
+    by_id = {row.token_id: row for row in div.rows}
+    for me, other in ((0, 1), (1, 0)):
+        fate = by_id[steps[other]["id"]].fates[me]
+        if fate.cut_by:
+            reasons.append(w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=repr(steps[other]["text"])))
+        elif fate.prob is None:
+            reasons.append(w("not_recorded", lang, label=labels[me], text=repr(steps[other]["text"])))
+    return "; ".join(parts + (reasons or [w("dice", lang)]))
