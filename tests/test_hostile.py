@@ -1,0 +1,118 @@
+"""Hostile files and input: every loader bounded, one line per problem, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from samplerlab import safe_yaml
+from samplerlab.cli import main
+from samplerlab.engine import Candidate, ColumnResult, TokenEvent
+from samplerlab.experiments import ExperimentError, load_experiment, parse_experiment
+from samplerlab.formats import FormatError
+from samplerlab.formats_import import detect_format, import_file, import_preset
+from samplerlab.params import Settings
+from samplerlab.presets import Preset, PresetError, parse_preset_text, read_preset_file, save_preset
+from samplerlab.results import Outcome, ResultError, dump, load_result, result_columns, write_new
+
+DEEP = "[" * 200_000
+SMALL_DEEP = "[" * 20_000  # within a preset's 64 KiB, and 20 times Python's recursion limit
+ALIAS_LOOP = "prompt: &p [*p]\ncolumns: [{label: a}]\n"
+TIMEOUT = 120  # seconds for a CLI run in a subprocess: a hang fails the test instead of stalling the suite
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def one_line_error(result, message: str) -> None:
+    """A click result that failed with exactly ``Error: message`` and no traceback."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """samplerlab in a child process with a timeout, for what could block forever (FIFOs)."""
+    return subprocess.run([sys.executable, "-c", "from samplerlab.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+
+
+# -- safe_yaml ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, problem", [
+    ("a: &x [*x]\n", "anchors and aliases (&name, *name) are not allowed here"),
+    ("a: &x 1\n", "anchors and aliases (&name, *name) are not allowed here"),
+    (DEEP, "nested more than 32 levels deep"),
+    ("- " * 33 + "x\n", "nested more than 32 levels deep"),
+    ("[" + "1, " * 101 + "]", "more than 100 YAML values"),
+])
+def test_the_parser_refuses_before_composing(text, problem):
+    for loader in (yaml.SafeLoader, safe_yaml.FAST_LOADER):
+        with pytest.raises(yaml.YAMLError) as caught:
+            safe_yaml.load(text, max_nodes=100, loader=loader)
+        libyaml_first = loader is not yaml.SafeLoader and caught.value.problem == "exceeded maximum nesting depth"
+        assert (caught.value.problem == problem or libyaml_first) and safe_yaml.line_of(caught.value) == 1
+
+
+def test_the_parser_takes_what_fits_exactly():
+    text = "- " * 30 + "[" + "1, " * 69 + "]"  # 32 levels (the ones innermost), 100 values
+    value = safe_yaml.load(text, max_nodes=100)
+    for _ in range(30):
+        value = value[0]
+    assert value == [1] * 69
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("a: " + "9" * 5000, "cannot read this value (Exceeds the limit (4300 digits) for integer string conversion: "
+                         "value has 5000 digits)"),
+    ("a: 2001-13-40\n", "cannot read this value (month must be in 1..12)"),
+    ("a: !!timestamp x\n", "cannot read this value ('NoneType' object has no attribute 'groupdict')"),
+])
+def test_values_pyyaml_cannot_construct_are_yaml_errors(text, problem):
+    with pytest.raises(yaml.constructor.ConstructorError) as caught:
+        safe_yaml.load(text, max_nodes=100)
+    assert caught.value.problem == problem
+
+
+def test_json_nesting_is_bounded():
+    assert safe_yaml.load_json("[" * 32 + "]" * 32) is not None
+    for text in ("[" * 33 + "]" * 33, "[" * 200_000 + "]" * 200_000):
+        with pytest.raises(safe_yaml.JsonTooDeep, match="^nested more than 32 levels deep$"):
+            safe_yaml.load_json(text)
+
+
+def test_the_reader_refuses_special_files_without_opening_them(tmp_path):
+    fifo = tmp_path / "p.yaml"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(safe_yaml.ReadError, match=r"p\.yaml: a FIFO \(named pipe\), not a regular file; only "
+                                                  r"regular files are read$"):
+        safe_yaml.read_text(fifo, 100)
+    with pytest.raises(safe_yaml.ReadError, match=r": a directory, not a regular file"):
+        safe_yaml.read_text(tmp_path, 100)
+    with pytest.raises(safe_yaml.ReadError, match=r"null: a character device, not a regular file"):
+        safe_yaml.read_text("/dev/null", 100)
+    assert time.monotonic() - started < 5
+
+
+def test_the_reader_bounds_bytes_and_decodes_strictly(tmp_path):
+    path = tmp_path / "x.yaml"
+    path.write_bytes(b"a" * 101)
+    with pytest.raises(safe_yaml.TooLarge, match=r"x\.yaml: larger than 100 bytes$") as caught:
+        safe_yaml.read_text(path, 100)
+    assert caught.value.size == 101
+    path.write_bytes("あ".encode()[:2])
+    with pytest.raises(safe_yaml.ReadError, match=r"x\.yaml: not UTF-8 text \(byte 0\)$"):
+        safe_yaml.read_text(path, 100)
+    with pytest.raises(safe_yaml.ReadError, match=r"'a\\x00b': not a usable path \(it contains a NUL byte\)$"):
+        safe_yaml.read_text("a\0b", 100)
+    path.write_text("ユーザー: おはよう\n", encoding="utf-8")
+    assert safe_yaml.read_text(path, 100) == "ユーザー: おはよう\n"
