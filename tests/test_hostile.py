@@ -116,3 +116,60 @@ def test_the_reader_bounds_bytes_and_decodes_strictly(tmp_path):
         safe_yaml.read_text("a\0b", 100)
     path.write_text("ユーザー: おはよう\n", encoding="utf-8")
     assert safe_yaml.read_text(path, 100) == "ユーザー: おはよう\n"
+
+
+# -- presets and imports -------------------------------------------------------------------------
+HEAD = "name: x\nschema_version: 1\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEAD + "stop: &p [*p]\n", "x.yaml: line 3: anchors and aliases (&name, *name) are not allowed here"),
+    (HEAD + "stop: " + SMALL_DEEP, "x.yaml: line 3: nested more than 32 levels deep"),
+    (HEAD + "stop: [" + "a," * 20_000 + "]\n", "x.yaml: line 3: more than 20000 YAML values"),
+])
+def test_presets_refuse_bombs_deep_nesting_and_floods(text, message):
+    with pytest.raises(PresetError) as caught:
+        parse_preset_text(text, "x.yaml")
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("deep.json", SMALL_DEEP + "]" * 20_000, "{path}: JSON nested more than 32 levels deep"),
+    ("deep.json", '{"temp": ' + SMALL_DEEP + "]" * 20_000 + "}",
+     "{path}: SillyTavern preset: nested more than 32 levels deep"),
+    ("deep.yaml", "top_k: " + SMALL_DEEP, "{path}: text-generation-webui preset: line 1: nested more than 32 "
+                                               "levels deep"),
+])
+def test_imports_refuse_deep_nesting_in_one_line(name, text, message, tmp_path):
+    path = tmp_path / name
+    path.write_text(text)
+    fmt = {".json": None, ".yaml": "tgw"}[path.suffix] if not text.startswith("{") else "sillytavern"
+    with pytest.raises(FormatError) as caught:
+        import_file(path, fmt)
+    assert str(caught.value) == message.format(path=path)
+
+
+def test_format_detection_refuses_deep_json():
+    with pytest.raises(FormatError, match="^JSON nested more than 32 levels deep$"):
+        detect_format(SMALL_DEEP + "]" * 20_000)
+    with pytest.raises(FormatError, match="^SillyTavern preset: nested more than 32 levels deep$"):
+        import_preset('{"a": ' + SMALL_DEEP + "]" * 20_000 + "}", "sillytavern", "x")
+
+
+def test_a_preset_fifo_is_refused_at_once(tmp_path):
+    os.mkfifo(tmp_path / "p.yaml")
+    with pytest.raises(PresetError, match=r"p\.yaml: a FIFO \(named pipe\), not a regular file; only regular files "
+                                          r"are read$"):
+        read_preset_file(tmp_path / "p.yaml")
+
+
+def test_validate_refuses_a_fifo_and_a_folder_holding_one_without_hanging(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "good.yaml").write_text(HEAD)
+    os.mkfifo(folder / "pipe.yaml")
+    os.mkfifo(tmp_path / "alone.yaml")
+    result = cli("presets", "validate", str(tmp_path / "alone.yaml"), str(folder))
+    assert result.returncode == 1 and result.stderr == ""
+    kind = "a FIFO (named pipe), not a regular file; only regular files are read"
+    assert result.stdout == f"{tmp_path / 'alone.yaml'}: {kind}\n{folder / 'pipe.yaml'}: {kind}\n"
