@@ -118,6 +118,27 @@ def test_the_reader_bounds_bytes_and_decodes_strictly(tmp_path):
     assert safe_yaml.read_text(path, 100) == "ユーザー: おはよう\n"
 
 
+# -- experiments -------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, message", [
+    (ALIAS_LOOP, "{path}:1: anchors and aliases (&name, *name) are not allowed here"),
+    ("prompt: " + DEEP, "{path}:1: nested more than 32 levels deep"),
+    ("prompts: [" + "a, " * 100_001 + "]\n", "{path}:1: more than 100000 YAML values"),
+    ("prompt: 2001-13-40\n", "{path}:1: not valid YAML: cannot read this value (month must be in 1..12)"),
+])
+def test_run_refuses_hostile_experiments_in_one_line(text, message, runner, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = runner.invoke(main, ["run", str(path), "--out", str(tmp_path / "out.yaml")])
+    one_line_error(result, message.format(path=path))
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def test_an_experiment_fifo_is_refused_at_once(tmp_path):
+    os.mkfifo(tmp_path / "fifo.yaml")
+    with pytest.raises(ExperimentError, match=r"fifo\.yaml: a FIFO \(named pipe\), not a regular file"):
+        load_experiment(tmp_path / "fifo.yaml")
+
+
 # -- presets and imports -------------------------------------------------------------------------
 HEAD = "name: x\nschema_version: 1\n"
 
