@@ -194,3 +194,109 @@ def test_validate_refuses_a_fifo_and_a_folder_holding_one_without_hanging(tmp_pa
     assert result.returncode == 1 and result.stderr == ""
     kind = "a FIFO (named pipe), not a regular file; only regular files are read"
     assert result.stdout == f"{tmp_path / 'alone.yaml'}: {kind}\n{folder / 'pipe.yaml'}: {kind}\n"
+
+
+# -- result files --------------------------------------------------------------------------------
+def _column(label: str, texts: list[str]) -> ColumnResult:
+    tokens = [TokenEvent(0, i, 100 + i, text, 0.5, 0.25, (Candidate(100 + i, text, 0.25),),
+                         (Candidate(100 + i, text, 0.5),), 3, 0.5) for i, text in enumerate(texts)]
+    return ColumnResult(label, Settings(), 0, "chain", "".join(texts), "length", None, tokens, seconds=1.0)
+
+
+def result_document() -> dict:
+    """A small, valid result document, shaped as comparisons.result_document writes one."""
+    outcomes = [Outcome(0, "hi", _column("a", ["x", "y"])), Outcome(0, "hi", _column("b", ["z"]))]
+    return {"samplerlab_result": 1, "experiment": {"file": "e.yaml", "description": ""}, "overrides": {},
+            "model": {"spec": "embedded", "file_name": "m.gguf", "file_size": 1, "sha256": "0" * 64},
+            "load": {}, "versions": {}, "mode": "chat", "system": None, "prompts": ["hi"], "seeds": [0],
+            "sweep": [], "columns": result_columns(outcomes)}
+
+
+def test_a_valid_result_loads(tmp_path):
+    document = result_document()
+    assert load_result(write_new(tmp_path / "r.yaml", dump(document))) == document
+
+
+def _set(*keys, value):
+    def tamper(document: dict) -> None:
+        target = document
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    return tamper
+
+
+def _drop(*keys):
+    def tamper(document: dict) -> None:
+        target = document
+        for key in keys[:-1]:
+            target = target[key]
+        del target[keys[-1]]
+    return tamper
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (_set("columns", value=[1, 2]), "columns[0]: expected a mapping, got 1"),
+    (_set("columns", 1, "tokens", value=5), "columns[1].tokens: expected a list, got 5"),
+    (_set("columns", 0, "tokens", 1, value="x"), "columns[0].tokens[1]: expected a mapping, got 'x'"),
+    (_set("columns", 0, "tokens", 0, "p", value="high"), "columns[0].tokens[0].p: expected a number, got 'high'"),
+    (_set("columns", 0, "tokens", 0, "p", value=10**400),
+     "columns[0].tokens[0].p: expected a number, got an integer of 401 digits"),
+    (_set("columns", 0, "tokens", 0, "after", 0, value=[]), "columns[0].tokens[0].after[0]: expected a mapping, got list"),
+    (_drop("columns", 1, "text"), "columns[1]: missing key 'text'"),
+    (_drop("columns", 0, "stats", "mean_prob"), "columns[0].stats: missing key 'mean_prob'"),
+    (_set("columns", 0, "label", value=["a"]), "columns[0].label: expected a string, got list"),
+    (_set("columns", 0, "seed", value=True), "columns[0].seed: expected a whole number, got True"),
+    (_set("columns", 0, "settings", value={"temperature": "hot"}),
+     "columns[0].settings: temperature: expected a number, got 'hot'"),
+    (_set("columns", 0, "sweep", value={"temperature": {"a": 1}}),
+     "columns[0].sweep.temperature: expected a value or a list of values, got dict"),
+    (_set("sweep", value=["top_k"]), None),  # no record has a sweep: nothing to chart
+    (_drop("mode"), "missing key 'mode'"),
+    (_set("mode", value="chatty"), "mode: expected chat or raw, got 'chatty'"),
+    (_set("model", value="embedded"), "model: expected a mapping, got 'embedded'"),
+    (_set("model", "spec", value={"hf_repo": "a"}), "model.spec: missing key 'hf_file'"),
+    (_set("load", value={"n_ctx": 1}), "load: n_ctx: 1 is out of range; expected 16 to 1.04858e+06"),
+    (_set("seed_summary", value=[{"label": "a"}]), "seed_summary[0]: missing key 'seeds'"),
+], ids=lambda value: value if isinstance(value, str) else None)
+def test_report_and_check_refuse_malformed_results_in_one_line(tamper, message, runner, tmp_path):
+    document = result_document()
+    tamper(document)
+    path = write_new(tmp_path / "bad.yaml", dump(document))
+    if message is None:
+        assert load_result(path) == document
+        return
+    for args in (["report", str(path), "--out", str(tmp_path / "r.html")], ["run", "--check", str(path)]):
+        one_line_error(runner.invoke(main, args), f"{path}: {message}")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_record_sweeping_other_knobs_than_the_result_is_refused(tmp_path):
+    document = result_document()
+    document["sweep"] = ["temperature"]
+    document["columns"][0]["sweep"] = {"top_k": 1}
+    with pytest.raises(ResultError, match=r"bad\.yaml: columns\[0\]\.sweep: missing 'temperature', which the result "
+                                          r"sweeps$"):
+        load_result(write_new(tmp_path / "bad.yaml", dump(document)))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("samplerlab_result: 1\ncolumns: " + DEEP, "{path}:2: nested more than 32 levels deep"),
+    ("samplerlab_result: 1\ncolumns: &c [*c]\n", "{path}:2: anchors and aliases (&name, *name) are not allowed here"),
+    ("samplerlab_result: 1\ncolumns: [1, 2]\n", "{path}: missing key 'mode'"),
+])
+def test_report_and_check_refuse_hostile_yaml_in_one_line(text, message, runner, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    for args in (["report", str(path), "--out", str(tmp_path / "r.html")], ["run", "--check", str(path)]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
+        assert result.output[len("Error: "):] in (message.format(path=path) + "\n",  # libyaml stops at 1000 levels
+                                                  f"{path}:2: not valid YAML: exceeded maximum nesting depth\n")
+
+
+def test_result_files_are_written_without_anchors(tmp_path):
+    shared = {"temperature": 1.0}
+    text = dump({"a": shared, "b": shared, "c": [shared]})
+    assert "&" not in text and "*" not in text
+    assert yaml.safe_load(text) == {"a": shared, "b": shared, "c": [shared]}
