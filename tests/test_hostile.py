@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -300,3 +301,12 @@ def test_result_files_are_written_without_anchors(tmp_path):
     text = dump({"a": shared, "b": shared, "c": [shared]})
     assert "&" not in text and "*" not in text
     assert yaml.safe_load(text) == {"a": shared, "b": shared, "c": [shared]}
+
+
+@pytest.mark.parametrize("text", ["\x85", "\u2028", "\t", "\r", "one\r\ntwo\n", "ユーザー: おはよう\n", "\ufeff", " lead"])
+def test_token_texts_survive_the_fast_loader(text, tmp_path):
+    """Result files are read with libyaml when PyYAML has it; every text PyYAML writes must come back."""
+    document = result_document()
+    document["columns"][0]["tokens"][0]["text"] = text
+    document["columns"][0]["text"] = f"poem\n{text}\nend\n"
+    assert load_result(write_new(tmp_path / "r.yaml", dump(document))) == document
