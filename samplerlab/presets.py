@@ -28,6 +28,7 @@ from typing import Any, Mapping
 import yaml
 
 from . import __version__, safe_yaml
+from .leftovers import PRESET_TEMP, remove_leftovers
 from .params import KNOB_BY_NAME, KNOB_NAMES, Settings, SettingsError, order_names, suggest
 
 SCHEMA_VERSION = 1
@@ -448,6 +449,7 @@ def _save(preset: Preset, directory: Path, overwrite: bool, replacing: Path | No
     saved = replace(preset, name=name, builtin=False, path=target)
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(directory, PRESET_TEMP)  # of writes killed before their rename
         _atomic_write(target, preset_yaml(saved))
     except OSError as error:
         raise PresetError(f"could not save preset {name!r} to {target}: {error.strerror or error}") from None

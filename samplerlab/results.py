@@ -19,6 +19,7 @@ import yaml
 
 from . import safe_yaml
 from .engine import Column, ColumnDone, ColumnResult, Request, TokenEvent, generate
+from .leftovers import RESULT_TEMP, remove_leftovers
 from .metrics import column_stats, seed_summary
 from .models import Model, file_sha256
 from .params import Settings
@@ -170,6 +171,7 @@ def dump(document: Mapping[str, Any]) -> str:
 def write_new(path: Path, text: str) -> Path:
     """Write ``text`` to a new file atomically; never replaces an existing file (a result is evidence)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path.parent, RESULT_TEMP)  # of writes killed before their link
     temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, unlike mkstemp
     try:

@@ -310,3 +310,69 @@ def test_token_texts_survive_the_fast_loader(text, tmp_path):
     document["columns"][0]["tokens"][0]["text"] = text
     document["columns"][0]["text"] = f"poem\n{text}\nend\n"
     assert load_result(write_new(tmp_path / "r.yaml", dump(document))) == document
+
+
+# -- leftovers of killed writes ------------------------------------------------------------------
+KILLED_WRITE = """
+import os, signal, sys
+from pathlib import Path
+import {module} as target
+os.{step} = lambda *args: os.kill(os.getpid(), signal.SIGKILL)  # killed between writing and {step}
+{write}
+"""
+
+
+def kill_a_write(folder: Path, module: str, step: str, write: str) -> Path:
+    """Run one write in a child killed between writing the temporary file and renaming it: the leftover."""
+    code = KILLED_WRITE.format(module=module, step=step, write=write)
+    before = set(folder.iterdir()) if folder.exists() else set()
+    child = subprocess.run([sys.executable, "-c", code], cwd=folder.parent, timeout=TIMEOUT,
+                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert child.returncode == -9
+    [leftover] = set(folder.iterdir()) - before
+    return leftover
+
+
+def age(*paths: Path, seconds: float = 11 * 60) -> None:
+    for path in paths:
+        old = time.time() - seconds
+        os.utime(path, (old, old), follow_symlinks=False)
+
+
+def foreign_files(folder: Path) -> list[Path]:
+    """Hidden files that are not samplerlab's, or not certainly abandoned: none may be removed."""
+    files = [folder / ".notes.tmp", folder / ".x.yaml.tmp", folder / ".x.yaml.0123abcd.tmp.bak",
+             folder / ".x.yaml.0123ABCD.tmp", folder / ".x.json.0123abcd.tmp", folder / "x.yaml.0123abcd.tmp"]
+    for file in files:
+        file.write_text("mine")
+    link = folder / ".link.yaml.0123abcd.tmp"
+    link.symlink_to(folder / ".notes.tmp")
+    age(*files, link)
+    fresh = folder / ".fresh.yaml.89abcdef.tmp"  # a write in progress elsewhere
+    fresh.write_text("in progress")
+    return [*files, link, fresh]
+
+
+def test_a_killed_preset_write_leaves_a_file_the_next_save_removes(tmp_path):
+    folder = tmp_path / "presets"
+    leftover = kill_a_write(folder, "samplerlab.presets", "replace",
+                            "target.save_preset(target.Preset('mine'), Path('presets'))")
+    assert re.fullmatch(r"\.mine\.yaml\.[0-9a-f]{8}\.tmp", leftover.name)
+    others = foreign_files(folder)
+    save_preset(Preset("other"), folder)
+    assert leftover.exists()  # ten minutes have not passed: it may be a write still going on
+    age(leftover)
+    save_preset(Preset("third"), folder)
+    assert not leftover.exists() and all(path.is_symlink() or path.exists() for path in others)
+    assert sorted(p.name for p in folder.glob("*.yaml")) == ["other.yaml", "third.yaml"]
+
+
+def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
+    folder = tmp_path / "runs"
+    leftover = kill_a_write(folder, "samplerlab.results", "link",
+                            "target.write_new(Path('runs/r.yaml'), 'text')")
+    assert re.fullmatch(r"\.r\.yaml\.[0-9a-f]{12}\.tmp", leftover.name)
+    others = foreign_files(folder)
+    age(leftover)
+    write_new(folder / "s.yaml", "text")
+    assert not leftover.exists() and all(path.is_symlink() or path.exists() for path in others)
