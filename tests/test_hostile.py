@@ -9,17 +9,20 @@ import sys
 import time
 from pathlib import Path
 
+import llama_cpp
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from samplerlab import safe_yaml
 from samplerlab.cli import main
-from samplerlab.engine import Candidate, ColumnResult, TokenEvent
+from samplerlab.engine import Candidate, ColumnResult, GenerationError, TokenEvent, _new_context
 from samplerlab.experiments import ExperimentError, load_experiment, parse_experiment
 from samplerlab.formats import FormatError
 from samplerlab.formats_import import detect_format, import_file, import_preset
-from samplerlab.params import Settings
+from samplerlab.load_settings import LoadSettings, check_load
+from samplerlab.models import Model, ModelError, resolve_model_path
+from samplerlab.params import Settings, SettingsError
 from samplerlab.presets import Preset, PresetError, parse_preset_text, read_preset_file, save_preset
 from samplerlab.results import Outcome, ResultError, dump, load_result, result_columns, write_new
 
@@ -376,3 +379,31 @@ def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
     age(leftover)
     write_new(folder / "s.yaml", "text")
     assert not leftover.exists() and all(path.is_symlink() or path.exists() for path in others)
+
+
+# -- messages that named the wrong thing ---------------------------------------------------------
+@pytest.mark.parametrize("load, message", [
+    ({"type_v": "q8_0"}, "type_v q8_0 needs flash_attn on (llama.cpp cannot quantize the V cache without flash "
+                         "attention)"),
+    ({"type_v": "q4_0", "type_k": "q4_0"}, "type_v q4_0 needs flash_attn on (llama.cpp cannot quantize the V cache "
+                                           "without flash attention)"),
+    ({"type_k": "q8_0"}, None),
+    ({"type_v": "q8_0", "flash_attn": "on"}, None),
+    ({"type_v": "q8_0", "flash_attn": "auto"}, None),  # llama.cpp turns flash attention on for it
+    ({"type_v": "f32"}, None),
+])
+def test_check_load_refuses_exactly_what_llama_cpp_refuses(load, message, model_path):
+    settings = LoadSettings({**load, "n_ctx": 256})
+    if message is None:
+        check_load(settings)
+    else:
+        with pytest.raises(SettingsError) as caught:
+            check_load(settings)
+        assert str(caught.value) == message
+    with Model(model_path, settings) as loaded:  # and llama.cpp agrees
+        try:
+            llama_cpp.llama_free(_new_context(loaded, 1))
+            created = True
+        except GenerationError:
+            created = False
+    assert created == (message is None)
