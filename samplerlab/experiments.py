@@ -21,7 +21,7 @@ import yaml
 
 from . import safe_yaml
 from .engine import Column, Mode, Request
-from .models import Model, resolve_model_path
+from .models import Model, ModelError, check_path, resolve_model_path
 from .params import KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, Settings, SettingsError, suggest
 from .load_settings import LoadSettings
 from .presets import PresetError, load_preset
@@ -274,6 +274,10 @@ def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
     if value is None or value == EMBEDDED:
         return EMBEDDED
     if isinstance(value, str) and value:
+        try:
+            check_path(value)
+        except ModelError as error:
+            raise ExperimentError(f"{where}: {error}") from None
         path = Path(value).expanduser()
         path = path if path.is_absolute() else (base_dir / path).resolve()
         if not path.is_file():

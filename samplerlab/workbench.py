@@ -17,7 +17,7 @@ from typing import Any, Iterator, NamedTuple
 
 from .engine import (Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult, check_independence,
                      generate)
-from .models import Model, ModelError, resolve_model_path
+from .models import Model, ModelError, check_path, resolve_model_path
 from .params import Settings, SettingsError
 from .load_settings import LoadSettings
 from .presets import PresetError, load_preset
@@ -89,6 +89,7 @@ class Workbench:
         return fresh
 
     def _allowed_path(self, path: str) -> str:
+        check_path(path)  # resolve() below would raise a bare ValueError
         if self.allow_any_path:
             return path
         if self.models_dir is None:

@@ -407,3 +407,18 @@ def test_check_load_refuses_exactly_what_llama_cpp_refuses(load, message, model_
         except GenerationError:
             created = False
     assert created == (message is None)
+
+
+def test_a_nul_byte_in_a_model_path_is_one_line(runner, tmp_path, model):
+    message = "'a\\x00b.gguf': not a usable model path (it contains a NUL byte)"
+    for call in (lambda: resolve_model_path("a\0b.gguf"), lambda: Model("a\0b.gguf")):
+        with pytest.raises(ModelError) as caught:
+            call()
+        assert str(caught.value) == message
+    path = tmp_path / "nul.yaml"
+    path.write_text('prompt: hi\nmodel: "a\\0b.gguf"\ncolumns: [{label: a}]\n')
+    one_line_error(runner.invoke(main, ["run", str(path)]), f"{path}:2: model: {message}")
+    from samplerlab.workbench import Workbench
+    shared = Workbench(model, models_dir=tmp_path, allow_any_path=False)
+    with pytest.raises(ModelError, match=r"^'a\\x00b.gguf': not a usable model path"):
+        shared.load_model("a\0b.gguf")
