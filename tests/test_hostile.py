@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -382,6 +383,26 @@ def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
 
 
 # -- messages that named the wrong thing ---------------------------------------------------------
+def test_the_api_names_a_bad_column_once(model):
+    """Settings(source='columns[0]') already begins its message with where it is; the API said it twice."""
+    import gradio as gr
+
+    from samplerlab.app import Callbacks
+    from samplerlab.workbench import Workbench
+
+    callbacks = Callbacks(Workbench(model))
+    bad = json.dumps([{"label": "x"}, {"label": "y", "settings": {"temperature": -1}}])
+    with pytest.raises(gr.Error) as caught:
+        callbacks.compare_api("hi", 0, 4, bad)
+    assert caught.value.message == "columns[1]: temperature: -1.0 is out of range; expected 0 to 100"
+    with pytest.raises(gr.Error) as caught:
+        callbacks.compare_api("hi", 0, 4, json.dumps([{"preset": "nope"}]))
+    assert caught.value.message.startswith("columns[0]: unknown preset 'nope'")
+    with pytest.raises(gr.Error) as caught:
+        callbacks.compare_api("hi", 0, 4, "[" * 100_000 + "]" * 100_000)
+    assert caught.value.message == "columns: nested more than 32 levels deep"
+
+
 @pytest.mark.parametrize("load, message", [
     ({"type_v": "q8_0"}, "type_v q8_0 needs flash_attn on (llama.cpp cannot quantize the V cache without flash "
                          "attention)"),
