@@ -23,16 +23,21 @@ def parse_assignments(text: str, source: str = "column") -> dict[str, Any]:
             raise SettingsError(f"{source}: expected name=value, got {part!r}")
         if name not in KNOB_BY_NAME:
             raise SettingsError(f"{source}: unknown setting {name!r}{suggest(name, KNOB_NAMES)}")
-        values[name] = _parse_scalar(KNOB_BY_NAME[name], raw.strip())
+        try:
+            values[name] = _parse_scalar(KNOB_BY_NAME[name], raw.strip())
+        except SettingsError as error:
+            raise SettingsError(f"{source}: {error}") from None
     return values
 
 
 def _parse_scalar(knob: Knob, raw: str) -> Any:
     if knob.kind in ("float", "int", "seed", "choice"):
-        try:
-            return int(raw) if knob.kind != "float" else float(raw)
-        except ValueError:
-            return raw
+        for number in (int, float) if knob.kind != "float" else (float,):
+            try:  # '-1e9' for an int knob is a number too: the schema then says it is out of range
+                return number(raw)
+            except ValueError:
+                continue
+        return raw
     if knob.kind == "strings":
         return [unescape(knob, part) for part in raw.split("|")]
     if knob.kind == "bias":

@@ -12,7 +12,7 @@ from . import __version__, bench as bench_module, docs
 from .engine import Column, GenerationError, Request, TokenEvent, generate, RunResult, ColumnDone
 from .models import Model, ModelError, resolve_model_path
 from .assignments import parse_assignments
-from .params import KNOBS, Settings, SettingsError
+from .params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from .load_settings import LOAD_KNOBS, LoadSettings
 from .formats import EXPORT_FORMATS, export_preset
 from .formats_import import IMPORTERS, import_file
@@ -29,6 +29,7 @@ USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
 def fail(error: Exception) -> None:
     raise click.ClickException(str(error))
+
 
 
 def model_options(function):
@@ -109,13 +110,14 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
               help="chat applies the model's chat template; raw sends the prompt as written.")
 @click.option("--system", default=None, help="System prompt (chat mode).")
 @click.option("--stop", multiple=True, help="Stop before this string (repeatable).")
-@click.option("--width", type=int, default=None, help="Total output width (default: the terminal's).")
+@click.option("--width", type=click.IntRange(1, 10_000), default=None,
+              help="Total output width, 1 to 10000 (default: the terminal's).")
 @model_options
 def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mode: str, system: str | None,
             stop: Sequence[str], width: int | None, model_path, hf_repo, hf_file, load_text) -> None:
     """Generate PROMPT with each --column's settings and print the outputs side by side."""
     try:
-        shared = {"seed": seed, "max_tokens": max_tokens, "stop": list(stop)}
+        shared = shared_values(seed, max_tokens, stop)
         specs = columns or ("temperature=0.8",)
         parsed = [Column(spec, Settings({**shared, **parse_assignments(spec, f"--column {spec!r}")},
                                         source=f"--column {spec!r}")) for spec in specs]
@@ -124,6 +126,15 @@ def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mod
     except USER_ERRORS as error:
         fail(error)
     click.echo(side_by_side(result, width))
+
+
+def shared_values(seed: int, max_tokens: int, stop: Sequence[str]) -> dict:
+    """The values every column shares, each checked under its own option's name: checked only with the
+    columns, a bad --stop was reported as the first --column's fault."""
+    values = {"seed": seed, "max_tokens": max_tokens, "stop": list(stop)}
+    for (name, value), option in zip(values.items(), ("--seed", "--max-tokens", "--stop")):
+        coerce(KNOB_BY_NAME[name], value, option)
+    return values
 
 
 def _stream(model: Model, request: Request, columns: list[Column], width: int | None) -> RunResult:

@@ -383,6 +383,25 @@ def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
 
 
 # -- messages that named the wrong thing ---------------------------------------------------------
+@pytest.mark.parametrize("args, message", [
+    (["--stop", ""], "--stop: empty strings are not allowed"),
+    (["--stop", "\n", "--stop", ""], "--stop: empty strings are not allowed"),
+    (["--seed", "-7"], "--seed: -7 is out of range; expected -1 to 4.29497e+09"),
+    (["--max-tokens", "-1"], "--max-tokens: -1 is out of range; expected 0 to 1e+06"),
+    (["--column", "top_k=-1e9"], "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1e+06"),
+    (["--column", "top_k=1.5"], "--column 'top_k=1.5': top_k: expected a whole number, got 1.5"),
+])
+def test_compare_names_the_option_at_fault(args, message, runner):
+    one_line_error(runner.invoke(main, ["compare", "hi", *args]), message)
+
+
+@pytest.mark.parametrize("width", ["-5", "0", "10001"])
+def test_compare_refuses_a_width_out_of_range(width, runner):
+    result = runner.invoke(main, ["compare", "hi", "--width", width])
+    assert result.exit_code == 2 and f"Invalid value for '--width': {width} is not in the range 1<=x<=10000" \
+        in result.output
+
+
 def test_the_api_names_a_bad_column_once(model):
     """Settings(source='columns[0]') already begins its message with where it is; the API said it twice."""
     import gradio as gr
