@@ -15,7 +15,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from samplerlab import safe_yaml
+from samplerlab import cli as cli_module, safe_yaml
+from samplerlab.assignments import process_escapes
 from samplerlab.cli import main
 from samplerlab.engine import Candidate, ColumnResult, GenerationError, TokenEvent, _new_context
 from samplerlab.experiments import ExperimentError, load_experiment, parse_experiment
@@ -390,6 +391,8 @@ def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
     (["--max-tokens", "-1"], "--max-tokens: -1 is out of range; expected 0 to 1e+06"),
     (["--column", "top_k=-1e9"], "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1e+06"),
     (["--column", "top_k=1.5"], "--column 'top_k=1.5': top_k: expected a whole number, got 1.5"),
+    (["--column", "stop=\\xff"], "--column 'stop=\\\\xff': stop: not UTF-8 text once its escapes are processed "
+                                 "(byte 0); \\xHH escapes must spell whole UTF-8 characters"),
 ])
 def test_compare_names_the_option_at_fault(args, message, runner):
     one_line_error(runner.invoke(main, ["compare", "hi", *args]), message)
@@ -462,3 +465,53 @@ def test_a_nul_byte_in_a_model_path_is_one_line(runner, tmp_path, model):
     shared = Workbench(model, models_dir=tmp_path, allow_any_path=False)
     with pytest.raises(ModelError, match=r"^'a\\x00b.gguf': not a usable model path"):
         shared.load_model("a\0b.gguf")
+
+
+# -- one escape rule for text typed in a terminal -------------------------------------------------
+@pytest.mark.parametrize("typed, meant", [
+    ("ユーザー: おはよう\\n魔理沙: ", "ユーザー: おはよう\n魔理沙: "),
+    ("\\n", "\n"),
+    ("a\\r\\tb\\'c\\\"d\\\\e", "a\r\tb'c\"d\\e"),
+    ("\\x41\\x7a\\xe3\\x81\\x82", "Azあ"),  # \xHH is a byte, as in llama.cpp, so UTF-8 may be spelled out
+    ("C:\\Users\\u3042\\q", "C:\\Users\\u3042\\q"),  # unknown escapes stay as written
+    ("\\x4\\x\\xg1\\", "\\x4\\x\\xg1\\"),  # an incomplete \x and a trailing backslash too
+    ("\\\\n", "\\n"),
+    ("\\x 9\\x+a\\x-f\\x80\\x80\\x80", "\t\n\U00040000"),  # strtol skips a space or sign; -f is 0xf1
+])
+def test_escapes_are_llama_clis(typed, meant):
+    assert process_escapes(typed) == meant
+
+
+@pytest.mark.parametrize("typed", ["\\xff", "\\xe3\\x81", "\udcff"])
+def test_escapes_that_do_not_make_utf8_are_refused(typed):
+    with pytest.raises(ValueError, match=r"^not UTF-8 text"):
+        process_escapes(typed)
+
+
+def test_compare_sends_the_model_what_llama_cli_would(runner, monkeypatch):
+    """The raw prompt and --stop of the character dialogue, typed as in a shell: the model gets newlines."""
+    seen = {}
+    real = cli_module.generate
+
+    def spy(model, request, columns, *args, **kwargs):
+        seen.update(request=request, columns=columns)
+        yield from real(model, request, columns, *args, **kwargs)
+
+    monkeypatch.setattr(cli_module, "generate", spy)
+    result = runner.invoke(main, ["compare", "ユーザー: おはよう\\n魔理沙: ", "--mode", "raw", "--stop", "\\n",
+                                  "--stop", "ユーザー:", "--column", "temperature=0,stop=\\n|END", "--max-tokens", "8",
+                                  "--width", "60"])
+    assert result.exit_code == 0, result.output
+    assert seen["request"].prompt == "ユーザー: おはよう\n魔理沙: " and seen["request"].mode == "raw"
+    assert seen["columns"][0].settings.stop == ("\n", "END")  # the column's own stop replaces --stop
+    result = runner.invoke(main, ["compare", "a\\tb", "--system", "be \\x22brief\\x22", "--stop", "\\n",
+                                  "--max-tokens", "1", "--width", "60"])
+    assert result.exit_code == 0, result.output
+    assert (seen["request"].prompt, seen["request"].system) == ("a\tb", 'be "brief"')
+    assert seen["columns"][0].settings.stop == ("\n",)
+
+
+def test_a_bad_escape_in_the_prompt_is_one_line(runner):
+    one_line_error(runner.invoke(main, ["compare", "\\xff"]), "PROMPT: not UTF-8 text once its escapes are "
+                                                                "processed (byte 0); \\xHH escapes must spell whole "
+                                                                "UTF-8 characters")
