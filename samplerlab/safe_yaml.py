@@ -126,7 +126,7 @@ def check_events(text: str, *, max_nodes: int, max_depth: int = MAX_DEPTH,
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.events.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise Refused("anchors and aliases (&name, *name) are not allowed here", event.start_mark)
-        if isinstance(event, (yaml.events.CollectionEndEvent)):
+        if isinstance(event, yaml.events.CollectionEndEvent):
             depth -= 1
         elif isinstance(event, yaml.events.NodeEvent):
             nodes += 1
