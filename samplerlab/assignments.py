@@ -23,16 +23,21 @@ def parse_assignments(text: str, source: str = "column") -> dict[str, Any]:
             raise SettingsError(f"{source}: expected name=value, got {part!r}")
         if name not in KNOB_BY_NAME:
             raise SettingsError(f"{source}: unknown setting {name!r}{suggest(name, KNOB_NAMES)}")
-        values[name] = _parse_scalar(KNOB_BY_NAME[name], raw.strip())
+        try:
+            values[name] = _parse_scalar(KNOB_BY_NAME[name], raw.strip())
+        except SettingsError as error:
+            raise SettingsError(f"{source}: {error}") from None
     return values
 
 
 def _parse_scalar(knob: Knob, raw: str) -> Any:
     if knob.kind in ("float", "int", "seed", "choice"):
-        try:
-            return int(raw) if knob.kind != "float" else float(raw)
-        except ValueError:
-            return raw
+        for number in (int, float) if knob.kind != "float" else (float,):
+            try:  # '-1e9' for an int knob is a number too: the schema then says it is out of range
+                return number(raw)
+            except ValueError:
+                continue
+        return raw
     if knob.kind == "strings":
         return [unescape(knob, part) for part in raw.split("|")]
     if knob.kind == "bias":
@@ -41,11 +46,67 @@ def _parse_scalar(knob: Knob, raw: str) -> Any:
 
 
 def unescape(knob: Knob, text: str) -> str:
-    """'\\n' as a newline; backslashreplace keeps non-ASCII text (Japanese) intact through unicode_escape."""
+    """A text value typed as a knob's value, escapes processed (``process_escapes``)."""
     try:
-        return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
-    except UnicodeDecodeError:
-        raise SettingsError(f"{knob.name}: {text!r} has a bad backslash escape; write \\\\ for a backslash") from None
+        return process_escapes(text)
+    except ValueError as error:
+        raise SettingsError(f"{knob.name}: {error}") from None
+
+
+SIMPLE_ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("'"): b"'", ord('"'): b'"', ord("\\"): b"\\"}
+HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+C_SPACE = frozenset(b" \t\n\v\f\r")  # what C's strtol skips before a number
+
+
+def process_escapes(text: str) -> str:
+    """Escapes processed as llama-cli processes them in its prompt and reverse prompts.
+
+    A port of llama.cpp's ``string_process_escapes`` (common/common.cpp): ``\\n`` ``\\r`` ``\\t``
+    ``\\'`` ``\\"`` ``\\\\`` and ``\\xHH`` (one byte); any other backslash, and a trailing one, stays
+    as written, so Windows paths and regular expressions survive. Like llama.cpp it works on the
+    UTF-8 bytes, so text in any language passes through untouched and ``\\xe3\\x81\\x82`` is あ; bytes
+    that do not end up as UTF-8 are refused, since the model is given UTF-8 text.
+    """
+    try:
+        data = text.encode("utf-8", "surrogateescape")  # undecodable command-line bytes come back as bytes
+    except UnicodeEncodeError as error:
+        raise ValueError(f"not UTF-8 text (character {error.start})") from None
+    out = bytearray()
+    index = 0
+    while index < len(data):
+        byte = data[index]
+        index += 1
+        if byte != ord("\\") or index == len(data):
+            out.append(byte)
+            continue
+        escape = data[index]
+        index += 1
+        value = _hex_byte(data[index:index + 2]) if escape == ord("x") and index + 1 < len(data) else None
+        if escape in SIMPLE_ESCAPES:
+            out += SIMPLE_ESCAPES[escape]
+        elif value is not None:
+            out.append(value)
+            index += 2
+        else:
+            out += bytes((ord("\\"), escape))  # unknown escapes stay as written
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text once its escapes are processed (byte {error.start}); "
+                         "\\xHH escapes must spell whole UTF-8 characters") from None
+
+
+def _hex_byte(pair: bytes) -> int | None:
+    """The byte llama.cpp makes of the two characters after ``\\x``: ``strtol(pair, 16)`` when it reads
+    both, which is two hex digits, or one after a space or sign (strtol skips those); else None."""
+    first, second = pair
+    if second not in HEX_DIGITS:
+        return None
+    if first in HEX_DIGITS:
+        return int(pair, 16)
+    if first in C_SPACE or first == ord("+"):
+        return int(pair[1:], 16)
+    return -int(pair[1:], 16) & 0xFF if first == ord("-") else None
 
 
 def _bias_pair(knob: Knob, part: str) -> tuple[str, Any]:

@@ -12,8 +12,8 @@ from . import __version__, bench as bench_module, docs
 from .backends import API_KEY_ENV, Backend, open_backend
 from .events import Column, ColumnDone, GenerationError, Queued, Request, RunResult, TokenEvent
 from .model_files import ModelError
-from .assignments import parse_assignments
-from .params import KNOBS, Settings, SettingsError
+from .assignments import parse_assignments, process_escapes
+from .params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from .load_settings import LOAD_KNOBS, LoadSettings
 from .formats import EXPORT_FORMATS, export_preset
 from .formats_import import IMPORTERS, import_file
@@ -32,6 +32,21 @@ USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
 def fail(error: Exception) -> None:
     raise click.ClickException(str(error))
+
+
+ESCAPES = "Escapes as in llama-cli: \\n \\r \\t \\' \\\" \\\\ \\xHH; any other backslash stays as typed."
+
+
+def escaped(context: click.Context, parameter: click.Parameter, value):
+    """click callback: text typed in a terminal means what llama-cli makes of it (assignments.process_escapes),
+    so PROMPT, --stop and --system read '\\n' as a newline, as --column text values do (parse_assignments)."""
+    if value is None:
+        return None
+    try:
+        return tuple(map(process_escapes, value)) if isinstance(value, tuple) else process_escapes(value)
+    except ValueError as error:
+        name = parameter.opts[0] if isinstance(parameter, click.Option) else parameter.human_readable_name
+        raise click.ClickException(f"{name}: {error}") from None
 
 
 def model_options(function):
@@ -122,22 +137,29 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
 
 
 @main.command()
-@click.argument("prompt")
+@click.argument("prompt", callback=escaped)
 @click.option("--column", "columns", multiple=True, metavar="NAME=VALUE,...",
-              help="One column's settings, e.g. 'temperature=3,top_k=100'. Repeat for more columns.")
+              help="One column's settings, e.g. 'temperature=3,top_k=100'. Repeat for more columns. Lists use | "
+                   "(stop=\\n|END); text values take the escapes of PROMPT.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for every column; -1 draws one.")
 @click.option("--max-tokens", type=int, default=128, show_default=True, help="0 = until the context is full.")
 @click.option("--mode", type=click.Choice(["chat", "raw"]), default="chat", show_default=True,
               help="chat applies the model's chat template; raw sends the prompt as written.")
-@click.option("--system", default=None, help="System prompt (chat mode).")
-@click.option("--stop", multiple=True, help="Stop before this string (repeatable).")
-@click.option("--width", type=int, default=None, help="Total output width (default: the terminal's).")
+@click.option("--system", default=None, callback=escaped, help=f"System prompt (chat mode). {ESCAPES}")
+@click.option("--stop", multiple=True, callback=escaped, help=f"Stop before this string (repeatable). {ESCAPES}")
+@click.option("--width", type=click.IntRange(1, 10_000), default=None,
+              help="Total output width, 1 to 10000 (default: the terminal's).")
 @model_options
 def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mode: str, system: str | None,
             stop: Sequence[str], width: int | None, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
-    """Generate PROMPT with each --column's settings and print the outputs side by side."""
+    """Generate PROMPT with each --column's settings and print the outputs side by side.
+
+    PROMPT, --stop, --system and --column text values process escapes as llama-cli does: \\n \\r \\t
+    \\' \\" \\\\ and \\xHH (a byte); any other backslash stays as typed, so 'ユーザー: おはよう\\n魔理沙: '
+    ends in a newline and --stop '\\n' stops at one.
+    """
     try:
-        shared = {"seed": seed, "max_tokens": max_tokens, "stop": list(stop)}
+        shared = shared_values(seed, max_tokens, stop)
         specs = columns or ("temperature=0.8",)
         parsed = [Column(spec, Settings({**shared, **parse_assignments(spec, f"--column {spec!r}")},
                                         source=f"--column {spec!r}")) for spec in specs]
@@ -146,6 +168,15 @@ def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mod
     except USER_ERRORS as error:
         fail(error)
     click.echo(side_by_side(result, width))
+
+
+def shared_values(seed: int, max_tokens: int, stop: Sequence[str]) -> dict:
+    """The values every column shares, each checked under its own option's name: checked only with the
+    columns, a bad --stop was reported as the first --column's fault."""
+    values = {"seed": seed, "max_tokens": max_tokens, "stop": list(stop)}
+    for (name, value), option in zip(values.items(), ("--seed", "--max-tokens", "--stop")):
+        coerce(KNOB_BY_NAME[name], value, option)
+    return values
 
 
 def _stream(backend: Backend, request: Request, columns: list[Column], width: int | None) -> RunResult:

@@ -22,6 +22,7 @@ from .params import (STAGE_ALIASES, STAGE_BY_NAME, STAGES, Settings, SettingsErr
                      stage_stopper)
 from .presets import (MAX_FILE_BYTES, Preset, PresetError, check_name, load_yaml, parse_preset_text,
                       read_small_text)
+from .safe_yaml import JsonTooDeep, load_json
 
 # Orders ST keeps for other back ends (TGW, Aphrodite, KoboldCpp); llama.cpp reads ``samplers``.
 ST_OTHER_BACKEND_ORDERS = ("sampler_priority", "samplers_priorities", "sampler_order")
@@ -87,8 +88,10 @@ def detect_format(path_or_text: Path | str) -> str:
     presets are both YAML, told apart by samplerlab's ``schema_version``."""
     text = read_text(path_or_text) if isinstance(path_or_text, Path) else path_or_text
     try:
-        if isinstance(json.loads(text), dict):
+        if isinstance(load_json(text), dict):
             return "sillytavern"
+    except JsonTooDeep as error:
+        raise FormatError(f"JSON {error}") from None
     except ValueError:
         pass
     try:
@@ -104,13 +107,13 @@ def _parse_document(text: str, fmt: str, label: str) -> dict[str, Any]:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise FormatError(f"{label} preset: larger than {MAX_FILE_BYTES // 1024} KiB")
     try:
-        document = json.loads(text) if fmt == "sillytavern" else load_yaml(text, f"{label} preset")
+        document = load_json(text) if fmt == "sillytavern" else load_yaml(text, f"{label} preset")
     except json.JSONDecodeError as error:
         raise FormatError(f"{label} preset: not valid JSON ({error.msg} at line {error.lineno})") from None
+    except JsonTooDeep as error:
+        raise FormatError(f"{label} preset: {error}") from None
     except PresetError as error:
         raise FormatError(str(error)) from None
-    except RecursionError:
-        raise FormatError(f"{label} preset: nested too deeply") from None
     if not isinstance(document, dict):
         raise FormatError(f"{label} preset: expected a mapping of keys to values, got {type(document).__name__}")
     return document

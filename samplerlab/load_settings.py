@@ -9,7 +9,7 @@ the three changes the text.
 
 from __future__ import annotations
 
-from .params import Knob, KnobValues
+from .params import Knob, KnobValues, SettingsError
 
 FLASH_ATTENTION = {"auto": -1, "off": 0, "on": 1}
 KV_CACHE_TYPES = {"f16": 1, "f32": 0, "q8_0": 8, "q5_1": 7, "q5_0": 6, "q4_1": 3, "q4_0": 2}
@@ -64,3 +64,15 @@ class LoadSettings(KnobValues):
 
     __slots__ = ()
     knobs = LOAD_KNOBS
+
+
+UNQUANTIZED_CACHE_TYPES = frozenset({"f16", "f32"})
+
+
+def check_load(settings: LoadSettings) -> None:
+    """Refuse load settings llama.cpp would refuse only when creating a context, which then reads as
+    'out of memory? lower n_ctx': a quantized V cache with flash attention off (llama_init_from_model
+    logs "quantized V cache requires flash_attn to be enabled"; with auto it turns flash attention on)."""
+    if settings.type_v not in UNQUANTIZED_CACHE_TYPES and settings.flash_attn == "off":
+        raise SettingsError(f"type_v {settings.type_v} needs flash_attn on (llama.cpp cannot quantize the V cache "
+                            "without flash attention)")

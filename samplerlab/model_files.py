@@ -61,11 +61,20 @@ def resolve_model_path(model: str | None = None, hf_repo: str | None = None, hf_
         return hf_model_path(hf_repo, hf_file)
     if model in (None, "", EMBEDDED_NAME):
         return embedded_model_path()
+    check_path(model)
     return Path(model).expanduser()
+
+
+def check_path(path: str | os.PathLike) -> None:
+    """No file name holds a NUL byte (it ends a C string); os functions refuse one with a bare
+    ValueError ('embedded null byte') that names no file, or pathlib calls the file missing."""
+    if "\0" in os.fspath(path):
+        raise ModelError(f"{os.fspath(path)!r}: not a usable model path (it contains a NUL byte)")
 
 
 def check_gguf(path: Path) -> None:
     """Refuse what llama.cpp would crash or hang on, with a message naming the file."""
+    check_path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such file")
     if not path.is_file():

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import llama_cpp
 
-from .load_settings import KV_CACHE_TYPES, LoadSettings
+from .load_settings import KV_CACHE_TYPES, LoadSettings, check_load
 from .model_files import (EMBEDDED_NAME, ModelError, available_memory, check_gguf, embedded_model_path,  # noqa: F401
                           file_sha256, hf_model_path, resolve_model_path)
 
@@ -101,6 +101,7 @@ class Model:
     def __init__(self, path: str | os.PathLike, load: LoadSettings | None = None) -> None:
         self.path = Path(path)
         self.load = load or LoadSettings()
+        check_load(self.load)
         check_gguf(self.path)
         self._check_memory()
         log = _backend()

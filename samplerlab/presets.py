@@ -27,11 +27,13 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import __version__
+from . import __version__, safe_yaml
+from .leftovers import PRESET_TEMP, remove_leftovers
 from .params import KNOB_BY_NAME, KNOB_NAMES, Settings, SettingsError, order_names, suggest
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024
+MAX_NODES = 20_000  # a preset is a few dozen values; a 64 KiB logit_bias ban list is under 10,000
 MAX_NAME_LENGTH = 64
 # File names are limited to 255 bytes; 64 characters of 4 bytes each would exceed that. 200 leaves room
 # for ".yaml" and the temporary file's prefix and suffix.
@@ -140,18 +142,14 @@ def parse_preset_text(text: str, source: str = "upload", *, builtin: bool = Fals
 
 
 def read_small_text(path: Path) -> str:
-    """A file's text, refusing oversized files before reading them whole: a preset may be given anything."""
+    """A file's text, refusing oversized files before reading them whole and anything but a regular
+    file before opening it (a FIFO would block): a preset may be given anything."""
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as error:
-        raise PresetError(f"{path}: cannot read it ({error.strerror or error})") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise PresetError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise PresetError(f"{path}: not UTF-8 text (byte {error.start})") from None
+        return safe_yaml.read_text(path, MAX_FILE_BYTES)
+    except safe_yaml.TooLarge:
+        raise PresetError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines") from None
+    except safe_yaml.ReadError as error:
+        raise PresetError(str(error)) from None
 
 
 def read_preset_file(path: Path | str, *, builtin: bool = False) -> Preset:
@@ -159,18 +157,9 @@ def read_preset_file(path: Path | str, *, builtin: bool = False) -> Preset:
     return parse_preset_text(read_small_text(path), str(path), builtin=builtin, path=path)
 
 
-class _Refused(yaml.composer.ComposerError):
-    """Valid YAML that presets do not accept; reported as itself, not as a syntax error."""
-
-
 class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses duplicate keys (a shared file must mean what it first appears to)
-    and aliases: a preset needs none, and nested aliases make a few hundred bytes expand to gigabytes."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.events.AliasEvent):
-            raise _Refused(None, None, "aliases (*name) are not allowed here", self.peek_event().start_mark)
-        return super().compose_node(parent, index)
+    """yaml.SafeLoader that refuses duplicate keys: a shared file must mean what it first appears to.
+    Aliases, deep nesting and floods of values are refused before it runs (safe_yaml)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
@@ -187,17 +176,16 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def load_yaml(text: str, source: str) -> Any:
-    """Safe constructors only: tags such as !!python/object become a clean error, never an object."""
+    """Safe constructors only: tags such as !!python/object become a clean error, never an object;
+    aliases, deep nesting and floods of values are refused before anything is built."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except (yaml.constructor.ConstructorError, _Refused) as error:
+        return safe_yaml.load(text, max_nodes=MAX_NODES, loader=_StrictLoader)
+    except (yaml.constructor.ConstructorError, safe_yaml.Refused) as error:
         hint = "; presets hold plain values only" if "tag" in str(error.problem) else ""
         raise PresetError(f"{source}:{_line(error)} {error.problem}{hint}") from None
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error)
         raise PresetError(f"{source}:{_line(error)} YAML syntax error: {problem}") from None
-    except RecursionError:
-        raise PresetError(f"{source}: the YAML is nested too deeply") from None
 
 
 def _line(error: yaml.YAMLError) -> str:
@@ -462,6 +450,7 @@ def _save(preset: Preset, directory: Path, overwrite: bool, replacing: Path | No
     text = _readable_size(preset_yaml(saved), name)
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(directory, PRESET_TEMP)  # of writes killed before their rename
         _atomic_write(target, text)
     except OSError as error:
         raise PresetError(f"could not save preset {name!r} to {target}: {error.strerror or error}") from None

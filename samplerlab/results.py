@@ -17,14 +17,21 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from . import safe_yaml
 from .events import ColumnResult, TokenEvent
+from .leftovers import RESULT_TEMP, remove_leftovers
 from .metrics import column_stats, seed_summary
+from .result_shape import ShapeError, check_shape
 
 FORMAT = 1  # samplerlab_result: bumped when the shape changes incompatibly
 ALTERNATIVES = 10  # top candidates kept per token, before and after the chain: as many as the token view shows, so
 # `explain` finds the other column's token among them at a parting
 DIGITS = 5  # significant digits of stored probabilities and timings; texts and ids are exact
 MAX_RESULT_BYTES = 256 << 20
+# Real results measure 6.0 to 6.2 bytes per YAML value (a token record is about 63 values), so this admits
+# any real result up to MAX_RESULT_BYTES with room to spare, and stops a file of bare values (2 bytes each)
+# at the node count, hence the memory, of the largest real result instead of 2.5 times that.
+MAX_RESULT_NODES = MAX_RESULT_BYTES // 5
 # Line breaks to YAML besides \n: a plain or single-quoted scalar folds them (U+0085 comes back as a space).
 YAML_BREAKS = frozenset("\r\x85\u2028\u2029")
 
@@ -63,8 +70,11 @@ def _candidates(candidates: Sequence, limit: int = ALTERNATIVES) -> list[dict[st
 def token_record(token: TokenEvent) -> dict[str, Any]:
     before = [{**c, "cut_by": token.cut_by[c["id"]]} if c["id"] in token.cut_by else c
               for c in _candidates(token.before)]  # a raw alternative the chain cut names the stage that did
-    return {"id": token.token_id, "text": token.text, "p": _round(token.prob), "raw_p": _round(token.raw_prob),
-            "after": _candidates(token.after), "before": before}
+    record = {"id": token.token_id, "text": token.text, "p": _round(token.prob), "raw_p": _round(token.raw_prob),
+              "after": _candidates(token.after), "before": before}
+    if token.approximate:
+        record["approximate"] = token.approximate  # a server column's replay could not know every figure
+    return record
 
 
 def column_record(column: ColumnResult, prompt: str | None = None,
@@ -118,6 +128,10 @@ class _Dumper(yaml.SafeDumper):
             style = "|" if "\n" in data.strip("\n") and data == data.rstrip(" ") else None
         return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
+    def ignore_aliases(self, data: Any) -> bool:
+        """Never write anchors (&id001): a value shared twice is written twice, since readers refuse aliases."""
+        return True
+
 
 _Dumper.add_representer(dict, _Dumper.represent_dict)
 _Dumper.add_representer(list, _Dumper.represent_list)
@@ -138,6 +152,7 @@ def dump(document: Mapping[str, Any]) -> str:
 def write_new(path: Path, text: str) -> Path:
     """Write ``text`` to a new file atomically; never replaces an existing file (a result is evidence)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(path.parent, RESULT_TEMP)  # of writes killed before their link
     temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, unlike mkstemp
     try:
@@ -154,19 +169,27 @@ def write_new(path: Path, text: str) -> Path:
 
 
 def load_result(path: str | Path) -> dict[str, Any]:
+    """A result file, read within bounds and checked to have every key the report and the check read."""
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_RESULT_BYTES:
-            raise ResultError(f"{path}: larger than {MAX_RESULT_BYTES >> 20} MiB; not a samplerlab result")
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safe_yaml.load(safe_yaml.read_text(path, MAX_RESULT_BYTES), max_nodes=MAX_RESULT_NODES,
+                                  loader=safe_yaml.FAST_LOADER)
+    except safe_yaml.TooLarge:
+        raise ResultError(f"{path}: larger than {MAX_RESULT_BYTES >> 20} MiB; not a samplerlab result") from None
+    except safe_yaml.Refused as error:
+        raise ResultError(f"{path}:{safe_yaml.line_of(error)}: {error.problem}") from None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise ResultError(f"{path}:{mark.line + 1 if mark else '?'}: not valid YAML") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ResultError(f"{path}: {getattr(error, 'strerror', None) or error}") from None
+        problem = f": {error.problem}" if getattr(error, "problem", None) else ""
+        raise ResultError(f"{path}:{safe_yaml.line_of(error) or '?'}: not valid YAML{problem}") from None
+    except safe_yaml.ReadError as error:
+        raise ResultError(str(error)) from None
     if not isinstance(document, dict) or document.get("samplerlab_result") != FORMAT \
             or not isinstance(document.get("columns"), list):
         raise ResultError(f"{path}: not a samplerlab result file (format {FORMAT})")
+    try:
+        check_shape(document)
+    except ShapeError as error:
+        raise ResultError(f"{path}: {error}") from None
     return document
 
 

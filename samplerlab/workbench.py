@@ -18,10 +18,11 @@ from typing import Any, Iterator, NamedTuple
 
 from .backends import Backend, BackendError, check_independence
 from .events import Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult
-from .model_files import ModelError, resolve_model_path
+from .model_files import ModelError, check_path, resolve_model_path
 from .params import Settings, SettingsError
 from .load_settings import LoadSettings
 from .presets import BUILTIN_DIR, Preset, PresetError, load_preset, save_preset, user_presets_dir
+from .safe_yaml import JsonTooDeep, load_json
 from .comparisons import EXPERIMENTS_DIR, result_path
 from .experiments import Experiment, ExperimentError
 from .share import ShareLimits, ShareWrites, relative_message
@@ -107,6 +108,7 @@ class Workbench:
         return fresh
 
     def _allowed_path(self, path: str) -> str:
+        check_path(path)  # resolve() below would raise a bare ValueError
         if self.allow_any_path:
             return path
         if self.models_dir is None:
@@ -274,9 +276,11 @@ class Workbench:
     def columns_from_json(self, text: str, run_level: dict[str, Any]) -> list[Column]:
         """Columns shaped like an experiment file's: a label plus a preset and/or settings."""
         try:
-            specs = json.loads(text) if isinstance(text, str) else text
+            specs = load_json(text) if isinstance(text, str) else text
         except json.JSONDecodeError as error:
             raise WorkbenchError(f"columns: not valid JSON ({error.msg} at line {error.lineno})") from None
+        except JsonTooDeep as error:
+            raise WorkbenchError(f"columns: {error}") from None
         if not isinstance(specs, list) or not 1 <= len(specs) <= 8:
             raise WorkbenchError("columns: expected a list of 1 to 8 columns")
         return [self._column(i, spec, run_level) for i, spec in enumerate(specs)]
@@ -289,7 +293,9 @@ class Workbench:
             base = load_preset(spec["preset"], self.presets_dir).settings if spec.get("preset") else Settings()
             values = {**base, **run_level, **(spec.get("settings") or {})}
             return Column(str(spec.get("label") or f"column {index + 1}"), Settings(values, source=where))
-        except (PresetError, SettingsError, TypeError) as error:
+        except SettingsError as error:
+            raise WorkbenchError(str(error)) from None  # Settings(source=where) already begins with where
+        except (PresetError, TypeError) as error:
             raise WorkbenchError(f"{where}: {error}") from None
 
 

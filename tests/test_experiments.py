@@ -224,7 +224,8 @@ C = "columns: [{temperature: 0}]\n"
     (P + "load:\n  n_ctxx: 1\n" + C, "bad.yaml:3: load: unknown setting 'n_ctxx' (did you mean 'n_ctx'?)"),
     ("a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(f"{b}: &{b} [{', '.join([f'*{a}'] * 10)}]\n"
                                                 for a, b in zip("abcde", "bcdef")),
-     "bad.yaml: more than 100000 YAML values (after aliases); an experiment file is much smaller"),
+     "bad.yaml:1: anchors and aliases (&name, *name) are not allowed here"),
+    (P + "prompts: [" + "a, " * 100_000 + "]\n" + C, "bad.yaml:2: more than 100000 YAML values"),
 ], ids=lambda value: value.splitlines()[0][:40] if isinstance(value, str) and value else None)
 def test_bad_experiment_files_get_one_line_naming_file_line_and_key(text, message):
     with pytest.raises(ExperimentError) as caught:

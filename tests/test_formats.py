@@ -498,7 +498,8 @@ def test_sillytavern_bias_round_trips():
     ("!!python/object:os.system {}\n", "tgw", "text-generation-webui preset: line 1: could not determine a "
                                               "constructor for the tag 'tag:yaml.org,2002:python/object:os.system'; "
                                               "presets hold plain values only"),
-    ("top_p: &p 0.9\nmin_p: *p\n", "tgw", "text-generation-webui preset: line 2: aliases (*name) are not allowed here"),
+    ("top_p: &p 0.9\nmin_p: *p\n", "tgw",
+     "text-generation-webui preset: line 1: anchors and aliases (&name, *name) are not allowed here"),
     ("top_p: 7\n", "tgw", "text-generation-webui preset: top_p: 7.0 is out of range; expected 0 to 1"),
     ('{"temp": "hot"}', "sillytavern", "SillyTavern preset: temperature: expected a number, got 'hot'"),
     ("top_k: 1\n" + "#" * 70_000, "tgw", "text-generation-webui preset: larger than 64 KiB"),

@@ -103,6 +103,8 @@ def test_settings_are_immutable_and_compare_by_value():
     ("temperature=3,top_k=100", {"temperature": 3.0, "top_k": 100}),
     ("stop=\\n|END", {"stop": ["\n", "END"]}),
     ("stop=\\n|。|魔理沙:", {"stop": ["\n", "。", "魔理沙:"]}),
+    ("stop=\\x|C:\\Users|\\\\n|\\x41\\t", {"stop": ["\\x", "C:\\Users", "\\n", "A\t"]}),  # llama-cli's escapes
+    ("top_k=-1e9,temperature=1e-1", {"top_k": -1e9, "temperature": 0.1}),  # numbers, so the schema says what is wrong
     ("samplers=ekt", {"samplers": "ekt"}),
     ("logit_bias=15043:-5|Hello:false|a:b:2", {"logit_bias": {"15043": -5.0, "Hello": False, "a:b": 2.0}}),
 ])
@@ -111,8 +113,10 @@ def test_column_assignments(text, expected):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("logit_bias=oops", "logit_bias: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; got 'oops'"),
-    ("stop=\\x", "stop: '\\\\x' has a bad backslash escape; write \\\\ for a backslash"),
+    ("logit_bias=oops",
+     "column: logit_bias: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; got 'oops'"),
+    ("stop=\\xff", "column: stop: not UTF-8 text once its escapes are processed (byte 0); \\xHH escapes must "
+                    "spell whole UTF-8 characters"),
 ])
 def test_column_assignment_value_errors_are_one_line(text, message):
     with pytest.raises(SettingsError) as error:

@@ -257,7 +257,7 @@ BOMB = "a: &a [x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.j
 ])
 def test_aliases_are_refused_before_they_expand(text):
     """Nested aliases turn a few hundred bytes into gigabytes; a preset never needs one."""
-    with pytest.raises(PresetError, match=r"^x.yaml: line \d+: aliases \(\*name\) are not allowed here$"):
+    with pytest.raises(PresetError, match=r"^x.yaml: line \d+: anchors and aliases \(&name, \*name\) are not allowed here$"):
         parse_preset_text(text, "x.yaml")
 
 
