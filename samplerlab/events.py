@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
+from .chats import Message
 from .params import Settings
 
 Mode = Literal["chat", "raw"]
@@ -22,11 +23,20 @@ class GenerationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Request:
-    """What is generated from: the same for every column."""
+    """What is generated from: the same for every column.
+
+    In chat mode the model sees [system] + ``history`` + [the user's ``prompt``]; with an empty
+    prompt the history alone, which then ends with the user turn being replied to
+    (``conversation.request_messages`` is the one rule). ``context_policy`` (chats.parse_policy:
+    error, drop_oldest, keep_last:N) says what happens when that conversation is longer than the
+    context. Raw mode sends ``prompt`` as written and takes no history.
+    """
 
     prompt: str
     mode: Mode = "chat"
     system: str | None = None
+    history: tuple[Message, ...] = ()
+    context_policy: str = "error"
 
 
 @dataclass(frozen=True)
