@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .backends import Backend, check_independence
-from .chats import Conversation, to_plain
+from .chats import DEFAULT_POLICY, Conversation, to_plain
 from .events import Column, ColumnResult, Independence, Request
 from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
 from .model_files import ModelError, embedded_model_path, resolve_model_path
@@ -269,7 +269,7 @@ def comparison_spec(request: Request, columns: Sequence[Column], backend: Backen
         spec["system"] = request.system
     if request.history:
         spec["messages"] = to_plain(Conversation(request.history, "comparison"))
-        if request.context_policy != "error":
+        if request.context_policy != DEFAULT_POLICY:
             spec["context_policy"] = request.context_policy
     spec.update(plain(top))
     spec["columns"] = [{"label": column.label, "settings": plain(_own_settings(column.settings, top))}

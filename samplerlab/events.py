@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
-from .chats import Message
+from .chats import DEFAULT_POLICY, Message
 from .params import Settings
 
 Mode = Literal["chat", "raw"]
@@ -36,7 +36,7 @@ class Request:
     mode: Mode = "chat"
     system: str | None = None
     history: tuple[Message, ...] = ()
-    context_policy: str = "error"
+    context_policy: str = DEFAULT_POLICY
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
-from .chats import ChatError, Message, load_chat, parse_messages, parse_policy
+from .chats import DEFAULT_POLICY, ChatError, Message, load_chat, parse_messages, parse_policy
 from .events import Column, Mode, Request
 from .params import KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, Settings, SettingsError, suggest
 from .load_settings import LoadSettings
@@ -76,7 +76,7 @@ class Experiment:
     sweep: tuple[str, ...] = ()
     description: str = ""
     history: tuple[Message, ...] = ()  # the conversation before each prompt (messages: or chat:)
-    context_policy: str = "error"
+    context_policy: str = DEFAULT_POLICY
 
     def request(self, prompt: str) -> Request:
         return Request(prompt, self.mode, self.system, self.history, self.context_policy)
@@ -275,7 +275,7 @@ def _reply_prompt(doc: _Document, history: tuple[Message, ...]) -> tuple[str, ..
 
 def _policy(doc: _Document, spec: Mapping) -> str:
     """error (the default), drop_oldest or keep_last:N; only a conversation is fitted to the context."""
-    value = spec.get("context_policy", "error")
+    value = spec.get("context_policy", DEFAULT_POLICY)
     if "context_policy" in spec and "messages" not in spec and "chat" not in spec:
         raise doc.fail(("context_policy",), "applies to a conversation; give messages or chat as well")
     try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .backends import Backend, BackendError, open_backend
-from .chats import ChatError, parse_messages
+from .chats import DEFAULT_POLICY, ChatError, parse_messages
 from .events import Column, ColumnDone, ColumnResult, Request
 from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
 from .load_settings import LoadSettings
@@ -153,7 +153,7 @@ def recorded_request(document: Mapping[str, Any], prompt: str) -> Request:
     except ChatError as error:
         raise ResultError(str(error)) from None
     return Request(prompt, document["mode"], document.get("system"), history,
-                   document.get("context_policy", "error"))
+                   document.get("context_policy", DEFAULT_POLICY))
 
 
 def _rendered_difference(document: Mapping[str, Any], prompt_index: int, info: Mapping[str, Any]) -> str | None:
