@@ -173,7 +173,7 @@ def _compare_request(prompt: str | None, mode: str, system: str | None, chat_fil
         request = Request(prompt or "", "chat", system, history, policy)
         request_messages(request)  # a chat ending with an assistant turn and no PROMPT: refused before loading
     except (ChatError, GenerationError) as error:
-        raise GenerationError(f"{'--context-policy' if isinstance(error, ChatError) else chat_file}: {error}") from None
+        raise GenerationError(str(error) if isinstance(error, ChatError) else f"{chat_file}: {error}") from None
     return request
 
 

@@ -244,6 +244,8 @@ def _history(doc: _Document, spec: Mapping, base_dir: Path) -> tuple[Message, ..
         raise doc.fail(("chat_select",), "picks one chat of a chat: file; give chat as well")
     try:
         if "messages" in spec:
+            if not _expect(doc, ("messages",), spec["messages"], list, "a list of {role, content} messages"):
+                raise doc.fail(("messages",), "holds no messages; expected at least one")
             return parse_messages(spec["messages"], doc.where((), at=("messages",))).messages
         if "chat" in spec:
             path = Path(_text(doc, ("chat",), spec["chat"])).expanduser()
