@@ -7,10 +7,11 @@ local engine and a llama-server cut a long conversation the same way. Pure: no l
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any, Callable, Sequence
 
-from .chats import ChatError, Conversation, Message, fit, parse_policy
+from .chats import ChatError, Conversation, Message, fit, parse_messages, parse_policy, to_plain
 from .events import GenerationError, Request
 
 SOURCE = "chat"  # how a context error names what did not fit
@@ -65,3 +66,30 @@ def _drop_turns(history: tuple[Message, ...], dropped: int) -> tuple[Message, ..
 
 def _plain(messages: Sequence[Message]) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in messages]
+
+
+# -- a conversation typed or edited as text (the app's conversation box, the API) ------------------
+def parse_history(text: str, source: str = "conversation") -> tuple[Message, ...]:
+    """A JSON list of {role, content} messages as history; empty text is no conversation."""
+    if not text or not text.strip():
+        return ()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ChatError(f"{source}: not valid JSON ({error.msg}: line {error.lineno} column {error.colno}); "
+                        "expected a list of {role, content} messages") from None
+    return parse_messages(data, source).messages
+
+
+def history_text(messages: Sequence[Message]) -> str:
+    """The messages as the JSON ``parse_history`` reads back: one message per line, so it stays editable."""
+    if not messages:
+        return ""
+    lines = [json.dumps(item, ensure_ascii=False) for item in to_plain(Conversation(tuple(messages), SOURCE))]
+    return "[\n" + ",\n".join(lines) + "\n]"
+
+
+def with_reply(request: Request, reply: str) -> tuple[Message, ...]:
+    """The conversation after a run with ``reply`` kept as the assistant's turn, ready for the next user message."""
+    prompt = (Message("user", request.prompt),) if request.prompt else ()
+    return (*request.history, *prompt, Message("assistant", reply))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 from .backends import Backend, BackendError, check_independence
+from .chats import ChatError
 from .events import Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult
 from .model_files import ModelError, resolve_model_path
 from .params import Settings, SettingsError
@@ -179,4 +180,4 @@ class Workbench:
             raise WorkbenchError(f"{where}: {error}") from None
 
 
-USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError, BackendError)
+USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError, BackendError, ChatError)

@@ -265,3 +265,53 @@ def test_bench_uses_raw_mode_on_a_model_without_a_chat_template(untemplated):
                                        "--repeat", "1"])
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r"ratio=\d+\.\d{3}", result.output.splitlines()[-1])
+
+
+# -- the app ----------------------------------------------------------------------------------------
+def session(name: str):
+    from types import SimpleNamespace
+    return SimpleNamespace(session_hash=name)
+
+
+def test_the_app_loads_a_chat_file_and_keeps_a_reply_for_the_next_turn(model):
+    from samplerlab.app import Callbacks, build_app
+    from samplerlab.conversation import history_text, parse_history
+    from samplerlab.conversation_panel import ConversationCallbacks
+    from samplerlab.workbench import Workbench
+    bench = Workbench(LocalBackend(model))
+    build_app(bench)  # the conversation panel is wired into the Compare tab
+    calls = ConversationCallbacks(bench)
+    shown = calls.load(str(CHATS / "openai-messages.json"))
+    messages = load_chat(CHATS / "openai-messages.json").messages
+    assert shown == history_text(messages) and parse_history(shown) == messages
+    asked = Request("And the oldest?", history=parse_history(shown))
+    list(bench.stream("me", asked, GREEDY))
+    reply = bench.last("me").columns[0].text
+    kept, prompt = calls.keep("en", "1", session("me"))
+    assert prompt == "" and parse_history(kept) == (*messages, Message("user", "And the oldest?"),
+                                                    Message("assistant", reply))
+    api = Callbacks(bench).compare_api("And the oldest?", max_tokens=6, columns='[{"settings": {"temperature": 0}}]',
+                                       messages=shown)
+    assert api["columns"][0]["text"] == reply
+
+
+def test_the_app_says_what_is_wrong_in_one_line(model, tmp_path):
+    import gradio as gr
+    from samplerlab.conversation_panel import ConversationCallbacks
+    from samplerlab.workbench import Workbench
+    calls = ConversationCallbacks(Workbench(LocalBackend(model)))
+    (tmp_path / "bad.json").write_text('[{"role": "robot", "content": "hi"}]')
+    with pytest.raises(gr.Error) as error:
+        calls.load(str(tmp_path / "bad.json"))
+    assert error.value.message == "bad.json: messages[0]: role: expected one of system, user, assistant, got 'robot'"
+    with pytest.raises(gr.Error) as error:
+        calls.keep("en", "1", session("nobody"))
+    assert error.value.message == "Run a comparison first: there is no reply to keep"
+
+
+def test_the_api_takes_its_defaults_from_the_schema():
+    import inspect
+    from samplerlab.app import Callbacks
+    parameters = inspect.signature(Callbacks.compare_api).parameters
+    assert (parameters["seed"].default, parameters["max_tokens"].default) == \
+        (KNOB_BY_NAME["seed"].default, KNOB_BY_NAME["max_tokens"].default)
