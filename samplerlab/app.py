@@ -11,7 +11,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request leaves the machine uninvited
 
@@ -28,8 +28,7 @@ from .load_settings import LOAD_KNOBS, LoadSettings
 from .views import COLOR_MAP, CSS, candidates_html, stats_line, token_spans
 from .experiments_tab import experiments_panel
 from .formats import export_preset
-from .presets import (Preset, PresetError, list_presets, load_preset, parse_preset_text, preset_yaml, file_stem,
-                      save_preset)
+from .presets import Preset, PresetError, list_presets, load_preset, parse_preset_text, preset_yaml, file_stem
 from .widgets import (COLUMN_KNOBS, RUN_KNOBS, column_settings, describe_columns, from_widget, knob_widget,
                       run_level_values, split_columns, widget_values)
 from .workbench import USER_ERRORS, Workbench
@@ -52,11 +51,22 @@ class Callbacks:
     def __init__(self, bench: Workbench) -> None:
         self.bench = bench
 
+    def error(self, error: BaseException) -> gr.Error:
+        """One line for the browser, the server's folders by their short names when shared."""
+        return gr.Error(self.bench.message(error), print_exception=False)
+
     def expect(self, request: gr.Request) -> None:
-        self.bench.expect(request.session_hash)
+        try:
+            self.bench.expect(request.session_hash)
+        except USER_ERRORS as error:
+            raise self.error(error)
 
     def run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, count, *flat):
         """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds."""
+        with self.bench.cancellable(request.session_hash):  # a refused run frees the session's place too
+            yield from self._run(request, lang, mode, system, prompt, chat, policy, count, *flat)
+
+    def _run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, count, *flat):
         count = int(count)
         try:
             asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)))
@@ -64,12 +74,12 @@ class Callbacks:
             columns = [Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
                        for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS):]))[:count])]
         except USER_ERRORS as error:
-            raise gr.Error(str(error), print_exception=False)
+            raise self.error(error)
         texts, tokens, stats = [""] * MAX_COLUMNS, [[] for _ in range(MAX_COLUMNS)], [""] * MAX_COLUMNS
-        tails = [""] * MAX_COLUMNS
+        tails, notes = [""] * MAX_COLUMNS, []
         last = 0.0
         try:
-            for event in self.bench.stream(request.session_hash, asked, columns):
+            for event in self.bench.stream(request.session_hash, asked, columns, notes):
                 if isinstance(event, TokenEvent):
                     if event.index == 0:  # a column retried on another server starts again
                         texts[event.column], tokens[event.column] = "", []
@@ -85,7 +95,8 @@ class Callbacks:
                     last = time.monotonic()
                     yield self._outputs(texts, tokens, stats, tails)
         except USER_ERRORS as error:
-            raise gr.Error(str(error), print_exception=False)
+            raise self.error(error)
+        stats = [f"{line}  \n{'; '.join(notes)}" if line and notes else line for line in stats]
         yield self._outputs(texts, tokens, stats, tails)
 
     @staticmethod
@@ -124,7 +135,7 @@ class Callbacks:
         try:
             self.bench.load_model(path.strip(), hf_repo.strip(), hf_file.strip(), values)
         except USER_ERRORS as error:
-            raise gr.Error(str(error), print_exception=False)
+            raise self.error(error)
         return self.model_markdown(lang)
 
     # -- presets ----------------------------------------------------------------
@@ -141,7 +152,7 @@ class Callbacks:
         try:
             return widget_values(load_preset(name, self.bench.presets_dir).settings)
         except USER_ERRORS as error:
-            raise gr.Error(str(error), print_exception=False)
+            raise self.error(error)
 
     def refresh(self, lang: str) -> list[Any]:
         """What a page shows of the shared state, current when the page (re)loads."""
@@ -158,9 +169,9 @@ class Callbacks:
             settings = column_settings(split_columns(list(flat))[int(source) - 1], {}, int(source) - 1)
             preset = Preset(name=name.strip(), description=description.strip(), settings=settings, builtin=False,
                             path=None)
-            save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
+            self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, ValueError) as error:
-            return self._refreshed(f"❌ {error}", None)
+            return self._refreshed(f"❌ {self.bench.message(error)}", None)
         return self._refreshed(t("saved_preset", lang).format(name=preset.name), preset.name)
 
     def upload_preset(self, path: str | None, overwrite: bool, lang: str = "en") -> list[Any]:
@@ -171,9 +182,9 @@ class Callbacks:
             with open(path, "rb") as handle:
                 text = handle.read(MAX_UPLOAD + 1).decode("utf-8")
             preset = parse_preset_text(text, source="uploaded file")
-            save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
+            self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, UnicodeDecodeError, OSError) as error:
-            return self._refreshed(f"❌ {str(error).splitlines()[0]}", None)
+            return self._refreshed(f"❌ {self.bench.message(error)}", None)
         return self._refreshed(t("uploaded_preset", lang).format(name=preset.name), preset.name)
 
     def show_preset(self, name: str | None, target: str) -> list[Any]:
@@ -185,14 +196,14 @@ class Callbacks:
             download = self.bench.download(file_stem(preset.name) + ".yaml", text)
             return [text, download, export_preset(preset, target)]
         except USER_ERRORS as error:
-            return [f"# {error}", None, ""]
+            return [f"# {self.bench.message(error)}", None, ""]
 
     def preset_api(self, name: str) -> str:
         """A preset as YAML, for scripts."""
         try:
             return preset_yaml(load_preset(name, self.bench.presets_dir))
         except USER_ERRORS as error:
-            raise gr.Error(str(error), print_exception=False)
+            raise self.error(error)
 
     def save_preset_api(self, name: str, description: str, settings: str, overwrite: bool = False) -> str:
         """Save settings (a JSON object of knobs) as a user preset, for scripts."""
@@ -201,26 +212,48 @@ class Callbacks:
             if not isinstance(values, dict):
                 raise PresetError("settings: expected a JSON object of knob values")
             preset = Preset(name=name, description=description, settings=Settings(values, source="settings"))
-            saved = save_preset(preset, self.bench.presets_dir, overwrite=bool(overwrite))
+            saved = self.bench.save_preset(preset, overwrite=bool(overwrite))
         except json.JSONDecodeError as error:
             raise gr.Error(f"settings: not valid JSON ({error.msg})", print_exception=False)
         except USER_ERRORS as error:
-            raise gr.Error(str(error), print_exception=False)
+            raise self.error(error)
         return f"saved preset {saved.name!r}"
 
     def compare_api(self, prompt: str, seed: int = KNOB_BY_NAME["seed"].default,
                     max_tokens: int = KNOB_BY_NAME["max_tokens"].default, columns: str = '[{"label": "default"}]',
-                    messages: str = "", context_policy: str = DEFAULT_POLICY) -> dict:
+                    messages: str = "", context_policy: str = DEFAULT_POLICY,
+                    request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
         """Run a comparison for scripts: columns as JSON, shaped like an experiment file's; ``messages``
-        (a JSON list of {role, content}) are the conversation before ``prompt``. Defaults are the schema's."""
-        from .results import column_record
-        try:
-            parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
-            asked = Request(prompt, "chat", None, parse_history(messages, "messages"), str(parse_policy(context_policy)))
-            result = self.bench.run(asked, parsed)
-        except USER_ERRORS as error:
-            raise gr.Error(str(error), print_exception=False)
-        return {"columns": [column_record(c) for c in result.columns]}
+        (a JSON list of {role, content}) are the conversation before ``prompt``. Defaults are the schema's.
+
+        A generator, the finished columns so far every STREAM_EVERY seconds and all of them at the end,
+        because Gradio closes a generator whose client cancels or goes away, and closing it stops the
+        run and frees the model; a plain function would run on to its end while others wait.
+        """
+        done: dict[int, Any] = {}
+        notes: list[str] = []
+        last = time.monotonic()
+        with self.bench.cancellable(request.session_hash):
+            try:
+                parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
+                asked = Request(prompt, "chat", None, parse_history(messages, "messages"),
+                                str(parse_policy(context_policy)))
+                for event in self.bench.stream(request.session_hash, asked, parsed, notes):
+                    if isinstance(event, ColumnDone):
+                        done[event.column] = event.result
+                    if time.monotonic() - last > STREAM_EVERY:
+                        last = time.monotonic()
+                        yield _api_answer(done, notes)
+            except USER_ERRORS as error:
+                raise self.error(error)
+        yield _api_answer(done, notes)
+
+
+def _api_answer(done: dict[int, Any], notes: list[str]) -> dict:
+    """The API's answer: the finished columns in order, as result files record them, and any notes."""
+    from .results import column_record
+    answer: dict[str, Any] = {"columns": [column_record(done[i]) for i in sorted(done)]}
+    return {**answer, "notes": list(notes)} if notes else answer
 
 
 # -- layout ----------------------------------------------------------------------
@@ -249,7 +282,7 @@ class Labels:
 
 
 def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Blocks:
-    calls, labels = Callbacks(bench), Labels()
+    calls, labels, shared = Callbacks(bench), Labels(), shared or bench.shared
     with gr.Blocks(title="samplerlab", analytics_enabled=False) as demo:
         lang_state = gr.State(lang)
         with gr.Row():

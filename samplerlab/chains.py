@@ -8,7 +8,7 @@ the same rules as the local engine (``sampling.build_chain``) without importing 
 
 from __future__ import annotations
 
-from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, stage_enabled
+from .params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, Settings, order_names, stage_enabled, stage_stopper
 
 
 def mirostat_stages(settings: Settings) -> frozenset[str]:
@@ -47,7 +47,8 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
     Kinds: 'order' (its stage is not in the order), 'mirostat' (the Mirostat chain skips the stage,
     or dynamic temperature),
     'greedy' (temperature 0 keeps the top token, which the stage keeps too), 'requires' (the
-    knobs that switch it on are all off; detail names them).
+    knobs that switch it on are all off; detail names them), 'stopped' (another knob of its stage
+    holds the stage off, as a penalty range of 0 does in llama.cpp; detail names it and its value).
     """
     order = order_names(settings.samplers)
     kept = mirostat_stages(settings) if settings.mirostat else frozenset()
@@ -63,7 +64,17 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
             notes[knob.name] = ("greedy", knob.stage)
         elif knob.requires and len(switched_off) == len(knob.requires):
             notes[knob.name] = ("requires", ", ".join(switched_off))
+        elif knob.stage and (stopper := stage_stopper(knob.stage, settings)) and stopper is not knob:
+            notes[knob.name] = ("stopped", f"{stopper.name} {settings[stopper.name]}")
     return notes
+
+
+def selector_name(settings: Settings) -> str:
+    """The stage that picks the token, chosen as common/sampling.cpp chooses it: Mirostat wins; else
+    adaptive-p when the order names it; else dist."""
+    if settings.mirostat:
+        return {1: "mirostat", 2: "mirostat_v2"}[settings.mirostat]
+    return "adaptive_p" if "adaptive_p" in order_names(settings.samplers) else "dist"
 
 
 def server_refusal(settings: Settings) -> str | None:

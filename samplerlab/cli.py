@@ -27,6 +27,7 @@ from .experiments import load_experiment
 from .report import render_report, text_table
 from .results import load_result
 from .runner import check_result, opened_backend
+from .share import SHARE_WRITES, ShareLimits
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
@@ -92,11 +93,16 @@ def _number_or_text(raw: str) -> int | str:
               help="The app's experiment files, and where it saves comparisons (default: the shipped experiments/).")
 @click.option("--models-dir", type=click.Path(file_okay=False, exists=True), default=None,
               help="With --share, the only place models may be loaded from.")
+@click.option("--share-limits", "share_limits", default="", metavar="NAME=VALUE,...",
+              help=f"With --share, what one request may cost (default: {ShareLimits().describe()}): most tokens per "
+                   "column (max_tokens 0 runs this many), columns per comparison, and seconds per run.")
+@click.option("--share-writes", type=click.Choice(SHARE_WRITES), default="off", show_default=True,
+              help="With --share, what visitors may write: nothing, or new presets (never overwriting one).")
 @click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
 @model_options
 @click.pass_context
-def main(context: click.Context, host, port, share, auth, presets_dir, experiments_dir, models_dir, lang, model_path,
-         hf_repo, hf_file, load_text, servers, api_key) -> None:
+def main(context: click.Context, host, port, share, auth, presets_dir, experiments_dir, models_dir, share_limits,
+         share_writes, lang, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
     """Compare llama.cpp sampling settings side by side on one prompt and seed.
 
     Without a command, opens the app in the browser on the embedded model.
@@ -109,6 +115,7 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
         bench = Workbench(open_model(model_path, hf_repo, hf_file, load_text, servers, api_key),
                           presets_dir=Path(presets_dir) if presets_dir else None,
                           models_dir=Path(models_dir) if models_dir else None, allow_any_path=not share,
+                          shared=share, limits=ShareLimits.parse(share_limits), writes=share_writes,
                           **({"experiments_dir": experiments_dir} if experiments_dir else {}))
         bench.check()
         serve(bench, lang, host, port, share, parse_auth(auth), say=click.echo)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .params import GROUPS, KNOBS, NAMED_ORDERS, STAGES, Knob, coerce, order_names
+from .params import GROUPS, KNOBS, NAMED_ORDERS, SELECTING_STAGES, STAGE_BY_NAME, STAGES, Knob, coerce, order_names
 
 
 def format_value(knob: Knob, value: Any) -> str:
@@ -36,5 +36,8 @@ def knob_table(lang: str = "en", knobs: tuple[Knob, ...] = KNOBS) -> str:
 def order_table() -> str:
     rows = ["| letter | stage |", "| --- | --- |"] + [f"| `{s.letter}` | {s.name} ({s.label}) |" for s in STAGES]
     named = [f"- `{name}`: `{letters}` = {' -> '.join(order_names(letters))}" for name, letters in NAMED_ORDERS.items()]
-    return "\n".join(rows + [""] + named)
+    pickers = [f"- `{STAGE_BY_NAME[name].letter}` ({STAGE_BY_NAME[name].label}) picks the token itself: as in llama.cpp "
+               f"it runs last wherever the order names it, in place of `dist`, and only when named; Mirostat "
+               f"replaces it." for name in sorted(SELECTING_STAGES)]
+    return "\n".join(rows + [""] + named + pickers)
 

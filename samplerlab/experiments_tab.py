@@ -27,7 +27,7 @@ ERRORS = (*USER_ERRORS, ExperimentError, ResultError, OSError)
 class ExperimentCallbacks:
     def __init__(self, bench: Workbench, shared: bool) -> None:
         self.bench = bench
-        self.shared = shared
+        self.shared = shared or bench.shared
 
     def names(self) -> list[str]:
         return sorted(path.stem for path in self.bench.experiments_dir.glob("*.yaml"))
@@ -42,7 +42,7 @@ class ExperimentCallbacks:
         try:
             return read_small_text(self._path(name)) if name else ""
         except (*ERRORS, PresetError) as error:
-            return f"# {error}"
+            return f"# {self.bench.message(error)}"
 
     def experiment(self, name: str) -> Experiment:
         experiment = load_experiment(self._path(name))
@@ -54,7 +54,10 @@ class ExperimentCallbacks:
 
     def expect(self, request: gr.Request) -> None:
         """Run was clicked (the run may still wait for the model): from now on Stop applies to it."""
-        self.bench.expect(request.session_hash)
+        try:
+            self.bench.expect(request.session_hash)
+        except ERRORS as error:
+            raise gr.Error(self.bench.message(error), print_exception=False)
 
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
@@ -62,19 +65,22 @@ class ExperimentCallbacks:
     def run(self, name: str, max_tokens: float | None, request: gr.Request) -> Iterator[list[Any]]:
         """Run the chosen file as the CLI would, showing each column as it finishes, then the report."""
         done: list[Any] = []
+        notes: list[str] = []
+        runs = 0
         try:
-            experiment = self.experiment(name)
-            with self.bench.cancellable(request.session_hash) as cancel:
-                servers = () if self.bench.model is not None else self.bench.backend.info.location.split()
-                for item in stream_file(experiment, cancel, max_tokens=int(max_tokens) if max_tokens else None,
-                                        loaded=self.bench.backend, servers=servers):
-                    if not isinstance(item, Finished):
-                        done.append(item)
-                    yield _outputs(item, done, experiment.runs, self.bench)
+            with self.bench.cancellable(request.session_hash) as cancel:  # entered first: a refusal frees it too
+                experiment, options = self.bench.experiment_run(self.experiment(name),
+                                                                int(max_tokens) if max_tokens else None, notes)
+                runs = experiment.runs
+                with self.bench.deadline(cancel, notes):
+                    for item in stream_file(experiment, cancel, **options):
+                        if not isinstance(item, Finished):
+                            done.append(item)
+                        yield _outputs(item, done, runs, self.bench, notes)
         except ExperimentStopped as error:
-            yield [f"⏹ {error}", progress_html(done, experiment.runs), None]
+            yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs), None]
         except ERRORS as error:
-            raise gr.Error(str(error).splitlines()[0], print_exception=False)
+            raise gr.Error(self.bench.message(error), print_exception=False)
 
     def save(self, name: str, lang: str, request: gr.Request) -> str:
         """The session's last comparison, outputs included, as an experiment file and its result."""
@@ -87,16 +93,20 @@ class ExperimentCallbacks:
             experiment, result = save_comparison(name.strip(), last.request, last.columns, last.backend,
                                                  self.bench.experiments_dir)
         except ERRORS as error:
-            return f"❌ {str(error).splitlines()[0]}"
+            return f"❌ {self.bench.message(error)}"
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
 
 
-def _outputs(item: Any, done: list[Any], runs: int, bench: Workbench) -> list[Any]:
+def _outputs(item: Any, done: list[Any], runs: int, bench: Workbench, notes: list[str]) -> list[Any]:
     """Status, the HTML panel and the result file: the finished columns so far, or at the end the report."""
     if isinstance(item, Finished):
         download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
-        return [f"✅ {item.path.name}", report_frame(item.document), download]
-    return [f"{len(done)} / {runs} columns", progress_html(done, runs), None]
+        return [_with_notes(f"✅ {item.path.name}", notes), report_frame(item.document), download]
+    return [_with_notes(f"{len(done)} / {runs} columns", notes), progress_html(done, runs), None]
+
+
+def _with_notes(status: str, notes: list[str]) -> str:
+    return "  \n".join([status, *notes])
 
 
 def report_frame(document: dict) -> str:

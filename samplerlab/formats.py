@@ -22,6 +22,12 @@ SillyTavern presets state every value they can express, because the receiving
 side's defaults differ from llama.cpp's (Ollama top_p 0.9, llama-cpp-python
 max_tokens 16) or depend on how the server was launched.
 
+llama-cli and llama-server exports also carry how samplerlab loads a model
+(its default load settings, from each load knob's ``llama_cli``) and runs a
+column (one KV stream, no reused prompt cache): with other load settings the
+same llama.cpp, model, prompt and seed give other text (measured: llama-server
+with flash attention on "auto" differed in 11 of 12 settings).
+
 The tables of TGW's and SillyTavern's keys and defaults serve both directions;
 ``formats_import`` reads those tools' presets with them (it imports from here,
 never the other way round).
@@ -31,20 +37,27 @@ from __future__ import annotations
 
 import json
 import shlex
+import textwrap
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, STAGE_BY_NAME,
-                     Settings, order_names, spelled, stage_enabled, suggest)
+from .load_settings import LOAD_KNOBS, LoadSettings
+from .params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, SELECTING_STAGES,
+                     STAGE_BY_NAME, Knob, Settings, order_names, spelled, stage_enabled, suggest)
 from .presets import Preset, PresetError, dump_yaml
 from .chains import mirostat_stages
 
 UNSUPPORTED_KEY = "_samplerlab_unsupported"
+LAUNCH_KEY = "_samplerlab_launch"  # how to start llama-server as samplerlab runs a column
+# A column in llama-server's terms (engine.py: its own KV stream, kv_unified off; the prompt evaluated
+# afresh). For N columns at once: --parallel N and N times --ctx-size.
+LLAMA_SERVER_RUN_ARGS = ("--parallel 1", "--no-kv-unified", "--no-cache-prompt")
 NO_TAIL_FREE = "llama.cpp removed tail-free sampling; only samplerlab runs it"
 TGW_LABEL, ST_LABEL = "text-generation-webui", "SillyTavern"
 LLAMA_CPP_ORDER, LCP_ORDER = NAMED_ORDERS[DEFAULT_ORDER], NAMED_ORDERS["llama-cpp-python"]
 TAIL_FREE = STAGE_BY_NAME["tail_free"].letter  # a stage only samplerlab still runs
+ADAPTIVE_P = STAGE_BY_NAME["adaptive_p"].letter  # llama.cpp runs adaptive-p only when the order names it
 
 # -- key tables (samplerlab knob -> the tool's key) ------------------------------------------
 
@@ -76,7 +89,8 @@ TGW_DEFAULTS: Mapping[str, Any] = {
 TGW_STAGE_NAMES = {"penalties": "repetition_penalty", "tail_free": "tfs", "typ_p": "typical_p"}
 TGW_FOLLOWERS = {"repetition_penalty": ("presence_penalty", "frequency_penalty"),
                  "temperature": ("dynamic_temperature", "quadratic_sampling")}
-TGW_TO_STAGE = {TGW_STAGE_NAMES.get(stage, stage): stage for stage in STAGE_BY_NAME}
+# TGW (modules/llama_cpp_server.py) switches adaptive-p on by its target alone, not by its place in the list.
+TGW_TO_STAGE = {TGW_STAGE_NAMES.get(stage, stage): stage for stage in STAGE_BY_NAME if stage not in SELECTING_STAGES}
 TGW_TO_STAGE.update({follower: TGW_TO_STAGE[leader] for leader, followers in TGW_FOLLOWERS.items()
                      for follower in followers})
 
@@ -106,6 +120,7 @@ ST_NEUTRAL: Mapping[str, Any] = {
 # Keys current SillyTavern saves in every preset but Neutral.json lacks, at their defaults
 # (`textgenerationwebui_settings` in public/scripts/textgen-settings.js): adaptive-p, off while the
 # target is negative. Exports state them: ST keeps its current value for a key a preset leaves out.
+# ST sends llama.cpp its `samplers` list as it is (its default ends with adaptive_p) and the target.
 ST_SAVED_DEFAULTS: Mapping[str, Any] = {"adaptive_target": -0.01, "adaptive_decay": 0.9}
 ST_BASE: Mapping[str, Any] = {**ST_NEUTRAL, **ST_SAVED_DEFAULTS}
 ST_STAGE_NAMES = {"tail_free": "tfs_z"}
@@ -131,6 +146,7 @@ class Target:
     reasons: Mapping[str, str] = field(default_factory=dict)
     stages: str = LLAMA_CPP_ORDER.replace(TAIL_FREE, "")  # stages its sampler order can name
     baseline: Mapping[str, Any] | None = None  # its defaults in its own terms: equal values are left out
+    launch: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # adds how to load and run as samplerlab
 
     def values(self, settings: Settings) -> tuple[dict[str, Any], list[str]]:
         """The tool's keys and values for these settings, plus a note per knob it cannot express."""
@@ -160,9 +176,12 @@ _MISSING = object()
 
 
 def _matters(name: str, settings: Settings) -> bool:
-    """A knob that only tunes others (dry_base, penalize_prompt...) matters once one of them is on."""
-    required = KNOB_BY_NAME[name].requires
-    return not required or any(settings[other] != KNOB_BY_NAME[other].neutral for other in required)
+    """A knob matters when its stage is in the order (adaptive-p runs only when named) and, if it only tunes
+    others (dry_base, penalize_prompt...), once one of them is on."""
+    knob = KNOB_BY_NAME[name]
+    if knob.stage and knob.stage not in order_names(settings["samplers"]):
+        return False
+    return not knob.requires or any(settings[other] != KNOB_BY_NAME[other].neutral for other in knob.requires)
 
 
 def _effective_order(letters: str, settings: Settings, stages: str) -> str:
@@ -229,6 +248,49 @@ def _dump_json(values: dict[str, Any], notes: list[str]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _knob_flags(knob: Knob, value: Any) -> dict[str, Any]:
+    """llama.cpp's flags for one load knob's value; a bare flag (--no-repack) maps to None."""
+    names = (knob.llama_cli,) if isinstance(knob.llama_cli, str) else knob.llama_cli or ()
+    if knob.kind == "bool":
+        return {(name if value else f"--no-{name[2:]}"): None for name in names}
+    if knob.name == "n_gpu_layers" and value < 0:
+        value = "all"  # llama.cpp's -1 is "auto"; samplerlab's (llama-cpp-python's) is every layer
+    return dict.fromkeys(names, value)
+
+
+def load_flags(load: LoadSettings) -> dict[str, Any]:
+    """llama.cpp's flags for samplerlab's load settings, derived from the load knobs."""
+    return {flag: value for knob in LOAD_KNOBS for flag, value in _knob_flags(knob, load[knob.name]).items()}
+
+
+def _flag_text(flag: str, value: Any) -> str:
+    return flag if value is None else f"{flag} {shlex.quote(value) if isinstance(value, str) else repr(value)}"
+
+
+def same_text_note() -> str:
+    """Why the load flags are there, naming those the text depends on (``Knob.decides_text``)."""
+    decisive = [flag for knob in LOAD_KNOBS if knob.decides_text for flag in _knob_flags(knob, LoadSettings()[knob.name])]
+    return (f"The load flags are samplerlab's default load settings (a preset carries none). For samplerlab's "
+            f"exact text from the same model, prompt and seed keep {', '.join(decisive[:-1])} and {decisive[-1]}: "
+            f"they change the numbers llama.cpp computes.")
+
+
+_RUN_NOTE = f"{' '.join(LLAMA_SERVER_RUN_ARGS)} (a KV stream of its own per column, no reused prompt cache)"
+
+
+def _cli_launch(values: dict[str, Any]) -> dict[str, Any]:
+    return {**load_flags(LoadSettings()), **values}
+
+
+def _server_launch(values: dict[str, Any]) -> dict[str, Any]:
+    """The body turns prompt caching off; the command to start the server goes along as a note."""
+    command = " ".join(["llama-server -m model.gguf", *(_flag_text(flag, value) for flag, value in
+                                                        load_flags(LoadSettings()).items()), *LLAMA_SERVER_RUN_ARGS])
+    return {**values, "cache_prompt": False,
+            LAUNCH_KEY: [command, same_text_note(), f"The text depends on {_RUN_NOTE} too; this body turns "
+                                                    f"cache_prompt off."]}
+
+
 def _comment_header(title: str, label: str, notes: list[str]) -> list[str]:
     lines = [f"# {title} for {label}, exported by samplerlab"]
     if notes:
@@ -253,9 +315,12 @@ def _render_llama_cli(title: str, values: dict[str, Any], notes: list[str]) -> s
         elif isinstance(value, list):
             arguments.extend(f"{flag} {_cli_text(item)}" for item in value or ["none"])
         else:
-            arguments.append(f"{flag} {value!r}")
-    lines = _comment_header(title, "llama-cli", notes) + ["# llama-server takes the same flags.",
-                                                         "llama-cli -m model.gguf" + "".join(f" \\\n  {a}" for a in arguments)]
+            arguments.append(_flag_text(flag, value))
+    lines = _comment_header(title, "llama-cli", notes) + [
+        *(f"# {line}" for line in textwrap.wrap(same_text_note(), 100)),
+        *(f"# {line}" for line in textwrap.wrap(f"llama-server takes the same flags, plus {_RUN_NOTE}, which "
+                                                f"the text depends on too.", 100)),
+        "llama-cli -m model.gguf" + "".join(f" \\\n  {a}" for a in arguments)]
     return "\n".join(lines) + "\n"
 
 
@@ -325,7 +390,7 @@ def _tgw_value(name: str, value: Any, notes: list[str]) -> Any:
 def _tgw_priority(letters: str) -> list[str]:
     """TGW's full priority list with its stage slots refilled in our order (followers move with their
     stage), so llama.cpp's default order differs from TGW's only where the two really differ."""
-    leaders = iter(TGW_STAGE_NAMES.get(stage, stage) for stage in order_names(letters))
+    leaders = iter(TGW_STAGE_NAMES.get(stage, stage) for stage in order_names(letters) if stage not in SELECTING_STAGES)
     followers = {name for group in TGW_FOLLOWERS.values() for name in group}
     names: list[str] = []
     for name in TGW_PRIORITY:
@@ -347,20 +412,34 @@ def _dynatemp_pair(settings: Settings) -> tuple[float, float]:
     return tidy(low), tidy(settings["temperature"] + settings["dynatemp_range"])
 
 
+def _adaptive_target(settings: Settings, off: float) -> float:
+    """The target where samplerlab's order runs adaptive-p, else the tool's "off": TGW and KoboldCpp (behind
+    SillyTavern) switch adaptive-p on by its target alone, llama.cpp by the order's `a`."""
+    runs = ADAPTIVE_P in settings["samplers"] and settings["adaptive_target"] >= 0
+    return settings["adaptive_target"] if runs else off
+
+
 def _tgw_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
-    """Dynamic temperature as TGW's low/high pair; one range serves both repetition penalties and DRY."""
+    """Dynamic temperature as TGW's low/high pair; one range serves both repetition penalties and DRY;
+    adaptive-p on only where samplerlab runs it (TGW takes a target of 0 as off)."""
     low, high = _dynatemp_pair(settings) if settings["dynatemp_range"] > 0 else (1, 1)
     values.update(dynamic_temperature=settings["dynatemp_range"] > 0, dynatemp_low=low, dynatemp_high=high)
+    values["adaptive_target"] = _adaptive_target(settings, TGW_DEFAULTS["adaptive_target"])
+    if values["adaptive_target"] == 0 and ADAPTIVE_P in settings["samplers"]:
+        notes.append(f"adaptive_target = 0.0: {TGW_LABEL} takes 0 as off")
     if settings["dry_penalty_last_n"] != settings["repeat_last_n"] and _matters("dry_penalty_last_n", settings):
         notes.append(f"dry_penalty_last_n = {settings['dry_penalty_last_n']}: {TGW_LABEL} uses "
                      f"repetition_penalty_range ({settings['repeat_last_n']}) for DRY too")
 
 
 def _st_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
-    """ST's dynatemp switch and range, temperature_last from the order, bans as banned_tokens lines."""
+    """ST's dynatemp switch and range, temperature_last from the order (the token picker aside), adaptive-p's
+    target only where samplerlab runs it, bans as banned_tokens lines."""
     on = settings["dynatemp_range"] > 0
     low, high = _dynatemp_pair(settings) if on else (ST_NEUTRAL["min_temp"], ST_NEUTRAL["max_temp"])
-    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=settings["samplers"].endswith("t"),
+    ordered = "".join(c for c in settings["samplers"] if order_names(c)[0] not in SELECTING_STAGES)
+    values["adaptive_target"] = _adaptive_target(settings, ST_SAVED_DEFAULTS["adaptive_target"])
+    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=ordered.endswith("t"),
                   sampler_priority=_tgw_priority(settings["samplers"]),
                   sampler_order=_kobold_order(settings["samplers"]))
     bias = settings["logit_bias"]
@@ -425,12 +504,13 @@ _LLAMA_CLI = Target("llama-cli", LLAMA_CLI_FLAGS, _render_llama_cli, _llama_cli_
 
 TARGETS: Mapping[str, Target] = {
     # llama-cli's defaults are llama.cpp's own, with "no limit" and a random seed.
-    "llama-cli": replace(_LLAMA_CLI, baseline=_LLAMA_CLI.values(DEFAULTS.replace(max_tokens=0, seed=-1))[0]),
+    "llama-cli": replace(_LLAMA_CLI, baseline=_LLAMA_CLI.values(DEFAULTS.replace(max_tokens=0, seed=-1))[0],
+                         launch=_cli_launch),
     "llama-server": Target("llama-server", LLAMA_SERVER_KEYS, _json_renderer, _llama_cpp_value,
-                           reasons=_LLAMA_CPP_REASONS),
+                           reasons=_LLAMA_CPP_REASONS, launch=_server_launch),
     "openai": Target("the OpenAI-compatible API", OPENAI_KEYS, _json_renderer,
                      lambda name, value, notes: _llama_cpp_value(name, value, notes, _bias_object),
-                     reasons=_LLAMA_CPP_REASONS),
+                     reasons=_LLAMA_CPP_REASONS, launch=_server_launch),
     "ollama": Target("Ollama", OLLAMA_KEYS, _render_ollama, _llama_cpp_value, reasons=_OLLAMA_REASONS),
     "open-webui": Target("Open WebUI", OPEN_WEBUI_KEYS, _json_renderer, _open_webui_value,
                          reasons=_OPEN_WEBUI_REASONS),
@@ -477,4 +557,6 @@ def export_preset(preset_or_settings: Preset | Settings, fmt: str) -> str:
     else:
         title, settings = "samplerlab settings", preset_or_settings
     values, notes = target.values(settings)
+    if target.launch is not None:
+        values = target.launch(values)
     return target.render(title, values, notes)

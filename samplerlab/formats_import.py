@@ -4,8 +4,9 @@ Imports start from the source tool's own defaults (TGW's ``default_preset`` for
 keys a sparse TGW file omits; SillyTavern's Neutral preset for keys an ST file
 omits), so an imported preset samples as it did in that tool. Keys samplerlab
 cannot follow are returned, never dropped silently, unless they hold the tool's
-own "off" value. The key tables are the exporters' (``formats``), so the two
-directions cannot drift apart.
+own "off" value; so is a note for each stage the preset switches on that
+llama.cpp runs as off (a penalty range of 0). The key tables are the exporters'
+(``formats``), so the two directions cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, Callable, Mapping
 
 from .formats import (ST_BASE, ST_LABEL, TGW_DEFAULTS, TGW_LABEL, TGW_PRIORITY, TGW_TO_STAGE, FormatError,
                       known_format, tidy)
-from .params import STAGE_ALIASES, STAGE_BY_NAME, Settings, SettingsError, spelled
+from .params import (STAGE_ALIASES, STAGE_BY_NAME, STAGES, Settings, SettingsError, knobs_of_stage, spelled,
+                     stage_stopper)
 from .presets import (MAX_FILE_BYTES, Preset, PresetError, check_name, load_yaml, parse_preset_text,
                       read_small_text)
 
@@ -30,7 +32,8 @@ ST_IMPORT_KEYS = spelled("sillytavern")
 
 
 def import_preset(text: str, fmt: str, name: str) -> tuple[Preset, list[str]]:
-    """A preset from a TGW (YAML) or SillyTavern (JSON) preset, plus the keys samplerlab has no equivalent for."""
+    """A preset from a TGW (YAML) or SillyTavern (JSON) preset, plus the keys samplerlab has no equivalent for
+    and notes on stages llama.cpp would run as off (``stopped_stages``)."""
     importer, label = IMPORTERS[known_format(fmt, IMPORTERS)]
     name = check_name(name)
     values, unmapped = importer(_parse_document(text, fmt, label))
@@ -38,12 +41,12 @@ def import_preset(text: str, fmt: str, name: str) -> tuple[Preset, list[str]]:
         settings = Settings(values, source=f"{label} preset")
     except SettingsError as error:
         raise FormatError(str(error)) from None
-    return Preset(name, f"Imported from a {label} preset.", settings), unmapped
+    return Preset(name, f"Imported from a {label} preset.", settings), unmapped + stopped_stages(settings)
 
 
 def import_file(path: Path, fmt: str | None = None, name: str | None = None) -> tuple[Preset, list[str]]:
     """A preset from a TGW, SillyTavern or samplerlab file (detected unless ``fmt`` is given), plus the keys
-    samplerlab has no equivalent for. Named ``name``, else its own name, else the file's: TGW and ST keep
+    samplerlab has no equivalent for and notes on stages llama.cpp would run as off. Named ``name``, else its own name, else the file's: TGW and ST keep
     a preset's name only in the file name."""
     text = read_text(path)
     try:
@@ -54,6 +57,21 @@ def import_file(path: Path, fmt: str | None = None, name: str | None = None) -> 
         return import_preset(text, fmt, name or path.stem)
     except FormatError as error:
         raise FormatError(f"{path}: {error}") from None
+
+
+def stopped_stages(settings: Settings) -> list[str]:
+    """A note per stage that the preset switches on but another of its knobs holds off (a penalty range
+    of 0 in llama.cpp): such a preset reads as if it used the stage, so the import says it does not."""
+    notes = []
+    for stage in STAGES:
+        stopper = stage_stopper(stage.name, settings)
+        switched_on = [knob.name for knob in knobs_of_stage(stage.name)
+                       if knob.neutral is not None and settings[knob.name] != knob.neutral]
+        if stopper and switched_on:
+            values = ", ".join(f"{name} {settings[name]}" for name in switched_on)
+            notes.append(f"{stopper.name}: {settings[stopper.name]} switches {stage.label} off in llama.cpp "
+                         f"({values} {'has' if len(switched_on) == 1 else 'have'} no effect)")
+    return notes
 
 
 def read_text(path: Path) -> str:
@@ -106,6 +124,8 @@ def _direct(merged: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any
 def _value_in(knob: str, value: Any) -> Any:
     if knob == "top_n_sigma" and _is_number(value) and value <= 0:
         return -1.0  # TGW and ST switch it off with 0, llama.cpp with a negative value
+    if knob == "adaptive_target" and _is_number(value) and value < 0:
+        return -1.0  # any negative target is off (ST saves -0.01)
     if knob == "dry_sequence_breakers" and isinstance(value, str):
         return _breakers_in(value)
     if knob == "mirostat" and _is_number(value) and float(value).is_integer():
@@ -186,9 +206,20 @@ def _from_tgw(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     values["dry_penalty_last_n"] = values["repeat_last_n"]  # TGW's one range serves both
     values["samplers"], order_unmapped = _order_in(merged["sampler_priority"], _tgw_stage,
                                                    merged["temperature_last"] is True, "sampler_priority")
+    _tgw_adaptive_in(values)
     consumed = {*TGW_IMPORT_KEYS.values(), "dynamic_temperature", "dynatemp_low", "dynatemp_high", "do_sample",
                 "temperature_last"}
     return values, _unmapped(data, consumed, TGW_DEFAULTS) + order_unmapped
+
+
+def _tgw_adaptive_in(values: dict[str, Any]) -> None:
+    """TGW switches adaptive-p on by a target above 0, whatever its list says, and sends llama.cpp -1
+    otherwise (modules/llama_cpp_server.py); samplerlab switches it on with `a` in the order."""
+    target = values["adaptive_target"]
+    if _is_number(target) and target <= 0:
+        values["adaptive_target"] = -1.0
+    elif _is_number(target) and isinstance(values["samplers"], str):
+        values["samplers"] += STAGE_BY_NAME["adaptive_p"].letter
 
 
 def _from_sillytavern(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -207,12 +238,10 @@ def _from_sillytavern(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def _st_inert(merged: Mapping[str, Any]) -> set[str]:
-    """ST keys (and llama.cpp stages) that do nothing under the other values, whatever they hold: with a
-    negative target llama.cpp's adaptive-p just samples, as samplerlab does; json_schema_allow_empty only
-    decides whether an empty ({}) schema is sent."""
+    """ST keys that do nothing under the other values, whatever they hold: json_schema_allow_empty only
+    decides whether an empty ({}) schema is sent. (ST's `adaptive_p` in `samplers` is kept: llama.cpp then
+    picks with adaptive-p, even with a negative target, and samplerlab does the same.)"""
     inert = set()
-    if _is_number(merged["adaptive_target"]) and merged["adaptive_target"] < 0:
-        inert |= {"adaptive_target", "adaptive_decay", "adaptive_p"}
     if merged["json_schema"] != {}:
         inert.add("json_schema_allow_empty")
     return inert

@@ -148,6 +148,7 @@ INACTIVE_REASONS = {
     "greedy": {"en": "no effect: temperature 0 takes the top token, which {detail} always keeps",
                "ja": "効果なし：温度0は最上位トークンを選び、{detail} はそれを必ず残す"},
     "requires": {"en": "no effect while {detail} is off", "ja": "{detail} がオフの間は効果なし"},
+    "stopped": {"en": "no effect: {detail} switches this stage off", "ja": "効果なし：{detail} でこのステージはオフになる"},
 }
 
 

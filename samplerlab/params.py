@@ -40,6 +40,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("min_p", "m", "min-p"),
     Stage("xtc", "x", "XTC"),
     Stage("temperature", "t", "temperature"),
+    Stage("adaptive_p", "a", "adaptive-p"),
 )
 STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
 STAGE_BY_LETTER = {stage.letter: stage for stage in STAGES}
@@ -50,6 +51,10 @@ STAGE_ALIASES = {
     "nucleus": "top_p", "temp": "temperature", "typ": "typ_p", "typical_p": "typ_p",
     "typical": "typ_p", "tfs": "tail_free", "tfs_z": "tail_free",
 }
+
+# Stages that pick the token themselves, in place of `dist`: llama.cpp (common/sampling.cpp) runs them
+# last wherever the order names them, so parse_order moves them to the end; Mirostat replaces them.
+SELECTING_STAGES = frozenset({"adaptive_p"})
 
 # Named sampler orders. "f" (tail-free) sits where llama.cpp had it before
 # removing the sampler; with tfs_z at 1.0 it is a no-op in both.
@@ -83,12 +88,20 @@ class Knob:
     companions: Mapping[str, Any] = field(default_factory=dict)
     # Knobs of which at least one must be switched on (off its neutral) for this one to matter.
     requires: tuple[str, ...] = ()
+    # A value of this knob that holds its whole stage off, whatever the switches say (llama.cpp
+    # builds an empty sampler when a penalty range is 0).
+    stops_stage_at: Any = None
     # A value whose effect is plain to see: shown in docs and used by the test that every knob is alive.
     example: Any = None
-    llama_cli: str | None = None  # llama-cli / llama-server flag
+    # llama-cli / llama-server flag; a load knob may set several flags to its value, and a bool knob's flag
+    # is the "on" one (llama.cpp pairs --x with --no-x)
+    llama_cli: str | tuple[str, ...] | None = None
     llama_server: str | None = None  # key of llama-server's /completion body
     # The key each other tool (SPELLING_TOOLS) uses for it; a tool missing here cannot express it.
     spellings: Mapping[str, str] = field(default_factory=dict)
+    # Load knobs: changes the numbers llama.cpp computes, so another llama.cpp needs the same value to
+    # write the same text (exports say so).
+    decides_text: bool = False
 
     def slider_range(self) -> tuple[float, float]:
         low = self.ui_min if self.ui_min is not None else self.minimum
@@ -114,10 +127,13 @@ GROUPS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "dry": ("DRY", "DRY"),
     "xtc": ("XTC", "XTC"),
     "mirostat": ("Mirostat", "Mirostat"),
+    "adaptive_p": ("Adaptive-p", "Adaptive-p"),
     "generation": ("Generation", "生成"),
     "load": ("Model loading", "モデルの読み込み"),
     "advanced": ("Advanced", "詳細"),
 })
+
+_WITH_ADAPTIVE_P = NAMED_ORDERS[DEFAULT_ORDER] + STAGE_BY_NAME["adaptive_p"].letter
 
 KNOBS: tuple[Knob, ...] = (
     Knob("temperature", "float", 0.8, "temperature", neutral=1.0, minimum=0.0, maximum=100.0,
@@ -167,8 +183,10 @@ KNOBS: tuple[Knob, ...] = (
          stage="tail_free",
          example=0.5,
          spellings=_spell("tfs", *_TEXT_UIS),
-         help_en="Tail-free sampling: cuts the flat tail of the sorted distribution; 1 keeps all. llama.cpp removed it; samplerlab runs its own.",
-         help_ja="テールフリーサンプリング。並べた確率分布の平らな裾を切る。1で無効。llama.cppからは削除済みのため samplerlab 独自の実装で動く。"),
+         help_en="Tail-free sampling: cuts the flat tail of the sorted distribution; 1 keeps all. llama.cpp removed it; "
+                 "samplerlab runs a port of its last code.",
+         help_ja="テールフリーサンプリング。並べた確率分布の平らな裾を切る。1で無効。llama.cppからは削除済みのため、"
+                 "samplerlab がその最後のコードを移植して動かす。"),
     Knob("top_n_sigma", "float", -1.0, "truncation", neutral=-1.0, minimum=-1.0, maximum=100.0,
          ui_max=5.0, step=0.1, stage="top_n_sigma", llama_cli="--top-nsigma", llama_server="top_n_sigma",
          example=1.0,
@@ -211,6 +229,26 @@ KNOBS: tuple[Knob, ...] = (
          spellings=_spell("mirostat_eta", "open_webui", "llama_cpp_python", *_TEXT_UIS),
          help_en="Mirostat's learning rate: how fast it corrects towards tau.",
          help_ja="Mirostatの学習率。目標tauへどれだけ速く補正するか。"),
+    Knob("adaptive_target", "float", -1.0, "adaptive_p", neutral=-1.0, minimum=-1.0, maximum=1.0, step=0.01,
+         stage="adaptive_p", companions={"samplers": _WITH_ADAPTIVE_P},
+         llama_cli="--adaptive-target", llama_server="adaptive_target",
+         example=0.3,
+         spellings=_spell("adaptive_target", *_TEXT_UIS),
+         help_en="Adaptive-p: prefers tokens near this probability and steers the average probability of the "
+                 "chosen tokens towards it (lower is more surprising); runs only with a in the order, "
+                 "picking the token last; negative is off.",
+         help_ja="Adaptive-p。確率がこの値に近いトークンを選びやすくし、選ばれたトークンの確率の平均をこの値へ"
+                 "近づける（低いほど意外な語が出る）。順序に a があるときだけ、最後にトークンを選ぶ。負の値で無効。"),
+    Knob("adaptive_decay", "float", 0.9, "adaptive_p", minimum=0.0, maximum=0.99, step=0.01,
+         stage="adaptive_p", companions={"samplers": _WITH_ADAPTIVE_P, "adaptive_target": 0.3},
+         llama_cli="--adaptive-decay", llama_server="adaptive_decay",
+         example=0.5,
+         requires=("adaptive_target",),
+         spellings=_spell("adaptive_decay", *_TEXT_UIS),
+         help_en="Adaptive-p: how long it remembers the chosen tokens' probabilities (about 1/(1 - decay) tokens); "
+                 "lower reacts faster, higher is steadier.",
+         help_ja="Adaptive-p。選ばれたトークンの確率をどれだけ長く覚えておくか（およそ 1/(1 - decay) トークン分）。"
+                 "低いほど素早く反応し、高いほど安定する。"),
     Knob("repeat_penalty", "float", 1.0, "penalties", neutral=1.0, minimum=0.0, maximum=10.0,
          ui_max=2.0, step=0.01, stage="penalties", llama_cli="--repeat-penalty", llama_server="repeat_penalty",
          example=1.5,
@@ -221,7 +259,7 @@ KNOBS: tuple[Knob, ...] = (
          stage="penalties", companions={"repeat_penalty": 1.5},
          llama_cli="--repeat-last-n", llama_server="repeat_last_n",
          example=4,
-         requires=("repeat_penalty", "frequency_penalty", "presence_penalty"),
+         requires=("repeat_penalty", "frequency_penalty", "presence_penalty"), stops_stage_at=0,
          spellings=_spell("repeat_last_n", "ollama", "open_webui", llama_cpp_python="last_n_tokens_size",
                           tgw="repetition_penalty_range", sillytavern="rep_pen_range"),
          help_en="How many recent tokens the repetition penalties look at; 0 disables them, -1 means the whole context.",
@@ -269,7 +307,7 @@ KNOBS: tuple[Knob, ...] = (
          stage="dry", companions={"dry_multiplier": 0.8},
          llama_cli="--dry-penalty-last-n", llama_server="dry_penalty_last_n",
          example=4,
-         requires=("dry_multiplier",),
+         requires=("dry_multiplier",), stops_stage_at=0,
          spellings=_spell("dry_penalty_last_n", "sillytavern"),
          help_en="DRY: how many recent tokens it searches for repeats; 0 disables it, -1 means the whole context.",
          help_ja="DRY。繰り返しを探す直近のトークン数。0で無効、-1で文脈全体。"),
@@ -291,8 +329,10 @@ KNOBS: tuple[Knob, ...] = (
          llama_cli="--sampling-seq", llama_server="samplers",
          example="tedskfypmx",
          spellings=_spell("samplers", "sillytavern", tgw="sampler_priority"),
-         help_en="The order of the sampler chain, as llama.cpp letters (edskfypmxt) or stage names.",
-         help_ja="サンプラーを適用する順序。llama.cppの文字列（edskfypmxt）またはステージ名のリスト。"),
+         help_en="The order of the sampler chain, as llama.cpp letters (edskfypmxt) or stage names; "
+                 "a (adaptive-p) picks the token, so it always runs last.",
+         help_ja="サンプラーを適用する順序。llama.cppの文字列（edskfypmxt）またはステージ名のリスト。"
+                 "a（adaptive-p）はトークンを選ぶので、どこに書いても最後に動く。"),
     Knob("seed", "seed", 0, "generation", minimum=-1, maximum=2**32 - 2, step=1,
          llama_cli="--seed", llama_server="seed",
          example=1,
@@ -332,9 +372,15 @@ def knobs_of_stage(stage: str) -> tuple[Knob, ...]:
 
 
 def stage_enabled(stage: str, values: Mapping[str, Any]) -> bool:
-    """A stage is on when any of its switch knobs is off its neutral value."""
+    """A stage is on when any of its switch knobs is off its neutral value and nothing stops it."""
     switches = [knob for knob in knobs_of_stage(stage) if knob.neutral is not None]
-    return any(values[knob.name] != knob.neutral for knob in switches)
+    return any(values[knob.name] != knob.neutral for knob in switches) and stage_stopper(stage, values) is None
+
+
+def stage_stopper(stage: str, values: Mapping[str, Any]) -> Knob | None:
+    """The knob holding the stage off at its ``stops_stage_at`` value (a penalty range of 0), if any."""
+    return next((knob for knob in knobs_of_stage(stage)
+                 if knob.stops_stage_at is not None and values[knob.name] == knob.stops_stage_at), None)
 
 
 def suggest(name: str, known: Iterator[str] | tuple[str, ...]) -> str:
@@ -344,7 +390,11 @@ def suggest(name: str, known: Iterator[str] | tuple[str, ...]) -> str:
 
 
 def parse_order(value: Any, where: str = "samplers") -> str:
-    """An order as letters; accepts letters ('edkypmxt'), a name list, ';'-joined names or a named order."""
+    """An order as letters; accepts letters ('edkypmxt'), a name list, ';'-joined names or a named order.
+
+    A stage that picks the token (adaptive-p's ``a``) goes last wherever it is written, as llama.cpp runs it,
+    so that one chain has one spelling.
+    """
     if isinstance(value, str) and value in NAMED_ORDERS:
         return NAMED_ORDERS[value]
     if isinstance(value, str) and ";" not in value and "," not in value and value not in STAGE_BY_NAME \
@@ -368,7 +418,7 @@ def parse_order(value: Any, where: str = "samplers") -> str:
         letters.append(letter)
     if not letters:
         raise SettingsError(f"{where}: the order is empty; expected at least one stage")
-    return "".join(letters)
+    return "".join(sorted(letters, key=lambda letter: STAGE_BY_LETTER[letter].name in SELECTING_STAGES))
 
 
 def _unknown_letter(letter: str, where: str) -> str:

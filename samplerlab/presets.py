@@ -459,12 +459,23 @@ def _save(preset: Preset, directory: Path, overwrite: bool, replacing: Path | No
     target = existing.path if existing is not None else directory / f"{file_stem(name)}.yaml"
     _check_target_free(target, name, (users, broken), overwrite, replacing)
     saved = replace(preset, name=name, builtin=False, path=target)
+    text = _readable_size(preset_yaml(saved), name)
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_write(target, preset_yaml(saved))
+        _atomic_write(target, text)
     except OSError as error:
         raise PresetError(f"could not save preset {name!r} to {target}: {error.strerror or error}") from None
     return saved
+
+
+def _readable_size(text: str, name: str) -> str:
+    """``text`` if the store will read it back: a file above MAX_FILE_BYTES would be saved, then refused
+    on every later read as 'larger than 64 KiB'."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        raise PresetError(f"preset {name!r} would be a {size / 1024:.0f} KiB file, above the {MAX_FILE_BYTES // 1024} "
+                          "KiB a preset file may have; shorten its description")
+    return text
 
 
 def _check_target_free(target: Path, name: str, scan: tuple[list[Preset], dict[Path, PresetError]],

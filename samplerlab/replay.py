@@ -131,6 +131,8 @@ def _fixed_reasons(settings: Settings, stages: Sequence[str]) -> list[str]:
         reasons.append("DRY's sequence breakers need the model's vocabulary")
     if settings.mirostat:
         reasons.append("Mirostat truncates and draws with an internal state that is not reported")
+    elif "adaptive_p" in stages:
+        reasons.append("adaptive-p reshapes the distribution with a running state that is not reported")
     if any(bias > 0 for bias in settings.logit_bias.values()):
         reasons.append("a positive logit bias can raise tokens beyond the recorded candidates")
     return reasons

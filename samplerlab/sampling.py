@@ -4,7 +4,8 @@ A chain is a list of stages that share one call signature: ``apply`` edits the
 candidate array in place (as llama.cpp's samplers do; copying 50k-entry arrays
 every token would cost more than the sampling), ``accept`` records the chosen
 token. The order is data (``Settings.samplers``); one loop builds the chain from
-it and the chain prints itself: ``logits -> penalties -> top_k -> ... -> dist``.
+it and the chain prints itself: ``logits -> penalties -> top_k -> ... -> dist``
+(or ``-> adaptive_p`` / ``-> mirostat``, the stage that picks the token).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Callable, Protocol, Sequence
 import llama_cpp
 import numpy as np
 
-from .chains import active_stage_names, chain_settings
-from .params import Settings
+from .chains import active_stage_names, chain_settings, selector_name
+from .params import SELECTING_STAGES, Settings
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
 MIN_KEEP = 1  # llama.cpp uses 0 and llama-cpp-python 1; every stage treats them alike
@@ -124,39 +125,52 @@ class NativeStage:
 
 
 class TailFreeStage:
-    """Tail-free sampling (Phillips, 2019), which llama.cpp removed; same algorithm as its old code."""
+    """Tail-free sampling (Phillips, 2019), which llama.cpp removed: a port of its last code,
+    ``llama_sampler_tail_free_apply`` (src/llama-sampling.cpp, 2024), in float32 as there.
+
+    Where the second differences sum to (almost) nothing, llama.cpp weighed every position
+    equally and still cut; so does this, so that its own reference cases (the old
+    tests/test-sampling.cpp ``test_tfs``) give the same kept tokens.
+    """
 
     name = "tail_free"
     masks = False
 
     def __init__(self, z: float, min_keep: int = MIN_KEEP) -> None:
-        self.z = z
+        self.z = np.float32(z)
         self.min_keep = min_keep
 
     def apply(self, candidates: Candidates) -> None:
         view = candidates.view()
         if self.z >= 1.0 or len(view) <= 2:
             return
-        order = np.argsort(-view["logit"], kind="stable")
-        view[:] = view[order]
-        logits = view["logit"].astype(np.float64)
-        probs = np.exp(logits - logits[0])
-        probs /= probs.sum()
-        second = np.abs(np.diff(probs, n=2))
-        total = second.sum()
-        if total <= 1e-6:  # a straight line has no tail to cut
-            return
-        second /= total
-        over = np.nonzero((np.cumsum(second) > self.z) & (np.arange(len(second)) >= self.min_keep))[0]
-        keep = int(over[0]) if len(over) else len(view)
-        candidates.array.size = max(keep, self.min_keep)
-        candidates.array.sorted = True
+        probs = _softmax_sorted(candidates)
+        first = probs[:-1] - probs[1:]
+        second = np.abs(first[:-1] - first[1:])
+        total = np.cumsum(second, dtype=np.float32)[-1]  # std::accumulate: a running float sum
+        if total > np.float32(1e-6):
+            second = second / total
+        else:
+            second = np.full(len(second), np.float32(1.0) / np.float32(len(second)), dtype=np.float32)
+        cumulative = np.cumsum(second, dtype=np.float32)
+        over = np.nonzero((cumulative > self.z) & (np.arange(len(cumulative)) >= self.min_keep))[0]
+        candidates.array.size = int(over[0]) if len(over) else len(view)
 
     def accept(self, token: int) -> None:
         pass
 
     def close(self) -> None:
         pass
+
+
+def _softmax_sorted(candidates: Candidates) -> np.ndarray:
+    """llama.cpp's old ``llama_sampler_softmax_impl``: sort by logit, then float32 probabilities into ``p``."""
+    view = candidates.view()
+    view[:] = view[np.argsort(-view["logit"], kind="stable")]
+    candidates.array.sorted = True
+    weights = np.exp(view["logit"] - view["logit"][0])
+    view["p"] = weights / np.cumsum(weights, dtype=np.float32)[-1]
+    return view["p"]
 
 
 @dataclass(frozen=True)
@@ -278,11 +292,18 @@ def _logit_bias(s: Settings, ctx: ChainContext) -> NativeStage:
 
 
 def _selector(s: Settings, ctx: ChainContext, seed: int) -> NativeStage:
-    if s.mirostat == 1:
+    """The stage that picks the token, chosen as common/sampling.cpp chooses it: Mirostat wins; else
+    adaptive-p when the order names it (even with a negative target, where it only draws, with its own
+    random numbers); else dist. Adaptive-p rewrites every candidate's logit but removes none."""
+    name = selector_name(s)
+    if name == "mirostat":
         return NativeStage("mirostat", llama_cpp.llama_sampler_init_mirostat(
             ctx.n_vocab, seed, s.mirostat_tau, s.mirostat_eta, 100))
-    if s.mirostat == 2:
+    if name == "mirostat_v2":
         return NativeStage("mirostat_v2", llama_cpp.llama_sampler_init_mirostat_v2(seed, s.mirostat_tau, s.mirostat_eta))
+    if name == "adaptive_p":
+        return NativeStage("adaptive_p", llama_cpp.llama_sampler_init_adaptive_p(s.adaptive_target, s.adaptive_decay,
+                                                                                 seed))
     return NativeStage("dist", llama_cpp.llama_sampler_init_dist(seed))
 
 
@@ -295,7 +316,8 @@ def build_chain(settings: Settings, ctx: ChainContext, seed: int, n_ctx: int, se
             stages.append(_logit_bias(settings, ctx))
         seeded = chain_settings(settings).replace(seed=seed)
         for name in active_stage_names(settings):
-            stages.append(STAGE_BUILDERS[name](seeded, ctx, n_ctx))
+            if name not in SELECTING_STAGES:  # _selector builds those
+                stages.append(STAGE_BUILDERS[name](seeded, ctx, n_ctx))
         if selector:
             stages.append(_selector(settings, ctx, seed))
     except Exception:

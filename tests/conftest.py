@@ -41,3 +41,73 @@ def q4km_model(q4km_path: Path) -> Model:
     loaded = Model(q4km_path, LoadSettings({"repack": False}))
     yield loaded
     loaded.close()
+
+
+# -- real llama-servers (built once per machine by tests/llama_server_build.py) ------------------
+class LlamaServer:
+    """A llama-server on 127.0.0.1 serving ``model``; ``stop``/``pause``/``resume`` for fault tests."""
+
+    def __init__(self, model: Path, *flags: str) -> None:
+        import subprocess
+        import time
+        import urllib.request
+        from llama_server_build import build, server_env
+
+        binary = build()
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port), "--no-webui",
+             "-t", "2", *flags], env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"llama-server exited with {self.process.returncode} ({' '.join(flags)})")
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("llama-server did not become healthy within 120 s")
+
+    def pause(self) -> None:
+        import signal
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        import signal
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.resume()
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Flags that make a server's columns what samplerlab's local engine computes: no flash attention
+# (samplerlab's default load setting), one KV stream per slot, no prompt cache reuse.
+PARITY_FLAGS = ("-fa", "off", "-np", "4", "-no-kvu", "-c", "8192", "--no-repack")
+
+
+@pytest.fixture(scope="session")
+def server(model_path: Path) -> LlamaServer:
+    running = LlamaServer(model_path, *PARITY_FLAGS)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def second_server(model_path: Path) -> LlamaServer:
+    running = LlamaServer(model_path, *PARITY_FLAGS)
+    yield running
+    running.stop()

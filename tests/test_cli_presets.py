@@ -129,7 +129,7 @@ def test_the_gui_guide_exports_to_llama_cpp_python_without_notes(user_dir):
 
 @pytest.mark.parametrize("file_name, text, fmt, unmapped", [
     ("Big O.yaml", TGW_FILE, "tgw", ["top_a", "guidance_scale"]),
-    ("Big O.json", ST_FILE, "sillytavern", ["top_a", "ban_eos_token", "adaptive_target", "samplers: adaptive_p"]),
+    ("Big O.json", ST_FILE, "sillytavern", ["top_a", "ban_eos_token"]),
 ])
 @pytest.mark.parametrize("given", [False, True])
 def test_import_saves_the_preset_and_lists_unmapped_keys(file_name, text, fmt, unmapped, given, user_dir, tmp_path):
@@ -139,6 +139,14 @@ def test_import_saves_the_preset_and_lists_unmapped_keys(file_name, text, fmt, u
     assert result.stdout == f"saved 'Big O' to {user_dir / 'big-o.yaml'}\n" + "".join(
         f"unmapped: {key}\n" for key in unmapped)
     assert load_preset("Big O", user_dir).settings == import_preset(text, fmt, "Big O")[0].settings
+
+
+def test_import_says_when_llama_cpp_would_run_a_switched_on_stage_as_off(user_dir, tmp_path):
+    source = write(tmp_path / "dry.json", json.dumps({"dry_multiplier": 0.8, "dry_penalty_last_n": 0}))
+    result = presets(user_dir, "import", str(source))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [
+        "unmapped: dry_penalty_last_n: 0 switches DRY off in llama.cpp (dry_multiplier 0.8 has no effect)"]
 
 
 def test_import_needs_overwrite_to_replace_and_takes_a_name(user_dir, tmp_path):

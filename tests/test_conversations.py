@@ -290,8 +290,8 @@ def test_the_app_loads_a_chat_file_and_keeps_a_reply_for_the_next_turn(model):
     kept, prompt = calls.keep("en", "1", session("me"))
     assert prompt == "" and parse_history(kept) == (*messages, Message("user", "And the oldest?"),
                                                     Message("assistant", reply))
-    api = Callbacks(bench).compare_api("And the oldest?", max_tokens=6, columns='[{"settings": {"temperature": 0}}]',
-                                       messages=shown)
+    *_, api = Callbacks(bench).compare_api("And the oldest?", max_tokens=6, columns='[{"settings": {"temperature": 0}}]',
+                                           messages=shown, request=session("api"))
     assert api["columns"][0]["text"] == reply
 
 

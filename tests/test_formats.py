@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from samplerlab import formats, formats_import
-from samplerlab.formats import (EXPORT_FORMATS, LLAMA_SERVER_KEYS, ST_NEUTRAL, TARGETS, UNSUPPORTED_KEY, FormatError,
-                                export_preset)
+from samplerlab.formats import (EXPORT_FORMATS, LAUNCH_KEY, LLAMA_SERVER_KEYS, ST_NEUTRAL, TARGETS, UNSUPPORTED_KEY,
+                                FormatError, export_preset, load_flags)
+from samplerlab.load_settings import LoadSettings
 from samplerlab.formats_import import IMPORTERS, detect_format, import_preset
 from samplerlab.params import DEFAULTS, KNOB_BY_NAME, KNOBS, SPELLING_TOOLS, Settings, spelled
 from samplerlab.presets import Preset, PresetError, load_preset, preset_yaml
@@ -24,13 +25,19 @@ LLAMA_SERVER_BODY_KEYS = {
     "temperature", "dynatemp_range", "dynatemp_exponent", "top_k", "top_p", "min_p", "typical_p", "top_n_sigma",
     "xtc_probability", "xtc_threshold", "mirostat", "mirostat_tau", "mirostat_eta", "repeat_penalty",
     "repeat_last_n", "frequency_penalty", "presence_penalty", "dry_multiplier", "dry_base", "dry_allowed_length",
-    "dry_penalty_last_n", "dry_sequence_breakers", "logit_bias", "samplers", "seed", "n_predict", "stop"}
+    "dry_penalty_last_n", "dry_sequence_breakers", "logit_bias", "samplers", "seed", "n_predict", "stop",
+    "adaptive_target", "adaptive_decay"}
 LLAMA_CLI_FLAGS = {
     "--temp", "--top-k", "--top-p", "--min-p", "--typical", "--top-nsigma", "--xtc-probability", "--xtc-threshold",
     "--mirostat", "--mirostat-lr", "--mirostat-ent", "--repeat-penalty", "--repeat-last-n", "--presence-penalty",
     "--frequency-penalty", "--dry-multiplier", "--dry-base", "--dry-allowed-length", "--dry-penalty-last-n",
     "--dry-sequence-breaker", "--dynatemp-range", "--dynatemp-exp", "--sampling-seq", "--seed", "--n-predict",
-    "--logit-bias", "--reverse-prompt"}
+    "--logit-bias", "--reverse-prompt", "--adaptive-target", "--adaptive-decay",
+    "--ctx-size", "--threads", "--batch-size", "--ubatch-size", "--gpu-layers", "--flash-attn", "--cache-type-k",
+    "--cache-type-v", "--repack", "--no-repack"}
+# samplerlab's default load settings as llama.cpp flags (common/arg.cpp), as the llama.cpp exports begin
+LOAD_ARGS = ["--ctx-size", "2048", "--threads", "0", "--batch-size", "512", "--ubatch-size", "512", "--gpu-layers", "0",
+             "--flash-attn", "off", "--cache-type-k", "f16", "--cache-type-v", "f16", "--no-repack"]
 OLLAMA_OPTIONS = {"num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p", "repeat_last_n",
                   "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "stop"}
 OPEN_WEBUI_PARAMS = {"seed", "stop", "temperature", "reasoning_effort", "logit_bias", "max_tokens", "top_k", "top_p",
@@ -126,6 +133,7 @@ def json_export(settings: Settings, fmt: str) -> dict:
 
 def test_llama_server_body_uses_its_keys_and_round_trips():
     body = json_export(EVERY_KNOB, "llama-server")
+    assert body.pop("cache_prompt") is False and body.pop(LAUNCH_KEY)
     assert set(body) == LLAMA_SERVER_BODY_KEYS
     assert body["samplers"] == ["temperature", "penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p",
                                 "xtc"]
@@ -138,7 +146,7 @@ def test_llama_server_body_uses_its_keys_and_round_trips():
 
 def test_openai_body_uses_openai_names_for_standard_fields():
     body = json_export(EVERY_KNOB.replace(logit_bias={15043: False, "Hi": 1.0}), "openai")
-    assert set(body) == LLAMA_SERVER_BODY_KEYS - {"n_predict"} | {"max_tokens"}
+    assert set(body) == LLAMA_SERVER_BODY_KEYS - {"n_predict"} | {"max_tokens", "cache_prompt", LAUNCH_KEY}
     assert body["logit_bias"] == {"15043": False, "Hi": 1.0} and body["max_tokens"] == 4
 
 
@@ -156,14 +164,35 @@ def cli_arguments(text: str) -> list[str]:
 
 def test_llama_cli_writes_only_what_differs_from_llama_cpp():
     assert cli_arguments(export_preset(DEFAULTS.replace(max_tokens=0, seed=-1), "llama-cli")) == \
-        ["llama-cli", "-m", "model.gguf"]
+        ["llama-cli", "-m", "model.gguf", *LOAD_ARGS]
     settings = DEFAULTS.replace(temperature=0.7, stop=["\n", "User:"], dry_sequence_breakers=[], samplers="tkp",
                                 logit_bias={15043: 1.5, 2: False})
     arguments = cli_arguments(export_preset(settings, "llama-cli"))
-    assert arguments[3:] == ["--temp", "0.7", "--dry-sequence-breaker", "none", "--logit-bias", "15043+1.5",
+    assert arguments[3 + len(LOAD_ARGS):] == ["--temp", "0.7", "--dry-sequence-breaker", "none", "--logit-bias", "15043+1.5",
                              "--logit-bias", "2-inf", "--sampling-seq", "tkp", "--seed", "0", "--n-predict", "256",
                              "--reverse-prompt", "\\n", "--reverse-prompt", "User:"]
-    assert set(arguments[3::2]) <= LLAMA_CLI_FLAGS
+    assert set(arguments[3 + len(LOAD_ARGS)::2]) <= LLAMA_CLI_FLAGS
+
+
+def test_llama_cpp_exports_load_and_run_as_samplerlab_does():
+    """Flash attention, repacking, GPU offload, cache types and batch sizes change the numbers, so the text;
+    llama-server also needs a KV stream per column and no reused prompt cache (engine.py does the same)."""
+    text = export_preset(DEFAULTS, "llama-cli")
+    assert "keep --batch-size, --ubatch-size, --gpu-layers,\n# --flash-attn, --cache-type-k, --cache-type-v and --no-repack" in text
+    assert "plus --parallel 1 --no-kv-unified --no-cache-prompt" in text
+    for fmt in ("llama-server", "openai"):
+        body = json_export(DEFAULTS, fmt)
+        assert body["cache_prompt"] is False
+        command = body[LAUNCH_KEY][0].split()
+        assert command == ["llama-server", "-m", "model.gguf", *LOAD_ARGS, "--parallel", "1", "--no-kv-unified",
+                           "--no-cache-prompt"]
+
+
+def test_load_flags_are_derived_from_the_load_knobs():
+    flags = load_flags(LoadSettings({"repack": True, "n_gpu_layers": -1, "flash_attn": "on", "type_v": "q8_0"}))
+    assert {flag: flags[flag] for flag in ("--repack", "--gpu-layers", "--flash-attn", "--cache-type-v")} == \
+        {"--repack": None, "--gpu-layers": "all", "--flash-attn": "on", "--cache-type-v": "q8_0"}  # llama.cpp's -1 is auto
+    assert "--no-repack" not in flags and set(flags) <= LLAMA_CLI_FLAGS
 
 
 def test_every_cli_flag_is_a_real_flag():
@@ -249,6 +278,40 @@ def test_llama_cpp_python_export_says_mirostat_skips_temperature():
                                                          "llama-cpp-python")
 
 
+ADAPTIVE_ON = {"adaptive_target": 0.4, "adaptive_decay": 0.8, "samplers": "edskfypmxta"}
+
+
+def test_llama_cpp_exports_carry_adaptive_p_in_the_order():
+    body = json_export(Settings(ADAPTIVE_ON), "llama-server")
+    assert body["samplers"][-1] == "adaptive_p" and (body["adaptive_target"], body["adaptive_decay"]) == (0.4, 0.8)
+    arguments = cli_arguments(export_preset(Settings(ADAPTIVE_ON), "llama-cli"))
+    assert arguments[arguments.index("--sampling-seq") + 1] == "edskypmxta"
+    assert arguments[arguments.index("--adaptive-target") + 1] == "0.4"
+
+
+@pytest.mark.parametrize("values, tgw, st", [
+    (ADAPTIVE_ON, 0.4, 0.4),
+    # without `a` samplerlab (like llama.cpp) does not run it; TGW and KoboldCpp would, so they get "off"
+    ({"adaptive_target": 0.4}, None, -0.01),
+    ({**ADAPTIVE_ON, "adaptive_target": -1.0}, None, -0.01),
+])
+def test_text_uis_get_a_target_only_where_samplerlab_runs_adaptive_p(values, tgw, st):
+    assert yaml.safe_load(export_preset(Settings(values), "tgw")).get("adaptive_target") == tgw
+    document = json_export(Settings(values), "sillytavern")
+    assert document["adaptive_target"] == st
+    assert ("adaptive_p" in document["samplers"]) == ("a" in Settings(values).samplers)
+    assert document["temperature_last"] is True  # the token picker aside, temperature is still last
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("adaptive_target: 0.5\nadaptive_decay: 0.7\n", {"adaptive_target": 0.5, "adaptive_decay": 0.7,
+                                                      "samplers": TGW_ORDER + "a"}),
+    ("adaptive_target: 0\nadaptive_decay: 0.7\n", {"adaptive_decay": 0.7}),  # TGW's 0 is off
+])
+def test_tgw_switches_adaptive_p_by_its_target(text, expected):
+    assert import_preset(text, "tgw", "x")[0].settings == Settings({**TGW_BASE, **expected})
+
+
 # -- nothing is dropped silently -------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt, values, note", [
@@ -271,6 +334,9 @@ def test_llama_cpp_python_export_says_mirostat_skips_temperature():
     ("llama-cli", {"repeat_penalty": 1.2, "penalize_prompt": False},
      "#   penalize_prompt = false: llama.cpp always counts the prompt in repetition penalties and DRY"),
     ("tgw", {"stop": ["\n"]}, '#   stop = ["\\n"]: not part of a text-generation-webui preset; set it in the UI'),
+    ("tgw", {**ADAPTIVE_ON, "adaptive_target": 0.0}, "#   adaptive_target = 0.0: text-generation-webui takes 0 as off"),
+    ("ollama", ADAPTIVE_ON, "#   adaptive_target = 0.4: Ollama has no equivalent"),
+    ("llama-cpp-python", ADAPTIVE_ON, "#   adaptive_target = 0.4: llama-cpp-python has no equivalent"),
     ("tgw", {"dry_multiplier": 0.8, "dry_penalty_last_n": 128},
      "#   dry_penalty_last_n = 128: text-generation-webui uses repetition_penalty_range (64) for DRY too"),
 ])
@@ -287,6 +353,11 @@ def test_text_formats_comment_on_what_they_cannot_express(fmt, values, note):
 ])
 def test_json_formats_list_what_they_cannot_express(fmt, values, note):
     assert note in json_export(Settings(values), fmt)[UNSUPPORTED_KEY]
+
+
+@pytest.mark.parametrize("fmt", ["ollama", "open-webui", "llama-cpp-python"])
+def test_no_note_for_adaptive_p_where_the_order_does_not_run_it(fmt):
+    assert "adaptive" not in export_preset(Settings({"adaptive_target": 0.4}), fmt)
 
 
 @pytest.mark.parametrize("fmt", list(EXPORT_FORMATS))
@@ -333,6 +404,11 @@ ST_BASE = {"top_k": 0, "top_p": 1.0, "min_p": 0.0, "temperature": 1.0, "repeat_l
     ("unmapped.yaml", "top_a: 0.2\nsmoothing_factor: 0\nguidance_scale: 1.5\nbanana: 1\n"
                       "sampler_priority: \"top_k\\nmirostat\\nbanana\\ntemperature\"\n",
      {"samplers": "kt"}, ["top_a", "guidance_scale", "banana", "sampler_priority: banana"]),
+    # TGW's one range serves penalties and DRY; at 0 llama.cpp runs neither, and the import says so
+    ("range0.yaml", "dry_multiplier: 0.8\nrepetition_penalty: 1.1\nrepetition_penalty_range: 0\n",
+     {"dry_multiplier": 0.8, "repeat_penalty": 1.1, "repeat_last_n": 0, "dry_penalty_last_n": 0},
+     ["repeat_last_n: 0 switches repetition penalties off in llama.cpp (repeat_penalty 1.1 has no effect)",
+      "dry_penalty_last_n: 0 switches DRY off in llama.cpp (dry_multiplier 0.8 has no effect)"]),
     ("breakers.yaml", "dry_multiplier: 0.8\ndry_sequence_breakers: '\"\\n\", \":\", \"<|im_end|>\"'\n"
                       "repetition_penalty_range: 256\ntop_n_sigma: 1.5\n",
      {"dry_multiplier": 0.8, "dry_sequence_breakers": ("\n", ":", "<|im_end|>"), "repeat_last_n": 256,
@@ -354,19 +430,25 @@ def test_tgw_imports_carry_tgw_defaults(file_name, text, expected, unmapped):
       "dry_sequence_breakers": "[\"\\n\", \":\", \"\\\"\", \"*\", \"<|im_end|>\"]"},
      {"dry_multiplier": 0.8, "dry_penalty_last_n": 1024, "dry_sequence_breakers": ("\n", ":", '"', "*", "<|im_end|>")},
      []),
+    # SillyTavern's neutral DRY range is 0, which switches DRY off in llama.cpp: imported as it is, with a note
+    ({"dry_multiplier": 0.8}, {"dry_multiplier": 0.8},
+     ["dry_penalty_last_n: 0 switches DRY off in llama.cpp (dry_multiplier 0.8 has no effect)"]),
     ({"dynatemp": True, "min_temp": 0.5, "max_temp": 1.5, "dynatemp_exponent": 2, "nsigma": 1.0},
      {"temperature": 1.0, "dynatemp_range": 0.5, "dynatemp_exponent": 2.0, "top_n_sigma": 1.0}, []),
     # temperature_last is for other back ends: llama.cpp gets `samplers` as it is
     ({"samplers": ["temperature", "top_k", "top_p"], "temperature_last": True}, {"samplers": "tkp"}, []),
+    # ST sends llama.cpp its list as it is: with adaptive_p in it, llama.cpp picks with adaptive-p (last)
     ({"samplers": ["top_k", "min_p", "adaptive_p", "temperature"], "temperature_last": False, "ban_eos_token": True},
-     {"samplers": "kmt"}, ["ban_eos_token"]),
-    # what current SillyTavern saves: adaptive-p off (negative target) is plain sampling, as in samplerlab
+     {"samplers": "kmta"}, ["ban_eos_token"]),
+    # what current SillyTavern saves: adaptive_p listed, a negative target (off: llama.cpp's adaptive-p only draws)
     ({"adaptive_target": -0.01, "adaptive_decay": 0.5, "json_schema_allow_empty": True,
       "samplers": ["penalties", "dry", "top_n_sigma", "top_k", "typ_p", "top_p", "min_p", "xtc", "temperature",
                    "adaptive_p"]},
-     {"samplers": "edskypmxt"}, []),
+     {"samplers": "edskypmxta", "adaptive_decay": 0.5}, []),
     ({"adaptive_target": 0.6, "adaptive_decay": 0.5, "samplers": ["top_k", "adaptive_p"]},
-     {"samplers": "k"}, ["adaptive_target", "adaptive_decay", "samplers: adaptive_p"]),
+     {"samplers": "ka", "adaptive_target": 0.6, "adaptive_decay": 0.5}, []),
+    # a target without adaptive_p in the list does nothing in llama.cpp; samplerlab keeps it, greyed
+    ({"adaptive_target": 0.6, "samplers": ["top_k"]}, {"samplers": "k", "adaptive_target": 0.6}, []),
     ({"json_schema": {}, "json_schema_allow_empty": True}, {}, ["json_schema_allow_empty"]),
     ({"logit_bias": [{"id": "a", "text": "hello", "value": -5}, {"id": "b", "text": "[1, 2]", "value": 3},
                      {"id": "c", "text": "{verbatim}", "value": 1}],
@@ -389,6 +471,7 @@ def test_a_sillytavern_subset_fills_the_rest_from_neutral():
 @pytest.mark.parametrize("fmt", ["tgw", "sillytavern"])
 @pytest.mark.parametrize("values", [
     {},
+    {"adaptive_target": 0.4, "adaptive_decay": 0.8, "min_p": 0.05, "samplers": "edskfypmxta"},
     {"temperature": 0.7, "dynatemp_range": 0.3, "dynatemp_exponent": 2.0, "top_n_sigma": 1.5, "tfs_z": 0.9,
      "dry_multiplier": 0.8, "dry_sequence_breakers": ["\n", "「"], "mirostat": 1, "samplers": "tkpedsfymx"},
     {"xtc_probability": 0.5, "xtc_threshold": 0.2, "typical_p": 0.5, "presence_penalty": 0.3, "repeat_last_n": 128,

@@ -27,9 +27,9 @@ from samplerlab.load_settings import LoadSettings
     ({"logit_bias": {"5": 200}}, "settings: logit_bias: bias for '5' must be a number from -100 to 100 or false (ban), got 200"),
     ({"logit_bias": [1]}, "settings: logit_bias: expected a mapping of token (id or text) to bias, got [1]"),
     ({"samplers": "ekz"}, "settings: samplers: unknown sampler letter 'z'; known: e=penalties d=dry s=top_n_sigma "
-                          "k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature"),
+                          "k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature a=adaptive_p"),
     ({"samplers": ["top_k", "top_kk"]}, "settings: samplers: unknown sampler stage 'top_kk' (did you mean 'top_k'?); "
-                                        "known: penalties, dry, top_n_sigma, top_k, tail_free, typ_p, top_p, min_p, xtc, temperature"),
+                                        "known: penalties, dry, top_n_sigma, top_k, tail_free, typ_p, top_p, min_p, xtc, temperature, adaptive_p"),
     ({"samplers": "kk"}, "settings: samplers: stage 'top_k' appears twice"),
     ({"seed": -2}, "settings: seed: -2 is out of range; expected -1 to 4.29497e+09"),
 ])
@@ -54,6 +54,8 @@ def test_defaults_are_llama_cpp_common_h():
     (["penalties", "top-k", "nucleus", "temp"], "ekpt"),
     ("top_k;typ_p;min_p", "kym"),
     (["TopK", "minp"], "km"),
+    ("aedk", "edka"),  # adaptive-p picks the token: llama.cpp runs it last wherever it is written
+    (["adaptive-p", "top_k"], "ka"),
 ])
 def test_order_accepts_llama_cpp_spellings(value, letters):
     assert parse_order(value) == letters
@@ -80,6 +82,12 @@ def test_every_knob_documents_itself_in_english_and_japanese():
 def test_neutral_values_switch_every_stage_off():
     neutral = Settings(neutral_values())
     assert not any(stage_enabled(stage.name, neutral) for stage in STAGES)
+
+
+def test_a_range_of_zero_holds_a_switched_on_stage_off():
+    assert stage_enabled("dry", Settings({"dry_multiplier": 0.8}))
+    assert not stage_enabled("dry", Settings({"dry_multiplier": 0.8, "dry_penalty_last_n": 0}))
+    assert not stage_enabled("penalties", Settings({"repeat_penalty": 1.1, "repeat_last_n": 0}))
 
 
 def test_settings_are_immutable_and_compare_by_value():

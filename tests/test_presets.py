@@ -191,7 +191,7 @@ HEAD = "name: x\nschema_version: 1\n"
     (HEAD + "logit_bias: {5: 200}\n",
      "x.yaml: logit_bias: bias for 5 must be a number from -100 to 100 or false (ban), got 200"),
     (HEAD + "samplers: kz\n", "x.yaml: samplers: unknown sampler letter 'z'; known: e=penalties d=dry "
-                              "s=top_n_sigma k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature"),
+                              "s=top_n_sigma k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature a=adaptive_p"),
     (HEAD + "temperature: .nan\n", "x.yaml: temperature: expected a finite number, got nan"),
     (HEAD + "temperature: .inf\n", "x.yaml: temperature: expected a finite number, got inf"),
     (HEAD + "top_p: -.inf\n", "x.yaml: top_p: expected a finite number, got -inf"),

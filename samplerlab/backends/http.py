@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import socket
 import ssl
 import urllib.parse
@@ -17,8 +18,16 @@ from typing import Any, Iterator
 
 from . import BackendError
 
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 120.0  # seconds without a byte before a server counts as stalled
+TIMEOUT_ENV = "SAMPLERLAB_SERVER_TIMEOUT"
+
+
+def read_timeout() -> float:
+    """Seconds without a byte before a server counts as stalled (120, or $SAMPLERLAB_SERVER_TIMEOUT):
+    long enough for a big model's prompt on a busy GPU, short enough that a hung server ends the run."""
+    try:
+        return max(0.1, float(os.environ.get(TIMEOUT_ENV, "120")))
+    except ValueError:
+        return 120.0
 MAX_LINE = 16 << 20  # one event of a stream; a token with 100 candidates is a few KiB
 MAX_BODY = 64 << 20
 
@@ -82,12 +91,14 @@ def _safe(url: str) -> str:
 class Stream:
     """One streaming request; ``close`` from any thread ends it (the server then frees the slot)."""
 
-    def __init__(self, endpoint: Endpoint, path: str, body: dict[str, Any], timeout: float = READ_TIMEOUT) -> None:
+    def __init__(self, endpoint: Endpoint, path: str, body: dict[str, Any], timeout: float | None = None) -> None:
         self.endpoint = endpoint
         self.closed = False
-        self._connection = _send(endpoint, "POST", path, body, CONNECT_TIMEOUT)
+        self.timeout = timeout or read_timeout()
+        self._connection = _send(endpoint, "POST", path, body, self.timeout)
         self._response = _response(endpoint, self._connection, path)
-        self._connection.sock.settimeout(timeout) if self._connection.sock else None
+        if self._connection.sock is not None:
+            self._connection.sock.settimeout(self.timeout)
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Each ``data:`` line's JSON object, until the stream ends."""
@@ -109,10 +120,10 @@ class Stream:
         except (socket.timeout, TimeoutError):
             if self.closed:
                 return
-            raise BackendError(f"{self.endpoint.shown}: sent nothing for {READ_TIMEOUT:g} s "
+            raise BackendError(f"{self.endpoint.shown}: sent nothing for {self.timeout:g} s "
                                "(stalled or overloaded?)") from None
-        except (OSError, http.client.HTTPException) as error:
-            if self.closed:
+        except (OSError, http.client.HTTPException, AttributeError, ValueError) as error:
+            if self.closed:  # closed from another thread while reading: http.client fails in various ways
                 return
             raise BackendError(f"{self.endpoint.shown}: the connection broke mid-run ({_reason(error)})") from None
 
@@ -127,8 +138,9 @@ class Stream:
 
 
 def call(endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None = None,
-         timeout: float = READ_TIMEOUT) -> Any:
+         timeout: float | None = None) -> Any:
     """One JSON request and its JSON answer."""
+    timeout = timeout or read_timeout()
     connection = _send(endpoint, method, path, body, timeout)
     try:
         response = _response(endpoint, connection, path)
@@ -150,6 +162,8 @@ def _send(endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | Non
     payload = None if body is None else json.dumps(body).encode("utf-8")
     try:
         connection.request(method, endpoint.prefix + path, body=payload, headers=endpoint.headers(body is not None))
+        if connection.sock is not None:
+            connection.sock.settimeout(timeout)
     except (socket.timeout, TimeoutError):
         connection.close()
         raise BackendError(f"{endpoint.shown}: no connection within {timeout:g} s; is llama-server running there?") from None

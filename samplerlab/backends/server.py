@@ -9,6 +9,7 @@ candidates (``replay``). Field names come from the schema's llama-server spellin
 
 from __future__ import annotations
 
+import math
 import queue
 import secrets
 import threading
@@ -16,15 +17,17 @@ import time
 from pathlib import PurePath
 from typing import Any, Iterator, Sequence
 
-from ..chains import active_stage_names, server_refusal
+from ..chains import active_stage_names, selector_name, server_refusal
 from ..conversation import fit_request, raw_prompt, request_messages
 from ..events import (Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
                       resolve_seed)
-from ..params import KNOBS, Settings, order_names, STAGE_BY_NAME
+from ..params import KNOBS, SELECTING_STAGES, STAGE_BY_NAME, Settings, order_names
 from ..textstream import TextStream
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
 
+UNREPORTED = -1  # the id of a token llama-server generated without reporting it
+INCOMPLETE = b"\xff"  # decodes to U+FFFD: the bytes of a character the run ended inside were never sent
 N_PROBS = 64  # raw candidates per token: more than the default top-k 40, so its cuts replay exactly
 FINISH = {"eos": "end", "word": "stop"}
 # Knobs sent under their own llama-server names; these few are sent another way.
@@ -195,6 +198,7 @@ class _ColumnRun:
                                    backend=backend.endpoint.shown)
         self.body = backend.completion_body(column.settings, seed, prompt)
         self.stream: Stream | None = None
+        self.unreported: str | None = None
         self.started = 0.0
         self.tail = ""
 
@@ -204,13 +208,32 @@ class _ColumnRun:
         recorded = Recorded([c["id"] for c in top], [c["logprob"] for c in top], [c["token"] for c in top],
                             item["id"], item["logprob"], item.get("token", ""))
         step = self.replay.step(recorded)
+        approximate = "; ".join(filter(None, [step.approximate, self.unreported]))
         event = TokenEvent(
             column=self.index, index=len(self.result.tokens), token_id=item["id"],
             text=self.stream_text.push(bytes(item.get("bytes") or [])), prob=step.prob, raw_prob=step.raw_prob,
             before=step.before, after=step.after, survivors=step.survivors, entropy=step.entropy,
-            cut_by=step.cut_by, approximate=step.approximate)
+            cut_by=step.cut_by, approximate=approximate or None)
         self.result.tokens.append(event)
         return event
+
+    def unseen(self, count: int) -> list[TokenEvent]:
+        """Tokens the server generated but never reported: it sends a token that ends inside a
+        multi-byte character (common in Japanese) only together with the one that completes it, and
+        then only the last one's id and candidates. Their bytes arrive with that token."""
+        history = {"penalties", "dry", "xtc"} & set(active_stage_names(self.settings))
+        if history:
+            self.unreported = (f"a token llama-server did not report came before, so the replay's "
+                               f"{', '.join(sorted(history))} may differ from the server's")
+        events = []
+        for _ in range(count):
+            event = TokenEvent(
+                column=self.index, index=len(self.result.tokens), token_id=UNREPORTED, text="", prob=math.nan,
+                raw_prob=math.nan, before=(), after=(), survivors=0, entropy=math.nan,
+                approximate="llama-server does not report a token that ends inside a character")
+            self.result.tokens.append(event)
+            events.append(event)
+        return events
 
     def finish(self, reason: str) -> ColumnDone:
         if self.result.finish_reason is None:
@@ -233,9 +256,9 @@ class _ColumnRun:
 
 
 def _chain_text(settings: Settings) -> str:
-    names = ["logits", *(["logit_bias"] if settings.logit_bias else []), *active_stage_names(settings)]
-    selector = {1: "mirostat", 2: "mirostat_v2"}.get(settings.mirostat, "dist")
-    return " -> ".join([*names, selector])
+    names = ["logits", *(["logit_bias"] if settings.logit_bias else []),
+             *(name for name in active_stage_names(settings) if name not in SELECTING_STAGES)]
+    return " -> ".join([*names, selector_name(settings)])
 
 
 class _Scheduler:
@@ -267,12 +290,16 @@ class _Scheduler:
         while self.waiting and len(self.active) < slots and not self.cancel.is_set():
             run = self.waiting.pop(0)
             run.started = time.perf_counter()
-            run.stream = Stream(self.backend.endpoint, "/completion", run.body)
             self.active.append(run)
             threading.Thread(target=self._read, args=(run,), daemon=True, name=f"samplerlab-col{run.index}").start()
 
     def _read(self, run: _ColumnRun) -> None:
+        """In its own thread: connecting waits for the server's answer, which may come only with the
+        first token, so each column connects here and all of them reach the server at once."""
         try:
+            run.stream = Stream(self.backend.endpoint, "/completion", run.body)
+            if self.cancel.is_set():
+                run.stream.close()
             for item in run.stream.events():
                 self.items.put((run, item))
             self.items.put((run, None))
@@ -293,17 +320,25 @@ class _Scheduler:
             yield from self._cancel_all()
             raise item
         if item is None:  # the stream ended without a final event
-            yield from self._done(run, "cancelled" if run.stream.closed else run.reason({}))
+            yield from self._done(run, "cancelled" if run.stream is None or run.stream.closed else run.reason({}))
             return
-        for probs in item.get("completion_probabilities") or ():
+        reported = item.get("completion_probabilities") or ()
+        predicted = item.get("tokens_predicted")
+        if isinstance(predicted, int) and reported:
+            yield from run.unseen(predicted - len(run.result.tokens) - len(reported))
+        for probs in reported:
             yield run.token(probs)
+        if item.get("stop") is True and isinstance(predicted, int) and predicted > len(run.result.tokens):
+            yield from run.unseen(predicted - len(run.result.tokens))
+            run.stream_text.push(INCOMPLETE)  # the run ended inside a character, as a local column shows it
         if item.get("stop") is True:
             yield from self._done(run, run.reason(item))
 
     def _done(self, run: _ColumnRun, reason: str) -> Iterator[Event]:
         if run in self.active:
             self.active.remove(run)
-            run.stream.close()
+            if run.stream is not None:
+                run.stream.close()
         yield run.finish(reason)
 
     def _cancel_all(self) -> Iterator[Event]:

@@ -1,0 +1,67 @@
+"""What one visitor of a shared app may cost: declared once, read by the Workbench, the CLI and the README.
+
+A share link hands the model to strangers. Without bounds one request (8 columns, no token limit,
+the end token banned) held it for minutes while everyone else waited, so in share mode every run
+is bounded in tokens per column, columns per request and seconds per run. The host raises them
+with ``--share-limits tokens=512,seconds=120``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Iterable, Literal
+
+ShareWrites = Literal["off", "presets"]
+SHARE_WRITES: tuple[str, ...] = ("off", "presets")
+
+
+class ShareLimitsError(ValueError):
+    """A --share-limits value that cannot be used; one line."""
+
+
+@dataclass(frozen=True)
+class ShareLimits:
+    """The bounds of one request in share mode (field metadata: what each bounds, for --help and the README)."""
+
+    tokens: int = 256  # most max_tokens per column; 0 ("until the context is full") is clamped to it
+    columns: int = 4  # most columns per comparison
+    seconds: float = 60.0  # a run still going after this long is stopped (columns end 'cancelled')
+
+    @classmethod
+    def parse(cls, text: str) -> "ShareLimits":
+        """'tokens=512,seconds=120': the named limits changed, the others left at their defaults."""
+        limits = cls()
+        for part in filter(None, (p.strip() for p in (text or "").split(","))):
+            name, _, raw = part.partition("=")
+            limits = limits._with(name.strip(), raw.strip())
+        return limits
+
+    def _with(self, name: str, raw: str) -> "ShareLimits":
+        known = {f.name: f for f in fields(self)}
+        if name not in known:
+            raise ShareLimitsError(f"--share-limits: unknown limit {name!r}; known: {', '.join(known)}")
+        try:
+            value = float(raw) if name == "seconds" else int(raw)
+        except ValueError:
+            raise ShareLimitsError(f"--share-limits: {name} expects a number, got {raw!r}") from None
+        if value <= 0:
+            raise ShareLimitsError(f"--share-limits: {name} must be above 0, got {raw!r}")
+        return replace(self, **{name: value})
+
+    def describe(self) -> str:
+        """'tokens=256,columns=4,seconds=60', as --share-limits takes it."""
+        return ",".join(f"{f.name}={getattr(self, f.name):g}" for f in fields(self))
+
+
+def relative_message(message: str, roots: Iterable[tuple[Path | None, str]]) -> str:
+    """A message for a visitor with each known folder's absolute path replaced by its short name.
+
+    Errors name files by their server path (``/home/x/presets/foo.yaml``); a stranger needs only
+    ``presets/foo.yaml``, and should not learn the host's layout.
+    """
+    spellings = {spelling: name for root, name in roots if root is not None
+                 for spelling in (str(root.resolve()), str(root.absolute()), str(root)) if spelling not in (".", "")}
+    for spelling in sorted(spellings, key=len, reverse=True):  # a folder inside another goes first
+        message = message.replace(spelling, spellings[spelling])
+    return message
