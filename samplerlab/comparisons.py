@@ -283,11 +283,13 @@ def _own_settings(settings: Settings, top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def save_comparison(name: str, request: Request, results: Sequence[ColumnResult], backend: Backend,
-                    directory: Path = EXPERIMENTS_DIR) -> tuple[Path, Path]:
+                    directory: Path = EXPERIMENTS_DIR, rendered: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """Write an experiment file for a comparison the app ran, and a result file with its outputs.
 
     Running the experiment file with ``samplerlab run`` gives the same result file, timings aside:
     a seed of -1 is written as the seed drawn, and a comparison with a stopped column is refused.
+    ``rendered`` is the prompt as the run sent it (``RunResult.rendered()``, ``LastRun.rendered``), which
+    a rerun records too.
     """
     name = check_name(name)
     if not results:
@@ -300,7 +302,7 @@ def save_comparison(name: str, request: Request, results: Sequence[ColumnResult]
     target = directory / f"{file_stem(name)}.yaml"
     text = dump({"description": f"Saved from the samplerlab app: {name}", **comparison_spec(request, columns, backend)})
     experiment = parse_experiment(text, source=str(target), base_dir=directory)
-    outcomes = [Outcome(0, request.prompt, result, None) for result in results]
+    outcomes = [Outcome(0, request.prompt, result, None, rendered) for result in results]
     document = result_document(experiment, backend, outcomes)
     written = write_new(target, text)
     return written, write_new(result_path(written, datetime.datetime.now(datetime.timezone.utc)), dump(document))

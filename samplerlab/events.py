@@ -7,7 +7,7 @@ the columns ran in this process (the local backend) or on a llama-server.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 from .chats import DEFAULT_POLICY, Message
 from .params import Settings
@@ -120,6 +120,20 @@ class RunResult:
     prompt_tokens: int
     prompt_seconds: float
     columns: list[ColumnResult]
+    context: Mapping[str, Any] | None = None  # what the context policy did to a conversation
+
+    def rendered(self) -> dict[str, Any]:
+        """The prompt as sent, as a result file records it (``rendered``)."""
+        return rendered_record({"prompt_text": self.prompt_text, "prompt_tokens": self.prompt_tokens,
+                                "context": self.context})
+
+
+RENDERED = ("prompt_text", "prompt_tokens", "context")  # what a result file records of each prompt as sent
+
+
+def rendered_record(info: Mapping[str, Any]) -> dict[str, Any]:
+    """From the ``info`` a backend's generate fills: the prompt's text, token count and context outcome."""
+    return {key: info[key] for key in RENDERED if info.get(key) is not None}
 
 
 Event = TokenEvent | ColumnDone | Queued

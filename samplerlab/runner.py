@@ -15,14 +15,13 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .backends import Backend, BackendError, open_backend
 from .chats import DEFAULT_POLICY, ChatError, parse_messages
-from .events import Column, ColumnDone, ColumnResult, Request
+from .events import Column, ColumnDone, ColumnResult, Request, rendered_record
 from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
 from .load_settings import LoadSettings
 from .params import Settings
 from .results import CheckReport, Outcome, ResultError, first_difference
 
 LOCAL_BATCH = 8  # the local engine's most columns per run
-RENDERED = ("prompt_text", "prompt_tokens", "context")  # what a result file records of each prompt as sent
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def run_experiment(backend: Backend, experiment: Experiment, on_done: Callable[[
         info: dict[str, Any] = {}
         results = run_columns(backend, experiment.request(job.prompt), [c.for_seed(job.seed) for c in job.columns],
                               None, on_done, cancel, info)
-        rendered = {key: info[key] for key in RENDERED if key in info}
+        rendered = rendered_record(info)
         outcomes += [Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
                      for planned, result in zip(job.columns, results)]
     return outcomes

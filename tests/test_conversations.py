@@ -315,3 +315,20 @@ def test_the_api_takes_its_defaults_from_the_schema():
     parameters = inspect.signature(Callbacks.compare_api).parameters
     assert (parameters["seed"].default, parameters["max_tokens"].default) == \
         (KNOB_BY_NAME["seed"].default, KNOB_BY_NAME["max_tokens"].default)
+
+
+def test_a_saved_app_comparison_with_a_conversation_reruns_the_same(model, tmp_path):
+    import yaml
+    from samplerlab.comparisons import save_comparison
+    from samplerlab.workbench import Workbench
+    bench = Workbench(LocalBackend(model))
+    asked = Request("", history=load_chat(CHATS / "openai-messages.json").messages, context_policy="keep_last:1")
+    list(bench.stream("me", asked, GREEDY))
+    last = bench.last("me")
+    experiment, saved = save_comparison("chat", last.request, last.columns, last.backend, tmp_path, last.rendered)
+    spec = yaml.safe_load(experiment.read_text())
+    assert "prompt" not in spec and spec["context_policy"] == "keep_last:1" and len(spec["messages"]) == 4
+    document, again = run_file(experiment, out=tmp_path / "again.yaml", loaded=LocalBackend(model))
+    recorded = load_result(saved)
+    assert recorded["rendered"] == document["rendered"] and recorded["rendered"][0]["context"]["dropped"] == 2
+    assert [c["tokens"] for c in recorded["columns"]] == [c["tokens"] for c in document["columns"]]

@@ -467,8 +467,10 @@ def test_a_saved_comparison_names_its_model_load_and_drawn_seed_and_reruns_the_s
     columns = [Column("Column 1", Settings({"seed": -1, "max_tokens": 4, "temperature": 1.5})),
                Column("Column 2", Settings({"seed": -1, "max_tokens": 3, "top_k": 3}))]
     with Model(model_path, LoadSettings({"n_ctx": 512})) as small:
-        ran = run(small, Request("hi"), columns).columns
-        experiment, saved = save_comparison("random one", Request("hi"), ran, LocalBackend(small), tmp_path)
+        result = run(small, Request("hi"), columns)
+        ran = result.columns
+        experiment, saved = save_comparison("random one", Request("hi"), ran, LocalBackend(small), tmp_path,
+                                            result.rendered())
     spec, seed = yaml.safe_load(experiment.read_text()), ran[0].seed
     assert seed != -1
     assert (spec["model"], spec["load"], spec["seed"], spec["max_tokens"]) == ("embedded", {"n_ctx": 512}, seed, 4)
