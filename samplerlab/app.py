@@ -18,6 +18,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request leaves 
 import gradio as gr  # noqa: E402
 
 from . import i18n
+from .chats import DEFAULT_POLICY, parse_policy
+from .conversation import parse_history
+from .conversation_panel import conversation_panel
 from .events import Column, ColumnDone, Queued, Request, TokenEvent
 from .i18n import t
 from .params import KNOB_BY_NAME, Settings
@@ -34,7 +37,8 @@ MAX_COLUMNS = 6
 DEFAULT_COLUMNS = 3
 STREAM_EVERY = 0.15  # seconds between UI refreshes while streaming
 MAX_UPLOAD = 64 * 1024  # bytes; presets are a few hundred
-RUN_START = {"max_tokens": 128}  # the app starts shorter than llama.cpp's 256: a first run should be quick
+RUN_START = {"max_tokens": 128}  # a UI choice, not a default: the app starts shorter than the schema's 256
+# so a first run is quick; the CLI and the API (compare_api) take the schema's defaults
 INITIAL_PRESETS = ("llama.cpp defaults", "greedy", "min-p creative", "mirostat 2", "xtc + dry creative writing",
                    "factual low temperature")
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
@@ -57,14 +61,15 @@ class Callbacks:
         except USER_ERRORS as error:
             raise self.error(error)
 
-    def run(self, request: gr.Request, lang, mode, system, prompt, count, *flat):
+    def run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, count, *flat):
         """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds."""
         with self.bench.cancellable(request.session_hash):  # a refused run frees the session's place too
-            yield from self._run(request, lang, mode, system, prompt, count, *flat)
+            yield from self._run(request, lang, mode, system, prompt, chat, policy, count, *flat)
 
-    def _run(self, request: gr.Request, lang, mode, system, prompt, count, *flat):
+    def _run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, count, *flat):
         count = int(count)
         try:
+            asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)))
             run_level = run_level_values(*flat[:len(RUN_KNOBS)])
             columns = [Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
                        for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS):]))[:count])]
@@ -74,8 +79,7 @@ class Callbacks:
         tails, notes = [""] * MAX_COLUMNS, []
         last = 0.0
         try:
-            for event in self.bench.stream(request.session_hash, Request(prompt, mode, system or None), columns,
-                                           notes):
+            for event in self.bench.stream(request.session_hash, asked, columns, notes):
                 if isinstance(event, TokenEvent):
                     if event.index == 0:  # a column retried on another server starts again
                         texts[event.column], tokens[event.column] = "", []
@@ -215,9 +219,12 @@ class Callbacks:
             raise self.error(error)
         return f"saved preset {saved.name!r}"
 
-    def compare_api(self, prompt: str, seed: int, max_tokens: int, columns: str,
-                    request: gr.Request) -> Iterator[dict]:
-        """Run a comparison for scripts: columns as JSON, shaped like an experiment file's.
+    def compare_api(self, prompt: str, seed: int = KNOB_BY_NAME["seed"].default,
+                    max_tokens: int = KNOB_BY_NAME["max_tokens"].default, columns: str = '[{"label": "default"}]',
+                    messages: str = "", context_policy: str = DEFAULT_POLICY,
+                    request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
+        """Run a comparison for scripts: columns as JSON, shaped like an experiment file's; ``messages``
+        (a JSON list of {role, content}) are the conversation before ``prompt``. Defaults are the schema's.
 
         A generator, the finished columns so far every STREAM_EVERY seconds and all of them at the end,
         because Gradio closes a generator whose client cancels or goes away, and closing it stops the
@@ -229,7 +236,9 @@ class Callbacks:
         with self.bench.cancellable(request.session_hash):
             try:
                 parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
-                for event in self.bench.stream(request.session_hash, Request(prompt), parsed, notes):
+                asked = Request(prompt, "chat", None, parse_history(messages, "messages"),
+                                str(parse_policy(context_policy)))
+                for event in self.bench.stream(request.session_hash, asked, parsed, notes):
                     if isinstance(event, ColumnDone):
                         done[event.column] = event.result
                     if time.monotonic() - last > STREAM_EVERY:
@@ -357,6 +366,7 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
             count = labels.add(gr.Slider(2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang),
                                          elem_id="column-count"),
                                "columns")
+    chat, policy = conversation_panel(calls.bench, labels, lang, lang_state, prompt, MAX_COLUMNS)
     with gr.Row():
         run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
         stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
@@ -370,7 +380,7 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
                  [c["box"] for c in columns], queue=False, show_progress="hidden",
                  api_visibility="private")
     dice.click(lambda: random.randrange(2**31), None, seed, queue=False, api_visibility="private")
-    run_inputs = [lang_state, mode, system, prompt, count, *run_widgets, *knob_inputs]
+    run_inputs = [lang_state, mode, system, prompt, chat, policy, count, *run_widgets, *knob_inputs]
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
     run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
         calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")

@@ -1,7 +1,7 @@
 """Settings typed as text: a column as ``name=value`` pairs (``temperature=3,top_k=100``).
 
 The CLI's ``--column`` and the app's one-string-per-line fields read text this way; every value
-still goes through the schema's validation afterwards.
+still goes through the schema's validation afterwards. ``parse_column`` also reads ``preset=NAME``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .params import KNOB_BY_NAME, KNOB_NAMES, Knob, SettingsError, suggest
+
+PRESET = "preset"  # the one key that is not a knob: the column starts from this preset's settings
 
 
 def parse_assignments(text: str, source: str = "column") -> dict[str, Any]:
@@ -28,6 +30,24 @@ def parse_assignments(text: str, source: str = "column") -> dict[str, Any]:
         except SettingsError as error:
             raise SettingsError(f"{source}: {error}") from None
     return values
+
+
+def parse_column(text: str, source: str = "column") -> tuple[str | None, dict[str, Any]]:
+    """'preset=greedy,max_tokens=4' -> ('greedy', {'max_tokens': 4}): a preset's name (loading it is the
+    caller's: this module reads text only) and the settings that override it."""
+    preset: str | None = None
+    rest = []
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        if sep and name.strip() == PRESET:
+            if preset is not None:
+                raise SettingsError(f"{source}: {PRESET} is given twice; a column starts from one preset")
+            preset = value.strip()
+            if not preset:
+                raise SettingsError(f"{source}: {PRESET}= needs a preset's name, e.g. preset=greedy")
+        else:
+            rest.append(part)
+    return preset, parse_assignments(",".join(rest), source)
 
 
 def _parse_scalar(knob: Knob, raw: str) -> Any:

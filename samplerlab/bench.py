@@ -71,6 +71,12 @@ def best_times(actions: dict[str, Callable[[], object]], repeat: int) -> dict[st
     return {name: min(values) for name, values in times.items()}
 
 
+def bench_request(chat_template: bool) -> Request:
+    """The benchmark prompt, chat-rendered when the model has a template, else raw: a base model
+    without one must still be benchmarked (what is timed is generation, not the template)."""
+    return Request(PROMPT, "chat" if chat_template else "raw")
+
+
 def run_benchmark(backend: Backend, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
     model = getattr(backend, "model", None)
     return _local_benchmark(model, columns, tokens, repeat) if model is not None \
@@ -79,8 +85,7 @@ def run_benchmark(backend: Backend, columns: int, tokens: int, repeat: int = 3) 
 
 def _server_benchmark(backend: Backend, columns: int, tokens: int, repeat: int) -> BenchReport:
     """N columns at once against the same N one after another, on the same server."""
-    mode = "chat" if backend.info.chat_template else "raw"
-    request = Request(PROMPT, mode)
+    request = bench_request(backend.info.chat_template)
     settings = [Settings({"temperature": TEMPERATURES[i % len(TEMPERATURES)], "seed": i, "max_tokens": tokens,
                           "logit_bias": {token: False for token in _server_end_tokens(backend)}})
                 for i in range(columns)]
@@ -101,7 +106,7 @@ def _server_end_tokens(backend: Backend) -> list[int]:
 
 
 def _local_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
-    text = prompt_text(model, Request(PROMPT))
+    text = prompt_text(model, bench_request(model.info.chat_template))
     banned = {token: False for token in end_tokens(model)}
     settings = [Settings({"samplers": "llama-cpp-python", "penalize_prompt": False, "temperature": TEMPERATURES[i],
                           "seed": i, "max_tokens": tokens, "logit_bias": banned}) for i in range(columns)]

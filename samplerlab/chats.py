@@ -26,6 +26,7 @@ MAX_LINES = 100_000  # of a .jsonl chat, blank lines included: the loop stays sh
 MAX_MESSAGES = 10_000
 MAX_TOTAL_CHARS = 16 << 20  # of all contents together: inline messages are bounded like files
 MESSAGE_KEYS = ("role", "content", "name")
+DEFAULT_POLICY = "error"  # a conversation longer than the context is refused unless a policy says otherwise
 EXPECTED_FORMATS = ("a SillyTavern chat (.jsonl), an Open WebUI export (.json) "
                     "or an OpenAI-style list of {role, content} messages (.json)")
 JSON_KINDS = {type(None): "null", bool: "true/false", str: "text", int: "a number", float: "a number",
@@ -419,7 +420,7 @@ def parse_policy(text: str | Policy) -> Policy:
 
 
 def fit(conversation: Conversation, count_tokens: Callable[[Sequence[Message]], int], limit: int,
-        policy: str | Policy = "error") -> Fitted:
+        policy: str | Policy = DEFAULT_POLICY) -> Fitted:
     """The conversation cut to ``limit`` tokens by ``policy``; ``count_tokens`` renders and counts messages.
 
     The system prompt (the leading system messages) is always kept. "error" refuses a conversation

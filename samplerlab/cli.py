@@ -12,7 +12,9 @@ from . import __version__, bench as bench_module, docs
 from .backends import API_KEY_ENV, Backend, open_backend
 from .events import Column, ColumnDone, GenerationError, Queued, Request, RunResult, TokenEvent
 from .model_files import ModelError
-from .assignments import parse_assignments, process_escapes
+from .assignments import parse_column, process_escapes
+from .chats import DEFAULT_POLICY, ChatError, load_chat, parse_policy
+from .conversation import request_messages
 from .params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from .load_settings import LOAD_KNOBS, LoadSettings
 from .formats import EXPORT_FORMATS, export_preset
@@ -137,34 +139,46 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
 
 
 @main.command()
-@click.argument("prompt", callback=escaped)
+@click.argument("prompt", required=False, callback=escaped)
 @click.option("--column", "columns", multiple=True, metavar="NAME=VALUE,...",
-              help="One column's settings, e.g. 'temperature=3,top_k=100'. Repeat for more columns. Lists use | "
-                   "(stop=\\n|END); text values take the escapes of PROMPT.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for every column; -1 draws one.")
-@click.option("--max-tokens", type=int, default=128, show_default=True, help="0 = until the context is full.")
+              help="One column's settings, e.g. 'temperature=3,top_k=100' or 'preset=greedy,max_tokens=4' "
+                   "(a preset plus overrides). Repeat for more columns. Lists use | (stop=\\n|END); text values "
+                   "take the escapes of PROMPT.")
+@click.option("--seed", type=int, default=KNOB_BY_NAME["seed"].default, show_default=True,
+              help="Seed for every column; -1 draws one.")
+@click.option("--max-tokens", type=int, default=KNOB_BY_NAME["max_tokens"].default, show_default=True,
+              help="0 = until the context is full.")
 @click.option("--mode", type=click.Choice(["chat", "raw"]), default="chat", show_default=True,
               help="chat applies the model's chat template; raw sends the prompt as written.")
 @click.option("--system", default=None, callback=escaped, help=f"System prompt (chat mode). {ESCAPES}")
+@click.option("--chat", "chat_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Compare the next reply of this conversation: a SillyTavern .jsonl, an Open WebUI export or "
+                   "an OpenAI-style .json. PROMPT, if given, is the next user message.")
+@click.option("--chat-select", default=None, metavar="N|TITLE",
+              help="Which chat of an Open WebUI export (index from 0, or title; default the first).")
+@click.option("--context-policy", default=DEFAULT_POLICY, show_default=True, metavar="POLICY",
+              help="When the conversation is longer than the context: error, drop_oldest or keep_last:N.")
 @click.option("--stop", multiple=True, callback=escaped, help=f"Stop before this string (repeatable). {ESCAPES}")
 @click.option("--width", type=click.IntRange(1, 10_000), default=None,
               help="Total output width, 1 to 10000 (default: the terminal's).")
 @model_options
-def compare(prompt: str, columns: Sequence[str], seed: int, max_tokens: int, mode: str, system: str | None,
-            stop: Sequence[str], width: int | None, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
+def compare(prompt: str | None, columns: Sequence[str], seed: int, max_tokens: int, mode: str, system: str | None,
+            chat_file: Path | None, chat_select: str | None, context_policy: str, stop: Sequence[str],
+            width: int | None, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
     """Generate PROMPT with each --column's settings and print the outputs side by side.
+
+    With --chat, PROMPT is optional: without it the chat's last user turn gets the reply.
 
     PROMPT, --stop, --system and --column text values process escapes as llama-cli does: \\n \\r \\t
     \\' \\" \\\\ and \\xHH (a byte); any other backslash stays as typed, so 'ユーザー: おはよう\\n魔理沙: '
     ends in a newline and --stop '\\n' stops at one.
     """
     try:
+        request = _compare_request(prompt, mode, system, chat_file, chat_select, context_policy)
         shared = shared_values(seed, max_tokens, stop)
-        specs = columns or ("temperature=0.8",)
-        parsed = [Column(spec, Settings({**shared, **parse_assignments(spec, f"--column {spec!r}")},
-                                        source=f"--column {spec!r}")) for spec in specs]
+        parsed = [_typed_column(spec, shared) for spec in columns or ("temperature=0.8",)]
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
-        result = _stream(backend, Request(prompt, mode, system), parsed, width)
+        result = _stream(backend, request, parsed, width)
     except USER_ERRORS as error:
         fail(error)
     click.echo(side_by_side(result, width))
@@ -177,6 +191,39 @@ def shared_values(seed: int, max_tokens: int, stop: Sequence[str]) -> dict:
     for (name, value), option in zip(values.items(), ("--seed", "--max-tokens", "--stop")):
         coerce(KNOB_BY_NAME[name], value, option)
     return values
+
+
+def _compare_request(prompt: str | None, mode: str, system: str | None, chat_file: Path | None,
+                     chat_select: str | None, context_policy: str) -> Request:
+    """The request `compare` runs: PROMPT alone, or the next reply of a --chat conversation."""
+    if chat_file is None:
+        if prompt is None:
+            raise click.UsageError("give a PROMPT, or --chat FILE to compare the next reply of a conversation")
+        if chat_select is not None or context_policy != DEFAULT_POLICY:
+            raise click.UsageError("--chat-select and --context-policy apply to a --chat conversation")
+        return Request(prompt, mode, system)  # type: ignore[arg-type]
+    if mode == "raw":
+        raise click.UsageError("--chat needs chat mode: a conversation is rendered by the model's chat template")
+    select = int(chat_select) if chat_select is not None and chat_select.isdecimal() else chat_select
+    history = load_chat(chat_file, select=select).messages
+    try:
+        policy = str(parse_policy(context_policy))
+        request = Request(prompt or "", "chat", system, history, policy)
+        request_messages(request)  # a chat ending with an assistant turn and no PROMPT: refused before loading
+    except (ChatError, GenerationError) as error:
+        raise GenerationError(str(error) if isinstance(error, ChatError) else f"{chat_file}: {error}") from None
+    return request
+
+
+def _typed_column(spec: str, shared: dict) -> Column:
+    """A --column: its preset's settings (if it names one), then the run-level values, then its own."""
+    source = f"--column {spec!r}"
+    preset, own = parse_column(spec, source)
+    try:
+        base = dict(load_preset(preset, _user_dir(None)).settings) if preset is not None else {}
+    except PresetError as error:
+        raise PresetError(f"{source}: {error}") from None
+    return Column(spec, Settings({**base, **shared, **own}, source=source))
 
 
 def _stream(backend: Backend, request: Request, columns: list[Column], width: int | None) -> RunResult:
@@ -195,6 +242,9 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
         live.clear()
     for note in getattr(backend, "notes", ()):
         click.echo(f"note: {note}", err=True)
+    if info.get("context", {}).get("dropped"):
+        click.echo(f"note: context policy {info['context']['policy']} left out the "
+                   f"{info['context']['dropped']} oldest message(s)", err=True)
     return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
                      [finished[i] for i in range(len(columns))])
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .backends import Backend, check_independence
+from .chats import DEFAULT_POLICY, Conversation, to_plain
 from .events import Column, ColumnResult, Independence, Request
 from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
 from .model_files import ModelError, embedded_model_path, resolve_model_path
@@ -89,13 +90,23 @@ def result_document(experiment: Experiment, backend: Backend, outcomes: Sequence
         "versions": environment(),
         "mode": experiment.mode, "system": experiment.system,
         "prompts": list(experiment.prompts), "seeds": list(experiment.seeds), "sweep": list(experiment.sweep),
-        "columns": records,
     }
+    if experiment.history:
+        document.update(messages=to_plain(Conversation(experiment.history, experiment.source)),
+                        context_policy=experiment.context_policy)
+    document.update(rendered=rendered_prompts(outcomes), columns=records)
     if notes:
         document["notes"] = list(notes)
     if len(experiment.seeds) > 1:
         document["seed_summary"] = seed_summaries(records)
     return document
+
+
+def rendered_prompts(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """Each prompt as the backend sent it (the rendered chat text, its tokens, what the context policy
+    dropped), once per prompt: it is the same for every seed and column."""
+    firsts = {o.prompt_index: o.rendered for o in reversed(outcomes) if o.rendered}
+    return [{"prompt_index": index, **plain(dict(firsts[index]))} for index in sorted(firsts)]
 
 
 def backend_record(backend: Backend, independence: Independence | None) -> dict[str, Any]:
@@ -253,9 +264,13 @@ def comparison_spec(request: Request, columns: Sequence[Column], backend: Backen
     load = getattr(backend, "load", None)
     if load is not None and load.changed():
         spec["load"] = plain(load.changed())
-    spec.update(prompt=request.prompt, mode=request.mode)
+    spec.update({"prompt": request.prompt} if request.prompt else {}, mode=request.mode)
     if request.system:
         spec["system"] = request.system
+    if request.history:
+        spec["messages"] = to_plain(Conversation(request.history, "comparison"))
+        if request.context_policy != DEFAULT_POLICY:
+            spec["context_policy"] = request.context_policy
     spec.update(plain(top))
     spec["columns"] = [{"label": column.label, "settings": plain(_own_settings(column.settings, top))}
                        for column in columns]
@@ -268,11 +283,13 @@ def _own_settings(settings: Settings, top: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def save_comparison(name: str, request: Request, results: Sequence[ColumnResult], backend: Backend,
-                    directory: Path = EXPERIMENTS_DIR) -> tuple[Path, Path]:
+                    directory: Path = EXPERIMENTS_DIR, rendered: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """Write an experiment file for a comparison the app ran, and a result file with its outputs.
 
     Running the experiment file with ``samplerlab run`` gives the same result file, timings aside:
     a seed of -1 is written as the seed drawn, and a comparison with a stopped column is refused.
+    ``rendered`` is the prompt as the run sent it (``RunResult.rendered()``, ``LastRun.rendered``), which
+    a rerun records too.
     """
     name = check_name(name)
     if not results:
@@ -285,7 +302,7 @@ def save_comparison(name: str, request: Request, results: Sequence[ColumnResult]
     target = directory / f"{file_stem(name)}.yaml"
     text = dump({"description": f"Saved from the samplerlab app: {name}", **comparison_spec(request, columns, backend)})
     experiment = parse_experiment(text, source=str(target), base_dir=directory)
-    outcomes = [Outcome(0, request.prompt, result, None) for result in results]
+    outcomes = [Outcome(0, request.prompt, result, None, rendered) for result in results]
     document = result_document(experiment, backend, outcomes)
     written = write_new(target, text)
     return written, write_new(result_path(written, datetime.datetime.now(datetime.timezone.utc)), dump(document))

@@ -18,6 +18,7 @@ import numpy as np
 
 from .events import (TOP_N, Candidate, Column, ColumnDone, ColumnResult, Event, FinishReason, GenerationError, Mode,
                      Request, RunResult, TokenEvent, collect, resolve_seed)
+from .conversation import fit_request, raw_prompt, request_messages
 from .models import Model, kv_type
 from .load_settings import FLASH_ATTENTION
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
@@ -107,11 +108,17 @@ class TokenBatch:
 
 
 def prompt_text(model: Model, request: Request) -> str:
+    """Raw text as written; chat turns (``conversation.request_messages``) rendered by the model's template."""
     if request.mode == "raw":
-        return request.prompt
-    messages = ([{"role": "system", "content": request.system}] if request.system else []) + \
-        [{"role": "user", "content": request.prompt}]
-    return model.chat_prompt(messages)
+        return raw_prompt(request)
+    return model.chat_prompt(request_messages(request))
+
+
+def fitted_request(model: Model, request: Request, info: dict) -> Request:
+    """The request's conversation cut to this model's context by its policy; counted as generation counts."""
+    def count(messages: list[dict]) -> int:
+        return len(prompt_tokens(model, request, model.chat_prompt(messages)))
+    return fit_request(request, count, model.load.n_ctx - 1, info)  # a prompt leaves room for one token
 
 
 def prompt_tokens(model: Model, request: Request, text: str) -> list[int]:
@@ -221,6 +228,7 @@ def generate(model: Model, request: Request, columns: Sequence[Column],
 
 def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
                      cancel: threading.Event | None, info: dict) -> Iterator[Event]:
+    request = fitted_request(model, request, info)
     text = prompt_text(model, request)
     tokens = prompt_tokens(model, request, text)
     n_ctx = model.load.n_ctx
@@ -306,4 +314,4 @@ def run(model: Model, request: Request, columns: Sequence[Column],
     """Generate every column to the end and return the results (the non-streaming form)."""
     info: dict = {}
     results = collect(generate(model, request, columns, cancel, info), len(columns))
-    return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"], results)
+    return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"], results, info.get("context"))

@@ -7,8 +7,9 @@ the columns ran in this process (the local backend) or on a llama-server.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
+from .chats import DEFAULT_POLICY, Message
 from .params import Settings
 
 Mode = Literal["chat", "raw"]
@@ -22,11 +23,20 @@ class GenerationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Request:
-    """What is generated from: the same for every column."""
+    """What is generated from: the same for every column.
+
+    In chat mode the model sees [system] + ``history`` + [the user's ``prompt``]; with an empty
+    prompt the history alone, which then ends with the user turn being replied to
+    (``conversation.request_messages`` is the one rule). ``context_policy`` (chats.parse_policy:
+    error, drop_oldest, keep_last:N) says what happens when that conversation is longer than the
+    context. Raw mode sends ``prompt`` as written and takes no history.
+    """
 
     prompt: str
     mode: Mode = "chat"
     system: str | None = None
+    history: tuple[Message, ...] = ()
+    context_policy: str = DEFAULT_POLICY
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,20 @@ class RunResult:
     prompt_tokens: int
     prompt_seconds: float
     columns: list[ColumnResult]
+    context: Mapping[str, Any] | None = None  # what the context policy did to a conversation
+
+    def rendered(self) -> dict[str, Any]:
+        """The prompt as sent, as a result file records it (``rendered``)."""
+        return rendered_record({"prompt_text": self.prompt_text, "prompt_tokens": self.prompt_tokens,
+                                "context": self.context})
+
+
+RENDERED = ("prompt_text", "prompt_tokens", "context")  # what a result file records of each prompt as sent
+
+
+def rendered_record(info: Mapping[str, Any]) -> dict[str, Any]:
+    """From the ``info`` a backend's generate fills: the prompt's text, token count and context outcome."""
+    return {key: info[key] for key in RENDERED if info.get(key) is not None}
 
 
 Event = TokenEvent | ColumnDone | Queued

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from . import safe_yaml
+from .chats import DEFAULT_POLICY, ChatError, Message, load_chat, parse_messages, parse_policy
 from .events import Column, Mode, Request
 from .model_files import ModelError, check_path
 from .params import KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, Settings, SettingsError, suggest
@@ -32,7 +33,8 @@ SEED = next(name for name in RUN_LEVEL_KNOBS if KNOB_BY_NAME[name].kind == "seed
 SEEDS = f"{SEED}s"
 RANDOM_SEED = KNOB_BY_NAME[SEED].minimum  # -1: draw one; a result records the drawn seed
 RUN_LEVEL = tuple(name for name in RUN_LEVEL_KNOBS if name != SEED)  # every column's, unless a column sets it
-TOP_KEYS = ("description", "model", "load", "mode", "system", "prompt", "prompts",
+TOP_KEYS = ("description", "model", "load", "mode", "system", "messages", "chat", "chat_select", "context_policy",
+            "prompt", "prompts",
             *(key for name in RUN_LEVEL_KNOBS for key in ((name, SEEDS) if name == SEED else (name,))),
             "columns", "base", "sweep")
 COLUMN_KEYS = ("label", "preset", "settings")
@@ -75,6 +77,11 @@ class Experiment:
     columns: tuple[PlannedColumn, ...]
     sweep: tuple[str, ...] = ()
     description: str = ""
+    history: tuple[Message, ...] = ()  # the conversation before each prompt (messages: or chat:)
+    context_policy: str = DEFAULT_POLICY
+
+    def request(self, prompt: str) -> Request:
+        return Request(prompt, self.mode, self.system, self.history, self.context_policy)
 
     def with_settings(self, **changes: Any) -> "Experiment":
         """Every column with ``changes`` forced (e.g. a short max_tokens for a quick trial)."""
@@ -198,9 +205,9 @@ def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | N
     run_level = _run_level(doc, spec)
     seeds = _one_or_many(doc, spec, SEED, SEEDS, MAX_SEEDS, lambda p, v: _knob(doc, p, SEED, v),
                          (KNOB_BY_NAME[SEED].default,))
+    history = _history(doc, spec, base_dir or Path.cwd())
     prompts = _one_or_many(doc, spec, "prompt", "prompts", MAX_PROMPTS, lambda p, v: _text(doc, p, v), None)
-    if prompts is None:
-        raise doc.fail((), "no prompt: give prompt (a string) or prompts (a list of strings)")
+    prompts = _reply_prompt(doc, history) if prompts is None else prompts
     run_level[SEED] = seeds[0]
     columns, sweep = _columns(doc, spec, run_level, len(seeds))
     mode = _mode(doc, spec)
@@ -210,16 +217,69 @@ def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | N
         mode=mode,
         system=None if spec.get("system") is None else _text(doc, ("system",), spec["system"], empty=True),
         prompts=prompts, seeds=seeds, columns=columns, sweep=sweep,
-        description="" if spec.get("description") is None else _text(doc, ("description",), spec["description"], True))
+        description="" if spec.get("description") is None else _text(doc, ("description",), spec["description"], True),
+        history=history, context_policy=_policy(doc, spec))
 
 
 def _mode(doc: _Document, spec: Mapping) -> Mode:
     mode = spec.get("mode", "chat")
     if mode not in ("chat", "raw"):
         raise doc.fail(("mode",), f"expected chat or raw, got {_describe(mode)}")
-    if mode == "raw" and spec.get("system") is not None:
-        raise doc.fail(("system",), "only applies in chat mode; remove it, or use mode: chat")
+    for key in ("system", "messages", "chat"):
+        if mode == "raw" and spec.get(key) is not None:
+            raise doc.fail((key,), "only applies in chat mode; remove it, or use mode: chat")
     return mode
+
+
+# -- conversations ---------------------------------------------------------------------------
+def _history(doc: _Document, spec: Mapping, base_dir: Path) -> tuple[Message, ...]:
+    """The turns before each prompt: ``messages:`` inline, or ``chat:`` a chat file relative to the experiment."""
+    if "messages" in spec and "chat" in spec:
+        raise doc.fail(("chat",), "give messages or chat, not both")
+    if "chat_select" in spec and "chat" not in spec:
+        raise doc.fail(("chat_select",), "picks one chat of a chat: file; give chat as well")
+    try:
+        if "messages" in spec:
+            if not _expect(doc, ("messages",), spec["messages"], list, "a list of {role, content} messages"):
+                raise doc.fail(("messages",), "holds no messages; expected at least one")
+            return parse_messages(spec["messages"], doc.where((), at=("messages",))).messages
+        if "chat" in spec:
+            path = Path(_text(doc, ("chat",), spec["chat"])).expanduser()
+            select = _chat_select(doc, spec.get("chat_select"))
+            return load_chat(path if path.is_absolute() else base_dir / path, select=select).messages
+    except ChatError as error:
+        key = "messages" if "messages" in spec else "chat"
+        raise ExperimentError(str(error) if key == "messages" else f"{doc.where((key,))}: {error}") from None
+    return ()
+
+
+def _chat_select(doc: _Document, value: Any) -> int | str | None:
+    if value is None or isinstance(value, str) and value or isinstance(value, int) and not isinstance(value, bool) \
+            and value >= 0:
+        return value
+    raise doc.fail(("chat_select",), f"expected a chat's index (from 0) or title, got {_describe(value)}")
+
+
+def _reply_prompt(doc: _Document, history: tuple[Message, ...]) -> tuple[str, ...]:
+    """Without prompt, a conversation's next reply: its last turn must be the user's."""
+    if not history:
+        raise doc.fail((), "no prompt: give prompt (a string) or prompts (a list of strings)")
+    if history[-1].role != "user":
+        key = "chat" if "chat" in doc.data else "messages"
+        raise doc.fail((key,), f"ends with a{'n' if history[-1].role == 'assistant' else ''} {history[-1].role} "
+                               "turn; give prompt (the next user message)")
+    return ("",)  # the reply to the conversation's last user turn
+
+
+def _policy(doc: _Document, spec: Mapping) -> str:
+    """error (the default), drop_oldest or keep_last:N; only a conversation is fitted to the context."""
+    value = spec.get("context_policy", DEFAULT_POLICY)
+    if "context_policy" in spec and "messages" not in spec and "chat" not in spec:
+        raise doc.fail(("context_policy",), "applies to a conversation; give messages or chat as well")
+    try:
+        return str(parse_policy(value if isinstance(value, str) else repr(value)))
+    except ChatError as error:
+        raise doc.fail(("context_policy",), str(error)) from None
 
 
 def _text(doc: _Document, path: Path_, value: Any, empty: bool = False) -> str:

@@ -91,7 +91,7 @@ class ExperimentCallbacks:
             return t("run_first", lang)
         try:
             experiment, result = save_comparison(name.strip(), last.request, last.columns, last.backend,
-                                                 self.bench.experiments_dir)
+                                                 self.bench.experiments_dir, last.rendered)
         except ERRORS as error:
             return f"❌ {self.bench.message(error)}"
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)

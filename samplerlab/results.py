@@ -48,6 +48,7 @@ class Outcome:
     prompt: str
     result: ColumnResult
     sweep: Mapping[str, Any] | None = None
+    rendered: Mapping[str, Any] | None = None  # the prompt as sent: text, token count, context policy outcome
 
 
 def plain(value: Any) -> Any:

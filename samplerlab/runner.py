@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .backends import Backend, BackendError, open_backend
-from .events import Column, ColumnDone, ColumnResult, Request
+from .chats import DEFAULT_POLICY, ChatError, parse_messages
+from .events import Column, ColumnDone, ColumnResult, Request, rendered_record
 from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
 from .load_settings import LoadSettings
 from .params import Settings
@@ -46,15 +47,18 @@ def plan(experiment: Experiment, batch: int) -> list[Job]:
 
 
 def run_columns(backend: Backend, request: Request, columns: Sequence[Column], batch: int | None = None,
-                on_done: Callable[[ColumnResult], None] | None = None, cancel=None) -> list[ColumnResult]:
-    """Any number of columns, generated ``batch`` at a time; once ``cancel`` is set no further batch starts."""
+                on_done: Callable[[ColumnResult], None] | None = None, cancel=None,
+                info: dict | None = None) -> list[ColumnResult]:
+    """Any number of columns, generated ``batch`` at a time; once ``cancel`` is set no further batch starts.
+
+    ``info`` receives what the backend reports of the prompt (its text, tokens, the context policy's outcome)."""
     batch = batch or batch_size(backend)
     results: list[ColumnResult] = []
     for start in range(0, len(columns), batch):
         if cancel is not None and cancel.is_set():
             break
         finished: dict[int, ColumnResult] = {}
-        for event in backend.generate(request, columns[start:start + batch], cancel):
+        for event in backend.generate(request, columns[start:start + batch], cancel, info):
             if isinstance(event, ColumnDone):
                 finished[event.column] = event.result
                 if on_done is not None:
@@ -76,9 +80,11 @@ def run_experiment(backend: Backend, experiment: Experiment, on_done: Callable[[
     for job in plan(experiment, batch or batch_size(backend)):
         if cancel is not None and cancel.is_set():
             break
-        request = Request(job.prompt, experiment.mode, experiment.system)
-        results = run_columns(backend, request, [c.for_seed(job.seed) for c in job.columns], None, on_done, cancel)
-        outcomes += [Outcome(job.prompt_index, job.prompt, result, planned.sweep)
+        info: dict[str, Any] = {}
+        results = run_columns(backend, experiment.request(job.prompt), [c.for_seed(job.seed) for c in job.columns],
+                              None, on_done, cancel, info)
+        rendered = rendered_record(info)
+        outcomes += [Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
                      for planned, result in zip(job.columns, results)]
     return outcomes
 
@@ -138,6 +144,26 @@ def same_model_file(backend: Backend, document: Mapping[str, Any]) -> str | None
     return None
 
 
+def recorded_request(document: Mapping[str, Any], prompt: str) -> Request:
+    """The request a result file records for ``prompt``: its mode, system prompt, conversation and policy."""
+    messages = document.get("messages")
+    try:
+        history = parse_messages(messages, "result").messages if messages else ()
+    except ChatError as error:
+        raise ResultError(str(error)) from None
+    return Request(prompt, document["mode"], document.get("system"), history,
+                   document.get("context_policy", DEFAULT_POLICY))
+
+
+def _rendered_difference(document: Mapping[str, Any], prompt_index: int, info: Mapping[str, Any]) -> str | None:
+    """Where the prompt as sent departs from the recorded one (another chat template, another policy outcome)."""
+    recorded = next((r for r in document.get("rendered") or () if r.get("prompt_index") == prompt_index), {})
+    for key in ("prompt_text", "context"):
+        if key in recorded and recorded[key] != info.get(key):
+            return f"prompt {prompt_index}: the {key.replace('_', ' ')} sent differs from the recorded one"
+    return None
+
+
 def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
     """Run every recorded column again from its recorded settings and compare token by token."""
     records = document["columns"]
@@ -150,8 +176,12 @@ def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
     except (KeyError, TypeError) as error:
         raise ResultError(f"columns: a record lacks {error}; not a samplerlab result") from None
     for group in _groups(records, batch_size(backend)):
-        request = Request(records[group[0]]["prompt"], document["mode"], document.get("system"))
-        fresh = run_columns(backend, request, [columns[i] for i in group])
+        request = recorded_request(document, records[group[0]]["prompt"])
+        info: dict[str, Any] = {}
+        fresh = run_columns(backend, request, [columns[i] for i in group], info=info)
+        changed = _rendered_difference(document, records[group[0]].get("prompt_index", 0), info)
+        if changed is not None:
+            return CheckReport(len(records), changed)
         for index, column in zip(group, fresh):
             difference = first_difference(records[index], column)
             if difference is not None:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 from .backends import Backend, BackendError, check_independence
-from .events import Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult
+from .chats import ChatError
+from .events import Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult, rendered_record
 from .model_files import ModelError, check_path, resolve_model_path
 from .params import Settings, SettingsError
 from .load_settings import LoadSettings
@@ -36,6 +37,7 @@ class LastRun(NamedTuple):
     request: Request | None = None
     columns: list = []
     backend: Backend | None = None  # the one it ran on: another session may have loaded another since
+    rendered: dict = {}  # the prompt as sent (events.rendered_record), for a saved comparison's result
 
 
 class WorkbenchError(ValueError):
@@ -147,14 +149,15 @@ class Workbench:
         clamped or stopped is appended to ``notes`` (one line each)."""
         notes = [] if notes is None else notes
         finished: dict[int, Any] = {}
-        backend = self.backend  # another session may load a different one meanwhile
+        backend, info = self.backend, {}  # another session may load a different one meanwhile
         with self.cancellable(session) as cancel, self.deadline(cancel, notes):
             columns = self.bounded(columns, notes)  # inside: a refused run frees the session's place too
-            for event in backend.generate(request, columns, cancel=cancel):
+            for event in backend.generate(request, columns, cancel=cancel, info=info):
                 if isinstance(event, ColumnDone):
                     finished[event.column] = event.result
                 yield event
-        self._remember(session, LastRun(request, [finished[i] for i in range(len(columns))], backend))
+        self._remember(session, LastRun(request, [finished[i] for i in range(len(columns))], backend,
+                                        rendered_record(info)))
 
     # -- share-mode bounds ----------------------------------------------------
     def bounded(self, columns: list[Column], notes: list[str]) -> list[Column]:
@@ -312,4 +315,4 @@ def _embedded_dir() -> Path | None:
         return None
 
 
-USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError, BackendError)
+USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError, BackendError, ChatError)

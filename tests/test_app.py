@@ -230,7 +230,8 @@ def test_a_saved_comparison_reruns_to_the_same_result(model, tmp_path):
                Column("wild", Settings({"temperature": 1.8, "top_k": 0, "max_tokens": 8, "stop": ["\n\n"]}))]
     request = Request(PROMPT, "chat", "You are a poet.")
     ran = run(model, request, columns)
-    experiment, saved = save_comparison("my comparison", request, ran.columns, LocalBackend(model), tmp_path)
+    experiment, saved = save_comparison("my comparison", request, ran.columns, LocalBackend(model), tmp_path,
+                                        ran.rendered())
     assert experiment.name == "my-comparison.yaml" and saved.parent == tmp_path / "runs"
     assert without_timings(load_result(saved)) == \
         without_timings(cli_result(experiment, tmp_path / "again.yaml"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -129,3 +130,24 @@ def test_the_dice_draws_a_seed_and_the_column_count_shows_and_hides_columns(page
     page.wait_for_selector("#column-3", state="visible", timeout=30_000)
     set_number(page, "#column-count", "2")
     page.wait_for_selector("#column-2", state="hidden", timeout=30_000)
+
+
+def test_a_person_loads_a_chat_compares_its_next_reply_and_keeps_one(page):
+    """Upload a chat file, run its next reply with an empty prompt, keep column 1's reply for the next turn."""
+    chat = Path(__file__).parent / "data" / "chats" / "openai-messages.json"
+    page.get_by_text("Conversation (turns before the prompt)").first.click()
+    page.set_input_files("#chat-file input[type=file]", str(chat))
+    page.wait_for_function("document.querySelector('#conversation').innerText.includes('Which one is newest?')",
+                           timeout=60_000)
+    page.fill("#prompt textarea", "")
+    set_number(page, "#run-max-tokens", "6")
+    page.click("#run")
+    wait_for_stats(page, 0)
+    reply = page.input_value("#output-0 textarea")
+    page.click("#keep-reply")
+    kept = json.dumps({"role": "assistant", "content": reply}, ensure_ascii=False)
+    page.wait_for_function("(kept) => document.querySelector('#conversation').innerText.includes(kept)", arg=kept,
+                           timeout=30_000)
+    lines = [line.rstrip(",") for line in page.inner_text("#conversation").splitlines() if '"role"' in line]
+    assert lines[-2:] == ['{"role": "user", "content": "Which one is newest?"}', kept]
+    assert page.input_value("#prompt textarea") == ""

@@ -206,8 +206,9 @@ C = "columns: [{temperature: 0}]\n"
     ("prompt: !!python/object/apply:os.system [echo hi]\n" + C,
      "bad.yaml:1: not valid YAML: could not determine a constructor for the tag "
      "'tag:yaml.org,2002:python/object/apply:os.system'"),
-    ("- a\n", "bad.yaml:1: expected a mapping of experiment keys (description, model, load, mode, system, prompt, "
-              "prompts, seed, seeds, max_tokens, stop, columns, base, sweep), got ['a']"),
+    ("- a\n", "bad.yaml:1: expected a mapping of experiment keys (description, model, load, mode, system, messages, "
+              "chat, chat_select, context_policy, prompt, prompts, seed, seeds, max_tokens, stop, columns, base, sweep), "
+              "got ['a']"),
     ("", "bad.yaml: the file is empty; an experiment needs at least a prompt and columns"),
     (P + "sweep:\n  temperature: [1]\n  top_k: [1]\n  top_p: [1]\n", "bad.yaml:2: sweep: expected one or two knobs, got 3"),
     (P + "sweep:\n  temprature: [1]\n", "bad.yaml:3: sweep.temprature: unknown setting 'temprature' (did you mean 'temperature'?)"),
@@ -467,8 +468,10 @@ def test_a_saved_comparison_names_its_model_load_and_drawn_seed_and_reruns_the_s
     columns = [Column("Column 1", Settings({"seed": -1, "max_tokens": 4, "temperature": 1.5})),
                Column("Column 2", Settings({"seed": -1, "max_tokens": 3, "top_k": 3}))]
     with Model(model_path, LoadSettings({"n_ctx": 512})) as small:
-        ran = run(small, Request("hi"), columns).columns
-        experiment, saved = save_comparison("random one", Request("hi"), ran, LocalBackend(small), tmp_path)
+        result = run(small, Request("hi"), columns)
+        ran = result.columns
+        experiment, saved = save_comparison("random one", Request("hi"), ran, LocalBackend(small), tmp_path,
+                                            result.rendered())
     spec, seed = yaml.safe_load(experiment.read_text()), ran[0].seed
     assert seed != -1
     assert (spec["model"], spec["load"], spec["seed"], spec["max_tokens"]) == ("embedded", {"n_ctx": 512}, seed, 4)

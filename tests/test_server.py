@@ -272,3 +272,19 @@ def test_bench_on_a_server_prints_the_ratio(server: LlamaServer) -> None:
     lines = result.output.splitlines()
     assert lines[2].startswith("one column after another") and lines[3].startswith("samplerlab (all at once)")
     assert lines[4].startswith("ratio=")
+
+
+def test_a_conversation_renders_and_fits_on_a_server_as_it_does_locally(backend: ServerBackend, model) -> None:
+    from samplerlab.chats import Message
+    from samplerlab.engine import prompt_text
+    history = tuple(Message("user" if i % 2 == 0 else "assistant", f"Turn {i}: " + "light " * 300) for i in range(8))
+    request = Request("And now?", history=history, context_policy="drop_oldest")
+    info: dict = {}
+    remote = collect(backend.generate(request, columns(["greedy"], 8), info=info), 1)[0]
+    dropped = info["context"]["dropped"]
+    assert info["context"] == {"policy": "drop_oldest", "dropped": dropped} and dropped > 0
+    kept = Request("And now?", history=history[dropped:])
+    assert info["prompt_text"] == prompt_text(model, kept) == backend.prompt_text(kept)
+    assert [t.token_id for t in remote.tokens] == [t.token_id for t in run(model, kept, columns(["greedy"], 8)).columns[0].tokens]
+    with pytest.raises(GenerationError, match=r"^chat: the conversation is \d+ tokens but the context holds 2047 per"):
+        collect(backend.generate(Request("And now?", history=history), columns(["greedy"], 8)), 1)

@@ -18,6 +18,7 @@ from pathlib import PurePath
 from typing import Any, Iterator, Sequence
 
 from ..chains import active_stage_names, selector_name, server_refusal
+from ..conversation import fit_request, raw_prompt, request_messages
 from ..events import (Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
                       resolve_seed)
 from ..params import KNOBS, SELECTING_STAGES, STAGE_BY_NAME, Settings, order_names
@@ -81,12 +82,14 @@ class ServerBackend:
     def prompt_text(self, request: Request) -> str:
         """Raw text as written; chat turns rendered by the server's own template (POST /apply-template)."""
         if request.mode == "raw":
-            return request.prompt
+            return raw_prompt(request)
+        return self.render(request_messages(request))
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """Messages rendered by the server's own chat template (POST /apply-template)."""
         if not self.info.chat_template:
             raise GenerationError(f"{self.endpoint.shown}: the server's model has no chat template; "
                                   "use raw mode")
-        messages = ([{"role": "system", "content": request.system}] if request.system else []) + \
-            [{"role": "user", "content": request.prompt}]
         answer = call(self.endpoint, "POST", "/apply-template", {"messages": messages})
         if not isinstance(answer, dict) or not isinstance(answer.get("prompt"), str):
             raise BackendError(f"{self.endpoint.shown}: /apply-template did not return a prompt")
@@ -113,6 +116,8 @@ class ServerBackend:
     def _generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event,
                   info: dict) -> Iterator[Event]:
         started = time.perf_counter()
+        limit = self.info.context_per_column - 1 if self.info.context_per_column else 2**31  # 0: not reported
+        request = fit_request(request, lambda messages: len(self.tokenize(self.render(messages), False)), limit, info)
         text = self.prompt_text(request)
         tokens = self.tokenize(text, add_special=request.mode == "raw")
         n_ctx = self.info.context_per_column
