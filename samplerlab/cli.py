@@ -503,3 +503,11 @@ def _read_presets(paths: Sequence[Path]) -> tuple[list[Preset], list[str]]:
         except PresetError as error:
             problems.append(str(error))
     return good, problems
+
+
+def _register_understanding() -> None:
+    from .cli_understand import explain_command
+    main.add_command(explain_command)
+
+
+_register_understanding()

@@ -39,12 +39,28 @@ class Row:
     fates: tuple[Fate, Fate]
 
 
+HOW = {
+    "seed": "the seed decides the dice",
+    "cut": "its stage ({stage}) cut candidates here",
+    "reshape": "{stage} reshapes every probability",
+    "kept": "its stage ({stage}) left the chains different sets of candidates, so the same ones got other "
+            "probabilities",
+    "idle": "its stage ({stage}) cut nothing here",
+    "none": "no effect at this step",
+}
+
+
 @dataclass(frozen=True)
 class KnobAction:
     name: str
     values: tuple[Any, Any]
     acted: bool
-    how: str
+    reason: str  # a key of HOW
+    stage: str | None = None
+
+    @property
+    def how(self) -> str:
+        return HOW[self.reason].format(stage=self.stage)
 
 
 @dataclass(frozen=True)
@@ -123,32 +139,56 @@ def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: S
     for me, other in ((0, 1), (1, 0)):
         fate = _fate(steps[me], steps[other]["id"])
         if fate.cut_by:
-            cuts.append(f"{labels[me]!r}'s {fate.cut_by} cut {steps[other]['text']!r}")
+            cuts.append(f"{fate.cut_by} in {labels[me]!r} cut {steps[other]['text']!r}")
         elif fate.prob is None:
             cuts.append(f"{steps[other]['text']!r} is not among {labels[me]!r}'s recorded candidates")
-    ending = "; ".join(cuts) if cuts else "both chains kept both tokens: the dice decided"
+    ending = "; ".join(cuts) if cuts else _dice(records)
     return f"{drew[0]}; {drew[1]}; {ending}"
 
 
+def _dice(records: Sequence[Record]) -> str:
+    if records[0].get("seed") != records[1].get("seed"):
+        return "both chains kept both tokens: different seeds rolled different dice"
+    return ("both chains kept both tokens: the same dice fell on different tokens because the chains gave "
+            "them different probabilities")
+
+
 def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAction, ...]:
-    """The knobs the two columns set differently, and whether each could have acted at this step."""
+    """The knobs the two columns set differently, and whether each could have acted at this step.
+
+    A truncation knob acted if its stage cut one of the recorded candidates, or if the two chains
+    kept different sets of candidates (the same raw candidate has different probabilities after the
+    chains) while no knob that reshapes probabilities differs: then only the cut can explain it."""
     settings = [Settings(r["settings"]) for r in (a, b)]
+    changed = settings[0].changed(settings[1])
     cut_stages = {c["cut_by"] for step in steps if step for c in step.get("before", ()) if c.get("cut_by")}
+    reshaped = any(KNOB_BY_NAME[name].stage in RESHAPING for name in changed)
+    kept_differently = _kept_differently(steps)
     actions = []
-    for name in settings[0].changed(settings[1]):
+    for name in changed:
         knob = KNOB_BY_NAME[name]
         values = (settings[0][name], settings[1][name])
         if knob.kind == "seed":
-            actions.append(KnobAction(name, values, True, "the seed decides the dice"))
+            actions.append(KnobAction(name, values, True, "seed"))
         elif knob.stage in cut_stages:
-            actions.append(KnobAction(name, values, True, f"its stage ({knob.stage}) cut candidates here"))
+            actions.append(KnobAction(name, values, True, "cut", knob.stage))
         elif knob.stage in RESHAPING:
-            actions.append(KnobAction(name, values, True, f"{knob.stage} reshapes every probability"))
+            actions.append(KnobAction(name, values, True, "reshape", knob.stage))
+        elif knob.stage and kept_differently and not reshaped:
+            actions.append(KnobAction(name, values, True, "kept", knob.stage))
         elif knob.stage:
-            actions.append(KnobAction(name, values, False, f"its stage ({knob.stage}) cut nothing here"))
+            actions.append(KnobAction(name, values, False, "idle", knob.stage))
         else:
-            actions.append(KnobAction(name, values, False, "no effect at this step"))
+            actions.append(KnobAction(name, values, False, "none"))
     return tuple(actions)
+
+
+def _kept_differently(steps: Sequence[Record | None]) -> bool:
+    if any(step is None for step in steps):
+        return False
+    after = [{c["id"]: c["p"] for c in step.get("after", ())} for step in steps]
+    shared = set(after[0]) & set(after[1])
+    return any(abs(after[0][t] - after[1][t]) > 1e-4 * max(after[0][t], after[1][t]) for t in shared)
 
 
 def pairs_differing_in_one_knob(records: Sequence[Record]) -> list[tuple[Record, Record, str]]:
@@ -162,3 +202,23 @@ def pairs_differing_in_one_knob(records: Sequence[Record]) -> list[tuple[Record,
             if len(changed) == 1:
                 found.append((a, b, next(iter(changed))))
     return found
+
+
+def pick_pair(records: Sequence[Record], a: str, b: str, seed: int | None = None,
+              prompt_index: int | None = None) -> tuple[Record, Record]:
+    """The records labelled ``a`` and ``b`` from one prompt and seed (the first such, unless given)."""
+    def wanted(record: Record) -> bool:
+        return (seed is None or record.get("seed") == seed) and \
+            (prompt_index is None or record.get("prompt_index", 0) == prompt_index)
+
+    labels = sorted({str(r["label"]) for r in records})
+    for label in (a, b):
+        if label not in labels:
+            raise ValueError(f"no column labelled {label!r}; the columns are: {', '.join(labels)}")
+    for first in (r for r in records if str(r["label"]) == a and wanted(r)):
+        key = (first.get("prompt_index", 0), first.get("seed"))
+        for second in records:
+            if str(second["label"]) == b and (second.get("prompt_index", 0), second.get("seed")) == key:
+                return first, second
+    raise ValueError(f"no prompt and seed has both {a!r} and {b!r}" +
+                     (f" (seed {seed})" if seed is not None else ""))

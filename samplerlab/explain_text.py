@@ -20,15 +20,27 @@ WORDS: dict[str, dict[str, str]] = {
              "ja": "{label} は {text} を引いた（チェーン後の確率 {p:.3f}）"},
     "ended": {"en": "{label} had already ended ({reason}) where {other} went on",
               "ja": "{label} は既に終了していた（{reason}）が、{other} は続けた"},
-    "cut_other": {"en": "{label}'s {stage} cut {text}", "ja": "{label} の {stage} が {text} を除外していた"},
+    "cut_other": {"en": "{stage} in {label} cut {text}", "ja": "{label} の {stage} が {text} を除外していた"},
     "not_recorded": {"en": "{text} is not among {label}'s recorded candidates",
                      "ja": "{text} は {label} の記録された候補に入っていない"},
-    "dice": {"en": "both chains kept both tokens: the dice decided",
-             "ja": "どちらのチェーンも両方のトークンを残していた。決めたのは乱数（サイコロ）"},
+    "dice": {"en": "both chains kept both tokens: the same dice fell on different tokens because the chains "
+                   "gave them different probabilities",
+             "ja": "どちらのチェーンも両方のトークンを残していた。同じ乱数（サイコロ）でも、チェーンが与えた確率が"
+                   "違うため別のトークンに当たった"},
+    "dice_seed": {"en": "both chains kept both tokens: different seeds rolled different dice",
+                  "ja": "どちらのチェーンも両方のトークンを残していた。シードが違うので乱数（サイコロ）が違った"},
     "knobs": {"en": "settings that differ", "ja": "違う設定"},
     "acted": {"en": "acted here", "ja": "ここで効いた"},
     "idle": {"en": "did nothing here", "ja": "ここでは効いていない"},
     "drawn_mark": {"en": "← drawn", "ja": "← 選択"},
+}
+HOW_JA = {
+    "seed": "シードが乱数（サイコロ）を決める",
+    "cut": "{stage} がここで候補を除外した",
+    "reshape": "{stage} はすべての確率を変える",
+    "kept": "{stage} が残す候補の集合を変えたため、同じ候補でもチェーン後の確率が違う",
+    "idle": "{stage} はここでは何も除外していない",
+    "none": "このステップでは効果なし",
 }
 
 
@@ -48,8 +60,8 @@ def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
         lines += ["", f"{w('knobs', lang)}:"]
         for action in div.knobs:
             state = w("acted" if action.acted else "idle", lang)
-            lines.append(f"  {action.name}: {_value(action.values[0])} / {_value(action.values[1])}  "
-                         f"({state}: {action.how})")
+            how = HOW_JA[action.reason].format(stage=action.stage) if lang == "ja" else action.how
+            lines.append(f"  {action.name}: {_value(action.values[0])} / {_value(action.values[1])}  ({state}: {how})")
     return "\n".join(lines)
 
 
@@ -92,4 +104,5 @@ def _verdict(div: Divergence, lang: str) -> str:
             reasons.append(w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=repr(steps[other]["text"])))
         elif fate.prob is None:
             reasons.append(w("not_recorded", lang, label=labels[me], text=repr(steps[other]["text"])))
-    return "; ".join(parts + (reasons or [w("dice", lang)]))
+    dice = "dice_seed" if "different seeds" in div.verdict else "dice"
+    return "; ".join(parts + (reasons or [w(dice, lang)]))
