@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -159,11 +160,13 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
 @click.option("--context-policy", default=DEFAULT_POLICY, show_default=True, metavar="POLICY",
               help="When the conversation is longer than the context: error, drop_oldest or keep_last:N.")
 @click.option("--stop", multiple=True, callback=escaped, help=f"Stop before this string (repeatable). {ESCAPES}")
+@click.option("--prefix", default="", callback=escaped,
+              help=f"The forced start of every reply: all columns continue from it (a branch). {ESCAPES}")
 @click.option("--width", type=click.IntRange(1, 10_000), default=None,
               help="Total output width, 1 to 10000 (default: the terminal's).")
 @model_options
 def compare(prompt: str | None, columns: Sequence[str], seed: int, max_tokens: int, mode: str, system: str | None,
-            chat_file: Path | None, chat_select: str | None, context_policy: str, stop: Sequence[str],
+            chat_file: Path | None, chat_select: str | None, context_policy: str, stop: Sequence[str], prefix: str,
             width: int | None, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
     """Generate PROMPT with each --column's settings and print the outputs side by side.
 
@@ -174,13 +177,16 @@ def compare(prompt: str | None, columns: Sequence[str], seed: int, max_tokens: i
     ends in a newline and --stop '\\n' stops at one.
     """
     try:
-        request = _compare_request(prompt, mode, system, chat_file, chat_select, context_policy)
+        request = replace(_compare_request(prompt, mode, system, chat_file, chat_select, context_policy),
+                          prefix=prefix)
         shared = shared_values(seed, max_tokens, stop)
         parsed = [_typed_column(spec, shared) for spec in columns or ("temperature=0.8",)]
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
         result = _stream(backend, request, parsed, width)
     except USER_ERRORS as error:
         fail(error)
+    if prefix:
+        click.echo(f"every reply starts with the forced {prefix!r}; the columns show what follows")
     click.echo(side_by_side(result, width))
 
 

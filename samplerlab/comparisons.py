@@ -94,6 +94,8 @@ def result_document(experiment: Experiment, backend: Backend, outcomes: Sequence
     if experiment.history:
         document.update(messages=to_plain(Conversation(experiment.history, experiment.source)),
                         context_policy=experiment.context_policy)
+    if experiment.prefix:
+        document["prefix"] = experiment.prefix
     document.update(rendered=rendered_prompts(outcomes), columns=records)
     if notes:
         document["notes"] = list(notes)
@@ -267,6 +269,8 @@ def comparison_spec(request: Request, columns: Sequence[Column], backend: Backen
     spec.update({"prompt": request.prompt} if request.prompt else {}, mode=request.mode)
     if request.system:
         spec["system"] = request.system
+    if request.prefix:
+        spec["prefix"] = request.prefix
     if request.history:
         spec["messages"] = to_plain(Conversation(request.history, "comparison"))
         if request.context_policy != DEFAULT_POLICY:

@@ -110,8 +110,8 @@ class TokenBatch:
 def prompt_text(model: Model, request: Request) -> str:
     """Raw text as written; chat turns (``conversation.request_messages``) rendered by the model's template."""
     if request.mode == "raw":
-        return raw_prompt(request)
-    return model.chat_prompt(request_messages(request))
+        return raw_prompt(request) + request.prefix
+    return model.chat_prompt(request_messages(request)) + request.prefix
 
 
 def fitted_request(model: Model, request: Request, info: dict) -> Request:

@@ -30,6 +30,10 @@ class Request:
     (``conversation.request_messages`` is the one rule). ``context_policy`` (chats.parse_policy:
     error, drop_oldest, keep_last:N) says what happens when that conversation is longer than the
     context. Raw mode sends ``prompt`` as written and takes no history.
+
+    ``prefix`` is the start of the reply, forced (prefill): every column continues from it, so one
+    can branch all settings from a token another column chose. It is appended to the prompt as
+    the model sees it, in both modes, and is not part of a column's generated text.
     """
 
     prompt: str
@@ -37,6 +41,7 @@ class Request:
     system: str | None = None
     history: tuple[Message, ...] = ()
     context_policy: str = DEFAULT_POLICY
+    prefix: str = ""
 
 
 @dataclass(frozen=True)

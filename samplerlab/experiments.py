@@ -34,6 +34,7 @@ SEEDS = f"{SEED}s"
 RANDOM_SEED = KNOB_BY_NAME[SEED].minimum  # -1: draw one; a result records the drawn seed
 RUN_LEVEL = tuple(name for name in RUN_LEVEL_KNOBS if name != SEED)  # every column's, unless a column sets it
 TOP_KEYS = ("description", "model", "load", "mode", "system", "messages", "chat", "chat_select", "context_policy",
+            "prefix",
             "prompt", "prompts",
             *(key for name in RUN_LEVEL_KNOBS for key in ((name, SEEDS) if name == SEED else (name,))),
             "columns", "base", "sweep")
@@ -79,9 +80,10 @@ class Experiment:
     description: str = ""
     history: tuple[Message, ...] = ()  # the conversation before each prompt (messages: or chat:)
     context_policy: str = DEFAULT_POLICY
+    prefix: str = ""  # the forced start of every reply (a branch)
 
     def request(self, prompt: str) -> Request:
-        return Request(prompt, self.mode, self.system, self.history, self.context_policy)
+        return Request(prompt, self.mode, self.system, self.history, self.context_policy, self.prefix)
 
     def with_settings(self, **changes: Any) -> "Experiment":
         """Every column with ``changes`` forced (e.g. a short max_tokens for a quick trial)."""
@@ -218,7 +220,8 @@ def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | N
         system=None if spec.get("system") is None else _text(doc, ("system",), spec["system"], empty=True),
         prompts=prompts, seeds=seeds, columns=columns, sweep=sweep,
         description="" if spec.get("description") is None else _text(doc, ("description",), spec["description"], True),
-        history=history, context_policy=_policy(doc, spec))
+        history=history, context_policy=_policy(doc, spec),
+        prefix="" if spec.get("prefix") is None else _text(doc, ("prefix",), spec["prefix"]))
 
 
 def _mode(doc: _Document, spec: Mapping) -> Mode:

@@ -152,7 +152,7 @@ def recorded_request(document: Mapping[str, Any], prompt: str) -> Request:
     except ChatError as error:
         raise ResultError(str(error)) from None
     return Request(prompt, document["mode"], document.get("system"), history,
-                   document.get("context_policy", DEFAULT_POLICY))
+                   document.get("context_policy", DEFAULT_POLICY), document.get("prefix") or "")
 
 
 def _rendered_difference(document: Mapping[str, Any], prompt_index: int, info: Mapping[str, Any]) -> str | None:

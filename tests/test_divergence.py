@@ -62,3 +62,29 @@ def test_explain_on_a_real_run_names_the_parting_token(model_path, tmp_path) -> 
     missing = runner.invoke(main, ["explain", str(tmp_path / "r.yaml"), "default", "nope"])
     assert missing.exit_code == 1 and missing.output.strip().endswith(
         "no column labelled 'nope'; the columns are: default, greedy")
+
+
+def test_a_branch_continues_every_column_from_the_chosen_token_and_reproduces(tmp_path) -> None:
+    from samplerlab.branching import branch_prefix
+    prefix = branch_prefix(["In", " the", " glow"], 2, " dark")
+    assert prefix == "In the dark"
+    experiment = tmp_path / "branch.yaml"
+    experiment.write_text('prompt: "Write a short poem praising light-emitting diodes."\nseed: 0\nmax_tokens: 8\n'
+                          f"prefix: {prefix!r}\n"
+                          "columns:\n  - {label: default}\n  - {label: greedy, settings: {temperature: 0}}\n",
+                          encoding="utf-8")
+    runner = CliRunner()
+    ran = runner.invoke(main, ["run", str(experiment), "--out", str(tmp_path / "r.yaml")])
+    assert ran.exit_code == 0, ran.output
+    from samplerlab.results import load_result
+    document = load_result(tmp_path / "r.yaml")
+    assert document["prefix"] == "In the dark"
+    assert "In the dark" in document["rendered"][0]["prompt_text"]
+    assert runner.invoke(main, ["run", "--check", str(tmp_path / "r.yaml")]).output.strip() == "reproduced 2 columns"
+    compared = runner.invoke(main, ["compare", "Write a short poem praising light-emitting diodes.", "--column",
+                                    "temperature=0", "--max-tokens", "8", "--prefix", "In the dark", "--width", "60"])
+    assert compared.exit_code == 0, compared.output
+    assert compared.output.splitlines()[0] == ("every reply starts with the forced 'In the dark'; "
+                                               "the columns show what follows")
+    greedy = [c for c in document["columns"] if c["label"] == "greedy"][0]["text"]
+    assert compared.output.splitlines()[3].strip().startswith(greedy.split("\n")[0][:20].strip())

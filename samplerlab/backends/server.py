@@ -82,8 +82,8 @@ class ServerBackend:
     def prompt_text(self, request: Request) -> str:
         """Raw text as written; chat turns rendered by the server's own template (POST /apply-template)."""
         if request.mode == "raw":
-            return raw_prompt(request)
-        return self.render(request_messages(request))
+            return raw_prompt(request) + request.prefix
+        return self.render(request_messages(request)) + request.prefix
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """Messages rendered by the server's own chat template (POST /apply-template)."""
