@@ -11,7 +11,7 @@ import click
 
 from . import __version__, bench as bench_module, docs
 from .backends import API_KEY_ENV, Backend, open_backend
-from .events import Column, ColumnDone, GenerationError, Queued, Request, RunResult, TokenEvent
+from .events import KEEP, Column, ColumnDone, GenerationError, Queued, Request, RunResult, TokenEvent
 from .model_files import ModelError
 from .assignments import parse_column, process_escapes
 from .chats import DEFAULT_POLICY, ChatError, load_chat, parse_policy
@@ -294,9 +294,12 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
 @click.option("--max-tokens", type=click.IntRange(0, 1_000_000), default=None,
               help="Override every column's max_tokens (a quick look; recorded in the result).")
 @click.option("--model", "model_spec", default=None, help="Run on this .gguf instead of the experiment's model.")
+@click.option("--keep-candidates", type=click.IntRange(0, KEEP), default=0, show_default=True, metavar="K",
+              help=f"Write each token's K most likely raw candidates (up to {KEEP}) into the result, so "
+                   "`samplerlab replay` can try other settings on it without the model.")
 @server_options
 def run_command(experiment: Path | None, out: Path | None, check_path: Path | None, max_tokens: int | None,
-                model_spec: str | None, servers: tuple[str, ...], api_key: str | None) -> None:
+                model_spec: str | None, keep_candidates: int, servers: tuple[str, ...], api_key: str | None) -> None:
     """Run EXPERIMENT (a YAML file) headless, write a result file and print a table of the columns."""
     if check_path is not None:
         if experiment or out or max_tokens is not None or model_spec:
@@ -310,7 +313,7 @@ def run_command(experiment: Path | None, out: Path | None, check_path: Path | No
         loaded = load_experiment(experiment)
         with click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
             document, target = run_file(loaded, out, max_tokens, model_spec, on_done=lambda _: bar.update(1),
-                                        servers=servers, api_key=api_key)
+                                        servers=servers, api_key=api_key, keep_candidates=keep_candidates)
     except USER_ERRORS as error:
         fail(error)
     click.echo(text_table(document))
@@ -512,8 +515,9 @@ def _read_presets(paths: Sequence[Path]) -> tuple[list[Preset], list[str]]:
 
 
 def _register_understanding() -> None:
-    from .cli_understand import explain_command
+    from .cli_understand import explain_command, replay_command
     main.add_command(explain_command)
+    main.add_command(replay_command)
 
 
 _register_understanding()

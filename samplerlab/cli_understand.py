@@ -7,9 +7,12 @@ from pathlib import Path
 
 import click
 
-from .divergence import explain, pick_pair
-from .explain_text import explanation
+from .assignments import parse_assignments
+from .divergence import explain, pick_pair, pick_record
+from .explain_text import explanation, replay_text
+from .params import SettingsError
 from .results import ResultError, load_result
+from .whatif import WhatIfError, prompt_ids_of, replay_record
 
 
 @click.command("explain")
@@ -28,3 +31,25 @@ def explain_command(result: Path, a: str, b: str, seed: int | None, prompt_index
     except (ResultError, ValueError) as error:
         raise click.ClickException(f"{result}: {error}" if not isinstance(error, ResultError) else str(error))
     click.echo(explanation(explain(first, second), lang, width))
+
+
+@click.command("replay")
+@click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--column", "label", required=True, help="The column (label) whose text is replayed.")
+@click.option("--set", "changes", required=True, metavar="NAME=VALUE,...",
+              help="The other settings, e.g. top_p=0.5,min_p=0 (on top of the column's own).")
+@click.option("--seed", type=int, default=None, help="Which seed's column, when the run has several.")
+@click.option("--prompt-index", type=int, default=None, help="Which prompt's column (from 0), when several.")
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+def replay_command(result: Path, label: str, changes: str, seed: int | None, prompt_index: int | None,
+                   lang: str) -> None:
+    """What other settings would have done to a column's text, token by token, without the model."""
+    try:
+        document = load_result(result)
+        record = pick_record(document["columns"], label, seed, prompt_index)
+        what = replay_record(record, parse_assignments(changes, "--set"),
+                             prompt_ids_of(document, record.get("prompt_index", 0)),
+                             (document.get("load") or {}).get("n_ctx", 2048))
+    except (ResultError, WhatIfError, SettingsError, ValueError) as error:
+        raise click.ClickException(str(error) if isinstance(error, ResultError) else f"{result}: {error}")
+    click.echo(replay_text(what, lang))

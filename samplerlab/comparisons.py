@@ -71,10 +71,11 @@ def _ggml_commit() -> bytes:
 
 def result_document(experiment: Experiment, backend: Backend, outcomes: Sequence[Outcome],
                     overrides: Mapping[str, Any] | None = None, date: datetime.datetime | None = None,
-                    independence: Independence | None = None, notes: Sequence[str] = ()) -> dict[str, Any]:
+                    independence: Independence | None = None, notes: Sequence[str] = (),
+                    keep_candidates: int = 0) -> dict[str, Any]:
     """A result file's content: the experiment as given, what it resolved to, the machine, and every column."""
     info = backend.info
-    records = result_columns(outcomes)
+    records = result_columns(outcomes, keep_candidates)
     sha256 = getattr(backend, "sha256", None)
     document: dict[str, Any] = {
         "samplerlab_result": FORMAT,
@@ -171,7 +172,8 @@ def backend_for(experiment: Experiment, loaded: Backend | None = None, servers: 
 def run_file(source: str | Path | Experiment, out: str | Path | None = None, max_tokens: int | None = None,
              model: str | None = None, on_done: Callable[[ColumnResult], None] | None = None,
              cancel: threading.Event | None = None, loaded: Backend | None = None,
-             servers: Sequence[str] = (), api_key: str | None = None) -> tuple[dict[str, Any], Path]:
+             servers: Sequence[str] = (), api_key: str | None = None,
+             keep_candidates: int = 0) -> tuple[dict[str, Any], Path]:
     """Run an experiment (a file, or one already loaded from its file) and write its result file.
 
     ``max_tokens``, ``model`` and ``servers`` override the file and are recorded as overrides;
@@ -192,7 +194,7 @@ def run_file(source: str | Path | Experiment, out: str | Path | None = None, max
         independence = check_independence(backend) if backend.info.kind != "local" else None
         outcomes = run_experiment_to_end(backend, experiment, on_done, cancel)
         document = result_document(experiment, backend, outcomes, overrides, started, independence,
-                                   getattr(backend, "notes", ()))
+                                   getattr(backend, "notes", ()), keep_candidates)
     return document, write_new(target, dump(document))
 
 

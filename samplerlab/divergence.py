@@ -222,3 +222,15 @@ def pick_pair(records: Sequence[Record], a: str, b: str, seed: int | None = None
                 return first, second
     raise ValueError(f"no prompt and seed has both {a!r} and {b!r}" +
                      (f" (seed {seed})" if seed is not None else ""))
+
+
+def pick_record(records: Sequence[Record], label: str, seed: int | None = None,
+                prompt_index: int | None = None) -> Record:
+    """The (first) record labelled ``label``, of the given seed and prompt if given."""
+    for record in records:
+        if str(record["label"]) == label and (seed is None or record.get("seed") == seed) and \
+                (prompt_index is None or record.get("prompt_index", 0) == prompt_index):
+            return record
+    labels = ", ".join(sorted({str(r["label"]) for r in records}))
+    raise ValueError(f"no column labelled {label!r}" + (f" with seed {seed}" if seed is not None else "")
+                     + f"; the columns are: {labels}")

@@ -8,6 +8,7 @@ UI, the CLI and result files only ever see those events, never llama.cpp.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Iterator, Sequence
 import llama_cpp
 import numpy as np
 
-from .events import (TOP_N, Candidate, Column, ColumnDone, ColumnResult, Event, FinishReason, GenerationError, Mode,
+from .events import (KEEP, TOP_N, Candidate, Column, ColumnDone, ColumnResult, Event, FinishReason, GenerationError, Mode,
                      Request, RunResult, TokenEvent, collect, resolve_seed)
 from .conversation import fit_request, raw_prompt, request_messages
 from .models import Model, kv_type
@@ -164,9 +165,12 @@ class _ColumnState:
 
     def step(self, logits: np.ndarray) -> TokenEvent:
         self.candidates.load(logits)
-        best_raw = np.argpartition(logits, -TOP_N)[-TOP_N:]
+        kept = np.argpartition(logits, -KEEP)[-KEEP:]
+        kept = kept[np.argsort(-logits[kept], kind="stable")]
+        best_raw = kept[:TOP_N]
         shift = logits.max()
         total = float(np.exp(logits - shift, dtype=np.float32).sum(dtype=np.float64))
+        log_total = shift + math.log(total)
         token, cut_by = self.chain.sample_traced(self.candidates, best_raw)
         self.chain.accept(token)
         view = self.candidates.view()
@@ -179,7 +183,8 @@ class _ColumnState:
             raw_prob=float(np.exp(float(logits[token]) - shift) / total),
             before=self._alternatives(best_raw, logits[best_raw], lambda v: np.exp(v - shift) / total),
             after=self._alternatives(view["id"][best_after], probs[best_after], lambda v: v),
-            survivors=int(np.count_nonzero(probs)), entropy=entropy(probs.astype(np.float64)), cut_by=cut_by)
+            survivors=int(np.count_nonzero(probs)), entropy=entropy(probs.astype(np.float64)), cut_by=cut_by,
+            candidates=tuple(zip(kept.tolist(), (logits[kept].astype(np.float64) - log_total).tolist())))
         self.result.tokens.append(event)
         self.last_token = token
         self._check_finish(token)
@@ -252,7 +257,8 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
         memory = llama_cpp.llama_get_memory(context)
         for state in states[1:]:
             llama_cpp.llama_memory_seq_cp(memory, 0, state.index, -1, -1)
-        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_seconds=time.perf_counter() - started)
+        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_token_ids=tokens,
+                    prompt_seconds=time.perf_counter() - started)
         first = _logits(context, -1, model.n_vocab).copy()
         for state in states:
             state.started = time.perf_counter()

@@ -15,6 +15,10 @@ from .params import Settings
 Mode = Literal["chat", "raw"]
 FinishReason = Literal["end", "stop", "length", "context", "cancelled"]
 TOP_N = 10  # alternatives reported per token, before and after the chain
+# Raw candidates kept per token for replaying other settings without the model: as many as a
+# llama-server reports (backends.server.N_PROBS), and more than the default top-k 40, so the
+# default chain's cuts replay exactly.
+KEEP = 64
 
 
 class GenerationError(RuntimeError):
@@ -77,6 +81,7 @@ class TokenEvent:
     entropy: float  # of the distribution after the chain, in nats
     cut_by: Mapping[int, str] = field(default_factory=dict)  # raw top alternatives the chain cut: id -> stage
     approximate: str | None = None
+    candidates: tuple[tuple[int, float], ...] = ()  # the KEEP most likely raw tokens: (id, log-probability)
 
 
 @dataclass
@@ -133,7 +138,7 @@ class RunResult:
                                 "context": self.context})
 
 
-RENDERED = ("prompt_text", "prompt_tokens", "context")  # what a result file records of each prompt as sent
+RENDERED = ("prompt_text", "prompt_tokens", "prompt_token_ids", "context")  # what a result file records of each prompt as sent
 
 
 def rendered_record(info: Mapping[str, Any]) -> dict[str, Any]:

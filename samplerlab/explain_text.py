@@ -33,6 +33,12 @@ WORDS: dict[str, dict[str, str]] = {
     "acted": {"en": "acted here", "ja": "ここで効いた"},
     "idle": {"en": "did nothing here", "ja": "ここでは効いていない"},
     "drawn_mark": {"en": "← drawn", "ja": "← 選択"},
+    "replay_head": {"en": "{label} replayed with {changes}", "ja": "{label} を {changes} で再生"},
+    "replay_cols": {"en": "token|text|p then|p now|survivors|cut by", "ja": "番号|トークン|元の確率|新しい確率|残る候補|除外した段"},
+    "summary": {"en": "{n} tokens: {impossible} made impossible, mean p {then:.3f} -> {now:.3f}, "
+                      "mean survivors {survivors:.1f}; {approx} estimated (~)",
+                "ja": "{n} トークン: 書けなくなるもの {impossible}、平均確率 {then:.3f} -> {now:.3f}、"
+                      "残る候補の平均 {survivors:.1f}。推定値 {approx}（~）"},
 }
 HOW_JA = {
     "seed": "シードが乱数（サイコロ）を決める",
@@ -106,3 +112,23 @@ def _verdict(div: Divergence, lang: str) -> str:
             reasons.append(w("not_recorded", lang, label=labels[me], text=repr(steps[other]["text"])))
     dice = "dice_seed" if "different seeds" in div.verdict else "dice"
     return "; ".join(parts + (reasons or [w(dice, lang)]))
+
+
+def replay_text(what, lang: str = "en") -> str:
+    """A what-if replay as a table of tokens and a summary line; estimated figures end in '~'."""
+    changes = ",".join(f"{k}={_value(v)}" for k, v in what.changes.items())
+    header = w("replay_cols", lang).split("|")
+    rows = [[str(t.index), repr(t.text), _p(t.recorded_prob), _p(t.prob) + ("~" if t.approximate else ""),
+             str(t.survivors), t.cut_by or ""] for t in what.tokens]
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [w("replay_head", lang, label=repr(what.label), changes=changes), ""]
+    lines += ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+    then = [t.recorded_prob for t in what.tokens if t.recorded_prob == t.recorded_prob]
+    lines += ["", w("summary", lang, n=len(what.tokens), impossible=what.impossible,
+                    then=sum(then) / len(then) if then else float("nan"), now=what.mean_prob,
+                    survivors=what.mean_survivors, approx=what.approximate)]
+    return "\n".join(lines)
+
+
+def _p(value: float) -> str:
+    return "-" if value != value else f"{value:.3f}"

@@ -75,7 +75,7 @@ class ChainReplay:
         tail = max(0.0, 1.0 - float(np.exp(logits).sum()))
         all_ids, all_logits = _with_filler(ids, logits, tail, self.n_vocab)
         candidates = Candidates.of(all_ids, all_logits)
-        watch = ids[:TOP_N]
+        watch = ids[:TOP_N] if recorded.chosen in ids[:TOP_N] else np.append(ids[:TOP_N], recorded.chosen)
         cut = self.chain.apply_traced(candidates, watch)
         self.chain.accept(recorded.chosen)
         view = candidates.view()

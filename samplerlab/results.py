@@ -68,18 +68,22 @@ def _candidates(candidates: Sequence, limit: int = ALTERNATIVES) -> list[dict[st
     return [{"id": c.token_id, "text": c.text, "p": _round(c.prob)} for c in candidates[:limit]]
 
 
-def token_record(token: TokenEvent) -> dict[str, Any]:
+def token_record(token: TokenEvent, keep: int = 0) -> dict[str, Any]:
+    """A token as plain data; ``keep`` > 0 adds its ``keep`` most likely raw candidates as [id, logprob]
+    pairs, which is what ``replay`` needs to try other settings on this text without the model."""
     before = [{**c, "cut_by": token.cut_by[c["id"]]} if c["id"] in token.cut_by else c
               for c in _candidates(token.before)]  # a raw alternative the chain cut names the stage that did
     record = {"id": token.token_id, "text": token.text, "p": _round(token.prob), "raw_p": _round(token.raw_prob),
               "after": _candidates(token.after), "before": before}
     if token.approximate:
         record["approximate"] = token.approximate  # a server column's replay could not know every figure
+    if keep and token.candidates:
+        record["candidates"] = [[token_id, float(f"{logprob:.7g}")] for token_id, logprob in token.candidates[:keep]]
     return record
 
 
 def column_record(column: ColumnResult, prompt: str | None = None,
-                  sweep: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  sweep: Mapping[str, Any] | None = None, keep: int = 0) -> dict[str, Any]:
     """Everything about one column as plain data: the shape of result files and of the app's API."""
     record: dict[str, Any] = {"label": column.label}
     if prompt is not None:
@@ -93,13 +97,13 @@ def column_record(column: ColumnResult, prompt: str | None = None,
         finish_reason=column.finish_reason, stopped_by=column.stopped_by, token_count=len(column.tokens),
         seconds=_round(column.seconds), tokens_per_second=_round(column.tokens_per_second),
         stats={k: _round(v) if isinstance(v, float) else v for k, v in stats.items()},
-        tokens=[token_record(token) for token in column.tokens])
+        tokens=[token_record(token, keep) for token in column.tokens])
     return record
 
 
-def result_columns(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+def result_columns(outcomes: Sequence[Outcome], keep: int = 0) -> list[dict[str, Any]]:
     """The records of a run, in run order (prompt, then seed, then column)."""
-    return [{"prompt_index": o.prompt_index, **column_record(o.result, o.prompt, o.sweep)} for o in outcomes]
+    return [{"prompt_index": o.prompt_index, **column_record(o.result, o.prompt, o.sweep, keep)} for o in outcomes]
 
 
 def seed_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

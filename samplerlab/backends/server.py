@@ -19,7 +19,7 @@ from typing import Any, Iterator, Sequence
 
 from ..chains import active_stage_names, selector_name, server_refusal
 from ..conversation import fit_request, raw_prompt, request_messages
-from ..events import (Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
+from ..events import (KEEP, Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
                       resolve_seed)
 from ..params import KNOBS, SELECTING_STAGES, STAGE_BY_NAME, Settings, order_names
 from ..textstream import TextStream
@@ -28,7 +28,7 @@ from .http import Endpoint, Stream, call
 
 UNREPORTED = -1  # the id of a token llama-server generated without reporting it
 INCOMPLETE = b"\xff"  # decodes to U+FFFD: the bytes of a character the run ended inside were never sent
-N_PROBS = 64  # raw candidates per token: more than the default top-k 40, so its cuts replay exactly
+N_PROBS = KEEP  # raw candidates per token: more than the default top-k 40, so its cuts replay exactly
 FINISH = {"eos": "end", "word": "stop"}
 # Knobs sent under their own llama-server names; these few are sent another way.
 SENT_OTHERWISE = {"samplers", "seed", "max_tokens", "logit_bias", "stop"}
@@ -126,7 +126,8 @@ class ServerBackend:
         if n_ctx and len(tokens) >= n_ctx:
             raise GenerationError(f"the prompt is {len(tokens)} tokens but {self.endpoint.shown} holds {n_ctx} "
                                   "per slot; shorten the prompt or restart the server with a larger -c")
-        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_seconds=time.perf_counter() - started)
+        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_token_ids=tokens,
+                    prompt_seconds=time.perf_counter() - started)
         drawn = secrets.randbelow(2**31)
         runs = [_ColumnRun(i, column, self, tokens, resolve_seed(column.settings.seed, drawn), n_ctx)
                 for i, column in enumerate(columns)]
@@ -213,7 +214,8 @@ class _ColumnRun:
             column=self.index, index=len(self.result.tokens), token_id=item["id"],
             text=self.stream_text.push(bytes(item.get("bytes") or [])), prob=step.prob, raw_prob=step.raw_prob,
             before=step.before, after=step.after, survivors=step.survivors, entropy=step.entropy,
-            cut_by=step.cut_by, approximate=approximate or None)
+            cut_by=step.cut_by, approximate=approximate or None,
+            candidates=tuple((c["id"], c["logprob"]) for c in item.get("top_logprobs") or ()))
         self.result.tokens.append(event)
         return event
 
