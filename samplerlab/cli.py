@@ -251,8 +251,7 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
     if info.get("context", {}).get("dropped"):
         click.echo(f"note: context policy {info['context']['policy']} left out the "
                    f"{info['context']['dropped']} oldest message(s)", err=True)
-    return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
-                     [finished[i] for i in range(len(columns))])
+    return RunResult.of(info, [finished[i] for i in range(len(columns))])
 
 
 @main.command()

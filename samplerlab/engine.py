@@ -320,4 +320,4 @@ def run(model: Model, request: Request, columns: Sequence[Column],
     """Generate every column to the end and return the results (the non-streaming form)."""
     info: dict = {}
     results = collect(generate(model, request, columns, cancel, info), len(columns))
-    return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"], results, info.get("context"))
+    return RunResult.of(info, results)

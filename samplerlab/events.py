@@ -131,14 +131,22 @@ class RunResult:
     prompt_seconds: float
     columns: list[ColumnResult]
     context: Mapping[str, Any] | None = None  # what the context policy did to a conversation
+    prompt_token_ids: list[int] | None = None
+
+    @classmethod
+    def of(cls, info: Mapping[str, Any], columns: list[ColumnResult]) -> "RunResult":
+        """From the ``info`` a backend's generate fills, and the finished columns."""
+        return cls(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"], columns, info.get("context"),
+                   info.get("prompt_token_ids"))
 
     def rendered(self) -> dict[str, Any]:
         """The prompt as sent, as a result file records it (``rendered``)."""
         return rendered_record({"prompt_text": self.prompt_text, "prompt_tokens": self.prompt_tokens,
-                                "context": self.context})
+                                "prompt_token_ids": self.prompt_token_ids, "context": self.context})
 
 
-RENDERED = ("prompt_text", "prompt_tokens", "prompt_token_ids", "context")  # what a result file records of each prompt as sent
+# What a result file records of each prompt as sent; the token ids let `replay` count the prompt in penalties.
+RENDERED = ("prompt_text", "prompt_tokens", "prompt_token_ids", "context")
 
 
 def rendered_record(info: Mapping[str, Any]) -> dict[str, Any]:

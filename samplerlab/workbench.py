@@ -223,8 +223,7 @@ class Workbench:
         with self.deadline(cancel, notes):
             done = {e.column: e.result for e in self.backend.generate(request, columns, cancel=cancel, info=info)
                     if isinstance(e, ColumnDone)}
-        return RunResult(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"],
-                         [done[i] for i in range(len(columns))])
+        return RunResult.of(info, [done[i] for i in range(len(columns))])
 
     # -- writes and experiments ---------------------------------------------
     def save_preset(self, preset: Preset, overwrite: bool = False) -> Preset:

@@ -140,8 +140,9 @@ def test_messages_run_record_the_conversation_and_reproduce(model, tmp_path):
     request = Request("What is my name?", history=HISTORY)
     assert document["messages"] == [{"role": m.role, "content": m.content} for m in HISTORY]
     assert document["context_policy"] == "error" and document["prompts"] == ["What is my name?"]
+    ids = model.tokenize(prompt_text(model, request), False)
     assert document["rendered"] == [{"prompt_index": 0, "prompt_text": prompt_text(model, request),
-                                     "prompt_tokens": len(model.tokenize(prompt_text(model, request), False)),
+                                     "prompt_tokens": len(ids), "prompt_token_ids": ids,
                                      "context": {"policy": "error", "dropped": 0}}]
     assert document["columns"][0]["text"] == run(model, request, GREEDY).columns[0].text
 

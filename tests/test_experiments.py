@@ -207,7 +207,7 @@ C = "columns: [{temperature: 0}]\n"
      "bad.yaml:1: not valid YAML: could not determine a constructor for the tag "
      "'tag:yaml.org,2002:python/object/apply:os.system'"),
     ("- a\n", "bad.yaml:1: expected a mapping of experiment keys (description, model, load, mode, system, messages, "
-              "chat, chat_select, context_policy, prompt, prompts, seed, seeds, max_tokens, stop, columns, base, sweep), "
+              "chat, chat_select, context_policy, prefix, prompt, prompts, seed, seeds, max_tokens, stop, columns, base, sweep), "
               "got ['a']"),
     ("", "bad.yaml: the file is empty; an experiment needs at least a prompt and columns"),
     (P + "sweep:\n  temperature: [1]\n  top_k: [1]\n  top_p: [1]\n", "bad.yaml:2: sweep: expected one or two knobs, got 3"),
