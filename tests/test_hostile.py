@@ -424,7 +424,7 @@ def test_the_api_names_a_bad_column_once(model):
                                    request=SimpleNamespace(session_hash="s")))
     assert caught.value.message.startswith("columns[0]: unknown preset 'nope'")
     with pytest.raises(gr.Error) as caught:
-        callbacks.compare_api("hi", 0, 4, "[" * 100_000 + "]" * 100_000)
+        list(callbacks.compare_api("hi", 0, 4, "[" * 100_000 + "]" * 100_000, request=SimpleNamespace(session_hash="s")))
     assert caught.value.message == "columns: nested more than 32 levels deep"
 
 
