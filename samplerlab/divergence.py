@@ -141,7 +141,7 @@ def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: S
         if fate.cut_by:
             cuts.append(f"{fate.cut_by} in {labels[me]!r} cut {steps[other]['text']!r}")
         elif fate.prob is None:
-            cuts.append(f"{steps[other]['text']!r} is not among {labels[me]!r}'s recorded candidates")
+            cuts.append(f"{steps[other]['text']!r} is not among the recorded candidates of {labels[me]!r}")
     ending = "; ".join(cuts) if cuts else _dice(records)
     return f"{drew[0]}; {drew[1]}; {ending}"
 

@@ -21,7 +21,7 @@ WORDS: dict[str, dict[str, str]] = {
     "ended": {"en": "{label} had already ended ({reason}) where {other} went on",
               "ja": "{label} は既に終了していた（{reason}）が、{other} は続けた"},
     "cut_other": {"en": "{stage} in {label} cut {text}", "ja": "{label} の {stage} が {text} を除外していた"},
-    "not_recorded": {"en": "{text} is not among {label}'s recorded candidates",
+    "not_recorded": {"en": "{text} is not among the recorded candidates of {label}",
                      "ja": "{text} は {label} の記録された候補に入っていない"},
     "dice": {"en": "both chains kept both tokens: the same dice fell on different tokens because the chains "
                    "gave them different probabilities",
