@@ -25,7 +25,8 @@ from .events import Column, ColumnDone, Queued, Request, TokenEvent
 from .i18n import t
 from .params import KNOB_BY_NAME, Settings
 from .load_settings import LOAD_KNOBS, LoadSettings
-from .views import COLOR_MAP, CSS, candidates_html, stats_line, token_spans
+from .understand_panel import alternatives, branch, branch_row, what_if_line
+from .views import COLOR_MAP, CSS, candidates_html, forced_spans, stats_line, token_spans
 from .experiments_tab import experiments_panel
 from .formats import export_preset
 from .presets import Preset, PresetError, list_presets, load_preset, parse_preset_text, preset_yaml, file_stem
@@ -61,15 +62,16 @@ class Callbacks:
         except USER_ERRORS as error:
             raise self.error(error)
 
-    def run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, count, *flat):
+    def run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, prefix, count, *flat):
         """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds."""
         with self.bench.cancellable(request.session_hash):  # a refused run frees the session's place too
-            yield from self._run(request, lang, mode, system, prompt, chat, policy, count, *flat)
+            yield from self._run(request, lang, mode, system, prompt, chat, policy, prefix, count, *flat)
 
-    def _run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, count, *flat):
+    def _run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, prefix, count, *flat):
         count = int(count)
         try:
-            asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)))
+            asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)),
+                            prefix or "")
             run_level = run_level_values(*flat[:len(RUN_KNOBS)])
             columns = [Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
                        for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS):]))[:count])]
@@ -93,15 +95,15 @@ class Callbacks:
                     stats[event.column] = stats_line(event.result, lang)
                 if time.monotonic() - last > STREAM_EVERY:
                     last = time.monotonic()
-                    yield self._outputs(texts, tokens, stats, tails)
+                    yield self._outputs(texts, tokens, stats, tails, asked.prefix)
         except USER_ERRORS as error:
             raise self.error(error)
         stats = [f"{line}  \n{'; '.join(notes)}" if line and notes else line for line in stats]
-        yield self._outputs(texts, tokens, stats, tails)
+        yield self._outputs(texts, tokens, stats, tails, asked.prefix)
 
     @staticmethod
-    def _outputs(texts, tokens, stats, tails) -> list[Any]:
-        return [*texts, *(token_spans(ts, tail) for ts, tail in zip(tokens, tails)), *stats]
+    def _outputs(texts, tokens, stats, tails, prefix: str = "") -> list[Any]:
+        return [*texts, *(forced_spans(prefix, token_spans(ts, tail)) for ts, tail in zip(tokens, tails)), *stats]
 
     def restats(self, lang: str, request: gr.Request) -> list[Any]:
         """The last run's stats lines in another language; columns it did not have stay as they are."""
@@ -111,11 +113,27 @@ class Callbacks:
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
 
-    def select_token(self, column: int, lang: str, event: gr.SelectData, request: gr.Request) -> str:
-        results = self.bench.last(request.session_hash).columns
-        if column >= len(results) or not isinstance(event.index, int) or event.index >= len(results[column].tokens):
-            return t("pick_token", lang)
-        return candidates_html(results[column].tokens[event.index], results[column].chain, lang)
+    def select_token(self, column: int, lang: str, event: gr.SelectData, request: gr.Request) -> list[Any]:
+        """The clicked token's candidates, and its alternatives offered for a branch."""
+        last = self.bench.last(request.session_hash)
+        results = last.columns
+        index = event.index - (1 if last.request is not None and last.request.prefix else 0) \
+            if isinstance(event.index, int) else -1
+        if column >= len(results) or not 0 <= index < len(results[column].tokens):
+            return [t("pick_token", lang), gr.update(visible=False), gr.update(), -1]
+        options = alternatives(self.bench, request.session_hash, column, index)
+        return [candidates_html(results[column].tokens[index], results[column].chain, lang), gr.update(visible=True),
+                gr.update(choices=options, value=options[0] if options else None), index]
+
+    def branch(self, column: int, index: int, choice: str, request: gr.Request) -> str:
+        return branch(self.bench, request.session_hash, column, int(index), choice or "")
+
+    def what_if(self, column: int, lang: str, *raw: Any, request: gr.Request) -> str:
+        try:
+            settings = column_settings(list(raw), {}, column)
+        except USER_ERRORS:
+            return ""
+        return what_if_line(self.bench, request.session_hash, column, settings, lang)
 
     # -- model ------------------------------------------------------------------
     def model_markdown(self, lang: str = "en") -> str:
@@ -367,6 +385,8 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
                                          elem_id="column-count"),
                                "columns")
     chat, policy = conversation_panel(calls.bench, labels, lang, lang_state, prompt, MAX_COLUMNS)
+    prefix = labels.add(gr.Textbox(label=t("prefix", lang), info=t("prefix_info", lang), lines=1, elem_id="prefix"),
+                        "prefix", "prefix_info")
     with gr.Row():
         run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
         stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
@@ -380,15 +400,34 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
                  [c["box"] for c in columns], queue=False, show_progress="hidden",
                  api_visibility="private")
     dice.click(lambda: random.randrange(2**31), None, seed, queue=False, api_visibility="private")
-    run_inputs = [lang_state, mode, system, prompt, chat, policy, count, *run_widgets, *knob_inputs]
+    run_inputs = [lang_state, mode, system, prompt, chat, policy, prefix, count, *run_widgets, *knob_inputs]
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
     run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
         calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
+    for index, column in enumerate(columns):
+        column["branch_button"].click(
+            _branch_handler(calls, index), [column["token_index"], column["branch_choice"]], prefix, queue=False,
+            api_visibility="private").then(calls.expect, None, None, queue=False, api_visibility="private").then(
+            calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
+        gr.on([k.change for k in column["knobs"]], _what_if_handler(calls, index), [lang_state, *column["knobs"]],
+              column["what_if"], queue=False, show_progress="hidden", api_visibility="private")
     stop_button.click(calls.stop, None, None, queue=False, api_visibility="private")
     notes = [c["note"] for c in columns]
     gr.on([k.change for k in knob_inputs] + [count.change], describe_columns,
           [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
     return run_inputs, run_outputs, columns, count
+
+
+def _branch_handler(calls: Callbacks, index: int):
+    def handler(request: gr.Request, token_index: int, choice: str) -> str:
+        return calls.branch(index, token_index, choice, request)
+    return handler
+
+
+def _what_if_handler(calls: Callbacks, index: int):
+    def handler(request: gr.Request, lang_: str, *raw: Any) -> str:
+        return calls.what_if(index, lang_, *raw, request=request)
+    return handler
 
 
 def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang_state: gr.State) -> dict:
@@ -417,12 +456,16 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
     view.change(lambda on: [gr.update(visible=not on), gr.update(visible=on), gr.update(visible=on)],
                 view, [output, spans, candidates], queue=False, api_visibility="private")
 
-    def show_candidates(lang_: str, event: gr.SelectData, request: gr.Request) -> str:
+    understanding = branch_row(lang, index)
+
+    def show_candidates(lang_: str, event: gr.SelectData, request: gr.Request) -> list[Any]:
         return calls.select_token(index, lang_, event, request)
 
-    spans.select(show_candidates, lang_state, candidates, queue=False, api_visibility="private")
+    spans.select(show_candidates, lang_state, [candidates, understanding["branch_row"], understanding["branch_choice"],
+                                               understanding["token_index"]], queue=False, api_visibility="private")
     preset.input(calls.preset_values, preset, knobs, queue=False, api_visibility="private")
-    return {"output": output, "spans": spans, "stats": stats, "note": note, "knobs": knobs, "preset": preset}
+    return {"output": output, "spans": spans, "stats": stats, "note": note, "knobs": knobs, "preset": preset,
+            **understanding}
 
 
 def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict],

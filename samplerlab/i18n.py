@@ -22,6 +22,15 @@ TEXT: dict[str, dict[str, str]] = {
     "hf_repo": {"en": "Hugging Face repository", "ja": "Hugging Face リポジトリ"},
     "hf_file": {"en": "File in the repository (.gguf)", "ja": "リポジトリ内のファイル（.gguf）"},
     "load": {"en": "Load", "ja": "読み込む"},
+    "prefix": {"en": "Start every reply with (a branch)", "ja": "すべての返答をこの文で始める（分岐）"},
+    "prefix_info": {"en": "Forced text every column continues from; click a token in the token view to branch there.",
+                    "ja": "どの列もこの文の続きを書く。トークン表示でトークンをクリックするとそこから分岐できる。"},
+    "branch_choice": {"en": "Continue from this token with", "ja": "このトークンの代わりに"},
+    "branch": {"en": "Branch all columns here", "ja": "全列をここから分岐"},
+    "what_if": {"en": "What if (replayed on the last text, {n} tokens): {impossible} made impossible, "
+                      "mean p {then:.3f} -> {now:.3f}, {survivors:.1f} candidates survive on average{approx}",
+                "ja": "もしこの設定だったら（直前の文 {n} トークンで再生）: 書けなくなるもの {impossible}、"
+                      "平均確率 {then:.3f} -> {now:.3f}、残る候補の平均 {survivors:.1f}{approx}"},
     "queued": {"en": "waiting for a free server slot (the server runs {slots} at once)",
                "ja": "サーバーの空きスロット待ち（同時に{slots}列まで）"},
     "load_embedded": {"en": "Embedded default", "ja": "内蔵の既定モデル"},

@@ -17,7 +17,7 @@ BUCKETS: tuple[tuple[float, str, str], ...] = (
     (0.05, "0.05 ≤ p < 0.2", "#ffb366"),
     (0.0, "p < 0.05", "#ff7f7f"),
 )
-COLOR_MAP = {label: colour for _, label, colour in BUCKETS}
+COLOR_MAP = {**{label: colour for _, label, colour in BUCKETS}, "forced": "#9ca3af"}
 
 
 def bucket(prob: float) -> str:
@@ -34,6 +34,14 @@ def token_spans(tokens: Sequence[TokenEvent], tail: str = "") -> list[tuple[str,
     has none; a zero-width space keeps its place. ``tail`` is what the column released at its end.
     """
     return [(token.text or ZERO_WIDTH, bucket(token.prob)) for token in tokens] + ([(tail, None)] if tail else [])
+
+
+FORCED = "forced"  # the token view's category for the forced start of a reply (a branch)
+
+
+def forced_spans(prefix: str, spans: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """The forced start first, marked, then the column's own tokens."""
+    return ([(prefix, FORCED)] if prefix else []) + spans
 
 
 def stats_line(column: ColumnResult, lang: str) -> str:
