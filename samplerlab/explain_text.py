@@ -41,23 +41,23 @@ def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
     if div.index is None:
         return w("never", lang, a=a, b=b, n=div.length)
     lines = [w("part", lang, a=a, b=b, index=div.index),
-             f"{w('shared', lang)}: {_clip(div.shared_text, width - 14)!r}", ""]
+             f"{w('shared', lang)}: {clip(div.shared_text, width - 14)!r}", ""]
     lines += _table(div, lang)
-    lines += ["", _verdict(div, lang)]
+    lines += ["", verdict(div, lang)]
     if div.knobs:
         lines += ["", f"{w('knobs', lang)}:"]
         for action in div.knobs:
             state = w("acted" if action.acted else "idle", lang)
-            lines.append(f"  {action.name}: {_value(action.values[0])} / {_value(action.values[1])}  "
+            lines.append(f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
                          f"({state}: {action.how})")
     return "\n".join(lines)
 
 
-def _clip(text: str, width: int) -> str:
+def clip(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -77,7 +77,8 @@ def _table(div: Divergence, lang: str) -> list[str]:
     return ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
 
 
-def _verdict(div: Divergence, lang: str) -> str:
+def verdict(div: Divergence, lang: str) -> str:
+    """The verdict line in ``lang``: who drew what, and whose chain cut the other's token (or the dice)."""
     labels = [repr(label) for label in div.labels]
     steps = div.drawn
     for me, other in ((0, 1), (1, 0)):

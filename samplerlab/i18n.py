@@ -104,6 +104,42 @@ TEXT: dict[str, dict[str, str]] = {
                   "ja": "❌ 先に「比較」タブで実行し、名前を付けてください"},
     "no_save_shared": {"en": "❌ saving experiments is off while the app is shared",
                        "ja": "❌ 共有中は実験を保存できません"},
+    # -- reports (report.py, report_parting.py) --
+    "report_prompt": {"en": "Prompt {n} · seed {seed}", "ja": "プロンプト {n} · シード {seed}"},
+    "report_statistics": {"en": "Statistics", "ja": "統計"},
+    "report_across_seeds": {"en": "Across seeds", "ja": "シードをまたいで"},
+    "report_spread_note": {"en": "Mean ± standard deviation over the seeds. Seed divergence is the mean pairwise "
+                                 "Jaccard distance of the seeds' token pairs: high means the setting itself varies; a "
+                                 "wide spread with low divergence means one seed was lucky.",
+                           "ja": "シード間の平均 ± 標準偏差。シード発散度は各シードのトークン対の Jaccard 距離の平均で、"
+                                 "高ければ設定そのものがばらつき、広がりが大きく発散度が低ければ一つのシードが偶然よかっただけです。"},
+    "report_sweep": {"en": "Sweep of {knobs}", "ja": "{knobs} のスイープ"},
+    "report_column": {"en": "column", "ja": "列"},
+    "report_finish": {"en": "finish", "ja": "終了理由"},
+    "report_seeds": {"en": "seeds", "ja": "シード数"},
+    "report_divergence": {"en": "divergence", "ja": "発散度"},
+    "report_tokens": {"en": "tokens", "ja": "トークン"},
+    "report_mean_p": {"en": "mean p", "ja": "平均確率"},
+    "report_colour": {"en": "token colour", "ja": "トークンの色"},
+    "report_hover": {"en": "(hover a token for its alternatives)", "ja": "（トークンにマウスを乗せると候補を表示）"},
+    "report_parting": {"en": "Where columns part", "ja": "列が分かれるところ"},
+    "report_parting_note": {"en": "Columns of one prompt and seed that differ in exactly one setting (in a sweep, "
+                                  "each step against its neighbour): the first token where their texts differ, the "
+                                  "model's raw candidates there, and what each column's chain made of them.",
+                            "ja": "同じプロンプト・シードで設定が一つだけ違う列の組（スイープでは隣り合う値どうし）："
+                                  "文が最初に違うトークン、そこでのモデルの元の候補、各列のチェーンがそれをどう扱ったか。"},
+    "report_no_pairs": {"en": "No two columns of one prompt and seed differ in exactly one setting.",
+                        "ja": "同じプロンプト・シードで設定が一つだけ違う列の組はありません。"},
+    "report_more_pairs": {"en": "… and {n} more pairs, not shown.", "ja": "…ほか {n} 組（省略）。"},
+    "report_pair": {"en": "{a} · {b}: only {knob} differs", "ja": "{a} · {b}：違うのは {knob} だけ"},
+    "chart_probability": {"en": "drawn token's probability", "ja": "選ばれたトークンの確率"},
+    "chart_entropy": {"en": "entropy after the chain (nats)", "ja": "チェーン後のエントロピー（nats）"},
+    "chart_survivors": {"en": "candidates left after the chain", "ja": "チェーン後に残った候補の数"},
+    "chart_token": {"en": "token", "ja": "トークン"},
+    "chart_p": {"en": "p after the chain", "ja": "チェーン後の p"},
+    "chart_raw_p": {"en": "raw p", "ja": "元の p"},
+    "chart_entropy_series": {"en": "entropy (nats)", "ja": "エントロピー（nats）"},
+    "chart_parts": {"en": "parts from {label} at token {index}", "ja": "トークン {index} で {label} と分かれる"},
     "independent": {"en": "Columns are independent here: a probe column alone and beside 3 others gave identical "
                           "probabilities.",
                     "ja": "この環境では列は独立しています：プローブ列を単独で生成した場合と他の3列と並べた場合で確率が完全に一致しました。"},
