@@ -62,7 +62,7 @@ def explanation_html(div: Divergence, lang: str = "en") -> str:
 
 
 CSS = """
-.sl-why{margin:.4em 0 1em}.sl-why p{margin:.35em 0}.sl-why-part{font-weight:600}
+.sl-why{margin:.4em 0 1em;overflow-x:auto}.sl-why p{margin:.35em 0}.sl-why-part{font-weight:600}
 .sl-why-shared code{white-space:pre-wrap;overflow-wrap:anywhere;background:#f1f5f9;padding:0 .2em}
 .sl-why-table{border-collapse:collapse;font-size:.85em}
 .sl-why-table th,.sl-why-table td{border:1px solid #e5e7eb;padding:.2em .5em;text-align:right;white-space:nowrap}

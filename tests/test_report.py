@@ -207,6 +207,10 @@ def test_the_report_command_writes_the_page_beside_the_result(sweep_result):
             parting.count("only top_p differs")) == (2 * 9, 2 * 4, 2 * (2 + 3))  # 2 seeds x (reference 2 + 4 + 3)
     assert "temperature=0, top_p=0.9 · temperature=1.6, top_p=0.9" not in parting  # not neighbours
     assert "<h3>s1 temperature=0, top_p=0.9 · temperature=0.8, top_p=0.9: only temperature differs</h3>" in parting
+    japanese = sweep_result.with_name("sweep.ja.html")
+    result = CliRunner().invoke(main, ["report", str(sweep_result), "--lang", "ja", "--out", str(japanese)])
+    assert (result.exit_code, result.stdout) == (0, f"wrote {japanese}\n")
+    assert "<h2>列が分かれるところ</h2>" in japanese.read_text() and "<h2>統計</h2>" in japanese.read_text()
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium)")
