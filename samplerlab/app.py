@@ -131,7 +131,8 @@ class Callbacks:
     def charts(self, lang: str, request: gr.Request) -> list[Any]:
         """Each column's by-token chart from the last run, its parting from column 1 marked; others hidden."""
         records = self._records(request)
-        return [gr.update(value=token_frame(records[i], records[0], lang), visible=True) if i < len(records)
+        return [gr.update(value=token_frame(records[i], records[0], lang), title=t("chart_label", lang), visible=True)
+                if i < len(records)
                 else gr.update(visible=False) for i in range(MAX_COLUMNS)]
 
     # -- model ------------------------------------------------------------------
@@ -436,8 +437,8 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
                                           combine_adjacent=False, show_inline_category=False, visible=False,
                                           elem_id=f"tokens-{index}"), "output")
     stats = gr.Markdown(elem_id=f"stats-{index}")
-    chart = labels.add(gr.LinePlot(x="token", y="value", color="series", label=t("chart_label", lang), height=300,
-                                   visible=False, elem_id=f"chart-{index}"), "chart_label")
+    chart = gr.LinePlot(x="token", y="value", color="series", title=t("chart_label", lang), show_label=False,
+                        height=320, visible=False, elem_id=f"chart-{index}")  # a label would hide the legend
     if index:
         why_here = labels.add(gr.Button(t("why_here", lang), size="sm", elem_id=f"why-here-{index}"), "why_here")
         why_shown = gr.HTML(elem_id=f"why-{index}")

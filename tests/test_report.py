@@ -18,6 +18,7 @@ from samplerlab.models import Model
 from samplerlab.params import Settings
 from samplerlab.report import progress_html, render_report, sweep_series, text_table
 from samplerlab.results import Outcome, dump, result_columns, seed_summaries, write_new
+from samplerlab.views import token_frame, why_html
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -140,6 +141,22 @@ def test_the_report_speaks_japanese_when_asked():
                   "チェーン後のエントロピー（nats）", "トークン 2 で &#x27;cool&#x27; と分かれる"):
         assert words in page, words
     assert "Where columns part" not in page and "Statistics" not in page
+
+
+def test_the_apps_chart_and_why_read_the_same_records():
+    """The app's per-column plot data (long format for gr.LinePlot) and its why panel, on the same records."""
+    records = parting_document()["columns"]
+    assert token_frame(records[1], records[0], "en").values.tolist() == [
+        [0, 0.9, "p"], [0, 0.8, "raw p"], [0, 0.0, "entropy"], [1, 0.7, "p"], [1, 0.6, "raw p"],
+        [1, 0.1, "entropy"], [2, 0.35, "p"], [2, 0.3, "raw p"], [2, 0.2, "entropy"],
+        [2, 0.0, "parts from col. 1"], [2, 1.0, "parts from col. 1"]]
+    assert token_frame(records[0], records[0], "ja")["series"].unique().tolist() == ["p", "元の p", "エントロピー"]
+    assert len(token_frame(records[2], records[0], "en")) == 6  # it ends where column 1 goes on: no line
+    assert '<p class="sl-why-part">&#x27;cool&#x27; and &#x27;warm &lt;i&gt;&#x27; part at token 2.</p>' \
+        in why_html(records, 0, 1, "en")
+    assert why_html([], 0, 1, "en") == "<p>Run a comparison first: the explanation reads its last run.</p>"
+    assert why_html(records, 0, 5, "ja") == "<p>直前の実行に列 6 はありません。</p>"
+    assert why_html(records, 1, 1, "en") == "<p>Pick two different columns.</p>"
 
 
 def test_across_seeds_names_the_prompt_when_there_are_several():
