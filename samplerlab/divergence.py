@@ -41,10 +41,14 @@ class Row:
 
 @dataclass(frozen=True)
 class KnobAction:
+    """A knob the two columns set differently; ``reason`` (a key explain_text words in each language) says why it
+    did or did not act: seed, cut (its stage cut candidates here), reshape, idle_stage (its stage cut nothing), none."""
+
     name: str
     values: tuple[Any, Any]
     acted: bool
-    how: str
+    reason: str
+    stage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,15 +143,15 @@ def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAc
         knob = KNOB_BY_NAME[name]
         values = (settings[0][name], settings[1][name])
         if knob.kind == "seed":
-            actions.append(KnobAction(name, values, True, "the seed decides the dice"))
+            actions.append(KnobAction(name, values, True, "seed"))
         elif knob.stage in cut_stages:
-            actions.append(KnobAction(name, values, True, f"its stage ({knob.stage}) cut candidates here"))
+            actions.append(KnobAction(name, values, True, "cut", knob.stage))
         elif knob.stage in RESHAPING:
-            actions.append(KnobAction(name, values, True, f"{knob.stage} reshapes every probability"))
+            actions.append(KnobAction(name, values, True, "reshape", knob.stage))
         elif knob.stage:
-            actions.append(KnobAction(name, values, False, f"its stage ({knob.stage}) cut nothing here"))
+            actions.append(KnobAction(name, values, False, "idle_stage", knob.stage))
         else:
-            actions.append(KnobAction(name, values, False, "no effect at this step"))
+            actions.append(KnobAction(name, values, False, "none"))
     return tuple(actions)
 
 

@@ -10,7 +10,7 @@ import html
 from typing import Any
 
 from .divergence import Divergence, Fate
-from .explain_text import clip, value_text, verdict, w
+from .explain_text import clip, how, value_text, verdict, w
 
 SHARED_CHARS = 240  # of the shared text, its end: what the parting token continues
 
@@ -44,7 +44,7 @@ def _knobs(div: Divergence, lang: str) -> str:
         return ""
     items = "".join(
         f'<li class="{"acted" if a.acted else "idle"}"><code>{_e(a.name)}</code>: {_e(value_text(a.values[0]))} / '
-        f'{_e(value_text(a.values[1]))} — {_e(w("acted" if a.acted else "idle", lang))} ({_e(a.how)})</li>'
+        f'{_e(value_text(a.values[1]))} — {_e(w("acted" if a.acted else "idle", lang))} ({_e(how(a, lang))})</li>'
         for a in div.knobs)
     return f'<p class="sl-why-knobs-head">{_e(w("knobs", lang))}:</p><ul class="sl-why-knobs">{items}</ul>'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .divergence import Divergence, Fate
+from .divergence import Divergence, Fate, KnobAction
 from .render import display_width, pad
 
 WORDS: dict[str, dict[str, str]] = {
@@ -29,6 +29,11 @@ WORDS: dict[str, dict[str, str]] = {
     "acted": {"en": "acted here", "ja": "ここで効いた"},
     "idle": {"en": "did nothing here", "ja": "ここでは効いていない"},
     "drawn_mark": {"en": "← drawn", "ja": "← 選択"},
+    "how_seed": {"en": "the seed decides the dice", "ja": "シードが乱数を決める"},
+    "how_cut": {"en": "its stage ({stage}) cut candidates here", "ja": "このステージ（{stage}）がここで候補を除外した"},
+    "how_reshape": {"en": "{stage} reshapes every probability", "ja": "{stage} はすべての確率を変える"},
+    "how_idle_stage": {"en": "its stage ({stage}) cut nothing here", "ja": "このステージ（{stage}）はここでは何も除外していない"},
+    "how_none": {"en": "no effect at this step", "ja": "このステップでは効果なし"},
 }
 
 
@@ -49,8 +54,13 @@ def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
         for action in div.knobs:
             state = w("acted" if action.acted else "idle", lang)
             lines.append(f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
-                         f"({state}: {action.how})")
+                         f"({state}: {how(action, lang)})")
     return "\n".join(lines)
+
+
+def how(action: KnobAction, lang: str) -> str:
+    """Why a differing knob acted at the parting step or did not, in ``lang``."""
+    return w(f"how_{action.reason}", lang, stage=action.stage)
 
 
 def clip(text: str, width: int) -> str:

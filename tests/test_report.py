@@ -19,6 +19,8 @@ from samplerlab.params import Settings
 from samplerlab.report import progress_html, render_report, sweep_series, text_table
 from samplerlab.results import Outcome, dump, result_columns, seed_summaries, write_new
 from samplerlab.views import token_frame, why_html
+from samplerlab.divergence import explain
+from samplerlab.explain_text import explanation
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -138,9 +140,23 @@ def test_the_report_speaks_japanese_when_asked():
                   "<h3>cool · warm &lt;i&gt;：違うのは temperature だけ</h3>",
                   "&#x27;cool&#x27; と &#x27;warm &lt;i&gt;&#x27; はトークン 2 で分かれます。",
                   "<th>候補</th><th>元の確率</th>", '<td class="cut">min_p が除外</td>', "1.000 <b>← 選択</b>",
-                  "チェーン後のエントロピー（nats）", "トークン 2 で &#x27;cool&#x27; と分かれる"):
+                  "チェーン後のエントロピー（nats）", "トークン 2 で &#x27;cool&#x27; と分かれる",
+                  "ここで効いた (temperature はすべての確率を変える)"):
         assert words in page, words
     assert "Where columns part" not in page and "Statistics" not in page
+
+
+def test_the_terminal_explanation_says_the_same_in_japanese():
+    records = parting_document()["columns"]
+    assert explanation(explain(records[0], records[1]), "ja") == (
+        "'cool' と 'warm <i>' はトークン 2 で分かれます。\n共通の文: ' The sun'\n\n"
+        "候補      元の確率  cool          warm <i>\n"
+        "' light'  0.600     1.000 ← 選択  0.500\n"
+        "'<glow>'  0.300     min_p が除外  0.350 ← 選択\n"
+        "' dark'   0.100     min_p が除外  0.150\n\n"
+        "'cool' は ' light' を引いた（チェーン後の確率 1.000）; 'warm <i>' は '<glow>' を引いた（チェーン後の確率 0.350）; "
+        "'cool' の min_p が '<glow>' を除外していた\n\n"
+        "違う設定:\n  temperature: 0.2 / 1.5  (ここで効いた: temperature はすべての確率を変える)")
 
 
 def test_the_apps_chart_and_why_read_the_same_records():
