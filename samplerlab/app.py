@@ -128,6 +128,10 @@ class Callbacks:
         """Where the two chosen columns (1-based, as the dropdowns show them) part, and why."""
         return why_html(self._records(request), int(a) - 1, int(b) - 1, lang)
 
+    def rewhy(self, lang: str, a: str, b: str, shown: str, request: gr.Request) -> Any:
+        """The explanation on screen again in another language; nothing shown, nothing to re-word."""
+        return self.why(lang, a, b, request) if shown else gr.update()
+
     def charts(self, lang: str, request: gr.Request) -> list[Any]:
         """Each column's by-token chart from the last run, its parting from column 1 marked; others hidden."""
         records = self._records(request)
@@ -307,7 +311,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
         model_info = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
-            run_inputs, run_outputs, columns, count = _compare_panel(calls, labels, lang, lang_state)
+            run_inputs, run_outputs, columns, count, why = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
             shown, source = _presets_panel(calls, labels, lang, columns, lang_state)
@@ -327,6 +331,8 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
                         show_progress="hidden", api_visibility="private")
         language.change(calls.charts, language, [c["chart"] for c in columns], queue=False,
                         show_progress="hidden", api_visibility="private")
+        language.change(calls.rewhy, [language, *why], why[-1], queue=False, show_progress="hidden",
+                        api_visibility="private")
         # Only visible columns can be saved as presets.
         count.change(lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"), count, source,
                      queue=False, show_progress="hidden", api_visibility="private")
@@ -389,7 +395,7 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
     with gr.Row():
         run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
         stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
-    _why_panel(calls, labels, lang, lang_state)  # above the columns: they are long with their knobs
+    why = _why_panel(calls, labels, lang, lang_state)  # above the columns: they are long with their knobs
     columns = []
     with gr.Row(equal_height=False):
         for index in range(MAX_COLUMNS):
@@ -410,10 +416,10 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
     notes = [c["note"] for c in columns]
     gr.on([k.change for k in knob_inputs] + [count.change], describe_columns,
           [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
-    return run_inputs, run_outputs, columns, count
+    return run_inputs, run_outputs, columns, count, why
 
 
-def _why_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State) -> None:
+def _why_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State) -> list[Any]:
     """Two columns of the last run and a button: where and why they part."""
     choices = [str(i + 1) for i in range(MAX_COLUMNS)]
     with gr.Row(equal_height=True):
@@ -422,6 +428,7 @@ def _why_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State
         button = labels.add(gr.Button(t("why_button", lang), elem_id="why-button", scale=2), "why_button")
     shown = gr.HTML(elem_id="why")
     button.click(calls.why, [lang_state, a, b], shown, queue=False, api_visibility="private")
+    return [a, b, shown]
 
 
 def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang_state: gr.State) -> dict:

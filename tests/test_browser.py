@@ -188,3 +188,8 @@ def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, t
     page.click("#why-here-2")  # column 3 against column 1, under column 3
     page.wait_for_selector("#why-2 .sl-why", timeout=30_000)
     assert "'Column 1' and 'Column 3'" in page.inner_text("#why-2")
+    page.get_by_label("ja").check()  # what is on screen follows the language
+    page.wait_for_function("document.querySelector('#why .sl-why-part').innerText.includes('で分かれます')",
+                           timeout=30_000)
+    assert page.inner_text("#why .sl-why-part") == part.replace(" and ", " と ").replace(
+        " part at token ", " はトークン ").replace(".", " で分かれます。")
