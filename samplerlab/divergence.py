@@ -92,10 +92,10 @@ def _fate(step: Record | None, token: int) -> Fate:
     if step is None:
         return Fate(None)
     for candidate in step.get("before", ()):
-        if candidate["id"] == token and candidate.get("cut_by"):
+        if candidate.get("id") == token and candidate.get("cut_by"):  # a result file may omit candidate ids
             return Fate(0.0, candidate["cut_by"])
     for candidate in step.get("after", ()):
-        if candidate["id"] == token:
+        if candidate.get("id") == token:
             return Fate(candidate["p"])
     if token == step["id"]:
         return Fate(step["p"])
@@ -109,7 +109,8 @@ def _rows(steps: Sequence[Record | None]) -> tuple[Row, ...]:
         if step is None:
             continue
         for candidate in step.get("before", ()):
-            raw.setdefault(candidate["id"], (candidate["text"], candidate["p"]))
+            if candidate.get("id") is not None:
+                raw.setdefault(candidate["id"], (candidate["text"], candidate["p"]))
         raw.setdefault(step["id"], (step["text"], step.get("raw_p", 0.0)))
     ordered = sorted(raw.items(), key=lambda item: -item[1][1])
     return tuple(Row(token, text, prob, (_fate(steps[0], token), _fate(steps[1], token)))

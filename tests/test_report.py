@@ -19,6 +19,7 @@ from samplerlab.params import Settings
 from samplerlab.report import progress_html, render_report, sweep_series, text_table
 from samplerlab.results import Outcome, dump, result_columns, seed_summaries, write_new
 from samplerlab.views import token_frame, why_html
+from samplerlab.result_shape import check_shape
 from samplerlab.divergence import explain
 from samplerlab.explain_text import explanation
 
@@ -144,6 +145,19 @@ def test_the_report_speaks_japanese_when_asked():
                   "ここで効いた (temperature はすべての確率を変える)"):
         assert words in page, words
     assert "Where columns part" not in page and "Statistics" not in page
+
+
+def test_candidates_without_ids_still_explain_by_the_drawn_tokens():
+    """A result file's candidates may lack ids (the shape allows it): the table keeps the drawn tokens only."""
+    doc = parting_document()
+    for record in doc["columns"]:
+        for token in record["tokens"]:
+            for candidate in token["before"] + token["after"]:
+                del candidate["id"]
+    check_shape(doc | {"model": {"spec": "embedded"}, "load": {}})
+    section = render_report(doc).split('<section class="parting">')[1]
+    assert section.count("<tr><th><code>") == 2 and "&#x27;cool&#x27; and &#x27;warm &lt;i&gt;&#x27; part at token 2" \
+        in section
 
 
 def test_the_terminal_explanation_says_the_same_in_japanese():
