@@ -159,11 +159,13 @@ def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAc
 def pairs_differing_in_one_knob(records: Sequence[Record]) -> list[tuple[Record, Record, str]]:
     """Columns of one prompt and seed whose settings differ in exactly one knob: the pairs a report explains."""
     found = []
+    settings = [Settings(r["settings"]) for r in records]  # once each: a big sweep has thousands of pairs
     for i, a in enumerate(records):
-        for b in records[i + 1:]:
+        for j in range(i + 1, len(records)):
+            b = records[j]
             if (a.get("prompt_index"), a.get("seed")) != (b.get("prompt_index"), b.get("seed")):
                 continue
-            changed = Settings(a["settings"]).changed(Settings(b["settings"]))
+            changed = settings[i].changed(settings[j])
             if len(changed) == 1:
                 found.append((a, b, next(iter(changed))))
     return found
