@@ -25,8 +25,11 @@ from .events import Column, ColumnDone, Queued, Request, TokenEvent
 from .i18n import t
 from .params import KNOB_BY_NAME, Settings
 from .load_settings import LOAD_KNOBS, LoadSettings
+from .explain_html import CSS as WHY_CSS
+from .results import column_record
 from .understand_panel import alternatives, branch, branch_row, what_if_line
-from .views import COLOR_MAP, CSS, candidates_html, forced_spans, stats_line, token_spans
+from .views import (COLOR_MAP, CSS as VIEW_CSS, candidates_html, forced_spans, stats_line, token_frame, token_spans,
+                    why_html)
 from .experiments_tab import experiments_panel
 from .formats import export_preset
 from .presets import Preset, PresetError, list_presets, load_preset, parse_preset_text, preset_yaml, file_stem
@@ -42,6 +45,7 @@ RUN_START = {"max_tokens": 128}  # a UI choice, not a default: the app starts sh
 # so a first run is quick; the CLI and the API (compare_api) take the schema's defaults
 INITIAL_PRESETS = ("llama.cpp defaults", "greedy", "min-p creative", "mirostat 2", "xtc + dry creative writing",
                    "factual low temperature")
+CSS = VIEW_CSS + WHY_CSS
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                           font_mono=["ui-monospace", "SFMono-Regular", "monospace"])  # no web fonts
 
@@ -134,6 +138,25 @@ class Callbacks:
         except USER_ERRORS:
             return ""
         return what_if_line(self.bench, request.session_hash, column, settings, lang)
+
+    def _records(self, request: gr.Request) -> list[dict]:
+        """The session's last run as column records: what divergence.explain and the charts read."""
+        return [column_record(c) for c in self.bench.last(request.session_hash).columns]
+
+    def why(self, lang: str, a: str, b: str, request: gr.Request) -> str:
+        """Where the two chosen columns (1-based, as the dropdowns show them) part, and why."""
+        return why_html(self._records(request), int(a) - 1, int(b) - 1, lang)
+
+    def rewhy(self, lang: str, a: str, b: str, shown: str, request: gr.Request) -> Any:
+        """The explanation on screen again in another language; nothing shown, nothing to re-word."""
+        return self.why(lang, a, b, request) if shown else gr.update()
+
+    def charts(self, lang: str, request: gr.Request) -> list[Any]:
+        """Each column's by-token chart from the last run, its parting from column 1 marked; others hidden."""
+        records = self._records(request)
+        return [gr.update(value=token_frame(records[i], records[0], lang), title=t("chart_label", lang), visible=True)
+                if i < len(records)
+                else gr.update(visible=False) for i in range(MAX_COLUMNS)]
 
     # -- model ------------------------------------------------------------------
     def model_markdown(self, lang: str = "en") -> str:
@@ -269,7 +292,6 @@ class Callbacks:
 
 def _api_answer(done: dict[int, Any], notes: list[str]) -> dict:
     """The API's answer: the finished columns in order, as result files record them, and any notes."""
-    from .results import column_record
     answer: dict[str, Any] = {"columns": [column_record(done[i]) for i in sorted(done)]}
     return {**answer, "notes": list(notes)} if notes else answer
 
@@ -308,7 +330,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
         model_info = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
-            run_inputs, run_outputs, columns, count = _compare_panel(calls, labels, lang, lang_state)
+            run_inputs, run_outputs, columns, count, why = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
             shown, source = _presets_panel(calls, labels, lang, columns, lang_state)
@@ -326,6 +348,10 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
                         show_progress="hidden", api_visibility="private")
         language.change(calls.restats, language, run_outputs[-MAX_COLUMNS:], queue=False,
                         show_progress="hidden", api_visibility="private")
+        language.change(calls.charts, language, [c["chart"] for c in columns], queue=False,
+                        show_progress="hidden", api_visibility="private")
+        language.change(calls.rewhy, [language, *why], why[-1], queue=False, show_progress="hidden",
+                        api_visibility="private")
         # Only visible columns can be saved as presets.
         count.change(lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"), count, source,
                      queue=False, show_progress="hidden", api_visibility="private")
@@ -390,6 +416,7 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
     with gr.Row():
         run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
         stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
+    why = _why_panel(calls, labels, lang, lang_state)  # above the columns: they are long with their knobs
     columns = []
     with gr.Row(equal_height=False):
         for index in range(MAX_COLUMNS):
@@ -402,20 +429,35 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
     dice.click(lambda: random.randrange(2**31), None, seed, queue=False, api_visibility="private")
     run_inputs = [lang_state, mode, system, prompt, chat, policy, prefix, count, *run_widgets, *knob_inputs]
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
+    charts = [c["chart"] for c in columns]
     run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
-        calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
+        calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
+    ).then(calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private")
     for index, column in enumerate(columns):
         column["branch_button"].click(
             _branch_handler(calls, index), [column["token_index"], column["branch_choice"]], prefix, queue=False,
             api_visibility="private").then(calls.expect, None, None, queue=False, api_visibility="private").then(
-            calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private")
+            calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
+        ).then(calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private")
         gr.on([k.change for k in column["knobs"]], _what_if_handler(calls, index), [lang_state, *column["knobs"]],
               column["what_if"], queue=False, show_progress="hidden", api_visibility="private")
     stop_button.click(calls.stop, None, None, queue=False, api_visibility="private")
     notes = [c["note"] for c in columns]
     gr.on([k.change for k in knob_inputs] + [count.change], describe_columns,
           [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
-    return run_inputs, run_outputs, columns, count
+    return run_inputs, run_outputs, columns, count, why
+
+
+def _why_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State) -> list[Any]:
+    """Two columns of the last run and a button: where and why they part."""
+    choices = [str(i + 1) for i in range(MAX_COLUMNS)]
+    with gr.Row(equal_height=True):
+        a = labels.add(gr.Dropdown(choices, value="1", label=t("why_a", lang), elem_id="why-a", min_width=100), "why_a")
+        b = labels.add(gr.Dropdown(choices, value="2", label=t("why_b", lang), elem_id="why-b", min_width=100), "why_b")
+        button = labels.add(gr.Button(t("why_button", lang), elem_id="why-button", scale=2), "why_button")
+    shown = gr.HTML(elem_id="why")
+    button.click(calls.why, [lang_state, a, b], shown, queue=False, api_visibility="private")
+    return [a, b, shown]
 
 
 def _branch_handler(calls: Callbacks, index: int):
@@ -443,6 +485,16 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
                                           combine_adjacent=False, show_inline_category=False, visible=False,
                                           elem_id=f"tokens-{index}"), "output")
     stats = gr.Markdown(elem_id=f"stats-{index}")
+    chart = gr.LinePlot(x="token", y="value", color="series", title=t("chart_label", lang), show_label=False,
+                        height=320, visible=False, elem_id=f"chart-{index}")  # a label would hide the legend
+    if index:
+        why_here = labels.add(gr.Button(t("why_here", lang), size="sm", elem_id=f"why-here-{index}"), "why_here")
+        why_shown = gr.HTML(elem_id=f"why-{index}")
+
+        def why_against_first(lang_: str, request: gr.Request) -> str:
+            return calls.why(lang_, "1", str(index + 1), request)
+
+        why_here.click(why_against_first, lang_state, why_shown, queue=False, api_visibility="private")
     candidates = labels.add(gr.HTML(t("pick_token", lang), visible=False, elem_id=f"candidates-{index}"), "pick_token")
     note = gr.Markdown()
     knobs = []
@@ -465,7 +517,7 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
                                                understanding["token_index"]], queue=False, api_visibility="private")
     preset.input(calls.preset_values, preset, knobs, queue=False, api_visibility="private")
     return {"output": output, "spans": spans, "stats": stats, "note": note, "knobs": knobs, "preset": preset,
-            **understanding}
+            "chart": chart, **understanding}
 
 
 def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict],

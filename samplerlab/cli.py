@@ -340,11 +340,14 @@ def _check(path: Path, servers: Sequence[str], api_key: str | None) -> None:
 @click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="HTML file (default: the result file with .html).")
-def report_command(result: Path, out: Path | None) -> None:
-    """Write a self-contained HTML report of a RESULT file: columns side by side, stats and sweep charts."""
+@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True,
+              help="Language of the report's headings, labels and explanations.")
+def report_command(result: Path, out: Path | None, lang: str) -> None:
+    """Write a self-contained HTML report of a RESULT file: columns side by side, where they part, stats and
+    sweep charts."""
     target = out or result.with_suffix(".html")
     try:
-        target.write_text(render_report(load_result(result)), encoding="utf-8")
+        target.write_text(render_report(load_result(result), lang), encoding="utf-8")
     except USER_ERRORS as error:
         fail(error)
     click.echo(f"wrote {target}")

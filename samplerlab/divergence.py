@@ -39,19 +39,11 @@ class Row:
     fates: tuple[Fate, Fate]
 
 
-HOW = {
-    "seed": "the seed decides the dice",
-    "cut": "its stage ({stage}) cut candidates here",
-    "reshape": "{stage} reshapes every probability",
-    "kept": "its stage ({stage}) left the chains different sets of candidates, so the same ones got other "
-            "probabilities",
-    "idle": "its stage ({stage}) cut nothing here",
-    "none": "no effect at this step",
-}
-
-
 @dataclass(frozen=True)
 class KnobAction:
+    """A knob the two columns set differently; ``reason`` (a key explain_text words in each language) says why it
+    did or did not act: seed, cut (its stage cut candidates here), reshape, idle_stage (its stage cut nothing), none."""
+
     name: str
     values: tuple[Any, Any]
     acted: bool
@@ -60,7 +52,9 @@ class KnobAction:
 
     @property
     def how(self) -> str:
-        return HOW[self.reason].format(stage=self.stage)
+        """In English; ``explain_text.how`` words it in the reader's language."""
+        from .explain_text import how
+        return how(self, "en")
 
 
 @dataclass(frozen=True)
@@ -104,10 +98,10 @@ def _fate(step: Record | None, token: int) -> Fate:
     if step is None:
         return Fate(None)
     for candidate in step.get("before", ()):
-        if candidate["id"] == token and candidate.get("cut_by"):
+        if candidate.get("id") == token and candidate.get("cut_by"):  # a result file may omit candidate ids
             return Fate(0.0, candidate["cut_by"])
     for candidate in step.get("after", ()):
-        if candidate["id"] == token:
+        if candidate.get("id") == token:
             return Fate(candidate["p"])
     if token == step["id"]:
         return Fate(step["p"])
@@ -121,7 +115,8 @@ def _rows(steps: Sequence[Record | None]) -> tuple[Row, ...]:
         if step is None:
             continue
         for candidate in step.get("before", ()):
-            raw.setdefault(candidate["id"], (candidate["text"], candidate["p"]))
+            if candidate.get("id") is not None:
+                raw.setdefault(candidate["id"], (candidate["text"], candidate["p"]))
         raw.setdefault(step["id"], (step["text"], step.get("raw_p", 0.0)))
     ordered = sorted(raw.items(), key=lambda item: -item[1][1])
     return tuple(Row(token, text, prob, (_fate(steps[0], token), _fate(steps[1], token)))
@@ -177,7 +172,7 @@ def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAc
         elif knob.stage and kept_differently and not reshaped:
             actions.append(KnobAction(name, values, True, "kept", knob.stage))
         elif knob.stage:
-            actions.append(KnobAction(name, values, False, "idle", knob.stage))
+            actions.append(KnobAction(name, values, False, "idle_stage", knob.stage))
         else:
             actions.append(KnobAction(name, values, False, "none"))
     return tuple(actions)
@@ -186,7 +181,7 @@ def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAc
 def _kept_differently(steps: Sequence[Record | None]) -> bool:
     if any(step is None for step in steps):
         return False
-    after = [{c["id"]: c["p"] for c in step.get("after", ())} for step in steps]
+    after = [{c["id"]: c["p"] for c in step.get("after", ()) if "id" in c} for step in steps]
     shared = set(after[0]) & set(after[1])
     return any(abs(after[0][t] - after[1][t]) > 1e-4 * max(after[0][t], after[1][t]) for t in shared)
 
@@ -194,11 +189,13 @@ def _kept_differently(steps: Sequence[Record | None]) -> bool:
 def pairs_differing_in_one_knob(records: Sequence[Record]) -> list[tuple[Record, Record, str]]:
     """Columns of one prompt and seed whose settings differ in exactly one knob: the pairs a report explains."""
     found = []
+    settings = [Settings(r["settings"]) for r in records]  # once each: a big sweep has thousands of pairs
     for i, a in enumerate(records):
-        for b in records[i + 1:]:
+        for j in range(i + 1, len(records)):
+            b = records[j]
             if (a.get("prompt_index"), a.get("seed")) != (b.get("prompt_index"), b.get("seed")):
                 continue
-            changed = Settings(a["settings"]).changed(Settings(b["settings"]))
+            changed = settings[i].changed(settings[j])
             if len(changed) == 1:
                 found.append((a, b, next(iter(changed))))
     return found

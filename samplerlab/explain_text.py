@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .divergence import Divergence, Fate
+from .divergence import Divergence, Fate, KnobAction
 from .render import display_width, pad
 
 WORDS: dict[str, dict[str, str]] = {
@@ -39,14 +39,14 @@ WORDS: dict[str, dict[str, str]] = {
                       "mean survivors {survivors:.1f}; {approx} estimated (~)",
                 "ja": "{n} トークン: 書けなくなるもの {impossible}、平均確率 {then:.3f} -> {now:.3f}、"
                       "残る候補の平均 {survivors:.1f}。推定値 {approx}（~）"},
-}
-HOW_JA = {
-    "seed": "シードが乱数（サイコロ）を決める",
-    "cut": "{stage} がここで候補を除外した",
-    "reshape": "{stage} はすべての確率を変える",
-    "kept": "{stage} が残す候補の集合を変えたため、同じ候補でもチェーン後の確率が違う",
-    "idle": "{stage} はここでは何も除外していない",
-    "none": "このステップでは効果なし",
+    "how_seed": {"en": "the seed decides the dice", "ja": "シードが乱数を決める"},
+    "how_cut": {"en": "its stage ({stage}) cut candidates here", "ja": "このステージ（{stage}）がここで候補を除外した"},
+    "how_reshape": {"en": "{stage} reshapes every probability", "ja": "{stage} はすべての確率を変える"},
+    "how_kept": {"en": "its stage ({stage}) left the chains different sets of candidates, so the same ones got other "
+                       "probabilities",
+                 "ja": "このステージ（{stage}）が残す候補の集合を変えたため、同じ候補でもチェーン後の確率が違う"},
+    "how_idle_stage": {"en": "its stage ({stage}) cut nothing here", "ja": "このステージ（{stage}）はここでは何も除外していない"},
+    "how_none": {"en": "no effect at this step", "ja": "このステップでは効果なし"},
 }
 
 
@@ -59,23 +59,28 @@ def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
     if div.index is None:
         return w("never", lang, a=a, b=b, n=div.length)
     lines = [w("part", lang, a=a, b=b, index=div.index),
-             f"{w('shared', lang)}: {_clip(div.shared_text, width - 14)!r}", ""]
+             f"{w('shared', lang)}: {clip(div.shared_text, width - 14)!r}", ""]
     lines += _table(div, lang)
-    lines += ["", _verdict(div, lang)]
+    lines += ["", verdict(div, lang)]
     if div.knobs:
         lines += ["", f"{w('knobs', lang)}:"]
         for action in div.knobs:
             state = w("acted" if action.acted else "idle", lang)
-            how = HOW_JA[action.reason].format(stage=action.stage) if lang == "ja" else action.how
-            lines.append(f"  {action.name}: {_value(action.values[0])} / {_value(action.values[1])}  ({state}: {how})")
+            lines.append(f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
+                         f"({state}: {how(action, lang)})")
     return "\n".join(lines)
 
 
-def _clip(text: str, width: int) -> str:
+def how(action: KnobAction, lang: str) -> str:
+    """Why a differing knob acted at the parting step or did not, in ``lang``."""
+    return w(f"how_{action.reason}", lang, stage=action.stage)
+
+
+def clip(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
-def _value(value: Any) -> str:
+def value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -95,7 +100,8 @@ def _table(div: Divergence, lang: str) -> list[str]:
     return ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
 
 
-def _verdict(div: Divergence, lang: str) -> str:
+def verdict(div: Divergence, lang: str) -> str:
+    """The verdict line in ``lang``: who drew what, and whose chain cut the other's token (or the dice)."""
     labels = [repr(label) for label in div.labels]
     steps = div.drawn
     for me, other in ((0, 1), (1, 0)):
@@ -116,7 +122,7 @@ def _verdict(div: Divergence, lang: str) -> str:
 
 def replay_text(what, lang: str = "en") -> str:
     """A what-if replay as a table of tokens and a summary line; estimated figures end in '~'."""
-    changes = ",".join(f"{k}={_value(v)}" for k, v in what.changes.items())
+    changes = ",".join(f"{k}={value_text(v)}" for k, v in what.changes.items())
     header = w("replay_cols", lang).split("|")
     rows = [[str(t.index), repr(t.text), _p(t.recorded_prob), _p(t.prob) + ("~" if t.approximate else ""),
              str(t.survivors), t.cut_by or ""] for t in what.tokens]

@@ -15,29 +15,22 @@ from typing import Any, Mapping, Sequence
 from .experiments import format_value
 from .metrics import STAT_BY_NAME, STATS
 from .params import DEFAULTS, KNOBS
+from .explain_html import CSS as EXPLAIN_CSS
+from .i18n import t
 from .render import display_width, pad
+from .report_parting import CSS as PARTING_CSS, parting_html, token_charts, where as _where
+from .svg_chart import legend, line_chart
 from .views import BUCKETS
 
 TABLE_STATS = ("tokens", "tokens_per_second", "mean_prob", "distinct_2")
 CHART_STATS = ("mean_prob", "distinct_2", "repeated_3grams", "tokens")
 SPREAD_STATS = tuple(s for s in STATS if s.name != "tokens_per_second")  # speed says nothing about seeds
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f")
 Record = Mapping[str, Any]
 
 
 def _stat(record: Record, name: str) -> str:
     value = record["stats"].get(name)
     return "-" if value is None else STAT_BY_NAME[name].fmt.format(value)
-
-
-def _where(record: Record, document: Mapping[str, Any]) -> str:
-    """'p2 s7 ' when a run has several prompts or seeds, else nothing."""
-    parts = []
-    if len(document.get("prompts", ())) > 1:
-        parts.append(f"p{record.get('prompt_index', 0) + 1}")
-    if len(document.get("seeds", ())) > 1:
-        parts.append(f"s{record['seed']}")
-    return " ".join(parts)
 
 
 def text_table(document: Mapping[str, Any]) -> str:
@@ -100,11 +93,12 @@ def _ending(reason: Any, stopped_by: str | None) -> str:
     return str(reason) + (f" {stopped_by!r}" if stopped_by else "")
 
 
-def _card(record: Record, group: Sequence[Record]) -> str:
-    foot = (f"{_ending(record['finish_reason'], record.get('stopped_by'))} · {record['token_count']} tokens · "
-            f"mean p {_stat(record, 'mean_prob')}")
+def _card(record: Record, group: Sequence[Record], lang: str) -> str:
+    foot = (f"{_ending(record['finish_reason'], record.get('stopped_by'))} · {record['token_count']} "
+            f"{t('report_tokens', lang)} · {t('report_mean_p', lang)} {_stat(record, 'mean_prob')}")
     return (f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, group)}'
-            f'<div class="text">{_tokens_html(record)}</div><p class="foot">{_e(foot)}</p></article>')
+            f'<div class="text">{_tokens_html(record)}</div><p class="foot">{_e(foot)}</p>'
+            f'{token_charts(record, group, lang)}</article>')
 
 
 def _groups(records: Sequence[Record]) -> list[list[Record]]:
@@ -115,26 +109,28 @@ def _groups(records: Sequence[Record]) -> list[list[Record]]:
     return list(groups.values())
 
 
-def _runs_html(document: Mapping[str, Any]) -> str:
+def _runs_html(document: Mapping[str, Any], lang: str) -> str:
     sections = []
     for group in _groups(document["columns"]):
         head = group[0]
-        sections.append(f'<section><h2>Prompt {head.get("prompt_index", 0) + 1} · seed {_e(head["seed"])}</h2>'
+        title = t("report_prompt", lang).format(n=head.get("prompt_index", 0) + 1, seed=head["seed"])
+        sections.append(f'<section><h2>{_e(title)}</h2>'
                         f'<p class="prompt">{_e(head.get("prompt", ""))}</p>'
-                        f'<div class="cols">{"".join(_card(r, group) for r in group)}</div></section>')
+                        f'<div class="cols">{"".join(_card(r, group, lang) for r in group)}</div></section>')
     return "".join(sections)
 
 
-def _stats_html(document: Mapping[str, Any]) -> str:
+def _stats_html(document: Mapping[str, Any], lang: str) -> str:
     head = "".join(f'<th title="{_e(s.help)}">{_e(s.label)}</th>' for s in STATS)
     rows = "".join(f"<tr><th>{_e(' '.join(filter(None, [_where(r, document), r['label']])))}</th>"
                    f"<td>{_e(r['finish_reason'])}</td>{''.join(f'<td>{_stat(r, s.name)}</td>' for s in STATS)}</tr>"
                    for r in document["columns"])
-    return (f'<section><h2>Statistics</h2><div class="scroll"><table><thead><tr><th>column</th><th>finish</th>{head}</tr></thead>'
+    return (f'<section><h2>{_e(t("report_statistics", lang))}</h2><div class="scroll"><table><thead><tr>'
+            f'<th>{_e(t("report_column", lang))}</th><th>{_e(t("report_finish", lang))}</th>{head}</tr></thead>'
             f"<tbody>{rows}</tbody></table></div></section>")
 
 
-def _spread_html(document: Mapping[str, Any]) -> str:
+def _spread_html(document: Mapping[str, Any], lang: str) -> str:
     summaries = document.get("seed_summary")
     if not summaries:
         return ""
@@ -147,10 +143,9 @@ def _spread_html(document: Mapping[str, Any]) -> str:
         where = f"p{summary.get('prompt_index', 0) + 1} " if prompts else ""
         rows.append(f"<tr><th>{_e(where + summary['label'])}</th><td>{len(summary['seeds'])}</td>"
                     f"<td>{'-' if divergence is None else f'{divergence:.3f}'}</td>{cells}</tr>")
-    return ('<section><h2>Across seeds</h2><p class="note">Mean ± standard deviation over the seeds. Seed '
-            "divergence is the mean pairwise Jaccard distance of the seeds' token pairs: high means the setting "
-            "itself varies; a wide spread with low divergence means one seed was lucky.</p>"
-            f'<div class="scroll"><table><thead><tr><th>column</th><th>seeds</th><th>divergence</th>{head}</tr></thead>'
+    columns = "".join(f"<th>{_e(t(key, lang))}</th>" for key in ("report_column", "report_seeds", "report_divergence"))
+    return (f'<section><h2>{_e(t("report_across_seeds", lang))}</h2><p class="note">{_e(t("report_spread_note", lang))}'
+            f'</p><div class="scroll"><table><thead><tr>{columns}{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div></section>")
 
 
@@ -193,55 +188,15 @@ def _hashable(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _chart(title: str, series: Mapping[str, list[tuple[Any, float]]], x_label: str) -> str:
-    """A small line chart in inline SVG: numeric x on a linear scale, anything else evenly spaced."""
-    width, height, left, right, top, bottom = 340, 210, 46, 12, 26, 38
-    xs = list(dict.fromkeys(x for line in series.values() for x, _ in line))
-    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
-    ys = [y for line in series.values() for _, y in line]
-    low, high = min(0.0, min(ys)), max(ys) or 1.0
-    x_low, x_high = (min(xs), max(xs)) if numeric else (0, len(xs) - 1)
-
-    def sx(x: Any) -> float:
-        position = x if numeric else xs.index(x)
-        span = (x_high - x_low) or 1
-        return left + (position - x_low) / span * (width - left - right)
-
-    def sy(y: float) -> float:
-        return top + (1 - (y - low) / ((high - low) or 1)) * (height - top - bottom)
-
-    parts = [f'<text x="{width / 2}" y="16" class="ct">{_e(title)}</text>',
-             f'<line x1="{left}" y1="{sy(low)}" x2="{width - right}" y2="{sy(low)}" class="ax"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{sy(low)}" class="ax"/>',
-             f'<text x="{width / 2}" y="{height - 4}" class="cl">{_e(x_label)}</text>']
-    for y in (low, (low + high) / 2, high):
-        parts.append(f'<text x="{left - 5}" y="{sy(y) + 4:.1f}" class="yt">{y:.3g}</text>'
-                     f'<line x1="{left}" y1="{sy(y):.1f}" x2="{width - right}" y2="{sy(y):.1f}" class="grid"/>')
-    for x in xs:
-        parts.append(f'<text x="{sx(x):.1f}" y="{sy(low) + 15:.1f}" class="xt">{_e(format_value(x))}</text>')
-    for index, (name, line) in enumerate(series.items()):
-        colour = PALETTE[index % len(PALETTE)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in sorted(line, key=lambda p: xs.index(p[0])))
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        parts += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{colour}">'
-                  f"<title>{_e(name)}, {_e(x_label)}={_e(format_value(x))}: {y:.4g}</title></circle>" for x, y in line]
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" role="img" aria-label="{_e(title)}">{"".join(parts)}</svg>')
-
-
-def _sweep_html(document: Mapping[str, Any]) -> str:
+def _sweep_html(document: Mapping[str, Any], lang: str) -> str:
     knobs = document.get("sweep") or []
     if not knobs or not any(r.get("sweep") for r in document["columns"]):
         return ""
-    charts = [_chart(STAT_BY_NAME[stat].label, sweep_series(document["columns"], knobs, stat), knobs[0])
-              for stat in CHART_STATS]
-    legend = ""
-    if len(knobs) > 1:
-        names = sweep_series(document["columns"], knobs, CHART_STATS[0])
-        legend = '<p class="legend">' + " ".join(
-            f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{_e(name)}</span>'
-            for i, name in enumerate(names)) + "</p>"
-    return (f'<section><h2>Sweep of {_e(" × ".join(knobs))}</h2>{legend}'
+    charts = [line_chart(STAT_BY_NAME[stat].label, sweep_series(document["columns"], knobs, stat), knobs[0],
+                         format_value) for stat in CHART_STATS]
+    names = legend(list(sweep_series(document["columns"], knobs, CHART_STATS[0]))) if len(knobs) > 1 else ""
+    title = t("report_sweep", lang).format(knobs=" × ".join(knobs))
+    return (f'<section><h2>{_e(title)}</h2>{names}'
             f'<div class="charts">{"".join(charts)}</div></section>')
 
 
@@ -279,7 +234,7 @@ def _bucket_css() -> str:
     return "".join(f".b{i}{{background:{colour}}}" for i, (_, _, colour) in enumerate(BUCKETS))
 
 
-def _meta_html(document: Mapping[str, Any]) -> str:
+def _meta_html(document: Mapping[str, Any], lang: str) -> str:
     model, versions = document.get("model", {}), document.get("versions", {})
     rows = {
         "model": f"{model.get('name')} · {model.get('file_name')} · {model.get('file_size', 0) / 2**20:.1f} MiB",
@@ -291,18 +246,21 @@ def _meta_html(document: Mapping[str, Any]) -> str:
         "overrides": ", ".join(f"{k}={format_value(v)}" for k, v in document.get("overrides", {}).items()) or None,
     }
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows.items() if v)
-    legend = " ".join(f'<span class="t b{i}">{_e(label)}</span>' for i, (_, label, _) in enumerate(BUCKETS))
-    return f'<dl class="meta">{items}<dt>token colour</dt><dd>{legend} (hover a token for its alternatives)</dd></dl>'
+    swatches = " ".join(f'<span class="t b{i}">{_e(label)}</span>' for i, (_, label, _) in enumerate(BUCKETS))
+    return (f'<dl class="meta">{items}<dt>{_e(t("report_colour", lang))}</dt><dd>{swatches} '
+            f'{_e(t("report_hover", lang))}</dd></dl>')
 
 
-def render_report(document: Mapping[str, Any]) -> str:
-    """The whole report as one HTML page with nothing to fetch."""
+def render_report(document: Mapping[str, Any], lang: str = "en") -> str:
+    """The whole report as one HTML page with nothing to fetch; ``lang`` ("en" or "ja") words its headings,
+    labels and explanations."""
     experiment = document.get("experiment", {})
     title = Path(str(experiment.get("file", "samplerlab result"))).stem
     description = experiment.get("description") or ""
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+    return (f'<!doctype html><html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{_e(title)} · samplerlab</title><style>{CSS}{_bucket_css()}</style></head><body>"
-            f"<header><h1>{_e(title)}</h1><p class=\"desc\">{_e(description)}</p>{_meta_html(document)}</header>"
-            f"{_sweep_html(document)}{_runs_html(document)}{_stats_html(document)}{_spread_html(document)}"
+            f"<title>{_e(title)} · samplerlab</title><style>{CSS}{EXPLAIN_CSS}{PARTING_CSS}{_bucket_css()}</style></head><body>"
+            f"<header><h1>{_e(title)}</h1><p class=\"desc\">{_e(description)}</p>{_meta_html(document, lang)}</header>"
+            f"{_sweep_html(document, lang)}{_runs_html(document, lang)}{parting_html(document, lang)}"
+            f"{_stats_html(document, lang)}{_spread_html(document, lang)}"
             "</body></html>")

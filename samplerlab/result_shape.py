@@ -126,7 +126,7 @@ def model_spec(value: Any, where: str) -> None:
 CANDIDATE = fields({"text": TEXT, "p": NUMBER}, {"id": WHOLE, "cut_by": TEXT})
 TOKEN = fields({"id": WHOLE, "text": TEXT, "p": NUMBER, "raw_p": NUMBER},
                {"after": list_of(CANDIDATE), "before": list_of(CANDIDATE), "approximate": TEXT,
-                "candidates": of(list)})
+                "candidates": of(list), "entropy": NUMBER, "survivors": WHOLE})  # older results have neither
 STATS_SHAPE = fields({stat.name: NUMBER for stat in STATS})
 RECORD = fields({"label": TEXT, "prompt": TEXT, "seed": WHOLE, "settings": knob_values(Settings), "text": TEXT,
                  "finish_reason": TEXT, "stats": STATS_SHAPE, "tokens": list_of(TOKEN)},

@@ -74,6 +74,7 @@ def token_record(token: TokenEvent, keep: int = 0) -> dict[str, Any]:
     before = [{**c, "cut_by": token.cut_by[c["id"]]} if c["id"] in token.cut_by else c
               for c in _candidates(token.before)]  # a raw alternative the chain cut names the stage that did
     record = {"id": token.token_id, "text": token.text, "p": _round(token.prob), "raw_p": _round(token.raw_prob),
+              "entropy": _round(token.entropy), "survivors": token.survivors,  # how wide the chain left the choice
               "after": _candidates(token.after), "before": before}
     if token.approximate:
         record["approximate"] = token.approximate  # a server column's replay could not know every figure

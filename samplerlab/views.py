@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
-from typing import Sequence
+import math
+from typing import Any, Mapping, Sequence
 
+from .divergence import explain, first_parting
 from .events import ColumnResult, TokenEvent
+from .explain_html import explanation_html
 from .i18n import finish_reason, t
 from .metrics import distinct_n, mean_probability
 
@@ -83,6 +86,33 @@ def _fate(token: TokenEvent, candidate: int, lang: str) -> str:
         return t("cut_by", lang).format(stage=token.cut_by[candidate])
     return "" if any(c.token_id == candidate for c in token.after) or token.survivors > len(token.after) \
         else t("cut", lang)
+
+
+def why_html(records: Sequence[Mapping[str, Any]], a: int, b: int, lang: str) -> str:
+    """Where columns ``a`` and ``b`` (0-based) of the last run part and why, or what to do first."""
+    if not records:
+        return f"<p>{html.escape(t('why_first', lang))}</p>"
+    for index in (a, b):
+        if not 0 <= index < len(records):
+            return f"<p>{html.escape(t('why_missing', lang).format(n=index + 1))}</p>"
+    if a == b:
+        return f"<p>{html.escape(t('why_same', lang))}</p>"
+    return explanation_html(explain(records[a], records[b]), lang)
+
+
+def token_frame(record: Mapping[str, Any], first: Mapping[str, Any] | None, lang: str):
+    """A column's chart as a long DataFrame (token, value, series): p after the chain, raw p and entropy per
+    token, and a vertical two-point series where the column parts from ``first`` (column 1), if it does. Short
+    series names: the plot's legend sits in one row under a column's narrow chart."""
+    import pandas as pd  # here, not at the top: reports import this module and need no pandas
+    rows = [(i, float(token[key]), t(name, lang)) for i, token in enumerate(record["tokens"])
+            for key, name in (("p", "series_p"), ("raw_p", "series_raw_p"), ("entropy", "series_entropy"))
+            if key in token and math.isfinite(token[key])]
+    index = None if first is None or first is record else first_parting(first, record)
+    if index is not None and index < len(record["tokens"]):
+        top = max([1.0, *(value for _, value, _ in rows)])
+        rows += [(index, 0.0, t("series_parts", lang)), (index, top, t("series_parts", lang))]
+    return pd.DataFrame(rows, columns=["token", "value", "series"])
 
 
 CSS = """

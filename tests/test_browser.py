@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -151,3 +152,44 @@ def test_a_person_loads_a_chat_compares_its_next_reply_and_keeps_one(page):
     lines = [line.rstrip(",") for line in page.inner_text("#conversation").splitlines() if '"role"' in line]
     assert lines[-2:] == ['{"role": "user", "content": "Which one is newest?"}', kept]
     assert page.input_value("#prompt textarea") == ""
+
+
+WHY_SCREENSHOT = Path(__file__).parent / "screenshots" / "why.png"
+
+
+def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, tmp_path):
+    """Column 1 (llama.cpp defaults) and column 2 (greedy) share a prefix, then each draws its own token: the
+    explanation names that token for each, and each column charts its tokens after the run."""
+    set_number(page, "#run-max-tokens", "20")
+    page.click("#run")
+    outputs = []
+    for index in range(3):
+        wait_for_stats(page, index)
+        outputs.append(page.input_value(f"#output-{index} textarea"))
+    page.wait_for_function("document.querySelector('#chart-1').textContent.includes('parts from col. 1')",
+                           timeout=60_000)  # the by-token plot, drawn with its legend
+    page.click("#why-button")
+    page.wait_for_selector("#why .sl-why-part", timeout=30_000)
+    part = page.inner_text("#why .sl-why-part")
+    assert part.startswith("'Column 1' and 'Column 2' part at token ")
+    shared = ast.literal_eval(page.inner_text("#why .sl-why-shared code"))
+    drawn = page.locator("#why .sl-why-table tr:has(td.drawn)")
+    cells = [[drawn.nth(r).locator("td").nth(c).get_attribute("class") for c in (1, 2)] for r in range(drawn.count())]
+    texts = [ast.literal_eval(drawn.nth(r).locator("th").inner_text()) for r in range(drawn.count())]
+    first = texts[[i for i, c in enumerate(cells) if "drawn" in c[0]][0]]
+    second = texts[[i for i, c in enumerate(cells) if "drawn" in c[1]][0]]
+    assert outputs[0].startswith(shared + first) and outputs[1].startswith(shared + second) and first != second
+    verdict = page.inner_text("#why .sl-why-verdict")
+    assert f"'Column 1' drew {first!r}" in verdict and f"'Column 2' drew {second!r}" in verdict
+    page.locator("#why").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "why.png"), full_page=False)
+    if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "why.png", WHY_SCREENSHOT)
+    page.click("#why-here-2")  # column 3 against column 1, under column 3
+    page.wait_for_selector("#why-2 .sl-why", timeout=30_000)
+    assert "'Column 1' and 'Column 3'" in page.inner_text("#why-2")
+    page.get_by_label("ja").check()  # what is on screen follows the language
+    page.wait_for_function("document.querySelector('#why .sl-why-part').innerText.includes('で分かれます')",
+                           timeout=30_000)
+    assert page.inner_text("#why .sl-why-part") == part.replace(" and ", " と ").replace(
+        " part at token ", " はトークン ").replace(".", " で分かれます。")

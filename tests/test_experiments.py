@@ -314,7 +314,7 @@ def test_the_result_file_loads_back_with_everything_to_reproduce_it(led_document
     assert {"label", "settings", "text", "finish_reason", "tokens", "seed", "prompt", "token_count", "seconds",
             "tokens_per_second", "stats"} <= set(first)
     assert "".join(t["text"] for t in first["tokens"]) == first["text"] and first["token_count"] == 8
-    assert set(first["tokens"][0]) == {"id", "text", "p", "raw_p", "after", "before"}
+    assert set(first["tokens"][0]) == {"id", "text", "p", "raw_p", "entropy", "survivors", "after", "before"}
     for token in first["tokens"]:  # what the chain cut is named, and never among what it kept
         cut = [c for c in token["before"] if "cut_by" in c]
         assert {c["cut_by"] for c in cut} <= {"top_k", "top_p", "min_p"}
