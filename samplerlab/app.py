@@ -496,6 +496,7 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
 
         why_here.click(why_against_first, lang_state, why_shown, queue=False, api_visibility="private")
     candidates = labels.add(gr.HTML(t("pick_token", lang), visible=False, elem_id=f"candidates-{index}"), "pick_token")
+    understanding = branch_row(lang, index)  # beside the token view it acts on
     note = gr.Markdown()
     knobs = []
     for group in dict.fromkeys(k.group for k in COLUMN_KNOBS):
@@ -507,8 +508,6 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
                                         lambda lang_, k=knob: i18n.knob_info(k, lang_)))
     view.change(lambda on: [gr.update(visible=not on), gr.update(visible=on), gr.update(visible=on)],
                 view, [output, spans, candidates], queue=False, api_visibility="private")
-
-    understanding = branch_row(lang, index)
 
     def show_candidates(lang_: str, event: gr.SelectData, request: gr.Request) -> list[Any]:
         return calls.select_token(index, lang_, event, request)

@@ -193,3 +193,33 @@ def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, t
                            timeout=30_000)
     assert page.inner_text("#why .sl-why-part") == part.replace(" and ", " と ").replace(
         " part at token ", " はトークン ").replace(".", " で分かれます。")
+
+
+def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_token(page, tmp_path):
+    """Moving a slider after a run replays that column's text at once; picking another token at some
+    position continues every column from there, the forced start marked."""
+    set_number(page, "#run-max-tokens", "12")
+    page.click("#run")
+    for index in range(3):
+        wait_for_stats(page, index)
+    original = page.input_value("#output-0 textarea")
+    set_number(page, "#top_p-0", "0.5")
+    page.wait_for_function("document.querySelector('#what-if-0').innerText.includes('What if')", timeout=30_000)
+    line = page.inner_text("#what-if-0")
+    assert "replayed on the last text, 12 tokens" in line and "made impossible" in line
+    page.click("#token-view-0 input")
+    page.locator("#tokens-0 .token").nth(2).click()
+    page.wait_for_selector("#branch-0", state="visible", timeout=30_000)
+    page.click("#branch-choice-0 input")
+    options = page.locator("ul[role=listbox] li")
+    options.nth(1).click()  # the model's second choice at token 2
+    chosen = page.input_value("#branch-choice-0 input")
+    page.click("#branch-0")
+    page.wait_for_function("document.querySelector('#prefix textarea').value.length > 0", timeout=30_000)
+    prefix = page.input_value("#prefix textarea")
+    assert prefix.endswith(chosen) and original.startswith(prefix[:len(prefix) - len(chosen)])
+    page.wait_for_function("(document.querySelector('#tokens-0 .token') || {}).innerText === "
+                           f"{json.dumps(prefix)}", timeout=180_000)  # the forced start, first and marked
+    for index in range(3):
+        wait_for_stats(page, index)
+    page.screenshot(path=str(tmp_path / "branch.png"), full_page=False)
