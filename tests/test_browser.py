@@ -223,3 +223,42 @@ def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_toke
     for index in range(3):
         wait_for_stats(page, index)
     page.screenshot(path=str(tmp_path / "branch.png"), full_page=False)
+
+
+@pytest.fixture(scope="module")
+def server_app_url(server, tmp_path_factory):
+    from samplerlab.backends.server import ServerBackend
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bench = Workbench(ServerBackend(server.url), presets_dir=tmp_path_factory.mktemp("presets"))
+    bench.check()
+    demo, url, _ = serve(bench, port=port, block=False, say=lambda *_: None)
+    yield url
+    demo.close()
+
+
+def test_the_app_drives_a_llama_server_with_the_same_token_view(browser, server_app_url, model, tmp_path):
+    """`samplerlab --server URL`: the model bar names the server, the columns are the local engine's text,
+    and the token view shows the replayed chain's candidates."""
+    from samplerlab.engine import run
+    from samplerlab.events import Column, Request
+    from samplerlab.params import Settings
+    page = open_page(browser, server_app_url)
+    assert "llama-server http://127.0.0.1:" in page.inner_text("#model-info")
+    set_number(page, "#run-max-tokens", "16")
+    page.click("#run")
+    texts = []
+    for index in range(3):
+        wait_for_stats(page, index)
+        texts.append(page.input_value(f"#output-{index} textarea"))
+    presets = ["llama.cpp defaults", "greedy", "min-p creative"]
+    from samplerlab.presets import load_preset
+    local = run(model, Request("Write a short poem praising light-emitting diodes."),
+                [Column(name, load_preset(name).settings.replace(max_tokens=16)) for name in presets]).columns
+    assert texts == [column.text for column in local]
+    page.click("#token-view-0 input")
+    page.locator("#tokens-0 .token").nth(1).click()
+    page.wait_for_function("document.querySelector('#candidates-0').innerText.includes('after the chain')",
+                           timeout=30_000)
+    page.screenshot(path=str(tmp_path / "server.png"), full_page=False)
