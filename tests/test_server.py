@@ -288,3 +288,16 @@ def test_a_conversation_renders_and_fits_on_a_server_as_it_does_locally(backend:
     assert [t.token_id for t in remote.tokens] == [t.token_id for t in run(model, kept, columns(["greedy"], 8)).columns[0].tokens]
     with pytest.raises(GenerationError, match=r"^chat: the conversation is \d+ tokens but the context holds 2047 per"):
         collect(backend.generate(Request("And now?", history=history), columns(["greedy"], 8)), 1)
+
+
+def test_a_single_server_that_dies_mid_run_ends_the_run_in_one_line(model_path: Path) -> None:
+    doomed = LlamaServer(model_path, *PARITY_FLAGS)
+    backend = ServerBackend(doomed.url)
+    events = []
+    with pytest.raises(BackendError, match=rf"^{doomed.url}: (the server closed the stream mid-run|"
+                                           r"the connection broke mid-run)"):
+        for event in backend.generate(Request(PROMPT), columns(["greedy", "defaults"], max_tokens=300)):
+            events.append(event)
+            if isinstance(event, TokenEvent) and event.index == 3:
+                doomed.stop()
+    assert [e.result.finish_reason for e in events if isinstance(e, ColumnDone)] == ["cancelled", "cancelled"]

@@ -248,7 +248,7 @@ def test_the_pages_run_says_in_the_stats_that_max_tokens_0_was_clamped(model):
     from samplerlab.widgets import widget_values
     calls = Callbacks(shared(model, limits=ShareLimits(tokens=3)))
     flat = [0, 0, "", *widget_values(Settings()) * 2]  # seed 0, max_tokens 0, no stop; two columns
-    *_, outputs = calls.run(session("page"), "en", "chat", "", PROMPT, 2, *flat)
+    *_, outputs = calls.run(session("page"), "en", "chat", "", PROMPT, "", "error", "", 2, *flat)
     stats = outputs[-MAX_COLUMNS:]
     assert all(line.endswith("max_tokens 0 runs at most 3 tokens per column while the app is shared")
                for line in stats[:2])

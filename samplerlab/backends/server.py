@@ -323,9 +323,13 @@ class _Scheduler:
         if isinstance(item, BaseException):
             yield from self._cancel_all()
             raise item
-        if item is None:  # the stream ended without a final event
-            yield from self._done(run, "cancelled" if run.stream is None or run.stream.closed else run.reason({}))
-            return
+        if item is None:  # the stream ended without a final event: we closed it, or the server went away
+            if run.stream is None or run.stream.closed:
+                yield from self._done(run, "cancelled")
+                return
+            yield from self._cancel_all()
+            raise BackendError(f"{self.backend.endpoint.shown}: the server closed the stream mid-run "
+                               "(it stopped or crashed?)")
         reported = item.get("completion_probabilities") or ()
         predicted = item.get("tokens_predicted")
         if isinstance(predicted, int) and reported:
