@@ -38,10 +38,11 @@ class BenchReport:
     threads: int
     model: str
     seconds: dict[str, float]
+    parallel_label: str = "threads"  # a server runs its slots in parallel, not threads we set
 
     def lines(self) -> list[str]:
         work = self.columns * self.tokens
-        out = [f"model: {self.model}", f"columns: {self.columns}  tokens: {self.tokens}  threads: {self.threads}"]
+        out = [f"model: {self.model}", f"columns: {self.columns}  tokens: {self.tokens}  {self.parallel_label}: {self.threads}"]
         for name, seconds in self.seconds.items():
             out.append(f"{name:<30} {seconds:7.3f} s  {work / seconds:8.1f} tok/s")
         if "bare batched loop" in self.seconds:
@@ -95,7 +96,7 @@ def _server_benchmark(backend: Backend, columns: int, tokens: int, repeat: int) 
         CONCURRENT: lambda: collect(backend.generate(request, listed), columns),
     }, repeat)
     return BenchReport(columns, tokens, backend.info.parallel, f"{backend.info.file_name} on {backend.info.location}",
-                       seconds)
+                       seconds, "server slots")
 
 
 def _server_end_tokens(backend: Backend) -> list[int]:
