@@ -274,6 +274,10 @@ class Callbacks:
         done: dict[int, Any] = {}
         notes: list[str] = []
         last = time.monotonic()
+        try:
+            self.bench.expect(request.session_hash)  # shared: one waiting or running run per client
+        except USER_ERRORS as error:
+            raise self.error(error)
         with self.bench.cancellable(request.session_hash):
             try:
                 parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
@@ -360,7 +364,9 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         # Another session may have loaded a model or saved a preset since the page was built.
         demo.load(calls.refresh, lang_state, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
                   api_visibility="private")
-        gr.api(calls.compare_api, api_name="compare", concurrency_id="model", concurrency_limit=1)
+        # Started at once (the model's lock orders the runs), so a client's second call while its first
+        # waits or runs is refused at once instead of queueing ahead of other visitors.
+        gr.api(calls.compare_api, api_name="compare", concurrency_limit=None)
         gr.api(calls.preset_api, api_name="preset")
         gr.api(calls.save_preset_api, api_name="save_preset")
     return demo

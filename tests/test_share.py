@@ -253,3 +253,17 @@ def test_the_pages_run_says_in_the_stats_that_max_tokens_0_was_clamped(model):
     assert all(line.endswith("max_tokens 0 runs at most 3 tokens per column while the app is shared")
                for line in stats[:2])
     assert all(len(spans) == 3 for spans in outputs[MAX_COLUMNS:MAX_COLUMNS + 2])
+
+
+def test_one_api_client_cannot_queue_a_second_run_while_its_first_waits_or_runs(spied_app):
+    url, log = spied_app
+    banned = {"0": False, "2": False, "4": False}
+    client = Client(url, verbose=False)
+    first = client.submit(PROMPT, 0, 0, json.dumps([{"label": "first", "settings": {"logit_bias": banned}}]),
+                          api_name="/compare")
+    while not first.outputs() and not first.done():
+        time.sleep(0.05)
+    with pytest.raises(Exception, match="you already have a run waiting or running"):
+        client.predict(PROMPT, 0, 4, json.dumps([{"label": "second"}]), api_name="/compare")
+    first.cancel()
+    assert ("start", "second") not in log
