@@ -22,6 +22,7 @@ from .chats import DEFAULT_POLICY, parse_policy
 from .conversation import parse_history
 from .conversation_panel import conversation_panel
 from .events import Column, ColumnDone, Queued, Request, TokenEvent
+from .errors_ja import localize
 from .i18n import t
 from .params import KNOB_BY_NAME, Settings
 from .load_settings import LOAD_KNOBS, LoadSettings
@@ -56,9 +57,9 @@ class Callbacks:
     def __init__(self, bench: Workbench) -> None:
         self.bench = bench
 
-    def error(self, error: BaseException) -> gr.Error:
-        """One line for the browser, the server's folders by their short names when shared."""
-        return gr.Error(self.bench.message(error), print_exception=False)
+    def error(self, error: BaseException, lang: str = "en") -> gr.Error:
+        """One line for the browser in its language, the server's folders by their short names when shared."""
+        return gr.Error(localize(self.bench.message(error), lang), print_exception=False)
 
     def expect(self, request: gr.Request) -> None:
         try:
@@ -80,7 +81,7 @@ class Callbacks:
             columns = [Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
                        for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS):]))[:count])]
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error, lang)
         texts, tokens, stats = [""] * MAX_COLUMNS, [[] for _ in range(MAX_COLUMNS)], [""] * MAX_COLUMNS
         tails, notes = [""] * MAX_COLUMNS, []
         last = 0.0
@@ -101,7 +102,7 @@ class Callbacks:
                     last = time.monotonic()
                     yield self._outputs(texts, tokens, stats, tails, asked.prefix)
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error, lang)
         stats = [f"{line}  \n{'; '.join(notes)}" if line and notes else line for line in stats]
         yield self._outputs(texts, tokens, stats, tails, asked.prefix)
 
@@ -176,7 +177,7 @@ class Callbacks:
         try:
             self.bench.load_model(path.strip(), hf_repo.strip(), hf_file.strip(), values)
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error, lang)
         return self.model_markdown(lang)
 
     # -- presets ----------------------------------------------------------------

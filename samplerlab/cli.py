@@ -18,6 +18,7 @@ from .chats import DEFAULT_POLICY, ChatError, load_chat, parse_policy
 from .conversation import request_messages
 from .params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from .load_settings import LOAD_KNOBS, LoadSettings
+from .errors_ja import localize
 from .formats import EXPORT_FORMATS, export_preset
 from .formats_import import IMPORTERS, import_file
 from .presets import (PRESETS_DIR_ENV, Preset, PresetError, delete_preset, list_presets, load_preset, preset_yaml,
@@ -34,7 +35,10 @@ USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
 
 def fail(error: Exception) -> None:
-    raise click.ClickException(str(error))
+    """One line, in the language of `samplerlab --lang ja ...` when it was given."""
+    context = click.get_current_context(silent=True)
+    lang = context.find_root().params.get("lang", "en") if context is not None else "en"
+    raise click.ClickException(localize(str(error), lang))
 
 
 ESCAPES = "Escapes as in llama-cli: \\n \\r \\t \\' \\\" \\\\ \\xHH; any other backslash stays as typed."

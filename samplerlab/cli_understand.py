@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .assignments import parse_assignments
+from .errors_ja import localize
 from .divergence import explain, pick_pair, pick_record
 from .explain_text import explanation, replay_text
 from .params import SettingsError
@@ -29,7 +30,8 @@ def explain_command(result: Path, a: str, b: str, seed: int | None, prompt_index
     try:
         first, second = pick_pair(load_result(result)["columns"], a, b, seed, prompt_index)
     except (ResultError, ValueError) as error:
-        raise click.ClickException(f"{result}: {error}" if not isinstance(error, ResultError) else str(error))
+        raise click.ClickException(localize(f"{result}: {error}" if not isinstance(error, ResultError) else str(error),
+                                            lang))
     click.echo(explanation(explain(first, second), lang, width))
 
 
@@ -51,5 +53,6 @@ def replay_command(result: Path, label: str, changes: str, seed: int | None, pro
                              prompt_ids_of(document, record.get("prompt_index", 0)),
                              (document.get("load") or {}).get("n_ctx", 2048))
     except (ResultError, WhatIfError, SettingsError, ValueError) as error:
-        raise click.ClickException(str(error) if isinstance(error, ResultError) else f"{result}: {error}")
+        raise click.ClickException(localize(str(error) if isinstance(error, ResultError) else f"{result}: {error}",
+                                            lang))
     click.echo(replay_text(what, lang))
