@@ -213,7 +213,7 @@ class Callbacks:
                             path=None)
             self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, ValueError) as error:
-            return self._refreshed(f"❌ {self.bench.message(error)}", None)
+            return self._refreshed(f"❌ {localize(self.bench.message(error), lang)}", None)
         return self._refreshed(t("saved_preset", lang).format(name=preset.name), preset.name)
 
     def upload_preset(self, path: str | None, overwrite: bool, lang: str = "en") -> list[Any]:
@@ -226,7 +226,7 @@ class Callbacks:
             preset = parse_preset_text(text, source="uploaded file")
             self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, UnicodeDecodeError, OSError) as error:
-            return self._refreshed(f"❌ {self.bench.message(error)}", None)
+            return self._refreshed(f"❌ {localize(self.bench.message(error), lang)}", None)
         return self._refreshed(t("uploaded_preset", lang).format(name=preset.name), preset.name)
 
     def show_preset(self, name: str | None, target: str) -> list[Any]:

@@ -46,6 +46,10 @@ PATTERNS: tuple[tuple[str, str], ...] = (
      r"コンテキスト方針 drop_oldest か keep_last:N を選んでください"),
     (r"the conversation ends with an? (?P<r>\w+) turn; give a prompt \(the next user message\)",
      r"会話が \g<r> の発言で終わっています。プロンプト（次のユーザーの発言）を指定してください"),
+    (r"a preset named (?P<n>'[^']*') already exists in (?P<d>\S+); choose overwrite to replace it",
+     r"\g<n> という名前のプリセットが \g<d> にすでにあります。置き換えるには上書きを選んでください"),
+    (r"(?P<n>'[^']*') is the name of a built-in preset; save yours under another name",
+     r"\g<n> は組み込みプリセットの名前です。別の名前で保存してください"),
     (r"you already have a run waiting or running; wait for it or press Stop",
      r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください"),
 )
