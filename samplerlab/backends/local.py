@@ -20,9 +20,9 @@ class LocalBackend:
         self.model = model
         self.lock = model.lock  # one generation at a time per model
         self._sha256: str | None = None
+        self.info = self._describe()  # once: it reads llama.cpp's version, and the model never changes
 
-    @property
-    def info(self) -> BackendInfo:
+    def _describe(self) -> BackendInfo:
         model = self.model.info
         return BackendInfo(
             name=model.name, file_name=model.file_name, file_size=model.file_size,

@@ -21,7 +21,8 @@ from ..chains import active_stage_names, selector_name, server_refusal
 from ..conversation import fit_request, raw_prompt, request_messages
 from ..events import (KEEP, Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
                       resolve_seed)
-from ..params import KNOBS, SELECTING_STAGES, STAGE_BY_NAME, Settings, order_names
+from ..params import KNOBS, STAGE_BY_NAME, Settings, order_names
+from ..replay import ChainReplay, Recorded  # llama.cpp's samplers, replayed on the server's candidates
 from ..textstream import TextStream
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
@@ -133,21 +134,25 @@ class ServerBackend:
                 for i, column in enumerate(columns)]
         yield from _Scheduler(self, runs, cancel).events()
 
-    def completion_body(self, settings: Settings, seed: int, prompt: list[int]) -> dict[str, Any]:
-        """A /completion request: every knob under its llama-server name, from the schema."""
+    def completion_body(self, settings: Settings, seed: int, prompt: list[int],
+                        bias: Sequence[tuple[int, float]]) -> dict[str, Any]:
+        """A /completion request: every knob under its llama-server name, from the schema; ``bias`` is the
+        settings' logit bias with text keys already tokenized (``resolved_bias``)."""
         body: dict[str, Any] = {knob.llama_server: _plain(settings[knob.name]) for knob in KNOBS
                                 if knob.llama_server and knob.name not in SENT_OTHERWISE}
         body.update(prompt=prompt, stream=True, cache_prompt=False, n_probs=N_PROBS, return_tokens=True,
                     seed=seed, n_predict=settings.max_tokens or -1, samplers=_server_order(settings),
-                    logit_bias=self.bias_pairs(settings), stop=list(settings.stop))
+                    logit_bias=[[token, False if value == -math.inf else value] for token, value in bias],
+                    stop=list(settings.stop))
         return body
 
-    def bias_pairs(self, settings: Settings) -> list[list[Any]]:
-        """Token ids and biases (false bans); text keys tokenized as llama-server tokenizes them."""
-        pairs: list[list[Any]] = []
+    def resolved_bias(self, settings: Settings) -> list[tuple[int, float]]:
+        """(token id, bias) pairs, -inf for a ban; text keys tokenized as llama-server tokenizes them (a
+        token that occurs twice in a key is biased twice, as there)."""
+        pairs: list[tuple[int, float]] = []
         for key, bias in settings.logit_bias.items():
             ids = [key] if isinstance(key, int) else self.tokenize(key, add_special=False, parse_special=False)
-            pairs += [[token, False if bias == float("-inf") else bias] for token in ids]
+            pairs += [(token, bias) for token in ids]
         return pairs
 
     def close(self) -> None:
@@ -185,26 +190,23 @@ class _ColumnRun:
 
     def __init__(self, index: int, column: Column, backend: ServerBackend, prompt: list[int], seed: int,
                  n_ctx: int) -> None:
-        from ..replay import ChainReplay  # llama.cpp's samplers: only when a server column runs
         self.index, self.column, self.backend, self.prompt = index, column, backend, prompt
-        settings = column.settings.replace(logit_bias={})
-        settings = settings.replace(logit_bias={int(t): b if b is not False else float("-inf")
-                                                for t, b in backend.bias_pairs(column.settings)})
+        bias = backend.resolved_bias(column.settings)  # tokenized once, for the request and the replay
+        settings = column.settings.replace(logit_bias=dict(bias))
         self.settings = settings
         self.replay = ChainReplay(settings, seed, n_ctx, backend.info.vocab_size or None)
         if settings.penalize_prompt:
             self.replay.remember(prompt)
         self.stream_text = TextStream(column.settings.stop)
-        self.result = ColumnResult(column.label, column.settings, seed, _chain_text(settings),
-                                   backend=backend.endpoint.shown)
-        self.body = backend.completion_body(column.settings, seed, prompt)
+        chain = f"{self.replay.chain} -> {selector_name(settings)}"  # the server's chain: the replay's plus a selector
+        self.result = ColumnResult(column.label, column.settings, seed, chain, backend=backend.endpoint.shown)
+        self.body = backend.completion_body(column.settings, seed, prompt, bias)
         self.stream: Stream | None = None
         self.unreported: str | None = None
         self.started = 0.0
         self.tail = ""
 
     def token(self, item: dict[str, Any]) -> TokenEvent:
-        from ..replay import Recorded
         top = item.get("top_logprobs") or []
         recorded = Recorded([c["id"] for c in top], [c["logprob"] for c in top], [c["token"] for c in top],
                             item["id"], item["logprob"], item.get("token", ""))
@@ -255,12 +257,6 @@ class _ColumnRun:
             return FINISH[kind]
         limit = self.column.settings.max_tokens
         return "length" if limit and len(self.result.tokens) >= limit else "context"
-
-
-def _chain_text(settings: Settings) -> str:
-    names = ["logits", *(["logit_bias"] if settings.logit_bias else []),
-             *(name for name in active_stage_names(settings) if name not in SELECTING_STAGES)]
-    return " -> ".join([*names, selector_name(settings)])
 
 
 class _Scheduler:
