@@ -69,6 +69,7 @@ class Divergence:
     verdict: str = ""
     knobs: tuple[KnobAction, ...] = field(default_factory=tuple)
     length: int = 0  # tokens both wrote alike: all of them when they never part
+    seeds_differ: bool = False  # then different dice, not different probabilities, may have parted them
 
 
 def first_parting(a: Record, b: Record) -> int | None:
@@ -91,7 +92,8 @@ def explain(a: Record, b: Record) -> Divergence:
     shared = "".join(t["text"] for t in a["tokens"][:index])
     steps = tuple(r["tokens"][index] if index < len(r["tokens"]) else None for r in (a, b))
     rows = _rows(steps)
-    return Divergence(labels, index, shared, steps, rows, _verdict(labels, steps, (a, b)), _knobs(a, b, steps), index)
+    return Divergence(labels, index, shared, steps, rows, _verdict(labels, steps, (a, b)), _knobs(a, b, steps), index,
+                      a.get("seed") != b.get("seed"))
 
 
 def _fate(step: Record | None, token: int) -> Fate:

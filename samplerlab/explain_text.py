@@ -116,7 +116,7 @@ def verdict(div: Divergence, lang: str) -> str:
             reasons.append(w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=repr(steps[other]["text"])))
         elif fate.prob is None:
             reasons.append(w("not_recorded", lang, label=labels[me], text=repr(steps[other]["text"])))
-    dice = "dice_seed" if "different seeds" in div.verdict else "dice"
+    dice = "dice_seed" if div.seeds_differ else "dice"
     return "; ".join(parts + (reasons or [w(dice, lang)]))
 
 

@@ -23,15 +23,20 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's ch
 
 @pytest.fixture(scope="module")
 def app_url(model_path, tmp_path_factory):
+    bench = Workbench(LocalBackend(Model(model_path)), presets_dir=tmp_path_factory.mktemp("presets"))
+    yield from served(bench)
+    bench.model.close()
+
+
+def served(bench: Workbench):
+    """The app on a free port of 127.0.0.1, after the independence check, for as long as a fixture lasts."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    bench = Workbench(LocalBackend(Model(model_path)), presets_dir=tmp_path_factory.mktemp("presets"))
     bench.check()
     demo, url, _ = serve(bench, port=port, block=False, say=lambda *_: None)
     yield url
     demo.close()
-    bench.model.close()
 
 
 @pytest.fixture
@@ -228,14 +233,7 @@ def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_toke
 @pytest.fixture(scope="module")
 def server_app_url(server, tmp_path_factory):
     from samplerlab.backends.server import ServerBackend
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    bench = Workbench(ServerBackend(server.url), presets_dir=tmp_path_factory.mktemp("presets"))
-    bench.check()
-    demo, url, _ = serve(bench, port=port, block=False, say=lambda *_: None)
-    yield url
-    demo.close()
+    yield from served(Workbench(ServerBackend(server.url), presets_dir=tmp_path_factory.mktemp("presets")))
 
 
 def test_the_app_drives_a_llama_server_with_the_same_token_view(browser, server_app_url, model, tmp_path):
