@@ -297,8 +297,18 @@ class Callbacks:
 
 def _api_answer(done: dict[int, Any], notes: list[str]) -> dict:
     """The API's answer: the finished columns in order, as result files record them, and any notes."""
-    answer: dict[str, Any] = {"columns": [column_record(done[i]) for i in sorted(done)]}
+    answer: dict[str, Any] = {"columns": [_json_keys(column_record(done[i])) for i in sorted(done)]}
     return {**answer, "notes": list(notes)} if notes else answer
+
+
+def _json_keys(value: Any) -> Any:
+    """Mapping keys as text, as JSON has them: a logit bias keyed by token id would otherwise fail to
+    serialise and drop the client's connection."""
+    if isinstance(value, dict):
+        return {str(key): _json_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_keys(item) for item in value]
+    return value
 
 
 # -- layout ----------------------------------------------------------------------

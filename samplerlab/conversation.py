@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from .chats import ChatError, Conversation, Message, fit, parse_messages, parse_policy, to_plain
 from .events import GenerationError, Request
+from .safe_yaml import JsonTooDeep, load_json
 
 SOURCE = "chat"  # how a context error names what did not fit
 
@@ -74,10 +75,12 @@ def parse_history(text: str, source: str = "conversation") -> tuple[Message, ...
     if not text or not text.strip():
         return ()
     try:
-        data = json.loads(text)
+        data = load_json(text)  # bounded depth, as the columns' JSON is read
     except json.JSONDecodeError as error:
         raise ChatError(f"{source}: not valid JSON ({error.msg}: line {error.lineno} column {error.colno}); "
                         "expected a list of {role, content} messages") from None
+    except JsonTooDeep as error:
+        raise ChatError(f"{source}: {error}") from None
     return parse_messages(data, source).messages
 
 

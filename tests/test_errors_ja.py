@@ -44,3 +44,17 @@ def test_the_app_answers_in_the_pages_language(model) -> None:
     with pytest.raises(gr.Error) as caught:
         list(calls.run(SimpleNamespace(session_hash="ja"), "ja", "chat", "", "", "", "error", "", 2, *flat))
     assert caught.value.message == "プロンプトが空です"
+
+
+def test_an_api_answer_with_a_token_id_logit_bias_serialises_and_deep_messages_are_one_line(model) -> None:
+    import orjson
+    from samplerlab.app import Callbacks
+    from samplerlab.chats import ChatError
+    from samplerlab.conversation import parse_history
+    from samplerlab.workbench import Workbench
+    calls = Callbacks(Workbench(LocalBackend(model)))
+    columns = '[{"label": "a", "settings": {"logit_bias": {"15": -5, "2": false}}}]'
+    *_, answer = calls.compare_api("hi", 0, 4, columns, request=SimpleNamespace(session_hash="bias"))
+    assert orjson.loads(orjson.dumps(answer))["columns"][0]["settings"]["logit_bias"] == {"15": -5.0, "2": None}
+    with pytest.raises(ChatError, match="^messages: nested more than 32 levels deep$"):
+        parse_history("[" * 100_000 + "]" * 100_000, "messages")

@@ -326,6 +326,15 @@ class _Scheduler:
             yield from self._cancel_all()
             raise BackendError(f"{self.backend.endpoint.shown}: the server closed the stream mid-run "
                                "(it stopped or crashed?)")
+        try:
+            yield from self._chunk(run, item)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
+            yield from self._cancel_all()
+            raise BackendError(f"{self.backend.endpoint.shown}: /completion sent a token this client cannot read "
+                               f"({type(error).__name__}: {str(error)[:80]}); not a llama-server?") from None
+
+    def _chunk(self, run: _ColumnRun, item: dict[str, Any]) -> Iterator[Event]:
+        """One streamed event of a column: its tokens, and its end (the server's, or our token limit's)."""
         reported = item.get("completion_probabilities") or ()
         predicted = item.get("tokens_predicted")
         if isinstance(predicted, int) and reported:
@@ -335,8 +344,11 @@ class _Scheduler:
         if item.get("stop") is True and isinstance(predicted, int) and predicted > len(run.result.tokens):
             yield from run.unseen(predicted - len(run.result.tokens))
             run.stream_text.push(INCOMPLETE)  # the run ended inside a character, as a local column shows it
+        limit = run.column.settings.max_tokens
         if item.get("stop") is True:
             yield from self._done(run, run.reason(item))
+        elif limit and len(run.result.tokens) >= limit:  # a server that runs past n_predict is cut here
+            yield from self._done(run, "length")
 
     def _done(self, run: _ColumnRun, reason: str) -> Iterator[Event]:
         if run in self.active:
