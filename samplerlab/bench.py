@@ -13,9 +13,10 @@ columns sent one after another, as people script it by hand today.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 import llama_cpp
 import numpy as np
@@ -39,10 +40,13 @@ class BenchReport:
     model: str
     seconds: dict[str, float]
     parallel_label: str = "threads"  # a server runs its slots in parallel, not threads we set
+    loaded_with: str = ""  # the load settings every local contender shares
 
     def lines(self) -> list[str]:
         work = self.columns * self.tokens
         out = [f"model: {self.model}", f"columns: {self.columns}  tokens: {self.tokens}  {self.parallel_label}: {self.threads}"]
+        if self.loaded_with:
+            out.append(f"every contender loaded with samplerlab's load settings: {self.loaded_with}")
         for name, seconds in self.seconds.items():
             out.append(f"{name:<30} {seconds:7.3f} s  {work / seconds:8.1f} tok/s")
         if "bare batched loop" in self.seconds:
@@ -116,13 +120,41 @@ def _local_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -
         "bare batched loop": lambda: _bare_loop(model, text, columns, tokens),
         "samplerlab": lambda: run(model, Request(text, "raw"), [Column(str(i), s) for i, s in enumerate(settings)]),
     }, repeat)
-    return BenchReport(columns, tokens, model.n_threads, model.info.file_name, seconds)
+    shared = ", ".join(f"{name}={str(model.load.get(name)).lower()}" for name in ("repack", "flash_attn", "n_gpu_layers"))
+    return BenchReport(columns, tokens, model.n_threads, model.info.file_name, seconds, loaded_with=shared)
+
+
+@contextlib.contextmanager
+def _model_params(**fields: object) -> Iterator[None]:
+    """llama-cpp-python 0.3.36's ``Llama()`` has no ``use_extra_bufts`` argument and leaves repack on,
+    which crashes on AMX CPUs; while it is made, the default model params it starts from carry ours."""
+    original = llama_cpp.llama_cpp.llama_model_default_params
+
+    def ours() -> llama_cpp.llama_model_params:
+        params = original()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    llama_cpp.llama_cpp.llama_model_default_params = ours
+    try:
+        yield
+    finally:
+        llama_cpp.llama_cpp.llama_model_default_params = original
+
+
+def completion_llama(model: Model) -> llama_cpp.Llama:
+    """A ``Llama`` loaded with ``model``'s load settings (repack and flash attention included), so that
+    ``create_completion`` computes what samplerlab computes, on any CPU."""
+    with _model_params(use_extra_bufts=model.load.repack):
+        return llama_cpp.Llama(str(model.path), n_ctx=model.load.n_ctx, n_batch=model.load.n_batch,
+                               n_threads=model.n_threads, n_threads_batch=model.n_threads,
+                               n_gpu_layers=model.load.n_gpu_layers, use_mmap=model.load.use_mmap,
+                               flash_attn=FLASH_ATTENTION[model.load.flash_attn] == 1, verbose=False)
 
 
 def _sequential(model: Model, text: str, settings: list[Settings]) -> Callable[[], None]:
-    llama = llama_cpp.Llama(str(model.path), n_ctx=model.load.n_ctx, n_batch=model.load.n_batch,
-                            n_threads=model.n_threads, n_threads_batch=model.n_threads,
-                            flash_attn=FLASH_ATTENTION[model.load.flash_attn] == 1, verbose=False)
+    llama = completion_llama(model)
 
     def action() -> None:
         for s in settings:

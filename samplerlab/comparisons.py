@@ -24,7 +24,9 @@ from .backends import Backend, check_independence
 from .chats import DEFAULT_POLICY, Conversation, to_plain
 from .events import Column, ColumnResult, Independence, Request
 from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
+from .load_guard import cpu_name, cpu_summary, kernel_family
 from .model_files import ModelError, embedded_model_path, resolve_model_path
+from .models import gpu_offload, system_info
 from .params import RUN_LEVEL_KNOBS, Settings
 from .presets import check_name, file_stem
 from .results import FORMAT, Outcome, dump, plain, result_columns, seed_summaries, write_new
@@ -50,7 +52,15 @@ def environment() -> dict[str, str]:
     llama_cpp = importlib.import_module("llama_cpp")  # only here: result files need its version
     return {"samplerlab": version("samplerlab"), "llama_cpp_python": version("llama-cpp-python"),
             "llama_cpp": _c_string(lambda: llama_cpp.llama_version()), "ggml_commit": _c_string(_ggml_commit),
-            "llama_cpp_system": _c_string(lambda: llama_cpp.llama_print_system_info()).strip(" |")}
+            "llama_cpp_system": system_info()}
+
+
+def machine() -> dict[str, Any]:
+    """The machine a local result was computed on: texts reproduce on the same llama.cpp build and the
+    same kind of CPU/GPU kernels, so a check elsewhere can say why it parts."""
+    system = system_info()
+    return {"cpu": cpu_name(), "cpu_features": cpu_summary(), "kernels": kernel_family(system),
+            "gpu_offload": gpu_offload()}
 
 
 def _c_string(read: Callable[[], Any]) -> str:
@@ -92,6 +102,8 @@ def result_document(experiment: Experiment, backend: Backend, outcomes: Sequence
         "mode": experiment.mode, "system": experiment.system,
         "prompts": list(experiment.prompts), "seeds": list(experiment.seeds), "sweep": list(experiment.sweep),
     }
+    if info.kind == "local":  # a server's machine is the server's; its build is in the backend record
+        document["machine"] = machine()
     if experiment.history:
         document.update(messages=to_plain(Conversation(experiment.history, experiment.source)),
                         context_policy=experiment.context_policy)

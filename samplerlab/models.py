@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 
 import llama_cpp
 
+from .load_guard import TrialLoad, guard_load
 from .load_settings import KV_CACHE_TYPES, LoadSettings, check_load
 from .model_files import (EMBEDDED_NAME, ModelError, available_memory, check_gguf, embedded_model_path,  # noqa: F401
                           file_sha256, hf_model_path, resolve_model_path)
@@ -88,6 +89,24 @@ def _backend() -> _LlamaLog:
     return log
 
 
+def system_info() -> str:
+    """llama.cpp's own account of the kernels it runs ('CPU : SSE3 = 1 | ... | AVX512 = 1 | ...')."""
+    try:
+        return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(" |")
+    except (AttributeError, OSError):
+        return "unknown"
+
+
+def gpu_offload() -> bool:
+    """Whether this llama.cpp build can run layers on a GPU (a CUDA, Metal, Vulkan ... backend)."""
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def llama_build() -> str:
+    """The llama.cpp build and kernels a verdict about loading holds for."""
+    return f"{llama_cpp.__version__} {system_info()}"
+
+
 def default_threads() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -96,19 +115,24 @@ def default_threads() -> int:
 
 
 class Model:
-    """A GGUF model loaded into llama.cpp; contexts are made per run by the engine."""
+    """A GGUF model loaded into llama.cpp; contexts are made per run by the engine.
 
-    def __init__(self, path: str | os.PathLike, load: LoadSettings | None = None) -> None:
+    ``trial`` first loads the file in a child process (``load_guard``) unless the same file and
+    settings passed such a trial on this machine before, so that a crash in llama.cpp cannot take
+    this process with it; only the trial's own child loads with ``trial=False``.
+    """
+
+    def __init__(self, path: str | os.PathLike, load: LoadSettings | None = None, trial: bool = True) -> None:
         self.path = Path(path)
         self.load = load or LoadSettings()
         check_load(self.load)
         check_gguf(self.path)
         self._check_memory()
+        self.trial = guard_load(self.path, self.load, llama_build()) if trial else TrialLoad(False, 0.0, "not asked for")
         log = _backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = self.load.n_gpu_layers if self.load.n_gpu_layers >= 0 else 10_000
-        params.use_mmap = self.load.use_mmap
-        params.use_mlock = self.load.use_mlock
+        params.load_mode = load_mode(self.load.use_mmap, self.load.use_mlock)
         params.use_extra_bufts = self.load.repack
         log.clear()
         pointer = llama_cpp.llama_model_load_from_file(str(self.path).encode("utf-8"), params)
@@ -232,6 +256,14 @@ def quantization_name(file_type: str | None, description: str) -> str:
     except (ValueError, KeyError):
         parts = description.split(" ", 2)
         return parts[2] if len(parts) == 3 else "unknown"
+
+
+def load_mode(use_mmap: bool, use_mlock: bool) -> int:
+    """llama.cpp's one load_mode for the two switches (a ctypes struct takes a misspelt field silently,
+    so ``params.use_mmap = ...`` would be ignored: this llama.cpp has no such field)."""
+    return {(True, True): llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK, (False, True): llama_cpp.LLAMA_LOAD_MODE_MLOCK,
+            (True, False): llama_cpp.LLAMA_LOAD_MODE_MMAP, (False, False): llama_cpp.LLAMA_LOAD_MODE_NONE}[
+        (use_mmap, use_mlock)]
 
 
 def kv_type(name: str) -> int:

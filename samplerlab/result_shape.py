@@ -139,7 +139,8 @@ DOCUMENT = fields(
     {"mode": one_of("chat", "raw"), "model": fields({"spec": model_spec}, {"file_size": NUMBER, "sha256": OPTIONAL_TEXT}),
      "load": knob_values(LoadSettings), "columns": list_of(RECORD)},
     {"system": OPTIONAL_TEXT, "prefix": OPTIONAL_TEXT, "prompts": of(list), "seeds": of(list), "sweep": list_of(TEXT),
-     "seed_summary": list_of(SUMMARY), "experiment": MAPPING, "versions": MAPPING, "overrides": MAPPING})
+     "seed_summary": list_of(SUMMARY), "experiment": MAPPING, "versions": MAPPING, "overrides": MAPPING,
+     "machine": MAPPING})
 
 
 def check_shape(document: Any) -> None:

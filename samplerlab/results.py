@@ -206,13 +206,18 @@ class CheckReport:
 
     columns: int
     mismatch: str | None = None
+    other_machine: str | None = None  # why this machine may compute other texts (runner.other_machine)
 
     @property
     def reproduced(self) -> bool:
         return self.mismatch is None
 
     def describe(self) -> str:
-        return f"reproduced {self.columns} columns" if self.reproduced else f"NOT reproduced: {self.mismatch}"
+        if self.reproduced:
+            return f"reproduced {self.columns} columns" + (f" ({self.other_machine})" if self.other_machine else "")
+        if self.other_machine:
+            return f"NOT reproduced here: {self.other_machine}; re-record on this machine ({self.mismatch})"
+        return f"NOT reproduced: {self.mismatch}"
 
 
 def first_difference(record: Mapping[str, Any], column: ColumnResult) -> str | None:

@@ -164,12 +164,46 @@ def _rendered_difference(document: Mapping[str, Any], prompt_index: int, info: M
     return None
 
 
+def other_machine(backend: Backend, document: Mapping[str, Any]) -> str | None:
+    """Why this machine may compute other texts than the recorded one: another llama.cpp build or
+    another kind of kernels (AVX2, AVX-512, AMX, a GPU). None when they agree or cannot be told."""
+    if backend.info.kind != "local" or (document.get("backend") or {}).get("kind", "local") != "local":
+        return None
+    from .load_guard import kernel_family
+    from .models import system_info
+
+    versions = document.get("versions") or {}
+    recorded = (document.get("machine") or {}).get("kernels") or \
+        (kernel_family(versions["llama_cpp_system"]) if isinstance(versions.get("llama_cpp_system"), str) else None)
+    here = kernel_family(system_info())
+    if recorded and recorded != here:
+        return f"recorded on {recorded} kernels, this machine runs {here}: llama.cpp's arithmetic differs, so texts can part"
+    build, this_build = versions.get("llama_cpp_python"), _installed("llama-cpp-python")
+    if build and this_build and build != this_build:
+        return f"recorded with llama-cpp-python {build}, this is {this_build}: another llama.cpp computes other texts"
+    return None
+
+
+def _installed(distribution: str) -> str | None:
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
     """Run every recorded column again from its recorded settings and compare token by token."""
     records = document["columns"]
     different = same_model_file(backend, document)
     if different is not None:
         return CheckReport(len(records), different)
+    report = _check_columns(backend, document, records)
+    machine = other_machine(backend, document)
+    return report if machine is None else CheckReport(report.columns, report.mismatch, machine)
+
+
+def _check_columns(backend: Backend, document: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> CheckReport:
     try:
         columns = [Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings"))
                    for i, r in enumerate(records)]

@@ -45,20 +45,26 @@ def q4km_model(q4km_path: Path) -> Model:
 
 # -- real llama-servers (built once per machine by tests/llama_server_build.py) ------------------
 class LlamaServer:
-    """A llama-server on 127.0.0.1 serving ``model``; ``stop``/``pause``/``resume`` for fault tests."""
+    """A llama-server on 127.0.0.1 serving ``model``; ``stop``/``pause``/``resume`` for fault tests.
+
+    Always ``--no-repack`` (llama.cpp's AMX repack crashes on AMX CPUs), and killed by the kernel
+    when the test process dies, however it dies, so no crashed run leaves servers behind.
+    """
 
     def __init__(self, model: Path, *flags: str) -> None:
         import subprocess
         import time
         import urllib.request
         from llama_server_build import build, server_env
+        from samplerlab.load_guard import die_with_parent
 
         binary = build()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port), "--no-webui",
-             "-t", "2", *flags], env=server_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "-t", "2", "--no-repack", *flags], env=server_env(), stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -96,7 +102,7 @@ def _free_port() -> int:
 
 # Flags that make a server's columns what samplerlab's local engine computes: no flash attention
 # (samplerlab's default load setting), one KV stream per slot, no prompt cache reuse.
-PARITY_FLAGS = ("-fa", "off", "-np", "4", "-no-kvu", "-c", "8192", "--no-repack")
+PARITY_FLAGS = ("-fa", "off", "-np", "4", "-no-kvu", "-c", "8192")
 
 
 @pytest.fixture(scope="session")

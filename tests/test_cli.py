@@ -61,7 +61,8 @@ def test_bench_prints_three_contenders_and_the_ratio_last(runner):
     result = runner.invoke(main, ["bench", "--columns", "2", "--tokens", "4", "--repeat", "1"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert [line.split("  ")[0] for line in lines[2:5]] == \
+    assert lines[2] == "every contender loaded with samplerlab's load settings: repack=false, flash_attn=off, n_gpu_layers=0"
+    assert [line.split("  ")[0] for line in lines[3:6]] == \
         ["sequential create_completion", "bare batched loop", "samplerlab"]
     assert re.fullmatch(r"overhead=\d+\.\d{3}", lines[-2]) and re.fullmatch(r"ratio=\d+\.\d{3}", lines[-1])
 

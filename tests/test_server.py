@@ -130,6 +130,15 @@ def test_independence_probe_sees_a_unified_kv_cache(server: LlamaServer, backend
         unified.stop()
 
 
+def test_a_server_that_dies_under_the_probe_gets_advice(model_path: Path) -> None:
+    doomed = LlamaServer(model_path, *PARITY_FLAGS)
+    backend = ServerBackend(doomed.url)
+    doomed.stop()
+    with pytest.raises(BackendError, match=r"this was samplerlab's first probe of it: if llama-server crashed "
+                                           r"there, start it with --no-repack \(with repack on"):
+        check_independence(backend)
+
+
 def test_compare_on_a_server_prints_the_local_table(server: LlamaServer) -> None:
     arguments = ["compare", PROMPT, "--column", "temperature=0.8", "--column", "temperature=0", "--seed", "0",
                  "--max-tokens", "16", "--width", "80"]

@@ -81,8 +81,15 @@ def check_independence(backend: Backend, tokens: int = 16) -> Independence:
     request = Request(PROBE_PROMPT, mode=chat_mode_for(backend))
     columns = [Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens}))
                for i in range(4)]
-    alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
-    beside = collect(backend.generate(request, columns), 4)[0].tokens
+    try:
+        alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
+        beside = collect(backend.generate(request, columns), 4)[0].tokens
+    except BackendError as error:
+        if backend.info.kind == "local":
+            raise
+        raise BackendError(f"{error}; this was samplerlab's first probe of it: if llama-server crashed there, "
+                           "start it with --no-repack (with repack on llama.cpp crashes on AMX CPUs, "
+                           "llama.cpp#20824) and read its log") from None
     return compare_tokens(alone, beside)
 
 
