@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
-from .chats import DEFAULT_POLICY, Message
-from .params import Settings
+from .schema.params import Settings
 
 Mode = Literal["chat", "raw"]
 FinishReason = Literal["end", "stop", "length", "context", "cancelled"]
@@ -19,6 +18,30 @@ TOP_N = 10  # alternatives reported per token, before and after the chain
 # llama-server reports (backends.server.N_PROBS), and more than the default top-k 40, so the
 # default chain's cuts replay exactly.
 KEEP = 64
+
+
+ROLES = ("system", "user", "assistant")
+
+DEFAULT_POLICY = "error"  # a conversation longer than the context is refused unless a policy says otherwise
+
+
+class ChatError(ValueError):
+    """A chat that cannot be used; one line naming the source, the place and what was expected."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn; ``name`` is the speaker's name where the source records one (SillyTavern always does)."""
+
+    role: str
+    content: str
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ChatError(f"message role {self.role!r}: expected one of {', '.join(ROLES)}")
+        if not isinstance(self.content, str) or not isinstance(self.name, (str, type(None))):
+            raise ChatError("message: content and name must be text")
 
 
 class GenerationError(RuntimeError):

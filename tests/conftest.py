@@ -8,8 +8,8 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from samplerlab.models import Model, embedded_model_path
-from samplerlab.load_settings import LoadSettings
+from samplerlab.llama.models import Model, embedded_model_path
+from samplerlab.schema.load_settings import LoadSettings
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +55,8 @@ class LlamaServer:
         import subprocess
         import time
         import urllib.request
-        from llama_server_build import build, server_env
-        from samplerlab.load_guard import die_with_parent
+        from tests.llama_server_build import build, server_env
+        from samplerlab.llama.load_guard import die_with_parent
 
         binary = build()
         self.port = _free_port()

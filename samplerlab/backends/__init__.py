@@ -5,6 +5,8 @@ stages itself) and ``generate(request, columns, cancel, info) -> events``. The l
 llama.cpp in this process (``backends.local``); the server backend sends each column to a
 llama-server (``backends.server``) and replays the chain on its top candidates (``replay``).
 This module is pure: opening a local backend imports llama.cpp only then.
+
+May import: llama (opening a local backend loads it then), chats, presets, events and below; never runs or anything above, never gradio.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Protocol, Sequence
 
-from ..events import (PROBE_PROMPT, Column, Event, GenerationError, Independence, Mode, Request, TokenEvent,
-                      collect)
-from ..params import Settings
+from ..events import PROBE_PROMPT, Column, Event, GenerationError, Independence, Mode, Request, TokenEvent, collect
+from ..schema.params import Settings
 
 API_KEY_ENV = "SAMPLERLAB_API_KEY"
 
@@ -110,6 +111,6 @@ def open_backend(model: str | None = None, hf_repo: str | None = None, hf_file: 
         from .server import ServerBackend
         backends = [ServerBackend(url, api_key) for url in dict.fromkeys(servers)]
         return backends[0] if len(backends) == 1 else ServerPool(backends)
-    from ..models import Model, resolve_model_path
+    from ..llama.models import Model, resolve_model_path
     from .local import LocalBackend
     return LocalBackend(Model(resolve_model_path(model, hf_repo, hf_file), load))

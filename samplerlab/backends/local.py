@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from typing import Iterator, Sequence
 
-from .. import engine
+from ..llama import engine
 from ..events import Column, Event, Request
-from ..model_files import file_sha256
-from ..models import Model
-from ..params import Settings
+from ..files.model_files import file_sha256
+from ..llama.models import Model
+from ..schema.params import Settings
 from . import BackendInfo
 
 
@@ -59,5 +59,5 @@ class LocalBackend:
 
 
 def _llama_version() -> str:
-    from ..comparisons import environment
+    from ..llama.versions import environment
     return environment()["llama_cpp"]

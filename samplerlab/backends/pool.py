@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any, Iterator, Sequence
 
 from ..events import Column, ColumnDone, Event, GenerationError, Queued, Request, TokenEvent
-from ..params import Settings
+from ..schema.params import Settings
 from . import BackendError, BackendInfo
 
 

@@ -17,13 +17,13 @@ import time
 from pathlib import PurePath
 from typing import Any, Iterator, Sequence
 
-from ..chains import active_stage_names, selector_name, server_refusal
-from ..conversation import fit_request, raw_prompt, request_messages
+from ..schema.chains import active_stage_names, selector_name, server_refusal
+from ..chats.conversation import fit_request, raw_prompt, request_messages
 from ..events import (KEEP, Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
                       resolve_seed)
-from ..params import KNOBS, STAGE_BY_NAME, Settings, order_names
-from ..replay import ChainReplay, Recorded  # llama.cpp's samplers, replayed on the server's candidates
-from ..textstream import TextStream
+from ..schema.params import KNOBS, STAGE_BY_NAME, Settings, order_names
+from ..llama.replay import ChainReplay, Recorded  # llama.cpp's samplers, replayed on the server's candidates
+from ..llama.textstream import TextStream
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
 

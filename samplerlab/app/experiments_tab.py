@@ -1,0 +1,145 @@
+"""The app's Experiments tab: open an experiment file, run it, read its report; save a comparison as one.
+
+It calls exactly what ``samplerlab run`` calls (``comparisons.run_file``, through ``stream_file``),
+so a result file from the app and one from the CLI agree, timings aside. The app's model is reused
+when the file names it; Stop ends the session's run between steps.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any, Iterator
+
+import gradio as gr
+
+from ..runs.comparisons import ExperimentStopped, Finished, save_comparison, stream_file
+from ..runs.experiments import EMBEDDED, Experiment, ExperimentError, load_experiment
+from ..words.i18n import t
+from ..presets.store import PresetError, read_small_text
+from ..report.page import progress_html, render_report
+from ..runs.results import ResultError
+from .workbench import USER_ERRORS, Workbench
+
+ERRORS = (*USER_ERRORS, ExperimentError, ResultError, OSError)
+
+
+class ExperimentCallbacks:
+    def __init__(self, bench: Workbench, shared: bool) -> None:
+        self.bench = bench
+        self.shared = shared or bench.shared
+
+    def names(self) -> list[str]:
+        return sorted(path.stem for path in self.bench.experiments_dir.glob("*.yaml"))
+
+    def _path(self, name: str) -> Path:
+        """Only files in the experiments folder, by stem: a browser never names a path."""
+        if name not in self.names():
+            raise ExperimentError(f"unknown experiment {name!r}")
+        return self.bench.experiments_dir / f"{name}.yaml"
+
+    def show(self, name: str | None) -> str:
+        try:
+            return read_small_text(self._path(name)) if name else ""
+        except (*ERRORS, PresetError) as error:
+            return f"# {self.bench.message(error)}"
+
+    def experiment(self, name: str) -> Experiment:
+        experiment = load_experiment(self._path(name))
+        if self.bench.model is None:  # the app runs on llama-servers: so do its experiments
+            return experiment
+        if self.shared and experiment.model != EMBEDDED:
+            raise ExperimentError("while shared, experiments run on the embedded model only")
+        return experiment
+
+    def expect(self, request: gr.Request) -> None:
+        """Run was clicked (the run may still wait for the model): from now on Stop applies to it."""
+        try:
+            self.bench.expect(request.session_hash)
+        except ERRORS as error:
+            raise gr.Error(self.bench.message(error), print_exception=False)
+
+    def stop(self, request: gr.Request) -> None:
+        self.bench.cancel(request.session_hash)
+
+    def run(self, name: str, max_tokens: float | None, request: gr.Request) -> Iterator[list[Any]]:
+        """Run the chosen file as the CLI would, showing each column as it finishes, then the report."""
+        done: list[Any] = []
+        notes: list[str] = []
+        runs = 0
+        try:
+            with self.bench.cancellable(request.session_hash) as cancel:  # entered first: a refusal frees it too
+                experiment, options = self.bench.experiment_run(self.experiment(name),
+                                                                int(max_tokens) if max_tokens else None, notes)
+                runs = experiment.runs
+                with self.bench.deadline(cancel, notes):
+                    for item in stream_file(experiment, cancel, **options):
+                        if not isinstance(item, Finished):
+                            done.append(item)
+                        yield _outputs(item, done, runs, self.bench, notes)
+        except ExperimentStopped as error:
+            yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs), None]
+        except ERRORS as error:
+            raise gr.Error(self.bench.message(error), print_exception=False)
+
+    def save(self, name: str, lang: str, request: gr.Request) -> str:
+        """The session's last comparison, outputs included, as an experiment file and its result."""
+        if self.shared:
+            return t("no_save_shared", lang)
+        last = self.bench.last(request.session_hash)
+        if last.request is None or not name.strip():
+            return t("run_first", lang)
+        try:
+            experiment, result = save_comparison(name.strip(), last.request, last.columns, last.backend,
+                                                 self.bench.experiments_dir, last.rendered)
+        except ERRORS as error:
+            return f"❌ {self.bench.message(error)}"
+        return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
+
+
+def _outputs(item: Any, done: list[Any], runs: int, bench: Workbench, notes: list[str]) -> list[Any]:
+    """Status, the HTML panel and the result file: the finished columns so far, or at the end the report."""
+    if isinstance(item, Finished):
+        download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
+        return [_with_notes(f"✅ {item.path.name}", notes), report_frame(item.document), download]
+    return [_with_notes(f"{len(done)} / {runs} columns", notes), progress_html(done, runs), None]
+
+
+def _with_notes(status: str, notes: list[str]) -> str:
+    return "  \n".join([status, *notes])
+
+
+def report_frame(document: dict) -> str:
+    """The self-contained report inside a sandboxed iframe, so its styles and scripts stay its own."""
+    return (f'<iframe sandbox="allow-scripts" style="width:100%;height:900px;border:1px solid #ddd" '
+            f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>')
+
+
+def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_state: gr.State) -> None:
+    calls = ExperimentCallbacks(bench, shared)
+    with gr.Row():
+        with gr.Column(scale=1):
+            choice = labels.add(gr.Dropdown(calls.names(), value="led-poem" if "led-poem" in calls.names() else None,
+                                            label=t("experiment_file", lang), elem_id="experiment"), "experiment_file")
+            limit = labels.add(gr.Number(None, precision=0, minimum=0, label=t("max_tokens_override", lang),
+                                         elem_id="experiment-max-tokens"), "max_tokens_override")
+            with gr.Row():
+                run = labels.add(gr.Button(t("run_experiment", lang), variant="primary", elem_id="run-experiment"),
+                                 "run_experiment")
+                stop = labels.add(gr.Button(t("stop_run", lang), elem_id="stop-experiment"), "stop_run")
+            status = gr.Markdown(elem_id="experiment-status")
+            result = labels.add(gr.File(label=t("result_file", lang), interactive=False), "result_file")
+            name = labels.add(gr.Textbox(label=t("save_comparison", lang), elem_id="comparison-name"),
+                              "save_comparison")
+            save = labels.add(gr.Button(t("save_experiment", lang), elem_id="save-comparison"), "save_experiment")
+            saved = gr.Markdown(elem_id="comparison-status")
+        with gr.Column(scale=2):
+            source = gr.Code(calls.show(choice.value), language="yaml", interactive=False)
+    report = gr.HTML(elem_id="experiment-report")
+    choice.change(calls.show, choice, source, api_visibility="private")
+    run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
+        calls.run, [choice, limit], [status, report, result], concurrency_id="model", concurrency_limit=1,
+        api_name="run_experiment")
+    stop.click(calls.stop, None, None, queue=False, api_visibility="private")
+    save.click(calls.save, [name, lang_state], saved, api_visibility="private").then(
+        lambda: gr.update(choices=calls.names()), None, choice, queue=False, api_visibility="private")

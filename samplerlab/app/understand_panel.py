@@ -1,0 +1,70 @@
+"""The Compare tab's what-if and branching: library calls behind a few widgets per column.
+
+What-if: after a run, moving a column's sliders replays that column's last text under the new
+settings at once (``whatif.replay_record`` on the candidates every run keeps; no model, no queue).
+Branching: clicking a token in the token view offers the model's alternatives there; picking one
+fills the forced start of every reply (``Request.prefix``) and runs all columns from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..understand.branching import branch_prefix
+from ..words.i18n import t
+from ..schema.params import Settings, SettingsError
+from ..runs.results import column_record
+from ..understand.whatif import WhatIfError, replay_record
+from .workbench import Workbench
+
+
+def what_if_line(bench: Workbench, session: str, column: int, settings: Settings, lang: str) -> str:
+    """One line: what these settings would have done to the column's last text."""
+    run = bench.last(session)
+    if column >= len(run.columns) or not run.columns[column].tokens:
+        return ""
+    result = run.columns[column]
+    changes = {name: value for name, value in settings.items() if value != result.settings[name] and name != "seed"}
+    if not changes:
+        return ""
+    try:
+        what = replay_record(column_record(result, keep=64), changes, None,
+                             getattr(getattr(bench.backend, "load", None), "n_ctx", 2048))
+    except (WhatIfError, SettingsError, ValueError) as error:
+        return f"_{error}_"
+    then = sum(t.prob for t in result.tokens) / len(result.tokens)
+    return t("what_if", lang).format(n=len(what.tokens), impossible=what.impossible, then=then,
+                                     now=what.mean_prob, survivors=what.mean_survivors,
+                                     approx=f" ({what.approximate} ~)" if what.approximate else "")
+
+
+def alternatives(bench: Workbench, session: str, column: int, index: int) -> list[str]:
+    """The model's raw alternatives at token ``index`` of the column's last run, most likely first."""
+    run = bench.last(session)
+    if column >= len(run.columns) or not 0 <= index < len(run.columns[column].tokens):
+        return []
+    return [candidate.text for candidate in run.columns[column].tokens[index].before]
+
+
+def branch(bench: Workbench, session: str, column: int, index: int, choice: str) -> str:
+    """The prefix that continues every column from token ``index`` of ``column``, with ``choice`` there."""
+    run = bench.last(session)
+    if column >= len(run.columns):
+        raise gr.Error("run a comparison first, then pick a token", print_exception=False)
+    earlier = run.request.prefix if run.request is not None else ""
+    try:
+        return branch_prefix([token.text for token in run.columns[column].tokens], index, choice, earlier)
+    except ValueError as error:
+        raise gr.Error(str(error), print_exception=False)
+
+
+def branch_row(lang: str, index: int) -> dict[str, Any]:
+    """Per column: the alternatives of the clicked token and the button that branches from it."""
+    with gr.Row(visible=False) as row:
+        choice = gr.Dropdown([], label=t("branch_choice", lang), allow_custom_value=True, scale=3,
+                             elem_id=f"branch-choice-{index}")
+        button = gr.Button(t("branch", lang), size="sm", scale=1, elem_id=f"branch-{index}")
+    return {"branch_row": row, "branch_choice": choice, "branch_button": button, "token_index": gr.State(-1),
+            "what_if": gr.Markdown(elem_id=f"what-if-{index}")}

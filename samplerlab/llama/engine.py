@@ -1,0 +1,323 @@
+"""Batched, fixed-seed generation of several settings on one prompt.
+
+The prompt is evaluated once, its KV cache copied to one sequence per column,
+and every unfinished column decodes in one batch per step. Each column samples
+with its own chain (``sampling.build_chain``) and streams ``TokenEvent``s; the
+UI, the CLI and result files only ever see those events, never llama.cpp.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from typing import Iterator, Sequence
+
+import llama_cpp
+import numpy as np
+
+from ..events import (KEEP, TOP_N, Candidate, Column, ColumnDone, ColumnResult, Event, FinishReason, GenerationError,
+                      Mode, Request, RunResult, TokenEvent, collect, resolve_seed)
+from ..chats.conversation import fit_request, raw_prompt, request_messages
+from .models import Model, kv_type
+from ..schema.load_settings import FLASH_ATTENTION
+from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
+from .textstream import TextStream
+
+
+MAX_COLUMNS = 8  # columns per batched run; a runner splits larger grids
+
+
+class _ContextCache:
+    """At most one llama context per model, kept between runs: creating one costs more than a step.
+
+    A context holds n_ctx of KV cache per column, so keeping one per column count would hold up
+    to 36 n_ctx; a run with a different column count frees the old context before making its
+    own. (A larger context is never reused for fewer columns: results must not depend on it.)
+    A model frees its context when it closes, so a later model at the same address never
+    inherits one.
+    """
+
+    def __init__(self) -> None:
+        self._contexts: dict[int, tuple[int, llama_cpp.llama_context_p]] = {}
+
+    def get(self, model: Model, n_seq: int) -> llama_cpp.llama_context_p:
+        held = self._contexts.get(id(model))
+        if held is None:
+            model.on_close(lambda: self.release(model))
+        if held is None or held[0] != n_seq:
+            self.release(model)
+            self._contexts[id(model)] = (n_seq, _new_context(model, n_seq))
+        context = self._contexts[id(model)][1]
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(context), True)
+        return context
+
+    def columns(self, model: Model) -> int | None:
+        """The column count of the context held for ``model``, if any."""
+        held = self._contexts.get(id(model))
+        return None if held is None else held[0]
+
+    def release(self, model: Model) -> None:
+        held = self._contexts.pop(id(model), None)
+        if held is not None:
+            llama_cpp.llama_free(held[1])
+
+
+def _new_context(model: Model, n_seq: int) -> llama_cpp.llama_context_p:
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = model.load.n_ctx * n_seq
+    params.n_batch = max(model.load.n_batch, n_seq)
+    params.n_ubatch = params.n_batch
+    params.n_seq_max = n_seq
+    params.n_threads = params.n_threads_batch = model.n_threads
+    params.flash_attn_type = FLASH_ATTENTION[model.load.flash_attn]
+    params.type_k, params.type_v = kv_type(model.load.type_k), kv_type(model.load.type_v)
+    params.kv_unified = False  # a stream per column: its cache layout never depends on the others
+    params.no_perf = True
+    context = llama_cpp.llama_init_from_model(model.pointer, params)
+    if not context:
+        raise GenerationError(f"llama.cpp could not create a context of {params.n_ctx} tokens for "
+                              f"{n_seq} columns (out of memory? lower n_ctx)")
+    return context
+
+
+CONTEXTS = _ContextCache()
+
+
+class TokenBatch:
+    """A reusable llama_batch filled from Python lists."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.batch = llama_cpp.llama_batch_init(capacity, 0, 1)
+
+    def fill(self, tokens: Sequence[int], positions: Sequence[int], seqs: Sequence[int],
+             want_logits: Sequence[bool]) -> llama_cpp.llama_batch:
+        batch = self.batch
+        batch.n_tokens = len(tokens)
+        for i, (token, pos, seq, logits) in enumerate(zip(tokens, positions, seqs, want_logits)):
+            batch.token[i] = token
+            batch.pos[i] = pos
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = seq
+            batch.logits[i] = logits
+        return batch
+
+    def close(self) -> None:
+        llama_cpp.llama_batch_free(self.batch)
+
+
+def prompt_text(model: Model, request: Request) -> str:
+    """Raw text as written; chat turns (``conversation.request_messages``) rendered by the model's template."""
+    if request.mode == "raw":
+        return raw_prompt(request) + request.prefix
+    return model.chat_prompt(request_messages(request)) + request.prefix
+
+
+def fitted_request(model: Model, request: Request, info: dict) -> Request:
+    """The request's conversation cut to this model's context by its policy; counted as generation counts."""
+    def count(messages: list[dict]) -> int:
+        return len(prompt_tokens(model, request, model.chat_prompt(messages)))
+    return fit_request(request, count, model.load.n_ctx - 1, info)  # a prompt leaves room for one token
+
+
+def prompt_tokens(model: Model, request: Request, text: str) -> list[int]:
+    """The prompt's tokens, with BOS added the way llama-cpp-python does.
+
+    Raw text gets the model's BOS, as ``create_completion`` adds it. A rendered chat template
+    already contains ``bos_token`` where the model wants one, so adding another would double it;
+    like ``create_chat_completion`` (``add_bos=not added_special``; Jinja formatters set
+    added_special), chat text gets no added special tokens, though the ones written in it are parsed.
+    """
+    return model.tokenize(text, add_special=request.mode == "raw", parse_special=True)
+
+
+def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int) -> None:
+    for start in range(0, len(tokens), n_batch):
+        chunk = tokens[start:start + n_batch]
+        last = start + len(chunk) == len(tokens)
+        batch.fill(chunk, range(start, start + len(chunk)), [0] * len(chunk),
+                   [last and i == len(chunk) - 1 for i in range(len(chunk))])
+        if llama_cpp.llama_decode(context, batch.batch) != 0:
+            raise GenerationError("llama.cpp failed to evaluate the prompt")
+
+
+class _ColumnState:
+    """Everything one column carries between steps."""
+
+    def __init__(self, index: int, column: Column, model: Model, seed: int, n_ctx: int, room: int) -> None:
+        settings = column.settings
+        self.index = index
+        self.model = model
+        chain_context = ChainContext(model.vocab, model.n_vocab, lambda t: model.tokenize(t, False, False))
+        try:
+            self.chain: SamplerChain = build_chain(settings, chain_context, seed, n_ctx)
+        except ValueError as error:
+            raise GenerationError(f"column {column.label!r}: {error}") from None
+        self.candidates = Candidates(model.n_vocab)
+        self.stream = TextStream(settings.stop)
+        self.limit = min(settings.max_tokens or room, room)
+        self.result = ColumnResult(column.label, settings, seed, str(self.chain))
+        self.started = time.perf_counter()
+        self.last_token = -1
+        self.tail = ""  # what the stream released only at the end
+
+    def step(self, logits: np.ndarray) -> TokenEvent:
+        self.candidates.load(logits)
+        kept = np.argpartition(logits, -KEEP)[-KEEP:]
+        kept = kept[np.argsort(-logits[kept], kind="stable")]
+        best_raw = kept[:TOP_N]
+        shift = logits.max()
+        total = float(np.exp(logits - shift, dtype=np.float32).sum(dtype=np.float64))
+        log_total = shift + math.log(total)
+        token, cut_by = self.chain.sample_traced(self.candidates, best_raw)
+        self.chain.accept(token)
+        view = self.candidates.view()
+        probs = view["p"]
+        best_after = np.argpartition(probs, -TOP_N)[-TOP_N:] if len(view) > TOP_N else np.arange(len(view))
+        event = TokenEvent(
+            column=self.index, index=len(self.result.tokens), token_id=token,
+            text=self.stream.push(self.model.piece(token)),
+            prob=float(probs[self.candidates.array.selected]),
+            raw_prob=float(np.exp(float(logits[token]) - shift) / total),
+            before=self._alternatives(best_raw, logits[best_raw], lambda v: np.exp(v - shift) / total),
+            after=self._alternatives(view["id"][best_after], probs[best_after], lambda v: v),
+            survivors=int(np.count_nonzero(probs)), entropy=entropy(probs.astype(np.float64)), cut_by=cut_by,
+            candidates=tuple(zip(kept.tolist(), (logits[kept].astype(np.float64) - log_total).tolist())))
+        self.result.tokens.append(event)
+        self.last_token = token
+        self._check_finish(token)
+        return event
+
+    def _alternatives(self, ids: np.ndarray, values: np.ndarray, to_prob) -> tuple[Candidate, ...]:
+        ranked = sorted(zip(ids.tolist(), to_prob(values.astype(np.float64)).tolist()), key=lambda c: -c[1])
+        return tuple(Candidate(t, self.model.token_text(t), p) for t, p in ranked if p > 0)
+
+    def _check_finish(self, token: int) -> None:
+        if self.model.is_end(token):
+            self.finish("end")
+        elif self.stream.stopped_by is not None:
+            self.finish("stop")
+        elif len(self.result.tokens) >= self.limit:
+            self.finish("length" if self.settings_limit_reached() else "context")
+
+    def settings_limit_reached(self) -> bool:
+        return bool(self.result.settings.max_tokens) and len(self.result.tokens) >= self.result.settings.max_tokens
+
+    def finish(self, reason: FinishReason) -> None:
+        if self.result.finish_reason is None:
+            self.tail = self.stream.finish()
+            self.result.text = self.stream.text
+            self.result.stopped_by = self.stream.stopped_by
+            self.result.finish_reason = reason
+            self.result.seconds = time.perf_counter() - self.started
+            self.chain.close()
+
+    @property
+    def done(self) -> bool:
+        return self.result.finish_reason is not None
+
+    def done_event(self) -> ColumnDone:
+        return ColumnDone(self.index, self.result, self.tail)
+
+
+def generate(model: Model, request: Request, columns: Sequence[Column],
+             cancel: threading.Event | None = None, info: dict | None = None) -> Iterator[Event]:
+    """Stream every column's tokens; ``info`` (if given) receives the prompt text, token count and time."""
+    if not 1 <= len(columns) <= MAX_COLUMNS:
+        raise GenerationError(f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}")
+    with model.lock:
+        yield from _generate_locked(model, request, columns, cancel, info if info is not None else {})
+
+
+def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
+                     cancel: threading.Event | None, info: dict) -> Iterator[Event]:
+    request = fitted_request(model, request, info)
+    text = prompt_text(model, request)
+    tokens = prompt_tokens(model, request, text)
+    n_ctx = model.load.n_ctx
+    if len(tokens) >= n_ctx:
+        raise GenerationError(f"the prompt is {len(tokens)} tokens but the context holds {n_ctx} per column; "
+                              "shorten the prompt or raise n_ctx")
+    if not tokens:
+        raise GenerationError("the prompt is empty")
+    drawn = secrets.randbelow(2**31)
+    room = n_ctx - len(tokens)
+    context = CONTEXTS.get(model, len(columns))
+    states = [_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room)
+              for i, column in enumerate(columns)]
+    for state in states:
+        if state.result.settings.penalize_prompt:
+            state.chain.remember(tokens)
+    batch = TokenBatch(max(model.load.n_batch, len(columns)))
+    try:
+        started = time.perf_counter()
+        _decode_prompt(context, batch, tokens, model.load.n_batch)
+        memory = llama_cpp.llama_get_memory(context)
+        for state in states[1:]:
+            llama_cpp.llama_memory_seq_cp(memory, 0, state.index, -1, -1)
+        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_token_ids=tokens,
+                    prompt_seconds=time.perf_counter() - started)
+        first = _logits(context, -1, model.n_vocab).copy()
+        for state in states:
+            state.started = time.perf_counter()
+            yield state.step(first)
+            if state.done:
+                yield state.done_event()
+        yield from _decode_loop(model, context, batch, states, len(tokens), cancel)
+    finally:
+        batch.close()
+        for state in states:
+            state.finish("cancelled")
+
+
+def _decode_loop(model: Model, context, batch: TokenBatch, states: list[_ColumnState], n_prompt: int,
+                 cancel: threading.Event | None) -> Iterator[Event]:
+    """One step per pass: every unfinished column in one batch, or one decode per column when the
+    model is loaded unbatched; ``cancel`` is checked before every decode, so either way a run
+    stops within one step."""
+    while True:
+        active = [state for state in states if not state.done]
+        if not active:
+            return
+        groups = [active] if model.load.batched else [[state] for state in active]
+        for group in groups:
+            if cancel is not None and cancel.is_set():
+                yield from _cancel(states)
+                return
+            yield from _decode_group(model, context, batch, group, n_prompt)
+
+
+def _decode_group(model: Model, context, batch: TokenBatch, group: list[_ColumnState],
+                  n_prompt: int) -> Iterator[Event]:
+    positions = [n_prompt + len(state.result.tokens) - 1 for state in group]
+    batch.fill([s.last_token for s in group], positions, [s.index for s in group], [True] * len(group))
+    if llama_cpp.llama_decode(context, batch.batch) != 0:
+        for state in group:
+            state.finish("context")
+            yield state.done_event()
+        return
+    for row, state in enumerate(group):
+        yield state.step(_logits(context, row, model.n_vocab))
+        if state.done:
+            yield state.done_event()
+
+
+def _cancel(states: list[_ColumnState]) -> Iterator[Event]:
+    for state in states:
+        if not state.done:
+            state.finish("cancelled")
+            yield state.done_event()
+
+
+def _logits(context, row: int, n_vocab: int) -> np.ndarray:
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(context, row), shape=(n_vocab,))
+
+
+def run(model: Model, request: Request, columns: Sequence[Column],
+        cancel: threading.Event | None = None) -> RunResult:
+    """Generate every column to the end and return the results (the non-streaming form)."""
+    info: dict = {}
+    results = collect(generate(model, request, columns, cancel, info), len(columns))
+    return RunResult.of(info, results)

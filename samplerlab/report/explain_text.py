@@ -1,0 +1,90 @@
+"""An explanation of where two columns part, as terminal text in English or Japanese."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..understand.divergence import Divergence, Fate
+from .render import display_width, pad
+from ..words.explain import WORDS, how, w
+
+
+def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
+    a, b = (repr(label) for label in div.labels)
+    if div.index is None:
+        return w("never", lang, a=a, b=b, n=div.length)
+    lines = [w("part", lang, a=a, b=b, index=div.index),
+             f"{w('shared', lang)}: {clip(div.shared_text, width - 14)!r}", ""]
+    lines += _table(div, lang)
+    lines += ["", verdict(div, lang)]
+    if div.knobs:
+        lines += ["", f"{w('knobs', lang)}:"]
+        for action in div.knobs:
+            state = w("acted" if action.acted else "idle", lang)
+            lines.append(f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
+                         f"({state}: {how(action, lang)})")
+    return "\n".join(lines)
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
+def value_text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _cell(fate: Fate, drawn: bool, lang: str) -> str:
+    text = w("cut", lang, stage=fate.cut_by) if fate.cut_by else \
+        (w("unknown", lang) if fate.prob is None else f"{fate.prob:.3f}")
+    return f"{text} {w('drawn_mark', lang)}" if drawn else text
+
+
+def _table(div: Divergence, lang: str) -> list[str]:
+    header = [w("candidate", lang), w("raw", lang), *div.labels]
+    drawn = [step["id"] if step else None for step in div.drawn]
+    rows = [[repr(row.text), f"{row.raw_prob:.3f}",
+             *(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates))]
+            for row in div.rows]
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+
+
+def verdict(div: Divergence, lang: str) -> str:
+    """The verdict line in ``lang``: who drew what, and whose chain cut the other's token (or the dice)."""
+    labels = [repr(label) for label in div.labels]
+    steps = div.drawn
+    for me, other in ((0, 1), (1, 0)):
+        if steps[me] is None:
+            return w("ended", lang, label=labels[me], reason="end", other=labels[other])
+    parts = [w("drew", lang, label=labels[i], text=repr(steps[i]["text"]), p=steps[i]["p"]) for i in (0, 1)]
+    reasons = []
+    by_id = {row.token_id: row for row in div.rows}
+    for me, other in ((0, 1), (1, 0)):
+        fate = by_id[steps[other]["id"]].fates[me]
+        if fate.cut_by:
+            reasons.append(w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=repr(steps[other]["text"])))
+        elif fate.prob is None:
+            reasons.append(w("not_recorded", lang, label=labels[me], text=repr(steps[other]["text"])))
+    dice = "dice_seed" if div.seeds_differ else "dice"
+    return "; ".join(parts + (reasons or [w(dice, lang)]))
+
+
+def replay_text(what, lang: str = "en") -> str:
+    """A what-if replay as a table of tokens and a summary line; estimated figures end in '~'."""
+    changes = ",".join(f"{k}={value_text(v)}" for k, v in what.changes.items())
+    header = w("replay_cols", lang).split("|")
+    rows = [[str(t.index), repr(t.text), _p(t.recorded_prob), _p(t.prob) + ("~" if t.approximate else ""),
+             str(t.survivors), t.cut_by or ""] for t in what.tokens]
+    widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [w("replay_head", lang, label=repr(what.label), changes=changes), ""]
+    lines += ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+    then = [t.recorded_prob for t in what.tokens if t.recorded_prob == t.recorded_prob]
+    lines += ["", w("summary", lang, n=len(what.tokens), impossible=what.impossible,
+                    then=sum(then) / len(then) if then else float("nan"), now=what.mean_prob,
+                    survivors=what.mean_survivors, approx=what.approximate)]
+    return "\n".join(lines)
+
+
+def _p(value: float) -> str:
+    return "-" if value != value else f"{value:.3f}"

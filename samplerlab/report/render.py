@@ -1,0 +1,117 @@
+"""Plain-text rendering of a run for terminals: columns side by side."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import time
+import unicodedata
+from itertools import zip_longest
+from typing import TextIO
+
+from ..events import ColumnResult, RunResult
+
+GUTTER = " │ "
+
+
+def display_width(text: str) -> int:
+    """Terminal cells: East Asian wide characters (Japanese) take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Wrap by display width, keeping the text's own line breaks."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        if display_width(paragraph) <= width:
+            lines.append(paragraph)
+            continue
+        if paragraph.isascii():
+            lines.extend(textwrap.wrap(paragraph, width, replace_whitespace=False) or [""])
+            continue
+        line = ""
+        for char in paragraph:
+            if display_width(line + char) > width:
+                lines.append(line)
+                line = ""
+            line += char
+        lines.append(line)
+    return lines
+
+
+def pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - display_width(text))
+
+
+def footer(column: ColumnResult) -> list[str]:
+    reason = column.finish_reason or "?"
+    if column.stopped_by is not None:
+        reason += f" {column.stopped_by!r}"
+    mean = sum(t.prob for t in column.tokens) / len(column.tokens) if column.tokens else 0.0
+    drawn = [f"seed {column.seed} (drawn)"] if column.settings.seed == -1 else []  # so the run can be repeated
+    return [f"[{reason}] {len(column.tokens)} tokens", f"{column.tokens_per_second:.1f} tok/s, mean p {mean:.2f}",
+            *drawn]
+
+
+def clip(text: str, width: int) -> str:
+    while display_width(text) > width:
+        text = text[:-1]
+    return text
+
+
+def side_by_side(result: RunResult, width: int | None = None) -> str:
+    """Labels, texts and footers each aligned across the columns."""
+    return table([c.label for c in result.columns], [c.text for c in result.columns],
+                 [footer(c) for c in result.columns], width)
+
+
+def table(labels: list[str], texts: list[str], footers: list[list[str]], width: int | None = None) -> str:
+    total = width or shutil.get_terminal_size((120, 24)).columns
+    count = len(labels)
+    cell = max(12, (total - len(GUTTER) * (count - 1)) // count)
+    sections = [
+        [[clip(label, cell)] for label in labels],
+        [["─" * cell] for _ in labels],
+        [wrap(text, cell) for text in texts],
+        [["─" * cell] for _ in labels],
+        [[clip(line, cell) for line in lines] for lines in footers],
+    ]
+    lines = []
+    for blocks in sections:
+        for row in zip_longest(*blocks, fillvalue=""):
+            lines.append(GUTTER.join(pad(part, cell) for part in row).rstrip())
+    return "\n".join(lines)
+
+
+class LiveTable:
+    """The side-by-side table redrawn in place while columns stream: only the last screenful is
+    redrawn, so a long output scrolls instead of filling the terminal with copies."""
+
+    def __init__(self, labels: list[str], stream: TextIO, width: int | None = None, every: float = 0.1) -> None:
+        self.labels, self.stream, self.width, self.every = labels, stream, width, every
+        self.texts = [""] * len(labels)
+        self.counts = [0] * len(labels)
+        self._drawn = 0
+        self._last = 0.0
+
+    def add(self, column: int, text: str) -> None:
+        self.texts[column] += text
+        self.counts[column] += 1
+        if time.monotonic() - self._last >= self.every:
+            self.draw()
+
+    def draw(self) -> None:
+        self._last = time.monotonic()
+        height = shutil.get_terminal_size((120, 24)).lines - 1
+        footers = [[f"{n} tokens …"] for n in self.counts]
+        lines = table(self.labels, self.texts, footers, self.width).split("\n")[-height:]
+        self.clear()
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+        self._drawn = len(lines)
+
+    def clear(self) -> None:
+        """Move to the first drawn line and erase to the end of the screen."""
+        if self._drawn:
+            self.stream.write(f"\033[{self._drawn}F\033[J")
+            self._drawn = 0

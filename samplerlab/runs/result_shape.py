@@ -1,0 +1,153 @@
+"""The shape of a result file, checked before ``samplerlab report`` or ``run --check`` reads it.
+
+A result file is untrusted input like any other, and the report and the check index into it
+freely: a file with ``columns: [1, 2]``, ``tokens: 5`` or a record without ``text`` would end
+in a TypeError or KeyError traceback deep inside them. ``check_shape`` walks exactly the keys
+those two read, with the types they assume, and names the first one that is wrong
+(``columns[3].tokens: expected a list``), so they can then trust the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from ..schema.load_settings import LoadSettings
+from .metrics import STATS
+from ..schema.params import Settings, SettingsError
+
+Check = Callable[[Any, str], None]
+
+
+class ShapeError(ValueError):
+    """The first key of a result document that is missing or of the wrong type; one line."""
+
+
+def _name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", dict: "a mapping", list: "a list",
+             type(None): "null"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(dict.fromkeys(names[k] for k in kinds if not (k is int and float in kinds)))
+
+
+def _describe(value: Any) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
+    """isinstance, except that a bool (YAML true/false) is never a number."""
+    return isinstance(value, kind) and not (isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple)
+                                                                                        else (kind,)))
+
+
+def of(kind: type | tuple[type, ...]) -> Check:
+    def check(value: Any, where: str) -> None:
+        if not _is(value, kind):
+            raise ShapeError(f"{where}: expected {_name(kind)}, got {_describe(value)}")
+    return check
+
+
+TEXT, WHOLE, MAPPING, OPTIONAL_TEXT = of(str), of(int), of(dict), of((str, type(None)))
+
+
+def NUMBER(value: Any, where: str) -> None:  # noqa: N802 - a check like the constants around it
+    """A number the report can format: an int beyond a float's range would raise OverflowError there."""
+    of((int, float))(value, where)
+    if isinstance(value, int) and not -1e308 < value < 1e308:
+        raise ShapeError(f"{where}: expected a number, got an integer of {len(str(abs(value)))} digits")
+
+
+def OPTIONAL_NUMBER(value: Any, where: str) -> None:  # noqa: N802
+    if value is not None:
+        NUMBER(value, where)
+
+
+def list_of(item: Check) -> Check:
+    def check(value: Any, where: str) -> None:
+        of(list)(value, where)
+        for index, element in enumerate(value):
+            item(element, f"{where}[{index}]")
+    return check
+
+
+def fields(required: Mapping[str, Check], optional: Mapping[str, Check] | None = None) -> Check:
+    """A mapping whose ``required`` keys are present and whose keys present are of their types."""
+    def check(value: Any, where: str) -> None:
+        MAPPING(value, where)
+        for key, item in required.items():
+            if key not in value:
+                raise ShapeError(f"{where}: missing key {key!r}" if where else f"missing key {key!r}")
+        for key, item in {**required, **(optional or {})}.items():
+            if key in value:
+                item(value[key], f"{where}.{key}" if where else key)
+    return check
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: Any, where: str) -> None:
+        if value not in choices or not isinstance(value, str):
+            raise ShapeError(f"{where}: expected {' or '.join(choices)}, got {_describe(value)}")
+    return check
+
+
+def knob_values(kind: type[Settings] | type[LoadSettings]) -> Check:
+    """Settings the check runs again: validated by the schema, the message behind the key's path."""
+    def check(value: Any, where: str) -> None:
+        MAPPING(value, where)
+        try:
+            kind(value, source=where)
+        except SettingsError as error:
+            raise ShapeError(str(error)) from None
+    return check
+
+
+def sweep_values(value: Any, where: str) -> None:
+    """Swept values are plotted and grouped by: scalars, or lists of scalars."""
+    MAPPING(value, where)
+    scalar = (str, int, float, bool, type(None))
+    for knob, item in value.items():
+        if not (isinstance(item, scalar) or isinstance(item, list) and all(isinstance(v, scalar) for v in item)):
+            raise ShapeError(f"{where}.{knob}: expected a value or a list of values, got {_describe(item)}")
+
+
+def model_spec(value: Any, where: str) -> None:
+    """'embedded', a path, {hf_repo, hf_file}, {server: URL} or {servers: [URL, ...]}: what the check opens."""
+    if isinstance(value, str):
+        return
+    MAPPING(value, where)
+    if "server" in value:
+        fields({"server": TEXT})(value, where)
+    elif "servers" in value:
+        fields({"servers": list_of(TEXT)})(value, where)
+    else:
+        fields({"hf_repo": TEXT, "hf_file": TEXT})(value, where)
+
+
+CANDIDATE = fields({"text": TEXT, "p": NUMBER}, {"id": WHOLE, "cut_by": TEXT})
+TOKEN = fields({"id": WHOLE, "text": TEXT, "p": NUMBER, "raw_p": NUMBER},
+               {"after": list_of(CANDIDATE), "before": list_of(CANDIDATE), "approximate": TEXT,
+                "candidates": of(list), "entropy": NUMBER, "survivors": WHOLE})  # older results have neither
+STATS_SHAPE = fields({stat.name: NUMBER for stat in STATS})
+RECORD = fields({"label": TEXT, "prompt": TEXT, "seed": WHOLE, "settings": knob_values(Settings), "text": TEXT,
+                 "finish_reason": TEXT, "stats": STATS_SHAPE, "tokens": list_of(TOKEN)},
+                {"prompt_index": WHOLE, "stopped_by": OPTIONAL_TEXT, "sweep": sweep_values,
+                 "token_count": WHOLE})
+SPREAD = fields({}, {"mean": OPTIONAL_NUMBER, "std": OPTIONAL_NUMBER})
+SUMMARY = fields({"label": TEXT, "seeds": of(list), **{stat.name: SPREAD for stat in STATS}},
+                 {"prompt_index": WHOLE, "seed_divergence": OPTIONAL_NUMBER})
+DOCUMENT = fields(
+    {"mode": one_of("chat", "raw"), "model": fields({"spec": model_spec}, {"file_size": NUMBER, "sha256": OPTIONAL_TEXT}),
+     "load": knob_values(LoadSettings), "columns": list_of(RECORD)},
+    {"system": OPTIONAL_TEXT, "prefix": OPTIONAL_TEXT, "prompts": of(list), "seeds": of(list), "sweep": list_of(TEXT),
+     "seed_summary": list_of(SUMMARY), "experiment": MAPPING, "versions": MAPPING, "overrides": MAPPING,
+     "machine": MAPPING})
+
+
+def check_shape(document: Any) -> None:
+    """Raise ShapeError naming the first key the report or the check could not use as it is."""
+    DOCUMENT(document, "")
+    knobs = document.get("sweep") or []
+    for index, record in enumerate(document["columns"]):
+        missing = [knob for knob in knobs[:2] if record.get("sweep") and knob not in record["sweep"]]
+        if missing:  # the charts plot every swept record by the first two knobs
+            raise ShapeError(f"columns[{index}].sweep: missing {missing[0]!r}, which the result sweeps")

@@ -1,0 +1,228 @@
+"""Running experiments on a backend: a plan of jobs, one runner, result records.
+
+A job is one prompt and seed with a batch of columns (as many as the backend generates at once:
+8 locally, the slot count of a server, the slots of every server in a pool). Running a file,
+re-running a result file (``check_result``) and the app's Experiments tab all go through here,
+whichever backend generates the columns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from ..backends import Backend, BackendError, open_backend
+from ..chats.chat_files import parse_messages
+from ..events import DEFAULT_POLICY, ChatError, Column, ColumnDone, ColumnResult, Request, rendered_record
+from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
+from ..schema.load_settings import LoadSettings
+from ..schema.params import Settings
+from .results import CheckReport, Outcome, ResultError, first_difference
+
+LOCAL_BATCH = 8  # the local engine's most columns per run
+
+
+@dataclass(frozen=True)
+class Job:
+    """One prompt and seed, and the columns of one batch."""
+
+    prompt_index: int
+    prompt: str
+    seed: int
+    columns: tuple[PlannedColumn, ...]
+
+
+def batch_size(backend: Backend) -> int:
+    return max(1, min(backend.info.parallel, 64))
+
+
+def plan(experiment: Experiment, batch: int) -> list[Job]:
+    """Every prompt x seed, its columns cut into batches, in the order results are recorded."""
+    return [Job(prompt_index, prompt, seed, experiment.columns[start:start + batch])
+            for prompt_index, prompt in enumerate(experiment.prompts)
+            for seed in experiment.seeds
+            for start in range(0, len(experiment.columns), batch)]
+
+
+def run_columns(backend: Backend, request: Request, columns: Sequence[Column], batch: int | None = None,
+                on_done: Callable[[ColumnResult], None] | None = None, cancel=None,
+                info: dict | None = None) -> list[ColumnResult]:
+    """Any number of columns, generated ``batch`` at a time; once ``cancel`` is set no further batch starts.
+
+    ``info`` receives what the backend reports of the prompt (its text, tokens, the context policy's outcome)."""
+    batch = batch or batch_size(backend)
+    results: list[ColumnResult] = []
+    for start in range(0, len(columns), batch):
+        if cancel is not None and cancel.is_set():
+            break
+        finished: dict[int, ColumnResult] = {}
+        for event in backend.generate(request, columns[start:start + batch], cancel, info):
+            if isinstance(event, ColumnDone):
+                finished[event.column] = event.result
+                if on_done is not None:
+                    on_done(event.result)
+        results += [finished[i] for i in sorted(finished)]
+    return results
+
+
+def run_experiment(backend: Backend, experiment: Experiment, on_done: Callable[[Any], None] | None = None,
+                   cancel: threading.Event | None = None, batch: int | None = None) -> list[Outcome]:
+    """Every job of the plan; a seed of -1 is drawn once for the whole run, so every column shares it.
+
+    ``cancel`` ends the run between steps and no further job starts: the outcomes are then fewer,
+    or cancelled.
+    """
+    experiment = experiment.with_drawn_seeds()
+    _refuse(backend, experiment.columns)
+    outcomes: list[Outcome] = []
+    for job in plan(experiment, batch or batch_size(backend)):
+        if cancel is not None and cancel.is_set():
+            break
+        info: dict[str, Any] = {}
+        results = run_columns(backend, experiment.request(job.prompt), [c.for_seed(job.seed) for c in job.columns],
+                              None, on_done, cancel, info)
+        rendered = rendered_record(info)
+        outcomes += [Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
+                     for planned, result in zip(job.columns, results)]
+    return outcomes
+
+
+def _refuse(backend: Backend, columns: Sequence[PlannedColumn]) -> None:
+    """Every column the backend cannot run, refused before any token is generated."""
+    for column in columns:
+        refusal = backend.refuse(column.settings)
+        if refusal is not None:
+            raise ExperimentError(f"column {column.label!r}: {refusal} ({backend.info.location})")
+
+
+# -- opening the backend an experiment or result file names ---------------------------------
+@contextlib.contextmanager
+def opened_backend(model: Any, load: LoadSettings, servers: Sequence[str] = (),
+                   api_key: str | None = None) -> Iterator[Backend]:
+    """The backend a file names ('embedded', a path, {hf_repo, hf_file}, {server: URL} or
+    {servers: [...]}), or ``servers`` given on the command line instead; closed after the run."""
+    kind = model_spec_kind(model)
+    if servers or kind == "server":
+        urls = list(servers) or _urls(model)
+        backend = open_backend(servers=urls, api_key=api_key)
+    elif isinstance(model, Mapping):
+        backend = open_backend(None, model["hf_repo"], model["hf_file"], load)
+    else:
+        backend = open_backend(model, load=load)
+    with backend:
+        yield backend
+
+
+def _urls(model: Mapping[str, Any]) -> list[str]:
+    return [model["server"]] if "server" in model else list(model["servers"])
+
+
+# -- reproducing a result file ----------------------------------------------------------------
+def _groups(records: Sequence[Mapping[str, Any]], batch: int) -> list[list[int]]:
+    """Record indices grouped as they can be generated together: one prompt and seed per run."""
+    groups: list[list[int]] = []
+    for index, record in enumerate(records):
+        key = (record.get("prompt"), record.get("seed"))
+        previous = records[groups[-1][0]] if groups else None
+        if previous is None or (previous.get("prompt"), previous.get("seed")) != key or len(groups[-1]) == batch:
+            groups.append([])
+        groups[-1].append(index)
+    return groups
+
+
+def same_model_file(backend: Backend, document: Mapping[str, Any]) -> str | None:
+    """Why the backend's model is not the recorded one, or None."""
+    recorded = document.get("model") or {}
+    sha256 = getattr(backend, "sha256", None)
+    if recorded.get("sha256") and sha256 is not None and recorded["sha256"] != sha256():
+        return (f"the model file differs from the recorded one ({backend.info.file_name}: "
+                f"sha256 {recorded['sha256'][:12]}... recorded)")
+    if recorded.get("file_name") and recorded["file_name"] != backend.info.file_name:
+        return f"the model differs from the recorded one ({recorded['file_name']} recorded, {backend.info.file_name} now)"
+    return None
+
+
+def recorded_request(document: Mapping[str, Any], prompt: str) -> Request:
+    """The request a result file records for ``prompt``: its mode, system prompt, conversation and policy."""
+    messages = document.get("messages")
+    try:
+        history = parse_messages(messages, "result").messages if messages else ()
+    except ChatError as error:
+        raise ResultError(str(error)) from None
+    return Request(prompt, document["mode"], document.get("system"), history,
+                   document.get("context_policy", DEFAULT_POLICY), document.get("prefix") or "")
+
+
+def _rendered_difference(document: Mapping[str, Any], prompt_index: int, info: Mapping[str, Any]) -> str | None:
+    """Where the prompt as sent departs from the recorded one (another chat template, another policy outcome)."""
+    recorded = next((r for r in document.get("rendered") or () if r.get("prompt_index") == prompt_index), {})
+    for key in ("prompt_text", "context"):
+        if key in recorded and recorded[key] != info.get(key):
+            return f"prompt {prompt_index}: the {key.replace('_', ' ')} sent differs from the recorded one"
+    return None
+
+
+def other_machine(backend: Backend, document: Mapping[str, Any]) -> str | None:
+    """Why this machine may compute other texts than the recorded one: another llama.cpp build or
+    another kind of kernels (AVX2, AVX-512, AMX, a GPU). None when they agree or cannot be told."""
+    if backend.info.kind != "local" or (document.get("backend") or {}).get("kind", "local") != "local":
+        return None
+    from ..llama.load_guard import kernel_family
+    from ..llama.models import system_info
+
+    versions = document.get("versions") or {}
+    recorded = (document.get("machine") or {}).get("kernels") or \
+        (kernel_family(versions["llama_cpp_system"]) if isinstance(versions.get("llama_cpp_system"), str) else None)
+    here = kernel_family(system_info())
+    if recorded and recorded != here:
+        return f"recorded on {recorded} kernels, this machine runs {here}: llama.cpp's arithmetic differs, so texts can part"
+    build, this_build = versions.get("llama_cpp_python"), _installed("llama-cpp-python")
+    if build and this_build and build != this_build:
+        return f"recorded with llama-cpp-python {build}, this is {this_build}: another llama.cpp computes other texts"
+    return None
+
+
+def _installed(distribution: str) -> str | None:
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
+    """Run every recorded column again from its recorded settings and compare token by token."""
+    records = document["columns"]
+    different = same_model_file(backend, document)
+    if different is not None:
+        return CheckReport(len(records), different)
+    report = _check_columns(backend, document, records)
+    machine = other_machine(backend, document)
+    return report if machine is None else CheckReport(report.columns, report.mismatch, machine)
+
+
+def _check_columns(backend: Backend, document: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> CheckReport:
+    try:
+        columns = [Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings"))
+                   for i, r in enumerate(records)]
+    except (KeyError, TypeError) as error:
+        raise ResultError(f"columns: a record lacks {error}; not a samplerlab result") from None
+    for group in _groups(records, batch_size(backend)):
+        request = recorded_request(document, records[group[0]]["prompt"])
+        info: dict[str, Any] = {}
+        fresh = run_columns(backend, request, [columns[i] for i in group], info=info)
+        changed = _rendered_difference(document, records[group[0]].get("prompt_index", 0), info)
+        if changed is not None:
+            return CheckReport(len(records), changed)
+        for index, column in zip(group, fresh):
+            difference = first_difference(records[index], column)
+            if difference is not None:
+                record = records[index]
+                return CheckReport(len(records), f"column {record['label']!r} (prompt {record.get('prompt_index', 0)}, "
+                                                 f"seed {record['seed']}) differs at {difference}")
+    return CheckReport(len(records))
+
+
+__all__ = ["BackendError", "Job", "check_result", "opened_backend", "plan", "run_columns", "run_experiment"]
