@@ -6,8 +6,9 @@ the columns ran in this process (the local backend) or on a llama-server.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from .schema.params import Settings
 
@@ -157,15 +158,27 @@ class RunResult:
     prompt_token_ids: list[int] | None = None
 
     @classmethod
-    def of(cls, info: Mapping[str, Any], columns: list[ColumnResult]) -> "RunResult":
+    def of(cls, info: Mapping[str, Any], columns: list[ColumnResult]) -> RunResult:
         """From the ``info`` a backend's generate fills, and the finished columns."""
-        return cls(info["prompt_text"], info["prompt_tokens"], info["prompt_seconds"], columns, info.get("context"),
-                   info.get("prompt_token_ids"))
+        return cls(
+            info["prompt_text"],
+            info["prompt_tokens"],
+            info["prompt_seconds"],
+            columns,
+            info.get("context"),
+            info.get("prompt_token_ids"),
+        )
 
     def rendered(self) -> dict[str, Any]:
         """The prompt as sent, as a result file records it (``rendered``)."""
-        return rendered_record({"prompt_text": self.prompt_text, "prompt_tokens": self.prompt_tokens,
-                                "prompt_token_ids": self.prompt_token_ids, "context": self.context})
+        return rendered_record(
+            {
+                "prompt_text": self.prompt_text,
+                "prompt_tokens": self.prompt_tokens,
+                "prompt_token_ids": self.prompt_token_ids,
+                "context": self.context,
+            }
+        )
 
 
 # What a result file records of each prompt as sent; the token ids let `replay` count the prompt in penalties.

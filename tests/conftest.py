@@ -55,16 +55,33 @@ class LlamaServer:
         import subprocess
         import time
         import urllib.request
-        from tests.llama_server_build import build, server_env
+
         from samplerlab.llama.load_guard import die_with_parent
+        from tests.llama_server_build import build, server_env
 
         binary = build()
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
-            [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port), "--no-webui",
-             "-t", "2", "--no-repack", *flags], env=server_env(), stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
+            [
+                str(binary),
+                "-m",
+                str(model),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-webui",
+                "-t",
+                "2",
+                "--no-repack",
+                *flags,
+            ],
+            env=server_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -80,10 +97,12 @@ class LlamaServer:
 
     def pause(self) -> None:
         import signal
+
         self.process.send_signal(signal.SIGSTOP)
 
     def resume(self) -> None:
         import signal
+
         self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
@@ -95,6 +114,7 @@ class LlamaServer:
 
 def _free_port() -> int:
     import socket
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

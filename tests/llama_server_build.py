@@ -48,20 +48,53 @@ def build(log=sys.stderr) -> Path:
     version = pinned_version()
     with tempfile.TemporaryDirectory(prefix="llama-server-build-") as tmp:
         work = Path(tmp)
-        _run([sys.executable, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps",
-              f"{PACKAGE}=={version}", "-d", str(work)], work, log)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                f"{PACKAGE}=={version}",
+                "-d",
+                str(work),
+            ],
+            work,
+            log,
+        )
         archive = next(work.glob("llama_cpp_python-*.tar.gz"))
         with tarfile.open(archive) as tar:
             tar.extractall(work, filter="data")
         source = next(work.glob("llama_cpp_python-*/vendor/llama.cpp"))
         build_dir = work / "build"
-        _run(["cmake", "-S", str(source), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-              "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
-              "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON", "-DCMAKE_BUILD_RPATH=$ORIGIN"], work, log)
-        _run(["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2),
-              "--target", "llama-server"], work, log)
-        staging = Path(tempfile.mkdtemp(prefix=".llama-server-", dir=target.parent
-                                        if target.parent.exists() else _made(target.parent)))
+        _run(
+            [
+                "cmake",
+                "-S",
+                str(source),
+                "-B",
+                str(build_dir),
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DLLAMA_CURL=OFF",
+                "-DLLAMA_BUILD_TESTS=OFF",
+                "-DLLAMA_BUILD_EXAMPLES=OFF",
+                "-DCMAKE_BUILD_RPATH_USE_ORIGIN=ON",
+                "-DCMAKE_BUILD_RPATH=$ORIGIN",
+            ],
+            work,
+            log,
+        )
+        _run(
+            ["cmake", "--build", str(build_dir), "-j", str(os.cpu_count() or 2), "--target", "llama-server"], work, log
+        )
+        staging = Path(
+            tempfile.mkdtemp(
+                prefix=".llama-server-", dir=target.parent if target.parent.exists() else _made(target.parent)
+            )
+        )
         for item in (build_dir / "bin").iterdir():
             if item.name == "llama-server" or ".so" in item.name:
                 shutil.copy2(item, staging / item.name, follow_symlinks=True)
@@ -78,7 +111,8 @@ def server_env() -> dict[str, str]:
     """The environment that lets the cached binary find its shared libraries wherever it lies."""
     env = dict(os.environ)
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
-        part for part in (str(cache_dir()), env.get("LD_LIBRARY_PATH", "")) if part)
+        part for part in (str(cache_dir()), env.get("LD_LIBRARY_PATH", "")) if part
+    )
     return env
 
 

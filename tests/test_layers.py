@@ -24,8 +24,13 @@ main()
 
 
 def without_llama_or_gradio(home: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK, *args], capture_output=True, text=True, cwd=ROOT,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "", "HOME": str(home), "LANG": "C.UTF-8"})
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "", "HOME": str(home), "LANG": "C.UTF-8"},
+    )
 
 
 def test_help_loads_neither_llama_cpp_nor_gradio(tmp_path: Path) -> None:
@@ -43,12 +48,25 @@ def test_a_preset_exports_without_llama_cpp(tmp_path: Path) -> None:
 def test_the_import_contracts_hold() -> None:
     """pyproject.toml's [tool.importlinter] contracts: layers, llama_cpp and gradio each in their place."""
     pytest.importorskip("importlinter")
-    answer = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
-                             "sys.exit(lint_imports_command())"], capture_output=True, text=True, cwd=ROOT)
+    answer = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert answer.returncode == 0, answer.stdout + answer.stderr
 
 
 def test_python_dash_m_samplerlab_is_the_cli() -> None:
-    answer = subprocess.run([sys.executable, "-m", "samplerlab", "--help"], capture_output=True, text=True, cwd=ROOT,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "", "LANG": "C.UTF-8"})
+    answer = subprocess.run(
+        [sys.executable, "-m", "samplerlab", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "", "LANG": "C.UTF-8"},
+    )
     assert answer.returncode == 0 and "Usage:" in answer.stdout, answer.stderr

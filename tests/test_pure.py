@@ -5,9 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
-PURE = ("samplerlab.schema.params", "samplerlab.schema.chains", "samplerlab.events", "samplerlab.presets.store", "samplerlab.presets.formats",
-        "samplerlab.presets.formats_import", "samplerlab.chats.chat_files", "samplerlab.runs.experiments", "samplerlab.runs.results",
-        "samplerlab.report.page", "samplerlab.backends", "samplerlab.files.model_files")
+PURE = (
+    "samplerlab.schema.params",
+    "samplerlab.schema.chains",
+    "samplerlab.events",
+    "samplerlab.presets.store",
+    "samplerlab.presets.formats",
+    "samplerlab.presets.formats_import",
+    "samplerlab.chats.chat_files",
+    "samplerlab.runs.experiments",
+    "samplerlab.runs.results",
+    "samplerlab.report.page",
+    "samplerlab.backends",
+    "samplerlab.files.model_files",
+)
 
 
 def test_pure_modules_do_not_import_llama_cpp() -> None:

@@ -8,17 +8,18 @@ when the file names it; Stop ends the session's run between steps.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import gradio as gr
 
-from ..runs.comparisons import ExperimentStopped, Finished, save_comparison, stream_file
-from ..runs.experiments import EMBEDDED, Experiment, ExperimentError, load_experiment
-from ..words.i18n import t
 from ..presets.store import PresetError, read_small_text
 from ..report.page import progress_html, render_report
+from ..runs.comparisons import ExperimentStopped, Finished, save_comparison, stream_file
+from ..runs.experiments import EMBEDDED, Experiment, ExperimentError, load_experiment
 from ..runs.results import ResultError
+from ..words.i18n import t
 from .workbench import USER_ERRORS, Workbench
 
 ERRORS = (*USER_ERRORS, ExperimentError, ResultError, OSError)
@@ -57,7 +58,7 @@ class ExperimentCallbacks:
         try:
             self.bench.expect(request.session_hash)
         except ERRORS as error:
-            raise gr.Error(self.bench.message(error), print_exception=False)
+            raise gr.Error(self.bench.message(error), print_exception=False) from None
 
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
@@ -69,8 +70,9 @@ class ExperimentCallbacks:
         runs = 0
         try:
             with self.bench.cancellable(request.session_hash) as cancel:  # entered first: a refusal frees it too
-                experiment, options = self.bench.experiment_run(self.experiment(name),
-                                                                int(max_tokens) if max_tokens else None, notes)
+                experiment, options = self.bench.experiment_run(
+                    self.experiment(name), int(max_tokens) if max_tokens else None, notes
+                )
                 runs = experiment.runs
                 with self.bench.deadline(cancel, notes):
                     for item in stream_file(experiment, cancel, **options):
@@ -80,7 +82,7 @@ class ExperimentCallbacks:
         except ExperimentStopped as error:
             yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs), None]
         except ERRORS as error:
-            raise gr.Error(self.bench.message(error), print_exception=False)
+            raise gr.Error(self.bench.message(error), print_exception=False) from None
 
     def save(self, name: str, lang: str, request: gr.Request) -> str:
         """The session's last comparison, outputs included, as an experiment file and its result."""
@@ -90,8 +92,9 @@ class ExperimentCallbacks:
         if last.request is None or not name.strip():
             return t("run_first", lang)
         try:
-            experiment, result = save_comparison(name.strip(), last.request, last.columns, last.backend,
-                                                 self.bench.experiments_dir, last.rendered)
+            experiment, result = save_comparison(
+                name.strip(), last.request, last.columns, last.backend, self.bench.experiments_dir, last.rendered
+            )
         except ERRORS as error:
             return f"❌ {self.bench.message(error)}"
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
@@ -111,26 +114,41 @@ def _with_notes(status: str, notes: list[str]) -> str:
 
 def report_frame(document: dict) -> str:
     """The self-contained report inside a sandboxed iframe, so its styles and scripts stay its own."""
-    return (f'<iframe sandbox="allow-scripts" style="width:100%;height:900px;border:1px solid #ddd" '
-            f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>')
+    return (
+        f'<iframe sandbox="allow-scripts" style="width:100%;height:900px;border:1px solid #ddd" '
+        f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>'
+    )
 
 
 def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_state: gr.State) -> None:
     calls = ExperimentCallbacks(bench, shared)
     with gr.Row():
         with gr.Column(scale=1):
-            choice = labels.add(gr.Dropdown(calls.names(), value="led-poem" if "led-poem" in calls.names() else None,
-                                            label=t("experiment_file", lang), elem_id="experiment"), "experiment_file")
-            limit = labels.add(gr.Number(None, precision=0, minimum=0, label=t("max_tokens_override", lang),
-                                         elem_id="experiment-max-tokens"), "max_tokens_override")
+            choice = labels.add(
+                gr.Dropdown(
+                    calls.names(),
+                    value="led-poem" if "led-poem" in calls.names() else None,
+                    label=t("experiment_file", lang),
+                    elem_id="experiment",
+                ),
+                "experiment_file",
+            )
+            limit = labels.add(
+                gr.Number(
+                    None, precision=0, minimum=0, label=t("max_tokens_override", lang), elem_id="experiment-max-tokens"
+                ),
+                "max_tokens_override",
+            )
             with gr.Row():
-                run = labels.add(gr.Button(t("run_experiment", lang), variant="primary", elem_id="run-experiment"),
-                                 "run_experiment")
+                run = labels.add(
+                    gr.Button(t("run_experiment", lang), variant="primary", elem_id="run-experiment"), "run_experiment"
+                )
                 stop = labels.add(gr.Button(t("stop_run", lang), elem_id="stop-experiment"), "stop_run")
             status = gr.Markdown(elem_id="experiment-status")
             result = labels.add(gr.File(label=t("result_file", lang), interactive=False), "result_file")
-            name = labels.add(gr.Textbox(label=t("save_comparison", lang), elem_id="comparison-name"),
-                              "save_comparison")
+            name = labels.add(
+                gr.Textbox(label=t("save_comparison", lang), elem_id="comparison-name"), "save_comparison"
+            )
             save = labels.add(gr.Button(t("save_experiment", lang), elem_id="save-comparison"), "save_experiment")
             saved = gr.Markdown(elem_id="comparison-status")
         with gr.Column(scale=2):
@@ -138,8 +156,14 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_st
     report = gr.HTML(elem_id="experiment-report")
     choice.change(calls.show, choice, source, api_visibility="private")
     run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
-        calls.run, [choice, limit], [status, report, result], concurrency_id="model", concurrency_limit=1,
-        api_name="run_experiment")
+        calls.run,
+        [choice, limit],
+        [status, report, result],
+        concurrency_id="model",
+        concurrency_limit=1,
+        api_name="run_experiment",
+    )
     stop.click(calls.stop, None, None, queue=False, api_visibility="private")
     save.click(calls.save, [name, lang_state], saved, api_visibility="private").then(
-        lambda: gr.update(choices=calls.names()), None, choice, queue=False, api_visibility="private")
+        lambda: gr.update(choices=calls.names()), None, choice, queue=False, api_visibility="private"
+    )

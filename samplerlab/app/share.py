@@ -8,9 +8,10 @@ with ``--share-limits tokens=512,seconds=120``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Literal
 
 ShareWrites = Literal["off", "presets"]
 SHARE_WRITES: tuple[str, ...] = ("off", "presets")
@@ -29,7 +30,7 @@ class ShareLimits:
     seconds: float = 60.0  # a run still going after this long is stopped (columns end 'cancelled')
 
     @classmethod
-    def parse(cls, text: str) -> "ShareLimits":
+    def parse(cls, text: str) -> ShareLimits:
         """'tokens=512,seconds=120': the named limits changed, the others left at their defaults."""
         limits = cls()
         for part in filter(None, (p.strip() for p in (text or "").split(","))):
@@ -37,7 +38,7 @@ class ShareLimits:
             limits = limits._with(name.strip(), raw.strip())
         return limits
 
-    def _with(self, name: str, raw: str) -> "ShareLimits":
+    def _with(self, name: str, raw: str) -> ShareLimits:
         known = {f.name: f for f in fields(self)}
         if name not in known:
             raise ShareLimitsError(f"--share-limits: unknown limit {name!r}; known: {', '.join(known)}")
@@ -60,8 +61,13 @@ def relative_message(message: str, roots: Iterable[tuple[Path | None, str]]) -> 
     Errors name files by their server path (``/home/x/presets/foo.yaml``); a stranger needs only
     ``presets/foo.yaml``, and should not learn the host's layout.
     """
-    spellings = {spelling: name for root, name in roots if root is not None
-                 for spelling in (str(root.resolve()), str(root.absolute()), str(root)) if spelling not in (".", "")}
+    spellings = {
+        spelling: name
+        for root, name in roots
+        if root is not None
+        for spelling in (str(root.resolve()), str(root.absolute()), str(root))
+        if spelling not in (".", "")
+    }
     for spelling in sorted(spellings, key=len, reverse=True):  # a folder inside another goes first
         message = message.replace(spelling, spellings[spelling])
     return message

@@ -10,32 +10,52 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request leaves the machine uninvited
 
 import gradio as gr  # noqa: E402
 
-from ..words import i18n
 from ..chats.chat_files import parse_policy
 from ..chats.conversation import parse_history
-from .conversation_panel import conversation_panel
 from ..events import DEFAULT_POLICY, Column, ColumnDone, Queued, Request, TokenEvent
-from ..words.errors_ja import localize
-from ..words.i18n import t
-from ..schema.params import KNOB_BY_NAME, Settings
-from ..schema.load_settings import LOAD_KNOBS, LoadSettings
+from ..presets.formats import export_preset
+from ..presets.store import Preset, PresetError, file_stem, list_presets, load_preset, parse_preset_text, preset_yaml
 from ..report.explain_html import CSS as WHY_CSS
 from ..runs.results import column_record
-from .understand_panel import alternatives, branch, branch_row, what_if_line
-from .views import (COLOR_MAP, CSS as VIEW_CSS, candidates_html, forced_spans, stats_line, token_frame, token_spans,
-                    why_html)
+from ..schema.load_settings import LOAD_KNOBS, LoadSettings
+from ..schema.params import KNOB_BY_NAME, Settings
+from ..words import i18n
+from ..words.errors_ja import localize
+from ..words.i18n import t
+from .conversation_panel import conversation_panel
 from .experiments_tab import experiments_panel
-from ..presets.formats import export_preset
-from ..presets.store import Preset, PresetError, list_presets, load_preset, parse_preset_text, preset_yaml, file_stem
-from .widgets import (COLUMN_KNOBS, RUN_KNOBS, column_settings, describe_columns, from_widget, knob_widget,
-                      run_level_values, split_columns, widget_values)
+from .understand_panel import alternatives, branch, branch_row, what_if_line
+from .views import (
+    COLOR_MAP,
+    candidates_html,
+    forced_spans,
+    stats_line,
+    token_frame,
+    token_spans,
+    why_html,
+)
+from .views import (
+    CSS as VIEW_CSS,
+)
+from .widgets import (
+    COLUMN_KNOBS,
+    RUN_KNOBS,
+    column_settings,
+    describe_columns,
+    from_widget,
+    knob_widget,
+    run_level_values,
+    split_columns,
+    widget_values,
+)
 from .workbench import USER_ERRORS, Workbench
 
 MAX_COLUMNS = 6
@@ -44,11 +64,18 @@ STREAM_EVERY = 0.15  # seconds between UI refreshes while streaming
 MAX_UPLOAD = 64 * 1024  # bytes; presets are a few hundred
 RUN_START = {"max_tokens": 128}  # a UI choice, not a default: the app starts shorter than the schema's 256
 # so a first run is quick; the CLI and the API (compare_api) take the schema's defaults
-INITIAL_PRESETS = ("llama.cpp defaults", "greedy", "min-p creative", "mirostat 2", "xtc + dry creative writing",
-                   "factual low temperature")
+INITIAL_PRESETS = (
+    "llama.cpp defaults",
+    "greedy",
+    "min-p creative",
+    "mirostat 2",
+    "xtc + dry creative writing",
+    "factual low temperature",
+)
 CSS = VIEW_CSS + WHY_CSS
-THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                          font_mono=["ui-monospace", "SFMono-Regular", "monospace"])  # no web fonts
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "SFMono-Regular", "monospace"]
+)  # no web fonts
 
 
 class Callbacks:
@@ -65,7 +92,7 @@ class Callbacks:
         try:
             self.bench.expect(request.session_hash)
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error) from None
 
     def run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, prefix, count, *flat):
         """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds."""
@@ -75,13 +102,14 @@ class Callbacks:
     def _run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, prefix, count, *flat):
         count = int(count)
         try:
-            asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)),
-                            prefix or "")
-            run_level = run_level_values(*flat[:len(RUN_KNOBS)])
-            columns = [Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
-                       for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS):]))[:count])]
+            asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)), prefix or "")
+            run_level = run_level_values(*flat[: len(RUN_KNOBS)])
+            columns = [
+                Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
+                for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS) :]))[:count])
+            ]
         except USER_ERRORS as error:
-            raise self.error(error, lang)
+            raise self.error(error, lang) from None
         texts, tokens, stats = [""] * MAX_COLUMNS, [[] for _ in range(MAX_COLUMNS)], [""] * MAX_COLUMNS
         tails, notes = [""] * MAX_COLUMNS, []
         last = 0.0
@@ -102,7 +130,7 @@ class Callbacks:
                     last = time.monotonic()
                     yield self._outputs(texts, tokens, stats, tails, asked.prefix)
         except USER_ERRORS as error:
-            raise self.error(error, lang)
+            raise self.error(error, lang) from None
         stats = [f"{line}  \n{'; '.join(notes)}" if line and notes else line for line in stats]
         yield self._outputs(texts, tokens, stats, tails, asked.prefix)
 
@@ -122,13 +150,20 @@ class Callbacks:
         """The clicked token's candidates, and its alternatives offered for a branch."""
         last = self.bench.last(request.session_hash)
         results = last.columns
-        index = event.index - (1 if last.request is not None and last.request.prefix else 0) \
-            if isinstance(event.index, int) else -1
+        index = (
+            event.index - (1 if last.request is not None and last.request.prefix else 0)
+            if isinstance(event.index, int)
+            else -1
+        )
         if column >= len(results) or not 0 <= index < len(results[column].tokens):
             return [t("pick_token", lang), gr.update(visible=False), gr.update(), -1]
         options = alternatives(self.bench, request.session_hash, column, index)
-        return [candidates_html(results[column].tokens[index], results[column].chain, lang), gr.update(visible=True),
-                gr.update(choices=options, value=options[0] if options else None), index]
+        return [
+            candidates_html(results[column].tokens[index], results[column].chain, lang),
+            gr.update(visible=True),
+            gr.update(choices=options, value=options[0] if options else None),
+            index,
+        ]
 
     def branch(self, column: int, index: int, choice: str, request: gr.Request) -> str:
         return branch(self.bench, request.session_hash, column, int(index), choice or "")
@@ -155,29 +190,42 @@ class Callbacks:
     def charts(self, lang: str, request: gr.Request) -> list[Any]:
         """Each column's by-token chart from the last run, its parting from column 1 marked; others hidden."""
         records = self._records(request)
-        return [gr.update(value=token_frame(records[i], records[0], lang), title=t("chart_label", lang), visible=True)
-                if i < len(records)
-                else gr.update(visible=False) for i in range(MAX_COLUMNS)]
+        return [
+            gr.update(value=token_frame(records[i], records[0], lang), title=t("chart_label", lang), visible=True)
+            if i < len(records)
+            else gr.update(visible=False)
+            for i in range(MAX_COLUMNS)
+        ]
 
     # -- model ------------------------------------------------------------------
     def model_markdown(self, lang: str = "en") -> str:
         info = self.bench.backend.info
-        where = f" — llama-server {info.location} ({info.parallel} slots, build {info.llama_cpp_build})" \
-            if info.kind != "local" else ""
+        where = (
+            f" — llama-server {info.location} ({info.parallel} slots, build {info.llama_cpp_build})"
+            if info.kind != "local"
+            else ""
+        )
         lines = [f"**{info.file_name}**{where}: {i18n.model_summary(info, lang)}"]
         if self.bench.independence is not None:
             check = self.bench.independence
             lines.append(i18n.independence(check.independent, check.max_difference, lang))
         return "\n\n".join(lines)
 
-    def load_model(self, lang: str, path: str, hf_repo: str, hf_file: str, *load_values: Any,
-                   progress: gr.Progress = gr.Progress(track_tqdm=True)) -> str:
+    def load_model(
+        self,
+        lang: str,
+        path: str,
+        hf_repo: str,
+        hf_file: str,
+        *load_values: Any,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),
+    ) -> str:
         """Load another model (a Hugging Face download shows its progress); the old one stays on failure."""
         values = {k.name: from_widget(k, v) for k, v in zip(LOAD_KNOBS, load_values)}
         try:
             self.bench.load_model(path.strip(), hf_repo.strip(), hf_file.strip(), values)
         except USER_ERRORS as error:
-            raise self.error(error, lang)
+            raise self.error(error, lang) from None
         return self.model_markdown(lang)
 
     # -- presets ----------------------------------------------------------------
@@ -194,7 +242,7 @@ class Callbacks:
         try:
             return widget_values(load_preset(name, self.bench.presets_dir).settings)
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error) from None
 
     def refresh(self, lang: str) -> list[Any]:
         """What a page shows of the shared state, current when the page (re)loads."""
@@ -202,15 +250,20 @@ class Callbacks:
 
     def _refreshed(self, message: str, selected: str | None) -> list[Any]:
         names = self.preset_names()
-        return [message, gr.update(choices=names, value=selected),
-                *(gr.update(choices=names) for _ in range(MAX_COLUMNS))]
+        return [
+            message,
+            gr.update(choices=names, value=selected),
+            *(gr.update(choices=names) for _ in range(MAX_COLUMNS)),
+        ]
 
-    def save_column_preset(self, lang: str, source: str, name: str, description: str, overwrite: bool,
-                           *flat: Any) -> list[Any]:
+    def save_column_preset(
+        self, lang: str, source: str, name: str, description: str, overwrite: bool, *flat: Any
+    ) -> list[Any]:
         try:
             settings = column_settings(split_columns(list(flat))[int(source) - 1], {}, int(source) - 1)
-            preset = Preset(name=name.strip(), description=description.strip(), settings=settings, builtin=False,
-                            path=None)
+            preset = Preset(
+                name=name.strip(), description=description.strip(), settings=settings, builtin=False, path=None
+            )
             self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, ValueError) as error:
             return self._refreshed(f"❌ {localize(self.bench.message(error), lang)}", None)
@@ -245,7 +298,7 @@ class Callbacks:
         try:
             return preset_yaml(load_preset(name, self.bench.presets_dir))
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error) from None
 
     def save_preset_api(self, name: str, description: str, settings: str, overwrite: bool = False) -> str:
         """Save settings (a JSON object of knobs) as a user preset, for scripts."""
@@ -256,15 +309,21 @@ class Callbacks:
             preset = Preset(name=name, description=description, settings=Settings(values, source="settings"))
             saved = self.bench.save_preset(preset, overwrite=bool(overwrite))
         except json.JSONDecodeError as error:
-            raise gr.Error(f"settings: not valid JSON ({error.msg})", print_exception=False)
+            raise gr.Error(f"settings: not valid JSON ({error.msg})", print_exception=False) from None
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error) from None
         return f"saved preset {saved.name!r}"
 
-    def compare_api(self, prompt: str, seed: int = KNOB_BY_NAME["seed"].default,
-                    max_tokens: int = KNOB_BY_NAME["max_tokens"].default, columns: str = '[{"label": "default"}]',
-                    messages: str = "", context_policy: str = DEFAULT_POLICY,
-                    request: gr.Request = None) -> Iterator[dict]:  # type: ignore[assignment]
+    def compare_api(
+        self,
+        prompt: str,
+        seed: int = KNOB_BY_NAME["seed"].default,
+        max_tokens: int = KNOB_BY_NAME["max_tokens"].default,
+        columns: str = '[{"label": "default"}]',
+        messages: str = "",
+        context_policy: str = DEFAULT_POLICY,
+        request: gr.Request = None,
+    ) -> Iterator[dict]:  # type: ignore[assignment]
         """Run a comparison for scripts: columns as JSON, shaped like an experiment file's; ``messages``
         (a JSON list of {role, content}) are the conversation before ``prompt``. Defaults are the schema's.
 
@@ -278,12 +337,13 @@ class Callbacks:
         try:
             self.bench.expect(request.session_hash)  # shared: one waiting or running run per client
         except USER_ERRORS as error:
-            raise self.error(error)
+            raise self.error(error) from None
         with self.bench.cancellable(request.session_hash):
             try:
                 parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
-                asked = Request(prompt, "chat", None, parse_history(messages, "messages"),
-                                str(parse_policy(context_policy)))
+                asked = Request(
+                    prompt, "chat", None, parse_history(messages, "messages"), str(parse_policy(context_policy))
+                )
                 for event in self.bench.stream(request.session_hash, asked, parsed, notes):
                     if isinstance(event, ColumnDone):
                         done[event.column] = event.result
@@ -291,7 +351,7 @@ class Callbacks:
                         last = time.monotonic()
                         yield _api_answer(done, notes)
             except USER_ERRORS as error:
-                raise self.error(error)
+                raise self.error(error) from None
         yield _api_answer(done, notes)
 
 
@@ -353,28 +413,68 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         with gr.Tab(t("experiments", lang)) as experiments_tab:
             experiments_panel(bench, lang, shared, labels, lang_state)
         labels.add(experiments_tab, "experiments")
-        language.change(lambda lang_: [lang_, *labels.updates(lang_)], language,
-                        [lang_state, *(w for w, _, _ in labels.widgets)], queue=False,
-                        api_visibility="private")
+        language.change(
+            lambda lang_: [lang_, *labels.updates(lang_)],
+            language,
+            [lang_state, *(w for w, _, _ in labels.widgets)],
+            queue=False,
+            api_visibility="private",
+        )
         # What is already on screen follows the language too: notes, marks and the last run's stats.
         marked = [w for c in columns for w in c["knobs"]]  # describe_columns: notes and marks per column
         marks_in, marks_out = [count, *marked], [*(c["note"] for c in columns), *marked]
-        language.change(describe_columns, [language, *marks_in], marks_out, queue=False,
-                        show_progress="hidden", api_visibility="private")
-        language.change(calls.restats, language, run_outputs[-MAX_COLUMNS:], queue=False,
-                        show_progress="hidden", api_visibility="private")
-        language.change(calls.charts, language, [c["chart"] for c in columns], queue=False,
-                        show_progress="hidden", api_visibility="private")
-        language.change(calls.rewhy, [language, *why], why[-1], queue=False, show_progress="hidden",
-                        api_visibility="private")
+        language.change(
+            describe_columns,
+            [language, *marks_in],
+            marks_out,
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        language.change(
+            calls.restats,
+            language,
+            run_outputs[-MAX_COLUMNS:],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        language.change(
+            calls.charts,
+            language,
+            [c["chart"] for c in columns],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        language.change(
+            calls.rewhy, [language, *why], why[-1], queue=False, show_progress="hidden", api_visibility="private"
+        )
         # Only visible columns can be saved as presets.
-        count.change(lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"), count, source,
-                     queue=False, show_progress="hidden", api_visibility="private")
-        demo.load(describe_columns, [lang_state, *marks_in], marks_out, queue=False, show_progress="hidden",
-                  api_visibility="private")  # marks from the start
+        count.change(
+            lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"),
+            count,
+            source,
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
+        demo.load(
+            describe_columns,
+            [lang_state, *marks_in],
+            marks_out,
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )  # marks from the start
         # Another session may have loaded a model or saved a preset since the page was built.
-        demo.load(calls.refresh, lang_state, [model_info, shown, *(c["preset"] for c in columns)], queue=False,
-                  api_visibility="private")
+        demo.load(
+            calls.refresh,
+            lang_state,
+            [model_info, shown, *(c["preset"] for c in columns)],
+            queue=False,
+            api_visibility="private",
+        )
         # Started at once (the model's lock orders the runs), so a client's second call while its first
         # waits or runs is refused at once instead of queueing ahead of other visitors.
         gr.api(calls.compare_api, api_name="compare", concurrency_limit=None)
@@ -391,45 +491,83 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang
     info = labels.add(gr.Markdown(calls.model_markdown(lang), elem_id="model-info"), calls.model_markdown)
     with labels.add(gr.Accordion(t("model", lang), open=False), "model"):
         with gr.Row():
-            path = labels.add(gr.Textbox(label=t("model_path", lang), interactive=True,
-                                         info=t("paths_off", lang) if shared else None), "model_path")
+            path = labels.add(
+                gr.Textbox(
+                    label=t("model_path", lang), interactive=True, info=t("paths_off", lang) if shared else None
+                ),
+                "model_path",
+            )
             hf_repo = labels.add(gr.Textbox(label=t("hf_repo", lang), interactive=not shared), "hf_repo")
             hf_file = labels.add(gr.Textbox(label=t("hf_file", lang), interactive=not shared), "hf_file")
         with labels.add(gr.Accordion(t("load_settings", lang), open=False), "load_settings"):
             loaded = calls.bench.model.load if calls.bench.model is not None else LoadSettings()
-            load_widgets = [labels.add(knob_widget(k, lang, loaded[k.name]), None,
-                                       lambda lang_, k=k: i18n.knob_info(k, lang_)) for k in LOAD_KNOBS]
+            load_widgets = [
+                labels.add(knob_widget(k, lang, loaded[k.name]), None, lambda lang_, k=k: i18n.knob_info(k, lang_))
+                for k in LOAD_KNOBS
+            ]
             for widget in load_widgets if shared or calls.bench.model is None else ():
                 widget.interactive = False  # shared: the model loads as the command line said
         with gr.Row():
             load = labels.add(gr.Button(t("load", lang), variant="secondary"), "load")
             embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
-    load.click(calls.load_model, [lang_state, path, hf_repo, hf_file, *load_widgets], info, concurrency_id="model",
-               api_visibility="private")
-    embedded.click(lambda lang_, *values: calls.load_model(lang_, "", "", "", *values), [lang_state, *load_widgets], info,
-                   concurrency_id="model", api_visibility="private")
+    load.click(
+        calls.load_model,
+        [lang_state, path, hf_repo, hf_file, *load_widgets],
+        info,
+        concurrency_id="model",
+        api_visibility="private",
+    )
+    embedded.click(
+        lambda lang_, *values: calls.load_model(lang_, "", "", "", *values),
+        [lang_state, *load_widgets],
+        info,
+        concurrency_id="model",
+        api_visibility="private",
+    )
     return info
 
 
 def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State):
     with gr.Row():
         with gr.Column(scale=3):
-            mode = labels.add(gr.Radio(["chat", "raw"], value="chat", label=t("mode", lang),
-                                       info=t("mode_info", lang)), "mode", "mode_info")
+            mode = labels.add(
+                gr.Radio(["chat", "raw"], value="chat", label=t("mode", lang), info=t("mode_info", lang)),
+                "mode",
+                "mode_info",
+            )
             system = labels.add(gr.Textbox(label=t("system", lang), lines=1), "system")
-            prompt = labels.add(gr.Textbox(label=t("user", lang), lines=3, elem_id="prompt",
-                                           value="Write a short poem praising light-emitting diodes."), "user")
+            prompt = labels.add(
+                gr.Textbox(
+                    label=t("user", lang),
+                    lines=3,
+                    elem_id="prompt",
+                    value="Write a short poem praising light-emitting diodes.",
+                ),
+                "user",
+            )
         with gr.Column(scale=1):
-            run_widgets = [labels.add(knob_widget(k, lang, RUN_START.get(k.name), f"run-{k.name.replace('_', '-')}"), None,
-                                      lambda lang_, k=k: i18n.knob_info(k, lang_)) for k in RUN_KNOBS]
+            run_widgets = [
+                labels.add(
+                    knob_widget(k, lang, RUN_START.get(k.name), f"run-{k.name.replace('_', '-')}"),
+                    None,
+                    lambda lang_, k=k: i18n.knob_info(k, lang_),
+                )
+                for k in RUN_KNOBS
+            ]
             seed = run_widgets[RUN_KNOBS.index(KNOB_BY_NAME["seed"])]
             dice = labels.add(gr.Button(t("dice", lang), size="sm", elem_id="dice"), "dice")
-            count = labels.add(gr.Slider(2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang),
-                                         elem_id="column-count"),
-                               "columns")
+            count = labels.add(
+                gr.Slider(
+                    2, MAX_COLUMNS, value=DEFAULT_COLUMNS, step=1, label=t("columns", lang), elem_id="column-count"
+                ),
+                "columns",
+            )
     chat, policy = conversation_panel(calls.bench, labels, lang, lang_state, prompt, MAX_COLUMNS)
-    prefix = labels.add(gr.Textbox(label=t("prefix", lang), info=t("prefix_info", lang), lines=1, elem_id="prefix"),
-                        "prefix", "prefix_info")
+    prefix = labels.add(
+        gr.Textbox(label=t("prefix", lang), info=t("prefix_info", lang), lines=1, elem_id="prefix"),
+        "prefix",
+        "prefix_info",
+    )
     with gr.Row():
         run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
         stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
@@ -440,9 +578,14 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
             with gr.Column(visible=index < DEFAULT_COLUMNS, min_width=280, elem_id=f"column-{index}") as box:
                 columns.append({"box": box, **_column_layout(index, lang, calls, labels, lang_state)})
     knob_inputs = [w for c in columns for w in c["knobs"]]
-    count.change(lambda n: [gr.update(visible=i < int(n)) for i in range(MAX_COLUMNS)], count,
-                 [c["box"] for c in columns], queue=False, show_progress="hidden",
-                 api_visibility="private")
+    count.change(
+        lambda n: [gr.update(visible=i < int(n)) for i in range(MAX_COLUMNS)],
+        count,
+        [c["box"] for c in columns],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
     dice.click(lambda: random.randrange(2**31), None, seed, queue=False, api_visibility="private")
     run_inputs = [lang_state, mode, system, prompt, chat, policy, prefix, count, *run_widgets, *knob_inputs]
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
@@ -452,16 +595,34 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
     ).then(calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private")
     for index, column in enumerate(columns):
         column["branch_button"].click(
-            _branch_handler(calls, index), [column["token_index"], column["branch_choice"]], prefix, queue=False,
-            api_visibility="private").then(calls.expect, None, None, queue=False, api_visibility="private").then(
+            _branch_handler(calls, index),
+            [column["token_index"], column["branch_choice"]],
+            prefix,
+            queue=False,
+            api_visibility="private",
+        ).then(calls.expect, None, None, queue=False, api_visibility="private").then(
             calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
         ).then(calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private")
-        gr.on([k.change for k in column["knobs"]], _what_if_handler(calls, index), [lang_state, *column["knobs"]],
-              column["what_if"], queue=False, show_progress="hidden", api_visibility="private")
+        gr.on(
+            [k.change for k in column["knobs"]],
+            _what_if_handler(calls, index),
+            [lang_state, *column["knobs"]],
+            column["what_if"],
+            queue=False,
+            show_progress="hidden",
+            api_visibility="private",
+        )
     stop_button.click(calls.stop, None, None, queue=False, api_visibility="private")
     notes = [c["note"] for c in columns]
-    gr.on([k.change for k in knob_inputs] + [count.change], describe_columns,
-          [lang_state, count, *knob_inputs], [*notes, *knob_inputs], queue=False, show_progress="hidden", api_visibility="private")
+    gr.on(
+        [k.change for k in knob_inputs] + [count.change],
+        describe_columns,
+        [lang_state, count, *knob_inputs],
+        [*notes, *knob_inputs],
+        queue=False,
+        show_progress="hidden",
+        api_visibility="private",
+    )
     return run_inputs, run_outputs, columns, count, why
 
 
@@ -480,30 +641,63 @@ def _why_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State
 def _branch_handler(calls: Callbacks, index: int):
     def handler(request: gr.Request, token_index: int, choice: str) -> str:
         return calls.branch(index, token_index, choice, request)
+
     return handler
 
 
 def _what_if_handler(calls: Callbacks, index: int):
     def handler(request: gr.Request, lang_: str, *raw: Any) -> str:
         return calls.what_if(index, lang_, *raw, request=request)
+
     return handler
 
 
 def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang_state: gr.State) -> dict:
-    labels.add(gr.Markdown(f"### {t('column', lang)} {index + 1}"), lambda lang_: f"### {t('column', lang_)} {index + 1}")
+    labels.add(
+        gr.Markdown(f"### {t('column', lang)} {index + 1}"), lambda lang_: f"### {t('column', lang_)} {index + 1}"
+    )
     initial = calls.initial_preset(index)
-    preset = labels.add(gr.Dropdown(calls.preset_names(), value=initial.name if initial else None,
-                                    label=t("preset", lang), elem_id=f"preset-{index}"), "preset")
-    view = labels.add(gr.Checkbox(False, label=t("token_view", lang), info=t("token_view_info", lang),
-                                  elem_id=f"token-view-{index}"), "token_view", "token_view_info")
-    output = labels.add(gr.Textbox(label=t("output", lang), lines=10, max_lines=30, interactive=False,
-                                   elem_id=f"output-{index}"), "output")
-    spans = labels.add(gr.HighlightedText(label=t("output", lang), color_map=COLOR_MAP, show_legend=True,
-                                          combine_adjacent=False, show_inline_category=False, visible=False,
-                                          elem_id=f"tokens-{index}"), "output")
+    preset = labels.add(
+        gr.Dropdown(
+            calls.preset_names(),
+            value=initial.name if initial else None,
+            label=t("preset", lang),
+            elem_id=f"preset-{index}",
+        ),
+        "preset",
+    )
+    view = labels.add(
+        gr.Checkbox(False, label=t("token_view", lang), info=t("token_view_info", lang), elem_id=f"token-view-{index}"),
+        "token_view",
+        "token_view_info",
+    )
+    output = labels.add(
+        gr.Textbox(label=t("output", lang), lines=10, max_lines=30, interactive=False, elem_id=f"output-{index}"),
+        "output",
+    )
+    spans = labels.add(
+        gr.HighlightedText(
+            label=t("output", lang),
+            color_map=COLOR_MAP,
+            show_legend=True,
+            combine_adjacent=False,
+            show_inline_category=False,
+            visible=False,
+            elem_id=f"tokens-{index}",
+        ),
+        "output",
+    )
     stats = gr.Markdown(elem_id=f"stats-{index}")
-    chart = gr.LinePlot(x="token", y="value", color="series", title=t("chart_label", lang), show_label=False,
-                        height=320, visible=False, elem_id=f"chart-{index}")  # a label would hide the legend
+    chart = gr.LinePlot(
+        x="token",
+        y="value",
+        color="series",
+        title=t("chart_label", lang),
+        show_label=False,
+        height=320,
+        visible=False,
+        elem_id=f"chart-{index}",
+    )  # a label would hide the legend
     if index:
         why_here = labels.add(gr.Button(t("why_here", lang), size="sm", elem_id=f"why-here-{index}"), "why_here")
         why_shown = gr.HTML(elem_id=f"why-{index}")
@@ -517,55 +711,99 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
     note = gr.Markdown()
     knobs = []
     for group in dict.fromkeys(k.group for k in COLUMN_KNOBS):
-        with labels.add(gr.Accordion(i18n.group_label(group, lang), open=group in ("truncation", "temperature")),
-                        lambda lang_, g=group: i18n.group_label(g, lang_)):
+        with labels.add(
+            gr.Accordion(i18n.group_label(group, lang), open=group in ("truncation", "temperature")),
+            lambda lang_, g=group: i18n.group_label(g, lang_),
+        ):
             for knob in (k for k in COLUMN_KNOBS if k.group == group):
                 value = initial.settings[knob.name] if initial else None
-                knobs.append(labels.add(knob_widget(knob, lang, value, f"{knob.name}-{index}"), None,
-                                        lambda lang_, k=knob: i18n.knob_info(k, lang_)))
-    view.change(lambda on: [gr.update(visible=not on), gr.update(visible=on), gr.update(visible=on)],
-                view, [output, spans, candidates], queue=False, api_visibility="private")
+                knobs.append(
+                    labels.add(
+                        knob_widget(knob, lang, value, f"{knob.name}-{index}"),
+                        None,
+                        lambda lang_, k=knob: i18n.knob_info(k, lang_),
+                    )
+                )
+    view.change(
+        lambda on: [gr.update(visible=not on), gr.update(visible=on), gr.update(visible=on)],
+        view,
+        [output, spans, candidates],
+        queue=False,
+        api_visibility="private",
+    )
 
     def show_candidates(lang_: str, event: gr.SelectData, request: gr.Request) -> list[Any]:
         return calls.select_token(index, lang_, event, request)
 
-    spans.select(show_candidates, lang_state, [candidates, understanding["branch_row"], understanding["branch_choice"],
-                                               understanding["token_index"]], queue=False, api_visibility="private")
+    spans.select(
+        show_candidates,
+        lang_state,
+        [candidates, understanding["branch_row"], understanding["branch_choice"], understanding["token_index"]],
+        queue=False,
+        api_visibility="private",
+    )
     preset.input(calls.preset_values, preset, knobs, queue=False, api_visibility="private")
-    return {"output": output, "spans": spans, "stats": stats, "note": note, "knobs": knobs, "preset": preset,
-            "chart": chart, **understanding}
+    return {
+        "output": output,
+        "spans": spans,
+        "stats": stats,
+        "note": note,
+        "knobs": knobs,
+        "preset": preset,
+        "chart": chart,
+        **understanding,
+    }
 
 
-def _presets_panel(calls: Callbacks, labels: Labels, lang: str, columns: list[dict],
-                   lang_state: gr.State) -> tuple[gr.Dropdown, gr.Dropdown]:
+def _presets_panel(
+    calls: Callbacks, labels: Labels, lang: str, columns: list[dict], lang_state: gr.State
+) -> tuple[gr.Dropdown, gr.Dropdown]:
     from ..presets.formats import EXPORT_FORMATS
+
     status = gr.Markdown(elem_id="preset-status")
     with gr.Row():
         with gr.Column():
-            source = labels.add(gr.Dropdown([str(i + 1) for i in range(DEFAULT_COLUMNS)], value="1",
-                                            label=t("save_from", lang)), "save_from")
+            source = labels.add(
+                gr.Dropdown([str(i + 1) for i in range(DEFAULT_COLUMNS)], value="1", label=t("save_from", lang)),
+                "save_from",
+            )
             name = labels.add(gr.Textbox(label=t("preset_name", lang), elem_id="preset-name"), "preset_name")
             description = labels.add(gr.Textbox(label=t("preset_description", lang)), "preset_description")
             overwrite = labels.add(gr.Checkbox(False, label=t("overwrite", lang)), "overwrite")
             save = labels.add(gr.Button(t("save", lang), elem_id="save-preset"), "save")
-            upload = labels.add(gr.File(label=t("upload", lang), file_types=[".yaml", ".yml"], type="filepath",
-                                        elem_id="upload-preset"), "upload")
+            upload = labels.add(
+                gr.File(
+                    label=t("upload", lang), file_types=[".yaml", ".yml"], type="filepath", elem_id="upload-preset"
+                ),
+                "upload",
+            )
         with gr.Column():
             chosen = labels.add(gr.Dropdown(calls.preset_names(), label=t("show_preset", lang)), "show_preset")
             yaml_view = gr.Code(language="yaml", interactive=False)
             download = labels.add(gr.File(label=t("download", lang), interactive=False), "download")
-            target = labels.add(gr.Dropdown(list(EXPORT_FORMATS), value=list(EXPORT_FORMATS)[0],
-                                            label=t("export_to", lang)), "export_to")
+            target = labels.add(
+                gr.Dropdown(list(EXPORT_FORMATS), value=list(EXPORT_FORMATS)[0], label=t("export_to", lang)),
+                "export_to",
+            )
             exported = gr.Code(interactive=False)
     all_knobs = [w for c in columns for w in c["knobs"]]
     dropdowns = [c["preset"] for c in columns]
-    save.click(calls.save_column_preset, [lang_state, source, name, description, overwrite, *all_knobs],
-               [status, chosen, *dropdowns],
-               api_visibility="private")
-    upload.upload(calls.upload_preset, [upload, overwrite, lang_state], [status, chosen, *dropdowns],
-                  api_name="upload_preset")
-    gr.on([chosen.change, target.change], calls.show_preset, [chosen, target], [yaml_view, download, exported],
-          api_visibility="private")
+    save.click(
+        calls.save_column_preset,
+        [lang_state, source, name, description, overwrite, *all_knobs],
+        [status, chosen, *dropdowns],
+        api_visibility="private",
+    )
+    upload.upload(
+        calls.upload_preset, [upload, overwrite, lang_state], [status, chosen, *dropdowns], api_name="upload_preset"
+    )
+    gr.on(
+        [chosen.change, target.change],
+        calls.show_preset,
+        [chosen, target],
+        [yaml_view, download, exported],
+        api_visibility="private",
+    )
     return chosen, source
 
 
@@ -580,9 +818,16 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     return pairs  # type: ignore[return-value]
 
 
-def serve(bench: Workbench, lang: str = "en", host: str = "127.0.0.1", port: int | None = None,
-          share: bool = False, auth: list[tuple[str, str]] | None = None, block: bool = True,
-          say=print) -> tuple[gr.Blocks, str, str | None]:
+def serve(
+    bench: Workbench,
+    lang: str = "en",
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    share: bool = False,
+    auth: list[tuple[str, str]] | None = None,
+    block: bool = True,
+    say=print,
+) -> tuple[gr.Blocks, str, str | None]:
     """Launch the app; a share link that cannot be made is reported and the app keeps serving locally."""
     demo = build_app(bench, lang, shared=share)
     demo.queue(default_concurrency_limit=1, max_size=64)
@@ -590,15 +835,34 @@ def serve(bench: Workbench, lang: str = "en", host: str = "127.0.0.1", port: int
         say("!" * 72 + f"\n!! {t('share_warning', 'en')}\n!! Add --auth user:password to restrict it.\n" + "!" * 72)
     try:
         _, local_url, share_url = demo.launch(
-            server_name=host, server_port=port, share=share, auth=auth, theme=THEME, css=CSS, quiet=True,
-            max_file_size="1mb", prevent_thread_lock=True, show_error=False, footer_links=["api"])
+            server_name=host,
+            server_port=port,
+            share=share,
+            auth=auth,
+            theme=THEME,
+            css=CSS,
+            quiet=True,
+            max_file_size="1mb",
+            prevent_thread_lock=True,
+            show_error=False,
+            footer_links=["api"],
+        )
     except Exception as error:  # gradio raises various errors when the tunnel is unreachable
         if not share:
             raise
         say(f"Could not create a share link ({str(error).splitlines()[0]}); serving locally only.")
-        _, local_url, share_url = demo.launch(server_name=host, server_port=port, share=False, auth=auth,
-                                              theme=THEME, css=CSS, quiet=True, max_file_size="1mb",
-                                              prevent_thread_lock=True, footer_links=["api"])
+        _, local_url, share_url = demo.launch(
+            server_name=host,
+            server_port=port,
+            share=False,
+            auth=auth,
+            theme=THEME,
+            css=CSS,
+            quiet=True,
+            max_file_size="1mb",
+            prevent_thread_lock=True,
+            footer_links=["api"],
+        )
     if share and not share_url:
         say("Could not create a share link (no internet connection?); serving locally only.")
     say(f"samplerlab is running at {local_url}" + (f" and {share_url}" if share_url else ""))

@@ -12,11 +12,11 @@ from typing import Any
 
 import gradio as gr
 
-from ..understand.branching import branch_prefix
-from ..words.i18n import t
-from ..schema.params import Settings, SettingsError
 from ..runs.results import column_record
+from ..schema.params import Settings, SettingsError
+from ..understand.branching import branch_prefix
 from ..understand.whatif import WhatIfError, replay_record
+from ..words.i18n import t
 from .workbench import Workbench
 
 
@@ -30,14 +30,20 @@ def what_if_line(bench: Workbench, session: str, column: int, settings: Settings
     if not changes:
         return ""
     try:
-        what = replay_record(column_record(result, keep=64), changes, None,
-                             getattr(getattr(bench.backend, "load", None), "n_ctx", 2048))
+        what = replay_record(
+            column_record(result, keep=64), changes, None, getattr(getattr(bench.backend, "load", None), "n_ctx", 2048)
+        )
     except (WhatIfError, SettingsError, ValueError) as error:
         return f"_{error}_"
     then = sum(t.prob for t in result.tokens) / len(result.tokens)
-    return t("what_if", lang).format(n=len(what.tokens), impossible=what.impossible, then=then,
-                                     now=what.mean_prob, survivors=what.mean_survivors,
-                                     approx=f" ({what.approximate} ~)" if what.approximate else "")
+    return t("what_if", lang).format(
+        n=len(what.tokens),
+        impossible=what.impossible,
+        then=then,
+        now=what.mean_prob,
+        survivors=what.mean_survivors,
+        approx=f" ({what.approximate} ~)" if what.approximate else "",
+    )
 
 
 def alternatives(bench: Workbench, session: str, column: int, index: int) -> list[str]:
@@ -57,14 +63,20 @@ def branch(bench: Workbench, session: str, column: int, index: int, choice: str)
     try:
         return branch_prefix([token.text for token in run.columns[column].tokens], index, choice, earlier)
     except ValueError as error:
-        raise gr.Error(str(error), print_exception=False)
+        raise gr.Error(str(error), print_exception=False) from None
 
 
 def branch_row(lang: str, index: int) -> dict[str, Any]:
     """Per column: the alternatives of the clicked token and the button that branches from it."""
     with gr.Row(visible=False) as row:
-        choice = gr.Dropdown([], label=t("branch_choice", lang), allow_custom_value=True, scale=3,
-                             elem_id=f"branch-choice-{index}")
+        choice = gr.Dropdown(
+            [], label=t("branch_choice", lang), allow_custom_value=True, scale=3, elem_id=f"branch-choice-{index}"
+        )
         button = gr.Button(t("branch", lang), size="sm", scale=1, elem_id=f"branch-{index}")
-    return {"branch_row": row, "branch_choice": choice, "branch_button": button, "token_index": gr.State(-1),
-            "what_if": gr.Markdown(elem_id=f"what-if-{index}")}
+    return {
+        "branch_row": row,
+        "branch_choice": choice,
+        "branch_button": button,
+        "token_index": gr.State(-1),
+        "what_if": gr.Markdown(elem_id=f"what-if-{index}"),
+    }

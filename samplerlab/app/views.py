@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from ..understand.divergence import explain, first_parting
 from ..events import ColumnResult, TokenEvent
-from ..report.explain_html import explanation_html
-from ..words.i18n import finish_reason, t
-from ..runs.metrics import distinct_n, mean_probability
 from ..report.buckets import BUCKETS
+from ..report.explain_html import explanation_html
+from ..runs.metrics import distinct_n, mean_probability
+from ..understand.divergence import explain, first_parting
+from ..words.i18n import finish_reason, t
 
 COLOR_MAP = {**{label: colour for _, label, colour in BUCKETS}, "forced": "#9ca3af"}
 
@@ -45,30 +46,47 @@ def stats_line(column: ColumnResult, lang: str) -> str:
     reason = finish_reason(column.finish_reason, lang)
     if column.stopped_by is not None:
         reason += f" {column.stopped_by!r}"
-    return t("stats", lang).format(tokens=len(tokens), tps=column.tokens_per_second,
-                                   mean=mean_probability([tok.prob for tok in column.tokens]),
-                                   distinct2=distinct_n(tokens, 2), reason=reason, seed=column.seed)
+    return t("stats", lang).format(
+        tokens=len(tokens),
+        tps=column.tokens_per_second,
+        mean=mean_probability([tok.prob for tok in column.tokens]),
+        distinct2=distinct_n(tokens, 2),
+        reason=reason,
+        seed=column.seed,
+    )
 
 
 def _bar(label: str, prob: float, colour: str, note: str = "") -> str:
     width = max(0.5, prob * 100)
-    return (f'<div class="sl-bar"><span class="sl-tok">{html.escape(label)}</span>'
-            f'<span class="sl-track"><span class="sl-fill" style="width:{width:.1f}%;background:{colour}"></span></span>'
-            f'<span class="sl-p">{prob:.3f}</span><span class="sl-note">{html.escape(note)}</span></div>')
+    return (
+        f'<div class="sl-bar"><span class="sl-tok">{html.escape(label)}</span>'
+        f'<span class="sl-track"><span class="sl-fill" style="width:{width:.1f}%;background:{colour}"></span></span>'
+        f'<span class="sl-p">{prob:.3f}</span><span class="sl-note">{html.escape(note)}</span></div>'
+    )
 
 
 def candidates_html(token: TokenEvent, chain: str, lang: str) -> str:
     """Raw candidates next to the ones the chain kept: what top-p or min-p cut is plain to see."""
     rows_before = [_bar(repr(c.text)[1:-1], c.prob, "#9db4d6", _fate(token, c.token_id, lang)) for c in token.before]
-    rows_after = [_bar(repr(c.text)[1:-1], c.prob, "#6cbf6c" if c.token_id == token.token_id else "#b9d9b9",
-                       t("chosen", lang) if c.token_id == token.token_id else "")
-                  for c in token.after]
-    summary = (f"<p><b>{html.escape(repr(token.text))}</b> · p = {token.prob:.3f} "
-               f"({html.escape(t('before', lang))}: {token.raw_prob:.3f}) · "
-               f"{html.escape(t('survivors', lang).format(n=token.survivors))} · <code>{html.escape(chain)}</code></p>")
-    return (f'<div class="sl-cands">{summary}<div class="sl-cols">'
-            f'<div><h4>{html.escape(t("before", lang))}</h4>{"".join(rows_before)}</div>'
-            f'<div><h4>{html.escape(t("after", lang))}</h4>{"".join(rows_after)}</div></div></div>')
+    rows_after = [
+        _bar(
+            repr(c.text)[1:-1],
+            c.prob,
+            "#6cbf6c" if c.token_id == token.token_id else "#b9d9b9",
+            t("chosen", lang) if c.token_id == token.token_id else "",
+        )
+        for c in token.after
+    ]
+    summary = (
+        f"<p><b>{html.escape(repr(token.text))}</b> · p = {token.prob:.3f} "
+        f"({html.escape(t('before', lang))}: {token.raw_prob:.3f}) · "
+        f"{html.escape(t('survivors', lang).format(n=token.survivors))} · <code>{html.escape(chain)}</code></p>"
+    )
+    return (
+        f'<div class="sl-cands">{summary}<div class="sl-cols">'
+        f"<div><h4>{html.escape(t('before', lang))}</h4>{''.join(rows_before)}</div>"
+        f"<div><h4>{html.escape(t('after', lang))}</h4>{''.join(rows_after)}</div></div></div>"
+    )
 
 
 def _fate(token: TokenEvent, candidate: int, lang: str) -> str:
@@ -77,8 +95,11 @@ def _fate(token: TokenEvent, candidate: int, lang: str) -> str:
         return t("chosen", lang)
     if candidate in token.cut_by:
         return t("cut_by", lang).format(stage=token.cut_by[candidate])
-    return "" if any(c.token_id == candidate for c in token.after) or token.survivors > len(token.after) \
+    return (
+        ""
+        if any(c.token_id == candidate for c in token.after) or token.survivors > len(token.after)
         else t("cut", lang)
+    )
 
 
 def why_html(records: Sequence[Mapping[str, Any]], a: int, b: int, lang: str) -> str:
@@ -98,9 +119,13 @@ def token_frame(record: Mapping[str, Any], first: Mapping[str, Any] | None, lang
     token, and a vertical two-point series where the column parts from ``first`` (column 1), if it does. Short
     series names: the plot's legend sits in one row under a column's narrow chart."""
     import pandas as pd  # here, not at the top: reports import this module and need no pandas
-    rows = [(i, float(token[key]), t(name, lang)) for i, token in enumerate(record["tokens"])
-            for key, name in (("p", "series_p"), ("raw_p", "series_raw_p"), ("entropy", "series_entropy"))
-            if key in token and math.isfinite(token[key])]
+
+    rows = [
+        (i, float(token[key]), t(name, lang))
+        for i, token in enumerate(record["tokens"])
+        for key, name in (("p", "series_p"), ("raw_p", "series_raw_p"), ("entropy", "series_entropy"))
+        if key in token and math.isfinite(token[key])
+    ]
     index = None if first is None or first is record else first_parting(first, record)
     if index is not None and index < len(record["tokens"]):
         top = max([1.0, *(value for _, value, _ in rows)])

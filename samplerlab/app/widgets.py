@@ -8,11 +8,11 @@ from typing import Any
 
 import gradio as gr
 
+from ..schema.assignments import unescape
+from ..schema.chains import inactive_knobs
+from ..schema.params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError
 from ..words import i18n
 from ..words.i18n import t
-from ..schema.assignments import unescape
-from ..schema.params import KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS, Knob, Settings, SettingsError
-from ..schema.chains import inactive_knobs
 
 COLUMN_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.name not in RUN_LEVEL_KNOBS)
 RUN_KNOBS: tuple[Knob, ...] = tuple(KNOB_BY_NAME[name] for name in RUN_LEVEL_KNOBS)
@@ -39,8 +39,9 @@ def knob_widget(knob: Knob, lang: str, value: Any = None, elem_id: str | None = 
 def to_text(knob: Knob, value: Any) -> str:
     """Lists and token biases as JSON, the one notation every tool's users can read."""
     if knob.kind == "bias":
-        return json.dumps({str(k): (False if v == -math.inf else v) for k, v in dict(value).items()},
-                          ensure_ascii=False)
+        return json.dumps(
+            {str(k): (False if v == -math.inf else v) for k, v in dict(value).items()}, ensure_ascii=False
+        )
     return json.dumps(list(value), ensure_ascii=False)
 
 
@@ -54,8 +55,10 @@ def from_widget(knob: Knob, raw: Any) -> Any:
         try:
             return json.loads(raw or ("{}" if knob.kind == "bias" else "[]"))
         except json.JSONDecodeError:
-            raise SettingsError(f"{knob.name}: expected JSON, e.g. {JSON_EXAMPLES[knob.kind]}"
-                                + (", or one string per line" if knob.kind == "strings" else "")) from None
+            raise SettingsError(
+                f"{knob.name}: expected JSON, e.g. {JSON_EXAMPLES[knob.kind]}"
+                + (", or one string per line" if knob.kind == "strings" else "")
+            ) from None
     if knob.kind in ("int", "seed") and isinstance(raw, float) and raw.is_integer():
         return int(raw)
     return raw
@@ -67,13 +70,14 @@ def column_settings(raw_values: list[Any], run_level: dict[str, Any], index: int
 
 
 def widget_values(settings: Settings) -> list[Any]:
-    return [settings[k.name] if k.kind not in ("strings", "bias") else to_text(k, settings[k.name])
-            for k in COLUMN_KNOBS]
+    return [
+        settings[k.name] if k.kind not in ("strings", "bias") else to_text(k, settings[k.name]) for k in COLUMN_KNOBS
+    ]
 
 
 def split_columns(flat: list[Any]) -> list[list[Any]]:
     size = len(COLUMN_KNOBS)
-    return [flat[i * size:(i + 1) * size] for i in range(len(flat) // size)]
+    return [flat[i * size : (i + 1) * size] for i in range(len(flat) // size)]
 
 
 def run_level_values(*raw_values: Any) -> dict[str, Any]:
@@ -91,8 +95,13 @@ def describe_columns(lang: str, count: int, *flat: Any) -> list[Any]:
         differs = [k.name for k in COLUMN_KNOBS if index and values.get(k.name) != first.get(k.name)]
         inactive = _inactive(values)
         notes.append(_note(differs, inactive, first, values, lang))
-        marks += [gr.update(elem_classes=(["sl-differs"] if k.name in differs else [])
-                            + (["sl-inactive"] if k.name in inactive else [])) for k in COLUMN_KNOBS]
+        marks += [
+            gr.update(
+                elem_classes=(["sl-differs"] if k.name in differs else [])
+                + (["sl-inactive"] if k.name in inactive else [])
+            )
+            for k in COLUMN_KNOBS
+        ]
     return notes + marks
 
 

@@ -12,20 +12,30 @@ import json
 import tempfile
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from ..backends import Backend, BackendError, check_independence
-from ..events import (ChatError, Column, ColumnDone, Event, GenerationError, Independence, Request, RunResult,
-                      rendered_record)
+from ..events import (
+    ChatError,
+    Column,
+    ColumnDone,
+    Event,
+    GenerationError,
+    Independence,
+    Request,
+    RunResult,
+    rendered_record,
+)
 from ..files.model_files import ModelError, check_path, resolve_model_path
-from ..schema.params import Settings, SettingsError
-from ..schema.load_settings import LoadSettings
-from ..presets.store import BUILTIN_DIR, Preset, PresetError, load_preset, save_preset, user_presets_dir
 from ..files.safe_yaml import JsonTooDeep, load_json
+from ..presets.store import BUILTIN_DIR, Preset, PresetError, load_preset, save_preset, user_presets_dir
 from ..runs.comparisons import EXPERIMENTS_DIR, result_path
 from ..runs.experiments import Experiment, ExperimentError
+from ..schema.load_settings import LoadSettings
+from ..schema.params import Settings, SettingsError
 from .share import ShareLimits, ShareWrites, relative_message
 
 MAX_SESSIONS = 256  # remembered runs (for the token view) are dropped oldest first beyond this
@@ -83,14 +93,18 @@ class Workbench:
         return self.independence
 
     # -- models -------------------------------------------------------------
-    def load_model(self, path: str = "", hf_repo: str = "", hf_file: str = "",
-                   load: dict[str, Any] | None = None) -> Backend:
+    def load_model(
+        self, path: str = "", hf_repo: str = "", hf_file: str = "", load: dict[str, Any] | None = None
+    ) -> Backend:
         """Load another model; on any failure the current one stays loaded and usable."""
         from ..backends.local import LocalBackend
         from ..llama.models import Model
+
         if self.model is None:
-            raise WorkbenchError(f"this app runs the model of {self.backend.info.location}; "
-                                 "load another model there, or start samplerlab without --server")
+            raise WorkbenchError(
+                f"this app runs the model of {self.backend.info.location}; "
+                "load another model there, or start samplerlab without --server"
+            )
         settings = LoadSettings(load or {}, source="load settings")
         if not self.allow_any_path:
             settings = self.model.load  # a visitor of a shared app cannot ask for a huge context or mlock
@@ -141,8 +155,9 @@ class Workbench:
         finally:
             self._cancels.pop(session, None)
 
-    def stream(self, session: str, request: Request, columns: list[Column],
-               notes: list[str] | None = None) -> Iterator[Event]:
+    def stream(
+        self, session: str, request: Request, columns: list[Column], notes: list[str] | None = None
+    ) -> Iterator[Event]:
         """Generate for one session; its Stop button ends this run (and only this run) between steps.
 
         Shared, the columns are bounded first and the run stops at the seconds bound; what was
@@ -156,8 +171,9 @@ class Workbench:
                 if isinstance(event, ColumnDone):
                     finished[event.column] = event.result
                 yield event
-        self._remember(session, LastRun(request, [finished[i] for i in range(len(columns))], backend,
-                                        rendered_record(info)))
+        self._remember(
+            session, LastRun(request, [finished[i] for i in range(len(columns))], backend, rendered_record(info))
+        )
 
     # -- share-mode bounds ----------------------------------------------------
     def bounded(self, columns: list[Column], notes: list[str]) -> list[Column]:
@@ -167,16 +183,21 @@ class Workbench:
             return columns
         limit = self.limits
         if len(columns) > limit.columns:
-            raise WorkbenchError(f"at most {limit.columns} columns per run while the app is shared "
-                                 f"(asked for {len(columns)})")
+            raise WorkbenchError(
+                f"at most {limit.columns} columns per run while the app is shared (asked for {len(columns)})"
+            )
         over = next((c for c in columns if c.settings.max_tokens > limit.tokens), None)
         if over is not None:
-            raise WorkbenchError(f"{over.label}: max_tokens {over.settings.max_tokens} is above this shared app's "
-                                 f"limit of {limit.tokens} tokens per column")
+            raise WorkbenchError(
+                f"{over.label}: max_tokens {over.settings.max_tokens} is above this shared app's "
+                f"limit of {limit.tokens} tokens per column"
+            )
         if any(c.settings.max_tokens == 0 for c in columns):
             notes.append(f"max_tokens 0 runs at most {limit.tokens} tokens per column while the app is shared")
-        return [Column(c.label, c.settings.replace(max_tokens=limit.tokens)) if c.settings.max_tokens == 0 else c
-                for c in columns]
+        return [
+            Column(c.label, c.settings.replace(max_tokens=limit.tokens)) if c.settings.max_tokens == 0 else c
+            for c in columns
+        ]
 
     @contextlib.contextmanager
     def deadline(self, cancel: threading.Event, notes: list[str]) -> Iterator[None]:
@@ -221,8 +242,11 @@ class Workbench:
         columns = self.bounded(columns, notes)
         cancel = threading.Event()
         with self.deadline(cancel, notes):
-            done = {e.column: e.result for e in self.backend.generate(request, columns, cancel=cancel, info=info)
-                    if isinstance(e, ColumnDone)}
+            done = {
+                e.column: e.result
+                for e in self.backend.generate(request, columns, cancel=cancel, info=info)
+                if isinstance(e, ColumnDone)
+            }
         return RunResult.of(info, [done[i] for i in range(len(columns))])
 
     # -- writes and experiments ---------------------------------------------
@@ -235,13 +259,17 @@ class Workbench:
             raise WorkbenchError("overwriting presets is off while the app is shared; save under a new name")
         return save_preset(preset, self.presets_dir, overwrite=overwrite)
 
-    def experiment_run(self, experiment: Experiment, max_tokens: int | None,
-                       notes: list[str]) -> tuple[Experiment, dict[str, Any]]:
+    def experiment_run(
+        self, experiment: Experiment, max_tokens: int | None, notes: list[str]
+    ) -> tuple[Experiment, dict[str, Any]]:
         """The experiment and ``run_file`` options as this app runs it. Shared: on the app's model with its
         load settings (the file's ``load:`` is ignored, a 131072 context is not a visitor's to ask for),
         at most the token bound per column, and the result file in a temporary folder, not experiments/runs/."""
-        options: dict[str, Any] = {"max_tokens": max_tokens, "loaded": self.backend,
-                                   "servers": () if self.model is not None else self.backend.info.location.split()}
+        options: dict[str, Any] = {
+            "max_tokens": max_tokens,
+            "loaded": self.backend,
+            "servers": () if self.model is not None else self.backend.info.location.split(),
+        }
         if not self.shared:
             return experiment, options
         if self.model is not None and experiment.load != self.model.load:
@@ -251,8 +279,10 @@ class Workbench:
         if max_tokens is not None and max_tokens > limit:
             raise ExperimentError(f"max tokens {max_tokens} is above this shared app's limit of {limit} per column")
         if max_tokens is None and any(not 0 < c.settings.max_tokens <= limit for c in experiment.columns):
-            raise ExperimentError(f"this experiment's columns run more than {limit} tokens, this shared app's limit; "
-                                  f"set max tokens for every column to {limit} or less")
+            raise ExperimentError(
+                f"this experiment's columns run more than {limit} tokens, this shared app's limit; "
+                f"set max tokens for every column to {limit} or less"
+            )
         options["out"] = self.scratch("runs") / result_path(experiment.source, _now()).name
         return experiment, options
 
@@ -270,8 +300,13 @@ class Workbench:
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         if not self.shared:
             return text
-        roots = [(user_presets_dir(self.presets_dir), "presets"), (BUILTIN_DIR, "presets"),
-                 (self.experiments_dir, "experiments"), (self.models_dir, "models"), (self._downloads, "downloads")]
+        roots = [
+            (user_presets_dir(self.presets_dir), "presets"),
+            (BUILTIN_DIR, "presets"),
+            (self.experiments_dir, "experiments"),
+            (self.models_dir, "models"),
+            (self._downloads, "downloads"),
+        ]
         return relative_message(text, roots + [(_embedded_dir(), "models")])
 
     # -- column specs as scripts send them -----------------------------------
@@ -303,12 +338,14 @@ class Workbench:
 
 def _now():
     import datetime
+
     return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _embedded_dir() -> Path | None:
     try:
         from ..files.model_files import embedded_model_path
+
         return embedded_model_path().parent
     except ModelError:
         return None

@@ -12,8 +12,9 @@ May import: llama (opening a local backend loads it then), chats, presets, event
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 from ..events import PROBE_PROMPT, Column, Event, GenerationError, Independence, Mode, Request, TokenEvent, collect
 from ..schema.params import Settings
@@ -58,8 +59,13 @@ class BackendInfo:
 class Backend(Protocol):
     info: BackendInfo
 
-    def generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None,
-                 info: dict | None = None) -> Iterator[Event]: ...
+    def generate(
+        self,
+        request: Request,
+        columns: Sequence[Column],
+        cancel: threading.Event | None = None,
+        info: dict | None = None,
+    ) -> Iterator[Event]: ...
 
     def refuse(self, settings: Settings) -> str | None:
         """Why this backend cannot run these settings (one line), or None."""
@@ -80,17 +86,20 @@ def check_independence(backend: Backend, tokens: int = 16) -> Independence:
     the four columns are sent at once, so its slots decode them in one batch.
     """
     request = Request(PROBE_PROMPT, mode=chat_mode_for(backend))
-    columns = [Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens}))
-               for i in range(4)]
+    columns = [
+        Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens})) for i in range(4)
+    ]
     try:
         alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
         beside = collect(backend.generate(request, columns), 4)[0].tokens
     except BackendError as error:
         if backend.info.kind == "local":
             raise
-        raise BackendError(f"{error}; this was samplerlab's first probe of it: if llama-server crashed there, "
-                           "start it with --no-repack (with repack on llama.cpp crashes on AMX CPUs, "
-                           "llama.cpp#20824) and read its log") from None
+        raise BackendError(
+            f"{error}; this was samplerlab's first probe of it: if llama-server crashed there, "
+            "start it with --no-repack (with repack on llama.cpp crashes on AMX CPUs, "
+            "llama.cpp#20824) and read its log"
+        ) from None
     return compare_tokens(alone, beside)
 
 
@@ -101,16 +110,24 @@ def compare_tokens(alone: Sequence[TokenEvent], beside: Sequence[TokenEvent]) ->
     return Independence(same, difference)
 
 
-def open_backend(model: str | None = None, hf_repo: str | None = None, hf_file: str | None = None,
-                 load: Any = None, servers: Sequence[str] = (), api_key: str | None = None) -> Backend:
+def open_backend(
+    model: str | None = None,
+    hf_repo: str | None = None,
+    hf_file: str | None = None,
+    load: Any = None,
+    servers: Sequence[str] = (),
+    api_key: str | None = None,
+) -> Backend:
     """A local model (path, Hugging Face, or the embedded one) or llama-server(s) at ``servers``."""
     if servers:
         if model or hf_repo or hf_file:
             raise BackendError("--server runs the server's own model; drop --model/--hf-repo/--hf-file")
         from .pool import ServerPool
         from .server import ServerBackend
+
         backends = [ServerBackend(url, api_key) for url in dict.fromkeys(servers)]
         return backends[0] if len(backends) == 1 else ServerPool(backends)
     from ..llama.models import Model, resolve_model_path
     from .local import LocalBackend
+
     return LocalBackend(Model(resolve_model_path(model, hf_repo, hf_file), load))

@@ -13,8 +13,9 @@ import os
 import socket
 import ssl
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from . import BackendError
 
@@ -28,6 +29,8 @@ def read_timeout() -> float:
         return max(0.1, float(os.environ.get(TIMEOUT_ENV, "120")))
     except ValueError:
         return 120.0
+
+
 MAX_LINE = 16 << 20  # one event of a stream; a token with 100 candidates is a few KiB
 MAX_BODY = 64 << 20
 
@@ -43,7 +46,7 @@ class Endpoint:
     api_key: str | None = None
 
     @classmethod
-    def parse(cls, url: str, api_key: str | None = None) -> "Endpoint":
+    def parse(cls, url: str, api_key: str | None = None) -> Endpoint:
         text = url.strip()
         if "://" not in text:
             text = "http://" + text
@@ -55,8 +58,9 @@ class Endpoint:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise BackendError(f"--server {_safe(url)!r}: expected http://HOST:PORT")
         key = api_key or (urllib.parse.unquote(parts.password) if parts.password else None)
-        return cls(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80),
-                   parts.path.rstrip("/"), key)
+        return cls(
+            parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80), parts.path.rstrip("/"), key
+        )
 
     @property
     def shown(self) -> str:
@@ -65,8 +69,9 @@ class Endpoint:
 
     def connection(self, timeout: float) -> http.client.HTTPConnection:
         if self.scheme == "https":
-            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
-                                               context=ssl.create_default_context())
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=timeout, context=ssl.create_default_context()
+            )
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
     def headers(self, body: bool) -> dict[str, str]:
@@ -108,20 +113,25 @@ class Stream:
                 if not line:
                     return
                 if len(line) > MAX_LINE:
-                    raise BackendError(f"{self.endpoint.shown}: a streamed event is larger than "
-                                       f"{MAX_LINE >> 20} MiB; not a llama-server answer")
+                    raise BackendError(
+                        f"{self.endpoint.shown}: a streamed event is larger than "
+                        f"{MAX_LINE >> 20} MiB; not a llama-server answer"
+                    )
                 if line.startswith(b"data: "):
                     payload = line[6:].strip()
                     if payload == b"[DONE]":
                         return
                     yield _json(self.endpoint, payload, "/completion")
                 elif line.startswith(b"error: "):
-                    raise BackendError(f"{self.endpoint.shown}: {_error_message(_json(self.endpoint, line[7:], '/completion'))}")
-        except (socket.timeout, TimeoutError):
+                    raise BackendError(
+                        f"{self.endpoint.shown}: {_error_message(_json(self.endpoint, line[7:], '/completion'))}"
+                    )
+        except TimeoutError:
             if self.closed:
                 return
-            raise BackendError(f"{self.endpoint.shown}: sent nothing for {self.timeout:g} s "
-                               "(stalled or overloaded?)") from None
+            raise BackendError(
+                f"{self.endpoint.shown}: sent nothing for {self.timeout:g} s (stalled or overloaded?)"
+            ) from None
         except (OSError, http.client.HTTPException, AttributeError, ValueError) as error:
             if self.closed:  # closed from another thread while reading: http.client fails in various ways
                 return
@@ -137,15 +147,16 @@ class Stream:
         self._connection.close()
 
 
-def call(endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None = None,
-         timeout: float | None = None) -> Any:
+def call(
+    endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None
+) -> Any:
     """One JSON request and its JSON answer."""
     timeout = timeout or read_timeout()
     connection = _send(endpoint, method, path, body, timeout)
     try:
         response = _response(endpoint, connection, path)
         data = response.read(MAX_BODY + 1)
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise BackendError(f"{endpoint.shown}: no answer to {method} {path} within {timeout:g} s") from None
     except (OSError, http.client.HTTPException) as error:
         raise BackendError(f"{endpoint.shown}: {method} {path} failed ({_reason(error)})") from None
@@ -156,28 +167,32 @@ def call(endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None
     return _json(endpoint, data, path)
 
 
-def _send(endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None,
-          timeout: float) -> http.client.HTTPConnection:
+def _send(
+    endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None, timeout: float
+) -> http.client.HTTPConnection:
     connection = endpoint.connection(timeout)
     payload = None if body is None else json.dumps(body).encode("utf-8")
     try:
         connection.request(method, endpoint.prefix + path, body=payload, headers=endpoint.headers(body is not None))
         if connection.sock is not None:
             connection.sock.settimeout(timeout)
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         connection.close()
-        raise BackendError(f"{endpoint.shown}: no connection within {timeout:g} s; is llama-server running there?") from None
+        raise BackendError(
+            f"{endpoint.shown}: no connection within {timeout:g} s; is llama-server running there?"
+        ) from None
     except OSError as error:
         connection.close()
-        raise BackendError(f"{endpoint.shown}: cannot connect ({_reason(error)}); "
-                           "is llama-server running there?") from None
+        raise BackendError(
+            f"{endpoint.shown}: cannot connect ({_reason(error)}); is llama-server running there?"
+        ) from None
     return connection
 
 
 def _response(endpoint: Endpoint, connection: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
     try:
         response = connection.getresponse()
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         connection.close()
         raise BackendError(f"{endpoint.shown}: no answer to {path} (timed out)") from None
     except (OSError, http.client.HTTPException) as error:
@@ -186,8 +201,9 @@ def _response(endpoint: Endpoint, connection: http.client.HTTPConnection, path: 
     if response.status in (401, 403):
         connection.close()
         hint = "wrong API key" if endpoint.api_key else "it needs an API key"
-        raise BackendError(f"{endpoint.shown}: refused with HTTP {response.status} ({hint}; "
-                           "pass --api-key or set SAMPLERLAB_API_KEY)")
+        raise BackendError(
+            f"{endpoint.shown}: refused with HTTP {response.status} ({hint}; pass --api-key or set SAMPLERLAB_API_KEY)"
+        )
     if response.status >= 400:
         data = response.read(1 << 16)
         connection.close()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from ..llama import engine
 from ..events import Column, Event, Request
 from ..files.model_files import file_sha256
+from ..llama import engine
 from ..llama.models import Model
 from ..schema.params import Settings
 from . import BackendInfo
@@ -25,11 +25,22 @@ class LocalBackend:
     def _describe(self) -> BackendInfo:
         model = self.model.info
         return BackendInfo(
-            name=model.name, file_name=model.file_name, file_size=model.file_size,
-            architecture=model.architecture, parameters=model.parameters, quantization=model.quantization,
-            context_length=model.context_length, chat_template=model.chat_template, vocab_size=model.vocab_size,
-            kind="local", location=model.path, context_per_column=self.model.load.n_ctx,
-            llama_cpp_build=_llama_version(), parallel=engine.MAX_COLUMNS, traces_stages="exact")
+            name=model.name,
+            file_name=model.file_name,
+            file_size=model.file_size,
+            architecture=model.architecture,
+            parameters=model.parameters,
+            quantization=model.quantization,
+            context_length=model.context_length,
+            chat_template=model.chat_template,
+            vocab_size=model.vocab_size,
+            kind="local",
+            location=model.path,
+            context_per_column=self.model.load.n_ctx,
+            llama_cpp_build=_llama_version(),
+            parallel=engine.MAX_COLUMNS,
+            traces_stages="exact",
+        )
 
     @property
     def load(self):
@@ -41,8 +52,13 @@ class LocalBackend:
             self._sha256 = file_sha256(self.model.path)
         return self._sha256
 
-    def generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None,
-                 info: dict | None = None) -> Iterator[Event]:
+    def generate(
+        self,
+        request: Request,
+        columns: Sequence[Column],
+        cancel: threading.Event | None = None,
+        info: dict | None = None,
+    ) -> Iterator[Event]:
         return engine.generate(self.model, request, columns, cancel, info)
 
     def refuse(self, settings: Settings) -> str | None:
@@ -51,7 +67,7 @@ class LocalBackend:
     def close(self) -> None:
         self.model.close()
 
-    def __enter__(self) -> "LocalBackend":
+    def __enter__(self) -> LocalBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -60,4 +76,5 @@ class LocalBackend:
 
 def _llama_version() -> str:
     from ..llama.versions import environment
+
     return environment()["llama_cpp"]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..events import Column, ColumnDone, Event, GenerationError, Queued, Request, TokenEvent
 from ..schema.params import Settings
-from . import BackendError, BackendInfo
+from . import BackendError
 
 
 class ServerPool:
@@ -27,25 +28,36 @@ class ServerPool:
         first = self.backends[0].info
         for backend in self.backends[1:]:
             if backend.info.file_name != first.file_name:
-                raise BackendError(f"{backend.info.location} runs {backend.info.file_name}, "
-                                   f"{first.location} runs {first.file_name}: every server must run the same model")
-        self.info = replace(first, location=" ".join(b.info.location for b in self.backends),
-                            parallel=sum(b.info.parallel for b in self.backends))
+                raise BackendError(
+                    f"{backend.info.location} runs {backend.info.file_name}, "
+                    f"{first.location} runs {first.file_name}: every server must run the same model"
+                )
+        self.info = replace(
+            first,
+            location=" ".join(b.info.location for b in self.backends),
+            parallel=sum(b.info.parallel for b in self.backends),
+        )
 
     def refuse(self, settings: Settings) -> str | None:
         return self.backends[0].refuse(settings)
 
-    def generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None,
-                 info: dict | None = None) -> Iterator[Event]:
+    def generate(
+        self,
+        request: Request,
+        columns: Sequence[Column],
+        cancel: threading.Event | None = None,
+        info: dict | None = None,
+    ) -> Iterator[Event]:
         with self.lock:
-            yield from _Spread(self, request, list(columns), cancel or threading.Event(),
-                               info if info is not None else {}).events()
+            yield from _Spread(
+                self, request, list(columns), cancel or threading.Event(), info if info is not None else {}
+            ).events()
 
     def close(self) -> None:
         for backend in self.backends:
             backend.close()
 
-    def __enter__(self) -> "ServerPool":
+    def __enter__(self) -> ServerPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -55,8 +67,9 @@ class ServerPool:
 class _Spread:
     """One run over the pool: a queue of column indices that every live server takes from."""
 
-    def __init__(self, pool: ServerPool, request: Request, columns: list[Column], cancel: threading.Event,
-                 info: dict) -> None:
+    def __init__(
+        self, pool: ServerPool, request: Request, columns: list[Column], cancel: threading.Event, info: dict
+    ) -> None:
         self.pool, self.request, self.columns, self.cancel, self.info = pool, request, columns, cancel, info
         self.todo: queue.Queue = queue.Queue()
         for index in range(len(columns)):
@@ -136,8 +149,10 @@ class _Spread:
         if not living:
             self.out.put(GenerationError(f"every server failed; last: {error}"))
             return True
-        self.pool.notes.append(f"{backend.info.location} failed mid-run ({error}); "
-                               f"{len(unfinished)} column(s) retried on the other servers")
+        self.pool.notes.append(
+            f"{backend.info.location} failed mid-run ({error}); "
+            f"{len(unfinished)} column(s) retried on the other servers"
+        )
         for index in unfinished:
             self.todo.put(index)
         for other in living:  # their workers may have found the queue empty and left: start them again

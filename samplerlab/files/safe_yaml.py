@@ -25,8 +25,13 @@ MAX_DEPTH = 32  # the deepest real file (a result's token alternatives) nests 8 
 # libyaml's parser when PyYAML was built with it: a result file of 100,000 values loads in 3 s instead of 13.
 # Its error messages differ from PyYAML's, so it serves result files, whose messages do not quote them.
 FAST_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-FILE_TYPES = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-              (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+FILE_TYPES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -47,8 +52,11 @@ class TooLarge(ReadError):
 
 
 def _bytes(count: int) -> str:
-    return next(f"{count / unit:g} {name}" for unit, name in ((1 << 20, "MiB"), (1 << 10, "KiB"), (1, "bytes"))
-                if count >= unit or unit == 1)
+    return next(
+        f"{count / unit:g} {name}"
+        for unit, name in ((1 << 20, "MiB"), (1 << 10, "KiB"), (1, "bytes"))
+        if count >= unit or unit == 1
+    )
 
 
 def read_text(path: Path | str, max_bytes: int) -> str:
@@ -60,8 +68,14 @@ def read_text(path: Path | str, max_bytes: int) -> str:
     """
     try:
         _require_regular(path, os.stat(path).st_mode)
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
-                             | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        descriptor = os.open(
+            path,
+            os.O_RDONLY
+            | os.O_NONBLOCK
+            | getattr(os, "O_NOCTTY", 0)
+            | getattr(os, "O_CLOEXEC", 0)
+            | getattr(os, "O_BINARY", 0),
+        )
         try:
             info = os.fstat(descriptor)
             _require_regular(path, info.st_mode)
@@ -114,8 +128,7 @@ class Refused(yaml.composer.ComposerError):
         super().__init__(None, None, problem, mark)
 
 
-def check_events(text: str, *, max_nodes: int, max_depth: int = MAX_DEPTH,
-                 loader: type = yaml.SafeLoader) -> None:
+def check_events(text: str, *, max_nodes: int, max_depth: int = MAX_DEPTH, loader: type = yaml.SafeLoader) -> None:
     """Refuse aliases, anchors, deep nesting and floods of values by scanning the parser's events.
 
     The scan is a loop over a flat stream, so it never recurses and stops at the first event over
@@ -137,8 +150,9 @@ def check_events(text: str, *, max_nodes: int, max_depth: int = MAX_DEPTH,
             depth += isinstance(event, yaml.events.CollectionStartEvent)
 
 
-def compose(text: str, *, max_nodes: int, max_depth: int = MAX_DEPTH,
-            loader: type = yaml.SafeLoader) -> yaml.Node | None:
+def compose(
+    text: str, *, max_nodes: int, max_depth: int = MAX_DEPTH, loader: type = yaml.SafeLoader
+) -> yaml.Node | None:
     """The document's node tree (None for an empty document), once ``check_events`` passed.
 
     Raises ``Refused`` for what the limits exclude, PyYAML's own YAMLError for bad syntax.
@@ -158,7 +172,7 @@ def load(text: str, *, max_nodes: int, max_depth: int = MAX_DEPTH, loader: type 
     return yaml.load(text, Loader=_guarded(loader))  # noqa: S506 - callers pass SafeLoader or its relatives
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _guarded(loader: type) -> type:
     """``loader`` whose constructors' own exceptions become a ConstructorError at the value's line.
 
@@ -166,14 +180,16 @@ def _guarded(loader: type) -> type:
     5,000 digits (Python's int() limit), ``2001-13-40`` (a 13th month), ``!!timestamp x``
     (AttributeError). Those would escape every ``except yaml.YAMLError``.
     """
+
     class Guarded(loader):
         def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
             try:
                 return super().construct_object(node, deep)
             except (ValueError, TypeError, AttributeError, OverflowError) as error:
                 reason = str(error).split(";")[0].splitlines()[0][:100] if str(error) else type(error).__name__
-                raise yaml.constructor.ConstructorError(None, None, f"cannot read this value ({reason})",
-                                                        node.start_mark) from None
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"cannot read this value ({reason})", node.start_mark
+                ) from None
 
     Guarded.__name__ = Guarded.__qualname__ = f"Guarded{loader.__name__}"
     return Guarded

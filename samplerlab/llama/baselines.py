@@ -6,13 +6,14 @@ The llama_cpp half of the benchmark (runs.bench times it); the rest of bench imp
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import llama_cpp
 import numpy as np
 
-from .engine import CONTEXTS, TokenBatch
 from ..schema.load_settings import FLASH_ATTENTION
+from .engine import CONTEXTS, TokenBatch
 
 if TYPE_CHECKING:
     from .models import Model
@@ -41,10 +42,17 @@ def completion_llama(model: Model) -> llama_cpp.Llama:
     """A ``Llama`` loaded with ``model``'s load settings (repack and flash attention included), so that
     ``create_completion`` computes what samplerlab computes, on any CPU."""
     with _model_params(use_extra_bufts=model.load.repack):
-        return llama_cpp.Llama(str(model.path), n_ctx=model.load.n_ctx, n_batch=model.load.n_batch,
-                               n_threads=model.n_threads, n_threads_batch=model.n_threads,
-                               n_gpu_layers=model.load.n_gpu_layers, use_mmap=model.load.use_mmap,
-                               flash_attn=FLASH_ATTENTION[model.load.flash_attn] == 1, verbose=False)
+        return llama_cpp.Llama(
+            str(model.path),
+            n_ctx=model.load.n_ctx,
+            n_batch=model.load.n_batch,
+            n_threads=model.n_threads,
+            n_threads_batch=model.n_threads,
+            n_gpu_layers=model.load.n_gpu_layers,
+            use_mmap=model.load.use_mmap,
+            flash_attn=FLASH_ATTENTION[model.load.flash_attn] == 1,
+            verbose=False,
+        )
 
 
 def _bare_loop(model: Model, text: str, columns: int, tokens: int) -> None:

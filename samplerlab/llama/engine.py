@@ -12,19 +12,32 @@ import math
 import secrets
 import threading
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import llama_cpp
 import numpy as np
 
-from ..events import (KEEP, TOP_N, Candidate, Column, ColumnDone, ColumnResult, Event, FinishReason, GenerationError,
-                      Mode, Request, RunResult, TokenEvent, collect, resolve_seed)
 from ..chats.conversation import fit_request, raw_prompt, request_messages
-from .models import Model, kv_type
+from ..events import (
+    KEEP,
+    TOP_N,
+    Candidate,
+    Column,
+    ColumnDone,
+    ColumnResult,
+    Event,
+    FinishReason,
+    GenerationError,
+    Request,
+    RunResult,
+    TokenEvent,
+    collect,
+    resolve_seed,
+)
 from ..schema.load_settings import FLASH_ATTENTION
+from .models import Model, kv_type
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
 from .textstream import TextStream
-
 
 MAX_COLUMNS = 8  # columns per batched run; a runner splits larger grids
 
@@ -77,8 +90,10 @@ def _new_context(model: Model, n_seq: int) -> llama_cpp.llama_context_p:
     params.no_perf = True
     context = llama_cpp.llama_init_from_model(model.pointer, params)
     if not context:
-        raise GenerationError(f"llama.cpp could not create a context of {params.n_ctx} tokens for "
-                              f"{n_seq} columns (out of memory? lower n_ctx)")
+        raise GenerationError(
+            f"llama.cpp could not create a context of {params.n_ctx} tokens for "
+            f"{n_seq} columns (out of memory? lower n_ctx)"
+        )
     return context
 
 
@@ -92,8 +107,9 @@ class TokenBatch:
         self.capacity = capacity
         self.batch = llama_cpp.llama_batch_init(capacity, 0, 1)
 
-    def fill(self, tokens: Sequence[int], positions: Sequence[int], seqs: Sequence[int],
-             want_logits: Sequence[bool]) -> llama_cpp.llama_batch:
+    def fill(
+        self, tokens: Sequence[int], positions: Sequence[int], seqs: Sequence[int], want_logits: Sequence[bool]
+    ) -> llama_cpp.llama_batch:
         batch = self.batch
         batch.n_tokens = len(tokens)
         for i, (token, pos, seq, logits) in enumerate(zip(tokens, positions, seqs, want_logits)):
@@ -117,8 +133,10 @@ def prompt_text(model: Model, request: Request) -> str:
 
 def fitted_request(model: Model, request: Request, info: dict) -> Request:
     """The request's conversation cut to this model's context by its policy; counted as generation counts."""
+
     def count(messages: list[dict]) -> int:
         return len(prompt_tokens(model, request, model.chat_prompt(messages)))
+
     return fit_request(request, count, model.load.n_ctx - 1, info)  # a prompt leaves room for one token
 
 
@@ -135,10 +153,14 @@ def prompt_tokens(model: Model, request: Request, text: str) -> list[int]:
 
 def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int) -> None:
     for start in range(0, len(tokens), n_batch):
-        chunk = tokens[start:start + n_batch]
+        chunk = tokens[start : start + n_batch]
         last = start + len(chunk) == len(tokens)
-        batch.fill(chunk, range(start, start + len(chunk)), [0] * len(chunk),
-                   [last and i == len(chunk) - 1 for i in range(len(chunk))])
+        batch.fill(
+            chunk,
+            range(start, start + len(chunk)),
+            [0] * len(chunk),
+            [last and i == len(chunk) - 1 for i in range(len(chunk))],
+        )
         if llama_cpp.llama_decode(context, batch.batch) != 0:
             raise GenerationError("llama.cpp failed to evaluate the prompt")
 
@@ -177,14 +199,19 @@ class _ColumnState:
         probs = view["p"]
         best_after = np.argpartition(probs, -TOP_N)[-TOP_N:] if len(view) > TOP_N else np.arange(len(view))
         event = TokenEvent(
-            column=self.index, index=len(self.result.tokens), token_id=token,
+            column=self.index,
+            index=len(self.result.tokens),
+            token_id=token,
             text=self.stream.push(self.model.piece(token)),
             prob=float(probs[self.candidates.array.selected]),
             raw_prob=float(np.exp(float(logits[token]) - shift) / total),
             before=self._alternatives(best_raw, logits[best_raw], lambda v: np.exp(v - shift) / total),
             after=self._alternatives(view["id"][best_after], probs[best_after], lambda v: v),
-            survivors=int(np.count_nonzero(probs)), entropy=entropy(probs.astype(np.float64)), cut_by=cut_by,
-            candidates=tuple(zip(kept.tolist(), (logits[kept].astype(np.float64) - log_total).tolist())))
+            survivors=int(np.count_nonzero(probs)),
+            entropy=entropy(probs.astype(np.float64)),
+            cut_by=cut_by,
+            candidates=tuple(zip(kept.tolist(), (logits[kept].astype(np.float64) - log_total).tolist())),
+        )
         self.result.tokens.append(event)
         self.last_token = token
         self._check_finish(token)
@@ -222,8 +249,13 @@ class _ColumnState:
         return ColumnDone(self.index, self.result, self.tail)
 
 
-def generate(model: Model, request: Request, columns: Sequence[Column],
-             cancel: threading.Event | None = None, info: dict | None = None) -> Iterator[Event]:
+def generate(
+    model: Model,
+    request: Request,
+    columns: Sequence[Column],
+    cancel: threading.Event | None = None,
+    info: dict | None = None,
+) -> Iterator[Event]:
     """Stream every column's tokens; ``info`` (if given) receives the prompt text, token count and time."""
     if not 1 <= len(columns) <= MAX_COLUMNS:
         raise GenerationError(f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}")
@@ -231,22 +263,27 @@ def generate(model: Model, request: Request, columns: Sequence[Column],
         yield from _generate_locked(model, request, columns, cancel, info if info is not None else {})
 
 
-def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
-                     cancel: threading.Event | None, info: dict) -> Iterator[Event]:
+def _generate_locked(
+    model: Model, request: Request, columns: Sequence[Column], cancel: threading.Event | None, info: dict
+) -> Iterator[Event]:
     request = fitted_request(model, request, info)
     text = prompt_text(model, request)
     tokens = prompt_tokens(model, request, text)
     n_ctx = model.load.n_ctx
     if len(tokens) >= n_ctx:
-        raise GenerationError(f"the prompt is {len(tokens)} tokens but the context holds {n_ctx} per column; "
-                              "shorten the prompt or raise n_ctx")
+        raise GenerationError(
+            f"the prompt is {len(tokens)} tokens but the context holds {n_ctx} per column; "
+            "shorten the prompt or raise n_ctx"
+        )
     if not tokens:
         raise GenerationError("the prompt is empty")
     drawn = secrets.randbelow(2**31)
     room = n_ctx - len(tokens)
     context = CONTEXTS.get(model, len(columns))
-    states = [_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room)
-              for i, column in enumerate(columns)]
+    states = [
+        _ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room)
+        for i, column in enumerate(columns)
+    ]
     for state in states:
         if state.result.settings.penalize_prompt:
             state.chain.remember(tokens)
@@ -257,8 +294,12 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
         memory = llama_cpp.llama_get_memory(context)
         for state in states[1:]:
             llama_cpp.llama_memory_seq_cp(memory, 0, state.index, -1, -1)
-        info.update(prompt_text=text, prompt_tokens=len(tokens), prompt_token_ids=tokens,
-                    prompt_seconds=time.perf_counter() - started)
+        info.update(
+            prompt_text=text,
+            prompt_tokens=len(tokens),
+            prompt_token_ids=tokens,
+            prompt_seconds=time.perf_counter() - started,
+        )
         first = _logits(context, -1, model.n_vocab).copy()
         for state in states:
             state.started = time.perf_counter()
@@ -272,8 +313,9 @@ def _generate_locked(model: Model, request: Request, columns: Sequence[Column],
             state.finish("cancelled")
 
 
-def _decode_loop(model: Model, context, batch: TokenBatch, states: list[_ColumnState], n_prompt: int,
-                 cancel: threading.Event | None) -> Iterator[Event]:
+def _decode_loop(
+    model: Model, context, batch: TokenBatch, states: list[_ColumnState], n_prompt: int, cancel: threading.Event | None
+) -> Iterator[Event]:
     """One step per pass: every unfinished column in one batch, or one decode per column when the
     model is loaded unbatched; ``cancel`` is checked before every decode, so either way a run
     stops within one step."""
@@ -289,8 +331,9 @@ def _decode_loop(model: Model, context, batch: TokenBatch, states: list[_ColumnS
             yield from _decode_group(model, context, batch, group, n_prompt)
 
 
-def _decode_group(model: Model, context, batch: TokenBatch, group: list[_ColumnState],
-                  n_prompt: int) -> Iterator[Event]:
+def _decode_group(
+    model: Model, context, batch: TokenBatch, group: list[_ColumnState], n_prompt: int
+) -> Iterator[Event]:
     positions = [n_prompt + len(state.result.tokens) - 1 for state in group]
     batch.fill([s.last_token for s in group], positions, [s.index for s in group], [True] * len(group))
     if llama_cpp.llama_decode(context, batch.batch) != 0:
@@ -315,8 +358,7 @@ def _logits(context, row: int, n_vocab: int) -> np.ndarray:
     return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(context, row), shape=(n_vocab,))
 
 
-def run(model: Model, request: Request, columns: Sequence[Column],
-        cancel: threading.Event | None = None) -> RunResult:
+def run(model: Model, request: Request, columns: Sequence[Column], cancel: threading.Event | None = None) -> RunResult:
     """Generate every column to the end and return the results (the non-streaming form)."""
     info: dict = {}
     results = collect(generate(model, request, columns, cancel, info), len(columns))

@@ -10,24 +10,32 @@ import ctypes
 import os
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import llama_cpp
 
-from .load_guard import TrialLoad, guard_load
+from ..files.model_files import (
+    ModelError,
+    available_memory,
+    check_gguf,
+    embedded_model_path,  # noqa: F401
+)
 from ..schema.load_settings import KV_CACHE_TYPES, LoadSettings, check_load
-from ..files.model_files import (EMBEDDED_NAME, ModelError, available_memory, check_gguf, embedded_model_path,  # noqa: F401
-                          file_sha256, hf_model_path, resolve_model_path)
+from .load_guard import TrialLoad, guard_load
+from .versions import llama_build
 
 GGML_LOG_LEVEL_ERROR = 4  # ggml.h; llama-cpp-python does not export it
 # general.file_type -> llama.cpp's name for it (LLAMA_FTYPE_MOSTLY_Q4_K_M -> 'Q4_K_M'), from the bindings
 # so that new types arrive with a new llama-cpp-python
-FILE_TYPES = {value: name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
-              for name, value in vars(llama_cpp).items()
-              if name.startswith("LLAMA_FTYPE_") and name != "LLAMA_FTYPE_GUESSED"}
+FILE_TYPES = {
+    value: name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
+    for name, value in vars(llama_cpp).items()
+    if name.startswith("LLAMA_FTYPE_") and name != "LLAMA_FTYPE_GUESSED"
+}
 
 
 @dataclass(frozen=True)
@@ -89,24 +97,6 @@ def _backend() -> _LlamaLog:
     return log
 
 
-def system_info() -> str:
-    """llama.cpp's own account of the kernels it runs ('CPU : SSE3 = 1 | ... | AVX512 = 1 | ...')."""
-    try:
-        return llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(" |")
-    except (AttributeError, OSError):
-        return "unknown"
-
-
-def gpu_offload() -> bool:
-    """Whether this llama.cpp build can run layers on a GPU (a CUDA, Metal, Vulkan ... backend)."""
-    return bool(llama_cpp.llama_supports_gpu_offload())
-
-
-def llama_build() -> str:
-    """The llama.cpp build and kernels a verdict about loading holds for."""
-    return f"{llama_cpp.__version__} {system_info()}"
-
-
 def default_threads() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -128,7 +118,9 @@ class Model:
         check_load(self.load)
         check_gguf(self.path)
         self._check_memory()
-        self.trial = guard_load(self.path, self.load, llama_build()) if trial else TrialLoad(False, 0.0, "not asked for")
+        self.trial = (
+            guard_load(self.path, self.load, llama_build()) if trial else TrialLoad(False, 0.0, "not asked for")
+        )
         log = _backend()
         params = llama_cpp.llama_model_default_params()
         params.n_gpu_layers = self.load.n_gpu_layers if self.load.n_gpu_layers >= 0 else 10_000
@@ -152,8 +144,10 @@ class Model:
         size = self.path.stat().st_size
         free = available_memory()
         if free is not None and size > free and not self.load.use_mmap:
-            raise ModelError(f"{self.path}: needs about {size / 2**30:.1f} GiB of memory but only "
-                             f"{free / 2**30:.1f} GiB is available (try use_mmap, or a smaller quantization)")
+            raise ModelError(
+                f"{self.path}: needs about {size / 2**30:.1f} GiB of memory but only "
+                f"{free / 2**30:.1f} GiB is available (try use_mmap, or a smaller quantization)"
+            )
 
     def meta(self, key: str) -> str | None:
         buffer = ctypes.create_string_buffer(65536)
@@ -171,12 +165,17 @@ class Model:
         description = buffer.value.decode("utf-8", "replace")
         architecture = self.meta("general.architecture") or description.split(" ")[0]
         return ModelInfo(
-            path=str(self.path), file_name=self.path.name, file_size=self.path.stat().st_size,
-            name=self.meta("general.name") or self.path.stem, architecture=architecture,
+            path=str(self.path),
+            file_name=self.path.name,
+            file_size=self.path.stat().st_size,
+            name=self.meta("general.name") or self.path.stem,
+            architecture=architecture,
             parameters=int(llama_cpp.llama_model_n_params(self.pointer)),
             quantization=quantization_name(self.meta("general.file_type"), description),
             context_length=int(llama_cpp.llama_model_n_ctx_train(self.pointer)),
-            chat_template=self.chat_template() is not None, vocab_size=self.n_vocab)
+            chat_template=self.chat_template() is not None,
+            vocab_size=self.n_vocab,
+        )
 
     def chat_template(self) -> str | None:
         return self.meta("tokenizer.chat_template")
@@ -197,7 +196,7 @@ class Model:
         if cached is None:
             buffer = ctypes.create_string_buffer(256)
             length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, False)
-            cached = buffer.raw[:max(length, 0)]
+            cached = buffer.raw[: max(length, 0)]
             self._piece_cache[token] = cached
         return cached
 
@@ -207,7 +206,7 @@ class Model:
         if cached is None:
             buffer = ctypes.create_string_buffer(256)
             length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, True)
-            cached = buffer.raw[:max(length, 0)].decode("utf-8", "backslashreplace")
+            cached = buffer.raw[: max(length, 0)].decode("utf-8", "backslashreplace")
             self._text_cache[token] = cached
         return cached
 
@@ -222,9 +221,11 @@ class Model:
         if template is None:
             raise ModelError(f"{self.info.file_name} has no chat template; use raw completion mode")
         special = lambda token: self.token_text(token) if token >= 0 else ""  # noqa: E731
-        formatter = Jinja2ChatFormatter(template=template,
-                                        eos_token=special(llama_cpp.llama_vocab_eos(self.vocab)),
-                                        bos_token=special(llama_cpp.llama_vocab_bos(self.vocab)))
+        formatter = Jinja2ChatFormatter(
+            template=template,
+            eos_token=special(llama_cpp.llama_vocab_eos(self.vocab)),
+            bos_token=special(llama_cpp.llama_vocab_bos(self.vocab)),
+        )
         try:
             return formatter(messages=list(messages)).prompt
         except Exception as error:  # jinja errors are varied; report the first line
@@ -241,7 +242,7 @@ class Model:
             llama_cpp.llama_model_free(self.pointer)
             self.pointer = None
 
-    def __enter__(self) -> "Model":
+    def __enter__(self) -> Model:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -261,9 +262,12 @@ def quantization_name(file_type: str | None, description: str) -> str:
 def load_mode(use_mmap: bool, use_mlock: bool) -> int:
     """llama.cpp's one load_mode for the two switches (a ctypes struct takes a misspelt field silently,
     so ``params.use_mmap = ...`` would be ignored: this llama.cpp has no such field)."""
-    return {(True, True): llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK, (False, True): llama_cpp.LLAMA_LOAD_MODE_MLOCK,
-            (True, False): llama_cpp.LLAMA_LOAD_MODE_MMAP, (False, False): llama_cpp.LLAMA_LOAD_MODE_NONE}[
-        (use_mmap, use_mlock)]
+    return {
+        (True, True): llama_cpp.LLAMA_LOAD_MODE_MMAP_MLOCK,
+        (False, True): llama_cpp.LLAMA_LOAD_MODE_MLOCK,
+        (True, False): llama_cpp.LLAMA_LOAD_MODE_MMAP,
+        (False, False): llama_cpp.LLAMA_LOAD_MODE_NONE,
+    }[(use_mmap, use_mlock)]
 
 
 def kv_type(name: str) -> int:

@@ -13,21 +13,23 @@ what was not recorded, the step says so (``ReplayedStep.approximate``) instead o
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from ..schema.chains import active_stage_names
 from ..events import TOP_N, Candidate
+from ..schema.chains import active_stage_names
 from ..schema.params import Settings
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
 
 FILLER_ID = 1 << 30  # filler tokens get ids no vocabulary reaches
 FILLER_EPSILON = 1e-6  # fillers sit just below the least likely recorded token, never tied with it
 # Stages whose result depends on the whole distribution's shape, not only on its top.
-WHOLE_DISTRIBUTION = {"top_n_sigma": "top-nσ measures the spread of every logit",
-                      "typ_p": "typical-p needs the entropy of the whole distribution"}
+WHOLE_DISTRIBUTION = {
+    "top_n_sigma": "top-nσ measures the spread of every logit",
+    "typ_p": "typical-p needs the entropy of the whole distribution",
+}
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,9 @@ class ChainReplay:
     def __init__(self, settings: Settings, seed: int, n_ctx: int, n_vocab: int | None = None) -> None:
         self.settings = settings
         self.n_vocab = n_vocab
-        self.chain: SamplerChain = build_chain(settings, ChainContext(None, n_vocab or FILLER_ID, _no_tokenizer),
-                                               seed, n_ctx, selector=False)
+        self.chain: SamplerChain = build_chain(
+            settings, ChainContext(None, n_vocab or FILLER_ID, _no_tokenizer), seed, n_ctx, selector=False
+        )
         self.stage_names = active_stage_names(settings)
         self.fixed_reasons = _fixed_reasons(settings, self.stage_names)
 
@@ -87,19 +90,27 @@ class ChainReplay:
         real = [(t, p) for t, p in by_id.items() if t < FILLER_ID]
         real.sort(key=lambda pair: -pair[1])
         return ReplayedStep(
-            prob=by_id.get(recorded.chosen, 0.0), raw_prob=math.exp(recorded.chosen_logprob),
-            before=tuple(Candidate(int(t), text_of[int(t)], math.exp(float(lp)))
-                         for t, lp in zip(ids[:TOP_N], logits[:TOP_N])),
+            prob=by_id.get(recorded.chosen, 0.0),
+            raw_prob=math.exp(recorded.chosen_logprob),
+            before=tuple(
+                Candidate(int(t), text_of[int(t)], math.exp(float(lp))) for t, lp in zip(ids[:TOP_N], logits[:TOP_N])
+            ),
             after=tuple(Candidate(t, text_of[t], p) for t, p in real[:TOP_N] if p > 0),
-            survivors=len(alive), entropy=entropy(probs), cut_by={int(k): v for k, v in cut.items()},
-            approximate="; ".join(dict.fromkeys(reasons)) or None, chosen_survived=recorded.chosen in by_id)
+            survivors=len(alive),
+            entropy=entropy(probs),
+            cut_by={int(k): v for k, v in cut.items()},
+            approximate="; ".join(dict.fromkeys(reasons)) or None,
+            chosen_survived=recorded.chosen in by_id,
+        )
 
     def _step_reasons(self, alive: np.ndarray, recorded: Recorded, ids: np.ndarray, tail: float) -> list[str]:
         reasons = []
         if (alive["id"] >= FILLER_ID).any():
-            reasons.append(f"the chain keeps tokens beyond the {len(ids)} recorded candidates "
-                           f"(together {tail:.3g} of the raw probability), so the probabilities after it "
-                           "and the survivor count are estimates")
+            reasons.append(
+                f"the chain keeps tokens beyond the {len(ids)} recorded candidates "
+                f"(together {tail:.3g} of the raw probability), so the probabilities after it "
+                "and the survivor count are estimates"
+            )
         if recorded.chosen not in set(alive["id"].tolist()):
             reasons.append("the drawn token is not among the replay's survivors")
         return reasons
@@ -107,7 +118,7 @@ class ChainReplay:
     def close(self) -> None:
         self.chain.close()
 
-    def __enter__(self) -> "ChainReplay":
+    def __enter__(self) -> ChainReplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -146,12 +157,16 @@ def _with_chosen(recorded: Recorded) -> tuple[np.ndarray, np.ndarray, list[str]]
         logprobs.append(recorded.chosen_logprob)
         texts.append(recorded.chosen_text)
     order = np.argsort(-np.asarray(logprobs, dtype=np.float64), kind="stable")
-    return (np.asarray(ids, dtype=np.int32)[order], np.asarray(logprobs, dtype=np.float64)[order],
-            [texts[i] for i in order])
+    return (
+        np.asarray(ids, dtype=np.int32)[order],
+        np.asarray(logprobs, dtype=np.float64)[order],
+        [texts[i] for i in order],
+    )
 
 
-def _with_filler(ids: np.ndarray, logprobs: np.ndarray, tail: float,
-                 n_vocab: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _with_filler(
+    ids: np.ndarray, logprobs: np.ndarray, tail: float, n_vocab: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """The recorded candidates, then the unrecorded mass as equal filler tokens each just below the
     least likely recorded one: as few tokens as the mass allows, so a cut inside the recorded ones is
     placed exactly where the whole distribution would put it."""

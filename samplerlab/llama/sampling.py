@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import llama_cpp
 import numpy as np
@@ -52,7 +53,7 @@ class Candidates:
         self.array.sorted = False
 
     @classmethod
-    def of(cls, ids: np.ndarray, logits: np.ndarray) -> "Candidates":
+    def of(cls, ids: np.ndarray, logits: np.ndarray) -> Candidates:
         """Candidates for some tokens only (a replay's recorded ones), in the order given."""
         candidates = cls(len(ids))
         candidates._template_bytes.view(TOKEN_DATA)["id"] = ids
@@ -60,7 +61,7 @@ class Candidates:
         return candidates
 
     @classmethod
-    def from_logits(cls, logits: Sequence[float]) -> "Candidates":
+    def from_logits(cls, logits: Sequence[float]) -> Candidates:
         candidates = cls(len(logits))
         candidates.load(np.asarray(logits, dtype=np.float32))
         return candidates
@@ -72,7 +73,7 @@ class Candidates:
     def view(self) -> np.ndarray:
         """The surviving candidates (unordered) with their logits and, after a selector, probabilities."""
         start = self.start()
-        return self.buffer[start: start + self.array.size]
+        return self.buffer[start : start + self.array.size]
 
     def alive(self, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` are still in the running: in the array and not masked with a logit of -inf.
@@ -103,8 +104,9 @@ class Stage(Protocol):
 class NativeStage:
     """One of llama.cpp's samplers (``llama_sampler_init_*``)."""
 
-    def __init__(self, name: str, pointer: llama_cpp.llama_sampler_p, keepalive: object = None,
-                 masks: bool | None = None) -> None:
+    def __init__(
+        self, name: str, pointer: llama_cpp.llama_sampler_p, keepalive: object = None, masks: bool | None = None
+    ) -> None:
         if not pointer:
             raise ValueError(f"llama.cpp refused to create the {name} sampler")
         self.name = name
@@ -234,7 +236,7 @@ class SamplerChain:
         for stage in self.stages:
             stage.close()
 
-    def __enter__(self) -> "SamplerChain":
+    def __enter__(self) -> SamplerChain:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -243,8 +245,12 @@ class SamplerChain:
 
 def _penalties(s: Settings, ctx: ChainContext, n_ctx: int) -> NativeStage:
     last_n = n_ctx if s.repeat_last_n == -1 else s.repeat_last_n
-    return NativeStage("penalties", llama_cpp.llama_sampler_init_penalties(
-        ctx.n_vocab, last_n, s.repeat_penalty, s.frequency_penalty, s.presence_penalty))
+    return NativeStage(
+        "penalties",
+        llama_cpp.llama_sampler_init_penalties(
+            ctx.n_vocab, last_n, s.repeat_penalty, s.frequency_penalty, s.presence_penalty
+        ),
+    )
 
 
 def _dry(s: Settings, ctx: ChainContext, n_ctx: int) -> NativeStage:
@@ -252,7 +258,8 @@ def _dry(s: Settings, ctx: ChainContext, n_ctx: int) -> NativeStage:
     array = (ctypes.c_char_p * max(len(breakers), 1))(*breakers)
     last_n = n_ctx if s.dry_penalty_last_n == -1 else s.dry_penalty_last_n
     pointer = llama_cpp.llama_sampler_init_dry(
-        ctx.vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length, last_n, array, len(breakers))
+        ctx.vocab, s.dry_multiplier, s.dry_base, s.dry_allowed_length, last_n, array, len(breakers)
+    )
     return NativeStage("dry", pointer, keepalive=(array, breakers))
 
 
@@ -265,10 +272,14 @@ STAGE_BUILDERS: dict[str, Callable[[Settings, ChainContext, int], Stage]] = {
     "typ_p": lambda s, c, n: NativeStage("typ_p", llama_cpp.llama_sampler_init_typical(s.typical_p, MIN_KEEP)),
     "top_p": lambda s, c, n: NativeStage("top_p", llama_cpp.llama_sampler_init_top_p(s.top_p, MIN_KEEP)),
     "min_p": lambda s, c, n: NativeStage("min_p", llama_cpp.llama_sampler_init_min_p(s.min_p, MIN_KEEP)),
-    "xtc": lambda s, c, n: NativeStage("xtc", llama_cpp.llama_sampler_init_xtc(
-        s.xtc_probability, s.xtc_threshold, MIN_KEEP, s.seed)),
-    "temperature": lambda s, c, n: NativeStage("temperature", llama_cpp.llama_sampler_init_temp_ext(
-        s.temperature, s.dynatemp_range, s.dynatemp_exponent), masks=s.temperature <= 0),
+    "xtc": lambda s, c, n: NativeStage(
+        "xtc", llama_cpp.llama_sampler_init_xtc(s.xtc_probability, s.xtc_threshold, MIN_KEEP, s.seed)
+    ),
+    "temperature": lambda s, c, n: NativeStage(
+        "temperature",
+        llama_cpp.llama_sampler_init_temp_ext(s.temperature, s.dynatemp_range, s.dynatemp_exponent),
+        masks=s.temperature <= 0,
+    ),
 }
 
 
@@ -287,8 +298,9 @@ def resolve_bias(bias: dict, ctx: ChainContext) -> list[tuple[int, float]]:
 def _logit_bias(s: Settings, ctx: ChainContext) -> NativeStage:
     pairs = resolve_bias(s.logit_bias, ctx)
     array = (llama_cpp.llama_logit_bias * len(pairs))(*(llama_cpp.llama_logit_bias(t, b) for t, b in pairs))
-    return NativeStage("logit_bias", llama_cpp.llama_sampler_init_logit_bias(ctx.n_vocab, len(pairs), array),
-                       keepalive=array)
+    return NativeStage(
+        "logit_bias", llama_cpp.llama_sampler_init_logit_bias(ctx.n_vocab, len(pairs), array), keepalive=array
+    )
 
 
 def _selector(s: Settings, ctx: ChainContext, seed: int) -> NativeStage:
@@ -297,13 +309,17 @@ def _selector(s: Settings, ctx: ChainContext, seed: int) -> NativeStage:
     random numbers); else dist. Adaptive-p rewrites every candidate's logit but removes none."""
     name = selector_name(s)
     if name == "mirostat":
-        return NativeStage("mirostat", llama_cpp.llama_sampler_init_mirostat(
-            ctx.n_vocab, seed, s.mirostat_tau, s.mirostat_eta, 100))
+        return NativeStage(
+            "mirostat", llama_cpp.llama_sampler_init_mirostat(ctx.n_vocab, seed, s.mirostat_tau, s.mirostat_eta, 100)
+        )
     if name == "mirostat_v2":
-        return NativeStage("mirostat_v2", llama_cpp.llama_sampler_init_mirostat_v2(seed, s.mirostat_tau, s.mirostat_eta))
+        return NativeStage(
+            "mirostat_v2", llama_cpp.llama_sampler_init_mirostat_v2(seed, s.mirostat_tau, s.mirostat_eta)
+        )
     if name == "adaptive_p":
-        return NativeStage("adaptive_p", llama_cpp.llama_sampler_init_adaptive_p(s.adaptive_target, s.adaptive_decay,
-                                                                                 seed))
+        return NativeStage(
+            "adaptive_p", llama_cpp.llama_sampler_init_adaptive_p(s.adaptive_target, s.adaptive_decay, seed)
+        )
     return NativeStage("dist", llama_cpp.llama_sampler_init_dist(seed))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import codecs
-from typing import Sequence
+from collections.abc import Sequence
 
 
 class TextStream:
@@ -53,13 +53,13 @@ class TextStream:
         """Length of the longest unreleased tail that some stop string starts with."""
         if self.stopped_by is not None:
             return 0
-        pending = self.text[self._released:]
+        pending = self.text[self._released :]
         for size in range(min(len(pending), self._longest_stop - 1), 0, -1):
             if any(stop.startswith(pending[-size:]) for stop in self._stop):
                 return size
         return 0
 
     def _release(self, end: int) -> str:
-        shown = self.text[self._released:end]
+        shown = self.text[self._released : end]
         self._released = max(self._released, end)
         return shown

@@ -39,15 +39,29 @@ import json
 import shlex
 import textwrap
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ..schema.load_settings import LOAD_KNOBS, LoadSettings
-from ..schema.params import (DEFAULT_ORDER, DEFAULTS, KNOB_BY_NAME, KNOBS, NAMED_ORDERS, RUN_LEVEL_KNOBS,
-                             SELECTING_STAGES, STAGE_BY_NAME, Knob, Settings, order_names, spelled, stage_enabled,
-                             suggest)
-from .store import Preset, PresetError, dump_yaml
 from ..schema.chains import mirostat_stages
+from ..schema.load_settings import LOAD_KNOBS, LoadSettings
+from ..schema.params import (
+    DEFAULT_ORDER,
+    DEFAULTS,
+    KNOB_BY_NAME,
+    KNOBS,
+    NAMED_ORDERS,
+    RUN_LEVEL_KNOBS,
+    SELECTING_STAGES,
+    STAGE_BY_NAME,
+    Knob,
+    Settings,
+    order_names,
+    spelled,
+    stage_enabled,
+    suggest,
+)
+from .store import Preset, PresetError, dump_yaml
 
 UNSUPPORTED_KEY = "_samplerlab_unsupported"
 LAUNCH_KEY = "_samplerlab_launch"  # how to start llama-server as samplerlab runs a column
@@ -73,51 +87,192 @@ TGW_KEYS = {name: key for name, key in spelled("tgw").items() if name not in RUN
 ST_KEYS = {name: key for name, key in spelled("sillytavern").items() if name not in RUN_LEVEL_KNOBS}
 
 # TGW's default_preset() (modules/presets.py); a TGW file only lists what differs from these.
-TGW_PRIORITY = ("repetition_penalty", "presence_penalty", "frequency_penalty", "dry", "top_n_sigma", "temperature",
-                "dynamic_temperature", "quadratic_sampling", "top_k", "top_p", "typical_p", "epsilon_cutoff",
-                "eta_cutoff", "tfs", "top_a", "min_p", "adaptive_p", "mirostat", "xtc",
-                "encoder_repetition_penalty", "no_repeat_ngram")
+TGW_PRIORITY = (
+    "repetition_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "dry",
+    "top_n_sigma",
+    "temperature",
+    "dynamic_temperature",
+    "quadratic_sampling",
+    "top_k",
+    "top_p",
+    "typical_p",
+    "epsilon_cutoff",
+    "eta_cutoff",
+    "tfs",
+    "top_a",
+    "min_p",
+    "adaptive_p",
+    "mirostat",
+    "xtc",
+    "encoder_repetition_penalty",
+    "no_repeat_ngram",
+)
 TGW_DEFAULTS: Mapping[str, Any] = {
-    "temperature": 1, "dynatemp_low": 1, "dynatemp_high": 1, "dynatemp_exponent": 1, "smoothing_factor": 0,
-    "smoothing_curve": 1, "top_p": 1, "top_k": 0, "min_p": 0, "top_n_sigma": 0, "typical_p": 1,
-    "xtc_threshold": 0.1, "xtc_probability": 0, "epsilon_cutoff": 0, "eta_cutoff": 0, "tfs": 1, "top_a": 0,
-    "adaptive_target": 0, "adaptive_decay": 0.9, "dry_multiplier": 0, "dry_allowed_length": 2, "dry_base": 1.75,
-    "repetition_penalty": 1, "frequency_penalty": 0, "presence_penalty": 0, "encoder_repetition_penalty": 1,
-    "no_repeat_ngram_size": 0, "repetition_penalty_range": 1024, "penalty_alpha": 0, "guidance_scale": 1,
-    "mirostat_mode": 0, "mirostat_tau": 5, "mirostat_eta": 0.1, "do_sample": True, "dynamic_temperature": False,
-    "temperature_last": False, "sampler_priority": "\n".join(TGW_PRIORITY),
-    "dry_sequence_breakers": '"\\n", ":", "\\"", "*"'}
+    "temperature": 1,
+    "dynatemp_low": 1,
+    "dynatemp_high": 1,
+    "dynatemp_exponent": 1,
+    "smoothing_factor": 0,
+    "smoothing_curve": 1,
+    "top_p": 1,
+    "top_k": 0,
+    "min_p": 0,
+    "top_n_sigma": 0,
+    "typical_p": 1,
+    "xtc_threshold": 0.1,
+    "xtc_probability": 0,
+    "epsilon_cutoff": 0,
+    "eta_cutoff": 0,
+    "tfs": 1,
+    "top_a": 0,
+    "adaptive_target": 0,
+    "adaptive_decay": 0.9,
+    "dry_multiplier": 0,
+    "dry_allowed_length": 2,
+    "dry_base": 1.75,
+    "repetition_penalty": 1,
+    "frequency_penalty": 0,
+    "presence_penalty": 0,
+    "encoder_repetition_penalty": 1,
+    "no_repeat_ngram_size": 0,
+    "repetition_penalty_range": 1024,
+    "penalty_alpha": 0,
+    "guidance_scale": 1,
+    "mirostat_mode": 0,
+    "mirostat_tau": 5,
+    "mirostat_eta": 0.1,
+    "do_sample": True,
+    "dynamic_temperature": False,
+    "temperature_last": False,
+    "sampler_priority": "\n".join(TGW_PRIORITY),
+    "dry_sequence_breakers": '"\\n", ":", "\\"", "*"',
+}
 TGW_STAGE_NAMES = {"penalties": "repetition_penalty", "tail_free": "tfs", "typ_p": "typical_p"}
-TGW_FOLLOWERS = {"repetition_penalty": ("presence_penalty", "frequency_penalty"),
-                 "temperature": ("dynamic_temperature", "quadratic_sampling")}
+TGW_FOLLOWERS = {
+    "repetition_penalty": ("presence_penalty", "frequency_penalty"),
+    "temperature": ("dynamic_temperature", "quadratic_sampling"),
+}
 # TGW (modules/llama_cpp_server.py) switches adaptive-p on by its target alone, not by its place in the list.
 TGW_TO_STAGE = {TGW_STAGE_NAMES.get(stage, stage): stage for stage in STAGE_BY_NAME if stage not in SELECTING_STAGES}
-TGW_TO_STAGE.update({follower: TGW_TO_STAGE[leader] for leader, followers in TGW_FOLLOWERS.items()
-                     for follower in followers})
+TGW_TO_STAGE.update(
+    {follower: TGW_TO_STAGE[leader] for leader, followers in TGW_FOLLOWERS.items() for follower in followers}
+)
 
 # SillyTavern's Neutral.json: what an ST preset means by "off", and the base for exports and imports.
 ST_NEUTRAL: Mapping[str, Any] = {
-    "temp": 1, "temperature_last": True, "top_p": 1, "top_k": 0, "top_a": 0, "tfs": 1, "epsilon_cutoff": 0,
-    "eta_cutoff": 0, "typical_p": 1, "min_p": 0, "rep_pen": 1, "rep_pen_range": 0, "rep_pen_decay": 0,
-    "rep_pen_slope": 1, "no_repeat_ngram_size": 0, "penalty_alpha": 0, "num_beams": 1, "length_penalty": 1,
-    "min_length": 0, "encoder_rep_pen": 1, "freq_pen": 0, "presence_pen": 0, "skew": 0, "do_sample": True,
-    "early_stopping": False, "dynatemp": False, "min_temp": 0, "max_temp": 2, "dynatemp_exponent": 1,
-    "smoothing_factor": 0, "smoothing_curve": 1, "dry_allowed_length": 2, "dry_multiplier": 0, "dry_base": 1.75,
-    "dry_sequence_breakers": '["\\n", ":", "\\"", "*"]', "dry_penalty_last_n": 0, "add_bos_token": True,
-    "ban_eos_token": False, "skip_special_tokens": True, "mirostat_mode": 0, "mirostat_tau": 5,
-    "mirostat_eta": 0.1, "guidance_scale": 1, "negative_prompt": "", "grammar_string": "", "json_schema": None,
-    "json_schema_allow_empty": False, "banned_tokens": "", "ignore_eos_token": False, "spaces_between_special_tokens": True,
-    "speculative_ngram": False, "logit_bias": [], "xtc_threshold": 0.1, "xtc_probability": 0, "nsigma": 0,
-    "min_keep": 0, "rep_pen_size": 0,
-    "samplers": ["penalties", "dry", "top_n_sigma", "top_k", "typ_p", "tfs_z", "typical_p", "xtc", "top_p",
-                 "min_p", "temperature"],
-    "sampler_priority": ["repetition_penalty", "presence_penalty", "frequency_penalty", "dry", "temperature",
-                         "dynamic_temperature", "quadratic_sampling", "top_n_sigma", "top_k", "top_p", "typical_p",
-                         "epsilon_cutoff", "eta_cutoff", "tfs", "top_a", "min_p", "mirostat", "xtc",
-                         "encoder_repetition_penalty", "no_repeat_ngram"],
-    "samplers_priorities": ["dry", "penalties", "no_repeat_ngram", "temperature", "top_nsigma", "top_p_top_k",
-                            "top_a", "min_p", "tfs", "eta_cutoff", "epsilon_cutoff", "typical_p", "quadratic", "xtc"],
-    "sampler_order": [6, 0, 1, 3, 4, 2, 5]}
+    "temp": 1,
+    "temperature_last": True,
+    "top_p": 1,
+    "top_k": 0,
+    "top_a": 0,
+    "tfs": 1,
+    "epsilon_cutoff": 0,
+    "eta_cutoff": 0,
+    "typical_p": 1,
+    "min_p": 0,
+    "rep_pen": 1,
+    "rep_pen_range": 0,
+    "rep_pen_decay": 0,
+    "rep_pen_slope": 1,
+    "no_repeat_ngram_size": 0,
+    "penalty_alpha": 0,
+    "num_beams": 1,
+    "length_penalty": 1,
+    "min_length": 0,
+    "encoder_rep_pen": 1,
+    "freq_pen": 0,
+    "presence_pen": 0,
+    "skew": 0,
+    "do_sample": True,
+    "early_stopping": False,
+    "dynatemp": False,
+    "min_temp": 0,
+    "max_temp": 2,
+    "dynatemp_exponent": 1,
+    "smoothing_factor": 0,
+    "smoothing_curve": 1,
+    "dry_allowed_length": 2,
+    "dry_multiplier": 0,
+    "dry_base": 1.75,
+    "dry_sequence_breakers": '["\\n", ":", "\\"", "*"]',
+    "dry_penalty_last_n": 0,
+    "add_bos_token": True,
+    "ban_eos_token": False,
+    "skip_special_tokens": True,
+    "mirostat_mode": 0,
+    "mirostat_tau": 5,
+    "mirostat_eta": 0.1,
+    "guidance_scale": 1,
+    "negative_prompt": "",
+    "grammar_string": "",
+    "json_schema": None,
+    "json_schema_allow_empty": False,
+    "banned_tokens": "",
+    "ignore_eos_token": False,
+    "spaces_between_special_tokens": True,
+    "speculative_ngram": False,
+    "logit_bias": [],
+    "xtc_threshold": 0.1,
+    "xtc_probability": 0,
+    "nsigma": 0,
+    "min_keep": 0,
+    "rep_pen_size": 0,
+    "samplers": [
+        "penalties",
+        "dry",
+        "top_n_sigma",
+        "top_k",
+        "typ_p",
+        "tfs_z",
+        "typical_p",
+        "xtc",
+        "top_p",
+        "min_p",
+        "temperature",
+    ],
+    "sampler_priority": [
+        "repetition_penalty",
+        "presence_penalty",
+        "frequency_penalty",
+        "dry",
+        "temperature",
+        "dynamic_temperature",
+        "quadratic_sampling",
+        "top_n_sigma",
+        "top_k",
+        "top_p",
+        "typical_p",
+        "epsilon_cutoff",
+        "eta_cutoff",
+        "tfs",
+        "top_a",
+        "min_p",
+        "mirostat",
+        "xtc",
+        "encoder_repetition_penalty",
+        "no_repeat_ngram",
+    ],
+    "samplers_priorities": [
+        "dry",
+        "penalties",
+        "no_repeat_ngram",
+        "temperature",
+        "top_nsigma",
+        "top_p_top_k",
+        "top_a",
+        "min_p",
+        "tfs",
+        "eta_cutoff",
+        "epsilon_cutoff",
+        "typical_p",
+        "quadratic",
+        "xtc",
+    ],
+    "sampler_order": [6, 0, 1, 3, 4, 2, 5],
+}
 # Keys current SillyTavern saves in every preset but Neutral.json lacks, at their defaults
 # (`textgenerationwebui_settings` in public/scripts/textgen-settings.js): adaptive-p, off while the
 # target is negative. Exports state them: ST keeps its current value for a key a preset leaves out.
@@ -132,6 +287,7 @@ class FormatError(PresetError):
 
 
 # -- export ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Target:
@@ -168,8 +324,9 @@ class Target:
     def _differs(self, name: str, settings: Settings) -> bool:
         behaviour = self.acts_as.get(name, KNOB_BY_NAME[name].default)
         if name == "samplers":
-            return _effective_order(settings["samplers"], settings, self.stages) != \
-                _effective_order(behaviour, settings, self.stages)
+            return _effective_order(settings["samplers"], settings, self.stages) != _effective_order(
+                behaviour, settings, self.stages
+            )
         return settings[name] != behaviour and _matters(name, settings)
 
 
@@ -219,12 +376,16 @@ def _bias_object(bias: Mapping, notes: list[str]) -> dict[str, Any]:
 
 def _bias_ids_only(tool: str) -> Callable[[Mapping, list[str]], dict[int, float]]:
     """Tools that take token ids only: text keys need the model's tokenizer, so they become notes."""
+
     def convert(bias: Mapping, notes: list[str]) -> dict[int, float]:
         texts = [token for token in bias if isinstance(token, str)]
         if texts:
-            notes.append(f"logit_bias for {json.dumps(texts, ensure_ascii=False)}: {tool} takes token ids only; "
-                         "look the ids up with the model's tokenizer")
+            notes.append(
+                f"logit_bias for {json.dumps(texts, ensure_ascii=False)}: {tool} takes token ids only; "
+                "look the ids up with the model's tokenizer"
+            )
         return {token: value for token, value in bias.items() if isinstance(token, int)}
+
     return convert
 
 
@@ -270,10 +431,14 @@ def _flag_text(flag: str, value: Any) -> str:
 
 def same_text_note() -> str:
     """Why the load flags are there, naming those the text depends on (``Knob.decides_text``)."""
-    decisive = [flag for knob in LOAD_KNOBS if knob.decides_text for flag in _knob_flags(knob, LoadSettings()[knob.name])]
-    return (f"The load flags are samplerlab's default load settings (a preset carries none). For samplerlab's "
-            f"exact text from the same model, prompt and seed keep {', '.join(decisive[:-1])} and {decisive[-1]}: "
-            f"they change the numbers llama.cpp computes.")
+    decisive = [
+        flag for knob in LOAD_KNOBS if knob.decides_text for flag in _knob_flags(knob, LoadSettings()[knob.name])
+    ]
+    return (
+        f"The load flags are samplerlab's default load settings (a preset carries none). For samplerlab's "
+        f"exact text from the same model, prompt and seed keep {', '.join(decisive[:-1])} and {decisive[-1]}: "
+        f"they change the numbers llama.cpp computes."
+    )
 
 
 _RUN_NOTE = f"{' '.join(LLAMA_SERVER_RUN_ARGS)} (a KV stream of its own per column, no reused prompt cache)"
@@ -285,11 +450,22 @@ def _cli_launch(values: dict[str, Any]) -> dict[str, Any]:
 
 def _server_launch(values: dict[str, Any]) -> dict[str, Any]:
     """The body turns prompt caching off; the command to start the server goes along as a note."""
-    command = " ".join(["llama-server -m model.gguf", *(_flag_text(flag, value) for flag, value in
-                                                        load_flags(LoadSettings()).items()), *LLAMA_SERVER_RUN_ARGS])
-    return {**values, "cache_prompt": False,
-            LAUNCH_KEY: [command, same_text_note(), f"The text depends on {_RUN_NOTE} too; this body turns "
-                                                    f"cache_prompt off."]}
+    command = " ".join(
+        [
+            "llama-server -m model.gguf",
+            *(_flag_text(flag, value) for flag, value in load_flags(LoadSettings()).items()),
+            *LLAMA_SERVER_RUN_ARGS,
+        ]
+    )
+    return {
+        **values,
+        "cache_prompt": False,
+        LAUNCH_KEY: [
+            command,
+            same_text_note(),
+            f"The text depends on {_RUN_NOTE} too; this body turns cache_prompt off.",
+        ],
+    }
 
 
 def _comment_header(title: str, label: str, notes: list[str]) -> list[str]:
@@ -319,9 +495,14 @@ def _render_llama_cli(title: str, values: dict[str, Any], notes: list[str]) -> s
             arguments.append(_flag_text(flag, value))
     lines = _comment_header(title, "llama-cli", notes) + [
         *(f"# {line}" for line in textwrap.wrap(same_text_note(), 100)),
-        *(f"# {line}" for line in textwrap.wrap(f"llama-server takes the same flags, plus {_RUN_NOTE}, which "
-                                                f"the text depends on too.", 100)),
-        "llama-cli -m model.gguf" + "".join(f" \\\n  {a}" for a in arguments)]
+        *(
+            f"# {line}"
+            for line in textwrap.wrap(
+                f"llama-server takes the same flags, plus {_RUN_NOTE}, which the text depends on too.", 100
+            )
+        ),
+        "llama-cli -m model.gguf" + "".join(f" \\\n  {a}" for a in arguments),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -342,7 +523,9 @@ def _render_ollama(title: str, values: dict[str, Any], notes: list[str]) -> str:
     lines = _comment_header(title, "Ollama", notes)
     for key, value in values.items():
         items = value if isinstance(value, list) else [value]
-        lines.extend(f"PARAMETER {key} {_ollama_quote(item) if isinstance(item, str) else repr(item)}" for item in items)
+        lines.extend(
+            f"PARAMETER {key} {_ollama_quote(item) if isinstance(item, str) else repr(item)}" for item in items
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -356,11 +539,15 @@ def _render_llama_cpp_python(title: str, values: dict[str, Any], notes: list[str
     window = values.pop("last_n_tokens_size", None)
     constructor = "" if window is None else f", last_n_tokens_size={window!r}"
     lines = _comment_header(title, "llama-cpp-python", notes) + [
-        "from llama_cpp import Llama", "",
+        "from llama_cpp import Llama",
+        "",
         f'llm = Llama(model_path="model.gguf"{constructor})',
-        "output = llm.create_completion(", '    "Once upon a time",',
+        "output = llm.create_completion(",
+        '    "Once upon a time",',
         *(f"    {key}={_python_literal(value)}," for key, value in values.items()),
-        ")", 'print(output["choices"][0]["text"])']
+        ")",
+        'print(output["choices"][0]["text"])',
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -371,6 +558,7 @@ def _render_tgw(title: str, values: dict[str, Any], notes: list[str]) -> str:
 
 def _text_ui_value(stage_names: Mapping[str, str], breakers: Callable[[tuple], str]):
     """TGW and ST share most spellings; they differ in stage names and the breaker string."""
+
     def convert(name: str, value: Any, notes: list[str]) -> Any:
         if name == "samplers":
             return [stage_names.get(stage, stage) for stage in order_names(value)]
@@ -379,6 +567,7 @@ def _text_ui_value(stage_names: Mapping[str, str], breakers: Callable[[tuple], s
         if name == "top_n_sigma":
             return 0.0 if value < 0 else value
         return value
+
     return convert
 
 
@@ -429,8 +618,10 @@ def _tgw_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> 
     if values["adaptive_target"] == 0 and ADAPTIVE_P in settings["samplers"]:
         notes.append(f"adaptive_target = 0.0: {TGW_LABEL} takes 0 as off")
     if settings["dry_penalty_last_n"] != settings["repeat_last_n"] and _matters("dry_penalty_last_n", settings):
-        notes.append(f"dry_penalty_last_n = {settings['dry_penalty_last_n']}: {TGW_LABEL} uses "
-                     f"repetition_penalty_range ({settings['repeat_last_n']}) for DRY too")
+        notes.append(
+            f"dry_penalty_last_n = {settings['dry_penalty_last_n']}: {TGW_LABEL} uses "
+            f"repetition_penalty_range ({settings['repeat_last_n']}) for DRY too"
+        )
 
 
 def _st_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> None:
@@ -440,15 +631,27 @@ def _st_extra(settings: Settings, values: dict[str, Any], notes: list[str]) -> N
     low, high = _dynatemp_pair(settings) if on else (ST_NEUTRAL["min_temp"], ST_NEUTRAL["max_temp"])
     ordered = "".join(c for c in settings["samplers"] if order_names(c)[0] not in SELECTING_STAGES)
     values["adaptive_target"] = _adaptive_target(settings, ST_SAVED_DEFAULTS["adaptive_target"])
-    values.update(dynatemp=on, min_temp=low, max_temp=high, temperature_last=ordered.endswith("t"),
-                  sampler_priority=_tgw_priority(settings["samplers"]),
-                  sampler_order=_kobold_order(settings["samplers"]))
+    values.update(
+        dynatemp=on,
+        min_temp=low,
+        max_temp=high,
+        temperature_last=ordered.endswith("t"),
+        sampler_priority=_tgw_priority(settings["samplers"]),
+        sampler_order=_kobold_order(settings["samplers"]),
+    )
     bias = settings["logit_bias"]
-    values["logit_bias"] = [{"id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{token}")), "value": value,
-                             "text": f"[{token}]" if isinstance(token, int) else _st_bias_text(token)}
-                            for token, value in bias.items() if value != float("-inf")]
-    values["banned_tokens"] = "\n".join(f"[{token}]" if isinstance(token, int) else token
-                                        for token, value in bias.items() if value == float("-inf"))
+    values["logit_bias"] = [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_OID, f"{token}")),
+            "value": value,
+            "text": f"[{token}]" if isinstance(token, int) else _st_bias_text(token),
+        }
+        for token, value in bias.items()
+        if value != float("-inf")
+    ]
+    values["banned_tokens"] = "\n".join(
+        f"[{token}]" if isinstance(token, int) else token for token, value in bias.items() if value == float("-inf")
+    )
 
 
 # KoboldCpp's sampler ids (SillyTavern's `sampler_order`); top_a (1) has no samplerlab stage and keeps
@@ -459,7 +662,7 @@ KOBOLD_SAMPLER_IDS = {"top_k": 0, "tail_free": 3, "typ_p": 4, "top_p": 2, "tempe
 def _kobold_order(letters: str) -> list[int]:
     ids = [KOBOLD_SAMPLER_IDS[stage] for stage in order_names(letters) if stage in KOBOLD_SAMPLER_IDS]
     ids += [i for i in sorted(KOBOLD_SAMPLER_IDS.values()) if i not in ids]
-    return ids[:ids.index(0) + 1] + [1] + ids[ids.index(0) + 1:]
+    return ids[: ids.index(0) + 1] + [1] + ids[ids.index(0) + 1 :]
 
 
 def _st_bias_text(token: str) -> str:
@@ -488,48 +691,86 @@ def _llama_cpp_python_extra(settings: Settings, values: dict[str, Any], notes: l
     """create_completion skips the temperature stage under Mirostat (llama.cpp applies it first)."""
     skipped = "temperature" not in mirostat_stages(settings.replace(samplers=LCP_ORDER))
     if settings["mirostat"] and skipped and settings["temperature"] != 1.0:
-        notes.append(f"temperature = {settings['temperature']!r}: llama-cpp-python applies no temperature "
-                     "before Mirostat")
+        notes.append(
+            f"temperature = {settings['temperature']!r}: llama-cpp-python applies no temperature before Mirostat"
+        )
 
 
 _PENALIZE_PROMPT = "llama.cpp always counts the prompt in repetition penalties and DRY"
 _LLAMA_CPP_REASONS = {"tfs_z": NO_TAIL_FREE, "penalize_prompt": _PENALIZE_PROMPT}
 _NOT_IN_PRESET = "not part of a {} preset; set it in the UI"
 _NO_ORDER = "{} has no setting for the sampler order"
-_OLLAMA_REASONS = {"mirostat": "Ollama removed mirostat (a Modelfile PARAMETER is skipped with a warning)",
-                   "samplers": _NO_ORDER.format("Ollama"), "tfs_z": NO_TAIL_FREE,
-                   "penalize_prompt": _PENALIZE_PROMPT}
-_OPEN_WEBUI_REASONS = {"samplers": _NO_ORDER.format("Open WebUI"), "penalize_prompt": _PENALIZE_PROMPT,
-                       "tfs_z": "Open WebUI has a tfs_z field, but neither Ollama nor llama-server applies it"}
+_OLLAMA_REASONS = {
+    "mirostat": "Ollama removed mirostat (a Modelfile PARAMETER is skipped with a warning)",
+    "samplers": _NO_ORDER.format("Ollama"),
+    "tfs_z": NO_TAIL_FREE,
+    "penalize_prompt": _PENALIZE_PROMPT,
+}
+_OPEN_WEBUI_REASONS = {
+    "samplers": _NO_ORDER.format("Open WebUI"),
+    "penalize_prompt": _PENALIZE_PROMPT,
+    "tfs_z": "Open WebUI has a tfs_z field, but neither Ollama nor llama-server applies it",
+}
 _LLAMA_CLI = Target("llama-cli", LLAMA_CLI_FLAGS, _render_llama_cli, _llama_cli_value, reasons=_LLAMA_CPP_REASONS)
 
 TARGETS: Mapping[str, Target] = {
     # llama-cli's defaults are llama.cpp's own, with "no limit" and a random seed.
-    "llama-cli": replace(_LLAMA_CLI, baseline=_LLAMA_CLI.values(DEFAULTS.replace(max_tokens=0, seed=-1))[0],
-                         launch=_cli_launch),
-    "llama-server": Target("llama-server", LLAMA_SERVER_KEYS, _json_renderer, _llama_cpp_value,
-                           reasons=_LLAMA_CPP_REASONS, launch=_server_launch),
-    "openai": Target("the OpenAI-compatible API", OPENAI_KEYS, _json_renderer,
-                     lambda name, value, notes: _llama_cpp_value(name, value, notes, _bias_object),
-                     reasons=_LLAMA_CPP_REASONS, launch=_server_launch),
+    "llama-cli": replace(
+        _LLAMA_CLI, baseline=_LLAMA_CLI.values(DEFAULTS.replace(max_tokens=0, seed=-1))[0], launch=_cli_launch
+    ),
+    "llama-server": Target(
+        "llama-server",
+        LLAMA_SERVER_KEYS,
+        _json_renderer,
+        _llama_cpp_value,
+        reasons=_LLAMA_CPP_REASONS,
+        launch=_server_launch,
+    ),
+    "openai": Target(
+        "the OpenAI-compatible API",
+        OPENAI_KEYS,
+        _json_renderer,
+        lambda name, value, notes: _llama_cpp_value(name, value, notes, _bias_object),
+        reasons=_LLAMA_CPP_REASONS,
+        launch=_server_launch,
+    ),
     "ollama": Target("Ollama", OLLAMA_KEYS, _render_ollama, _llama_cpp_value, reasons=_OLLAMA_REASONS),
-    "open-webui": Target("Open WebUI", OPEN_WEBUI_KEYS, _json_renderer, _open_webui_value,
-                         reasons=_OPEN_WEBUI_REASONS),
+    "open-webui": Target("Open WebUI", OPEN_WEBUI_KEYS, _json_renderer, _open_webui_value, reasons=_OPEN_WEBUI_REASONS),
     "llama-cpp-python": Target(
-        "llama-cpp-python", LLAMA_CPP_PYTHON_KEYS, _render_llama_cpp_python, _llama_cpp_python_value,
-        extra=_llama_cpp_python_extra, acts_as={"penalize_prompt": False, "samplers": LCP_ORDER}, stages=LCP_ORDER,
-        reasons={"tfs_z": "llama-cpp-python accepts tfs_z but ignores it",
-                 "penalize_prompt": "llama-cpp-python counts only generated tokens in repetition penalties",
-                 "samplers": "llama-cpp-python's order is fixed: penalties, top_k, typical_p, top_p, min_p, "
-                             "temperature"}),
-    "tgw": Target(TGW_LABEL, TGW_KEYS, _render_tgw, _tgw_value, _tgw_extra,
-                  handled=("dynatemp_range", "dry_penalty_last_n"), stages=LLAMA_CPP_ORDER,
-                  reasons=dict.fromkeys((*RUN_LEVEL_KNOBS, "logit_bias"), _NOT_IN_PRESET.format(TGW_LABEL)),
-                  baseline=TGW_DEFAULTS),
-    "sillytavern": Target(ST_LABEL, ST_KEYS, _render_sillytavern,
-                          _text_ui_value(ST_STAGE_NAMES, lambda items: json.dumps(list(items))), _st_extra,
-                          handled=("dynatemp_range", "logit_bias"), stages=LLAMA_CPP_ORDER,
-                          reasons=dict.fromkeys(RUN_LEVEL_KNOBS, _NOT_IN_PRESET.format(ST_LABEL))),
+        "llama-cpp-python",
+        LLAMA_CPP_PYTHON_KEYS,
+        _render_llama_cpp_python,
+        _llama_cpp_python_value,
+        extra=_llama_cpp_python_extra,
+        acts_as={"penalize_prompt": False, "samplers": LCP_ORDER},
+        stages=LCP_ORDER,
+        reasons={
+            "tfs_z": "llama-cpp-python accepts tfs_z but ignores it",
+            "penalize_prompt": "llama-cpp-python counts only generated tokens in repetition penalties",
+            "samplers": "llama-cpp-python's order is fixed: penalties, top_k, typical_p, top_p, min_p, temperature",
+        },
+    ),
+    "tgw": Target(
+        TGW_LABEL,
+        TGW_KEYS,
+        _render_tgw,
+        _tgw_value,
+        _tgw_extra,
+        handled=("dynatemp_range", "dry_penalty_last_n"),
+        stages=LLAMA_CPP_ORDER,
+        reasons=dict.fromkeys((*RUN_LEVEL_KNOBS, "logit_bias"), _NOT_IN_PRESET.format(TGW_LABEL)),
+        baseline=TGW_DEFAULTS,
+    ),
+    "sillytavern": Target(
+        ST_LABEL,
+        ST_KEYS,
+        _render_sillytavern,
+        _text_ui_value(ST_STAGE_NAMES, lambda items: json.dumps(list(items))),
+        _st_extra,
+        handled=("dynatemp_range", "logit_bias"),
+        stages=LLAMA_CPP_ORDER,
+        reasons=dict.fromkeys(RUN_LEVEL_KNOBS, _NOT_IN_PRESET.format(ST_LABEL)),
+    ),
 }
 EXPORT_FORMATS: Mapping[str, str] = {
     "llama-cli": "llama-cli / llama-server command-line flags",

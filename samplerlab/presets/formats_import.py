@@ -12,16 +12,34 @@ llama.cpp runs as off (a penalty range of 0). The key tables are the exporters'
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from .formats import (ST_BASE, ST_LABEL, TGW_DEFAULTS, TGW_LABEL, TGW_PRIORITY, TGW_TO_STAGE, FormatError, known_format,
-                      tidy)
-from ..schema.params import (STAGE_ALIASES, STAGE_BY_NAME, STAGES, Settings, SettingsError, knobs_of_stage, spelled,
-                             stage_stopper)
-from .store import MAX_FILE_BYTES, Preset, PresetError, check_name, load_yaml, parse_preset_text, read_small_text
 from ..files.safe_yaml import JsonTooDeep, load_json
+from ..schema.params import (
+    STAGE_ALIASES,
+    STAGE_BY_NAME,
+    STAGES,
+    Settings,
+    SettingsError,
+    knobs_of_stage,
+    spelled,
+    stage_stopper,
+)
+from .formats import (
+    ST_BASE,
+    ST_LABEL,
+    TGW_DEFAULTS,
+    TGW_LABEL,
+    TGW_PRIORITY,
+    TGW_TO_STAGE,
+    FormatError,
+    known_format,
+    tidy,
+)
+from .store import MAX_FILE_BYTES, Preset, PresetError, check_name, load_yaml, parse_preset_text, read_small_text
 
 # Orders ST keeps for other back ends (TGW, Aphrodite, KoboldCpp); llama.cpp reads ``samplers``.
 ST_OTHER_BACKEND_ORDERS = ("sampler_priority", "samplers_priorities", "sampler_order")
@@ -46,8 +64,8 @@ def import_preset(text: str, fmt: str, name: str) -> tuple[Preset, list[str]]:
 
 def import_file(path: Path, fmt: str | None = None, name: str | None = None) -> tuple[Preset, list[str]]:
     """A preset from a TGW, SillyTavern or samplerlab file (detected unless ``fmt`` is given), plus the keys
-    samplerlab has no equivalent for and notes on stages llama.cpp would run as off. Named ``name``, else its own name, else the file's: TGW and ST keep
-    a preset's name only in the file name."""
+    samplerlab has no equivalent for and notes on stages llama.cpp would run as off. Named ``name``, else its
+    own name, else the file's: TGW and ST keep a preset's name only in the file name."""
     text = read_text(path)
     try:
         fmt = fmt or detect_format(text)
@@ -65,12 +83,17 @@ def stopped_stages(settings: Settings) -> list[str]:
     notes = []
     for stage in STAGES:
         stopper = stage_stopper(stage.name, settings)
-        switched_on = [knob.name for knob in knobs_of_stage(stage.name)
-                       if knob.neutral is not None and settings[knob.name] != knob.neutral]
+        switched_on = [
+            knob.name
+            for knob in knobs_of_stage(stage.name)
+            if knob.neutral is not None and settings[knob.name] != knob.neutral
+        ]
         if stopper and switched_on:
             values = ", ".join(f"{name} {settings[name]}" for name in switched_on)
-            notes.append(f"{stopper.name}: {settings[stopper.name]} switches {stage.label} off in llama.cpp "
-                         f"({values} {'has' if len(switched_on) == 1 else 'have'} no effect)")
+            notes.append(
+                f"{stopper.name}: {settings[stopper.name]} switches {stage.label} off in llama.cpp "
+                f"({values} {'has' if len(switched_on) == 1 else 'have'} no effect)"
+            )
     return notes
 
 
@@ -157,8 +180,9 @@ def _dynatemp_in(low: Any, high: Any) -> dict[str, float]:
     return {"temperature": tidy((low + high) / 2), "dynatemp_range": tidy(abs(high - low) / 2)}
 
 
-def _order_in(names: Any, to_stage: Callable[[str], str | None], temperature_last: bool,
-              key: str) -> tuple[str | list, list[str]]:
+def _order_in(
+    names: Any, to_stage: Callable[[str], str | None], temperature_last: bool, key: str
+) -> tuple[str | list, list[str]]:
     """Stage letters from a tool's list of names; names without a stage in samplerlab are reported."""
     if isinstance(names, str):
         names = names.replace(",", "\n").split("\n")
@@ -189,8 +213,7 @@ def _st_stage(name: str) -> str | None:
 
 def _unmapped(data: Mapping[str, Any], consumed: set[str], neutral: Mapping[str, Any]) -> list[str]:
     """Keys samplerlab cannot follow, unless they hold the tool's own 'off' value."""
-    return [key for key in data
-            if key not in consumed and not (key in neutral and _neutral(data[key], neutral[key]))]
+    return [key for key in data if key not in consumed and not (key in neutral and _neutral(data[key], neutral[key]))]
 
 
 def _neutral(value: Any, neutral: Any) -> bool:
@@ -206,11 +229,18 @@ def _from_tgw(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     if merged["do_sample"] is False:
         values["temperature"] = 0.0  # no sampling: always the most likely token
     values["dry_penalty_last_n"] = values["repeat_last_n"]  # TGW's one range serves both
-    values["samplers"], order_unmapped = _order_in(merged["sampler_priority"], _tgw_stage,
-                                                   merged["temperature_last"] is True, "sampler_priority")
+    values["samplers"], order_unmapped = _order_in(
+        merged["sampler_priority"], _tgw_stage, merged["temperature_last"] is True, "sampler_priority"
+    )
     _tgw_adaptive_in(values)
-    consumed = {*TGW_IMPORT_KEYS.values(), "dynamic_temperature", "dynatemp_low", "dynatemp_high", "do_sample",
-                "temperature_last"}
+    consumed = {
+        *TGW_IMPORT_KEYS.values(),
+        "dynamic_temperature",
+        "dynatemp_low",
+        "dynatemp_high",
+        "do_sample",
+        "temperature_last",
+    }
     return values, _unmapped(data, consumed, TGW_DEFAULTS) + order_unmapped
 
 
@@ -232,10 +262,20 @@ def _from_sillytavern(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     inert = _st_inert(merged)
     # SillyTavern sends llama.cpp its `samplers` list as it is; temperature_last is for other back ends.
     values["samplers"], order_unmapped = _order_in(
-        merged["samplers"], lambda name: "" if name.lower() in inert else _st_stage(name), False, "samplers")
+        merged["samplers"], lambda name: "" if name.lower() in inert else _st_stage(name), False, "samplers"
+    )
     values["logit_bias"], bias_unmapped = _st_bias_in(merged["logit_bias"], merged["banned_tokens"])
-    consumed = {*ST_IMPORT_KEYS.values(), *ST_OTHER_BACKEND_ORDERS, *inert, "dynatemp", "min_temp", "max_temp",
-                "temperature_last", "logit_bias", "banned_tokens"}
+    consumed = {
+        *ST_IMPORT_KEYS.values(),
+        *ST_OTHER_BACKEND_ORDERS,
+        *inert,
+        "dynatemp",
+        "min_temp",
+        "max_temp",
+        "temperature_last",
+        "logit_bias",
+        "banned_tokens",
+    }
     return values, _unmapped(data, consumed, ST_BASE) + order_unmapped + bias_unmapped
 
 
@@ -259,7 +299,7 @@ def _st_bias_in(entries: Any, banned: Any) -> tuple[dict[Any, Any], list[str]]:
         if tokens is None:
             unmapped.append(f"logit_bias: {json.dumps(entry, ensure_ascii=False)[:60]}")
         bias.update(dict.fromkeys(tokens or (), entry.get("value") if isinstance(entry, dict) else None))
-    for line in (banned.splitlines() if isinstance(banned, str) else [str(banned)]):
+    for line in banned.splitlines() if isinstance(banned, str) else [str(banned)]:
         tokens = None if line.startswith('"') else _st_tokens(line, plain_prefix="")
         if line.strip() and tokens is None:
             unmapped.append(f"banned_tokens: {line[:60]}")

@@ -21,9 +21,10 @@ import os
 import secrets
 import stat
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -46,8 +47,9 @@ PRESETS_DIR_ENV = "SAMPLERLAB_PRESETS_DIR"
 META_KEYS = ("name", "description", "schema_version")
 HEADER = f"# samplerlab preset (schema {SCHEMA_VERSION}), written by samplerlab {__version__}\n"
 # Windows also reserves COM and LPT with superscript digits (¹ ² ³), which are letters-or-digits here.
-WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{device}{digit}" for device in ("COM", "LPT")
-                                                            for digit in (*"123456789", *"¹²³"))})
+WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"{device}{digit}" for device in ("COM", "LPT") for digit in (*"123456789", *"¹²³"))}
+)
 
 
 class PresetError(ValueError):
@@ -60,7 +62,7 @@ class PresetError(ValueError):
 def _one_line(message: str) -> str:
     """Messages end up in a status bar: keep them on one line and bounded even for hostile input."""
     flat = " ".join(str(message).split())
-    return flat if len(flat) <= MAX_MESSAGE_LENGTH else flat[:MAX_MESSAGE_LENGTH - 1] + "…"
+    return flat if len(flat) <= MAX_MESSAGE_LENGTH else flat[: MAX_MESSAGE_LENGTH - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class Preset:
 
 
 # -- names -------------------------------------------------------------------
+
 
 def check_name(name: Any) -> str:
     """The name, NFC-normalised and trimmed, or a PresetError saying why it cannot name a preset."""
@@ -95,8 +98,10 @@ def check_name(name: Any) -> str:
         raise PresetError(f"the preset name {name!r} needs at least one letter or digit")
     size = len(stem.encode("utf-8"))
     if size > MAX_STEM_BYTES:
-        raise PresetError(f"the preset name is {size} bytes long as a file name (UTF-8); the limit is "
-                          f"{MAX_STEM_BYTES}: use fewer characters")
+        raise PresetError(
+            f"the preset name is {size} bytes long as a file name (UTF-8); the limit is "
+            f"{MAX_STEM_BYTES}: use fewer characters"
+        )
     if stem.upper() in WINDOWS_RESERVED:
         raise PresetError(f"the preset name {name!r} is reserved by Windows; choose another name")
     return name
@@ -107,8 +112,10 @@ def file_stem(name: str) -> str:
 
     Lowercased so names differing only in case share a file on every file system.
     """
-    kept = [ch if ch.isalnum() or unicodedata.category(ch).startswith("M") else "-"
-            for ch in unicodedata.normalize("NFC", name).lower()]
+    kept = [
+        ch if ch.isalnum() or unicodedata.category(ch).startswith("M") else "-"
+        for ch in unicodedata.normalize("NFC", name).lower()
+    ]
     return "-".join(part for part in "".join(kept).split("-") if part)
 
 
@@ -118,8 +125,8 @@ def same_name(first: str, second: str) -> bool:
 
 # -- reading -------------------------------------------------------------------
 
-def parse_preset_text(text: str, source: str = "upload", *, builtin: bool = False,
-                      path: Path | None = None) -> Preset:
+
+def parse_preset_text(text: str, source: str = "upload", *, builtin: bool = False, path: Path | None = None) -> Preset:
     """A preset from YAML text (a file's contents or an upload), validated against the schema."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise PresetError(f"{source}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines")
@@ -148,7 +155,9 @@ def read_small_text(path: Path) -> str:
     try:
         return safe_yaml.read_text(path, MAX_FILE_BYTES)
     except safe_yaml.TooLarge:
-        raise PresetError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines") from None
+        raise PresetError(
+            f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} KiB; a preset is a few lines"
+        ) from None
     except safe_yaml.ReadError as error:
         raise PresetError(str(error)) from None
 
@@ -210,8 +219,10 @@ def _check_schema_version(document: dict, source: str) -> None:
         return
     version = document["schema_version"]
     if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
-        raise PresetError(f"{source}: schema_version {version}: written by a newer samplerlab; "
-                          f"this one reads version {SCHEMA_VERSION}")
+        raise PresetError(
+            f"{source}: schema_version {version}: written by a newer samplerlab; "
+            f"this one reads version {SCHEMA_VERSION}"
+        )
     if isinstance(version, bool) or version != SCHEMA_VERSION or not isinstance(version, int):
         raise PresetError(f"{source}: schema_version: expected {SCHEMA_VERSION}, got {version!r}")
 
@@ -234,6 +245,7 @@ def _plain(value: Any, where: str) -> Any:
 
 
 # -- writing -------------------------------------------------------------------
+
 
 class _PresetDumper(yaml.SafeDumper):
     """Block style for the document, one-line lists and mappings for values, multi-line text as a
@@ -258,10 +270,12 @@ def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
 
 
 _PresetDumper.add_representer(str, _represent_text)
-_PresetDumper.add_representer(_InlineList, lambda dumper, data: dumper.represent_sequence(
-    "tag:yaml.org,2002:seq", data, flow_style=True))
-_PresetDumper.add_representer(_InlineMapping, lambda dumper, data: dumper.represent_mapping(
-    "tag:yaml.org,2002:map", data, flow_style=True))
+_PresetDumper.add_representer(
+    _InlineList, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
+)
+_PresetDumper.add_representer(
+    _InlineMapping, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
 
 
 def preset_yaml(preset: Preset) -> str:
@@ -276,8 +290,9 @@ def preset_yaml(preset: Preset) -> str:
 
 def dump_yaml(document: Mapping[str, Any]) -> str:
     """Readable YAML: keys in the given order, UTF-8 text unescaped, multi-line text as a block."""
-    return yaml.dump(document, Dumper=_PresetDumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=LINE_WIDTH)
+    return yaml.dump(
+        document, Dumper=_PresetDumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=LINE_WIDTH
+    )
 
 
 def _yaml_value(name: str, value: Any) -> Any:
@@ -305,7 +320,7 @@ def _atomic_write(path: Path, text: str) -> None:
                 os.fchmod(descriptor, stat.S_IMODE(path.stat().st_mode))
             view = memoryview(text.encode("utf-8"))
             while view:
-                view = view[os.write(descriptor, view):]
+                view = view[os.write(descriptor, view) :]
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
@@ -341,6 +356,7 @@ def _fsync_directory(directory: Path) -> None:
 
 # -- the store -------------------------------------------------------------------
 
+
 def user_presets_dir(user_dir: Path | str | None = None) -> Path:
     """The argument, else $SAMPLERLAB_PRESETS_DIR, else ./presets."""
     chosen = user_dir or os.environ.get(PRESETS_DIR_ENV) or Path.cwd() / "presets"
@@ -358,8 +374,11 @@ def _scan_dir(directory: Path, builtin: bool) -> tuple[list[Preset], dict[Path, 
     try:
         if not directory.is_dir():
             return presets, broken
-        files = sorted(p for p in directory.iterdir()
-                       if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file())
+        files = sorted(
+            p
+            for p in directory.iterdir()
+            if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file()
+        )
     except OSError as error:  # e.g. no permission: one problem line, and the other directory still lists
         broken[directory] = PresetError(f"{directory}: cannot read the directory ({error.strerror or error})")
         return presets, broken
@@ -384,8 +403,9 @@ def _scan(user_dir: Path | str | None) -> tuple[list[Preset], list[Preset], dict
             users.append(preset)
         else:
             owner = "a built-in preset" if clash.builtin else f"{clash.path}"
-            broken[preset.path] = PresetError(f"{preset.path}: the name {preset.name!r} is already used by "
-                                              f"{owner}; rename this one")
+            broken[preset.path] = PresetError(
+                f"{preset.path}: the name {preset.name!r} is already used by {owner}; rename this one"
+            )
     return builtins, users, broken
 
 
@@ -414,8 +434,11 @@ def load_preset(name: str, user_dir: Path | str | None = None) -> Preset:
 
 
 def _find(name: str, presets: list[Preset]) -> Preset | None:
-    for matches in (lambda p: p.name == name, lambda p: same_name(p.name, name),
-                    lambda p: p.path is not None and p.path.stem.lower() == file_stem(str(name))):
+    for matches in (
+        lambda p: p.name == name,
+        lambda p: same_name(p.name, name),
+        lambda p: p.path is not None and p.path.stem.lower() == file_stem(str(name)),
+    ):
         found = next((preset for preset in presets if matches(preset)), None)
         if found is not None:
             return found
@@ -425,8 +448,10 @@ def _find(name: str, presets: list[Preset]) -> Preset | None:
 def _writable_dir(user_dir: Path | str | None) -> Path:
     directory = user_presets_dir(user_dir)
     if _is_builtin_dir(directory):
-        raise PresetError(f"{directory} holds the built-in presets, which are read-only; "
-                          f"choose another directory with --presets-dir or {PRESETS_DIR_ENV}")
+        raise PresetError(
+            f"{directory} holds the built-in presets, which are read-only; "
+            f"choose another directory with --presets-dir or {PRESETS_DIR_ENV}"
+        )
     return directory
 
 
@@ -443,8 +468,9 @@ def _save(preset: Preset, directory: Path, overwrite: bool, replacing: Path | No
         raise PresetError(f"{name!r} is the name of a built-in preset; save yours under another name")
     existing = next((other for other in users if same_name(other.name, name)), None)
     if existing is not None and not overwrite and existing.path != replacing:
-        raise PresetError(f"a preset named {existing.name!r} already exists in {directory}; "
-                          "choose overwrite to replace it")
+        raise PresetError(
+            f"a preset named {existing.name!r} already exists in {directory}; choose overwrite to replace it"
+        )
     target = existing.path if existing is not None else directory / f"{file_stem(name)}.yaml"
     _check_target_free(target, name, (users, broken), overwrite, replacing)
     saved = replace(preset, name=name, builtin=False, path=target)
@@ -463,19 +489,24 @@ def _readable_size(text: str, name: str) -> str:
     on every later read as 'larger than 64 KiB'."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
-        raise PresetError(f"preset {name!r} would be a {size / 1024:.0f} KiB file, above the {MAX_FILE_BYTES // 1024} "
-                          "KiB a preset file may have; shorten its description")
+        raise PresetError(
+            f"preset {name!r} would be a {size / 1024:.0f} KiB file, above the {MAX_FILE_BYTES // 1024} "
+            "KiB a preset file may have; shorten its description"
+        )
     return text
 
 
-def _check_target_free(target: Path, name: str, scan: tuple[list[Preset], dict[Path, PresetError]],
-                       overwrite: bool, replacing: Path | None) -> None:
+def _check_target_free(
+    target: Path, name: str, scan: tuple[list[Preset], dict[Path, PresetError]], overwrite: bool, replacing: Path | None
+) -> None:
     """Refuse to clobber a file that belongs to a differently named preset (e.g. 'a b' vs 'a-b')."""
     users, broken = scan
     holder = next((other for other in users if other.path == target and not same_name(other.name, name)), None)
     if holder is not None and holder.path != replacing:
-        raise PresetError(f"the name {name!r} would use the file {target.name}, which holds preset "
-                          f"{holder.name!r}; choose another name")
+        raise PresetError(
+            f"the name {name!r} would use the file {target.name}, which holds preset "
+            f"{holder.name!r}; choose another name"
+        )
     if target in broken and not overwrite:
         raise PresetError(f"{target} exists but is not a valid preset; choose overwrite to replace it")
 
@@ -510,4 +541,3 @@ def _unlink(path: Path) -> None:
         path.unlink()
     except OSError as error:
         raise PresetError(f"could not delete {path}: {error.strerror or error}") from None
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 # Probability buckets for the token view: (lower bound, label, colour). Labels are the categories.
 BUCKETS: tuple[tuple[float, str, str], ...] = (
     (0.9, "p ≥ 0.9", "#d9f2d9"),

@@ -34,9 +34,12 @@ def _cell(fate: Fate, drawn: bool, lang: str) -> str:
 def _table(div: Divergence, lang: str) -> str:
     drawn = [step["id"] if step else None for step in div.drawn]
     head = "".join(f"<th>{_e(cell)}</th>" for cell in (w("candidate", lang), w("raw", lang), *div.labels))
-    rows = "".join(f'<tr><th><code>{_e(repr(row.text))}</code></th><td>{row.raw_prob:.3f}</td>'
-                   + "".join(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates))
-                   + "</tr>" for row in div.rows)
+    rows = "".join(
+        f"<tr><th><code>{_e(repr(row.text))}</code></th><td>{row.raw_prob:.3f}</td>"
+        + "".join(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates))
+        + "</tr>"
+        for row in div.rows
+    )
     return f'<table class="sl-why-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
@@ -45,8 +48,9 @@ def _knobs(div: Divergence, lang: str) -> str:
         return ""
     items = "".join(
         f'<li class="{"acted" if a.acted else "idle"}"><code>{_e(a.name)}</code>: {_e(value_text(a.values[0]))} / '
-        f'{_e(value_text(a.values[1]))} — {_e(w("acted" if a.acted else "idle", lang))} ({_e(how(a, lang))})</li>'
-        for a in div.knobs)
+        f"{_e(value_text(a.values[1]))} — {_e(w('acted' if a.acted else 'idle', lang))} ({_e(how(a, lang))})</li>"
+        for a in div.knobs
+    )
     return f'<p class="sl-why-knobs-head">{_e(w("knobs", lang))}:</p><ul class="sl-why-knobs">{items}</ul>'
 
 
@@ -56,10 +60,12 @@ def explanation_html(div: Divergence, lang: str = "en") -> str:
     a, b = (repr(label) for label in div.labels)
     if div.index is None:
         return f'<div class="sl-why"><p class="sl-why-never">{_e(w("never", lang, a=a, b=b, n=div.length))}</p></div>'
-    shared = f'<code>{_e(repr(clip(div.shared_text, SHARED_CHARS)))}</code>'
-    return (f'<div class="sl-why"><p class="sl-why-part">{_e(w("part", lang, a=a, b=b, index=div.index))}</p>'
-            f'<p class="sl-why-shared">{_e(w("shared", lang))}: {shared}</p>{_table(div, lang)}'
-            f'<p class="sl-why-verdict">{_e(verdict(div, lang))}</p>{_knobs(div, lang)}</div>')
+    shared = f"<code>{_e(repr(clip(div.shared_text, SHARED_CHARS)))}</code>"
+    return (
+        f'<div class="sl-why"><p class="sl-why-part">{_e(w("part", lang, a=a, b=b, index=div.index))}</p>'
+        f'<p class="sl-why-shared">{_e(w("shared", lang))}: {shared}</p>{_table(div, lang)}'
+        f'<p class="sl-why-verdict">{_e(verdict(div, lang))}</p>{_knobs(div, lang)}</div>'
+    )
 
 
 CSS = """

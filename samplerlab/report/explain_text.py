@@ -5,29 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from ..understand.divergence import Divergence, Fate
+from ..words.explain import how, w
 from .render import display_width, pad
-from ..words.explain import WORDS, how, w
 
 
 def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
     a, b = (repr(label) for label in div.labels)
     if div.index is None:
         return w("never", lang, a=a, b=b, n=div.length)
-    lines = [w("part", lang, a=a, b=b, index=div.index),
-             f"{w('shared', lang)}: {clip(div.shared_text, width - 14)!r}", ""]
+    lines = [
+        w("part", lang, a=a, b=b, index=div.index),
+        f"{w('shared', lang)}: {clip(div.shared_text, width - 14)!r}",
+        "",
+    ]
     lines += _table(div, lang)
     lines += ["", verdict(div, lang)]
     if div.knobs:
         lines += ["", f"{w('knobs', lang)}:"]
         for action in div.knobs:
             state = w("acted" if action.acted else "idle", lang)
-            lines.append(f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
-                         f"({state}: {how(action, lang)})")
+            lines.append(
+                f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
+                f"({state}: {how(action, lang)})"
+            )
     return "\n".join(lines)
 
 
 def clip(text: str, width: int) -> str:
-    return text if len(text) <= width else "…" + text[-(width - 1):]
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 def value_text(value: Any) -> str:
@@ -35,17 +40,25 @@ def value_text(value: Any) -> str:
 
 
 def _cell(fate: Fate, drawn: bool, lang: str) -> str:
-    text = w("cut", lang, stage=fate.cut_by) if fate.cut_by else \
-        (w("unknown", lang) if fate.prob is None else f"{fate.prob:.3f}")
+    text = (
+        w("cut", lang, stage=fate.cut_by)
+        if fate.cut_by
+        else (w("unknown", lang) if fate.prob is None else f"{fate.prob:.3f}")
+    )
     return f"{text} {w('drawn_mark', lang)}" if drawn else text
 
 
 def _table(div: Divergence, lang: str) -> list[str]:
     header = [w("candidate", lang), w("raw", lang), *div.labels]
     drawn = [step["id"] if step else None for step in div.drawn]
-    rows = [[repr(row.text), f"{row.raw_prob:.3f}",
-             *(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates))]
-            for row in div.rows]
+    rows = [
+        [
+            repr(row.text),
+            f"{row.raw_prob:.3f}",
+            *(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates)),
+        ]
+        for row in div.rows
+    ]
     widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
     return ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
 
@@ -74,15 +87,34 @@ def replay_text(what, lang: str = "en") -> str:
     """A what-if replay as a table of tokens and a summary line; estimated figures end in '~'."""
     changes = ",".join(f"{k}={value_text(v)}" for k, v in what.changes.items())
     header = w("replay_cols", lang).split("|")
-    rows = [[str(t.index), repr(t.text), _p(t.recorded_prob), _p(t.prob) + ("~" if t.approximate else ""),
-             str(t.survivors), t.cut_by or ""] for t in what.tokens]
+    rows = [
+        [
+            str(t.index),
+            repr(t.text),
+            _p(t.recorded_prob),
+            _p(t.prob) + ("~" if t.approximate else ""),
+            str(t.survivors),
+            t.cut_by or "",
+        ]
+        for t in what.tokens
+    ]
     widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [w("replay_head", lang, label=repr(what.label), changes=changes), ""]
     lines += ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
     then = [t.recorded_prob for t in what.tokens if t.recorded_prob == t.recorded_prob]
-    lines += ["", w("summary", lang, n=len(what.tokens), impossible=what.impossible,
-                    then=sum(then) / len(then) if then else float("nan"), now=what.mean_prob,
-                    survivors=what.mean_survivors, approx=what.approximate)]
+    lines += [
+        "",
+        w(
+            "summary",
+            lang,
+            n=len(what.tokens),
+            impossible=what.impossible,
+            then=sum(then) / len(then) if then else float("nan"),
+            now=what.mean_prob,
+            survivors=what.mean_survivors,
+            approx=what.approximate,
+        ),
+    ]
     return "\n".join(lines)
 
 

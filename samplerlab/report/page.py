@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..runs.experiments import format_value
 from ..runs.metrics import STAT_BY_NAME, STATS
 from ..schema.params import DEFAULTS, KNOBS
-from .explain_html import CSS as EXPLAIN_CSS
 from ..words.i18n import t
-from .render import display_width, pad
-from .parting import CSS as PARTING_CSS, parting_html, token_charts, where as _where
-from .svg_chart import legend, line_chart
 from .buckets import BUCKETS
+from .explain_html import CSS as EXPLAIN_CSS
+from .parting import CSS as PARTING_CSS
+from .parting import parting_html, token_charts
+from .parting import where as _where
+from .render import display_width, pad
+from .svg_chart import legend, line_chart
 
 TABLE_STATS = ("tokens", "tokens_per_second", "mean_prob", "distinct_2")
 CHART_STATS = ("mean_prob", "distinct_2", "repeated_3grams", "tokens")
@@ -36,11 +39,21 @@ def _stat(record: Record, name: str) -> str:
 def text_table(document: Mapping[str, Any]) -> str:
     """One row per generated column: label, how it ended, tokens, speed, mean p, distinct-2."""
     header = ["column", "finish", *(STAT_BY_NAME[name].label for name in TABLE_STATS)]
-    rows = [[" ".join(filter(None, [_where(r, document), r["label"]])), str(r["finish_reason"]),
-             *(_stat(r, name) for name in TABLE_STATS)] for r in document["columns"]]
+    rows = [
+        [
+            " ".join(filter(None, [_where(r, document), r["label"]])),
+            str(r["finish_reason"]),
+            *(_stat(r, name) for name in TABLE_STATS),
+        ]
+        for r in document["columns"]
+    ]
     widths = [max(display_width(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(pad(cell, width) if i < 2 else cell.rjust(width)
-                       for i, (cell, width) in enumerate(zip(row, widths))).rstrip() for row in [header, *rows]]
+    lines = [
+        "  ".join(
+            pad(cell, width) if i < 2 else cell.rjust(width) for i, (cell, width) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in [header, *rows]
+    ]
     return "\n".join(lines)
 
 
@@ -56,17 +69,21 @@ def _bucket(prob: float) -> int:
 def _token_title(token: Record) -> str:
     lines = [f"p {token['p']:.3f} (raw {token['raw_p']:.3f})", "after the chain:"]
     lines += [f"  {c['text']!r} {c['p']:.3f}" for c in token.get("after", ())]
-    lines += ["before:"] + [f"  {c['text']!r} {c['p']:.3f}" + (f" (cut by {c['cut_by']})" if "cut_by" in c else "")
-                            for c in token.get("before", ())]
+    lines += ["before:"] + [
+        f"  {c['text']!r} {c['p']:.3f}" + (f" (cut by {c['cut_by']})" if "cut_by" in c else "")
+        for c in token.get("before", ())
+    ]
     return "\n".join(lines)
 
 
 def _tokens_html(record: Record) -> str:
-    spans = [f'<span class="t b{_bucket(t["p"])}" title="{_e(_token_title(t))}">{_e(t["text"])}</span>'
-             for t in record["tokens"]]
+    spans = [
+        f'<span class="t b{_bucket(t["p"])}" title="{_e(_token_title(t))}">{_e(t["text"])}</span>'
+        for t in record["tokens"]
+    ]
     shown = "".join(t["text"] for t in record["tokens"])
     if record["text"].startswith(shown) and len(record["text"]) > len(shown):
-        spans.append(_e(record["text"][len(shown):]))  # released when the column ended (held back for a stop)
+        spans.append(_e(record["text"][len(shown) :]))  # released when the column ended (held back for a stop)
     return "".join(spans) or '<span class="none">(no text)</span>'
 
 
@@ -94,11 +111,15 @@ def _ending(reason: Any, stopped_by: str | None) -> str:
 
 
 def _card(record: Record, group: Sequence[Record], lang: str) -> str:
-    foot = (f"{_ending(record['finish_reason'], record.get('stopped_by'))} · {record['token_count']} "
-            f"{t('report_tokens', lang)} · {t('report_mean_p', lang)} {_stat(record, 'mean_prob')}")
-    return (f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, group)}'
-            f'<div class="text">{_tokens_html(record)}</div><p class="foot">{_e(foot)}</p>'
-            f'{token_charts(record, group, lang)}</article>')
+    foot = (
+        f"{_ending(record['finish_reason'], record.get('stopped_by'))} · {record['token_count']} "
+        f"{t('report_tokens', lang)} · {t('report_mean_p', lang)} {_stat(record, 'mean_prob')}"
+    )
+    return (
+        f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, group)}'
+        f'<div class="text">{_tokens_html(record)}</div><p class="foot">{_e(foot)}</p>'
+        f"{token_charts(record, group, lang)}</article>"
+    )
 
 
 def _groups(records: Sequence[Record]) -> list[list[Record]]:
@@ -114,20 +135,26 @@ def _runs_html(document: Mapping[str, Any], lang: str) -> str:
     for group in _groups(document["columns"]):
         head = group[0]
         title = t("report_prompt", lang).format(n=head.get("prompt_index", 0) + 1, seed=head["seed"])
-        sections.append(f'<section><h2>{_e(title)}</h2>'
-                        f'<p class="prompt">{_e(head.get("prompt", ""))}</p>'
-                        f'<div class="cols">{"".join(_card(r, group, lang) for r in group)}</div></section>')
+        sections.append(
+            f"<section><h2>{_e(title)}</h2>"
+            f'<p class="prompt">{_e(head.get("prompt", ""))}</p>'
+            f'<div class="cols">{"".join(_card(r, group, lang) for r in group)}</div></section>'
+        )
     return "".join(sections)
 
 
 def _stats_html(document: Mapping[str, Any], lang: str) -> str:
     head = "".join(f'<th title="{_e(s.help)}">{_e(s.label)}</th>' for s in STATS)
-    rows = "".join(f"<tr><th>{_e(' '.join(filter(None, [_where(r, document), r['label']])))}</th>"
-                   f"<td>{_e(r['finish_reason'])}</td>{''.join(f'<td>{_stat(r, s.name)}</td>' for s in STATS)}</tr>"
-                   for r in document["columns"])
-    return (f'<section><h2>{_e(t("report_statistics", lang))}</h2><div class="scroll"><table><thead><tr>'
-            f'<th>{_e(t("report_column", lang))}</th><th>{_e(t("report_finish", lang))}</th>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></div></section>")
+    rows = "".join(
+        f"<tr><th>{_e(' '.join(filter(None, [_where(r, document), r['label']])))}</th>"
+        f"<td>{_e(r['finish_reason'])}</td>{''.join(f'<td>{_stat(r, s.name)}</td>' for s in STATS)}</tr>"
+        for r in document["columns"]
+    )
+    return (
+        f'<section><h2>{_e(t("report_statistics", lang))}</h2><div class="scroll"><table><thead><tr>'
+        f"<th>{_e(t('report_column', lang))}</th><th>{_e(t('report_finish', lang))}</th>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table></div></section>"
+    )
 
 
 def _spread_html(document: Mapping[str, Any], lang: str) -> str:
@@ -141,12 +168,16 @@ def _spread_html(document: Mapping[str, Any], lang: str) -> str:
         cells = "".join(f"<td>{_mean_std(summary[s.name], s.fmt)}</td>" for s in SPREAD_STATS)
         divergence = summary.get("seed_divergence")
         where = f"p{summary.get('prompt_index', 0) + 1} " if prompts else ""
-        rows.append(f"<tr><th>{_e(where + summary['label'])}</th><td>{len(summary['seeds'])}</td>"
-                    f"<td>{'-' if divergence is None else f'{divergence:.3f}'}</td>{cells}</tr>")
+        rows.append(
+            f"<tr><th>{_e(where + summary['label'])}</th><td>{len(summary['seeds'])}</td>"
+            f"<td>{'-' if divergence is None else f'{divergence:.3f}'}</td>{cells}</tr>"
+        )
     columns = "".join(f"<th>{_e(t(key, lang))}</th>" for key in ("report_column", "report_seeds", "report_divergence"))
-    return (f'<section><h2>{_e(t("report_across_seeds", lang))}</h2><p class="note">{_e(t("report_spread_note", lang))}'
-            f'</p><div class="scroll"><table><thead><tr>{columns}{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table></div></section>")
+    return (
+        f'<section><h2>{_e(t("report_across_seeds", lang))}</h2><p class="note">{_e(t("report_spread_note", lang))}'
+        f'</p><div class="scroll"><table><thead><tr>{columns}{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
+    )
 
 
 def _mean_std(spread: Mapping[str, Any], fmt: str) -> str:
@@ -165,9 +196,13 @@ def progress_html(columns: Sequence[Any], total: int) -> str:
         f'<article class="sl-progress-col" style="{box}"><strong>{_e(c.label)}</strong>'
         f'<div style="white-space:pre-wrap;flex:1;font-size:.92em">{_e(c.text)}</div>'
         f'<small style="color:#6b7280">{_e(_ending(c.finish_reason, c.stopped_by))} · {len(c.tokens)} tokens · '
-        f"seed {_e(c.seed)}</small></article>" for c in columns)
-    return (f'<p>{len(columns)} of {total} columns done</p><div class="sl-progress" style="display:grid;'
-            f'grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.6em">{cards}</div>')
+        f"seed {_e(c.seed)}</small></article>"
+        for c in columns
+    )
+    return (
+        f'<p>{len(columns)} of {total} columns done</p><div class="sl-progress" style="display:grid;'
+        f'grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.6em">{cards}</div>'
+    )
 
 
 # -- sweep charts --------------------------------------------------------------------------
@@ -192,12 +227,13 @@ def _sweep_html(document: Mapping[str, Any], lang: str) -> str:
     knobs = document.get("sweep") or []
     if not knobs or not any(r.get("sweep") for r in document["columns"]):
         return ""
-    charts = [line_chart(STAT_BY_NAME[stat].label, sweep_series(document["columns"], knobs, stat), knobs[0],
-                         format_value) for stat in CHART_STATS]
+    charts = [
+        line_chart(STAT_BY_NAME[stat].label, sweep_series(document["columns"], knobs, stat), knobs[0], format_value)
+        for stat in CHART_STATS
+    ]
     names = legend(list(sweep_series(document["columns"], knobs, CHART_STATS[0]))) if len(knobs) > 1 else ""
     title = t("report_sweep", lang).format(knobs=" × ".join(knobs))
-    return (f'<section><h2>{_e(title)}</h2>{names}'
-            f'<div class="charts">{"".join(charts)}</div></section>')
+    return f'<section><h2>{_e(title)}</h2>{names}<div class="charts">{"".join(charts)}</div></section>'
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -247,8 +283,10 @@ def _meta_html(document: Mapping[str, Any], lang: str) -> str:
     }
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows.items() if v)
     swatches = " ".join(f'<span class="t b{i}">{_e(label)}</span>' for i, (_, label, _) in enumerate(BUCKETS))
-    return (f'<dl class="meta">{items}<dt>{_e(t("report_colour", lang))}</dt><dd>{swatches} '
-            f'{_e(t("report_hover", lang))}</dd></dl>')
+    return (
+        f'<dl class="meta">{items}<dt>{_e(t("report_colour", lang))}</dt><dd>{swatches} '
+        f"{_e(t('report_hover', lang))}</dd></dl>"
+    )
 
 
 def render_report(document: Mapping[str, Any], lang: str = "en") -> str:
@@ -257,10 +295,12 @@ def render_report(document: Mapping[str, Any], lang: str = "en") -> str:
     experiment = document.get("experiment", {})
     title = Path(str(experiment.get("file", "samplerlab result"))).stem
     description = experiment.get("description") or ""
-    return (f'<!doctype html><html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{_e(title)} · samplerlab</title><style>{CSS}{EXPLAIN_CSS}{PARTING_CSS}{_bucket_css()}</style></head><body>"
-            f"<header><h1>{_e(title)}</h1><p class=\"desc\">{_e(description)}</p>{_meta_html(document, lang)}</header>"
-            f"{_sweep_html(document, lang)}{_runs_html(document, lang)}{parting_html(document, lang)}"
-            f"{_stats_html(document, lang)}{_spread_html(document, lang)}"
-            "</body></html>")
+    return (
+        f'<!doctype html><html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{_e(title)} · samplerlab</title><style>{CSS}{EXPLAIN_CSS}{PARTING_CSS}{_bucket_css()}</style></head><body>"
+        f'<header><h1>{_e(title)}</h1><p class="desc">{_e(description)}</p>{_meta_html(document, lang)}</header>'
+        f"{_sweep_html(document, lang)}{_runs_html(document, lang)}{parting_html(document, lang)}"
+        f"{_stats_html(document, lang)}{_spread_html(document, lang)}"
+        "</body></html>"
+    )

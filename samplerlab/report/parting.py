@@ -9,11 +9,12 @@ differ in exactly one knob, except that along a swept knob only neighbouring val
 from __future__ import annotations
 
 import html
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..understand.divergence import explain, first_parting, pairs_differing_in_one_knob
-from .explain_html import explanation_html
 from ..words.i18n import t
+from .explain_html import explanation_html
 from .svg_chart import legend, line_chart
 
 Record = Mapping[str, Any]
@@ -70,8 +71,10 @@ def parting_html(document: Mapping[str, Any], lang: str = "en") -> str:
     for a, b, knob in pairs[:MAX_PAIRS]:
         place = where(a, document)
         title = t("report_pair", lang).format(a=a["label"], b=b["label"], knob=knob)
-        items.append(f'<article class="pair"><h3>{_e(" ".join(filter(None, [place, title])))}</h3>'
-                     f"{explanation_html(explain(a, b), lang)}</article>")
+        items.append(
+            f'<article class="pair"><h3>{_e(" ".join(filter(None, [place, title])))}</h3>'
+            f"{explanation_html(explain(a, b), lang)}</article>"
+        )
     more = len(pairs) - MAX_PAIRS
     tail = f'<p class="note">{_e(t("report_more_pairs", lang).format(n=more))}</p>' if more > 0 else ""
     return f'{head}<p class="note">{_e(t("report_parting_note", lang))}</p>{"".join(items)}{tail}</section>'
@@ -94,8 +97,10 @@ def token_charts(record: Record, group: Sequence[Record], lang: str = "en") -> s
     lines = [mark for mark in marks if mark[0] < len(record["tokens"])]  # one that ended first: a note, no line
     x_label = t("chart_token", lang)
     probabilities = {t("chart_p", lang): _series(record, "p"), t("chart_raw_p", lang): _series(record, "raw_p")}
-    charts = [legend(list(probabilities)),
-              line_chart(t("chart_probability", lang), probabilities, x_label, marks=lines, size=TOKEN_CHART)]
+    charts = [
+        legend(list(probabilities)),
+        line_chart(t("chart_probability", lang), probabilities, x_label, marks=lines, size=TOKEN_CHART),
+    ]
     for key, title in (("entropy", "chart_entropy"), ("survivors", "chart_survivors")):
         points = _series(record, key)
         if points:

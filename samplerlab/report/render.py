@@ -49,8 +49,11 @@ def footer(column: ColumnResult) -> list[str]:
         reason += f" {column.stopped_by!r}"
     mean = sum(t.prob for t in column.tokens) / len(column.tokens) if column.tokens else 0.0
     drawn = [f"seed {column.seed} (drawn)"] if column.settings.seed == -1 else []  # so the run can be repeated
-    return [f"[{reason}] {len(column.tokens)} tokens", f"{column.tokens_per_second:.1f} tok/s, mean p {mean:.2f}",
-            *drawn]
+    return [
+        f"[{reason}] {len(column.tokens)} tokens",
+        f"{column.tokens_per_second:.1f} tok/s, mean p {mean:.2f}",
+        *drawn,
+    ]
 
 
 def clip(text: str, width: int) -> str:
@@ -61,8 +64,9 @@ def clip(text: str, width: int) -> str:
 
 def side_by_side(result: RunResult, width: int | None = None) -> str:
     """Labels, texts and footers each aligned across the columns."""
-    return table([c.label for c in result.columns], [c.text for c in result.columns],
-                 [footer(c) for c in result.columns], width)
+    return table(
+        [c.label for c in result.columns], [c.text for c in result.columns], [footer(c) for c in result.columns], width
+    )
 
 
 def table(labels: list[str], texts: list[str], footers: list[list[str]], width: int | None = None) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import html
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#4d7c0f")
 MAX_X_TICKS = 8  # beyond this a numeric axis labels a few round positions, not every point
@@ -24,9 +25,14 @@ def _ticks(xs: Sequence[Any], numeric: bool) -> list[Any]:
     return list(range(math.ceil(low), math.floor(high) + 1, step))
 
 
-def line_chart(title: str, series: Mapping[str, list[tuple[Any, float]]], x_label: str,
-               fmt: Callable[[Any], str] = str, marks: Sequence[tuple[Any, str]] = (),
-               size: tuple[int, int] = (340, 210)) -> str:
+def line_chart(
+    title: str,
+    series: Mapping[str, list[tuple[Any, float]]],
+    x_label: str,
+    fmt: Callable[[Any], str] = str,
+    marks: Sequence[tuple[Any, str]] = (),
+    size: tuple[int, int] = (340, 210),
+) -> str:
     """A line chart: numeric x on a linear scale, anything else evenly spaced; ``marks`` are (x, note)
     drawn as dashed vertical lines (where two columns part). Non-finite y values are left out."""
     series = {name: [(x, y) for x, y in line if math.isfinite(y)] for name, line in series.items()}
@@ -45,30 +51,47 @@ def line_chart(title: str, series: Mapping[str, list[tuple[Any, float]]], x_labe
     def sy(y: float) -> float:
         return top + (1 - (y - low) / ((high - low) or 1)) * (height - top - bottom)
 
-    parts = [f'<text x="{width / 2}" y="16" class="ct">{_e(title)}</text>',
-             f'<line x1="{left}" y1="{sy(low)}" x2="{width - right}" y2="{sy(low)}" class="ax"/>',
-             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{sy(low)}" class="ax"/>',
-             f'<text x="{width / 2}" y="{height - 4}" class="cl">{_e(x_label)}</text>']
+    parts = [
+        f'<text x="{width / 2}" y="16" class="ct">{_e(title)}</text>',
+        f'<line x1="{left}" y1="{sy(low)}" x2="{width - right}" y2="{sy(low)}" class="ax"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{sy(low)}" class="ax"/>',
+        f'<text x="{width / 2}" y="{height - 4}" class="cl">{_e(x_label)}</text>',
+    ]
     for y in (low, (low + high) / 2, high):
-        parts.append(f'<text x="{left - 5}" y="{sy(y) + 4:.1f}" class="yt">{y:.3g}</text>'
-                     f'<line x1="{left}" y1="{sy(y):.1f}" x2="{width - right}" y2="{sy(y):.1f}" class="grid"/>')
+        parts.append(
+            f'<text x="{left - 5}" y="{sy(y) + 4:.1f}" class="yt">{y:.3g}</text>'
+            f'<line x1="{left}" y1="{sy(y):.1f}" x2="{width - right}" y2="{sy(y):.1f}" class="grid"/>'
+        )
     for x in _ticks(xs, numeric):
         parts.append(f'<text x="{sx(x):.1f}" y="{sy(low) + 15:.1f}" class="xt">{_e(fmt(x))}</text>')
     for x, note in marks:
-        parts.append(f'<line x1="{sx(x):.1f}" y1="{top}" x2="{sx(x):.1f}" y2="{sy(low):.1f}" class="mark">'
-                     f"<title>{_e(note)}</title></line>")
+        parts.append(
+            f'<line x1="{sx(x):.1f}" y1="{top}" x2="{sx(x):.1f}" y2="{sy(low):.1f}" class="mark">'
+            f"<title>{_e(note)}</title></line>"
+        )
     for index, (name, line) in enumerate(series.items()):
         colour = PALETTE[index % len(PALETTE)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in sorted(line, key=lambda p: xs.index(p[0])))
         parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         if len(line) <= MAX_DOTS:
-            parts += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{colour}">'
-                      f"<title>{_e(name)}, {_e(x_label)}={_e(fmt(x))}: {y:.4g}</title></circle>" for x, y in line]
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" role="img" aria-label="{_e(title)}">{"".join(parts)}</svg>')
+            parts += [
+                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{colour}">'
+                f"<title>{_e(name)}, {_e(x_label)}={_e(fmt(x))}: {y:.4g}</title></circle>"
+                for x, y in line
+            ]
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{_e(title)}">{"".join(parts)}</svg>'
+    )
 
 
 def legend(names: Sequence[str]) -> str:
     """Colour swatches in the order line_chart gives its series colours."""
-    return '<p class="legend">' + " ".join(f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{_e(name)}'
-                                           "</span>" for i, name in enumerate(names)) + "</p>"
+    return (
+        '<p class="legend">'
+        + " ".join(
+            f'<span><i style="background:{PALETTE[i % len(PALETTE)]}"></i>{_e(name)}</span>'
+            for i, name in enumerate(names)
+        )
+        + "</p>"
+    )

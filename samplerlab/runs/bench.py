@@ -14,15 +14,15 @@ columns sent one after another, as people script it by hand today.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..backends import Backend
-from ..llama.engine import prompt_text, run
 from ..events import Column, Request, collect
+from ..llama.baselines import _bare_loop, completion_llama
+from ..llama.engine import prompt_text, run
 from ..llama.models import Model
 from ..schema.params import Settings
-from ..llama.baselines import _bare_loop, completion_llama
 
 PROMPT = "Write a short poem praising light-emitting diodes."
 TEMPERATURES = (0.7, 0.9, 1.1, 1.3, 0.5, 1.5, 0.8, 1.0)
@@ -40,7 +40,10 @@ class BenchReport:
 
     def lines(self) -> list[str]:
         work = self.columns * self.tokens
-        out = [f"model: {self.model}", f"columns: {self.columns}  tokens: {self.tokens}  {self.parallel_label}: {self.threads}"]
+        out = [
+            f"model: {self.model}",
+            f"columns: {self.columns}  tokens: {self.tokens}  {self.parallel_label}: {self.threads}",
+        ]
         if self.loaded_with:
             out.append(f"every contender loaded with samplerlab's load settings: {self.loaded_with}")
         for name, seconds in self.seconds.items():
@@ -80,23 +83,43 @@ def bench_request(chat_template: bool) -> Request:
 
 def run_benchmark(backend: Backend, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
     model = getattr(backend, "model", None)
-    return _local_benchmark(model, columns, tokens, repeat) if model is not None \
+    return (
+        _local_benchmark(model, columns, tokens, repeat)
+        if model is not None
         else _server_benchmark(backend, columns, tokens, repeat)
+    )
 
 
 def _server_benchmark(backend: Backend, columns: int, tokens: int, repeat: int) -> BenchReport:
     """N columns at once against the same N one after another, on the same server."""
     request = bench_request(backend.info.chat_template)
-    settings = [Settings({"temperature": TEMPERATURES[i % len(TEMPERATURES)], "seed": i, "max_tokens": tokens,
-                          "logit_bias": {token: False for token in _server_end_tokens(backend)}})
-                for i in range(columns)]
+    settings = [
+        Settings(
+            {
+                "temperature": TEMPERATURES[i % len(TEMPERATURES)],
+                "seed": i,
+                "max_tokens": tokens,
+                "logit_bias": {token: False for token in _server_end_tokens(backend)},
+            }
+        )
+        for i in range(columns)
+    ]
     listed = [Column(str(i), s) for i, s in enumerate(settings)]
-    seconds = best_times({
-        SEQUENTIAL: lambda: [collect(backend.generate(request, [column]), 1) for column in listed],
-        CONCURRENT: lambda: collect(backend.generate(request, listed), columns),
-    }, repeat)
-    return BenchReport(columns, tokens, backend.info.parallel, f"{backend.info.file_name} on {backend.info.location}",
-                       seconds, "server slots")
+    seconds = best_times(
+        {
+            SEQUENTIAL: lambda: [collect(backend.generate(request, [column]), 1) for column in listed],
+            CONCURRENT: lambda: collect(backend.generate(request, listed), columns),
+        },
+        repeat,
+    )
+    return BenchReport(
+        columns,
+        tokens,
+        backend.info.parallel,
+        f"{backend.info.file_name} on {backend.info.location}",
+        seconds,
+        "server slots",
+    )
 
 
 def _server_end_tokens(backend: Backend) -> list[int]:
@@ -109,14 +132,30 @@ def _server_end_tokens(backend: Backend) -> list[int]:
 def _local_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -> BenchReport:
     text = prompt_text(model, bench_request(model.info.chat_template))
     banned = {token: False for token in end_tokens(model)}
-    settings = [Settings({"samplers": "llama-cpp-python", "penalize_prompt": False, "temperature": TEMPERATURES[i],
-                          "seed": i, "max_tokens": tokens, "logit_bias": banned}) for i in range(columns)]
-    seconds = best_times({
-        "sequential create_completion": _sequential(model, text, settings),
-        "bare batched loop": lambda: _bare_loop(model, text, columns, tokens),
-        "samplerlab": lambda: run(model, Request(text, "raw"), [Column(str(i), s) for i, s in enumerate(settings)]),
-    }, repeat)
-    shared = ", ".join(f"{name}={str(model.load.get(name)).lower()}" for name in ("repack", "flash_attn", "n_gpu_layers"))
+    settings = [
+        Settings(
+            {
+                "samplers": "llama-cpp-python",
+                "penalize_prompt": False,
+                "temperature": TEMPERATURES[i],
+                "seed": i,
+                "max_tokens": tokens,
+                "logit_bias": banned,
+            }
+        )
+        for i in range(columns)
+    ]
+    seconds = best_times(
+        {
+            "sequential create_completion": _sequential(model, text, settings),
+            "bare batched loop": lambda: _bare_loop(model, text, columns, tokens),
+            "samplerlab": lambda: run(model, Request(text, "raw"), [Column(str(i), s) for i, s in enumerate(settings)]),
+        },
+        repeat,
+    )
+    shared = ", ".join(
+        f"{name}={str(model.load.get(name)).lower()}" for name in ("repack", "flash_attn", "n_gpu_layers")
+    )
     return BenchReport(columns, tokens, model.n_threads, model.info.file_name, seconds, loaded_with=shared)
 
 
@@ -126,6 +165,15 @@ def _sequential(model: Model, text: str, settings: list[Settings]) -> Callable[[
     def action() -> None:
         for s in settings:
             bias = {token: -float("inf") for token in s.logit_bias}
-            llama.create_completion(text, max_tokens=s.max_tokens, temperature=s.temperature, top_k=s.top_k,
-                                    top_p=s.top_p, min_p=s.min_p, seed=s.seed, logit_bias=bias)
+            llama.create_completion(
+                text,
+                max_tokens=s.max_tokens,
+                temperature=s.temperature,
+                top_k=s.top_k,
+                top_p=s.top_p,
+                min_p=s.min_p,
+                seed=s.seed,
+                logit_bias=bias,
+            )
+
     return action

@@ -13,21 +13,21 @@ import datetime
 import itertools
 import queue
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ..backends import Backend, check_independence
 from ..chats.chat_files import Conversation, to_plain
 from ..events import DEFAULT_POLICY, Column, ColumnResult, Independence, Request
-from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
-from ..llama.load_guard import cpu_name, cpu_summary, kernel_family
 from ..files.model_files import ModelError, embedded_model_path, resolve_model_path
-from ..schema.params import RUN_LEVEL_KNOBS, Settings
+from ..llama.versions import environment, machine
 from ..presets.store import check_name, file_stem
+from ..schema.params import RUN_LEVEL_KNOBS, Settings
+from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
 from .results import FORMAT, Outcome, dump, plain, result_columns, seed_summaries, write_new
 from .runner import opened_backend, run_experiment
-from ..llama.versions import UNKNOWN, environment
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
 
@@ -39,20 +39,16 @@ class ExperimentStopped(ExperimentError):
 # -- the result document ------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    """The machine a local result was computed on: texts reproduce on the same llama.cpp build and the
-    same kind of CPU/GPU kernels, so a check elsewhere can say why it parts."""
-    # imported here, not at the top, so that importing this module does not load llama.cpp
-    from ..llama.models import gpu_offload, system_info
-    system = system_info()
-    return {"cpu": cpu_name(), "cpu_features": cpu_summary(), "kernels": kernel_family(system),
-            "gpu_offload": gpu_offload()}
-
-
-def result_document(experiment: Experiment, backend: Backend, outcomes: Sequence[Outcome],
-                    overrides: Mapping[str, Any] | None = None, date: datetime.datetime | None = None,
-                    independence: Independence | None = None, notes: Sequence[str] = (),
-                    keep_candidates: int = 0) -> dict[str, Any]:
+def result_document(
+    experiment: Experiment,
+    backend: Backend,
+    outcomes: Sequence[Outcome],
+    overrides: Mapping[str, Any] | None = None,
+    date: datetime.datetime | None = None,
+    independence: Independence | None = None,
+    notes: Sequence[str] = (),
+    keep_candidates: int = 0,
+) -> dict[str, Any]:
     """A result file's content: the experiment as given, what it resolved to, the machine, and every column."""
     info = backend.info
     records = result_columns(outcomes, keep_candidates)
@@ -60,23 +56,36 @@ def result_document(experiment: Experiment, backend: Backend, outcomes: Sequence
     document: dict[str, Any] = {
         "samplerlab_result": FORMAT,
         "date": (date or datetime.datetime.now(datetime.timezone.utc)).isoformat(timespec="seconds"),
-        "experiment": {"file": experiment.source, "description": experiment.description,
-                       "as_given": plain(dict(experiment.spec))},
+        "experiment": {
+            "file": experiment.source,
+            "description": experiment.description,
+            "as_given": plain(dict(experiment.spec)),
+        },
         "overrides": plain(dict(overrides or {})),
-        "model": {"spec": plain(experiment.model), "file_name": info.file_name, "file_size": info.file_size,
-                  "sha256": sha256() if sha256 is not None else None, "name": info.name,
-                  "quantization": info.quantization},
+        "model": {
+            "spec": plain(experiment.model),
+            "file_name": info.file_name,
+            "file_size": info.file_size,
+            "sha256": sha256() if sha256 is not None else None,
+            "name": info.name,
+            "quantization": info.quantization,
+        },
         "backend": backend_record(backend, independence),
         "load": plain(dict(experiment.load)),
         "versions": environment(),
-        "mode": experiment.mode, "system": experiment.system,
-        "prompts": list(experiment.prompts), "seeds": list(experiment.seeds), "sweep": list(experiment.sweep),
+        "mode": experiment.mode,
+        "system": experiment.system,
+        "prompts": list(experiment.prompts),
+        "seeds": list(experiment.seeds),
+        "sweep": list(experiment.sweep),
     }
     if info.kind == "local":  # a server's machine is the server's; its build is in the backend record
         document["machine"] = machine()
     if experiment.history:
-        document.update(messages=to_plain(Conversation(experiment.history, experiment.source)),
-                        context_policy=experiment.context_policy)
+        document.update(
+            messages=to_plain(Conversation(experiment.history, experiment.source)),
+            context_policy=experiment.context_policy,
+        )
     if experiment.prefix:
         document["prefix"] = experiment.prefix
     document.update(rendered=rendered_prompts(outcomes), columns=records)
@@ -98,12 +107,19 @@ def backend_record(backend: Backend, independence: Independence | None) -> dict[
     """Where the columns ran: the kind, the server URL(s) without credentials, its build and slots, and
     whether its columns were independent (the probe's verdict, when it ran)."""
     info = backend.info
-    record: dict[str, Any] = {"kind": info.kind, "location": info.location, "llama_cpp_build": info.llama_cpp_build,
-                              "parallel": info.parallel, "context_per_column": info.context_per_column,
-                              "stage_tracing": info.traces_stages}
+    record: dict[str, Any] = {
+        "kind": info.kind,
+        "location": info.location,
+        "llama_cpp_build": info.llama_cpp_build,
+        "parallel": info.parallel,
+        "context_per_column": info.context_per_column,
+        "stage_tracing": info.traces_stages,
+    }
     if independence is not None:
-        record["independence"] = {"independent": independence.independent,
-                                  "max_difference": float(f"{independence.max_difference:.5g}")}
+        record["independence"] = {
+            "independent": independence.independent,
+            "max_difference": float(f"{independence.max_difference:.5g}"),
+        }
     return record
 
 
@@ -126,24 +142,29 @@ def same_backend(backend: Backend, experiment: Experiment) -> bool:
     if model is None or model.pointer is None or model.load != experiment.load:
         return False
     try:
-        path = resolve_model_path(None, spec["hf_repo"], spec["hf_file"]) if isinstance(spec, Mapping) \
+        path = (
+            resolve_model_path(None, spec["hf_repo"], spec["hf_file"])
+            if isinstance(spec, Mapping)
             else resolve_model_path(spec)
+        )
     except ModelError:
         return False
     return model.path.resolve() == path.resolve()
 
 
 @contextlib.contextmanager
-def backend_for(experiment: Experiment, loaded: Backend | None = None, servers: Sequence[str] = (),
-                api_key: str | None = None) -> Iterator[Backend]:
+def backend_for(
+    experiment: Experiment, loaded: Backend | None = None, servers: Sequence[str] = (), api_key: str | None = None
+) -> Iterator[Backend]:
     """``loaded`` when it is the experiment's backend, else the experiment's backend opened for the run.
 
     A reused backend is not locked here: it takes its lock for every batch, and the lock is not
     reentrant. A model opened beside ``loaded`` runs under ``loaded``'s lock instead, so the
     machine still generates one run at a time.
     """
-    if loaded is not None and (loaded.info.location.split() == list(servers) or not servers
-                               and same_backend(loaded, experiment)):
+    if loaded is not None and (
+        loaded.info.location.split() == list(servers) or not servers and same_backend(loaded, experiment)
+    ):
         yield loaded
         return
     with loaded.lock if loaded is not None else contextlib.nullcontext():
@@ -151,11 +172,18 @@ def backend_for(experiment: Experiment, loaded: Backend | None = None, servers: 
             yield opened
 
 
-def run_file(source: str | Path | Experiment, out: str | Path | None = None, max_tokens: int | None = None,
-             model: str | None = None, on_done: Callable[[ColumnResult], None] | None = None,
-             cancel: threading.Event | None = None, loaded: Backend | None = None,
-             servers: Sequence[str] = (), api_key: str | None = None,
-             keep_candidates: int = 0) -> tuple[dict[str, Any], Path]:
+def run_file(
+    source: str | Path | Experiment,
+    out: str | Path | None = None,
+    max_tokens: int | None = None,
+    model: str | None = None,
+    on_done: Callable[[ColumnResult], None] | None = None,
+    cancel: threading.Event | None = None,
+    loaded: Backend | None = None,
+    servers: Sequence[str] = (),
+    api_key: str | None = None,
+    keep_candidates: int = 0,
+) -> tuple[dict[str, Any], Path]:
     """Run an experiment (a file, or one already loaded from its file) and write its result file.
 
     ``max_tokens``, ``model`` and ``servers`` override the file and are recorded as overrides;
@@ -164,8 +192,11 @@ def run_file(source: str | Path | Experiment, out: str | Path | None = None, max
     writes none. On llama-servers the independence probe runs first and its verdict is recorded.
     """
     experiment = source if isinstance(source, Experiment) else load_experiment(source)
-    overrides = {key: value for key, value in (("max_tokens", max_tokens), ("model", model),
-                                               ("servers", list(servers) or None)) if value is not None}
+    overrides = {
+        key: value
+        for key, value in (("max_tokens", max_tokens), ("model", model), ("servers", list(servers) or None))
+        if value is not None
+    }
     experiment = experiment.with_settings(max_tokens=max_tokens) if max_tokens is not None else experiment
     experiment = (experiment.with_model(model) if model else experiment).with_drawn_seeds()
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -175,19 +206,33 @@ def run_file(source: str | Path | Experiment, out: str | Path | None = None, max
     with backend_for(experiment, loaded, servers, api_key) as backend:
         independence = check_independence(backend) if backend.info.kind != "local" else None
         outcomes = run_experiment_to_end(backend, experiment, on_done, cancel)
-        document = result_document(experiment, backend, outcomes, overrides, started, independence,
-                                   getattr(backend, "notes", ()), keep_candidates)
+        document = result_document(
+            experiment,
+            backend,
+            outcomes,
+            overrides,
+            started,
+            independence,
+            getattr(backend, "notes", ()),
+            keep_candidates,
+        )
     return document, write_new(target, dump(document))
 
 
-def run_experiment_to_end(backend: Backend, experiment: Experiment, on_done: Callable[[ColumnResult], None] | None,
-                          cancel: threading.Event | None) -> list[Outcome]:
+def run_experiment_to_end(
+    backend: Backend,
+    experiment: Experiment,
+    on_done: Callable[[ColumnResult], None] | None,
+    cancel: threading.Event | None,
+) -> list[Outcome]:
     """Every column of the experiment, or ExperimentStopped if ``cancel`` cut the run short."""
     outcomes = run_experiment(backend, experiment, on_done=on_done, cancel=cancel)
     finished = sum(o.result.finish_reason != "cancelled" for o in outcomes)
     if finished < experiment.runs:
-        raise ExperimentStopped(f"{experiment.source}: stopped after {finished} of {experiment.runs} columns; "
-                                "no result file is written (a stopped run does not reproduce)")
+        raise ExperimentStopped(
+            f"{experiment.source}: stopped after {finished} of {experiment.runs} columns; "
+            "no result file is written (a stopped run does not reproduce)"
+        )
     return outcomes
 
 
@@ -199,8 +244,9 @@ class Finished:
     path: Path
 
 
-def stream_file(source: str | Path | Experiment, cancel: threading.Event,
-                **options: Any) -> Iterator[ColumnResult | Finished]:
+def stream_file(
+    source: str | Path | Experiment, cancel: threading.Event, **options: Any
+) -> Iterator[ColumnResult | Finished]:
     """``run_file`` in a worker thread: each column as it finishes, then ``Finished``.
 
     Errors of the run are raised here; closing the generator early stops the run between steps.
@@ -260,8 +306,9 @@ def comparison_spec(request: Request, columns: Sequence[Column], backend: Backen
         if request.context_policy != DEFAULT_POLICY:
             spec["context_policy"] = request.context_policy
     spec.update(plain(top))
-    spec["columns"] = [{"label": column.label, "settings": plain(_own_settings(column.settings, top))}
-                       for column in columns]
+    spec["columns"] = [
+        {"label": column.label, "settings": plain(_own_settings(column.settings, top))} for column in columns
+    ]
     return spec
 
 
@@ -270,8 +317,14 @@ def _own_settings(settings: Settings, top: Mapping[str, Any]) -> dict[str, Any]:
     return {**own, **{name: settings[name] for name in RUN_LEVEL_KNOBS if settings[name] != top[name]}}
 
 
-def save_comparison(name: str, request: Request, results: Sequence[ColumnResult], backend: Backend,
-                    directory: Path = EXPERIMENTS_DIR, rendered: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+def save_comparison(
+    name: str,
+    request: Request,
+    results: Sequence[ColumnResult],
+    backend: Backend,
+    directory: Path = EXPERIMENTS_DIR,
+    rendered: Mapping[str, Any] | None = None,
+) -> tuple[Path, Path]:
     """Write an experiment file for a comparison the app ran, and a result file with its outputs.
 
     Running the experiment file with ``samplerlab run`` gives the same result file, timings aside:
@@ -284,8 +337,10 @@ def save_comparison(name: str, request: Request, results: Sequence[ColumnResult]
         raise ExperimentError("nothing to save: run a comparison first")
     stopped = next((r.label for r in results if r.finish_reason == "cancelled"), None)
     if stopped is not None:
-        raise ExperimentError(f"column {stopped!r} was stopped before its end, so the comparison would not "
-                              "reproduce; run it to the end to save it")
+        raise ExperimentError(
+            f"column {stopped!r} was stopped before its end, so the comparison would not "
+            "reproduce; run it to the end to save it"
+        )
     columns = [Column(r.label, r.settings.replace(seed=r.seed)) for r in results]
     target = directory / f"{file_stem(name)}.yaml"
     text = dump({"description": f"Saved from the samplerlab app: {name}", **comparison_spec(request, columns, backend)})

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
-from ..files import safe_yaml
 from ..chats.chat_files import load_chat, parse_messages, parse_policy
 from ..events import DEFAULT_POLICY, ChatError, Column, Message, Mode, Request
+from ..files import safe_yaml
 from ..files.model_files import ModelError, check_path
-from ..schema.params import KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, Settings, SettingsError, suggest
-from ..schema.load_settings import LoadSettings
 from ..presets.store import PresetError, load_preset
+from ..schema.load_settings import LoadSettings
+from ..schema.params import KNOB_BY_NAME, KNOB_NAMES, RUN_LEVEL_KNOBS, KnobValues, Settings, SettingsError, suggest
 
 MAX_FILE_BYTES = 1 << 20
 MAX_NODES = 100_000  # YAML values (aliases are refused): the largest shipped experiment has under 100
@@ -33,11 +34,24 @@ SEED = next(name for name in RUN_LEVEL_KNOBS if KNOB_BY_NAME[name].kind == "seed
 SEEDS = f"{SEED}s"
 RANDOM_SEED = KNOB_BY_NAME[SEED].minimum  # -1: draw one; a result records the drawn seed
 RUN_LEVEL = tuple(name for name in RUN_LEVEL_KNOBS if name != SEED)  # every column's, unless a column sets it
-TOP_KEYS = ("description", "model", "load", "mode", "system", "messages", "chat", "chat_select", "context_policy",
-            "prefix",
-            "prompt", "prompts",
-            *(key for name in RUN_LEVEL_KNOBS for key in ((name, SEEDS) if name == SEED else (name,))),
-            "columns", "base", "sweep")
+TOP_KEYS = (
+    "description",
+    "model",
+    "load",
+    "mode",
+    "system",
+    "messages",
+    "chat",
+    "chat_select",
+    "context_policy",
+    "prefix",
+    "prompt",
+    "prompts",
+    *(key for name in RUN_LEVEL_KNOBS for key in ((name, SEEDS) if name == SEED else (name,))),
+    "columns",
+    "base",
+    "sweep",
+)
 COLUMN_KEYS = ("label", "preset", "settings")
 HF_KEYS = ("hf_repo", "hf_file")
 MAX_SERVERS = 16
@@ -85,19 +99,21 @@ class Experiment:
     def request(self, prompt: str) -> Request:
         return Request(prompt, self.mode, self.system, self.history, self.context_policy, self.prefix)
 
-    def with_settings(self, **changes: Any) -> "Experiment":
+    def with_settings(self, **changes: Any) -> Experiment:
         """Every column with ``changes`` forced (e.g. a short max_tokens for a quick trial)."""
-        columns = tuple(replace(c, settings=Settings({**c.settings, **changes}, source="override"))
-                        for c in self.columns)
+        columns = tuple(
+            replace(c, settings=Settings({**c.settings, **changes}, source="override")) for c in self.columns
+        )
         return replace(self, columns=columns)
 
-    def with_model(self, model: Any) -> "Experiment":
+    def with_model(self, model: Any) -> Experiment:
         return replace(self, model=parse_model(model, Path.cwd(), "--model"))
 
-    def with_drawn_seeds(self) -> "Experiment":
+    def with_drawn_seeds(self) -> Experiment:
         """Every run-level seed -1 replaced by a drawn one, so the result records what was run."""
-        return replace(self, seeds=tuple(secrets.randbelow(2**31) if seed == RANDOM_SEED else seed
-                                         for seed in self.seeds))
+        return replace(
+            self, seeds=tuple(secrets.randbelow(2**31) if seed == RANDOM_SEED else seed for seed in self.seeds)
+        )
 
     @property
     def runs(self) -> int:
@@ -134,8 +150,10 @@ class _Document:
                 seen: set[str] = set()
                 for key, value in node.value:
                     if key.value in seen:
-                        raise ExperimentError(f"{self.source}:{key.start_mark.line + 1}: "
-                                              f"{_dotted(path) or 'top level'}: duplicate key {key.value!r}")
+                        raise ExperimentError(
+                            f"{self.source}:{key.start_mark.line + 1}: "
+                            f"{_dotted(path) or 'top level'}: duplicate key {key.value!r}"
+                        )
                     seen.add(key.value)
                     self.lines.setdefault(path + (key.value,), key.start_mark.line + 1)
                     stack.append((value, path + (key.value,)))
@@ -188,8 +206,10 @@ def load_experiment(path: str | Path) -> Experiment:
     try:
         text = safe_yaml.read_text(path, MAX_FILE_BYTES)
     except safe_yaml.TooLarge as error:
-        raise ExperimentError(f"{source}: {error.size / 2**20:.1f} MiB is too large for an experiment file "
-                              f"(limit {MAX_FILE_BYTES // 2**20} MiB)") from None
+        raise ExperimentError(
+            f"{source}: {error.size / 2**20:.1f} MiB is too large for an experiment file "
+            f"(limit {MAX_FILE_BYTES // 2**20} MiB)"
+        ) from None
     except safe_yaml.ReadError as error:
         raise ExperimentError(str(error)) from None
     return parse_experiment(text, source, path.parent)
@@ -203,10 +223,11 @@ def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | N
         raise doc.fail((), "the file is empty; an experiment needs at least a prompt and columns")
     if not isinstance(spec, dict):
         raise doc.fail((), f"expected a mapping of experiment keys ({', '.join(TOP_KEYS)}), got {_describe(spec)}")
-    _check_keys(doc, (), spec, TOP_KEYS, ', '.join(TOP_KEYS))
+    _check_keys(doc, (), spec, TOP_KEYS, ", ".join(TOP_KEYS))
     run_level = _run_level(doc, spec)
-    seeds = _one_or_many(doc, spec, SEED, SEEDS, MAX_SEEDS, lambda p, v: _knob(doc, p, SEED, v),
-                         (KNOB_BY_NAME[SEED].default,))
+    seeds = _one_or_many(
+        doc, spec, SEED, SEEDS, MAX_SEEDS, lambda p, v: _knob(doc, p, SEED, v), (KNOB_BY_NAME[SEED].default,)
+    )
     history = _history(doc, spec, base_dir or Path.cwd())
     prompts = _one_or_many(doc, spec, "prompt", "prompts", MAX_PROMPTS, lambda p, v: _text(doc, p, v), None)
     prompts = _reply_prompt(doc, history) if prompts is None else prompts
@@ -214,14 +235,21 @@ def parse_experiment(text: str, source: str = "<experiment>", base_dir: Path | N
     columns, sweep = _columns(doc, spec, run_level, len(seeds))
     mode = _mode(doc, spec)
     return Experiment(
-        source=source, spec=spec, model=parse_model(spec.get("model"), base_dir or Path.cwd(), doc.where(("model",))),
+        source=source,
+        spec=spec,
+        model=parse_model(spec.get("model"), base_dir or Path.cwd(), doc.where(("model",))),
         load=LoadSettings() if spec.get("load") is None else _values(doc, ("load",), spec["load"], LoadSettings),
         mode=mode,
         system=None if spec.get("system") is None else _text(doc, ("system",), spec["system"], empty=True),
-        prompts=prompts, seeds=seeds, columns=columns, sweep=sweep,
+        prompts=prompts,
+        seeds=seeds,
+        columns=columns,
+        sweep=sweep,
         description="" if spec.get("description") is None else _text(doc, ("description",), spec["description"], True),
-        history=history, context_policy=_policy(doc, spec),
-        prefix="" if spec.get("prefix") is None else _text(doc, ("prefix",), spec["prefix"]))
+        history=history,
+        context_policy=_policy(doc, spec),
+        prefix="" if spec.get("prefix") is None else _text(doc, ("prefix",), spec["prefix"]),
+    )
 
 
 def _mode(doc: _Document, spec: Mapping) -> Mode:
@@ -257,8 +285,14 @@ def _history(doc: _Document, spec: Mapping, base_dir: Path) -> tuple[Message, ..
 
 
 def _chat_select(doc: _Document, value: Any) -> int | str | None:
-    if value is None or isinstance(value, str) and value or isinstance(value, int) and not isinstance(value, bool) \
-            and value >= 0:
+    if (
+        value is None
+        or isinstance(value, str)
+        and value
+        or isinstance(value, int)
+        and not isinstance(value, bool)
+        and value >= 0
+    ):
         return value
     raise doc.fail(("chat_select",), f"expected a chat's index (from 0) or title, got {_describe(value)}")
 
@@ -269,8 +303,11 @@ def _reply_prompt(doc: _Document, history: tuple[Message, ...]) -> tuple[str, ..
         raise doc.fail((), "no prompt: give prompt (a string) or prompts (a list of strings)")
     if history[-1].role != "user":
         key = "chat" if "chat" in doc.data else "messages"
-        raise doc.fail((key,), f"ends with a{'n' if history[-1].role == 'assistant' else ''} {history[-1].role} "
-                               "turn; give prompt (the next user message)")
+        raise doc.fail(
+            (key,),
+            f"ends with a{'n' if history[-1].role == 'assistant' else ''} {history[-1].role} "
+            "turn; give prompt (the next user message)",
+        )
     return ("",)  # the reply to the conversation's last user turn
 
 
@@ -311,8 +348,9 @@ def _knob(doc: _Document, path: Path_, name: str, value: Any) -> Any:
         raise ExperimentError(str(error)) from None
 
 
-def _one_or_many(doc: _Document, spec: Mapping, one: str, many: str, limit: int,
-                 check: Callable[[Path_, Any], Any], default: Any) -> Any:
+def _one_or_many(
+    doc: _Document, spec: Mapping, one: str, many: str, limit: int, check: Callable[[Path_, Any], Any], default: Any
+) -> Any:
     """``seed: 0`` or ``seeds: [0, 1]`` (never both) as a tuple."""
     if one in spec and many in spec:
         raise doc.fail((many,), f"give {one} or {many}, not both")
@@ -349,11 +387,18 @@ def parse_model(value: Any, base_dir: Path, where: str = "model") -> Any:
         return {key: value[key] for key in HF_KEYS}
     if isinstance(value, Mapping) and set(value) == {"server"} and _url(value["server"]):
         return {"server": value["server"]}
-    if isinstance(value, Mapping) and set(value) == {"servers"} and isinstance(value["servers"], list) \
-            and 1 <= len(value["servers"]) <= MAX_SERVERS and all(_url(url) for url in value["servers"]):
+    if (
+        isinstance(value, Mapping)
+        and set(value) == {"servers"}
+        and isinstance(value["servers"], list)
+        and 1 <= len(value["servers"]) <= MAX_SERVERS
+        and all(_url(url) for url in value["servers"])
+    ):
         return {"servers": list(value["servers"])}
-    raise ExperimentError(f"{where}: expected 'embedded', a .gguf path, {{hf_repo: ..., hf_file: ...}}, "
-                          f"{{server: URL}} or {{servers: [URL, ...]}} (at most {MAX_SERVERS}), got {_describe(value)}")
+    raise ExperimentError(
+        f"{where}: expected 'embedded', a .gguf path, {{hf_repo: ..., hf_file: ...}}, "
+        f"{{server: URL}} or {{servers: [URL, ...]}} (at most {MAX_SERVERS}), got {_describe(value)}"
+    )
 
 
 def _url(value: Any) -> bool:
@@ -386,8 +431,9 @@ def sweep_label(values: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={format_value(value)}" for name, value in values.items())
 
 
-def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any],
-             seeds: int) -> tuple[tuple[PlannedColumn, ...], tuple[str, ...]]:
+def _columns(
+    doc: _Document, spec: Mapping, run_level: Mapping[str, Any], seeds: int
+) -> tuple[tuple[PlannedColumn, ...], tuple[str, ...]]:
     if "columns" not in spec and "sweep" not in spec:
         raise doc.fail((), "no columns: give columns (a list) or sweep (one or two knobs with value lists)")
     if "base" in spec and "sweep" not in spec:
@@ -401,8 +447,10 @@ def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any],
         swept, grid = _sweep(doc, spec["sweep"], spec.get("base"), run_level, seeds)
         columns += grid
     if not 1 <= len(columns) <= MAX_COLUMNS:
-        raise doc.fail(("columns",) if "sweep" not in spec else ("sweep",),
-                       f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}")
+        raise doc.fail(
+            ("columns",) if "sweep" not in spec else ("sweep",),
+            f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}",
+        )
     labels: dict[str, int] = {}
     for index, column in enumerate(columns):
         if column.label in labels:
@@ -411,15 +459,22 @@ def _columns(doc: _Document, spec: Mapping, run_level: Mapping[str, Any],
     return tuple(columns), swept
 
 
-def _column(doc: _Document, path: Path_, item: Any, run_level: Mapping[str, Any], seeds: int, index: int,
-            sweep: Mapping[str, Any] | None = None) -> PlannedColumn:
+def _column(
+    doc: _Document,
+    path: Path_,
+    item: Any,
+    run_level: Mapping[str, Any],
+    seeds: int,
+    index: int,
+    sweep: Mapping[str, Any] | None = None,
+) -> PlannedColumn:
     """A column: its preset (or the defaults), then run-level values, then its own settings.
 
     A column's own seed goes with one run-level seed only: with several it would run the same
     way once per seed and pose as a setting whose seeds never diverge.
     """
     item = _expect(doc, path, item, dict, "a mapping with label, preset and/or settings")
-    _check_keys(doc, path, item, COLUMN_KEYS + KNOB_NAMES, 'label, preset, settings or a setting name')
+    _check_keys(doc, path, item, COLUMN_KEYS + KNOB_NAMES, "label, preset, settings or a setting name")
     if sweep is not None and "label" in item:
         raise doc.fail(path + ("label",), "sweep columns are labelled by their values; remove the label")
     given = {} if item.get("settings") is None else item["settings"]
@@ -436,8 +491,11 @@ def _column(doc: _Document, path: Path_, item: Any, run_level: Mapping[str, Any]
     base = _preset(doc, path + ("preset",), preset) if preset is not None else {}
     label = item.get("label")
     if label is None:
-        label = sweep_label(sweep) if sweep else (" + ".join(filter(None, [preset, sweep_label(overrides)]))
-                                                   or f"column {index + 1}")
+        label = (
+            sweep_label(sweep)
+            if sweep
+            else (" + ".join(filter(None, [preset, sweep_label(overrides)])) or f"column {index + 1}")
+        )
     settings = _values(doc, path, {**base, **run_level, **overrides})
     return PlannedColumn(_text(doc, path + ("label",), label), settings, SEED in overrides, sweep)
 
@@ -449,8 +507,9 @@ def _preset(doc: _Document, path: Path_, name: Any) -> dict[str, Any]:
         raise doc.fail(path, str(error)) from None
 
 
-def _sweep(doc: _Document, sweep: Any, base: Any, run_level: Mapping[str, Any],
-           seeds: int) -> tuple[tuple[str, ...], list[PlannedColumn]]:
+def _sweep(
+    doc: _Document, sweep: Any, base: Any, run_level: Mapping[str, Any], seeds: int
+) -> tuple[tuple[str, ...], list[PlannedColumn]]:
     """The grid of one or two knobs' values, first knob outermost, each on top of ``base``."""
     sweep = _expect(doc, ("sweep",), sweep, dict, "a mapping of one or two knobs to lists of values")
     if not 1 <= len(sweep) <= 2:

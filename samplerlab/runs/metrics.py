@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any
 
 from ..events import ColumnResult
 
@@ -51,7 +52,7 @@ def min_probability(probs: Sequence[float]) -> float:
 
 
 def ngrams(tokens: Sequence[Hashable], n: int) -> list[tuple[Hashable, ...]]:
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def distinct_n(tokens: Sequence[Hashable], n: int) -> float:
@@ -109,8 +110,10 @@ def seed_divergence(texts: Sequence[Sequence[Hashable]], n: int = 2) -> float | 
 
 def spread(values: Sequence[float]) -> dict[str, float | None]:
     """Mean and sample standard deviation (None for a single value: one seed shows no spread)."""
-    return {"mean": statistics.fmean(values) if values else None,
-            "std": statistics.stdev(values) if len(values) > 1 else None}
+    return {
+        "mean": statistics.fmean(values) if values else None,
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+    }
 
 
 def seed_summary(stats: Sequence[Mapping[str, Any]], texts: Sequence[Sequence[Hashable]]) -> dict[str, Any]:

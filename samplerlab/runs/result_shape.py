@@ -9,11 +9,12 @@ those two read, with the types they assume, and names the first one that is wron
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ..schema.load_settings import LoadSettings
-from .metrics import STATS
 from ..schema.params import Settings, SettingsError
+from .metrics import STATS
 
 Check = Callable[[Any, str], None]
 
@@ -23,8 +24,14 @@ class ShapeError(ValueError):
 
 
 def _name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a whole number", float: "a number", dict: "a mapping", list: "a list",
-             type(None): "null"}
+    names = {
+        str: "a string",
+        int: "a whole number",
+        float: "a number",
+        dict: "a mapping",
+        list: "a list",
+        type(None): "null",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(dict.fromkeys(names[k] for k in kinds if not (k is int and float in kinds)))
 
@@ -36,14 +43,16 @@ def _describe(value: Any) -> str:
 
 def _is(value: Any, kind: type | tuple[type, ...]) -> bool:
     """isinstance, except that a bool (YAML true/false) is never a number."""
-    return isinstance(value, kind) and not (isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple)
-                                                                                        else (kind,)))
+    return isinstance(value, kind) and not (
+        isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    )
 
 
 def of(kind: type | tuple[type, ...]) -> Check:
     def check(value: Any, where: str) -> None:
         if not _is(value, kind):
             raise ShapeError(f"{where}: expected {_name(kind)}, got {_describe(value)}")
+
     return check
 
 
@@ -67,19 +76,22 @@ def list_of(item: Check) -> Check:
         of(list)(value, where)
         for index, element in enumerate(value):
             item(element, f"{where}[{index}]")
+
     return check
 
 
 def fields(required: Mapping[str, Check], optional: Mapping[str, Check] | None = None) -> Check:
     """A mapping whose ``required`` keys are present and whose keys present are of their types."""
+
     def check(value: Any, where: str) -> None:
         MAPPING(value, where)
-        for key, item in required.items():
+        for key in required:
             if key not in value:
                 raise ShapeError(f"{where}: missing key {key!r}" if where else f"missing key {key!r}")
         for key, item in {**required, **(optional or {})}.items():
             if key in value:
                 item(value[key], f"{where}.{key}" if where else key)
+
     return check
 
 
@@ -87,17 +99,20 @@ def one_of(*choices: str) -> Check:
     def check(value: Any, where: str) -> None:
         if value not in choices or not isinstance(value, str):
             raise ShapeError(f"{where}: expected {' or '.join(choices)}, got {_describe(value)}")
+
     return check
 
 
 def knob_values(kind: type[Settings] | type[LoadSettings]) -> Check:
     """Settings the check runs again: validated by the schema, the message behind the key's path."""
+
     def check(value: Any, where: str) -> None:
         MAPPING(value, where)
         try:
             kind(value, source=where)
         except SettingsError as error:
             raise ShapeError(str(error)) from None
+
     return check
 
 
@@ -124,23 +139,56 @@ def model_spec(value: Any, where: str) -> None:
 
 
 CANDIDATE = fields({"text": TEXT, "p": NUMBER}, {"id": WHOLE, "cut_by": TEXT})
-TOKEN = fields({"id": WHOLE, "text": TEXT, "p": NUMBER, "raw_p": NUMBER},
-               {"after": list_of(CANDIDATE), "before": list_of(CANDIDATE), "approximate": TEXT,
-                "candidates": of(list), "entropy": NUMBER, "survivors": WHOLE})  # older results have neither
+TOKEN = fields(
+    {"id": WHOLE, "text": TEXT, "p": NUMBER, "raw_p": NUMBER},
+    {
+        "after": list_of(CANDIDATE),
+        "before": list_of(CANDIDATE),
+        "approximate": TEXT,
+        "candidates": of(list),
+        "entropy": NUMBER,
+        "survivors": WHOLE,
+    },
+)  # older results have neither
 STATS_SHAPE = fields({stat.name: NUMBER for stat in STATS})
-RECORD = fields({"label": TEXT, "prompt": TEXT, "seed": WHOLE, "settings": knob_values(Settings), "text": TEXT,
-                 "finish_reason": TEXT, "stats": STATS_SHAPE, "tokens": list_of(TOKEN)},
-                {"prompt_index": WHOLE, "stopped_by": OPTIONAL_TEXT, "sweep": sweep_values,
-                 "token_count": WHOLE})
+RECORD = fields(
+    {
+        "label": TEXT,
+        "prompt": TEXT,
+        "seed": WHOLE,
+        "settings": knob_values(Settings),
+        "text": TEXT,
+        "finish_reason": TEXT,
+        "stats": STATS_SHAPE,
+        "tokens": list_of(TOKEN),
+    },
+    {"prompt_index": WHOLE, "stopped_by": OPTIONAL_TEXT, "sweep": sweep_values, "token_count": WHOLE},
+)
 SPREAD = fields({}, {"mean": OPTIONAL_NUMBER, "std": OPTIONAL_NUMBER})
-SUMMARY = fields({"label": TEXT, "seeds": of(list), **{stat.name: SPREAD for stat in STATS}},
-                 {"prompt_index": WHOLE, "seed_divergence": OPTIONAL_NUMBER})
+SUMMARY = fields(
+    {"label": TEXT, "seeds": of(list), **{stat.name: SPREAD for stat in STATS}},
+    {"prompt_index": WHOLE, "seed_divergence": OPTIONAL_NUMBER},
+)
 DOCUMENT = fields(
-    {"mode": one_of("chat", "raw"), "model": fields({"spec": model_spec}, {"file_size": NUMBER, "sha256": OPTIONAL_TEXT}),
-     "load": knob_values(LoadSettings), "columns": list_of(RECORD)},
-    {"system": OPTIONAL_TEXT, "prefix": OPTIONAL_TEXT, "prompts": of(list), "seeds": of(list), "sweep": list_of(TEXT),
-     "seed_summary": list_of(SUMMARY), "experiment": MAPPING, "versions": MAPPING, "overrides": MAPPING,
-     "machine": MAPPING})
+    {
+        "mode": one_of("chat", "raw"),
+        "model": fields({"spec": model_spec}, {"file_size": NUMBER, "sha256": OPTIONAL_TEXT}),
+        "load": knob_values(LoadSettings),
+        "columns": list_of(RECORD),
+    },
+    {
+        "system": OPTIONAL_TEXT,
+        "prefix": OPTIONAL_TEXT,
+        "prompts": of(list),
+        "seeds": of(list),
+        "sweep": list_of(TEXT),
+        "seed_summary": list_of(SUMMARY),
+        "experiment": MAPPING,
+        "versions": MAPPING,
+        "overrides": MAPPING,
+        "machine": MAPPING,
+    },
+)
 
 
 def check_shape(document: Any) -> None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 import os
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import yaml
 
-from ..files import safe_yaml
 from ..events import ColumnResult, TokenEvent
+from ..files import safe_yaml
 from ..files.leftovers import RESULT_TEMP, remove_leftovers
 from .metrics import column_stats, seed_summary
 from .result_shape import ShapeError, check_shape
@@ -71,11 +72,19 @@ def _candidates(candidates: Sequence, limit: int = ALTERNATIVES) -> list[dict[st
 def token_record(token: TokenEvent, keep: int = 0) -> dict[str, Any]:
     """A token as plain data; ``keep`` > 0 adds its ``keep`` most likely raw candidates as [id, logprob]
     pairs, which is what ``replay`` needs to try other settings on this text without the model."""
-    before = [{**c, "cut_by": token.cut_by[c["id"]]} if c["id"] in token.cut_by else c
-              for c in _candidates(token.before)]  # a raw alternative the chain cut names the stage that did
-    record = {"id": token.token_id, "text": token.text, "p": _round(token.prob), "raw_p": _round(token.raw_prob),
-              "entropy": _round(token.entropy), "survivors": token.survivors,  # how wide the chain left the choice
-              "after": _candidates(token.after), "before": before}
+    before = [
+        {**c, "cut_by": token.cut_by[c["id"]]} if c["id"] in token.cut_by else c for c in _candidates(token.before)
+    ]  # a raw alternative the chain cut names the stage that did
+    record = {
+        "id": token.token_id,
+        "text": token.text,
+        "p": _round(token.prob),
+        "raw_p": _round(token.raw_prob),
+        "entropy": _round(token.entropy),
+        "survivors": token.survivors,  # how wide the chain left the choice
+        "after": _candidates(token.after),
+        "before": before,
+    }
     if token.approximate:
         record["approximate"] = token.approximate  # a server column's replay could not know every figure
     if keep and token.candidates:
@@ -83,8 +92,9 @@ def token_record(token: TokenEvent, keep: int = 0) -> dict[str, Any]:
     return record
 
 
-def column_record(column: ColumnResult, prompt: str | None = None,
-                  sweep: Mapping[str, Any] | None = None, keep: int = 0) -> dict[str, Any]:
+def column_record(
+    column: ColumnResult, prompt: str | None = None, sweep: Mapping[str, Any] | None = None, keep: int = 0
+) -> dict[str, Any]:
     """Everything about one column as plain data: the shape of result files and of the app's API."""
     record: dict[str, Any] = {"label": column.label}
     if prompt is not None:
@@ -93,12 +103,18 @@ def column_record(column: ColumnResult, prompt: str | None = None,
         record["sweep"] = plain(dict(sweep))
     stats = column_stats(column)
     record.update(  # the settings as run: a seed of -1 is recorded as the seed it drew
-        seed=column.seed, settings=plain(dict(column.settings.replace(seed=column.seed))), chain=column.chain,
+        seed=column.seed,
+        settings=plain(dict(column.settings.replace(seed=column.seed))),
+        chain=column.chain,
         text=column.text,
-        finish_reason=column.finish_reason, stopped_by=column.stopped_by, token_count=len(column.tokens),
-        seconds=_round(column.seconds), tokens_per_second=_round(column.tokens_per_second),
+        finish_reason=column.finish_reason,
+        stopped_by=column.stopped_by,
+        token_count=len(column.tokens),
+        seconds=_round(column.seconds),
+        tokens_per_second=_round(column.tokens_per_second),
         stats={k: _round(v) if isinstance(v, float) else v for k, v in stats.items()},
-        tokens=[token_record(token, keep) for token in column.tokens])
+        tokens=[token_record(token, keep) for token in column.tokens],
+    )
     return record
 
 
@@ -112,9 +128,15 @@ def seed_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
     groups: dict[tuple[int, str], list[Mapping[str, Any]]] = {}
     for record in records:
         groups.setdefault((record.get("prompt_index", 0), record["label"]), []).append(record)
-    return [{"label": label, "prompt_index": prompt_index, "seeds": [r["seed"] for r in group],
-             **seed_summary([r["stats"] for r in group], [[t["id"] for t in r["tokens"]] for r in group])}
-            for (prompt_index, label), group in groups.items()]
+    return [
+        {
+            "label": label,
+            "prompt_index": prompt_index,
+            "seeds": [r["seed"] for r in group],
+            **seed_summary([r["stats"] for r in group], [[t["id"] for t in r["tokens"]] for r in group]),
+        }
+        for (prompt_index, label), group in groups.items()
+    ]
 
 
 # -- files -------------------------------------------------------------------------------
@@ -147,8 +169,9 @@ _Dumper.add_representer(str, _Dumper.represent_str)
 def _inline(data: Mapping | list) -> bool:
     if isinstance(data, Mapping):
         return len(repr(data)) <= 100 and not any(isinstance(v, (Mapping, list)) for v in data.values())
-    return len(repr(data)) <= 600 and all(not isinstance(v, (Mapping, list)) or isinstance(v, Mapping) and _inline(v)
-                                          for v in data)
+    return len(repr(data)) <= 600 and all(
+        not isinstance(v, (Mapping, list)) or isinstance(v, Mapping) and _inline(v) for v in data
+    )
 
 
 def dump(document: Mapping[str, Any]) -> str:
@@ -178,8 +201,9 @@ def load_result(path: str | Path) -> dict[str, Any]:
     """A result file, read within bounds and checked to have every key the report and the check read."""
     path = Path(path)
     try:
-        document = safe_yaml.load(safe_yaml.read_text(path, MAX_RESULT_BYTES), max_nodes=MAX_RESULT_NODES,
-                                  loader=safe_yaml.FAST_LOADER)
+        document = safe_yaml.load(
+            safe_yaml.read_text(path, MAX_RESULT_BYTES), max_nodes=MAX_RESULT_NODES, loader=safe_yaml.FAST_LOADER
+        )
     except safe_yaml.TooLarge:
         raise ResultError(f"{path}: larger than {MAX_RESULT_BYTES >> 20} MiB; not a samplerlab result") from None
     except safe_yaml.Refused as error:
@@ -189,8 +213,11 @@ def load_result(path: str | Path) -> dict[str, Any]:
         raise ResultError(f"{path}:{safe_yaml.line_of(error) or '?'}: not valid YAML{problem}") from None
     except safe_yaml.ReadError as error:
         raise ResultError(str(error)) from None
-    if not isinstance(document, dict) or document.get("samplerlab_result") != FORMAT \
-            or not isinstance(document.get("columns"), list):
+    if (
+        not isinstance(document, dict)
+        or document.get("samplerlab_result") != FORMAT
+        or not isinstance(document.get("columns"), list)
+    ):
         raise ResultError(f"{path}: not a samplerlab result file (format {FORMAT})")
     try:
         check_shape(document)
@@ -228,9 +255,11 @@ def first_difference(record: Mapping[str, Any], column: ColumnResult) -> str | N
             now = "(end)" if new is None else repr(new.text)
             return f"token {index}: recorded {recorded}, now {now}"
     if record["text"] != column.text:
-        at = next((i for i, (a, b) in enumerate(zip(record["text"], column.text)) if a != b),
-                  min(len(record["text"]), len(column.text)))
-        return f"text at character {at}: recorded {record['text'][at:at + 20]!r}, now {column.text[at:at + 20]!r}"
+        at = next(
+            (i for i, (a, b) in enumerate(zip(record["text"], column.text)) if a != b),
+            min(len(record["text"]), len(column.text)),
+        )
+        return f"text at character {at}: recorded {record['text'][at : at + 20]!r}, now {column.text[at : at + 20]!r}"
     if record["finish_reason"] != column.finish_reason:
         return f"finish reason: recorded {record['finish_reason']!r}, now {column.finish_reason!r}"
     return None

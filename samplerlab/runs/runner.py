@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 from ..backends import Backend, BackendError, open_backend
 from ..chats.chat_files import parse_messages
 from ..events import DEFAULT_POLICY, ChatError, Column, ColumnDone, ColumnResult, Request, rendered_record
-from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
+from ..llama.machine import kernel_family
+from ..llama.versions import UNKNOWN, system_info, version
 from ..schema.load_settings import LoadSettings
 from ..schema.params import Settings
+from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
 from .results import CheckReport, Outcome, ResultError, first_difference
 
 LOCAL_BATCH = 8  # the local engine's most columns per run
@@ -40,15 +43,23 @@ def batch_size(backend: Backend) -> int:
 
 def plan(experiment: Experiment, batch: int) -> list[Job]:
     """Every prompt x seed, its columns cut into batches, in the order results are recorded."""
-    return [Job(prompt_index, prompt, seed, experiment.columns[start:start + batch])
-            for prompt_index, prompt in enumerate(experiment.prompts)
-            for seed in experiment.seeds
-            for start in range(0, len(experiment.columns), batch)]
+    return [
+        Job(prompt_index, prompt, seed, experiment.columns[start : start + batch])
+        for prompt_index, prompt in enumerate(experiment.prompts)
+        for seed in experiment.seeds
+        for start in range(0, len(experiment.columns), batch)
+    ]
 
 
-def run_columns(backend: Backend, request: Request, columns: Sequence[Column], batch: int | None = None,
-                on_done: Callable[[ColumnResult], None] | None = None, cancel=None,
-                info: dict | None = None) -> list[ColumnResult]:
+def run_columns(
+    backend: Backend,
+    request: Request,
+    columns: Sequence[Column],
+    batch: int | None = None,
+    on_done: Callable[[ColumnResult], None] | None = None,
+    cancel=None,
+    info: dict | None = None,
+) -> list[ColumnResult]:
     """Any number of columns, generated ``batch`` at a time; once ``cancel`` is set no further batch starts.
 
     ``info`` receives what the backend reports of the prompt (its text, tokens, the context policy's outcome)."""
@@ -58,7 +69,7 @@ def run_columns(backend: Backend, request: Request, columns: Sequence[Column], b
         if cancel is not None and cancel.is_set():
             break
         finished: dict[int, ColumnResult] = {}
-        for event in backend.generate(request, columns[start:start + batch], cancel, info):
+        for event in backend.generate(request, columns[start : start + batch], cancel, info):
             if isinstance(event, ColumnDone):
                 finished[event.column] = event.result
                 if on_done is not None:
@@ -67,8 +78,13 @@ def run_columns(backend: Backend, request: Request, columns: Sequence[Column], b
     return results
 
 
-def run_experiment(backend: Backend, experiment: Experiment, on_done: Callable[[Any], None] | None = None,
-                   cancel: threading.Event | None = None, batch: int | None = None) -> list[Outcome]:
+def run_experiment(
+    backend: Backend,
+    experiment: Experiment,
+    on_done: Callable[[Any], None] | None = None,
+    cancel: threading.Event | None = None,
+    batch: int | None = None,
+) -> list[Outcome]:
     """Every job of the plan; a seed of -1 is drawn once for the whole run, so every column shares it.
 
     ``cancel`` ends the run between steps and no further job starts: the outcomes are then fewer,
@@ -81,11 +97,20 @@ def run_experiment(backend: Backend, experiment: Experiment, on_done: Callable[[
         if cancel is not None and cancel.is_set():
             break
         info: dict[str, Any] = {}
-        results = run_columns(backend, experiment.request(job.prompt), [c.for_seed(job.seed) for c in job.columns],
-                              None, on_done, cancel, info)
+        results = run_columns(
+            backend,
+            experiment.request(job.prompt),
+            [c.for_seed(job.seed) for c in job.columns],
+            None,
+            on_done,
+            cancel,
+            info,
+        )
         rendered = rendered_record(info)
-        outcomes += [Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
-                     for planned, result in zip(job.columns, results)]
+        outcomes += [
+            Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
+            for planned, result in zip(job.columns, results)
+        ]
     return outcomes
 
 
@@ -99,8 +124,9 @@ def _refuse(backend: Backend, columns: Sequence[PlannedColumn]) -> None:
 
 # -- opening the backend an experiment or result file names ---------------------------------
 @contextlib.contextmanager
-def opened_backend(model: Any, load: LoadSettings, servers: Sequence[str] = (),
-                   api_key: str | None = None) -> Iterator[Backend]:
+def opened_backend(
+    model: Any, load: LoadSettings, servers: Sequence[str] = (), api_key: str | None = None
+) -> Iterator[Backend]:
     """The backend a file names ('embedded', a path, {hf_repo, hf_file}, {server: URL} or
     {servers: [...]}), or ``servers`` given on the command line instead; closed after the run."""
     kind = model_spec_kind(model)
@@ -137,10 +163,14 @@ def same_model_file(backend: Backend, document: Mapping[str, Any]) -> str | None
     recorded = document.get("model") or {}
     sha256 = getattr(backend, "sha256", None)
     if recorded.get("sha256") and sha256 is not None and recorded["sha256"] != sha256():
-        return (f"the model file differs from the recorded one ({backend.info.file_name}: "
-                f"sha256 {recorded['sha256'][:12]}... recorded)")
+        return (
+            f"the model file differs from the recorded one ({backend.info.file_name}: "
+            f"sha256 {recorded['sha256'][:12]}... recorded)"
+        )
     if recorded.get("file_name") and recorded["file_name"] != backend.info.file_name:
-        return f"the model differs from the recorded one ({recorded['file_name']} recorded, {backend.info.file_name} now)"
+        return (
+            f"the model differs from the recorded one ({recorded['file_name']} recorded, {backend.info.file_name} now)"
+        )
     return None
 
 
@@ -151,8 +181,14 @@ def recorded_request(document: Mapping[str, Any], prompt: str) -> Request:
         history = parse_messages(messages, "result").messages if messages else ()
     except ChatError as error:
         raise ResultError(str(error)) from None
-    return Request(prompt, document["mode"], document.get("system"), history,
-                   document.get("context_policy", DEFAULT_POLICY), document.get("prefix") or "")
+    return Request(
+        prompt,
+        document["mode"],
+        document.get("system"),
+        history,
+        document.get("context_policy", DEFAULT_POLICY),
+        document.get("prefix") or "",
+    )
 
 
 def _rendered_difference(document: Mapping[str, Any], prompt_index: int, info: Mapping[str, Any]) -> str | None:
@@ -169,27 +205,17 @@ def other_machine(backend: Backend, document: Mapping[str, Any]) -> str | None:
     another kind of kernels (AVX2, AVX-512, AMX, a GPU). None when they agree or cannot be told."""
     if backend.info.kind != "local" or (document.get("backend") or {}).get("kind", "local") != "local":
         return None
-    from ..llama.load_guard import kernel_family
-    from ..llama.models import system_info
-
     versions = document.get("versions") or {}
-    recorded = (document.get("machine") or {}).get("kernels") or \
-        (kernel_family(versions["llama_cpp_system"]) if isinstance(versions.get("llama_cpp_system"), str) else None)
+    recorded = (document.get("machine") or {}).get("kernels") or (
+        kernel_family(versions["llama_cpp_system"]) if isinstance(versions.get("llama_cpp_system"), str) else None
+    )
     here = kernel_family(system_info())
     if recorded and recorded != here:
         return f"recorded on {recorded} kernels, this machine runs {here}: llama.cpp's arithmetic differs, so texts can part"
-    build, this_build = versions.get("llama_cpp_python"), _installed("llama-cpp-python")
-    if build and this_build and build != this_build:
+    build, this_build = versions.get("llama_cpp_python"), version("llama-cpp-python")
+    if build and build != UNKNOWN and this_build != UNKNOWN and build != this_build:
         return f"recorded with llama-cpp-python {build}, this is {this_build}: another llama.cpp computes other texts"
     return None
-
-
-def _installed(distribution: str) -> str | None:
-    import importlib.metadata
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
@@ -205,8 +231,9 @@ def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
 
 def _check_columns(backend: Backend, document: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> CheckReport:
     try:
-        columns = [Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings"))
-                   for i, r in enumerate(records)]
+        columns = [
+            Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings")) for i, r in enumerate(records)
+        ]
     except (KeyError, TypeError) as error:
         raise ResultError(f"columns: a record lacks {error}; not a samplerlab result") from None
     for group in _groups(records, batch_size(backend)):
@@ -220,8 +247,11 @@ def _check_columns(backend: Backend, document: Mapping[str, Any], records: Seque
             difference = first_difference(records[index], column)
             if difference is not None:
                 record = records[index]
-                return CheckReport(len(records), f"column {record['label']!r} (prompt {record.get('prompt_index', 0)}, "
-                                                 f"seed {record['seed']}) differs at {difference}")
+                return CheckReport(
+                    len(records),
+                    f"column {record['label']!r} (prompt {record.get('prompt_index', 0)}, "
+                    f"seed {record['seed']}) differs at {difference}",
+                )
     return CheckReport(len(records))
 
 

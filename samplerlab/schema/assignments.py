@@ -101,7 +101,7 @@ def process_escapes(text: str) -> str:
             continue
         escape = data[index]
         index += 1
-        value = _hex_byte(data[index:index + 2]) if escape == ord("x") and index + 1 < len(data) else None
+        value = _hex_byte(data[index : index + 2]) if escape == ord("x") and index + 1 < len(data) else None
         if escape in SIMPLE_ESCAPES:
             out += SIMPLE_ESCAPES[escape]
         elif value is not None:
@@ -112,8 +112,10 @@ def process_escapes(text: str) -> str:
     try:
         return out.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"not UTF-8 text once its escapes are processed (byte {error.start}); "
-                         "\\xHH escapes must spell whole UTF-8 characters") from None
+        raise ValueError(
+            f"not UTF-8 text once its escapes are processed (byte {error.start}); "
+            "\\xHH escapes must spell whole UTF-8 characters"
+        ) from None
 
 
 def _hex_byte(pair: bytes) -> int | None:
@@ -133,8 +135,9 @@ def _bias_pair(knob: Knob, part: str) -> tuple[str, Any]:
     """'15043:-5' or 'Hello:false' (a ban); the last colon separates, so a token may contain one."""
     token, sep, value = part.rpartition(":")
     if not sep or not token:
-        raise SettingsError(f"{knob.name}: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; "
-                            f"got {part!r}")
+        raise SettingsError(
+            f"{knob.name}: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; got {part!r}"
+        )
     return unescape(knob, token), _bias_text(value)
 
 

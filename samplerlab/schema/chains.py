@@ -57,8 +57,11 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
         switched_off = [name for name in knob.requires if settings[name] == KNOB_BY_NAME[name].neutral]
         if knob.stage and knob.stage not in order:
             notes[knob.name] = ("order", knob.stage)
-        elif settings.mirostat and knob.stage and (knob.stage not in kept
-                                                   or (knob.stage == "temperature" and knob.name != knob.stage)):
+        elif (
+            settings.mirostat
+            and knob.stage
+            and (knob.stage not in kept or (knob.stage == "temperature" and knob.name != knob.stage))
+        ):
             notes[knob.name] = ("mirostat", knob.name if knob.stage == "temperature" else knob.stage)
         elif settings.temperature == 0 and knob.stage in KEEPS_TOP_TOKEN:
             notes[knob.name] = ("greedy", knob.stage)
@@ -86,9 +89,13 @@ def server_refusal(settings: Settings) -> str | None:
     if "tail_free" in stages:
         return "tfs_z: tail-free sampling is samplerlab's own stage; llama-server no longer has it (set tfs_z 1)"
     if not settings.penalize_prompt and ({"penalties", "dry"} & set(stages)):
-        return ("penalize_prompt false: llama-server always counts the prompt in the repetition penalties "
-                "and DRY (set penalize_prompt true)")
+        return (
+            "penalize_prompt false: llama-server always counts the prompt in the repetition penalties "
+            "and DRY (set penalize_prompt true)"
+        )
     if settings.mirostat and settings.samplers == NAMED_ORDERS["llama-cpp-python"]:
-        return ("mirostat with llama-cpp-python's order copies create_completion's chain, which llama-server "
-                "does not run (use llama.cpp's order)")
+        return (
+            "mirostat with llama-cpp-python's order copies create_completion's chain, which llama-server "
+            "does not run (use llama.cpp's order)"
+        )
     return None

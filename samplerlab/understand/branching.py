@@ -8,7 +8,7 @@ result files and reproduced by ``run --check`` like any other input.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def branch_prefix(texts: Sequence[str], index: int, choice: str, earlier: str = "") -> str:

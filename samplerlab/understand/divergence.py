@@ -8,8 +8,9 @@ so it works the same on a local run, a llama-server run and a result file from l
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..schema.params import KNOB_BY_NAME, Settings
 
@@ -54,6 +55,7 @@ class KnobAction:
     def how(self) -> str:
         """In English; ``explain_text.how`` words it in the reader's language."""
         from ..words.explain import how
+
         return how(self, "en")
 
 
@@ -86,14 +88,27 @@ def explain(a: Record, b: Record) -> Divergence:
     labels = (str(a["label"]), str(b["label"]))
     index = first_parting(a, b)
     if index is None:
-        return Divergence(labels, None, "".join(t["text"] for t in a["tokens"]), length=len(a["tokens"]),
-                          verdict=f"{labels[0]!r} and {labels[1]!r} never part: they wrote the same "
-                                  f"{len(a['tokens'])} tokens")
+        return Divergence(
+            labels,
+            None,
+            "".join(t["text"] for t in a["tokens"]),
+            length=len(a["tokens"]),
+            verdict=f"{labels[0]!r} and {labels[1]!r} never part: they wrote the same {len(a['tokens'])} tokens",
+        )
     shared = "".join(t["text"] for t in a["tokens"][:index])
     steps = tuple(r["tokens"][index] if index < len(r["tokens"]) else None for r in (a, b))
     rows = _rows(steps)
-    return Divergence(labels, index, shared, steps, rows, _verdict(labels, steps, (a, b)), _knobs(a, b, steps), index,
-                      a.get("seed") != b.get("seed"))
+    return Divergence(
+        labels,
+        index,
+        shared,
+        steps,
+        rows,
+        _verdict(labels, steps, (a, b)),
+        _knobs(a, b, steps),
+        index,
+        a.get("seed") != b.get("seed"),
+    )
 
 
 def _fate(step: Record | None, token: int) -> Fate:
@@ -121,8 +136,9 @@ def _rows(steps: Sequence[Record | None]) -> tuple[Row, ...]:
                 raw.setdefault(candidate["id"], (candidate["text"], candidate["p"]))
         raw.setdefault(step["id"], (step["text"], step.get("raw_p", 0.0)))
     ordered = sorted(raw.items(), key=lambda item: -item[1][1])
-    return tuple(Row(token, text, prob, (_fate(steps[0], token), _fate(steps[1], token)))
-                 for token, (text, prob) in ordered)
+    return tuple(
+        Row(token, text, prob, (_fate(steps[0], token), _fate(steps[1], token))) for token, (text, prob) in ordered
+    )
 
 
 def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: Sequence[Record]) -> str:
@@ -146,8 +162,10 @@ def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: S
 def _dice(records: Sequence[Record]) -> str:
     if records[0].get("seed") != records[1].get("seed"):
         return "both chains kept both tokens: different seeds rolled different dice"
-    return ("both chains kept both tokens: the same dice fell on different tokens because the chains gave "
-            "them different probabilities")
+    return (
+        "both chains kept both tokens: the same dice fell on different tokens because the chains gave "
+        "them different probabilities"
+    )
 
 
 def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAction, ...]:
@@ -203,12 +221,15 @@ def pairs_differing_in_one_knob(records: Sequence[Record]) -> list[tuple[Record,
     return found
 
 
-def pick_pair(records: Sequence[Record], a: str, b: str, seed: int | None = None,
-              prompt_index: int | None = None) -> tuple[Record, Record]:
+def pick_pair(
+    records: Sequence[Record], a: str, b: str, seed: int | None = None, prompt_index: int | None = None
+) -> tuple[Record, Record]:
     """The records labelled ``a`` and ``b`` from one prompt and seed (the first such, unless given)."""
+
     def wanted(record: Record) -> bool:
-        return (seed is None or record.get("seed") == seed) and \
-            (prompt_index is None or record.get("prompt_index", 0) == prompt_index)
+        return (seed is None or record.get("seed") == seed) and (
+            prompt_index is None or record.get("prompt_index", 0) == prompt_index
+        )
 
     labels = sorted({str(r["label"]) for r in records})
     for label in (a, b):
@@ -219,17 +240,23 @@ def pick_pair(records: Sequence[Record], a: str, b: str, seed: int | None = None
         for second in records:
             if str(second["label"]) == b and (second.get("prompt_index", 0), second.get("seed")) == key:
                 return first, second
-    raise ValueError(f"no prompt and seed has both {a!r} and {b!r}" +
-                     (f" (seed {seed})" if seed is not None else ""))
+    raise ValueError(f"no prompt and seed has both {a!r} and {b!r}" + (f" (seed {seed})" if seed is not None else ""))
 
 
-def pick_record(records: Sequence[Record], label: str, seed: int | None = None,
-                prompt_index: int | None = None) -> Record:
+def pick_record(
+    records: Sequence[Record], label: str, seed: int | None = None, prompt_index: int | None = None
+) -> Record:
     """The (first) record labelled ``label``, of the given seed and prompt if given."""
     for record in records:
-        if str(record["label"]) == label and (seed is None or record.get("seed") == seed) and \
-                (prompt_index is None or record.get("prompt_index", 0) == prompt_index):
+        if (
+            str(record["label"]) == label
+            and (seed is None or record.get("seed") == seed)
+            and (prompt_index is None or record.get("prompt_index", 0) == prompt_index)
+        ):
             return record
     labels = ", ".join(sorted({str(r["label"]) for r in records}))
-    raise ValueError(f"no column labelled {label!r}" + (f" with seed {seed}" if seed is not None else "")
-                     + f"; the columns are: {labels}")
+    raise ValueError(
+        f"no column labelled {label!r}"
+        + (f" with seed {seed}" if seed is not None else "")
+        + f"; the columns are: {labels}"
+    )

@@ -11,11 +11,12 @@ works when the model file is gone, and flags what it can only estimate.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from ..schema.params import Settings
 from ..llama.replay import ChainReplay, Recorded
+from ..schema.params import Settings
 
 Record = Mapping[str, Any]
 
@@ -59,17 +60,25 @@ class WhatIf:
         return sum(t.approximate is not None for t in self.tokens)
 
 
-def replay_record(record: Record, changes: Mapping[str, Any], prompt_ids: Sequence[int] | None = None,
-                  n_ctx: int = 2048, n_vocab: int | None = None) -> WhatIf:
+def replay_record(
+    record: Record,
+    changes: Mapping[str, Any],
+    prompt_ids: Sequence[int] | None = None,
+    n_ctx: int = 2048,
+    n_vocab: int | None = None,
+) -> WhatIf:
     """``record`` (a column with kept candidates) replayed under its settings plus ``changes``."""
     tokens = record["tokens"]
     if tokens and not all(t.get("candidates") for t in tokens if t["id"] >= 0):
-        raise WhatIfError(f"column {record['label']!r} has no kept candidates; run it with --keep-candidates "
-                          "(the app keeps them for its own runs)")
+        raise WhatIfError(
+            f"column {record['label']!r} has no kept candidates; run it with --keep-candidates "
+            "(the app keeps them for its own runs)"
+        )
     settings = Settings({**record["settings"], **changes}, source="--set")
     with ChainReplay(settings, int(record["seed"]), n_ctx, n_vocab) as chain:
-        missing_prompt = settings.penalize_prompt and prompt_ids is None and bool(
-            {"penalties", "dry"} & set(chain.stage_names))
+        missing_prompt = (
+            settings.penalize_prompt and prompt_ids is None and bool({"penalties", "dry"} & set(chain.stage_names))
+        )
         if prompt_ids and settings.penalize_prompt:
             chain.remember(prompt_ids)
         replayed = tuple(_step(chain, index, token, missing_prompt) for index, token in enumerate(tokens))
@@ -81,14 +90,30 @@ def _step(chain: ChainReplay, index: int, token: Record, missing_prompt: bool) -
     if token["id"] < 0 or not pairs:
         return ReplayedToken(index, token["text"], math.nan, math.nan, 0, None, "the token was not reported")
     chosen_logprob = next((lp for t, lp in pairs if t == token["id"]), math.log(max(token["raw_p"], 1e-45)))
-    step = chain.step(Recorded([t for t, _ in pairs], [lp for _, lp in pairs], [""] * len(pairs), token["id"],
-                               chosen_logprob, token["text"]))
-    reasons = [step.approximate] if step.approximate and "not among the replay's survivors" not in step.approximate \
-        else []
+    step = chain.step(
+        Recorded(
+            [t for t, _ in pairs],
+            [lp for _, lp in pairs],
+            [""] * len(pairs),
+            token["id"],
+            chosen_logprob,
+            token["text"],
+        )
+    )
+    reasons = (
+        [step.approximate] if step.approximate and "not among the replay's survivors" not in step.approximate else []
+    )
     if missing_prompt:
         reasons.append("the penalties also count the prompt, which this record does not hold")
-    return ReplayedToken(index, token["text"], token["p"], step.prob if step.chosen_survived else 0.0,
-                         step.survivors, step.cut_by.get(token["id"]), "; ".join(reasons) or None)
+    return ReplayedToken(
+        index,
+        token["text"],
+        token["p"],
+        step.prob if step.chosen_survived else 0.0,
+        step.survivors,
+        step.cut_by.get(token["id"]),
+        "; ".join(reasons) or None,
+    )
 
 
 def prompt_ids_of(document: Mapping[str, Any], prompt_index: int) -> list[int] | None:

@@ -12,7 +12,10 @@ import re
 
 # (English shape, Japanese wording); groups keep names and values as they were.
 PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"(?P<v>\S+) is out of range; expected (?P<a>\S+) to (?P<b>\S+)", r"\g<v> は範囲外です（\g<a> 〜 \g<b> を指定してください）"),
+    (
+        r"(?P<v>\S+) is out of range; expected (?P<a>\S+) to (?P<b>\S+)",
+        r"\g<v> は範囲外です（\g<a> 〜 \g<b> を指定してください）",
+    ),
     (r"unknown setting (?P<n>'[^']*') \(did you mean (?P<m>'[^']*')\?\)", r"不明な設定 \g<n>（\g<m> のことですか？）"),
     (r"unknown setting (?P<n>'[^']*')", r"不明な設定 \g<n>"),
     (r"expected a whole number, got (?P<v>.+)", r"整数を指定してください（受け取った値: \g<v>）"),
@@ -21,37 +24,63 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"expected true or false, got (?P<v>.+)", r"true か false を指定してください（受け取った値: \g<v>）"),
     (r"expected one of (?P<c>.+), got (?P<v>.+)", r"\g<c> のいずれかを指定してください（受け取った値: \g<v>）"),
     (r"unknown preset (?P<n>'[^']*'); known: (?P<k>.+)", r"不明なプリセット \g<n>。あるもの: \g<k>"),
-    (r"cannot connect \((?P<r>[^)]*)\); is llama-server running there\?",
-     r"接続できません（\g<r>）。そこで llama-server は動いていますか？"),
-    (r"refused with HTTP (?P<c>\d+) \(wrong API key; pass --api-key or set SAMPLERLAB_API_KEY\)",
-     r"HTTP \g<c> で拒否されました（API キーが違います。--api-key か SAMPLERLAB_API_KEY で指定してください）"),
-    (r"refused with HTTP (?P<c>\d+) \(it needs an API key; pass --api-key or set SAMPLERLAB_API_KEY\)",
-     r"HTTP \g<c> で拒否されました（API キーが必要です。--api-key か SAMPLERLAB_API_KEY で指定してください）"),
-    (r"sent nothing for (?P<s>\S+) s \(stalled or overloaded\?\)", r"\g<s> 秒間なにも送ってきません（止まっているか過負荷？）"),
-    (r"the server closed the stream mid-run \(it stopped or crashed\?\)", r"生成の途中でサーバーが接続を閉じました（停止かクラッシュ？）"),
-    (r"the prompt is (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; shorten the prompt or raise n_ctx",
-     r"プロンプトが \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。プロンプトを短くするか n_ctx を上げてください"),
-    (r"the prompt is (?P<n>\d+) tokens but (?P<u>\S+) holds (?P<m>\d+) per slot; shorten the prompt or restart the "
-     r"server with a larger -c",
-     r"プロンプトが \g<n> トークンありますが、\g<u> はスロットごとに \g<m> トークンです。プロンプトを短くするか、"
-     r"より大きな -c でサーバーを起動し直してください"),
+    (
+        r"cannot connect \((?P<r>[^)]*)\); is llama-server running there\?",
+        r"接続できません（\g<r>）。そこで llama-server は動いていますか？",
+    ),
+    (
+        r"refused with HTTP (?P<c>\d+) \(wrong API key; pass --api-key or set SAMPLERLAB_API_KEY\)",
+        r"HTTP \g<c> で拒否されました（API キーが違います。--api-key か SAMPLERLAB_API_KEY で指定してください）",
+    ),
+    (
+        r"refused with HTTP (?P<c>\d+) \(it needs an API key; pass --api-key or set SAMPLERLAB_API_KEY\)",
+        r"HTTP \g<c> で拒否されました（API キーが必要です。--api-key か SAMPLERLAB_API_KEY で指定してください）",
+    ),
+    (
+        r"sent nothing for (?P<s>\S+) s \(stalled or overloaded\?\)",
+        r"\g<s> 秒間なにも送ってきません（止まっているか過負荷？）",
+    ),
+    (
+        r"the server closed the stream mid-run \(it stopped or crashed\?\)",
+        r"生成の途中でサーバーが接続を閉じました（停止かクラッシュ？）",
+    ),
+    (
+        r"the prompt is (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; shorten the prompt or raise n_ctx",
+        r"プロンプトが \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。プロンプトを短くするか n_ctx を上げてください",
+    ),
+    (
+        r"the prompt is (?P<n>\d+) tokens but (?P<u>\S+) holds (?P<m>\d+) per slot; shorten the prompt or restart the "
+        r"server with a larger -c",
+        r"プロンプトが \g<n> トークンありますが、\g<u> はスロットごとに \g<m> トークンです。プロンプトを短くするか、"
+        r"より大きな -c でサーバーを起動し直してください",
+    ),
     (r"the prompt is empty", r"プロンプトが空です"),
     (r"no column labelled (?P<n>'[^']*'); the columns are: (?P<k>.+)", r"\g<n> という列はありません。列: \g<k>"),
     (r"cannot read it \((?P<r>[^)]*)\)", r"読めません（\g<r>）"),
     (r"no such file", r"そのようなファイルはありません"),
     (r"not valid YAML(?P<rest>.*)", r"YAML として読めません\g<rest>"),
     (r"not valid JSON(?P<rest>.*)", r"JSON として読めません\g<rest>"),
-    (r"the conversation is (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; (?P<rest>.+)",
-     r"会話が \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。会話を短くするか、"
-     r"コンテキスト方針 drop_oldest か keep_last:N を選んでください"),
-    (r"the conversation ends with an? (?P<r>\w+) turn; give a prompt \(the next user message\)",
-     r"会話が \g<r> の発言で終わっています。プロンプト（次のユーザーの発言）を指定してください"),
-    (r"a preset named (?P<n>'[^']*') already exists in (?P<d>\S+); choose overwrite to replace it",
-     r"\g<n> という名前のプリセットが \g<d> にすでにあります。置き換えるには上書きを選んでください"),
-    (r"(?P<n>'[^']*') is the name of a built-in preset; save yours under another name",
-     r"\g<n> は組み込みプリセットの名前です。別の名前で保存してください"),
-    (r"you already have a run waiting or running; wait for it or press Stop",
-     r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください"),
+    (
+        r"the conversation is (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; (?P<rest>.+)",
+        r"会話が \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。会話を短くするか、"
+        r"コンテキスト方針 drop_oldest か keep_last:N を選んでください",
+    ),
+    (
+        r"the conversation ends with an? (?P<r>\w+) turn; give a prompt \(the next user message\)",
+        r"会話が \g<r> の発言で終わっています。プロンプト（次のユーザーの発言）を指定してください",
+    ),
+    (
+        r"a preset named (?P<n>'[^']*') already exists in (?P<d>\S+); choose overwrite to replace it",
+        r"\g<n> という名前のプリセットが \g<d> にすでにあります。置き換えるには上書きを選んでください",
+    ),
+    (
+        r"(?P<n>'[^']*') is the name of a built-in preset; save yours under another name",
+        r"\g<n> は組み込みプリセットの名前です。別の名前で保存してください",
+    ),
+    (
+        r"you already have a run waiting or running; wait for it or press Stop",
+        r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください",
+    ),
 )
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 

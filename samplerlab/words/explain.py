@@ -13,44 +13,66 @@ if TYPE_CHECKING:
 
 
 WORDS: dict[str, dict[str, str]] = {
-    "never": {"en": "{a} and {b} never part: both wrote the same {n} tokens.",
-              "ja": "{a} と {b} は最後まで分かれません（同じ {n} トークンを書きました）。"},
+    "never": {
+        "en": "{a} and {b} never part: both wrote the same {n} tokens.",
+        "ja": "{a} と {b} は最後まで分かれません（同じ {n} トークンを書きました）。",
+    },
     "part": {"en": "{a} and {b} part at token {index}.", "ja": "{a} と {b} はトークン {index} で分かれます。"},
     "shared": {"en": "shared text", "ja": "共通の文"},
     "candidate": {"en": "candidate", "ja": "候補"},
     "raw": {"en": "raw p", "ja": "元の確率"},
     "cut": {"en": "cut by {stage}", "ja": "{stage} が除外"},
     "unknown": {"en": "?", "ja": "？"},
-    "drew": {"en": "{label} drew {text} (p {p:.3f} after its chain)",
-             "ja": "{label} は {text} を引いた（チェーン後の確率 {p:.3f}）"},
-    "ended": {"en": "{label} had already ended ({reason}) where {other} went on",
-              "ja": "{label} は既に終了していた（{reason}）が、{other} は続けた"},
+    "drew": {
+        "en": "{label} drew {text} (p {p:.3f} after its chain)",
+        "ja": "{label} は {text} を引いた（チェーン後の確率 {p:.3f}）",
+    },
+    "ended": {
+        "en": "{label} had already ended ({reason}) where {other} went on",
+        "ja": "{label} は既に終了していた（{reason}）が、{other} は続けた",
+    },
     "cut_other": {"en": "{stage} in {label} cut {text}", "ja": "{label} の {stage} が {text} を除外していた"},
-    "not_recorded": {"en": "{text} is not among the recorded candidates of {label}",
-                     "ja": "{text} は {label} の記録された候補に入っていない"},
-    "dice": {"en": "both chains kept both tokens: the same dice fell on different tokens because the chains "
-                   "gave them different probabilities",
-             "ja": "どちらのチェーンも両方のトークンを残していた。同じ乱数（サイコロ）でも、チェーンが与えた確率が"
-                   "違うため別のトークンに当たった"},
-    "dice_seed": {"en": "both chains kept both tokens: different seeds rolled different dice",
-                  "ja": "どちらのチェーンも両方のトークンを残していた。シードが違うので乱数（サイコロ）が違った"},
+    "not_recorded": {
+        "en": "{text} is not among the recorded candidates of {label}",
+        "ja": "{text} は {label} の記録された候補に入っていない",
+    },
+    "dice": {
+        "en": "both chains kept both tokens: the same dice fell on different tokens because the chains "
+        "gave them different probabilities",
+        "ja": "どちらのチェーンも両方のトークンを残していた。同じ乱数（サイコロ）でも、チェーンが与えた確率が"
+        "違うため別のトークンに当たった",
+    },
+    "dice_seed": {
+        "en": "both chains kept both tokens: different seeds rolled different dice",
+        "ja": "どちらのチェーンも両方のトークンを残していた。シードが違うので乱数（サイコロ）が違った",
+    },
     "knobs": {"en": "settings that differ", "ja": "違う設定"},
     "acted": {"en": "acted here", "ja": "ここで効いた"},
     "idle": {"en": "did nothing here", "ja": "ここでは効いていない"},
     "drawn_mark": {"en": "← drawn", "ja": "← 選択"},
     "replay_head": {"en": "{label} replayed with {changes}", "ja": "{label} を {changes} で再生"},
-    "replay_cols": {"en": "token|text|p then|p now|survivors|cut by", "ja": "番号|トークン|元の確率|新しい確率|残る候補|除外した段"},
-    "summary": {"en": "{n} tokens: {impossible} made impossible, mean p {then:.3f} -> {now:.3f}, "
-                      "mean survivors {survivors:.1f}; {approx} estimated (~)",
-                "ja": "{n} トークン: 書けなくなるもの {impossible}、平均確率 {then:.3f} -> {now:.3f}、"
-                      "残る候補の平均 {survivors:.1f}。推定値 {approx}（~）"},
+    "replay_cols": {
+        "en": "token|text|p then|p now|survivors|cut by",
+        "ja": "番号|トークン|元の確率|新しい確率|残る候補|除外した段",
+    },
+    "summary": {
+        "en": "{n} tokens: {impossible} made impossible, mean p {then:.3f} -> {now:.3f}, "
+        "mean survivors {survivors:.1f}; {approx} estimated (~)",
+        "ja": "{n} トークン: 書けなくなるもの {impossible}、平均確率 {then:.3f} -> {now:.3f}、"
+        "残る候補の平均 {survivors:.1f}。推定値 {approx}（~）",
+    },
     "how_seed": {"en": "the seed decides the dice", "ja": "シードが乱数を決める"},
     "how_cut": {"en": "its stage ({stage}) cut candidates here", "ja": "このステージ（{stage}）がここで候補を除外した"},
     "how_reshape": {"en": "{stage} reshapes every probability", "ja": "{stage} はすべての確率を変える"},
-    "how_kept": {"en": "its stage ({stage}) left the chains different sets of candidates, so the same ones got other "
-                       "probabilities",
-                 "ja": "このステージ（{stage}）が残す候補の集合を変えたため、同じ候補でもチェーン後の確率が違う"},
-    "how_idle_stage": {"en": "its stage ({stage}) cut nothing here", "ja": "このステージ（{stage}）はここでは何も除外していない"},
+    "how_kept": {
+        "en": "its stage ({stage}) left the chains different sets of candidates, so the same ones got other "
+        "probabilities",
+        "ja": "このステージ（{stage}）が残す候補の集合を変えたため、同じ候補でもチェーン後の確率が違う",
+    },
+    "how_idle_stage": {
+        "en": "its stage ({stage}) cut nothing here",
+        "ja": "このステージ（{stage}）はここでは何も除外していない",
+    },
     "how_none": {"en": "no effect at this step", "ja": "このステップでは効果なし"},
 }
 

@@ -9,25 +9,26 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from gradio_client import Client, handle_file
 
-from click.testing import CliRunner
-
 from samplerlab.app.ui import serve
-from samplerlab.backends.local import LocalBackend
-from samplerlab.cli.main import main
-from samplerlab.runs.comparisons import EXPERIMENTS_DIR, save_comparison
-from samplerlab.runs.results import load_result
-from samplerlab.llama.engine import Column, Request, run
-from samplerlab.llama.models import Model
-from samplerlab.schema.params import Settings, SettingsError
 from samplerlab.app.widgets import run_level_values
 from samplerlab.app.workbench import Workbench
+from samplerlab.backends.local import LocalBackend
+from samplerlab.cli.main import main
+from samplerlab.llama.engine import Column, Request, run
+from samplerlab.llama.models import Model
+from samplerlab.runs.comparisons import EXPERIMENTS_DIR, save_comparison
+from samplerlab.runs.results import load_result
+from samplerlab.schema.params import Settings, SettingsError
 
 PROMPT = "Write a short poem praising light-emitting diodes."
-THREE = [{"label": "default", "preset": "llama.cpp defaults"},
-         {"label": "greedy", "settings": {"temperature": 0}},
-         {"label": "hot top-k 100", "preset": "llama.cpp defaults", "settings": {"temperature": 3.0, "top_k": 100}}]
+THREE = [
+    {"label": "default", "preset": "llama.cpp defaults"},
+    {"label": "greedy", "settings": {"temperature": 0}},
+    {"label": "hot top-k 100", "preset": "llama.cpp defaults", "settings": {"temperature": 3.0, "top_k": 100}},
+]
 
 
 def free_port() -> int:
@@ -87,8 +88,9 @@ def test_the_api_gives_what_the_library_gives(client, model):
 
 
 def test_save_then_load_a_preset(client, presets_dir):
-    message = client.predict("創作向け", "more adventurous", json.dumps({"temperature": 1.3, "min_p": 0.1}), False,
-                             api_name="/save_preset")
+    message = client.predict(
+        "創作向け", "more adventurous", json.dumps({"temperature": 1.3, "min_p": 0.1}), False, api_name="/save_preset"
+    )
     assert message == "saved preset '創作向け'"
     text = client.predict("創作向け", api_name="/preset")
     assert "name: 創作向け" in text and "temperature: 1.3" in text and "min_p: 0.1" in text
@@ -97,12 +99,15 @@ def test_save_then_load_a_preset(client, presets_dir):
     assert used["settings"]["temperature"] == 1.3
 
 
-@pytest.mark.parametrize("content, message", [
-    ("name: broken\ntemperature: [1, 2\n", "YAML syntax error"),
-    ("name: hot\ntemprature: 3\n", "did you mean 'temperature'"),
-    ("name: x\ntop_p: 7\n", "top_p"),
-    ("!!python/object/apply:os.system ['echo hacked']\n", "uploaded file"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("name: broken\ntemperature: [1, 2\n", "YAML syntax error"),
+        ("name: hot\ntemprature: 3\n", "did you mean 'temperature'"),
+        ("name: x\ntop_p: 7\n", "top_p"),
+        ("!!python/object/apply:os.system ['echo hacked']\n", "uploaded file"),
+    ],
+)
 def test_a_bad_upload_shows_the_error_and_saves_nothing(client, presets_dir, tmp_path, content, message):
     before = sorted(presets_dir.iterdir())
     upload = tmp_path / "upload.yaml"
@@ -124,8 +129,7 @@ def test_bad_columns_are_a_clear_error(client):
     with pytest.raises(Exception, match="columns: not valid JSON"):
         client.predict(PROMPT, 0, 4, "[{", api_name="/compare")
     with pytest.raises(Exception, match=r"columns\[0\]: .*temperature"):
-        client.predict(PROMPT, 0, 4, json.dumps([{"label": "x", "settings": {"temperature": -1}}]),
-                       api_name="/compare")
+        client.predict(PROMPT, 0, 4, json.dumps([{"label": "x", "settings": {"temperature": -1}}]), api_name="/compare")
 
 
 def test_a_prompt_longer_than_the_context_is_a_clear_error(client):
@@ -133,11 +137,14 @@ def test_a_prompt_longer_than_the_context_is_a_clear_error(client):
         client.predict("word " * 3000, 0, 4, json.dumps([{"label": "x"}]), api_name="/compare")
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ('["\\n", "魔理沙:", "。"]', ["\n", "魔理沙:", "。"]),
-    ('["\\\\x"]', ["\\x"]),
-    ("", []),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ('["\\n", "魔理沙:", "。"]', ["\n", "魔理沙:", "。"]),
+        ('["\\\\x"]', ["\\x"]),
+        ("", []),
+    ],
+)
 def test_the_prompt_panels_stop_strings_keep_any_text(raw, expected):
     assert run_level_values(-1, 16, raw) == {"seed": -1, "max_tokens": 16, "stop": expected}
 
@@ -148,17 +155,21 @@ def test_a_malformed_stop_list_is_one_clear_line():
 
 
 def test_four_clients_at_once_each_get_what_they_get_alone(app_url):
-    requests = [[{"label": f"t{t}", "settings": {"temperature": t}}, {"label": "k5", "settings": {"top_k": 5}}]
-                for t in (0.3, 0.9, 1.5, 2.5)]
+    requests = [
+        [{"label": f"t{t}", "settings": {"temperature": t}}, {"label": "k5", "settings": {"top_k": 5}}]
+        for t in (0.3, 0.9, 1.5, 2.5)
+    ]
     alone = [[c["text"] for c in compare(Client(app_url, verbose=False), r, seed=3)] for r in requests]
     with ThreadPoolExecutor(4) as pool:
-        together = list(pool.map(lambda r: [c["text"] for c in compare(Client(app_url, verbose=False), r, seed=3)],
-                                 requests))
+        together = list(
+            pool.map(lambda r: [c["text"] for c in compare(Client(app_url, verbose=False), r, seed=3)], requests)
+        )
     assert together == alone
 
 
 def test_sharing_without_internet_warns_and_keeps_serving_locally(model_path):
     import urllib.request
+
     said: list[str] = []
     bench = Workbench(LocalBackend(Model(model_path)), allow_any_path=False)
     demo, url, share_url = serve(bench, port=free_port(), share=True, block=False, say=said.append)
@@ -173,13 +184,17 @@ def test_sharing_without_internet_warns_and_keeps_serving_locally(model_path):
         bench.model.close()
 
 
-@pytest.mark.parametrize("path, message", [
-    ("/etc/passwd", "only .gguf files under --models-dir can be loaded"),
-    ("../outside.gguf", "only .gguf files under --models-dir can be loaded"),
-    ("inside.txt", "only .gguf files under --models-dir can be loaded"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/etc/passwd", "only .gguf files under --models-dir can be loaded"),
+        ("../outside.gguf", "only .gguf files under --models-dir can be loaded"),
+        ("inside.txt", "only .gguf files under --models-dir can be loaded"),
+    ],
+)
 def test_a_shared_app_loads_models_only_from_the_models_dir(model, tmp_path, path, message):
     from samplerlab.app.workbench import WorkbenchError
+
     bench = Workbench(LocalBackend(model), models_dir=tmp_path / "models", allow_any_path=False)
     (tmp_path / "models").mkdir()
     with pytest.raises(WorkbenchError, match=message):
@@ -191,6 +206,7 @@ def test_a_shared_app_loads_models_only_from_the_models_dir(model, tmp_path, pat
 
 def test_a_failed_model_load_keeps_the_old_model(model, tmp_path):
     from samplerlab.llama.models import ModelError
+
     bench = Workbench(LocalBackend(model))
     (tmp_path / "bad.gguf").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a GGUF model file"):
@@ -226,33 +242,39 @@ def test_an_experiment_run_in_the_app_equals_the_cli_run(client, experiments_dir
 
 
 def test_a_saved_comparison_reruns_to_the_same_result(model, tmp_path):
-    columns = [Column("calm", Settings({"temperature": 0.3, "max_tokens": 8, "stop": ["\n\n"]})),
-               Column("wild", Settings({"temperature": 1.8, "top_k": 0, "max_tokens": 8, "stop": ["\n\n"]}))]
+    columns = [
+        Column("calm", Settings({"temperature": 0.3, "max_tokens": 8, "stop": ["\n\n"]})),
+        Column("wild", Settings({"temperature": 1.8, "top_k": 0, "max_tokens": 8, "stop": ["\n\n"]})),
+    ]
     request = Request(PROMPT, "chat", "You are a poet.")
     ran = run(model, request, columns)
-    experiment, saved = save_comparison("my comparison", request, ran.columns, LocalBackend(model), tmp_path,
-                                        ran.rendered())
+    experiment, saved = save_comparison(
+        "my comparison", request, ran.columns, LocalBackend(model), tmp_path, ran.rendered()
+    )
     assert experiment.name == "my-comparison.yaml" and saved.parent == tmp_path / "runs"
-    assert without_timings(load_result(saved)) == \
-        without_timings(cli_result(experiment, tmp_path / "again.yaml"))
+    assert without_timings(load_result(saved)) == without_timings(cli_result(experiment, tmp_path / "again.yaml"))
 
 
 # -- the Experiments tab's callbacks, without a browser ------------------------------------------
 def tab(model, experiments_dir, shared=False):
     from samplerlab.app.experiments_tab import ExperimentCallbacks
+
     return ExperimentCallbacks(Workbench(LocalBackend(model), experiments_dir=experiments_dir), shared)
 
 
 def session(name: str):
     from types import SimpleNamespace
+
     return SimpleNamespace(session_hash=name)
 
 
 def test_the_tab_streams_each_column_then_the_report_on_the_apps_own_model(model, experiments_dir):
     outputs = list(tab(model, experiments_dir).run("led-poem", 2, session("streams")))
     assert [status for status, _, _ in outputs[:-1]] == [f"{n} / 4 columns" for n in range(1, 5)]
-    assert all(f"<p>{n} of 4 columns done</p>" in grid and grid.count("<article") == n and file is None
-               for n, (_, grid, file) in enumerate(outputs[:-1], 1))
+    assert all(
+        f"<p>{n} of 4 columns done</p>" in grid and grid.count("<article") == n and file is None
+        for n, (_, grid, file) in enumerate(outputs[:-1], 1)
+    )
     status, report, result_file = outputs[-1]
     assert status.startswith("✅") and "<iframe" in report
     assert load_result(result_file)["columns"][0]["token_count"] == 2
@@ -261,8 +283,10 @@ def test_the_tab_streams_each_column_then_the_report_on_the_apps_own_model(model
 def test_stop_ends_the_sessions_experiment_between_steps_and_writes_no_result(model, experiments_dir, tmp_path):
     folder = tmp_path / "experiments"
     folder.mkdir()
-    (folder / "long.yaml").write_text("prompt: hi\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\nmax_tokens: 2\n"
-                                      "columns: [{label: a}, {label: b, temperature: 0}]\n")
+    (folder / "long.yaml").write_text(
+        "prompt: hi\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\nmax_tokens: 2\n"
+        "columns: [{label: a}, {label: b, temperature: 0}]\n"
+    )
     calls, me = tab(model, folder), session("stopper")
     calls.expect(me)
     calls.stop(session("someone else"))  # another session's Stop changes nothing here
@@ -283,4 +307,3 @@ def test_a_shared_app_saves_no_comparison(model, experiments_dir):
     assert calls.save("mine", "en", session("s")) == "❌ saving experiments is off while the app is shared"
     assert calls.save("mine", "ja", session("s")) == "❌ 共有中は実験を保存できません"
     assert sorted(experiments_dir.iterdir()) == before
-

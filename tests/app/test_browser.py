@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from samplerlab.app.ui import serve
+from samplerlab.app.workbench import Workbench
 from samplerlab.backends.local import LocalBackend
 from samplerlab.llama.models import Model
-from samplerlab.app.workbench import Workbench
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path(__file__).parent.parent / "screenshots" / "app.png"
@@ -42,10 +42,19 @@ def served(bench: Workbench):
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -72,8 +81,7 @@ def set_number(page, selector: str, value: str) -> None:
 
 
 def wait_for_stats(page, index: int) -> str:
-    page.wait_for_function(f"document.querySelector('#stats-{index}').innerText.includes('tokens')",
-                           timeout=180_000)
+    page.wait_for_function(f"document.querySelector('#stats-{index}').innerText.includes('tokens')", timeout=180_000)
     return page.inner_text(f"#stats-{index}")
 
 
@@ -87,21 +95,24 @@ def test_a_person_compares_three_columns_and_reads_the_token_view(page, app_url,
     assert "Differs from column 1: temperature 2.0 (0.8)" in page.inner_text("#column-2")
     page.click("#token-view-0 input")
     page.locator("#tokens-0 .token").nth(1).click()
-    page.wait_for_function("document.querySelector('#candidates-0').innerText.includes('after the chain')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#candidates-0').innerText.includes('after the chain')", timeout=30_000
+    )
     page.locator("#run").scroll_into_view_if_needed()
     page.evaluate("window.scrollBy(0, document.querySelector('#run').getBoundingClientRect().top - 20)")
     page.screenshot(path=str(tmp_path / "app.png"), full_page=False)
     if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "app.png", SCREENSHOT)
-    assert all(url.startswith(app_url) or url.startswith("data:") for url in page.requests), \
-        [url for url in page.requests if not url.startswith(app_url)]
+    assert all(url.startswith(app_url) or url.startswith("data:") for url in page.requests), [
+        url for url in page.requests if not url.startswith(app_url)
+    ]
 
 
 def test_the_language_switches_to_japanese_with_what_is_on_screen(page):
     """From the first load column 2 says how it differs; after a run, the switch re-words all of it."""
-    page.wait_for_function("document.querySelector('#column-1').innerText.includes('Differs from column 1')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#column-1').innerText.includes('Differs from column 1')", timeout=30_000
+    )
     set_number(page, "#run-max-tokens", "6")
     page.click("#run")
     assert "tokens" in wait_for_stats(page, 0)
@@ -143,8 +154,9 @@ def test_a_person_loads_a_chat_compares_its_next_reply_and_keeps_one(page):
     chat = Path(__file__).parent.parent / "data" / "chats" / "openai-messages.json"
     page.get_by_text("Conversation (turns before the prompt)").first.click()
     page.set_input_files("#chat-file input[type=file]", str(chat))
-    page.wait_for_function("document.querySelector('#conversation').innerText.includes('Which one is newest?')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "document.querySelector('#conversation').innerText.includes('Which one is newest?')", timeout=60_000
+    )
     page.fill("#prompt textarea", "")
     set_number(page, "#run-max-tokens", "6")
     page.click("#run")
@@ -152,8 +164,9 @@ def test_a_person_loads_a_chat_compares_its_next_reply_and_keeps_one(page):
     reply = page.input_value("#output-0 textarea")
     page.click("#keep-reply")
     kept = json.dumps({"role": "assistant", "content": reply}, ensure_ascii=False)
-    page.wait_for_function("(kept) => document.querySelector('#conversation').innerText.includes(kept)", arg=kept,
-                           timeout=30_000)
+    page.wait_for_function(
+        "(kept) => document.querySelector('#conversation').innerText.includes(kept)", arg=kept, timeout=30_000
+    )
     lines = [line.rstrip(",") for line in page.inner_text("#conversation").splitlines() if '"role"' in line]
     assert lines[-2:] == ['{"role": "user", "content": "Which one is newest?"}', kept]
     assert page.input_value("#prompt textarea") == ""
@@ -171,8 +184,9 @@ def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, t
     for index in range(3):
         wait_for_stats(page, index)
         outputs.append(page.input_value(f"#output-{index} textarea"))
-    page.wait_for_function("document.querySelector('#chart-1').textContent.includes('parts from col. 1')",
-                           timeout=60_000)  # the by-token plot, drawn with its legend
+    page.wait_for_function(
+        "document.querySelector('#chart-1').textContent.includes('parts from col. 1')", timeout=60_000
+    )  # the by-token plot, drawn with its legend
     page.click("#why-button")
     page.wait_for_selector("#why .sl-why-part", timeout=30_000)
     part = page.inner_text("#why .sl-why-part")
@@ -194,10 +208,12 @@ def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, t
     page.wait_for_selector("#why-2 .sl-why", timeout=30_000)
     assert "'Column 1' and 'Column 3'" in page.inner_text("#why-2")
     page.get_by_label("ja").check()  # what is on screen follows the language
-    page.wait_for_function("document.querySelector('#why .sl-why-part').innerText.includes('で分かれます')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#why .sl-why-part').innerText.includes('で分かれます')", timeout=30_000
+    )
     assert page.inner_text("#why .sl-why-part") == part.replace(" and ", " と ").replace(
-        " part at token ", " はトークン ").replace(".", " で分かれます。")
+        " part at token ", " はトークン "
+    ).replace(".", " で分かれます。")
 
 
 def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_token(page, tmp_path):
@@ -222,9 +238,10 @@ def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_toke
     page.click("#branch-0")
     page.wait_for_function("document.querySelector('#prefix textarea').value.length > 0", timeout=30_000)
     prefix = page.input_value("#prefix textarea")
-    assert prefix.endswith(chosen) and original.startswith(prefix[:len(prefix) - len(chosen)])
-    page.wait_for_function("(document.querySelector('#tokens-0 .token') || {}).innerText === "
-                           f"{json.dumps(prefix)}", timeout=180_000)  # the forced start, first and marked
+    assert prefix.endswith(chosen) and original.startswith(prefix[: len(prefix) - len(chosen)])
+    page.wait_for_function(
+        f"(document.querySelector('#tokens-0 .token') || {{}}).innerText === {json.dumps(prefix)}", timeout=180_000
+    )  # the forced start, first and marked
     for index in range(3):
         wait_for_stats(page, index)
     page.screenshot(path=str(tmp_path / "branch.png"), full_page=False)
@@ -233,15 +250,16 @@ def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_toke
 @pytest.fixture(scope="module")
 def server_app_url(server, tmp_path_factory):
     from samplerlab.backends.server import ServerBackend
+
     yield from served(Workbench(ServerBackend(server.url), presets_dir=tmp_path_factory.mktemp("presets")))
 
 
 def test_the_app_drives_a_llama_server_with_the_same_token_view(browser, server_app_url, model, tmp_path):
     """`samplerlab --server URL`: the model bar names the server, the columns are the local engine's text,
     and the token view shows the replayed chain's candidates."""
-    from samplerlab.llama.engine import run
     from samplerlab.events import Column, Request
-    from samplerlab.schema.params import Settings
+    from samplerlab.llama.engine import run
+
     page = open_page(browser, server_app_url)
     assert "llama-server http://127.0.0.1:" in page.inner_text("#model-info")
     set_number(page, "#run-max-tokens", "16")
@@ -252,11 +270,16 @@ def test_the_app_drives_a_llama_server_with_the_same_token_view(browser, server_
         texts.append(page.input_value(f"#output-{index} textarea"))
     presets = ["llama.cpp defaults", "greedy", "min-p creative"]
     from samplerlab.presets.store import load_preset
-    local = run(model, Request("Write a short poem praising light-emitting diodes."),
-                [Column(name, load_preset(name).settings.replace(max_tokens=16)) for name in presets]).columns
+
+    local = run(
+        model,
+        Request("Write a short poem praising light-emitting diodes."),
+        [Column(name, load_preset(name).settings.replace(max_tokens=16)) for name in presets],
+    ).columns
     assert texts == [column.text for column in local]
     page.click("#token-view-0 input")
     page.locator("#tokens-0 .token").nth(1).click()
-    page.wait_for_function("document.querySelector('#candidates-0').innerText.includes('after the chain')",
-                           timeout=30_000)
+    page.wait_for_function(
+        "document.querySelector('#candidates-0').innerText.includes('after the chain')", timeout=30_000
+    )
     page.screenshot(path=str(tmp_path / "server.png"), full_page=False)

@@ -15,16 +15,16 @@ from types import SimpleNamespace
 import pytest
 from gradio_client import Client
 
-from samplerlab.runs import comparisons
-from samplerlab.app.ui import serve
-from samplerlab.backends.local import LocalBackend
-from samplerlab.runs.bench import end_tokens
-from samplerlab.events import Column, ColumnDone, Request
 from samplerlab.app.experiments_tab import ExperimentCallbacks
-from samplerlab.schema.params import Settings
-from samplerlab.presets.store import MAX_FILE_BYTES, Preset, PresetError, save_preset
 from samplerlab.app.share import ShareLimits
+from samplerlab.app.ui import serve
 from samplerlab.app.workbench import Workbench, WorkbenchError
+from samplerlab.backends.local import LocalBackend
+from samplerlab.events import Column, ColumnDone, Request
+from samplerlab.presets.store import MAX_FILE_BYTES, Preset, PresetError, save_preset
+from samplerlab.runs import comparisons
+from samplerlab.runs.bench import end_tokens
+from samplerlab.schema.params import Settings
 
 PROMPT = "Write a short poem praising light-emitting diodes."
 
@@ -122,8 +122,12 @@ def spied_app(model, tmp_path):
             log.append(("end" if completed else "stopped", label))
 
     backend.generate = generate
-    bench = Workbench(backend, presets_dir=tmp_path / "presets", shared=True,
-                      limits=ShareLimits(tokens=100_000, columns=4, seconds=600))
+    bench = Workbench(
+        backend,
+        presets_dir=tmp_path / "presets",
+        shared=True,
+        limits=ShareLimits(tokens=100_000, columns=4, seconds=600),
+    )
     demo, url, _ = serve(bench, port=free_port(), block=False, say=lambda *_: None)
     yield url, log
     demo.close()
@@ -146,15 +150,19 @@ def test_a_cancelled_api_job_frees_the_model_for_the_next_client(spied_app):
 def test_the_api_refuses_too_many_columns_in_one_line(spied_app):
     url, _ = spied_app
     with pytest.raises(Exception, match="at most 4 columns per run while the app is shared"):
-        Client(url, verbose=False).predict(PROMPT, 0, 4, json.dumps([{"label": str(i)} for i in range(5)]),
-                                           api_name="/compare")
+        Client(url, verbose=False).predict(
+            PROMPT, 0, 4, json.dumps([{"label": str(i)} for i in range(5)]), api_name="/compare"
+        )
 
 
 # -- writes -------------------------------------------------------------------------------------------
 def test_a_preset_the_store_would_not_read_back_is_not_written(tmp_path):
     huge = Preset(name="huge", description="x" * (MAX_FILE_BYTES + 1), settings=Settings({"temperature": 0.5}))
-    with pytest.raises(PresetError, match=r"^preset 'huge' would be a 64 KiB file, above the 64 KiB a preset file "
-                                          r"may have; shorten its description$"):
+    with pytest.raises(
+        PresetError,
+        match=r"^preset 'huge' would be a 64 KiB file, above the 64 KiB a preset file "
+        r"may have; shorten its description$",
+    ):
         save_preset(huge, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
@@ -181,8 +189,10 @@ def session(name: str):
 def experiments(tmp_path) -> Path:
     folder = tmp_path / "experiments"
     folder.mkdir()
-    (folder / "huge-context.yaml").write_text("model: embedded\nload: {n_ctx: 131072}\nprompt: hi\nmax_tokens: 2\n"
-                                              "columns: [{label: a}, {label: b, temperature: 0}]\n")
+    (folder / "huge-context.yaml").write_text(
+        "model: embedded\nload: {n_ctx: 131072}\nprompt: hi\nmax_tokens: 2\n"
+        "columns: [{label: a}, {label: b, temperature: 0}]\n"
+    )
     (folder / "broken.yaml").write_text("prompt: hi\ncolumns: [{label: a, temprature: 2}]\n")
     return folder
 
@@ -201,6 +211,7 @@ def test_a_shared_experiment_runs_on_the_apps_model_and_keeps_no_result(model, e
 
 def test_a_shared_experiment_over_the_token_bound_is_refused(model, experiments):
     import gradio as gr
+
     calls = ExperimentCallbacks(shared(model, experiments_dir=experiments, limits=ShareLimits(tokens=1)), True)
     with pytest.raises(gr.Error, match="this experiment's columns run more than 1 tokens"):
         list(calls.run("huge-context", None, session("s")))
@@ -210,8 +221,10 @@ def test_a_shared_experiment_over_the_token_bound_is_refused(model, experiments)
 
 
 def test_a_shared_experiment_past_the_seconds_bound_stops_with_a_note(model, experiments):
-    (experiments / "long.yaml").write_text("prompt: hi\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\nmax_tokens: 8\n"
-                                           "columns: [{label: a}, {label: b, temperature: 0}]\n")
+    (experiments / "long.yaml").write_text(
+        "prompt: hi\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\nmax_tokens: 8\n"
+        "columns: [{label: a}, {label: b, temperature: 0}]\n"
+    )
     calls = ExperimentCallbacks(shared(model, experiments_dir=experiments, limits=ShareLimits(seconds=0.01)), True)
     *_, (status, _, result_file) = calls.run("long", None, session("s"))
     assert status.startswith("⏹ experiments/long.yaml: stopped after ") and result_file is None
@@ -221,6 +234,7 @@ def test_a_shared_experiment_past_the_seconds_bound_stops_with_a_note(model, exp
 # -- paths in errors ----------------------------------------------------------------------------
 def test_errors_shown_to_visitors_name_no_server_paths(model, experiments, tmp_path):
     import gradio as gr
+
     presets = tmp_path / "presets"
     presets.mkdir()
     (presets / "bad.yaml").write_text("name: bad\ntemperature: [1, 2\n")
@@ -246,21 +260,24 @@ def test_the_pages_run_says_in_the_stats_that_max_tokens_0_was_clamped(model):
     """The Compare tab's Run callback, without a browser: the note follows each column's stats line."""
     from samplerlab.app.ui import MAX_COLUMNS, Callbacks
     from samplerlab.app.widgets import widget_values
+
     calls = Callbacks(shared(model, limits=ShareLimits(tokens=3)))
     flat = [0, 0, "", *widget_values(Settings()) * 2]  # seed 0, max_tokens 0, no stop; two columns
     *_, outputs = calls.run(session("page"), "en", "chat", "", PROMPT, "", "error", "", 2, *flat)
     stats = outputs[-MAX_COLUMNS:]
-    assert all(line.endswith("max_tokens 0 runs at most 3 tokens per column while the app is shared")
-               for line in stats[:2])
-    assert all(len(spans) == 3 for spans in outputs[MAX_COLUMNS:MAX_COLUMNS + 2])
+    assert all(
+        line.endswith("max_tokens 0 runs at most 3 tokens per column while the app is shared") for line in stats[:2]
+    )
+    assert all(len(spans) == 3 for spans in outputs[MAX_COLUMNS : MAX_COLUMNS + 2])
 
 
 def test_one_api_client_cannot_queue_a_second_run_while_its_first_waits_or_runs(spied_app):
     url, log = spied_app
     banned = {"0": False, "2": False, "4": False}
     client = Client(url, verbose=False)
-    first = client.submit(PROMPT, 0, 0, json.dumps([{"label": "first", "settings": {"logit_bias": banned}}]),
-                          api_name="/compare")
+    first = client.submit(
+        PROMPT, 0, 0, json.dumps([{"label": "first", "settings": {"logit_bias": banned}}]), api_name="/compare"
+    )
     while not first.outputs() and not first.done():
         time.sleep(0.05)
     with pytest.raises(Exception, match="you already have a run waiting or running"):

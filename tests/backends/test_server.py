@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import PARITY_FLAGS, LlamaServer
 from samplerlab.backends import BackendError, check_independence, open_backend
-from samplerlab.backends.local import LocalBackend
 from samplerlab.backends.server import UNREPORTED, ServerBackend
 from samplerlab.cli.main import main
-from samplerlab.runs.comparisons import run_file
-from samplerlab.llama.engine import run
 from samplerlab.events import Column, ColumnDone, GenerationError, Queued, Request, TokenEvent, collect
-from samplerlab.schema.params import Settings
+from samplerlab.llama.engine import run
+from samplerlab.runs.comparisons import run_file
 from samplerlab.runs.results import load_result
 from samplerlab.runs.runner import check_result
+from samplerlab.schema.params import Settings
+from tests.conftest import PARITY_FLAGS, LlamaServer
 
 PROMPT = "Write a short poem praising light-emitting diodes."
 # The measured parity set: every stage family, Mirostat 1 and 2, another seed.
@@ -65,7 +63,7 @@ def test_info_comes_from_the_servers_props(backend: ServerBackend, model_path: P
 def test_server_columns_equal_local_columns_token_for_token(backend: ServerBackend, model, mode: str) -> None:
     request = Request(PROMPT if mode == "chat" else "ユーザー: おはよう\n魔理沙: ", mode)
     for start in range(0, len(SETTINGS), 4):
-        batch = columns(list(SETTINGS)[start:start + 4])
+        batch = columns(list(SETTINGS)[start : start + 4])
         local = run(model, request, batch).columns
         remote = collect(backend.generate(request, batch), len(batch))
         for here, there in zip(local, remote):
@@ -113,15 +111,18 @@ def test_more_columns_than_slots_queue_and_say_so(backend: ServerBackend, model)
 
 
 def test_knobs_a_server_cannot_run_are_refused(backend: ServerBackend) -> None:
-    for settings, word in (({"tfs_z": 0.5}, "tfs_z"), ({"penalize_prompt": False, "repeat_penalty": 1.2},
-                                                       "penalize_prompt"),
-                           ({"mirostat": 2, "samplers": "llama-cpp-python"}, "mirostat")):
+    for settings, word in (
+        ({"tfs_z": 0.5}, "tfs_z"),
+        ({"penalize_prompt": False, "repeat_penalty": 1.2}, "penalize_prompt"),
+        ({"mirostat": 2, "samplers": "llama-cpp-python"}, "mirostat"),
+    ):
         with pytest.raises(GenerationError, match=word):
             list(backend.generate(Request(PROMPT), [Column("x", Settings(settings))]))
 
 
-def test_independence_probe_sees_a_unified_kv_cache(server: LlamaServer, backend: ServerBackend,
-                                                    model_path: Path) -> None:
+def test_independence_probe_sees_a_unified_kv_cache(
+    server: LlamaServer, backend: ServerBackend, model_path: Path
+) -> None:
     assert check_independence(backend).independent
     unified = LlamaServer(model_path, "-fa", "off", "-np", "4", "-kvu", "-c", "8192")
     try:
@@ -134,14 +135,29 @@ def test_a_server_that_dies_under_the_probe_gets_advice(model_path: Path) -> Non
     doomed = LlamaServer(model_path, *PARITY_FLAGS)
     backend = ServerBackend(doomed.url)
     doomed.stop()
-    with pytest.raises(BackendError, match=r"this was samplerlab's first probe of it: if llama-server crashed "
-                                           r"there, start it with --no-repack \(with repack on"):
+    with pytest.raises(
+        BackendError,
+        match=r"this was samplerlab's first probe of it: if llama-server crashed "
+        r"there, start it with --no-repack \(with repack on",
+    ):
         check_independence(backend)
 
 
 def test_compare_on_a_server_prints_the_local_table(server: LlamaServer) -> None:
-    arguments = ["compare", PROMPT, "--column", "temperature=0.8", "--column", "temperature=0", "--seed", "0",
-                 "--max-tokens", "16", "--width", "80"]
+    arguments = [
+        "compare",
+        PROMPT,
+        "--column",
+        "temperature=0.8",
+        "--column",
+        "temperature=0",
+        "--seed",
+        "0",
+        "--max-tokens",
+        "16",
+        "--width",
+        "80",
+    ]
     local = CliRunner().invoke(main, arguments)
     remote = CliRunner().invoke(main, [*arguments, "--server", server.url])
     assert remote.exit_code == 0, remote.output
@@ -175,8 +191,7 @@ def test_an_experiment_over_two_servers_equals_one_server_and_checks(server, sec
 def test_a_server_that_dies_mid_run_has_its_columns_retried(model_path: Path, server, tmp_path: Path) -> None:
     doomed = LlamaServer(model_path, *PARITY_FLAGS)
     pool = open_backend(servers=[doomed.url, server.url])
-    batch = [Column(f"t{i}", Settings({"temperature": 0.5 + 0.1 * i, "seed": i, "max_tokens": 48}))
-             for i in range(8)]
+    batch = [Column(f"t{i}", Settings({"temperature": 0.5 + 0.1 * i, "seed": i, "max_tokens": 48})) for i in range(8)]
     started = threading.Event()
 
     def kill_when_started() -> None:
@@ -225,7 +240,9 @@ def one_line(result) -> str:
 def test_an_unreachable_server_is_one_line() -> None:
     port = LlamaServer.__init__.__globals__["_free_port"]()
     line = one_line(CliRunner().invoke(main, ["compare", "hi", "--server", f"127.0.0.1:{port}"]))
-    assert line == f"Error: http://127.0.0.1:{port}: cannot connect (Connection refused); is llama-server running there?"
+    assert (
+        line == f"Error: http://127.0.0.1:{port}: cannot connect (Connection refused); is llama-server running there?"
+    )
 
 
 class _NotLlama(http.server.BaseHTTPRequestHandler):
@@ -275,8 +292,9 @@ def test_a_prompt_longer_than_a_slot_is_one_line(server: LlamaServer) -> None:
 
 
 def test_bench_on_a_server_prints_the_ratio(server: LlamaServer) -> None:
-    result = CliRunner().invoke(main, ["bench", "--server", server.url, "--columns", "2", "--tokens", "8",
-                                       "--repeat", "1"])
+    result = CliRunner().invoke(
+        main, ["bench", "--server", server.url, "--columns", "2", "--tokens", "8", "--repeat", "1"]
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[2].startswith("one column after another") and lines[3].startswith("samplerlab (all at once)")
@@ -286,6 +304,7 @@ def test_bench_on_a_server_prints_the_ratio(server: LlamaServer) -> None:
 def test_a_conversation_renders_and_fits_on_a_server_as_it_does_locally(backend: ServerBackend, model) -> None:
     from samplerlab.chats.chat_files import Message
     from samplerlab.llama.engine import prompt_text
+
     history = tuple(Message("user" if i % 2 == 0 else "assistant", f"Turn {i}: " + "light " * 300) for i in range(8))
     request = Request("And now?", history=history, context_policy="drop_oldest")
     info: dict = {}
@@ -294,7 +313,9 @@ def test_a_conversation_renders_and_fits_on_a_server_as_it_does_locally(backend:
     assert info["context"] == {"policy": "drop_oldest", "dropped": dropped} and dropped > 0
     kept = Request("And now?", history=history[dropped:])
     assert info["prompt_text"] == prompt_text(model, kept) == backend.prompt_text(kept)
-    assert [t.token_id for t in remote.tokens] == [t.token_id for t in run(model, kept, columns(["greedy"], 8)).columns[0].tokens]
+    assert [t.token_id for t in remote.tokens] == [
+        t.token_id for t in run(model, kept, columns(["greedy"], 8)).columns[0].tokens
+    ]
     with pytest.raises(GenerationError, match=r"^chat: the conversation is \d+ tokens but the context holds 2047 per"):
         collect(backend.generate(Request("And now?", history=history), columns(["greedy"], 8)), 1)
 
@@ -303,8 +324,11 @@ def test_a_single_server_that_dies_mid_run_ends_the_run_in_one_line(model_path: 
     doomed = LlamaServer(model_path, *PARITY_FLAGS)
     backend = ServerBackend(doomed.url)
     events = []
-    with pytest.raises(BackendError, match=rf"^{doomed.url}: (the server closed the stream mid-run|"
-                                           r"the connection broke mid-run)"):
+    with pytest.raises(
+        BackendError,
+        match=rf"^{doomed.url}: (the server closed the stream mid-run|"
+        r"the connection broke mid-run)",
+    ):
         for event in backend.generate(Request(PROMPT), columns(["greedy", "defaults"], max_tokens=300)):
             events.append(event)
             if isinstance(event, TokenEvent) and event.index == 3:

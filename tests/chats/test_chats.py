@@ -6,15 +6,26 @@ import contextlib
 import json
 import os
 import signal
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from samplerlab.chats import chat_files as chats
-from samplerlab.chats.chat_files import (MAX_MESSAGES, ChatError, Conversation, Message, Policy, fit, load_chat,
-                                         parse_messages, parse_policy, to_plain)
+from samplerlab.chats.chat_files import (
+    MAX_MESSAGES,
+    ChatError,
+    Conversation,
+    Message,
+    Policy,
+    fit,
+    load_chat,
+    parse_messages,
+    parse_policy,
+    to_plain,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "chats"
 MARISA = DATA / "marisa.jsonl"
@@ -25,8 +36,10 @@ OPENAI = DATA / "openai-messages.json"
 @contextlib.contextmanager
 def within(seconds: float) -> Iterator[None]:
     """Fails the test instead of hanging it: SIGALRM interrupts even a blocking open() of a FIFO."""
+
     def expired(signum, frame):
         raise TimeoutError(f"took longer than {seconds} s")
+
     previous = signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -63,18 +76,34 @@ ST_HEADER = {"user_name": "User", "character_name": "Bot", "create_date": "2024-
 
 # ---------------------------------------------------------------- SillyTavern
 
+
 def test_sillytavern_chat_keeps_names_japanese_and_chosen_swipes_and_skips_notices():
     conversation = load_chat(MARISA)
     assert (conversation.source, conversation.user_name, conversation.character_name, conversation.title) == (
-        str(MARISA), "霊夢", "霧雨魔理沙", None)
+        str(MARISA),
+        "霊夢",
+        "霧雨魔理沙",
+        None,
+    )
     assert to_plain(conversation) == [
-        {"role": "assistant", "content": "よう、霊夢！今日も神社は暇そうだな。お茶でも淹れてくれよ、だぜ。", "name": "霧雨魔理沙"},
+        {
+            "role": "assistant",
+            "content": "よう、霊夢！今日も神社は暇そうだな。お茶でも淹れてくれよ、だぜ。",
+            "name": "霧雨魔理沙",
+        },
         {"role": "user", "content": "また来たの？　お賽銭くらい入れていきなさいよ。", "name": "霊夢"},
-        {"role": "assistant", "content": "へへっ、賽銭箱に入れるのは…そうだな、このキノコでどうだ？\n*籠から怪しく光るキノコを取り出す*",
-         "name": "霧雨魔理沙"},
+        {
+            "role": "assistant",
+            "content": "へへっ、賽銭箱に入れるのは…そうだな、このキノコでどうだ？\n*籠から怪しく光るキノコを取り出す*",
+            "name": "霧雨魔理沙",
+        },
         {"role": "user", "content": "……それ、食べられるの？", "name": "霊夢"},
         {"role": "assistant", "content": "もちろんだぜ！　たぶんな。", "name": "霧雨魔理沙"},
-        {"role": "assistant", "content": "*キノコをかじって、急に顔が青くなる*\n……霊夢、水をくれ。", "name": "霧雨魔理沙"},
+        {
+            "role": "assistant",
+            "content": "*キノコをかじって、急に顔が青くなる*\n……霊夢、水をくれ。",
+            "name": "霧雨魔理沙",
+        },
         {"role": "system", "content": "その夜、神社の裏山で奇妙な光が瞬いた。", "name": "System"},
         {"role": "user", "content": "ちょっと魔理沙、あの光は何？", "name": "霊夢"},
     ]
@@ -86,14 +115,20 @@ def test_sillytavern_mes_wins_over_a_disagreeing_swipe(tmp_path):
     assert conversation.messages == (Message("assistant", "edited", "Bot"),)
 
 
-@pytest.mark.parametrize("lines, expected", [
-    ([ST_HEADER, {"name": "Bot", "is_user": False, "mes": None}], "line 2: mes: expected text, got null"),
-    ([ST_HEADER, {"name": "Bot", "is_user": "yes", "mes": "hi"}], "line 2: is_user: expected true or false, got text"),
-    ([ST_HEADER, {"name": 7, "is_user": False, "mes": "hi"}], "line 2: name: expected text, got a number"),
-    ([ST_HEADER, {"name": "Bot", "is_user": False}], "line 2: expected a message with mes (its text)"),
-    ([ST_HEADER, ["not", "an", "object"]], "line 2: expected an object, got a list"),
-    ([ST_HEADER], "holds no messages; expected at least one"),
-])
+@pytest.mark.parametrize(
+    "lines, expected",
+    [
+        ([ST_HEADER, {"name": "Bot", "is_user": False, "mes": None}], "line 2: mes: expected text, got null"),
+        (
+            [ST_HEADER, {"name": "Bot", "is_user": "yes", "mes": "hi"}],
+            "line 2: is_user: expected true or false, got text",
+        ),
+        ([ST_HEADER, {"name": 7, "is_user": False, "mes": "hi"}], "line 2: name: expected text, got a number"),
+        ([ST_HEADER, {"name": "Bot", "is_user": False}], "line 2: expected a message with mes (its text)"),
+        ([ST_HEADER, ["not", "an", "object"]], "line 2: expected an object, got a list"),
+        ([ST_HEADER], "holds no messages; expected at least one"),
+    ],
+)
 def test_sillytavern_bad_lines_name_line_and_key(tmp_path, lines, expected):
     assert refused(write(tmp_path, "chat.jsonl", jsonl(*lines)), fmt="sillytavern").endswith(expected)
 
@@ -103,7 +138,8 @@ def test_sillytavern_bad_json_line_and_missing_header(tmp_path):
     assert refused(broken) == f"{broken}: line 2: not valid JSON (Unterminated string starting at: column 9)"
     headless = write(tmp_path, "group.jsonl", jsonl({"name": "Bot", "is_user": False, "mes": "hi"}))
     assert refused(headless, fmt="sillytavern") == (
-        f"{headless}: line 1: expected SillyTavern's chat header (an object with user_name and character_name)")
+        f"{headless}: line 1: expected SillyTavern's chat header (an object with user_name and character_name)"
+    )
 
 
 def test_sillytavern_line_count_is_bounded(tmp_path):
@@ -116,11 +152,17 @@ def test_sillytavern_line_count_is_bounded(tmp_path):
 MIN_P_CHAT = [
     {"role": "system", "content": "You are a concise assistant. Answer in one or two sentences."},
     {"role": "user", "content": "What does min-p sampling do?"},
-    {"role": "assistant", "content": "Min-p keeps tokens at least min_p as likely as the most likely one; "
-                                     "the cut scales with confidence."},
+    {
+        "role": "assistant",
+        "content": "Min-p keeps tokens at least min_p as likely as the most likely one; "
+        "the cut scales with confidence.",
+    },
     {"role": "user", "content": "Compare it with top-p in one sentence."},
-    {"role": "assistant", "content": "Top-p keeps the smallest set reaching a total probability; "
-                                     "min-p keeps what is close to the best token."},
+    {
+        "role": "assistant",
+        "content": "Top-p keeps the smallest set reaching a total probability; "
+        "min-p keeps what is close to the best token.",
+    },
 ]
 HAIKU_CHAT = [
     {"role": "system", "content": "Answer as a poet."},
@@ -140,19 +182,25 @@ def test_open_webui_select_by_index_or_title(select, expected):
     assert to_plain(load_chat(OPEN_WEBUI, select=select)) == expected
 
 
-@pytest.mark.parametrize("select, expected", [
-    (2, "no chat 2; it holds 2 chats (0: 'Min-p explained', 1: 'Haiku about llamas'); select= an index or title"),
-    ("Nope", "no chat titled 'Nope'; it holds 2 chats (0: 'Min-p explained', 1: 'Haiku about llamas')"),
-    (1.5, "select= expected a chat's index or title, got float"),
-    (True, "select= expected a chat's index or title, got bool"),
-])
+@pytest.mark.parametrize(
+    "select, expected",
+    [
+        (2, "no chat 2; it holds 2 chats (0: 'Min-p explained', 1: 'Haiku about llamas'); select= an index or title"),
+        ("Nope", "no chat titled 'Nope'; it holds 2 chats (0: 'Min-p explained', 1: 'Haiku about llamas')"),
+        (1.5, "select= expected a chat's index or title, got float"),
+        (True, "select= expected a chat's index or title, got bool"),
+    ],
+)
 def test_open_webui_bad_select(select, expected):
     assert refused(OPEN_WEBUI, select=select) == f"{OPEN_WEBUI}: {expected}"
 
 
 def owui_export(tmp_path: Path, *chats_: dict, name: str = "export.json") -> Path:
-    return write(tmp_path, name, json.dumps([{"id": str(i), "title": c.get("title", "t"), "chat": c}
-                                             for i, c in enumerate(chats_)]))
+    return write(
+        tmp_path,
+        name,
+        json.dumps([{"id": str(i), "title": c.get("title", "t"), "chat": c} for i, c in enumerate(chats_)]),
+    )
 
 
 def owui_message(id_: str, parent: str | None, role: str = "user", content: str = "hi") -> dict:
@@ -166,25 +214,43 @@ def test_open_webui_same_title_twice_is_ambiguous(tmp_path):
 
 
 def test_open_webui_single_chat_object_and_messages_without_history(tmp_path):
-    chat = {"id": "1", "title": "Plain", "chat": {"messages": [owui_message("a", None), owui_message(
-        "b", "a", "assistant", "hello")]}}
+    chat = {
+        "id": "1",
+        "title": "Plain",
+        "chat": {"messages": [owui_message("a", None), owui_message("b", "a", "assistant", "hello")]},
+    }
     conversation = load_chat(write(tmp_path, "one.json", json.dumps(chat)))
     assert (conversation.title, to_plain(conversation)) == (
-        "Plain", [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
+        "Plain",
+        [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+    )
 
 
-@pytest.mark.parametrize("history, expected", [
-    ({"messages": {"a": owui_message("a", "b"), "b": owui_message("b", "a")}, "currentId": "a"},
-     "chat 0: chat.history.messages['a']: parentId links loop back to this message; expected them to reach a root"),
-    ({"messages": {"a": owui_message("a", "gone")}, "currentId": "a"},
-     "chat 0: chat.history.messages['gone']: expected a message with that id (named by a parentId or currentId)"),
-    ({"messages": {"a": owui_message("a", None)}, "currentId": None},
-     "chat 0: chat.history: currentId: expected the id of the current message, got null"),
-    ({"messages": {"a": owui_message("a", None, "tool")}, "currentId": "a"},
-     "chat 0: chat.history.messages['a']: role: expected one of system, user, assistant, got 'tool'"),
-    ({"messages": [], "currentId": "a"},
-     "chat 0: chat.history: expected an object with 'messages' (an object of messages by id)"),
-])
+@pytest.mark.parametrize(
+    "history, expected",
+    [
+        (
+            {"messages": {"a": owui_message("a", "b"), "b": owui_message("b", "a")}, "currentId": "a"},
+            "chat 0: chat.history.messages['a']: parentId links loop back to this message; expected them to reach a root",
+        ),
+        (
+            {"messages": {"a": owui_message("a", "gone")}, "currentId": "a"},
+            "chat 0: chat.history.messages['gone']: expected a message with that id (named by a parentId or currentId)",
+        ),
+        (
+            {"messages": {"a": owui_message("a", None)}, "currentId": None},
+            "chat 0: chat.history: currentId: expected the id of the current message, got null",
+        ),
+        (
+            {"messages": {"a": owui_message("a", None, "tool")}, "currentId": "a"},
+            "chat 0: chat.history.messages['a']: role: expected one of system, user, assistant, got 'tool'",
+        ),
+        (
+            {"messages": [], "currentId": "a"},
+            "chat 0: chat.history: expected an object with 'messages' (an object of messages by id)",
+        ),
+    ],
+)
 def test_open_webui_broken_history(tmp_path, history, expected):
     path = owui_export(tmp_path, {"history": history})
     assert refused(path) == f"{path}: {expected}"
@@ -216,25 +282,36 @@ def test_openai_messages_object(tmp_path):
     assert to_plain(load_chat(path)) == OPENAI_CHAT
 
 
-@pytest.mark.parametrize("data, expected", [
-    ({"role": "user"}, "messages: expected a list of messages, got an object"),
-    ([["user", "hi"]], "messages[0]: expected a message (an object with role and content), got a list"),
-    ([{"role": "user", "content": "hi", "tool_calls": []}],
-     "messages[0]: unknown key 'tool_calls'; a message holds role, content and optionally name"),
-    ([{"role": "tool", "content": "42"}], "messages[0]: role: expected one of system, user, assistant, got 'tool'"),
-    ([{"role": None, "content": "hi"}], "messages[0]: role: expected one of system, user, assistant, got null"),
-    ([{"role": "user"}], "messages[0]: expected content (the message's text)"),
-    ([{"role": "user", "content": 42}], "messages[0]: content: expected text, got a number"),
-    ([{"role": "user", "content": "hi", "name": ["x"]}], "messages[0]: name: expected text, got a list"),
-    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://127.0.0.1/x.png"}}]}],
-     "messages[0]: content[0]: a part of type 'image_url' cannot be read; expected type 'text' parts"),
-    ([{"role": "user", "content": [{"type": "text"}]}], "messages[0]: content[0].text: expected text, got null"),
-    ([{"role": "user", "content": ["hi"]}],
-     "messages[0]: content[0]: expected a content part (an object with type 'text'), got text"),
-    ([{"role": "user", "content": "\ud800"}],
-     "messages[0]: content: expected text, got an unpaired surrogate at character 0"),
-    ([], "holds no messages; expected at least one"),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"role": "user"}, "messages: expected a list of messages, got an object"),
+        ([["user", "hi"]], "messages[0]: expected a message (an object with role and content), got a list"),
+        (
+            [{"role": "user", "content": "hi", "tool_calls": []}],
+            "messages[0]: unknown key 'tool_calls'; a message holds role, content and optionally name",
+        ),
+        ([{"role": "tool", "content": "42"}], "messages[0]: role: expected one of system, user, assistant, got 'tool'"),
+        ([{"role": None, "content": "hi"}], "messages[0]: role: expected one of system, user, assistant, got null"),
+        ([{"role": "user"}], "messages[0]: expected content (the message's text)"),
+        ([{"role": "user", "content": 42}], "messages[0]: content: expected text, got a number"),
+        ([{"role": "user", "content": "hi", "name": ["x"]}], "messages[0]: name: expected text, got a list"),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://127.0.0.1/x.png"}}]}],
+            "messages[0]: content[0]: a part of type 'image_url' cannot be read; expected type 'text' parts",
+        ),
+        ([{"role": "user", "content": [{"type": "text"}]}], "messages[0]: content[0].text: expected text, got null"),
+        (
+            [{"role": "user", "content": ["hi"]}],
+            "messages[0]: content[0]: expected a content part (an object with type 'text'), got text",
+        ),
+        (
+            [{"role": "user", "content": "\ud800"}],
+            "messages[0]: content: expected text, got an unpaired surrogate at character 0",
+        ),
+        ([], "holds no messages; expected at least one"),
+    ],
+)
 def test_parse_messages_errors(data, expected):
     with pytest.raises(ChatError) as caught:
         parse_messages(data, "experiment.yaml")
@@ -256,42 +333,61 @@ def test_to_plain_round_trips():
 
 # ---------------------------------------------------------------- detection and hostile files
 
+
 @pytest.mark.parametrize("path, fmt", [(MARISA, "sillytavern"), (OPEN_WEBUI, "open-webui"), (OPENAI, "openai")])
 def test_detection_agrees_with_forcing(path, fmt):
     assert load_chat(path) == load_chat(path, fmt=fmt)
 
 
-@pytest.mark.parametrize("path, fmt, expected", [
-    (MARISA, "openai", "not valid JSON (Extra data: line 2 column 1)"),
-    (OPENAI, "sillytavern", "line 1: not valid JSON (Expecting value: column 2); expected SillyTavern's chat header first"),
-    (OPENAI, "open-webui", "chat 0: expected an Open WebUI chat (an object with a 'chat' object)"),
-    (OPEN_WEBUI, "openai", "messages[0]: unknown key 'id'; a message holds role, content and optionally name"),
-    (OPENAI, "markdown", "unknown chat format 'markdown'; expected one of sillytavern, open-webui, openai"),
-])
+@pytest.mark.parametrize(
+    "path, fmt, expected",
+    [
+        (MARISA, "openai", "not valid JSON (Extra data: line 2 column 1)"),
+        (
+            OPENAI,
+            "sillytavern",
+            "line 1: not valid JSON (Expecting value: column 2); expected SillyTavern's chat header first",
+        ),
+        (OPENAI, "open-webui", "chat 0: expected an Open WebUI chat (an object with a 'chat' object)"),
+        (OPEN_WEBUI, "openai", "messages[0]: unknown key 'id'; a message holds role, content and optionally name"),
+        (OPENAI, "markdown", "unknown chat format 'markdown'; expected one of sillytavern, open-webui, openai"),
+    ],
+)
 def test_forced_wrong_format_is_one_line(path, fmt, expected):
     assert refused(path, fmt=fmt) == f"{path}: {expected}"
 
 
 def test_select_only_for_open_webui():
-    assert refused(MARISA, select=0) == f"{MARISA}: select= picks one chat of an Open WebUI export; this is read as sillytavern"
+    assert (
+        refused(MARISA, select=0)
+        == f"{MARISA}: select= picks one chat of an Open WebUI export; this is read as sillytavern"
+    )
 
 
-NOT_A_CHAT = ("expected a SillyTavern chat (.jsonl), an Open WebUI export (.json) "
-              "or an OpenAI-style list of {role, content} messages (.json)")
+NOT_A_CHAT = (
+    "expected a SillyTavern chat (.jsonl), an Open WebUI export (.json) "
+    "or an OpenAI-style list of {role, content} messages (.json)"
+)
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("hello, world", f"not valid JSON (Expecting value: line 1 column 1); {NOT_A_CHAT}"),
-    ('{"user": "x"}', f"not a chat file this can read; {NOT_A_CHAT}"),
-    ("42", f"not a chat file this can read; {NOT_A_CHAT}"),
-    ("", f"not valid JSON (Expecting value: line 1 column 1); {NOT_A_CHAT}"),
-    ("[" * 100_000 + "]" * 100_000, f"JSON nested too deeply to be a chat; {NOT_A_CHAT}"),
-    ('{"messages": [' + "[" * 100_000 + "]" * 100_000 + "]}", f"JSON nested too deeply to be a chat; {NOT_A_CHAT}"),
-    ("[" + "9" * 5000 + "]", "not valid JSON (Exceeds the limit (4300 digits) for integer string conversion: "
-                             f"value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit); {NOT_A_CHAT}"),
-    (b"\xef\xbb\xbf" + json.dumps(OPENAI_CHAT).encode(), None),
-    (b'[{"role": "user", "content": "caf\xe9"}]', "not UTF-8 text (byte 33 is 0xe9)"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("hello, world", f"not valid JSON (Expecting value: line 1 column 1); {NOT_A_CHAT}"),
+        ('{"user": "x"}', f"not a chat file this can read; {NOT_A_CHAT}"),
+        ("42", f"not a chat file this can read; {NOT_A_CHAT}"),
+        ("", f"not valid JSON (Expecting value: line 1 column 1); {NOT_A_CHAT}"),
+        ("[" * 100_000 + "]" * 100_000, f"JSON nested too deeply to be a chat; {NOT_A_CHAT}"),
+        ('{"messages": [' + "[" * 100_000 + "]" * 100_000 + "]}", f"JSON nested too deeply to be a chat; {NOT_A_CHAT}"),
+        (
+            "[" + "9" * 5000 + "]",
+            "not valid JSON (Exceeds the limit (4300 digits) for integer string conversion: "
+            f"value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit); {NOT_A_CHAT}",
+        ),
+        (b"\xef\xbb\xbf" + json.dumps(OPENAI_CHAT).encode(), None),
+        (b'[{"role": "user", "content": "caf\xe9"}]', "not UTF-8 text (byte 33 is 0xe9)"),
+    ],
+)
 def test_hostile_contents(tmp_path, content, expected):
     path = write(tmp_path, "chat.json", content)
     if expected is None:  # a UTF-8 byte order mark is allowed
@@ -317,7 +413,9 @@ def test_fifo_directory_and_missing_file_are_refused_at_once(tmp_path):
     os.mkfifo(fifo)
     assert refused(fifo) == f"{fifo}: not a regular file but a FIFO; a chat is a .jsonl or .json file"
     assert refused(tmp_path) == f"{tmp_path}: not a regular file but a directory; a chat is a .jsonl or .json file"
-    assert refused("/dev/null") == "/dev/null: not a regular file but a character device; a chat is a .jsonl or .json file"
+    assert (
+        refused("/dev/null") == "/dev/null: not a regular file but a character device; a chat is a .jsonl or .json file"
+    )
     missing = tmp_path / "missing.json"
     assert refused(missing) == f"{missing}: cannot read it (No such file or directory)"
 
@@ -330,12 +428,40 @@ def test_fifo_swapped_in_after_the_check_cannot_hang(tmp_path, monkeypatch):
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
     | st.sampled_from(["role", "user", "content", "chat", "history", "messages", "currentId", "parentId"]),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["role", "content", "name", "chat", "history", "messages", "currentId", "parentId", "id",
-                         "user_name", "character_name", "mes", "is_user", "type", "text"]), children, max_size=5),
-    max_leaves=30)
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "role",
+                    "content",
+                    "name",
+                    "chat",
+                    "history",
+                    "messages",
+                    "currentId",
+                    "parentId",
+                    "id",
+                    "user_name",
+                    "character_name",
+                    "mes",
+                    "is_user",
+                    "type",
+                    "text",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -363,6 +489,7 @@ def test_any_bytes_give_a_conversation_or_one_chat_error(tmp_path_factory, data)
 
 # ---------------------------------------------------------------- context policies
 
+
 def characters(messages: Sequence[Message]) -> int:
     """A fake token counter: one token per character of content."""
     return sum(len(message.content) for message in messages)
@@ -372,35 +499,54 @@ def conversation_of(*pairs: tuple[str, str]) -> Conversation:
     return Conversation(tuple(Message(role, content) for role, content in pairs), "chat.yaml")
 
 
-ROLE_PLAY = conversation_of(("system", "S" * 10), ("user", "a" * 5), ("assistant", "b" * 5), ("user", "c" * 5),
-                            ("assistant", "d" * 5), ("user", "e" * 5))
+ROLE_PLAY = conversation_of(
+    ("system", "S" * 10),
+    ("user", "a" * 5),
+    ("assistant", "b" * 5),
+    ("user", "c" * 5),
+    ("assistant", "d" * 5),
+    ("user", "e" * 5),
+)
 
 
 def contents(fitted: chats.Fitted) -> list[str]:
     return [message.content for message in fitted.conversation.messages]
 
 
-@pytest.mark.parametrize("text, policy", [("error", Policy("error")), ("drop_oldest", Policy("drop_oldest")),
-                                          (" keep_last:6 ", Policy("keep_last", 6))])
+@pytest.mark.parametrize(
+    "text, policy",
+    [("error", Policy("error")), ("drop_oldest", Policy("drop_oldest")), (" keep_last:6 ", Policy("keep_last", 6))],
+)
 def test_parse_policy(text, policy):
     assert parse_policy(text) == policy and str(parse_policy(str(policy))) == str(policy)
 
 
-@pytest.mark.parametrize("text", ["keep_last", "keep_last:0", "keep_last:-1", "keep_last:x", "drop", "error:1", "", None, 5])
+@pytest.mark.parametrize(
+    "text", ["keep_last", "keep_last:0", "keep_last:-1", "keep_last:x", "drop", "error:1", "", None, 5]
+)
 def test_parse_policy_refuses_others(text):
-    with pytest.raises(ChatError, match=r"^context policy .*: expected error, drop_oldest or keep_last:N "
-                                        r"\(N messages, at least 1\)$"):
+    with pytest.raises(
+        ChatError,
+        match=r"^context policy .*: expected error, drop_oldest or keep_last:N "
+        r"\(N messages, at least 1\)$",
+    ):
         parse_policy(text)
 
 
 def test_error_policy():
     fitted = fit(ROLE_PLAY, characters, 35)
     assert (fitted.conversation, fitted.dropped, fitted.tokens, fitted.record()) == (
-        ROLE_PLAY, 0, 35, {"policy": "error", "dropped": 0})
+        ROLE_PLAY,
+        0,
+        35,
+        {"policy": "error", "dropped": 0},
+    )
     with pytest.raises(ChatError) as caught:
         fit(ROLE_PLAY, characters, 34)
-    assert str(caught.value) == ("chat.yaml: the conversation is 35 tokens but the context holds 34 per column; "
-                                 "shorten it, or choose the context policy drop_oldest or keep_last:N")
+    assert str(caught.value) == (
+        "chat.yaml: the conversation is 35 tokens but the context holds 34 per column; "
+        "shorten it, or choose the context policy drop_oldest or keep_last:N"
+    )
 
 
 @pytest.mark.parametrize("limit, dropped", [(35, 0), (34, 1), (30, 1), (29, 2), (20, 3), (16, 4), (15, 4)])
@@ -412,16 +558,26 @@ def test_drop_oldest_drops_the_fewest_oldest_turns(limit, dropped):
 
 
 def test_drop_oldest_keeps_the_last_user_message_and_what_follows():
-    chat = conversation_of(("system", "S"), ("user", "aaaa"), ("assistant", "bbbb"), ("user", "cc"), ("assistant", "dd"))
+    chat = conversation_of(
+        ("system", "S"), ("user", "aaaa"), ("assistant", "bbbb"), ("user", "cc"), ("assistant", "dd")
+    )
     assert contents(fit(chat, characters, 5, "drop_oldest")) == ["S", "cc", "dd"]
     with pytest.raises(ChatError) as caught:
         fit(chat, characters, 4, "drop_oldest")
-    assert str(caught.value) == ("chat.yaml: the context holds 4 per column, but even the system prompt and the messages "
-                                 "from the last user message on are 5 tokens")
+    assert str(caught.value) == (
+        "chat.yaml: the context holds 4 per column, but even the system prompt and the messages "
+        "from the last user message on are 5 tokens"
+    )
 
 
-@pytest.mark.parametrize("chat", [conversation_of(("system", "S" * 9)), conversation_of(("user", "a" * 9)),
-                                  conversation_of(("system", "S"), ("user", "a" * 8))])
+@pytest.mark.parametrize(
+    "chat",
+    [
+        conversation_of(("system", "S" * 9)),
+        conversation_of(("user", "a" * 9)),
+        conversation_of(("system", "S"), ("user", "a" * 8)),
+    ],
+)
 def test_drop_oldest_with_nothing_to_drop(chat):
     with pytest.raises(ChatError, match="even the system prompt and the messages from the last user message on are 9"):
         fit(chat, characters, 8, "drop_oldest")
@@ -441,19 +597,20 @@ def test_drop_oldest_counts_log_n_times():
         return characters(messages)
 
     fitted = fit(chat, counting, 3000, "drop_oldest")
-    brute = next(k for k in range(2001) if characters(chat.messages[:1] + chat.messages[1 + k:]) <= 3000)
+    brute = next(k for k in range(2001) if characters(chat.messages[:1] + chat.messages[1 + k :]) <= 3000)
     assert fitted.dropped == brute and len(calls) <= 2 + 11
 
 
 @settings(max_examples=200, deadline=None)
-@given(lengths=st.lists(st.integers(0, 20), min_size=1, max_size=30), system=st.integers(0, 10),
-       limit=st.integers(1, 300))
+@given(
+    lengths=st.lists(st.integers(0, 20), min_size=1, max_size=30), system=st.integers(0, 10), limit=st.integers(1, 300)
+)
 def test_drop_oldest_matches_a_linear_scan(lengths, system, limit):
     turns = [(("user", "assistant")[i % 2], "x" * n) for i, n in enumerate(lengths)]
     chat = conversation_of(*([("system", "S" * system)] if system else []), *turns)
     head = 1 if system else 0
     last_user = max(i for i, (role, _) in enumerate(turns) if role == "user")
-    fitting = [k for k in range(last_user + 1) if characters(chat.messages[:head] + chat.messages[head + k:]) <= limit]
+    fitting = [k for k in range(last_user + 1) if characters(chat.messages[:head] + chat.messages[head + k :]) <= limit]
     if fitting:
         assert fit(chat, characters, limit, "drop_oldest").dropped == fitting[0]
     else:
@@ -464,12 +621,17 @@ def test_drop_oldest_matches_a_linear_scan(lengths, system, limit):
 def test_keep_last_keeps_exactly_n_even_when_more_fits():
     fitted = fit(ROLE_PLAY, characters, 100, "keep_last:2")
     assert (contents(fitted), fitted.dropped, fitted.record()) == (
-        ["S" * 10, "d" * 5, "e" * 5], 3, {"policy": "keep_last:2", "dropped": 3})
+        ["S" * 10, "d" * 5, "e" * 5],
+        3,
+        {"policy": "keep_last:2", "dropped": 3},
+    )
     assert fit(ROLE_PLAY, characters, 100, "keep_last:10").dropped == 0
     with pytest.raises(ChatError) as caught:
         fit(ROLE_PLAY, characters, 19, "keep_last:2")
-    assert str(caught.value) == ("chat.yaml: the system prompt and the last 2 messages are 20 tokens but the context "
-                                 "holds 19 per column; keep fewer, or choose drop_oldest")
+    assert str(caught.value) == (
+        "chat.yaml: the system prompt and the last 2 messages are 20 tokens but the context "
+        "holds 19 per column; keep fewer, or choose drop_oldest"
+    )
 
 
 @pytest.mark.parametrize("limit", [0, -5, True, 2.5, "100"])

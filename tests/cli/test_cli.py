@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from samplerlab.cli.main import main
 from samplerlab.llama.engine import Column, Request, run
-from samplerlab.schema.params import Settings
 from samplerlab.report.render import LiveTable, side_by_side
+from samplerlab.schema.params import Settings
 
 PROMPT = "Write a short poem praising light-emitting diodes."
 
@@ -22,13 +22,32 @@ def runner() -> CliRunner:
 
 
 def test_compare_prints_the_library_result_side_by_side(runner, model):
-    args = ["compare", PROMPT, "--column", "temperature=0.8", "--column", "temperature=0",
-            "--column", "temperature=3,top_k=100", "--seed", "0", "--max-tokens", "12", "--width", "90"]
+    args = [
+        "compare",
+        PROMPT,
+        "--column",
+        "temperature=0.8",
+        "--column",
+        "temperature=0",
+        "--column",
+        "temperature=3,top_k=100",
+        "--seed",
+        "0",
+        "--max-tokens",
+        "12",
+        "--width",
+        "90",
+    ]
     result = runner.invoke(main, args)
     assert result.exit_code == 0, result.output
-    columns = [Column(spec, Settings({"seed": 0, "max_tokens": 12, **values}))
-               for spec, values in [("temperature=0.8", {"temperature": 0.8}), ("temperature=0", {"temperature": 0}),
-                                    ("temperature=3,top_k=100", {"temperature": 3.0, "top_k": 100})]]
+    columns = [
+        Column(spec, Settings({"seed": 0, "max_tokens": 12, **values}))
+        for spec, values in [
+            ("temperature=0.8", {"temperature": 0.8}),
+            ("temperature=0", {"temperature": 0}),
+            ("temperature=3,top_k=100", {"temperature": 3.0, "top_k": 100}),
+        ]
+    ]
     expected = side_by_side(run(model, Request(PROMPT), columns), 90)
     # speeds vary, and with their width the padding after them
     strip_speed = lambda text: re.sub(r" +", " ", re.sub(r"\d+\.\d tok/s", "N tok/s", text))  # noqa: E731
@@ -36,23 +55,48 @@ def test_compare_prints_the_library_result_side_by_side(runner, model):
     assert result.output.splitlines()[0].split("│")[0].strip() == "temperature=0.8"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["compare", "hi", "--column", "temprature=1"],
-     "Error: --column 'temprature=1': unknown setting 'temprature' (did you mean 'temperature'?)\n"),
-    (["compare", "hi", "--column", "top_p=2"], "Error: --column 'top_p=2': top_p: 2.0 is out of range; expected 0 to 1\n"),
-    (["compare", "hi", "--model", "/nonexistent/model.gguf"], "Error: /nonexistent/model.gguf: no such file\n"),
-    (["compare", "hi", "--load", "flash_attn=maybe"],
-     "Error: --load: flash_attn: expected one of auto, off, on, got 'maybe'\n"),
-    (["compare", "hi", "--hf-repo", "a/b"], "Error: --hf-repo and --hf-file go together: give both\n"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["compare", "hi", "--column", "temprature=1"],
+            "Error: --column 'temprature=1': unknown setting 'temprature' (did you mean 'temperature'?)\n",
+        ),
+        (
+            ["compare", "hi", "--column", "top_p=2"],
+            "Error: --column 'top_p=2': top_p: 2.0 is out of range; expected 0 to 1\n",
+        ),
+        (["compare", "hi", "--model", "/nonexistent/model.gguf"], "Error: /nonexistent/model.gguf: no such file\n"),
+        (
+            ["compare", "hi", "--load", "flash_attn=maybe"],
+            "Error: --load: flash_attn: expected one of auto, off, on, got 'maybe'\n",
+        ),
+        (["compare", "hi", "--hf-repo", "a/b"], "Error: --hf-repo and --hf-file go together: give both\n"),
+    ],
+)
 def test_bad_input_is_one_line(runner, args, message):
     result = runner.invoke(main, args)
     assert result.exit_code == 1 and result.output == message
 
 
 def test_raw_mode_with_a_stop_string(runner):
-    result = runner.invoke(main, ["compare", "ユーザー: おはよう\n魔理沙: ", "--mode", "raw", "--stop", "\n",
-                                  "--column", "temperature=0", "--max-tokens", "40", "--width", "60"])
+    result = runner.invoke(
+        main,
+        [
+            "compare",
+            "ユーザー: おはよう\n魔理沙: ",
+            "--mode",
+            "raw",
+            "--stop",
+            "\n",
+            "--column",
+            "temperature=0",
+            "--max-tokens",
+            "40",
+            "--width",
+            "60",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "[stop '\\n']" in result.output
 
@@ -61,9 +105,15 @@ def test_bench_prints_three_contenders_and_the_ratio_last(runner):
     result = runner.invoke(main, ["bench", "--columns", "2", "--tokens", "4", "--repeat", "1"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[2] == "every contender loaded with samplerlab's load settings: repack=false, flash_attn=off, n_gpu_layers=0"
-    assert [line.split("  ")[0] for line in lines[3:6]] == \
-        ["sequential create_completion", "bare batched loop", "samplerlab"]
+    assert (
+        lines[2]
+        == "every contender loaded with samplerlab's load settings: repack=false, flash_attn=off, n_gpu_layers=0"
+    )
+    assert [line.split("  ")[0] for line in lines[3:6]] == [
+        "sequential create_completion",
+        "bare batched loop",
+        "samplerlab",
+    ]
     assert re.fullmatch(r"overhead=\d+\.\d{3}", lines[-2]) and re.fullmatch(r"ratio=\d+\.\d{3}", lines[-1])
 
 
@@ -80,11 +130,37 @@ def test_the_live_table_redraws_in_place_and_clears_before_the_final_print():
 
 
 def test_a_drawn_seed_is_printed_and_a_banned_token_never_appears(runner):
-    result = runner.invoke(main, ["compare", PROMPT, "--seed", "-1", "--max-tokens", "12", "--width", "100",
-                                  "--column", "temperature=0,logit_bias=In:false"])
+    result = runner.invoke(
+        main,
+        [
+            "compare",
+            PROMPT,
+            "--seed",
+            "-1",
+            "--max-tokens",
+            "12",
+            "--width",
+            "100",
+            "--column",
+            "temperature=0,logit_bias=In:false",
+        ],
+    )
     assert result.exit_code == 0, result.output
     seed = int(re.search(r"seed (\d+) \(drawn\)", result.output).group(1))
-    again = runner.invoke(main, ["compare", PROMPT, "--seed", str(seed), "--max-tokens", "12", "--width", "100",
-                                 "--column", "temperature=0,logit_bias=In:false"])
+    again = runner.invoke(
+        main,
+        [
+            "compare",
+            PROMPT,
+            "--seed",
+            str(seed),
+            "--max-tokens",
+            "12",
+            "--width",
+            "100",
+            "--column",
+            "temperature=0,logit_bias=In:false",
+        ],
+    )
     text = lambda output: output.split("─\n", 1)[1].split("\n─", 1)[0]  # noqa: E731
     assert text(again.output) == text(result.output) and not text(result.output).startswith("In")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 import os
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import llama_cpp
 import pytest
@@ -17,19 +17,18 @@ import yaml
 from click.testing import CliRunner
 
 from samplerlab.backends.local import LocalBackend
-from samplerlab.cli import main as cli_module
-from samplerlab.files import safe_yaml
-from samplerlab.schema.assignments import process_escapes
 from samplerlab.cli.main import main
+from samplerlab.files import safe_yaml
 from samplerlab.llama.engine import Candidate, ColumnResult, GenerationError, TokenEvent, _new_context
-from samplerlab.runs.experiments import ExperimentError, load_experiment, parse_experiment
+from samplerlab.llama.models import Model, ModelError, resolve_model_path
 from samplerlab.presets.formats import FormatError
 from samplerlab.presets.formats_import import detect_format, import_file, import_preset
-from samplerlab.schema.load_settings import LoadSettings, check_load
-from samplerlab.llama.models import Model, ModelError, resolve_model_path
-from samplerlab.schema.params import Settings, SettingsError
 from samplerlab.presets.store import Preset, PresetError, parse_preset_text, read_preset_file, save_preset
+from samplerlab.runs.experiments import ExperimentError, load_experiment
 from samplerlab.runs.results import Outcome, ResultError, dump, load_result, result_columns, write_new
+from samplerlab.schema.assignments import process_escapes
+from samplerlab.schema.load_settings import LoadSettings, check_load
+from samplerlab.schema.params import Settings, SettingsError
 
 DEEP = "[" * 200_000
 SMALL_DEEP = "[" * 20_000  # within a preset's 64 KiB, and 20 times Python's recursion limit
@@ -50,19 +49,26 @@ def one_line_error(result, message: str) -> None:
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     """samplerlab in a child process with a timeout, for what could block forever (FIFOs)."""
-    return subprocess.run([sys.executable, "-c", "from samplerlab.cli.main import main; main()", *args],
-                          capture_output=True, text=True, timeout=TIMEOUT,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent.parent)})
+    return subprocess.run(
+        [sys.executable, "-c", "from samplerlab.cli.main import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent.parent)},
+    )
 
 
 # -- safe_yaml ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, problem", [
-    ("a: &x [*x]\n", "anchors and aliases (&name, *name) are not allowed here"),
-    ("a: &x 1\n", "anchors and aliases (&name, *name) are not allowed here"),
-    (DEEP, "nested more than 32 levels deep"),
-    ("- " * 33 + "x\n", "nested more than 32 levels deep"),
-    ("[" + "1, " * 101 + "]", "more than 100 YAML values"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("a: &x [*x]\n", "anchors and aliases (&name, *name) are not allowed here"),
+        ("a: &x 1\n", "anchors and aliases (&name, *name) are not allowed here"),
+        (DEEP, "nested more than 32 levels deep"),
+        ("- " * 33 + "x\n", "nested more than 32 levels deep"),
+        ("[" + "1, " * 101 + "]", "more than 100 YAML values"),
+    ],
+)
 def test_the_parser_refuses_before_composing(text, problem):
     for loader in (yaml.SafeLoader, safe_yaml.FAST_LOADER):
         with pytest.raises(yaml.YAMLError) as caught:
@@ -79,12 +85,18 @@ def test_the_parser_takes_what_fits_exactly():
     assert value == [1] * 69
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("a: " + "9" * 5000, "cannot read this value (Exceeds the limit (4300 digits) for integer string conversion: "
-                         "value has 5000 digits)"),
-    ("a: 2001-13-40\n", "cannot read this value (month must be in 1..12)"),
-    ("a: !!timestamp x\n", "cannot read this value ('NoneType' object has no attribute 'groupdict')"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (
+            "a: " + "9" * 5000,
+            "cannot read this value (Exceeds the limit (4300 digits) for integer string conversion: "
+            "value has 5000 digits)",
+        ),
+        ("a: 2001-13-40\n", "cannot read this value (month must be in 1..12)"),
+        ("a: !!timestamp x\n", "cannot read this value ('NoneType' object has no attribute 'groupdict')"),
+    ],
+)
 def test_values_pyyaml_cannot_construct_are_yaml_errors(text, problem):
     with pytest.raises(yaml.constructor.ConstructorError) as caught:
         safe_yaml.load(text, max_nodes=100)
@@ -102,8 +114,11 @@ def test_the_reader_refuses_special_files_without_opening_them(tmp_path):
     fifo = tmp_path / "p.yaml"
     os.mkfifo(fifo)
     started = time.monotonic()
-    with pytest.raises(safe_yaml.ReadError, match=r"p\.yaml: a FIFO \(named pipe\), not a regular file; only "
-                                                  r"regular files are read$"):
+    with pytest.raises(
+        safe_yaml.ReadError,
+        match=r"p\.yaml: a FIFO \(named pipe\), not a regular file; only "
+        r"regular files are read$",
+    ):
         safe_yaml.read_text(fifo, 100)
     with pytest.raises(safe_yaml.ReadError, match=r": a directory, not a regular file"):
         safe_yaml.read_text(tmp_path, 100)
@@ -128,12 +143,15 @@ def test_the_reader_bounds_bytes_and_decodes_strictly(tmp_path):
 
 
 # -- experiments -------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, message", [
-    (ALIAS_LOOP, "{path}:1: anchors and aliases (&name, *name) are not allowed here"),
-    ("prompt: " + DEEP, "{path}:1: nested more than 32 levels deep"),
-    ("prompts: [" + "a, " * 100_001 + "]\n", "{path}:1: more than 100000 YAML values"),
-    ("prompt: 2001-13-40\n", "{path}:1: not valid YAML: cannot read this value (month must be in 1..12)"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (ALIAS_LOOP, "{path}:1: anchors and aliases (&name, *name) are not allowed here"),
+        ("prompt: " + DEEP, "{path}:1: nested more than 32 levels deep"),
+        ("prompts: [" + "a, " * 100_001 + "]\n", "{path}:1: more than 100000 YAML values"),
+        ("prompt: 2001-13-40\n", "{path}:1: not valid YAML: cannot read this value (month must be in 1..12)"),
+    ],
+)
 def test_run_refuses_hostile_experiments_in_one_line(text, message, runner, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -152,24 +170,36 @@ def test_an_experiment_fifo_is_refused_at_once(tmp_path):
 HEAD = "name: x\nschema_version: 1\n"
 
 
-@pytest.mark.parametrize("text, message", [
-    (HEAD + "stop: &p [*p]\n", "x.yaml: line 3: anchors and aliases (&name, *name) are not allowed here"),
-    (HEAD + "stop: " + SMALL_DEEP, "x.yaml: line 3: nested more than 32 levels deep"),
-    (HEAD + "stop: [" + "a," * 20_000 + "]\n", "x.yaml: line 3: more than 20000 YAML values"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (HEAD + "stop: &p [*p]\n", "x.yaml: line 3: anchors and aliases (&name, *name) are not allowed here"),
+        (HEAD + "stop: " + SMALL_DEEP, "x.yaml: line 3: nested more than 32 levels deep"),
+        (HEAD + "stop: [" + "a," * 20_000 + "]\n", "x.yaml: line 3: more than 20000 YAML values"),
+    ],
+)
 def test_presets_refuse_bombs_deep_nesting_and_floods(text, message):
     with pytest.raises(PresetError) as caught:
         parse_preset_text(text, "x.yaml")
     assert str(caught.value) == message
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("deep.json", SMALL_DEEP + "]" * 20_000, "{path}: JSON nested more than 32 levels deep"),
-    ("deep.json", '{"temp": ' + SMALL_DEEP + "]" * 20_000 + "}",
-     "{path}: SillyTavern preset: nested more than 32 levels deep"),
-    ("deep.yaml", "top_k: " + SMALL_DEEP, "{path}: text-generation-webui preset: line 1: nested more than 32 "
-                                               "levels deep"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("deep.json", SMALL_DEEP + "]" * 20_000, "{path}: JSON nested more than 32 levels deep"),
+        (
+            "deep.json",
+            '{"temp": ' + SMALL_DEEP + "]" * 20_000 + "}",
+            "{path}: SillyTavern preset: nested more than 32 levels deep",
+        ),
+        (
+            "deep.yaml",
+            "top_k: " + SMALL_DEEP,
+            "{path}: text-generation-webui preset: line 1: nested more than 32 levels deep",
+        ),
+    ],
+)
 def test_imports_refuse_deep_nesting_in_one_line(name, text, message, tmp_path):
     path = tmp_path / name
     path.write_text(text)
@@ -188,8 +218,11 @@ def test_format_detection_refuses_deep_json():
 
 def test_a_preset_fifo_is_refused_at_once(tmp_path):
     os.mkfifo(tmp_path / "p.yaml")
-    with pytest.raises(PresetError, match=r"p\.yaml: a FIFO \(named pipe\), not a regular file; only regular files "
-                                          r"are read$"):
+    with pytest.raises(
+        PresetError,
+        match=r"p\.yaml: a FIFO \(named pipe\), not a regular file; only regular files "
+        r"are read$",
+    ):
         read_preset_file(tmp_path / "p.yaml")
 
 
@@ -207,18 +240,32 @@ def test_validate_refuses_a_fifo_and_a_folder_holding_one_without_hanging(tmp_pa
 
 # -- result files --------------------------------------------------------------------------------
 def _column(label: str, texts: list[str]) -> ColumnResult:
-    tokens = [TokenEvent(0, i, 100 + i, text, 0.5, 0.25, (Candidate(100 + i, text, 0.25),),
-                         (Candidate(100 + i, text, 0.5),), 3, 0.5) for i, text in enumerate(texts)]
+    tokens = [
+        TokenEvent(
+            0, i, 100 + i, text, 0.5, 0.25, (Candidate(100 + i, text, 0.25),), (Candidate(100 + i, text, 0.5),), 3, 0.5
+        )
+        for i, text in enumerate(texts)
+    ]
     return ColumnResult(label, Settings(), 0, "chain", "".join(texts), "length", None, tokens, seconds=1.0)
 
 
 def result_document() -> dict:
     """A small, valid result document, shaped as comparisons.result_document writes one."""
     outcomes = [Outcome(0, "hi", _column("a", ["x", "y"])), Outcome(0, "hi", _column("b", ["z"]))]
-    return {"samplerlab_result": 1, "experiment": {"file": "e.yaml", "description": ""}, "overrides": {},
-            "model": {"spec": "embedded", "file_name": "m.gguf", "file_size": 1, "sha256": "0" * 64},
-            "load": {}, "versions": {}, "mode": "chat", "system": None, "prompts": ["hi"], "seeds": [0],
-            "sweep": [], "columns": result_columns(outcomes)}
+    return {
+        "samplerlab_result": 1,
+        "experiment": {"file": "e.yaml", "description": ""},
+        "overrides": {},
+        "model": {"spec": "embedded", "file_name": "m.gguf", "file_size": 1, "sha256": "0" * 64},
+        "load": {},
+        "versions": {},
+        "mode": "chat",
+        "system": None,
+        "prompts": ["hi"],
+        "seeds": [0],
+        "sweep": [],
+        "columns": result_columns(outcomes),
+    }
 
 
 def test_a_valid_result_loads(tmp_path):
@@ -232,6 +279,7 @@ def _set(*keys, value):
         for key in keys[:-1]:
             target = target[key]
         target[keys[-1]] = value
+
     return tamper
 
 
@@ -241,33 +289,47 @@ def _drop(*keys):
         for key in keys[:-1]:
             target = target[key]
         del target[keys[-1]]
+
     return tamper
 
 
-@pytest.mark.parametrize("tamper, message", [
-    (_set("columns", value=[1, 2]), "columns[0]: expected a mapping, got 1"),
-    (_set("columns", 1, "tokens", value=5), "columns[1].tokens: expected a list, got 5"),
-    (_set("columns", 0, "tokens", 1, value="x"), "columns[0].tokens[1]: expected a mapping, got 'x'"),
-    (_set("columns", 0, "tokens", 0, "p", value="high"), "columns[0].tokens[0].p: expected a number, got 'high'"),
-    (_set("columns", 0, "tokens", 0, "p", value=10**400),
-     "columns[0].tokens[0].p: expected a number, got an integer of 401 digits"),
-    (_set("columns", 0, "tokens", 0, "after", 0, value=[]), "columns[0].tokens[0].after[0]: expected a mapping, got list"),
-    (_drop("columns", 1, "text"), "columns[1]: missing key 'text'"),
-    (_drop("columns", 0, "stats", "mean_prob"), "columns[0].stats: missing key 'mean_prob'"),
-    (_set("columns", 0, "label", value=["a"]), "columns[0].label: expected a string, got list"),
-    (_set("columns", 0, "seed", value=True), "columns[0].seed: expected a whole number, got True"),
-    (_set("columns", 0, "settings", value={"temperature": "hot"}),
-     "columns[0].settings: temperature: expected a number, got 'hot'"),
-    (_set("columns", 0, "sweep", value={"temperature": {"a": 1}}),
-     "columns[0].sweep.temperature: expected a value or a list of values, got dict"),
-    (_set("sweep", value=["top_k"]), None),  # no record has a sweep: nothing to chart
-    (_drop("mode"), "missing key 'mode'"),
-    (_set("mode", value="chatty"), "mode: expected chat or raw, got 'chatty'"),
-    (_set("model", value="embedded"), "model: expected a mapping, got 'embedded'"),
-    (_set("model", "spec", value={"hf_repo": "a"}), "model.spec: missing key 'hf_file'"),
-    (_set("load", value={"n_ctx": 1}), "load: n_ctx: 1 is out of range; expected 16 to 1.04858e+06"),
-    (_set("seed_summary", value=[{"label": "a"}]), "seed_summary[0]: missing key 'seeds'"),
-], ids=lambda value: value if isinstance(value, str) else None)
+@pytest.mark.parametrize(
+    "tamper, message",
+    [
+        (_set("columns", value=[1, 2]), "columns[0]: expected a mapping, got 1"),
+        (_set("columns", 1, "tokens", value=5), "columns[1].tokens: expected a list, got 5"),
+        (_set("columns", 0, "tokens", 1, value="x"), "columns[0].tokens[1]: expected a mapping, got 'x'"),
+        (_set("columns", 0, "tokens", 0, "p", value="high"), "columns[0].tokens[0].p: expected a number, got 'high'"),
+        (
+            _set("columns", 0, "tokens", 0, "p", value=10**400),
+            "columns[0].tokens[0].p: expected a number, got an integer of 401 digits",
+        ),
+        (
+            _set("columns", 0, "tokens", 0, "after", 0, value=[]),
+            "columns[0].tokens[0].after[0]: expected a mapping, got list",
+        ),
+        (_drop("columns", 1, "text"), "columns[1]: missing key 'text'"),
+        (_drop("columns", 0, "stats", "mean_prob"), "columns[0].stats: missing key 'mean_prob'"),
+        (_set("columns", 0, "label", value=["a"]), "columns[0].label: expected a string, got list"),
+        (_set("columns", 0, "seed", value=True), "columns[0].seed: expected a whole number, got True"),
+        (
+            _set("columns", 0, "settings", value={"temperature": "hot"}),
+            "columns[0].settings: temperature: expected a number, got 'hot'",
+        ),
+        (
+            _set("columns", 0, "sweep", value={"temperature": {"a": 1}}),
+            "columns[0].sweep.temperature: expected a value or a list of values, got dict",
+        ),
+        (_set("sweep", value=["top_k"]), None),  # no record has a sweep: nothing to chart
+        (_drop("mode"), "missing key 'mode'"),
+        (_set("mode", value="chatty"), "mode: expected chat or raw, got 'chatty'"),
+        (_set("model", value="embedded"), "model: expected a mapping, got 'embedded'"),
+        (_set("model", "spec", value={"hf_repo": "a"}), "model.spec: missing key 'hf_file'"),
+        (_set("load", value={"n_ctx": 1}), "load: n_ctx: 1 is out of range; expected 16 to 1.04858e+06"),
+        (_set("seed_summary", value=[{"label": "a"}]), "seed_summary[0]: missing key 'seeds'"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
 def test_report_and_check_refuse_malformed_results_in_one_line(tamper, message, runner, tmp_path):
     document = result_document()
     tamper(document)
@@ -284,24 +346,35 @@ def test_a_record_sweeping_other_knobs_than_the_result_is_refused(tmp_path):
     document = result_document()
     document["sweep"] = ["temperature"]
     document["columns"][0]["sweep"] = {"top_k": 1}
-    with pytest.raises(ResultError, match=r"bad\.yaml: columns\[0\]\.sweep: missing 'temperature', which the result "
-                                          r"sweeps$"):
+    with pytest.raises(
+        ResultError,
+        match=r"bad\.yaml: columns\[0\]\.sweep: missing 'temperature', which the result "
+        r"sweeps$",
+    ):
         load_result(write_new(tmp_path / "bad.yaml", dump(document)))
 
 
-@pytest.mark.parametrize("text, message", [
-    ("samplerlab_result: 1\ncolumns: " + DEEP, "{path}:2: nested more than 32 levels deep"),
-    ("samplerlab_result: 1\ncolumns: &c [*c]\n", "{path}:2: anchors and aliases (&name, *name) are not allowed here"),
-    ("samplerlab_result: 1\ncolumns: [1, 2]\n", "{path}: missing key 'mode'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("samplerlab_result: 1\ncolumns: " + DEEP, "{path}:2: nested more than 32 levels deep"),
+        (
+            "samplerlab_result: 1\ncolumns: &c [*c]\n",
+            "{path}:2: anchors and aliases (&name, *name) are not allowed here",
+        ),
+        ("samplerlab_result: 1\ncolumns: [1, 2]\n", "{path}: missing key 'mode'"),
+    ],
+)
 def test_report_and_check_refuse_hostile_yaml_in_one_line(text, message, runner, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     for args in (["report", str(path), "--out", str(tmp_path / "r.html")], ["run", "--check", str(path)]):
         result = runner.invoke(main, args)
         assert result.exit_code == 1 and result.output.startswith("Error: "), result.output
-        assert result.output[len("Error: "):] in (message.format(path=path) + "\n",  # libyaml stops at 1000 levels
-                                                  f"{path}:2: not valid YAML: exceeded maximum nesting depth\n")
+        assert result.output[len("Error: ") :] in (
+            message.format(path=path) + "\n",  # libyaml stops at 1000 levels
+            f"{path}:2: not valid YAML: exceeded maximum nesting depth\n",
+        )
 
 
 def test_result_files_are_written_without_anchors(tmp_path):
@@ -311,7 +384,9 @@ def test_result_files_are_written_without_anchors(tmp_path):
     assert yaml.safe_load(text) == {"a": shared, "b": shared, "c": [shared]}
 
 
-@pytest.mark.parametrize("text", ["\x85", "\u2028", "\t", "\r", "one\r\ntwo\n", "ユーザー: おはよう\n", "\ufeff", " lead"])
+@pytest.mark.parametrize(
+    "text", ["\x85", "\u2028", "\t", "\r", "one\r\ntwo\n", "ユーザー: おはよう\n", "\ufeff", " lead"]
+)
 def test_token_texts_survive_the_fast_loader(text, tmp_path):
     """Result files are read with libyaml when PyYAML has it; every text PyYAML writes must come back."""
     document = result_document()
@@ -334,8 +409,12 @@ def kill_a_write(folder: Path, module: str, step: str, write: str) -> Path:
     """Run one write in a child killed between writing the temporary file and renaming it: the leftover."""
     code = KILLED_WRITE.format(module=module, step=step, write=write)
     before = set(folder.iterdir()) if folder.exists() else set()
-    child = subprocess.run([sys.executable, "-c", code], cwd=folder.parent, timeout=TIMEOUT,
-                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent.parent)})
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder.parent,
+        timeout=TIMEOUT,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent.parent)},
+    )
     assert child.returncode == -9
     [leftover] = set(folder.iterdir()) - before
     return leftover
@@ -349,8 +428,14 @@ def age(*paths: Path, seconds: float = 11 * 60) -> None:
 
 def foreign_files(folder: Path) -> list[Path]:
     """Hidden files that are not samplerlab's, or not certainly abandoned: none may be removed."""
-    files = [folder / ".notes.tmp", folder / ".x.yaml.tmp", folder / ".x.yaml.0123abcd.tmp.bak",
-             folder / ".x.yaml.0123ABCD.tmp", folder / ".x.json.0123abcd.tmp", folder / "x.yaml.0123abcd.tmp"]
+    files = [
+        folder / ".notes.tmp",
+        folder / ".x.yaml.tmp",
+        folder / ".x.yaml.0123abcd.tmp.bak",
+        folder / ".x.yaml.0123ABCD.tmp",
+        folder / ".x.json.0123abcd.tmp",
+        folder / "x.yaml.0123abcd.tmp",
+    ]
     for file in files:
         file.write_text("mine")
     link = folder / ".link.yaml.0123abcd.tmp"
@@ -363,8 +448,9 @@ def foreign_files(folder: Path) -> list[Path]:
 
 def test_a_killed_preset_write_leaves_a_file_the_next_save_removes(tmp_path):
     folder = tmp_path / "presets"
-    leftover = kill_a_write(folder, "samplerlab.presets.store", "replace",
-                            "target.save_preset(target.Preset('mine'), Path('presets'))")
+    leftover = kill_a_write(
+        folder, "samplerlab.presets.store", "replace", "target.save_preset(target.Preset('mine'), Path('presets'))"
+    )
     assert re.fullmatch(r"\.mine\.yaml\.[0-9a-f]{8}\.tmp", leftover.name)
     others = foreign_files(folder)
     save_preset(Preset("other"), folder)
@@ -377,8 +463,7 @@ def test_a_killed_preset_write_leaves_a_file_the_next_save_removes(tmp_path):
 
 def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
     folder = tmp_path / "runs"
-    leftover = kill_a_write(folder, "samplerlab.runs.results", "link",
-                            "target.write_new(Path('runs/r.yaml'), 'text')")
+    leftover = kill_a_write(folder, "samplerlab.runs.results", "link", "target.write_new(Path('runs/r.yaml'), 'text')")
     assert re.fullmatch(r"\.r\.yaml\.[0-9a-f]{12}\.tmp", leftover.name)
     others = foreign_files(folder)
     age(leftover)
@@ -387,16 +472,22 @@ def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
 
 
 # -- messages that named the wrong thing ---------------------------------------------------------
-@pytest.mark.parametrize("args, message", [
-    (["--stop", ""], "--stop: empty strings are not allowed"),
-    (["--stop", "\n", "--stop", ""], "--stop: empty strings are not allowed"),
-    (["--seed", "-7"], "--seed: -7 is out of range; expected -1 to 4.29497e+09"),
-    (["--max-tokens", "-1"], "--max-tokens: -1 is out of range; expected 0 to 1e+06"),
-    (["--column", "top_k=-1e9"], "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1e+06"),
-    (["--column", "top_k=1.5"], "--column 'top_k=1.5': top_k: expected a whole number, got 1.5"),
-    (["--column", "stop=\\xff"], "--column 'stop=\\\\xff': stop: not UTF-8 text once its escapes are processed "
-                                 "(byte 0); \\xHH escapes must spell whole UTF-8 characters"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--stop", ""], "--stop: empty strings are not allowed"),
+        (["--stop", "\n", "--stop", ""], "--stop: empty strings are not allowed"),
+        (["--seed", "-7"], "--seed: -7 is out of range; expected -1 to 4.29497e+09"),
+        (["--max-tokens", "-1"], "--max-tokens: -1 is out of range; expected 0 to 1e+06"),
+        (["--column", "top_k=-1e9"], "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1e+06"),
+        (["--column", "top_k=1.5"], "--column 'top_k=1.5': top_k: expected a whole number, got 1.5"),
+        (
+            ["--column", "stop=\\xff"],
+            "--column 'stop=\\\\xff': stop: not UTF-8 text once its escapes are processed "
+            "(byte 0); \\xHH escapes must spell whole UTF-8 characters",
+        ),
+    ],
+)
 def test_compare_names_the_option_at_fault(args, message, runner):
     one_line_error(runner.invoke(main, ["compare", "hi", *args]), message)
 
@@ -404,8 +495,10 @@ def test_compare_names_the_option_at_fault(args, message, runner):
 @pytest.mark.parametrize("width", ["-5", "0", "10001"])
 def test_compare_refuses_a_width_out_of_range(width, runner):
     result = runner.invoke(main, ["compare", "hi", "--width", width])
-    assert result.exit_code == 2 and f"Invalid value for '--width': {width} is not in the range 1<=x<=10000" \
-        in result.output
+    assert (
+        result.exit_code == 2
+        and f"Invalid value for '--width': {width} is not in the range 1<=x<=10000" in result.output
+    )
 
 
 def test_the_api_names_a_bad_column_once(model):
@@ -421,24 +514,36 @@ def test_the_api_names_a_bad_column_once(model):
         list(callbacks.compare_api("hi", 0, 4, bad, request=SimpleNamespace(session_hash="s")))
     assert caught.value.message == "columns[1]: temperature: -1.0 is out of range; expected 0 to 100"
     with pytest.raises(gr.Error) as caught:
-        list(callbacks.compare_api("hi", 0, 4, json.dumps([{"preset": "nope"}]),
-                                   request=SimpleNamespace(session_hash="s")))
+        list(
+            callbacks.compare_api(
+                "hi", 0, 4, json.dumps([{"preset": "nope"}]), request=SimpleNamespace(session_hash="s")
+            )
+        )
     assert caught.value.message.startswith("columns[0]: unknown preset 'nope'")
     with pytest.raises(gr.Error) as caught:
-        list(callbacks.compare_api("hi", 0, 4, "[" * 100_000 + "]" * 100_000, request=SimpleNamespace(session_hash="s")))
+        list(
+            callbacks.compare_api("hi", 0, 4, "[" * 100_000 + "]" * 100_000, request=SimpleNamespace(session_hash="s"))
+        )
     assert caught.value.message == "columns: nested more than 32 levels deep"
 
 
-@pytest.mark.parametrize("load, message", [
-    ({"type_v": "q8_0"}, "type_v q8_0 needs flash_attn on (llama.cpp cannot quantize the V cache without flash "
-                         "attention)"),
-    ({"type_v": "q4_0", "type_k": "q4_0"}, "type_v q4_0 needs flash_attn on (llama.cpp cannot quantize the V cache "
-                                           "without flash attention)"),
-    ({"type_k": "q8_0"}, None),
-    ({"type_v": "q8_0", "flash_attn": "on"}, None),
-    ({"type_v": "q8_0", "flash_attn": "auto"}, None),  # llama.cpp turns flash attention on for it
-    ({"type_v": "f32"}, None),
-])
+@pytest.mark.parametrize(
+    "load, message",
+    [
+        (
+            {"type_v": "q8_0"},
+            "type_v q8_0 needs flash_attn on (llama.cpp cannot quantize the V cache without flash attention)",
+        ),
+        (
+            {"type_v": "q4_0", "type_k": "q4_0"},
+            "type_v q4_0 needs flash_attn on (llama.cpp cannot quantize the V cache without flash attention)",
+        ),
+        ({"type_k": "q8_0"}, None),
+        ({"type_v": "q8_0", "flash_attn": "on"}, None),
+        ({"type_v": "q8_0", "flash_attn": "auto"}, None),  # llama.cpp turns flash attention on for it
+        ({"type_v": "f32"}, None),
+    ],
+)
 def test_check_load_refuses_exactly_what_llama_cpp_refuses(load, message, model_path):
     settings = LoadSettings({**load, "n_ctx": 256})
     if message is None:
@@ -467,22 +572,26 @@ def test_a_nul_byte_in_a_model_path_is_one_line(runner, tmp_path, model):
     path.write_text('prompt: hi\nmodel: "a\\0b.gguf"\ncolumns: [{label: a}]\n')
     one_line_error(runner.invoke(main, ["run", str(path)]), f"{path}:2: model: {message}")
     from samplerlab.app.workbench import Workbench
+
     shared = Workbench(LocalBackend(model), models_dir=tmp_path, allow_any_path=False)
     with pytest.raises(ModelError, match=r"^'a\\x00b.gguf': not a usable model path"):
         shared.load_model("a\0b.gguf")
 
 
 # -- one escape rule for text typed in a terminal -------------------------------------------------
-@pytest.mark.parametrize("typed, meant", [
-    ("ユーザー: おはよう\\n魔理沙: ", "ユーザー: おはよう\n魔理沙: "),
-    ("\\n", "\n"),
-    ("a\\r\\tb\\'c\\\"d\\\\e", "a\r\tb'c\"d\\e"),
-    ("\\x41\\x7a\\xe3\\x81\\x82", "Azあ"),  # \xHH is a byte, as in llama.cpp, so UTF-8 may be spelled out
-    ("C:\\Users\\u3042\\q", "C:\\Users\\u3042\\q"),  # unknown escapes stay as written
-    ("\\x4\\x\\xg1\\", "\\x4\\x\\xg1\\"),  # an incomplete \x and a trailing backslash too
-    ("\\\\n", "\\n"),
-    ("\\x 9\\x+a\\x-f\\x80\\x80\\x80", "\t\n\U00040000"),  # strtol skips a space or sign; -f is 0xf1
-])
+@pytest.mark.parametrize(
+    "typed, meant",
+    [
+        ("ユーザー: おはよう\\n魔理沙: ", "ユーザー: おはよう\n魔理沙: "),
+        ("\\n", "\n"),
+        ("a\\r\\tb\\'c\\\"d\\\\e", "a\r\tb'c\"d\\e"),
+        ("\\x41\\x7a\\xe3\\x81\\x82", "Azあ"),  # \xHH is a byte, as in llama.cpp, so UTF-8 may be spelled out
+        ("C:\\Users\\u3042\\q", "C:\\Users\\u3042\\q"),  # unknown escapes stay as written
+        ("\\x4\\x\\xg1\\", "\\x4\\x\\xg1\\"),  # an incomplete \x and a trailing backslash too
+        ("\\\\n", "\\n"),
+        ("\\x 9\\x+a\\x-f\\x80\\x80\\x80", "\t\n\U00040000"),  # strtol skips a space or sign; -f is 0xf1
+    ],
+)
 def test_escapes_are_llama_clis(typed, meant):
     assert process_escapes(typed) == meant
 
@@ -503,20 +612,41 @@ def test_compare_sends_the_model_what_llama_cli_would(runner, monkeypatch):
         yield from real(backend, request, columns, *args, **kwargs)
 
     monkeypatch.setattr(LocalBackend, "generate", spy)
-    result = runner.invoke(main, ["compare", "ユーザー: おはよう\\n魔理沙: ", "--mode", "raw", "--stop", "\\n",
-                                  "--stop", "ユーザー:", "--column", "temperature=0,stop=\\n|END", "--max-tokens", "8",
-                                  "--width", "60"])
+    result = runner.invoke(
+        main,
+        [
+            "compare",
+            "ユーザー: おはよう\\n魔理沙: ",
+            "--mode",
+            "raw",
+            "--stop",
+            "\\n",
+            "--stop",
+            "ユーザー:",
+            "--column",
+            "temperature=0,stop=\\n|END",
+            "--max-tokens",
+            "8",
+            "--width",
+            "60",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert seen["request"].prompt == "ユーザー: おはよう\n魔理沙: " and seen["request"].mode == "raw"
     assert seen["columns"][0].settings.stop == ("\n", "END")  # the column's own stop replaces --stop
-    result = runner.invoke(main, ["compare", "a\\tb", "--system", "be \\x22brief\\x22", "--stop", "\\n",
-                                  "--max-tokens", "1", "--width", "60"])
+    result = runner.invoke(
+        main,
+        ["compare", "a\\tb", "--system", "be \\x22brief\\x22", "--stop", "\\n", "--max-tokens", "1", "--width", "60"],
+    )
     assert result.exit_code == 0, result.output
     assert (seen["request"].prompt, seen["request"].system) == ("a\tb", 'be "brief"')
     assert seen["columns"][0].settings.stop == ("\n",)
 
 
 def test_a_bad_escape_in_the_prompt_is_one_line(runner):
-    one_line_error(runner.invoke(main, ["compare", "\\xff"]), "PROMPT: not UTF-8 text once its escapes are "
-                                                                "processed (byte 0); \\xHH escapes must spell whole "
-                                                                "UTF-8 characters")
+    one_line_error(
+        runner.invoke(main, ["compare", "\\xff"]),
+        "PROMPT: not UTF-8 text once its escapes are "
+        "processed (byte 0); \\xHH escapes must spell whole "
+        "UTF-8 characters",
+    )

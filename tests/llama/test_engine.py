@@ -7,14 +7,14 @@ import threading
 import llama_cpp
 import pytest
 
-from samplerlab.llama.engine import Column, ColumnDone, GenerationError, Request, TokenEvent, generate, run
 from samplerlab.backends import check_independence
 from samplerlab.backends.local import LocalBackend
-from samplerlab.words.i18n import independence
-from samplerlab.runs.bench import completion_llama
+from samplerlab.llama.engine import Column, ColumnDone, GenerationError, Request, TokenEvent, generate, run
 from samplerlab.llama.models import Model, ModelError
-from samplerlab.schema.params import KNOBS, Settings, neutral_values
+from samplerlab.runs.bench import completion_llama
 from samplerlab.schema.load_settings import LoadSettings
+from samplerlab.schema.params import KNOBS, Settings, neutral_values
+from samplerlab.words.i18n import independence
 
 POEM = "Write a short poem praising light-emitting diodes."
 REPEATING = Request("The cat sat on the mat. The cat sat on the mat. The cat sat on the mat. The cat", mode="raw")
@@ -56,25 +56,38 @@ def llama(model: Model) -> llama_cpp.Llama:
 
 @pytest.mark.parametrize("changes", COMPLETION_CASES, ids=str)
 def test_llama_cpp_python_order_reproduces_create_completion(model: Model, llama, changes):
-    settings = Settings({"samplers": "llama-cpp-python", "penalize_prompt": False, "max_tokens": 24,
-                         "seed": 7, **changes})
+    settings = Settings(
+        {"samplers": "llama-cpp-python", "penalize_prompt": False, "max_tokens": 24, "seed": 7, **changes}
+    )
     prompt = "The three best things about light-emitting diodes are"
     ours = run(model, Request(prompt, "raw"), [Column("ours", settings)]).columns[0]
     theirs = llama.create_completion(
-        prompt, max_tokens=24, seed=7, temperature=settings.temperature, top_k=settings.top_k,
-        top_p=settings.top_p, min_p=settings.min_p, typical_p=settings.typical_p,
-        repeat_penalty=settings.repeat_penalty, frequency_penalty=settings.frequency_penalty,
-        presence_penalty=settings.presence_penalty, mirostat_mode=settings.mirostat,
-        mirostat_tau=settings.mirostat_tau, mirostat_eta=settings.mirostat_eta,
-        logit_bias={int(k): v for k, v in settings.logit_bias.items()})
+        prompt,
+        max_tokens=24,
+        seed=7,
+        temperature=settings.temperature,
+        top_k=settings.top_k,
+        top_p=settings.top_p,
+        min_p=settings.min_p,
+        typical_p=settings.typical_p,
+        repeat_penalty=settings.repeat_penalty,
+        frequency_penalty=settings.frequency_penalty,
+        presence_penalty=settings.presence_penalty,
+        mirostat_mode=settings.mirostat,
+        mirostat_tau=settings.mirostat_tau,
+        mirostat_eta=settings.mirostat_eta,
+        logit_bias={int(k): v for k, v in settings.logit_bias.items()},
+    )
     assert ours.text == theirs["choices"][0]["text"]
     assert len(ours.tokens) == theirs["usage"]["completion_tokens"]
 
 
-COLUMNS = [Column("default", Settings({"max_tokens": 24})),
-           Column("greedy", Settings({"temperature": 0, "max_tokens": 24})),
-           Column("hot", Settings({"temperature": 3.0, "max_tokens": 24})),
-           Column("hot top-k 100", Settings({"temperature": 3.0, "top_k": 100, "max_tokens": 24}))]
+COLUMNS = [
+    Column("default", Settings({"max_tokens": 24})),
+    Column("greedy", Settings({"temperature": 0, "max_tokens": 24})),
+    Column("hot", Settings({"temperature": 3.0, "max_tokens": 24})),
+    Column("hot top-k 100", Settings({"temperature": 3.0, "top_k": 100, "max_tokens": 24})),
+]
 
 
 def test_same_settings_and_seed_give_the_same_text(model: Model):
@@ -89,14 +102,16 @@ def test_a_column_alone_equals_the_column_in_a_batch_of_four(request, which):
     together = run(model, Request(POEM), COLUMNS)
     for index, column in enumerate(COLUMNS):
         alone = run(model, Request(POEM), [column]).columns[0]
-        assert [(t.token_id, t.raw_prob, t.before) for t in alone.tokens] == \
-            [(t.token_id, t.raw_prob, t.before) for t in together.columns[index].tokens]
+        assert [(t.token_id, t.raw_prob, t.before) for t in alone.tokens] == [
+            (t.token_id, t.raw_prob, t.before) for t in together.columns[index].tokens
+        ]
 
 
 def test_one_row_per_decode_gives_the_same_text(model_path):
     with Model(model_path, LoadSettings({"batched": False})) as unbatched, Model(model_path) as batched:
-        assert [c.text for c in run(unbatched, Request(POEM), COLUMNS).columns] == \
-            [c.text for c in run(batched, Request(POEM), COLUMNS).columns]
+        assert [c.text for c in run(unbatched, Request(POEM), COLUMNS).columns] == [
+            c.text for c in run(batched, Request(POEM), COLUMNS).columns
+        ]
 
 
 def test_independence_probe_reports_repack_breaking_it(q4km_path, q4km_model):
@@ -116,8 +131,11 @@ def test_independence_probe_reports_repack_breaking_it(q4km_path, q4km_model):
 def test_japanese_streams_whole_characters(model: Model):
     """Byte-level tokens split Japanese characters; events must never carry half of one."""
     settings = Settings({"temperature": 0, "max_tokens": 40})
-    events = [e for e in generate(model, Request("日本語で自己紹介してください。こんにちは、私は"), [Column("ja", settings)])
-              if isinstance(e, TokenEvent)]
+    events = [
+        e
+        for e in generate(model, Request("日本語で自己紹介してください。こんにちは、私は"), [Column("ja", settings)])
+        if isinstance(e, TokenEvent)
+    ]
     streamed = "".join(e.text for e in events)
     result = run(model, Request("日本語で自己紹介してください。こんにちは、私は"), [Column("ja", settings)]).columns[0]
     assert streamed == result.text and "\ufffd" not in streamed
@@ -135,14 +153,17 @@ def test_stop_string_cuts_the_text_and_says_why(model: Model):
 def test_each_column_stops_on_its_own(model: Model):
     columns = [Column("short", Settings({"max_tokens": 3})), Column("long", Settings({"max_tokens": 9}))]
     done = [e for e in generate(model, Request(POEM), columns) if isinstance(e, ColumnDone)]
-    assert [(d.column, d.result.finish_reason, len(d.result.tokens)) for d in done] == \
-        [(0, "length", 3), (1, "length", 9)]
+    assert [(d.column, d.result.finish_reason, len(d.result.tokens)) for d in done] == [
+        (0, "length", 3),
+        (1, "length", 9),
+    ]
 
 
 def test_max_tokens_zero_runs_until_the_context_is_full(model_path):
     with Model(model_path, LoadSettings({"n_ctx": 64})) as small:
-        settings = Settings({"max_tokens": 0, "logit_bias": {t: False for t in range(small.n_vocab)
-                                                              if small.is_end(t)}})
+        settings = Settings(
+            {"max_tokens": 0, "logit_bias": {t: False for t in range(small.n_vocab) if small.is_end(t)}}
+        )
         result = run(small, Request("Count: 1, 2, 3,", "raw"), [Column("all", settings)])
     assert result.columns[0].finish_reason == "context"
     assert result.prompt_tokens + len(result.columns[0].tokens) == 64

@@ -11,12 +11,21 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from samplerlab.llama.engine import (CONTEXTS, Column, ColumnDone, Request, TokenEvent, generate, prompt_text,
-                                     prompt_tokens, run)
-from samplerlab.schema.load_settings import LoadSettings
+from samplerlab.llama.engine import (
+    CONTEXTS,
+    Column,
+    ColumnDone,
+    Request,
+    TokenEvent,
+    generate,
+    prompt_text,
+    prompt_tokens,
+    run,
+)
 from samplerlab.llama.models import Model
-from samplerlab.schema.params import Settings
 from samplerlab.llama.textstream import TextStream
+from samplerlab.schema.load_settings import LoadSettings
+from samplerlab.schema.params import Settings
 
 POEM = Request("Write a short poem praising light-emitting diodes.")
 JAPANESE = Request("日本語で自己紹介してください。こんにちは、私は")
@@ -24,29 +33,39 @@ JAPANESE = Request("日本語で自己紹介してください。こんにちは
 
 # -- TextStream on its own ----------------------------------------------------------------------
 
+
 def pushes(stream: TextStream, pieces: list[bytes]) -> list[str]:
     return [stream.push(piece) for piece in pieces]
 
 
-@pytest.mark.parametrize("stop, pieces, shown, finish, text, stopped_by", [
-    # the review's case: "o" could start "o th", so it waits; the stop then removes it
-    (["o th"], [b"Hello", b" th", b"ere"], ["Hell", "", ""], "", "Hell", "o th"),
-    # a false alarm: the held "o" comes out with the text that rules the stop out
-    (["o th"], [b"Hello", b" world"], ["Hell", "o world"], "", "Hello world", None),
-    # the longest possible start is held ("lo", not just "o"), and released whole
-    (["lo w"], [b"Hel", b"lo", b" there"], ["He", "l", "lo there"], "", "Hello there", None),
-    # generation ends while a possible start is held: finish releases it
-    (["o th"], [b"Hello"], ["Hell"], "o", "Hello", None),
-    # a stop found inside held text releases what came before it
-    (["cd", "bcx"], [b"abc", b"d"], ["a", "b"], "", "ab", "cd"),
-    # Japanese stop string arriving over three pushes
-    (["です。"], ["私は学生で".encode(), "す".encode(), "。よろしく".encode()], ["私は学生", "", ""], "",
-     "私は学生", "です。"),
-    # a stop whose first character is split across tokens (は = e3 81 af)
-    (["はこ"], [b"\xe3\x81", b"\xaf", "こんにちは".encode()], ["", "", ""], "", "", "はこ"),
-    # no stop strings: only an unfinished character is held, and finish turns it into U+FFFD
-    ([], [b"\xe3\x81", b"\x93\xe3"], ["", "こ"], "\ufffd", "こ\ufffd", None),
-])
+@pytest.mark.parametrize(
+    "stop, pieces, shown, finish, text, stopped_by",
+    [
+        # the review's case: "o" could start "o th", so it waits; the stop then removes it
+        (["o th"], [b"Hello", b" th", b"ere"], ["Hell", "", ""], "", "Hell", "o th"),
+        # a false alarm: the held "o" comes out with the text that rules the stop out
+        (["o th"], [b"Hello", b" world"], ["Hell", "o world"], "", "Hello world", None),
+        # the longest possible start is held ("lo", not just "o"), and released whole
+        (["lo w"], [b"Hel", b"lo", b" there"], ["He", "l", "lo there"], "", "Hello there", None),
+        # generation ends while a possible start is held: finish releases it
+        (["o th"], [b"Hello"], ["Hell"], "o", "Hello", None),
+        # a stop found inside held text releases what came before it
+        (["cd", "bcx"], [b"abc", b"d"], ["a", "b"], "", "ab", "cd"),
+        # Japanese stop string arriving over three pushes
+        (
+            ["です。"],
+            ["私は学生で".encode(), "す".encode(), "。よろしく".encode()],
+            ["私は学生", "", ""],
+            "",
+            "私は学生",
+            "です。",
+        ),
+        # a stop whose first character is split across tokens (は = e3 81 af)
+        (["はこ"], [b"\xe3\x81", b"\xaf", "こんにちは".encode()], ["", "", ""], "", "", "はこ"),
+        # no stop strings: only an unfinished character is held, and finish turns it into U+FFFD
+        ([], [b"\xe3\x81", b"\x93\xe3"], ["", "こ"], "\ufffd", "こ\ufffd", None),
+    ],
+)
 def test_text_stream_releases_only_certain_text(stop, pieces, shown, finish, text, stopped_by):
     stream = TextStream(stop)
     assert pushes(stream, pieces) == shown
@@ -56,6 +75,7 @@ def test_text_stream_releases_only_certain_text(stop, pieces, shown, finish, tex
 
 
 # -- the engine's events ------------------------------------------------------------------------
+
 
 def greedy(*stop: str) -> Settings:
     return Settings({"temperature": 0, "max_tokens": 20, "stop": list(stop)})
@@ -81,7 +101,7 @@ def stop_from_inside_a_token(model: Model, column) -> tuple[str, int, int]:
     for index, text in enumerate(texts[:-2]):
         offset += len(text)
         stop = text[-1:] + texts[index + 1] + texts[index + 2]
-        earlier = column.text[:offset - 1]
+        earlier = column.text[: offset - 1]
         held = [k for k in range(1, len(stop)) if (earlier + text[-1]).endswith(stop[:k])]
         if len(text) >= 3 and text.isascii() and column.text.find(stop) == offset - 1 and held == [1]:
             return stop, index, offset - 1
@@ -97,24 +117,27 @@ def stop_across_a_split_character(model: Model, column) -> str:
             data.decode("utf-8")
         except UnicodeDecodeError:
             whole = len(data.decode("utf-8", "ignore"))
-            if len(column.text) >= whole + 2 and "\ufffd" not in column.text[whole:whole + 2]:
-                return column.text[whole:whole + 2]
+            if len(column.text) >= whole + 2 and "\ufffd" not in column.text[whole : whole + 2]:
+                return column.text[whole : whole + 2]
     pytest.skip(f"no character of the reference run is split between tokens: {column.text!r}")
 
 
 @pytest.mark.parametrize("request_", [POEM, JAPANESE], ids=["english", "japanese"])
 def test_streamed_text_and_tail_add_up_to_the_final_text(model: Model, request_):
     reference = run(model, request_, [Column("free", greedy())]).columns[0]
-    inside = stop_from_inside_a_token(model, reference)[0] if request_ is POEM else \
-        stop_across_a_split_character(model, reference)
-    middle = reference.text[len(reference.text) // 2:][:3]
+    inside = (
+        stop_from_inside_a_token(model, reference)[0]
+        if request_ is POEM
+        else stop_across_a_split_character(model, reference)
+    )
+    middle = reference.text[len(reference.text) // 2 :][:3]
     # a stop that the last two characters start: they are held to the end and come out as the tail
     stops = [inside, middle, "\x07xyz", reference.text[-2:] + "\x07"]
     found = [True, True, False, False]
     assert [stop in reference.text for stop in stops] == found
     events, done = stream(model, request_, [Column(stop, greedy(stop)) for stop in stops])
     for stop, texts, end in zip(stops, ([e.text for e in column] for column in events), done):
-        expected = reference.text[:reference.text.find(stop)] if stop in reference.text else reference.text
+        expected = reference.text[: reference.text.find(stop)] if stop in reference.text else reference.text
         assert end.result.text == expected
         assert "".join(texts) + end.tail == expected
         assert all(expected.startswith(shown) for shown in accumulate(texts)), "streamed text the result lacks"
@@ -128,11 +151,12 @@ def test_a_stop_starting_inside_a_token_holds_that_part_back(model: Model):
     reference = run(model, POEM, [Column("free", greedy())]).columns[0]
     stop, index, at = stop_from_inside_a_token(model, reference)
     events, done = stream(model, POEM, [Column("stop", greedy(stop))])
-    shown = "".join(e.text for e in events[0][:index + 1])
+    shown = "".join(e.text for e in events[0][: index + 1])
     assert shown == reference.text[:at] and done[0].result.text == reference.text[:at]
 
 
 # -- prompt tokens ------------------------------------------------------------------------------
+
 
 def add_bos_copy(source: Path, target: Path) -> Path:
     """The embedded model with tokenizer.ggml.add_bos_token set to true (a one-byte edit)."""
@@ -141,7 +165,7 @@ def add_bos_copy(source: Path, target: Path) -> Path:
     with target.open("r+b") as handle:
         head = handle.read(1 << 16)
         at = head.index(key) + len(key)
-        assert struct.unpack("<IB", head[at:at + 5]) == (7, 0), "expected a false GGUF bool"
+        assert struct.unpack("<IB", head[at : at + 5]) == (7, 0), "expected a false GGUF bool"
         handle.seek(at + 4)
         handle.write(b"\x01")
     return target
@@ -170,6 +194,7 @@ def test_smollm2_chat_tokens_are_unchanged(model: Model):
 
 
 # -- contexts and cancel ------------------------------------------------------------------------
+
 
 def test_one_context_per_model_whatever_the_column_counts(model_path: Path, monkeypatch):
     freed = []

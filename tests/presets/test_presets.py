@@ -9,28 +9,64 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from samplerlab import __version__
+from samplerlab.presets.store import (
+    BUILTIN_DIR,
+    MAX_NAME_LENGTH,
+    PRESETS_DIR_ENV,
+    Preset,
+    PresetError,
+    check_name,
+    delete_preset,
+    file_stem,
+    list_presets,
+    load_preset,
+    parse_preset_text,
+    preset_yaml,
+    read_preset_file,
+    rename_preset,
+    save_preset,
+)
 from samplerlab.schema.params import KNOBS, Settings
-from samplerlab.presets.store import (BUILTIN_DIR, MAX_NAME_LENGTH, PRESETS_DIR_ENV, Preset, PresetError, check_name,
-                                      delete_preset, file_stem, list_presets, load_preset, parse_preset_text,
-                                      preset_yaml, read_preset_file, rename_preset, save_preset)
 
 BUILTIN_FILES = sorted(BUILTIN_DIR.glob("*.yaml"))
 EXPECTED_BUILTINS = {
     "llama.cpp defaults": {},
     "greedy": {"temperature": 0.0},
-    "llama-cpp-python GUI guide": {"max_tokens": 512, "temperature": 0.8, "top_p": 0.95, "min_p": 0.05,
-                                   "typical_p": 1.0, "repeat_penalty": 1.1, "top_k": 40,
-                                   "samplers": "llama-cpp-python", "penalize_prompt": False},
+    "llama-cpp-python GUI guide": {
+        "max_tokens": 512,
+        "temperature": 0.8,
+        "top_p": 0.95,
+        "min_p": 0.05,
+        "typical_p": 1.0,
+        "repeat_penalty": 1.1,
+        "top_k": 40,
+        "samplers": "llama-cpp-python",
+        "penalize_prompt": False,
+    },
     "min-p creative": {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.1},
     "mirostat 2": {"mirostat": 2, "mirostat_tau": 5.0, "mirostat_eta": 0.1},
-    "xtc + dry creative writing": {"temperature": 1.0, "min_p": 0.02, "xtc_probability": 0.5, "xtc_threshold": 0.1,
-                                   "dry_multiplier": 0.8, "dry_base": 1.75, "dry_allowed_length": 2},
+    "xtc + dry creative writing": {
+        "temperature": 1.0,
+        "min_p": 0.02,
+        "xtc_probability": 0.5,
+        "xtc_threshold": 0.1,
+        "dry_multiplier": 0.8,
+        "dry_base": 1.75,
+        "dry_allowed_length": 2,
+    },
     "factual low temperature": {"temperature": 0.2, "top_p": 0.9},
-    "character dialogue (Japanese fine-tune write-up)": {"temperature": 0.1, "top_p": 0.9, "top_k": 20,
-                                                         "repeat_penalty": 1.05, "stop": ("\n",)},
+    "character dialogue (Japanese fine-tune write-up)": {
+        "temperature": 0.1,
+        "top_p": 0.9,
+        "top_k": 20,
+        "repeat_penalty": 1.05,
+        "stop": ("\n",),
+    },
 }
 
 
@@ -50,11 +86,13 @@ def write(directory: Path, file_name: str, text: str) -> Path:
 
 # -- built-in presets -----------------------------------------------------------------------
 
+
 def test_the_expected_builtins_ship(user_dir):
     presets, problems = list_presets(user_dir)
     assert problems == []
-    assert {preset.name: Settings(EXPECTED_BUILTINS[preset.name]) for preset in presets} == \
-        {name: Settings(values) for name, values in EXPECTED_BUILTINS.items()}
+    assert {preset.name: Settings(EXPECTED_BUILTINS[preset.name]) for preset in presets} == {
+        name: Settings(values) for name, values in EXPECTED_BUILTINS.items()
+    }
     assert all(preset.builtin and preset.description for preset in presets)
 
 
@@ -62,7 +100,7 @@ def without_version(text: str) -> str:
     """The file with the header's samplerlab version blanked, so a version bump doesn't fail the comparison."""
     header, _, rest = text.partition("\n")
     prefix = "# samplerlab preset (schema 1), written by samplerlab "
-    assert header.startswith(prefix) and " " not in header[len(prefix):], header
+    assert header.startswith(prefix) and " " not in header[len(prefix) :], header
     return f"{prefix}<version>\n{rest}"
 
 
@@ -74,14 +112,22 @@ def test_builtin_files_are_canonical_and_round_trip(path, user_dir, tmp_path):
     assert without_version(path.read_text(encoding="utf-8")) == without_version(preset_yaml(preset))
     copy = write(tmp_path / "copies", path.name, preset_yaml(preset))
     assert read_preset_file(copy).settings == preset.settings
-    saved = save_preset(Preset(f"copy of {preset.name}"[:MAX_NAME_LENGTH], preset.description, preset.settings),
-                        user_dir)
+    saved = save_preset(
+        Preset(f"copy of {preset.name}"[:MAX_NAME_LENGTH], preset.description, preset.settings), user_dir
+    )
     assert load_preset(saved.name, user_dir).settings == preset.settings
 
 
 def test_written_yaml_is_readable_with_a_japanese_name():
-    settings = Settings({"temperature": 0.7, "top_p": 0.9, "stop": ["\n", "ユーザー:"],
-                         "logit_bias": {15043: False, "Hello": 2.5}, "samplers": "kt"})
+    settings = Settings(
+        {
+            "temperature": 0.7,
+            "top_p": 0.9,
+            "stop": ["\n", "ユーザー:"],
+            "logit_bias": {15043: False, "Hello": 2.5},
+            "samplers": "kt",
+        }
+    )
     text = preset_yaml(Preset("創作向け", "物語を書くとき\nfor stories", settings))
     assert text == (
         f"# samplerlab preset (schema 1), written by samplerlab {__version__}\n"
@@ -94,7 +140,8 @@ def test_written_yaml_is_readable_with_a_japanese_name():
         "top_p: 0.9\n"
         "logit_bias: {15043: false, Hello: 2.5}\n"
         "samplers: [top_k, temperature]\n"
-        "stop: [\"\\n\", 'ユーザー:']\n")
+        "stop: [\"\\n\", 'ユーザー:']\n"
+    )
     assert parse_preset_text(text).settings == settings
 
 
@@ -113,42 +160,54 @@ def test_samplers_accepted_as_letters_or_names():
 
 # -- names ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, stem", [
-    ("創作向け", "創作向け"), ("Größe 2", "größe-2"), ("xtc + dry creative writing", "xtc-dry-creative-writing"),
-    ("llama.cpp defaults", "llama-cpp-defaults"), ("  trimmed  ", "trimmed"), ("नमस्ते", "नमस्ते"),
-    ("CON-test", "con-test"), ("..a", "a"),
-])
+
+@pytest.mark.parametrize(
+    "name, stem",
+    [
+        ("創作向け", "創作向け"),
+        ("Größe 2", "größe-2"),
+        ("xtc + dry creative writing", "xtc-dry-creative-writing"),
+        ("llama.cpp defaults", "llama-cpp-defaults"),
+        ("  trimmed  ", "trimmed"),
+        ("नमस्ते", "नमस्ते"),
+        ("CON-test", "con-test"),
+        ("..a", "a"),
+    ],
+)
 def test_names_in_any_language_get_safe_file_names(name, stem):
     assert file_stem(check_name(name)) == stem
 
 
-@pytest.mark.parametrize("name, message", [
-    ("../x", "the preset name '../x' looks like a path; use a plain name without / or \\"),
-    ("a/b", "the preset name 'a/b' looks like a path; use a plain name without / or \\"),
-    ("a\\b", "the preset name 'a\\\\b' looks like a path; use a plain name without / or \\"),
-    ("/etc/passwd", "the preset name '/etc/passwd' looks like a path; use a plain name without / or \\"),
-    ("C:\\presets\\x", "the preset name 'C:\\\\presets\\\\x' looks like a path; use a plain name without / or \\"),
-    ("..", "the preset name '..' looks like a path; use a plain name without / or \\"),
-    ("", "the preset name is empty"),
-    ("   \t ", "the preset name is empty"),
-    ("a\nb", "the preset name 'a\\nb' contains a control character (U+000A)"),
-    ("a\x00b", "the preset name 'a\\x00b' contains a control character (U+0000)"),
-    ("CON", "the preset name 'CON' is reserved by Windows; choose another name"),
-    ("nul", "the preset name 'nul' is reserved by Windows; choose another name"),
-    ("Com1", "the preset name 'Com1' is reserved by Windows; choose another name"),
-    ("lpt9", "the preset name 'lpt9' is reserved by Windows; choose another name"),
-    ("COM¹", "the preset name 'COM¹' is reserved by Windows; choose another name"),
-    ("com²", "the preset name 'com²' is reserved by Windows; choose another name"),
-    ("Com³", "the preset name 'Com³' is reserved by Windows; choose another name"),
-    ("LPT¹", "the preset name 'LPT¹' is reserved by Windows; choose another name"),
-    ("lpt²", "the preset name 'lpt²' is reserved by Windows; choose another name"),
-    ("LPT³", "the preset name 'LPT³' is reserved by Windows; choose another name"),
-    ("𝐀" * 64, "the preset name is 256 bytes long as a file name (UTF-8); the limit is 200: use fewer characters"),
-    ("𝐀" * 51, "the preset name is 204 bytes long as a file name (UTF-8); the limit is 200: use fewer characters"),
-    ("x" * 65, "the preset name is 65 characters long; the limit is 64"),
-    ("!!!", "the preset name '!!!' needs at least one letter or digit"),
-    (None, "a preset name must be text, got None"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("../x", "the preset name '../x' looks like a path; use a plain name without / or \\"),
+        ("a/b", "the preset name 'a/b' looks like a path; use a plain name without / or \\"),
+        ("a\\b", "the preset name 'a\\\\b' looks like a path; use a plain name without / or \\"),
+        ("/etc/passwd", "the preset name '/etc/passwd' looks like a path; use a plain name without / or \\"),
+        ("C:\\presets\\x", "the preset name 'C:\\\\presets\\\\x' looks like a path; use a plain name without / or \\"),
+        ("..", "the preset name '..' looks like a path; use a plain name without / or \\"),
+        ("", "the preset name is empty"),
+        ("   \t ", "the preset name is empty"),
+        ("a\nb", "the preset name 'a\\nb' contains a control character (U+000A)"),
+        ("a\x00b", "the preset name 'a\\x00b' contains a control character (U+0000)"),
+        ("CON", "the preset name 'CON' is reserved by Windows; choose another name"),
+        ("nul", "the preset name 'nul' is reserved by Windows; choose another name"),
+        ("Com1", "the preset name 'Com1' is reserved by Windows; choose another name"),
+        ("lpt9", "the preset name 'lpt9' is reserved by Windows; choose another name"),
+        ("COM¹", "the preset name 'COM¹' is reserved by Windows; choose another name"),
+        ("com²", "the preset name 'com²' is reserved by Windows; choose another name"),
+        ("Com³", "the preset name 'Com³' is reserved by Windows; choose another name"),
+        ("LPT¹", "the preset name 'LPT¹' is reserved by Windows; choose another name"),
+        ("lpt²", "the preset name 'lpt²' is reserved by Windows; choose another name"),
+        ("LPT³", "the preset name 'LPT³' is reserved by Windows; choose another name"),
+        ("𝐀" * 64, "the preset name is 256 bytes long as a file name (UTF-8); the limit is 200: use fewer characters"),
+        ("𝐀" * 51, "the preset name is 204 bytes long as a file name (UTF-8); the limit is 200: use fewer characters"),
+        ("x" * 65, "the preset name is 65 characters long; the limit is 64"),
+        ("!!!", "the preset name '!!!' needs at least one letter or digit"),
+        (None, "a preset name must be text, got None"),
+    ],
+)
 def test_bad_names_are_refused_in_one_line(name, message):
     with pytest.raises(PresetError) as error:
         check_name(name)
@@ -171,51 +230,77 @@ def test_long_non_latin_names_fit_in_a_file_name(name, user_dir):
 HEAD = "name: x\nschema_version: 1\n"
 
 
-@pytest.mark.parametrize("text, message", [
-    (HEAD + "temperature: [1, 2\n", "x.yaml: line 4: YAML syntax error: expected ',' or ']', but got '<stream end>'"),
-    ("name: x\n  bad: indent\n", "x.yaml: line 2: YAML syntax error: mapping values are not allowed here"),
-    (HEAD + "\ttemperature: 1\n", "x.yaml: line 3: YAML syntax error: found character '\\t' that cannot start any token"),
-    ("- a\n- b\n", "x.yaml: expected a mapping of keys to values, got list"),
-    ("just text\n", "x.yaml: expected a mapping of keys to values, got str"),
-    ("", "x.yaml: the file is empty; expected name, schema_version and settings"),
-    ("# only a comment\n", "x.yaml: the file is empty; expected name, schema_version and settings"),
-    (HEAD + "temprature: 0.5\n", "x.yaml: unknown key 'temprature' (did you mean 'temperature'?)"),
-    (HEAD + "descripton: hi\n", "x.yaml: unknown key 'descripton' (did you mean 'description'?)"),
-    (HEAD + "3: 0.5\n", "x.yaml: unknown key 3"),
-    (HEAD + "top_k: many\n", "x.yaml: top_k: expected a number, got 'many'"),
-    (HEAD + "top_k: 2.5\n", "x.yaml: top_k: expected a whole number, got 2.5"),
-    (HEAD + "stop: 3\n", "x.yaml: stop: expected a list of strings, got 3"),
-    (HEAD + "temperature: 2024-01-01\n", "x.yaml: temperature: expected a number, got datetime.date(2024, 1, 1)"),
-    (HEAD + "top_p: 1.5\n", "x.yaml: top_p: 1.5 is out of range; expected 0 to 1"),
-    (HEAD + "top_k: -1\n", "x.yaml: top_k: -1 is out of range; expected 0 to 1e+06"),
-    (HEAD + "logit_bias: {5: 200}\n",
-     "x.yaml: logit_bias: bias for 5 must be a number from -100 to 100 or false (ban), got 200"),
-    (HEAD + "samplers: kz\n", "x.yaml: samplers: unknown sampler letter 'z'; known: e=penalties d=dry "
-                              "s=top_n_sigma k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature a=adaptive_p"),
-    (HEAD + "temperature: .nan\n", "x.yaml: temperature: expected a finite number, got nan"),
-    (HEAD + "temperature: .inf\n", "x.yaml: temperature: expected a finite number, got inf"),
-    (HEAD + "top_p: -.inf\n", "x.yaml: top_p: expected a finite number, got -inf"),
-    (HEAD + "logit_bias: {5: .nan}\n",
-     "x.yaml: logit_bias: bias for 5 must be a number from -100 to 100 or false (ban), got nan"),
-    (HEAD + "temperature: !!python/object/apply:os.system ['echo hi']\n",
-     "x.yaml: line 3: could not determine a constructor for the tag "
-     "'tag:yaml.org,2002:python/object/apply:os.system'; presets hold plain values only"),
-    ("!!python/name:os.system\n", "x.yaml: line 1: could not determine a constructor for the tag "
-                                  "'tag:yaml.org,2002:python/name:os.system'; presets hold plain values only"),
-    (HEAD + "stop: [[a]]\n", "x.yaml: stop: expected a plain value, a list or a mapping, got nested data"),
-    (HEAD + "name: y\n", "x.yaml: line 3: duplicate key 'name'"),
-    ("schema_version: 1\n", "x.yaml: missing name; add 'name: my preset'"),
-    ("name: ''\nschema_version: 1\n", "x.yaml: missing name; add 'name: my preset'"),
-    ("name: 42\nschema_version: 1\n", "x.yaml: name: a preset name must be text, got 42"),
-    ("name: ../x\nschema_version: 1\n",
-     "x.yaml: name: the preset name '../x' looks like a path; use a plain name without / or \\"),
-    ("name: x\ndescription: [1]\nschema_version: 1\n", "x.yaml: description: expected text, got [1]"),
-    ("name: x\nschema_version: 2\n", "x.yaml: schema_version 2: written by a newer samplerlab; this one reads version 1"),
-    ("name: x\nschema_version: '1'\n", "x.yaml: schema_version: expected 1, got '1'"),
-    ("name: x\nschema_version: 1.0\n", "x.yaml: schema_version: expected 1, got 1.0"),
-    ("name: x\nschema_version: true\n", "x.yaml: schema_version: expected 1, got True"),
-    ("name: x\nschema_version: 0\n", "x.yaml: schema_version: expected 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            HEAD + "temperature: [1, 2\n",
+            "x.yaml: line 4: YAML syntax error: expected ',' or ']', but got '<stream end>'",
+        ),
+        ("name: x\n  bad: indent\n", "x.yaml: line 2: YAML syntax error: mapping values are not allowed here"),
+        (
+            HEAD + "\ttemperature: 1\n",
+            "x.yaml: line 3: YAML syntax error: found character '\\t' that cannot start any token",
+        ),
+        ("- a\n- b\n", "x.yaml: expected a mapping of keys to values, got list"),
+        ("just text\n", "x.yaml: expected a mapping of keys to values, got str"),
+        ("", "x.yaml: the file is empty; expected name, schema_version and settings"),
+        ("# only a comment\n", "x.yaml: the file is empty; expected name, schema_version and settings"),
+        (HEAD + "temprature: 0.5\n", "x.yaml: unknown key 'temprature' (did you mean 'temperature'?)"),
+        (HEAD + "descripton: hi\n", "x.yaml: unknown key 'descripton' (did you mean 'description'?)"),
+        (HEAD + "3: 0.5\n", "x.yaml: unknown key 3"),
+        (HEAD + "top_k: many\n", "x.yaml: top_k: expected a number, got 'many'"),
+        (HEAD + "top_k: 2.5\n", "x.yaml: top_k: expected a whole number, got 2.5"),
+        (HEAD + "stop: 3\n", "x.yaml: stop: expected a list of strings, got 3"),
+        (HEAD + "temperature: 2024-01-01\n", "x.yaml: temperature: expected a number, got datetime.date(2024, 1, 1)"),
+        (HEAD + "top_p: 1.5\n", "x.yaml: top_p: 1.5 is out of range; expected 0 to 1"),
+        (HEAD + "top_k: -1\n", "x.yaml: top_k: -1 is out of range; expected 0 to 1e+06"),
+        (
+            HEAD + "logit_bias: {5: 200}\n",
+            "x.yaml: logit_bias: bias for 5 must be a number from -100 to 100 or false (ban), got 200",
+        ),
+        (
+            HEAD + "samplers: kz\n",
+            "x.yaml: samplers: unknown sampler letter 'z'; known: e=penalties d=dry "
+            "s=top_n_sigma k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature a=adaptive_p",
+        ),
+        (HEAD + "temperature: .nan\n", "x.yaml: temperature: expected a finite number, got nan"),
+        (HEAD + "temperature: .inf\n", "x.yaml: temperature: expected a finite number, got inf"),
+        (HEAD + "top_p: -.inf\n", "x.yaml: top_p: expected a finite number, got -inf"),
+        (
+            HEAD + "logit_bias: {5: .nan}\n",
+            "x.yaml: logit_bias: bias for 5 must be a number from -100 to 100 or false (ban), got nan",
+        ),
+        (
+            HEAD + "temperature: !!python/object/apply:os.system ['echo hi']\n",
+            "x.yaml: line 3: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/object/apply:os.system'; presets hold plain values only",
+        ),
+        (
+            "!!python/name:os.system\n",
+            "x.yaml: line 1: could not determine a constructor for the tag "
+            "'tag:yaml.org,2002:python/name:os.system'; presets hold plain values only",
+        ),
+        (HEAD + "stop: [[a]]\n", "x.yaml: stop: expected a plain value, a list or a mapping, got nested data"),
+        (HEAD + "name: y\n", "x.yaml: line 3: duplicate key 'name'"),
+        ("schema_version: 1\n", "x.yaml: missing name; add 'name: my preset'"),
+        ("name: ''\nschema_version: 1\n", "x.yaml: missing name; add 'name: my preset'"),
+        ("name: 42\nschema_version: 1\n", "x.yaml: name: a preset name must be text, got 42"),
+        (
+            "name: ../x\nschema_version: 1\n",
+            "x.yaml: name: the preset name '../x' looks like a path; use a plain name without / or \\",
+        ),
+        ("name: x\ndescription: [1]\nschema_version: 1\n", "x.yaml: description: expected text, got [1]"),
+        (
+            "name: x\nschema_version: 2\n",
+            "x.yaml: schema_version 2: written by a newer samplerlab; this one reads version 1",
+        ),
+        ("name: x\nschema_version: '1'\n", "x.yaml: schema_version: expected 1, got '1'"),
+        ("name: x\nschema_version: 1.0\n", "x.yaml: schema_version: expected 1, got 1.0"),
+        ("name: x\nschema_version: true\n", "x.yaml: schema_version: expected 1, got True"),
+        ("name: x\nschema_version: 0\n", "x.yaml: schema_version: expected 1, got 0"),
+    ],
+)
 def test_bad_input_gets_one_line_naming_file_and_key(text, message):
     with pytest.raises(PresetError) as error:
         parse_preset_text(text, "x.yaml")
@@ -245,19 +330,25 @@ def test_huge_values_give_short_messages():
     assert len(str(error.value)) <= 300 and str(error.value).startswith("x.yaml: temperature: expected a number")
 
 
-BOMB = "a: &a [x, x, x, x]\n" + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n"
-                                        for i in range(8))
+BOMB = "a: &a [x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+)
 
 
-@pytest.mark.parametrize("text", [
-    HEAD + BOMB,
-    "name: &n x\nschema_version: 1\ndescription: *n\n",
-    "x: &a [1]\nname: *a\nschema_version: 1\n",
-    HEAD + "stop: &a [x]\ndry_sequence_breakers: *a\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        HEAD + BOMB,
+        "name: &n x\nschema_version: 1\ndescription: *n\n",
+        "x: &a [1]\nname: *a\nschema_version: 1\n",
+        HEAD + "stop: &a [x]\ndry_sequence_breakers: *a\n",
+    ],
+)
 def test_aliases_are_refused_before_they_expand(text):
     """Nested aliases turn a few hundred bytes into gigabytes; a preset never needs one."""
-    with pytest.raises(PresetError, match=r"^x.yaml: line \d+: anchors and aliases \(&name, \*name\) are not allowed here$"):
+    with pytest.raises(
+        PresetError, match=r"^x.yaml: line \d+: anchors and aliases \(&name, \*name\) are not allowed here$"
+    ):
         parse_preset_text(text, "x.yaml")
 
 
@@ -270,13 +361,21 @@ def test_random_text_gives_a_preset_or_a_preset_error(text):
         assert "\n" not in str(error)
 
 
-YAML_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(), st.text(max_size=20))
-YAML_VALUES = st.recursive(YAML_SCALARS, lambda children: st.one_of(
-    st.lists(children, max_size=4), st.dictionaries(st.one_of(st.text(max_size=10), st.integers()), children,
-                                                     max_size=4)), max_leaves=12)
+YAML_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(), st.text(max_size=20))
+YAML_VALUES = st.recursive(
+    YAML_SCALARS,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(st.text(max_size=10), st.integers()), children, max_size=4),
+    ),
+    max_leaves=12,
+)
 KNOB_NAMES = [knob.name for knob in KNOBS]
-DOCUMENTS = st.dictionaries(st.one_of(st.sampled_from(KNOB_NAMES + ["name", "schema_version", "description"]),
-                                      st.text(max_size=10)), YAML_VALUES, max_size=8)
+DOCUMENTS = st.dictionaries(
+    st.one_of(st.sampled_from(KNOB_NAMES + ["name", "schema_version", "description"]), st.text(max_size=10)),
+    YAML_VALUES,
+    max_size=8,
+)
 
 
 @given(DOCUMENTS, st.booleans())
@@ -293,6 +392,7 @@ def test_random_documents_give_a_preset_or_a_preset_error(document, with_header)
 
 
 # -- the store ------------------------------------------------------------------------------
+
 
 def test_one_bad_file_does_not_hide_the_good_ones(user_dir):
     write(user_dir, "good.yaml", "name: good one\nschema_version: 1\ntop_k: 5\n")
@@ -326,8 +426,10 @@ def test_hand_placed_presets_cannot_shadow_builtins_or_each_other(user_dir):
     write(user_dir, "b.yaml", "name: TWIN\nschema_version: 1\n")
     presets, problems = list_presets(user_dir)
     assert [p.name for p in presets if not p.builtin] == ["twin"]
-    assert problems == [f"{user_dir / 'b.yaml'}: the name 'TWIN' is already used by {user_dir / 'a.yaml'}; rename this one",
-                        f"{user_dir / 'mine.yaml'}: the name 'Greedy' is already used by a built-in preset; rename this one"]
+    assert problems == [
+        f"{user_dir / 'b.yaml'}: the name 'TWIN' is already used by {user_dir / 'a.yaml'}; rename this one",
+        f"{user_dir / 'mine.yaml'}: the name 'Greedy' is already used by a built-in preset; rename this one",
+    ]
 
 
 def test_load_by_name_case_or_file_name_and_suggest_on_typos(user_dir):
@@ -364,7 +466,9 @@ def test_the_builtin_directory_as_user_directory_is_read_only(monkeypatch):
 
 def test_save_needs_overwrite_to_replace(user_dir):
     save_preset(Preset("mine", "first", Settings({"top_k": 1})), user_dir)
-    with pytest.raises(PresetError, match="^a preset named 'mine' already exists in .*; choose overwrite to replace it$"):
+    with pytest.raises(
+        PresetError, match="^a preset named 'mine' already exists in .*; choose overwrite to replace it$"
+    ):
         save_preset(Preset("Mine", "second"), user_dir)
     saved = save_preset(Preset("Mine", "second", Settings({"top_k": 2})), user_dir, overwrite=True)
     assert saved.path == user_dir / "mine.yaml"
@@ -412,6 +516,7 @@ def test_a_broken_file_is_replaced_only_with_overwrite(user_dir):
 
 # -- atomic writes --------------------------------------------------------------------------
 
+
 def fail_half_way(monkeypatch: pytest.MonkeyPatch) -> None:
     """Disk full after a few bytes: the first os.write writes part of its data, the next one fails."""
     real_write = os.write
@@ -430,7 +535,9 @@ def test_a_failed_write_keeps_the_old_preset_and_leaves_no_temp_files(user_dir, 
     saved = save_preset(Preset("precious", "the original", Settings({"top_k": 3})), user_dir)
     before = saved.path.read_bytes()
     fail_half_way(monkeypatch)
-    with pytest.raises(PresetError, match=r"^could not save preset 'precious' to .*precious.yaml: No space left on device$"):
+    with pytest.raises(
+        PresetError, match=r"^could not save preset 'precious' to .*precious.yaml: No space left on device$"
+    ):
         save_preset(Preset("precious", "the replacement", Settings({"top_k": 99})), user_dir, overwrite=True)
     assert saved.path.read_bytes() == before
     assert [p.name for p in user_dir.iterdir()] == ["precious.yaml"]

@@ -7,8 +7,18 @@ import math
 import pytest
 
 from samplerlab.llama.engine import ColumnResult, TokenEvent
-from samplerlab.runs.metrics import (STATS, column_stats, distinct_n, jaccard_distance, mean_probability,
-                                     min_probability, repeated_ngram_share, seed_divergence, seed_summary, spread)
+from samplerlab.runs.metrics import (
+    STATS,
+    column_stats,
+    distinct_n,
+    jaccard_distance,
+    mean_probability,
+    min_probability,
+    repeated_ngram_share,
+    seed_divergence,
+    seed_summary,
+    spread,
+)
 from samplerlab.schema.params import Settings
 
 
@@ -16,23 +26,29 @@ def token(index: int, token_id: int, prob: float, entropy: float, survivors: int
     return TokenEvent(0, index, token_id, str(token_id), prob, prob, (), (), survivors, entropy)
 
 
-@pytest.mark.parametrize("tokens, n, expected", [
-    ([1, 2, 1, 2], 1, 2 / 4),
-    ([1, 2, 1, 2], 2, 2 / 3),  # (1,2) (2,1) (1,2)
-    ([1, 2, 3, 4], 2, 1.0),
-    ([5], 2, 0.0),
-    ([], 1, 0.0),
-])
+@pytest.mark.parametrize(
+    "tokens, n, expected",
+    [
+        ([1, 2, 1, 2], 1, 2 / 4),
+        ([1, 2, 1, 2], 2, 2 / 3),  # (1,2) (2,1) (1,2)
+        ([1, 2, 3, 4], 2, 1.0),
+        ([5], 2, 0.0),
+        ([], 1, 0.0),
+    ],
+)
 def test_distinct_n(tokens, n, expected):
     assert distinct_n(tokens, n) == expected
 
 
-@pytest.mark.parametrize("tokens, expected", [
-    ([1, 2, 3, 1, 2, 3], 1 / 4),  # 123 231 312 123: the last repeats the first
-    ([7, 7, 7, 7, 7], 2 / 3),  # 777 three times
-    ([1, 2, 3, 4, 5], 0.0),
-    ([1, 2], 0.0),
-])
+@pytest.mark.parametrize(
+    "tokens, expected",
+    [
+        ([1, 2, 3, 1, 2, 3], 1 / 4),  # 123 231 312 123: the last repeats the first
+        ([7, 7, 7, 7, 7], 2 / 3),  # 777 three times
+        ([1, 2, 3, 4, 5], 0.0),
+        ([1, 2], 0.0),
+    ],
+)
 def test_repeated_3gram_share(tokens, expected):
     assert repeated_ngram_share(tokens, 3) == expected
 
@@ -60,13 +76,33 @@ def test_spread_uses_the_sample_deviation_and_admits_one_value():
 
 
 def test_column_stats_of_a_four_token_column():
-    column = ColumnResult("c", Settings(), 0, "chain", text="1212", finish_reason="length", seconds=2.0,
-                          tokens=[token(0, 1, 0.5, 0.0, 1), token(1, 2, 0.25, 1.0, 2), token(2, 1, 1.0, 2.0, 3),
-                                  token(3, 2, 0.25, 1.0, 2)])
+    column = ColumnResult(
+        "c",
+        Settings(),
+        0,
+        "chain",
+        text="1212",
+        finish_reason="length",
+        seconds=2.0,
+        tokens=[
+            token(0, 1, 0.5, 0.0, 1),
+            token(1, 2, 0.25, 1.0, 2),
+            token(2, 1, 1.0, 2.0, 3),
+            token(3, 2, 0.25, 1.0, 2),
+        ],
+    )
     assert column_stats(column) == {
-        "tokens": 4, "tokens_per_second": 2.0, "mean_prob": 0.5, "min_prob": 0.25, "mean_entropy": 1.0,
-        "mean_survivors": 2.0, "distinct_1": 0.5, "distinct_2": 2 / 3, "repeated_3grams": 0.0,
-        "finish_reason": "length"}
+        "tokens": 4,
+        "tokens_per_second": 2.0,
+        "mean_prob": 0.5,
+        "min_prob": 0.25,
+        "mean_entropy": 1.0,
+        "mean_survivors": 2.0,
+        "distinct_1": 0.5,
+        "distinct_2": 2 / 3,
+        "repeated_3grams": 0.0,
+        "finish_reason": "length",
+    }
     assert set(column_stats(column)) == {stat.name for stat in STATS} | {"finish_reason"}
 
 
@@ -76,9 +112,18 @@ def test_column_stats_of_an_empty_column_are_zero_not_errors():
 
 
 def test_seed_summary():
-    first = {"tokens": 4, "tokens_per_second": 2.0, "mean_prob": 0.5, "min_prob": 0.25, "mean_entropy": 1.0,
-             "mean_survivors": 2.0, "distinct_1": 0.5, "distinct_2": 0.5, "repeated_3grams": 0.0,
-             "finish_reason": "length"}
+    first = {
+        "tokens": 4,
+        "tokens_per_second": 2.0,
+        "mean_prob": 0.5,
+        "min_prob": 0.25,
+        "mean_entropy": 1.0,
+        "mean_survivors": 2.0,
+        "distinct_1": 0.5,
+        "distinct_2": 0.5,
+        "repeated_3grams": 0.0,
+        "finish_reason": "length",
+    }
     second = {**first, "tokens": 6, "mean_prob": 0.7, "finish_reason": "end"}
     summary = seed_summary([first, second], [[1, 2, 3], [1, 2, 4]])
     assert summary["tokens"] == {"mean": 5.0, "std": math.sqrt(2)}

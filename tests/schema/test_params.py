@@ -6,33 +6,54 @@ import math
 
 import pytest
 
-from samplerlab.schema.params import (KNOBS, NAMED_ORDERS, STAGES, Settings, SettingsError, neutral_values, order_names,
-                                      parse_order, stage_enabled)
 from samplerlab.schema.assignments import parse_assignments
 from samplerlab.schema.load_settings import LoadSettings
+from samplerlab.schema.params import (
+    KNOBS,
+    NAMED_ORDERS,
+    STAGES,
+    Settings,
+    SettingsError,
+    neutral_values,
+    order_names,
+    parse_order,
+    stage_enabled,
+)
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"temprature": 1.0}, "settings: unknown setting 'temprature' (did you mean 'temperature'?)"),
-    ({"top_k": -3}, "settings: top_k: -3 is out of range; expected 0 to 1e+06"),
-    ({"top_p": 1.5}, "settings: top_p: 1.5 is out of range; expected 0 to 1"),
-    ({"top_p": "high"}, "settings: top_p: expected a number, got 'high'"),
-    ({"top_k": 2.5}, "settings: top_k: expected a whole number, got 2.5"),
-    ({"temperature": math.nan}, "settings: temperature: expected a finite number, got nan"),
-    ({"temperature": math.inf}, "settings: temperature: expected a finite number, got inf"),
-    ({"temperature": True}, "settings: temperature: expected a number, got True"),
-    ({"mirostat": 3}, "settings: mirostat: expected one of 0, 1, 2, got 3"),
-    ({"stop": [1]}, "settings: stop: expected a list of strings, got [1]"),
-    ({"stop": [""]}, "settings: stop: empty strings are not allowed"),
-    ({"logit_bias": {"5": 200}}, "settings: logit_bias: bias for '5' must be a number from -100 to 100 or false (ban), got 200"),
-    ({"logit_bias": [1]}, "settings: logit_bias: expected a mapping of token (id or text) to bias, got [1]"),
-    ({"samplers": "ekz"}, "settings: samplers: unknown sampler letter 'z'; known: e=penalties d=dry s=top_n_sigma "
-                          "k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature a=adaptive_p"),
-    ({"samplers": ["top_k", "top_kk"]}, "settings: samplers: unknown sampler stage 'top_kk' (did you mean 'top_k'?); "
-                                        "known: penalties, dry, top_n_sigma, top_k, tail_free, typ_p, top_p, min_p, xtc, temperature, adaptive_p"),
-    ({"samplers": "kk"}, "settings: samplers: stage 'top_k' appears twice"),
-    ({"seed": -2}, "settings: seed: -2 is out of range; expected -1 to 4.29497e+09"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"temprature": 1.0}, "settings: unknown setting 'temprature' (did you mean 'temperature'?)"),
+        ({"top_k": -3}, "settings: top_k: -3 is out of range; expected 0 to 1e+06"),
+        ({"top_p": 1.5}, "settings: top_p: 1.5 is out of range; expected 0 to 1"),
+        ({"top_p": "high"}, "settings: top_p: expected a number, got 'high'"),
+        ({"top_k": 2.5}, "settings: top_k: expected a whole number, got 2.5"),
+        ({"temperature": math.nan}, "settings: temperature: expected a finite number, got nan"),
+        ({"temperature": math.inf}, "settings: temperature: expected a finite number, got inf"),
+        ({"temperature": True}, "settings: temperature: expected a number, got True"),
+        ({"mirostat": 3}, "settings: mirostat: expected one of 0, 1, 2, got 3"),
+        ({"stop": [1]}, "settings: stop: expected a list of strings, got [1]"),
+        ({"stop": [""]}, "settings: stop: empty strings are not allowed"),
+        (
+            {"logit_bias": {"5": 200}},
+            "settings: logit_bias: bias for '5' must be a number from -100 to 100 or false (ban), got 200",
+        ),
+        ({"logit_bias": [1]}, "settings: logit_bias: expected a mapping of token (id or text) to bias, got [1]"),
+        (
+            {"samplers": "ekz"},
+            "settings: samplers: unknown sampler letter 'z'; known: e=penalties d=dry s=top_n_sigma "
+            "k=top_k f=tail_free y=typ_p p=top_p m=min_p x=xtc t=temperature a=adaptive_p",
+        ),
+        (
+            {"samplers": ["top_k", "top_kk"]},
+            "settings: samplers: unknown sampler stage 'top_kk' (did you mean 'top_k'?); "
+            "known: penalties, dry, top_n_sigma, top_k, tail_free, typ_p, top_p, min_p, xtc, temperature, adaptive_p",
+        ),
+        ({"samplers": "kk"}, "settings: samplers: stage 'top_k' appears twice"),
+        ({"seed": -2}, "settings: seed: -2 is out of range; expected -1 to 4.29497e+09"),
+    ],
+)
 def test_bad_values_get_one_line_messages(values, message):
     with pytest.raises(SettingsError) as error:
         Settings(values)
@@ -44,19 +65,32 @@ def test_defaults_are_llama_cpp_common_h():
     assert (defaults.temperature, defaults.top_k, defaults.top_p, defaults.min_p) == (0.8, 40, 0.95, 0.05)
     assert (defaults.repeat_penalty, defaults.repeat_last_n, defaults.dry_base) == (1.0, 64, 1.75)
     assert defaults.dry_sequence_breakers == ("\n", ":", '"', "*")
-    assert order_names(defaults.samplers) == ("penalties", "dry", "top_n_sigma", "top_k", "tail_free", "typ_p",
-                                              "top_p", "min_p", "xtc", "temperature")
+    assert order_names(defaults.samplers) == (
+        "penalties",
+        "dry",
+        "top_n_sigma",
+        "top_k",
+        "tail_free",
+        "typ_p",
+        "top_p",
+        "min_p",
+        "xtc",
+        "temperature",
+    )
 
 
-@pytest.mark.parametrize("value, letters", [
-    ("edskypmxt", "edskypmxt"),
-    ("llama-cpp-python", NAMED_ORDERS["llama-cpp-python"]),
-    (["penalties", "top-k", "nucleus", "temp"], "ekpt"),
-    ("top_k;typ_p;min_p", "kym"),
-    (["TopK", "minp"], "km"),
-    ("aedk", "edka"),  # adaptive-p picks the token: llama.cpp runs it last wherever it is written
-    (["adaptive-p", "top_k"], "ka"),
-])
+@pytest.mark.parametrize(
+    "value, letters",
+    [
+        ("edskypmxt", "edskypmxt"),
+        ("llama-cpp-python", NAMED_ORDERS["llama-cpp-python"]),
+        (["penalties", "top-k", "nucleus", "temp"], "ekpt"),
+        ("top_k;typ_p;min_p", "kym"),
+        (["TopK", "minp"], "km"),
+        ("aedk", "edka"),  # adaptive-p picks the token: llama.cpp runs it last wherever it is written
+        (["adaptive-p", "top_k"], "ka"),
+    ],
+)
 def test_order_accepts_llama_cpp_spellings(value, letters):
     assert parse_order(value) == letters
 
@@ -99,25 +133,39 @@ def test_settings_are_immutable_and_compare_by_value():
     assert settings.replace(top_k=3).changed() == {"temperature": 0.5, "top_k": 3}
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("temperature=3,top_k=100", {"temperature": 3.0, "top_k": 100}),
-    ("stop=\\n|END", {"stop": ["\n", "END"]}),
-    ("stop=\\n|。|魔理沙:", {"stop": ["\n", "。", "魔理沙:"]}),
-    ("stop=\\x|C:\\Users|\\\\n|\\x41\\t", {"stop": ["\\x", "C:\\Users", "\\n", "A\t"]}),  # llama-cli's escapes
-    ("top_k=-1e9,temperature=1e-1", {"top_k": -1e9, "temperature": 0.1}),  # numbers, so the schema says what is wrong
-    ("samplers=ekt", {"samplers": "ekt"}),
-    ("logit_bias=15043:-5|Hello:false|a:b:2", {"logit_bias": {"15043": -5.0, "Hello": False, "a:b": 2.0}}),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("temperature=3,top_k=100", {"temperature": 3.0, "top_k": 100}),
+        ("stop=\\n|END", {"stop": ["\n", "END"]}),
+        ("stop=\\n|。|魔理沙:", {"stop": ["\n", "。", "魔理沙:"]}),
+        ("stop=\\x|C:\\Users|\\\\n|\\x41\\t", {"stop": ["\\x", "C:\\Users", "\\n", "A\t"]}),  # llama-cli's escapes
+        (
+            "top_k=-1e9,temperature=1e-1",
+            {"top_k": -1e9, "temperature": 0.1},
+        ),  # numbers, so the schema says what is wrong
+        ("samplers=ekt", {"samplers": "ekt"}),
+        ("logit_bias=15043:-5|Hello:false|a:b:2", {"logit_bias": {"15043": -5.0, "Hello": False, "a:b": 2.0}}),
+    ],
+)
 def test_column_assignments(text, expected):
     assert parse_assignments(text) == expected
 
 
-@pytest.mark.parametrize("text, message", [
-    ("logit_bias=oops",
-     "column: logit_bias: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; got 'oops'"),
-    ("stop=\\xff", "column: stop: not UTF-8 text once its escapes are processed (byte 0); \\xHH escapes must "
-                    "spell whole UTF-8 characters"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "logit_bias=oops",
+            "column: logit_bias: expected TOKEN:BIAS pairs separated by |, e.g. 15043:-5|Hello:false; got 'oops'",
+        ),
+        (
+            "stop=\\xff",
+            "column: stop: not UTF-8 text once its escapes are processed (byte 0); \\xHH escapes must "
+            "spell whole UTF-8 characters",
+        ),
+    ],
+)
 def test_column_assignment_value_errors_are_one_line(text, message):
     with pytest.raises(SettingsError) as error:
         parse_assignments(text)

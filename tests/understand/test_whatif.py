@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import math
 
+import llama_cpp
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from samplerlab.cli.main import main
-import llama_cpp
-import numpy as np
-
+from samplerlab.events import Column, Request
 from samplerlab.llama.engine import CONTEXTS, TokenBatch, _decode_prompt, _logits, prompt_text, prompt_tokens, run
 from samplerlab.llama.sampling import Candidates, ChainContext, build_chain
-from samplerlab.events import Column, Request
-from samplerlab.schema.params import Settings
 from samplerlab.runs.results import column_record, load_result
+from samplerlab.schema.params import Settings
 from samplerlab.understand.whatif import WhatIfError, replay_record
 
 PROMPT = "Write a short poem praising light-emitting diodes."
@@ -37,8 +36,13 @@ def teacher_forced(model, settings: Settings, prompt: list[int], forced: list[in
     """The model's full distribution at every step of a forced text, through the new chain (the real re-run)."""
     context = CONTEXTS.get(model, 1)
     batch = TokenBatch(max(len(prompt), 1))
-    chain = build_chain(settings, ChainContext(model.vocab, model.n_vocab, lambda t: model.tokenize(t, False, False)),
-                        settings.seed, model.load.n_ctx, selector=False)
+    chain = build_chain(
+        settings,
+        ChainContext(model.vocab, model.n_vocab, lambda t: model.tokenize(t, False, False)),
+        settings.seed,
+        model.load.n_ctx,
+        selector=False,
+    )
     chain.remember(prompt)
     steps = []
     try:
@@ -65,8 +69,9 @@ def test_replay_equals_a_teacher_forced_rerun_token_by_token(model, recorded) ->
     changes = {"top_p": 0.5, "min_p": 0.0, "temperature": 0.7}
     what = replay_record(recorded, changes)
     prompt = prompt_tokens(model, Request(PROMPT), prompt_text(model, Request(PROMPT)))
-    real = teacher_forced(model, Settings({**recorded["settings"], **changes}), prompt,
-                          [t["id"] for t in recorded["tokens"]])
+    real = teacher_forced(
+        model, Settings({**recorded["settings"], **changes}), prompt, [t["id"] for t in recorded["tokens"]]
+    )
     for index, (prob, survivors, cut_by) in enumerate(real):
         assert what.tokens[index].approximate is None
         assert what.tokens[index].prob == pytest.approx(prob, rel=1e-4, abs=1e-7), index
@@ -84,8 +89,9 @@ def test_replay_flags_what_it_can_only_estimate_and_refuses_records_without_cand
 
 def test_replay_command_prints_a_table_and_summary(tmp_path) -> None:
     experiment = tmp_path / "e.yaml"
-    experiment.write_text(f'prompt: "{PROMPT}"\nseed: 0\nmax_tokens: 6\ncolumns:\n  - {{label: default}}\n',
-                          encoding="utf-8")
+    experiment.write_text(
+        f'prompt: "{PROMPT}"\nseed: 0\nmax_tokens: 6\ncolumns:\n  - {{label: default}}\n', encoding="utf-8"
+    )
     runner = CliRunner()
     ran = runner.invoke(main, ["run", str(experiment), "--keep-candidates", "64", "--out", str(tmp_path / "r.yaml")])
     assert ran.exit_code == 0, ran.output

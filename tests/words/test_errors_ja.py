@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from samplerlab.backends.local import LocalBackend
 from samplerlab.cli.main import main
-from samplerlab.words.errors_ja import localize
 from samplerlab.schema.params import Settings, SettingsError
+from samplerlab.words.errors_ja import localize
 
 
 def test_known_shapes_are_translated_with_their_names_and_values_and_others_stay_english() -> None:
@@ -22,14 +22,23 @@ def test_known_shapes_are_translated_with_their_names_and_values_and_others_stay
     assert localize("something nobody wrote a pattern for", "ja") == "something nobody wrote a pattern for"
 
 
-@pytest.mark.parametrize("arguments, line", [
-    (["compare", "hi", "--column", "tempurature=1"],
-     "Error: --column 'tempurature=1': 不明な設定 'tempurature'（'temperature' のことですか？）"),
-    (["compare", "hi", "--column", "temperature=abc"],
-     "Error: --column 'temperature=abc': temperature: 数値を指定してください（受け取った値: 'abc'）"),
-    (["compare", "hi", "--server", "127.0.0.1:9"],
-     "Error: http://127.0.0.1:9: 接続できません（Connection refused）。そこで llama-server は動いていますか？"),
-])
+@pytest.mark.parametrize(
+    "arguments, line",
+    [
+        (
+            ["compare", "hi", "--column", "tempurature=1"],
+            "Error: --column 'tempurature=1': 不明な設定 'tempurature'（'temperature' のことですか？）",
+        ),
+        (
+            ["compare", "hi", "--column", "temperature=abc"],
+            "Error: --column 'temperature=abc': temperature: 数値を指定してください（受け取った値: 'abc'）",
+        ),
+        (
+            ["compare", "hi", "--server", "127.0.0.1:9"],
+            "Error: http://127.0.0.1:9: 接続できません（Connection refused）。そこで llama-server は動いていますか？",
+        ),
+    ],
+)
 def test_the_cli_answers_in_japanese_with_lang_ja(arguments, line) -> None:
     result = CliRunner().invoke(main, ["--lang", "ja", *arguments])
     assert result.exit_code == 1 and result.output.strip() == line
@@ -39,6 +48,7 @@ def test_the_app_answers_in_the_pages_language(model) -> None:
     from samplerlab.app.ui import Callbacks
     from samplerlab.app.widgets import widget_values
     from samplerlab.app.workbench import Workbench
+
     calls = Callbacks(Workbench(LocalBackend(model)))
     flat = [0, 8, "", *widget_values(Settings()), *widget_values(Settings())]
     with pytest.raises(gr.Error) as caught:
@@ -48,10 +58,12 @@ def test_the_app_answers_in_the_pages_language(model) -> None:
 
 def test_an_api_answer_with_a_token_id_logit_bias_serialises_and_deep_messages_are_one_line(model) -> None:
     import orjson
+
     from samplerlab.app.ui import Callbacks
+    from samplerlab.app.workbench import Workbench
     from samplerlab.chats.chat_files import ChatError
     from samplerlab.chats.conversation import parse_history
-    from samplerlab.app.workbench import Workbench
+
     calls = Callbacks(Workbench(LocalBackend(model)))
     columns = '[{"label": "a", "settings": {"logit_bias": {"15": -5, "2": false}}}]'
     *_, answer = calls.compare_api("hi", 0, 4, columns, request=SimpleNamespace(session_hash="bias"))
