@@ -127,7 +127,8 @@ def open_backend(
 
         backends = [ServerBackend(url, api_key) for url in dict.fromkeys(servers)]
         return backends[0] if len(backends) == 1 else ServerPool(backends)
-    from ..llama.models import Model, resolve_model_path
+    from ..files.model_files import resolve_model_path
+    from ..llama.models import Model
     from .local import LocalBackend
 
     return LocalBackend(Model(resolve_model_path(model, hf_repo, hf_file), load))

@@ -19,8 +19,9 @@ from click.testing import CliRunner
 from samplerlab.backends.local import LocalBackend
 from samplerlab.cli.main import main
 from samplerlab.files import safe_yaml
+from samplerlab.files.model_files import ModelError, resolve_model_path
 from samplerlab.llama.engine import Candidate, ColumnResult, GenerationError, TokenEvent, _new_context
-from samplerlab.llama.models import Model, ModelError, resolve_model_path
+from samplerlab.llama.models import Model
 from samplerlab.presets.formats import FormatError
 from samplerlab.presets.formats_import import detect_format, import_file, import_preset
 from samplerlab.presets.store import Preset, PresetError, parse_preset_text, read_preset_file, save_preset

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from samplerlab.files.model_files import EMBEDDED_DISTRIBUTION
-from samplerlab.llama.models import (
-    Model,
+from samplerlab.files.model_files import (
+    EMBEDDED_DISTRIBUTION,
     ModelError,
     embedded_model_path,
     hf_model_path,
-    quantization_name,
     resolve_model_path,
 )
+from samplerlab.llama.models import Model, quantization_name
 from samplerlab.words.i18n import model_summary
 
 
