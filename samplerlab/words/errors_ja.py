@@ -45,6 +45,25 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"生成の途中でサーバーが接続を閉じました（停止かクラッシュ？）",
     ),
     (
+        r"this was samplerlab's first probe of it: if llama-server crashed there, start it with --no-repack "
+        r"\(with repack on llama\.cpp crashes on AMX CPUs, llama\.cpp#20824\) and read its log",
+        r"これは samplerlab による最初の確認でした。そこで llama-server がクラッシュしたなら、--no-repack を付けて"
+        r"起動し直し、そのログを確認してください（repack が有効だと AMX の CPU で llama.cpp がクラッシュします。llama.cpp#20824）",
+    ),
+    (
+        r"llama\.cpp crashed \((?P<s>\w+)\) loading (?P<f>\S+) with repack on this CPU \((?P<c>[^)]*)\)(?P<t>.*); "
+        r"load with repack off",
+        r"この CPU（\g<c>）で repack を有効にして \g<f> を読み込むと llama.cpp がクラッシュしました（\g<s>）\g<t>。"
+        r"repack を無効にして読み込んでください",
+    ),
+    (
+        r"llama\.cpp crashed \((?P<s>\w+)\) loading it with (?P<w>.+?) on this CPU \((?P<c>[^)]*)\)(?P<t>.*); "
+        r"the file may be damaged or made for another llama\.cpp; nothing was loaded",
+        r"\g<w> で読み込むと、この CPU（\g<c>）で llama.cpp がクラッシュしました（\g<s>）\g<t>。ファイルが壊れているか、"
+        r"別の llama.cpp 向けの可能性があります。何も読み込んでいません",
+    ),
+    (r"the default load settings で読み込むと", r"既定の読み込み設定で読み込むと"),
+    (
         r"the prompt is (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; shorten the prompt or raise n_ctx",
         r"プロンプトが \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。プロンプトを短くするか n_ctx を上げてください",
     ),
