@@ -58,6 +58,7 @@ class BackendInfo:
 
 class Backend(Protocol):
     info: BackendInfo
+    lock: threading.Lock  # held for one generation; not reentrant
 
     def generate(
         self,
@@ -71,6 +72,10 @@ class Backend(Protocol):
         """Why this backend cannot run these settings (one line), or None."""
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Backend: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 def chat_mode_for(backend: Backend) -> Mode:

@@ -39,7 +39,7 @@ def embedded_model_path() -> Path:
     return path
 
 
-def hf_model_path(repo: str, filename: str, cache_dir: str | os.PathLike | None = None) -> Path:
+def hf_model_path(repo: str, filename: str, cache_dir: str | Path | None = None) -> Path:
     """Download (or find in the cache) a GGUF file from the Hugging Face Hub; honours HF_HUB_OFFLINE."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError

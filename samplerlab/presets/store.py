@@ -24,7 +24,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -403,7 +403,7 @@ def _scan(user_dir: Path | str | None) -> tuple[list[Preset], list[Preset], dict
             users.append(preset)
         else:
             owner = "a built-in preset" if clash.builtin else f"{clash.path}"
-            broken[preset.path] = PresetError(
+            broken[cast(Path, preset.path)] = PresetError(  # read from a file: it has its path
                 f"{preset.path}: the name {preset.name!r} is already used by {owner}; rename this one"
             )
     return builtins, users, broken
@@ -471,7 +471,8 @@ def _save(preset: Preset, directory: Path, overwrite: bool, replacing: Path | No
         raise PresetError(
             f"a preset named {existing.name!r} already exists in {directory}; choose overwrite to replace it"
         )
-    target = existing.path if existing is not None else directory / f"{file_stem(name)}.yaml"
+    # a user preset is read from a file, so it has its path
+    target = cast(Path, existing.path) if existing is not None else directory / f"{file_stem(name)}.yaml"
     _check_target_free(target, name, (users, broken), overwrite, replacing)
     saved = replace(preset, name=name, builtin=False, path=target)
     text = _readable_size(preset_yaml(saved), name)
