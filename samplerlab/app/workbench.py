@@ -130,6 +130,7 @@ class Workbench:
         if self.models_dir is None:
             raise WorkbenchError("loading models from paths is off while the app is shared (see --models-dir)")
         root = self.models_dir.resolve()
+        check_path(root / path, shown=path)  # the visitor's path may fit while the folder plus it does not
         candidate = (root / path).resolve()
         if root not in candidate.parents or candidate.suffix != ".gguf":
             raise WorkbenchError(f"{path!r}: only .gguf files under --models-dir can be loaded")

@@ -77,6 +77,15 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"no column labelled (?P<n>'[^']*'); the columns are: (?P<k>.+)", r"\g<n> という列はありません。列: \g<k>"),
     (r"cannot read it \((?P<r>[^)]*)\)", r"読めません（\g<r>）"),
     (r"no such file", r"そのようなファイルはありません"),
+    (
+        r"(?P<k>\S+) is (?P<v>.+?); llama\.cpp would abort on it \(expected (?P<e>.+)\)$",
+        r"\g<k> が \g<v> です。llama.cpp はこの値で異常終了します（期待される値: \g<e>）",
+    ),
+    (r"not a usable model path \(it contains a NUL byte\)", r"モデルのパスとして使えません（NUL バイトを含みます）"),
+    (
+        r"not a usable model path \(too long: a file name holds at most (?P<n>\d+) bytes and a path (?P<p>\d+)\)",
+        r"モデルのパスとして使えません（長すぎます。ファイル名は \g<n> バイト、パスは \g<p> バイトまでです）",
+    ),
     (r"not valid YAML(?P<rest>.*)", r"YAML として読めません\g<rest>"),
     (r"not valid JSON(?P<rest>.*)", r"JSON として読めません\g<rest>"),
     (
