@@ -106,6 +106,15 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"\g<n> は組み込みプリセットの名前です。別の名前で保存してください",
     ),
     (
+        r"(?P<n>'[^']*') looks the same as the built-in preset (?P<b>'[^']*'); save yours under another name",
+        r"\g<n> は組み込みプリセット \g<b> と見分けがつきません。別の名前で保存してください",
+    ),
+    (
+        r"the preset name (?P<n>'.*') contains an invisible formatting character \((?P<c>U\+[0-9A-F]+)\); "
+        r"type the name without it",
+        r"プリセット名 \g<n> に目に見えない書式文字（\g<c>）が含まれています。その文字を除いて入力してください",
+    ),
+    (
         r"you already have a run waiting or running; wait for it or press Stop",
         r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください",
     ),
