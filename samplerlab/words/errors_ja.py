@@ -115,6 +115,16 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"プリセット名 \g<n> に目に見えない書式文字（\g<c>）が含まれています。その文字を除いて入力してください",
     ),
     (
+        r"this shared app already holds (?P<n>\d+) presets, the most it takes; ask its host to remove some",
+        r"この共有アプリにはすでにプリセットが \g<n> 個あり、これ以上保存できません。ホストに削除を頼んでください",
+    ),
+    (
+        r"this shared app's presets would take (?P<t>\d+) KiB with this one \((?P<s>\d+) KiB\), above the "
+        r"(?P<m>\d+) KiB it takes; ask its host to remove some, or save a smaller preset",
+        r"このプリセット（\g<s> KiB）を加えると共有アプリのプリセットが \g<t> KiB になり、上限の \g<m> KiB を超えます。"
+        r"ホストに削除を頼むか、小さなプリセットを保存してください",
+    ),
+    (
         r"you already have a run waiting or running; wait for it or press Stop",
         r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください",
     ),
