@@ -37,8 +37,12 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"HTTP \g<c> で拒否されました（API キーが必要です。--api-key か SAMPLERLAB_API_KEY で指定してください）",
     ),
     (
-        r"sent nothing for (?P<s>\S+) s \(stalled or overloaded\?\)",
-        r"\g<s> 秒間なにも送ってきません（止まっているか過負荷？）",
+        r"sent no complete event within (?P<s>\S+) s \(stalled, overloaded, or sending a little at a time\?\)",
+        r"\g<s> 秒以内にイベントを送り終えませんでした（止まっているか、過負荷か、少しずつしか送っていない？）",
+    ),
+    (
+        r"no complete answer to (?P<m>[A-Z]+) (?P<p>\S+) within (?P<s>\S+) s",
+        r"\g<m> \g<p> への応答が \g<s> 秒以内に届きませんでした",
     ),
     (
         r"the server closed the stream mid-run \(it stopped or crashed\?\)",
