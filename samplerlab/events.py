@@ -19,6 +19,7 @@ TOP_N = 10  # alternatives reported per token, before and after the chain
 # llama-server reports (backends.server.N_PROBS), and more than the default top-k 40, so the
 # default chain's cuts replay exactly.
 KEEP = 64
+TOKEN_ID_LIMIT = 1 << 30  # no vocabulary reaches it (the largest have ~262,144): a bigger id in a file is bad data
 
 
 ROLES = ("system", "user", "assistant")
