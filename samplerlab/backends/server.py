@@ -48,7 +48,7 @@ SENT_OTHERWISE = {"samplers", "seed", "max_tokens", "logit_bias", "stop"}
 # What a server claims is clamped to what samplerlab could have asked for: a context no larger than a
 # local load may have (the schema's n_ctx bound), a vocabulary no model comes near (Gemma's is 262,144),
 # and, for a column without a token limit on a server that reports no context, a hard ceiling.
-MAX_CONTEXT = next(knob.maximum for knob in LOAD_KNOBS if knob.name == "n_ctx")
+MAX_CONTEXT = int(next(knob.maximum or 0 for knob in LOAD_KNOBS if knob.name == "n_ctx"))
 MAX_VOCAB = 1 << 20
 UNBOUNDED_CEILING = 1 << 16
 
