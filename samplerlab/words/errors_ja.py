@@ -78,6 +78,19 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"より大きな -c でサーバーを起動し直してください",
     ),
     (r"the prompt is empty", r"プロンプトが空です"),
+    (
+        r"its chat template failed: did not finish within (?P<s>\S+) s",
+        r"its chat template failed: \g<s> 秒以内に終わりませんでした",
+    ),
+    (
+        r"its chat template failed: needed more than (?P<m>\S+ MiB)",
+        r"its chat template failed: \g<m> を超えるメモリが必要でした",
+    ),
+    (
+        r"its chat template failed: raised an error without a message",
+        r"its chat template failed: メッセージなしのエラーを出しました",
+    ),
+    (r"its chat template failed: (?P<r>.+)", r"チャットテンプレートの適用に失敗しました: \g<r>"),
     (r"no column labelled (?P<n>'[^']*'); the columns are: (?P<k>.+)", r"\g<n> という列はありません。列: \g<k>"),
     (r"cannot read it \((?P<r>[^)]*)\)", r"読めません（\g<r>）"),
     (r"no such file", r"そのようなファイルはありません"),
