@@ -6,7 +6,7 @@ from typing import Any
 
 from ..understand.divergence import Divergence, Fate
 from ..words.explain import how, w
-from .render import display_width, pad
+from .render import display_width, pad, visible
 
 
 def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
@@ -28,7 +28,7 @@ def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
                 f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
                 f"({state}: {how(action, lang)})"
             )
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def clip(text: str, width: int) -> str:
@@ -49,7 +49,7 @@ def _cell(fate: Fate, drawn: bool, lang: str) -> str:
 
 
 def _table(div: Divergence, lang: str) -> list[str]:
-    header = [w("candidate", lang), w("raw", lang), *div.labels]
+    header = [w("candidate", lang), w("raw", lang), *(visible(label) for label in div.labels)]
     drawn = [step["id"] if step else None for step in div.drawn]
     rows = [
         [
@@ -95,7 +95,7 @@ def replay_text(what, lang: str = "en") -> str:
             _p(t.recorded_prob),
             _p(t.prob) + ("~" if t.approximate else ""),
             str(t.survivors),
-            t.cut_by or "",
+            visible(t.cut_by or ""),
         ]
         for t in what.tokens
     ]
@@ -116,7 +116,7 @@ def replay_text(what, lang: str = "en") -> str:
             approx=what.approximate,
         ),
     ]
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def _p(value: float) -> str:

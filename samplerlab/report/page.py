@@ -22,7 +22,7 @@ from .explain_html import CSS as EXPLAIN_CSS
 from .parting import CSS as PARTING_CSS
 from .parting import parting_html, token_charts
 from .parting import where as _where
-from .render import display_width, pad
+from .render import display_width, pad, visible
 from .svg_chart import legend, line_chart
 
 TABLE_STATS = ("tokens", "tokens_per_second", "mean_prob", "distinct_2")
@@ -41,8 +41,8 @@ def text_table(document: Mapping[str, Any]) -> str:
     header = ["column", "finish", *(STAT_BY_NAME[name].label for name in TABLE_STATS)]
     rows = [
         [
-            " ".join(filter(None, [_where(r, document), r["label"]])),
-            str(r["finish_reason"]),
+            visible(" ".join(filter(None, [_where(r, document), r["label"]]))),
+            visible(str(r["finish_reason"])),
             *(_stat(r, name) for name in TABLE_STATS),
         ]
         for r in document["columns"]
