@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..events import is_known
+from ..runs.metrics import mean_probability, shown
 from ..understand.divergence import Divergence, Fate
 from ..words.explain import how, w
 from .render import display_width, pad, visible
@@ -71,7 +73,7 @@ def verdict(div: Divergence, lang: str) -> str:
         if steps[me] is None:
             return w("ended", lang, label=labels[me], reason="end", other=labels[other])
     drawn = [step for step in steps if step is not None]
-    parts = [w("drew", lang, label=labels[i], text=repr(drawn[i]["text"]), p=drawn[i]["p"]) for i in (0, 1)]
+    parts = [w("drew", lang, label=labels[i], text=repr(drawn[i]["text"]), p=shown(drawn[i]["p"])) for i in (0, 1)]
     reasons = []
     by_id = {row.token_id: row for row in div.rows}
     for me, other in ((0, 1), (1, 0)):
@@ -102,7 +104,6 @@ def replay_text(what, lang: str = "en") -> str:
     widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [w("replay_head", lang, label=repr(what.label), changes=changes), ""]
     lines += ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
-    then = [t.recorded_prob for t in what.tokens if t.recorded_prob == t.recorded_prob]
     lines += [
         "",
         w(
@@ -110,14 +111,14 @@ def replay_text(what, lang: str = "en") -> str:
             lang,
             n=len(what.tokens),
             impossible=what.impossible,
-            then=sum(then) / len(then) if then else float("nan"),
-            now=what.mean_prob,
-            survivors=what.mean_survivors,
+            then=shown(mean_probability([t.recorded_prob for t in what.tokens])),
+            now=shown(what.mean_prob),
+            survivors=shown(what.mean_survivors, "{:.1f}"),
             approx=what.approximate,
         ),
     ]
     return visible("\n".join(lines))
 
 
-def _p(value: float) -> str:
-    return "-" if value != value else f"{value:.3f}"
+def _p(value: float | None) -> str:
+    return "-" if not is_known(value) else f"{value:.3f}"

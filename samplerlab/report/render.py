@@ -10,6 +10,7 @@ from itertools import zip_longest
 from typing import TextIO
 
 from ..events import ColumnResult, RunResult
+from ..runs.metrics import mean_probability, shown
 
 GUTTER = " │ "
 # Control characters as symbols: ESC starts sequences that retitle the window, move the cursor or rewrite
@@ -60,11 +61,11 @@ def footer(column: ColumnResult) -> list[str]:
     reason: str = column.finish_reason or "?"
     if column.stopped_by is not None:
         reason += f" {column.stopped_by!r}"
-    mean = sum(t.prob for t in column.tokens) / len(column.tokens) if column.tokens else 0.0
+    mean = shown(mean_probability([t.prob for t in column.tokens]), "{:.2f}")  # "?": none known
     drawn = [f"seed {column.seed} (drawn)"] if column.settings.seed == -1 else []  # so the run can be repeated
     return [
         f"[{reason}] {len(column.tokens)} tokens",
-        f"{column.tokens_per_second:.1f} tok/s, mean p {mean:.2f}",
+        f"{column.tokens_per_second:.1f} tok/s, mean p {mean}",
         *drawn,
     ]
 

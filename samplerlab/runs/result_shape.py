@@ -156,17 +156,17 @@ def model_spec(value: Any, where: str) -> None:
 
 CANDIDATE = fields({"text": TEXT, "p": NUMBER}, {"id": TOKEN_ID, "cut_by": TEXT})
 TOKEN = fields(
-    {"id": TOKEN_ID, "text": TEXT, "p": NUMBER, "raw_p": NUMBER},
+    {"id": TOKEN_ID, "text": TEXT, "p": OPTIONAL_NUMBER, "raw_p": OPTIONAL_NUMBER},  # null: unknown
     {
         "after": list_of(CANDIDATE),
         "before": list_of(CANDIDATE),
         "approximate": TEXT,
         "candidates": list_of(CANDIDATE_PAIR),
-        "entropy": NUMBER,
+        "entropy": OPTIONAL_NUMBER,
         "survivors": WHOLE,
     },
 )  # older results have neither
-STATS_SHAPE = fields({stat.name: NUMBER for stat in STATS})
+STATS_SHAPE = fields({stat.name: OPTIONAL_NUMBER for stat in STATS})  # null: no token's figure was known
 RECORD = fields(
     {
         "label": TEXT,
