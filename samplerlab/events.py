@@ -6,7 +6,7 @@ the columns ran in this process (the local backend) or on a llama-server.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ TOP_N = 10  # alternatives reported per token, before and after the chain
 # llama-server reports (backends.server.N_PROBS), and more than the default top-k 40, so the
 # default chain's cuts replay exactly.
 KEEP = 64
+TOKEN_ID_LIMIT = 1 << 30  # no vocabulary reaches it (the largest have ~262,144): a bigger id in a file is bad data
 
 
 ROLES = ("system", "user", "assistant")
@@ -28,6 +29,18 @@ DEFAULT_POLICY = "error"  # a conversation longer than the context is refused un
 
 class ChatError(ValueError):
     """A chat that cannot be used; one line naming the source, the place and what was expected."""
+
+
+# An unknown probability: a token llama-server generated without reporting it (it ends inside a
+# character, common in Japanese) has none. In memory it is NaN (TokenEvent's floats), in records and
+# result files null (NaN in files written before); both are unknown.
+def is_known(value: float | None) -> bool:
+    return value is not None and value == value
+
+
+def known(values: Sequence[float | None]) -> list[float]:
+    """The values that are known (not None, not NaN)."""
+    return [value for value in values if value is not None and value == value]
 
 
 @dataclass(frozen=True)

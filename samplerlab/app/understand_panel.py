@@ -12,6 +12,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..runs.metrics import mean_probability, shown
 from ..runs.results import column_record
 from ..schema.params import Settings, SettingsError
 from ..understand.branching import branch_prefix
@@ -35,13 +36,13 @@ def what_if_line(bench: Workbench, session: str, column: int, settings: Settings
         )
     except (WhatIfError, SettingsError, ValueError) as error:
         return f"_{error}_"
-    then = sum(t.prob for t in result.tokens) / len(result.tokens)
+    then = shown(mean_probability([t.prob for t in result.tokens]))
     return t("what_if", lang).format(
         n=len(what.tokens),
         impossible=what.impossible,
         then=then,
-        now=what.mean_prob,
-        survivors=what.mean_survivors,
+        now=shown(what.mean_prob),
+        survivors=shown(what.mean_survivors, "{:.1f}"),
         approx=f" ({what.approximate} ~)" if what.approximate else "",
     )
 

@@ -8,17 +8,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..events import ColumnResult, TokenEvent
-from ..report.buckets import BUCKETS
+from ..report.buckets import ALL_BUCKETS, bucket_index
 from ..report.explain_html import explanation_html
-from ..runs.metrics import distinct_n, mean_probability
+from ..runs.metrics import distinct_n, mean_probability, shown
 from ..understand.divergence import explain, first_parting
 from ..words.i18n import finish_reason, t
 
-COLOR_MAP = {**{label: colour for _, label, colour in BUCKETS}, "forced": "#9ca3af"}
+COLOR_MAP = {**{label: colour for _, label, colour in ALL_BUCKETS}, "forced": "#9ca3af"}
 
 
-def bucket(prob: float) -> str:
-    return next(label for low, label, _ in BUCKETS if prob >= low)
+def bucket(prob: float | None) -> str:
+    """The token view's category; "p unknown" for a token llama-server did not report."""
+    return ALL_BUCKETS[bucket_index(prob)][1]
 
 
 ZERO_WIDTH = "\u200b"
@@ -49,7 +50,7 @@ def stats_line(column: ColumnResult, lang: str) -> str:
     return t("stats", lang).format(
         tokens=len(tokens),
         tps=column.tokens_per_second,
-        mean=mean_probability([tok.prob for tok in column.tokens]),
+        mean=shown(mean_probability([tok.prob for tok in column.tokens]), "{:.2f}"),
         distinct2=distinct_n(tokens, 2),
         reason=reason,
         seed=column.seed,
@@ -78,8 +79,8 @@ def candidates_html(token: TokenEvent, chain: str, lang: str) -> str:
         for c in token.after
     ]
     summary = (
-        f"<p><b>{html.escape(repr(token.text))}</b> · p = {token.prob:.3f} "
-        f"({html.escape(t('before', lang))}: {token.raw_prob:.3f}) · "
+        f"<p><b>{html.escape(repr(token.text))}</b> · p = {shown(token.prob)} "
+        f"({html.escape(t('before', lang))}: {shown(token.raw_prob)}) · "
         f"{html.escape(t('survivors', lang).format(n=token.survivors))} · <code>{html.escape(chain)}</code></p>"
     )
     return (

@@ -1,8 +1,11 @@
 """A small HTTP client for llama-server: JSON calls and server-sent event streams, with timeouts.
 
 The standard library's http.client, so a stalled server cannot hold a run forever (every read
-has a timeout) and a stream can be cut from another thread (closing the connection stops the
-server's slot). Errors become one line naming the server and what was expected.
+has a timeout, and a deadline bounds a whole answer or one streamed event, so a server sending a
+byte a second cannot either) and a stream can be cut from another thread (closing the connection
+stops the server's slot). Errors become one line naming the server and what was expected. Our own
+API key is redacted from everything a server sends back, so an echoing server cannot get it printed
+or written into a result file.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import json
 import os
 import socket
 import ssl
+import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +38,8 @@ def read_timeout() -> float:
 
 MAX_LINE = 16 << 20  # one event of a stream; a token with 100 candidates is a few KiB
 MAX_BODY = 64 << 20
+REDACTED = "[api key]"
+MIN_REDACTED = 4  # a shorter key would blank ordinary text; such a key guesses in seconds anyway
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,19 @@ class Endpoint:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
+    def redact(self, value: Any) -> Any:
+        """``value`` (text, or JSON data) with our API key replaced wherever a server echoed it."""
+        key = self.api_key
+        if not key or len(key) < MIN_REDACTED:
+            return value
+        if isinstance(value, str):
+            return value.replace(key, REDACTED) if key in value else value
+        if isinstance(value, list):
+            return [self.redact(item) for item in value]
+        if isinstance(value, dict):
+            return {self.redact(k): self.redact(v) for k, v in value.items()}
+        return value
+
 
 def _safe(url: str) -> str:
     """A URL as it may be shown: without user and password."""
@@ -93,6 +113,43 @@ def _safe(url: str) -> str:
         return "<unparsable URL>"
 
 
+class _Deadline:
+    """Shuts a connection down once an answer (or one streamed event) has taken ``seconds`` in all.
+
+    A socket timeout counts from the last byte, so a server that drips one byte a second never
+    trips it; this watch thread bounds the whole. ``renew`` starts the count again (each event).
+    """
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.connection, self.seconds = connection, seconds
+        self.due = time.monotonic() + seconds
+        self.fired = False
+        self._stopped = threading.Event()
+        threading.Thread(target=self._watch, daemon=True, name="samplerlab-deadline").start()
+
+    def renew(self) -> None:
+        self.due = time.monotonic() + self.seconds
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(max(0.0, self.due - time.monotonic())):
+            if time.monotonic() >= self.due:
+                self.fired = True
+                _shut(self.connection)
+                return
+
+
+def _shut(connection: http.client.HTTPConnection) -> None:
+    """Wake any thread reading the connection (shutdown does; close alone may not) and close it."""
+    try:
+        if connection.sock is not None:
+            connection.sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class Stream:
     """One streaming request; ``close`` from any thread ends it (the server then frees the slot)."""
 
@@ -100,8 +157,11 @@ class Stream:
         self.endpoint = endpoint
         self.closed = False
         self.timeout = timeout or read_timeout()
-        self._connection = _send(endpoint, "POST", path, body, self.timeout)
-        self._response = _response(endpoint, self._connection, path)
+        self._connection, self._deadline = _send(endpoint, "POST", path, body, self.timeout)
+        try:
+            self._response = _response(endpoint, self._connection, path, self._deadline)
+        finally:
+            self._deadline.renew()
         if self._connection.sock is not None:
             self._connection.sock.settimeout(self.timeout)
 
@@ -110,6 +170,9 @@ class Stream:
         try:
             while True:
                 line = self._response.readline(MAX_LINE + 1)
+                if self._deadline.fired and not self.closed:
+                    raise self._late()
+                self._deadline.renew()
                 if not line:
                     return
                 if len(line) > MAX_LINE:
@@ -126,19 +189,30 @@ class Stream:
                     raise BackendError(
                         f"{self.endpoint.shown}: {_error_message(_json(self.endpoint, line[7:], '/completion'))}"
                     )
-        except TimeoutError:
+        except TimeoutError:  # nothing for ``timeout`` s: the same words as the deadline's, which may fire first
             if self.closed:
                 return
-            raise BackendError(
-                f"{self.endpoint.shown}: sent nothing for {self.timeout:g} s (stalled or overloaded?)"
-            ) from None
+            raise self._late() from None
         except (OSError, http.client.HTTPException, AttributeError, ValueError) as error:
             if self.closed:  # closed from another thread while reading: http.client fails in various ways
                 return
-            raise BackendError(f"{self.endpoint.shown}: the connection broke mid-run ({_reason(error)})") from None
+            if self._deadline.fired:
+                raise self._late() from None
+            raise BackendError(
+                f"{self.endpoint.shown}: the connection broke mid-run ({_reason(self.endpoint, error)})"
+            ) from None
+        finally:
+            self._deadline.stop()
+
+    def _late(self) -> BackendError:
+        return BackendError(
+            f"{self.endpoint.shown}: sent no complete event within {self.timeout:g} s "
+            "(stalled, overloaded, or sending a little at a time?)"
+        )
 
     def close(self) -> None:
         self.closed = True
+        self._deadline.stop()
         try:
             if self._connection.sock is not None:
                 self._connection.sock.shutdown(socket.SHUT_RDWR)
@@ -150,18 +224,24 @@ class Stream:
 def call(
     endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None
 ) -> Any:
-    """One JSON request and its JSON answer."""
+    """One JSON request and its JSON answer, all of it within ``timeout`` (connecting included)."""
     timeout = timeout or read_timeout()
-    connection = _send(endpoint, method, path, body, timeout)
+    connection, deadline = _send(endpoint, method, path, body, timeout)
+    late = BackendError(f"{endpoint.shown}: no complete answer to {method} {path} within {timeout:g} s")
     try:
-        response = _response(endpoint, connection, path)
+        response = _response(endpoint, connection, path, deadline, late)
         data = response.read(MAX_BODY + 1)
     except TimeoutError:
-        raise BackendError(f"{endpoint.shown}: no answer to {method} {path} within {timeout:g} s") from None
+        raise late from None
     except (OSError, http.client.HTTPException) as error:
-        raise BackendError(f"{endpoint.shown}: {method} {path} failed ({_reason(error)})") from None
+        if deadline.fired:
+            raise late from None
+        raise BackendError(f"{endpoint.shown}: {method} {path} failed ({_reason(endpoint, error)})") from None
     finally:
+        deadline.stop()
         connection.close()
+    if deadline.fired:  # cut off part-way: what arrived is not the answer
+        raise late
     if len(data) > MAX_BODY:
         raise BackendError(f"{endpoint.shown}: the answer to {path} is larger than {MAX_BODY >> 20} MiB")
     return _json(endpoint, data, path)
@@ -169,47 +249,69 @@ def call(
 
 def _send(
     endpoint: Endpoint, method: str, path: str, body: dict[str, Any] | None, timeout: float
-) -> http.client.HTTPConnection:
+) -> tuple[http.client.HTTPConnection, _Deadline]:
+    """The request sent, and the deadline watching its answer (started first: connecting counts)."""
     connection = endpoint.connection(timeout)
+    deadline = _Deadline(connection, timeout)
     payload = None if body is None else json.dumps(body).encode("utf-8")
     try:
         connection.request(method, endpoint.prefix + path, body=payload, headers=endpoint.headers(body is not None))
         if connection.sock is not None:
             connection.sock.settimeout(timeout)
     except TimeoutError:
+        deadline.stop()
         connection.close()
         raise BackendError(
             f"{endpoint.shown}: no connection within {timeout:g} s; is llama-server running there?"
         ) from None
     except OSError as error:
+        deadline.stop()
         connection.close()
         raise BackendError(
-            f"{endpoint.shown}: cannot connect ({_reason(error)}); is llama-server running there?"
+            f"{endpoint.shown}: cannot connect ({_reason(endpoint, error)}); is llama-server running there?"
         ) from None
-    return connection
+    return connection, deadline
 
 
-def _response(endpoint: Endpoint, connection: http.client.HTTPConnection, path: str) -> http.client.HTTPResponse:
+def _response(
+    endpoint: Endpoint,
+    connection: http.client.HTTPConnection,
+    path: str,
+    deadline: _Deadline,
+    late: BackendError | None = None,
+) -> http.client.HTTPResponse:
+    late = late or BackendError(f"{endpoint.shown}: no complete answer to POST {path} within {deadline.seconds:g} s")
     try:
         response = connection.getresponse()
     except TimeoutError:
+        deadline.stop()
         connection.close()
-        raise BackendError(f"{endpoint.shown}: no answer to {path} (timed out)") from None
+        raise late from None
     except (OSError, http.client.HTTPException) as error:
+        deadline.stop()
         connection.close()
-        raise BackendError(f"{endpoint.shown}: {path} failed ({_reason(error)}); not a llama-server?") from None
+        if deadline.fired:
+            raise late from None
+        raise BackendError(
+            f"{endpoint.shown}: {path} failed ({_reason(endpoint, error)}); not a llama-server?"
+        ) from None
     if response.status in (401, 403):
+        deadline.stop()
         connection.close()
         hint = "wrong API key" if endpoint.api_key else "it needs an API key"
         raise BackendError(
             f"{endpoint.shown}: refused with HTTP {response.status} ({hint}; pass --api-key or set SAMPLERLAB_API_KEY)"
         )
     if response.status >= 400:
-        data = response.read(1 << 16)
+        try:
+            data = response.read(1 << 16)
+        except (OSError, http.client.HTTPException):
+            data = b""
+        deadline.stop()
         connection.close()
         try:
-            message = _error_message(json.loads(data))
-        except ValueError:
+            message = _error_message(endpoint.redact(json.loads(data)))
+        except (ValueError, RecursionError):
             message = f"HTTP {response.status}; not a llama-server?"
         raise BackendError(f"{endpoint.shown}: {path}: {message}")
     return response
@@ -217,7 +319,7 @@ def _response(endpoint: Endpoint, connection: http.client.HTTPConnection, path: 
 
 def _json(endpoint: Endpoint, data: bytes, path: str) -> Any:
     try:
-        return json.loads(data)
+        return endpoint.redact(json.loads(data))
     except (ValueError, RecursionError):
         raise BackendError(f"{endpoint.shown}: {path} did not answer with JSON; not a llama-server?") from None
 
@@ -229,5 +331,7 @@ def _error_message(document: Any) -> str:
     return "an error without a message"
 
 
-def _reason(error: BaseException) -> str:
-    return getattr(error, "strerror", None) or (str(error).splitlines() or [type(error).__name__])[0]
+def _reason(endpoint: Endpoint, error: BaseException) -> str:
+    """An exception's first line; http.client quotes what the server sent, so our key is redacted."""
+    reason = getattr(error, "strerror", None) or (str(error).splitlines() or [type(error).__name__])[0]
+    return endpoint.redact(reason[:300])

@@ -34,6 +34,7 @@ from ..events import (
 from ..llama.replay import ChainReplay, Recorded  # llama.cpp's samplers, replayed on the server's candidates
 from ..llama.textstream import TextStream
 from ..schema.chains import active_stage_names, selector_name, server_refusal
+from ..schema.load_settings import LOAD_KNOBS
 from ..schema.params import KNOBS, STAGE_BY_NAME, Settings, order_names
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
@@ -44,6 +45,12 @@ N_PROBS = KEEP  # raw candidates per token: more than the default top-k 40, so i
 FINISH = {"eos": "end", "word": "stop"}
 # Knobs sent under their own llama-server names; these few are sent another way.
 SENT_OTHERWISE = {"samplers", "seed", "max_tokens", "logit_bias", "stop"}
+# What a server claims is clamped to what samplerlab could have asked for: a context no larger than a
+# local load may have (the schema's n_ctx bound), a vocabulary no model comes near (Gemma's is 262,144),
+# and, for a column without a token limit on a server that reports no context, a hard ceiling.
+MAX_CONTEXT = int(next(knob.maximum or 0 for knob in LOAD_KNOBS if knob.name == "n_ctx"))
+MAX_VOCAB = 1 << 20
+UNBOUNDED_CEILING = 1 << 16
 
 
 class ServerBackend:
@@ -91,12 +98,12 @@ class ServerBackend:
             quantization=str(props.get("model_ftype") or _quantization(name)),
             context_length=_int(meta.get("n_ctx_train")),
             chat_template=bool(props.get("chat_template")),
-            vocab_size=_int(meta.get("n_vocab")),
+            vocab_size=min(_int(meta.get("n_vocab")), MAX_VOCAB),
             kind="llama-server",
             location=self.endpoint.shown,
-            context_per_column=_int(props["default_generation_settings"].get("n_ctx")),
+            context_per_column=min(_int(props["default_generation_settings"].get("n_ctx")), MAX_CONTEXT),
             llama_cpp_build=str(props.get("build_info") or "unknown"),
-            parallel=max(1, _int(props.get("total_slots"))),
+            parallel=min(max(1, _int(props.get("total_slots"))), 1024),
             traces_stages="replayed",
         )
 
@@ -143,12 +150,14 @@ class ServerBackend:
             refusal = self.refuse(column.settings)
             if refusal is not None:
                 raise GenerationError(f"column {column.label!r}: {refusal}")
+        cancel = cancel or threading.Event()
+        # The prompt and the logit-bias keys are tokenized by the server before the lock: a slow
+        # server then holds up only this run, not every visitor waiting for the lock.
+        runs = self._prepare(request, columns, info if info is not None else {})
         with self.lock:
-            yield from self._generate(request, columns, cancel or threading.Event(), info if info is not None else {})
+            yield from _Scheduler(self, runs, cancel).events()
 
-    def _generate(
-        self, request: Request, columns: Sequence[Column], cancel: threading.Event, info: dict
-    ) -> Iterator[Event]:
+    def _prepare(self, request: Request, columns: Sequence[Column], info: dict) -> list[_ColumnRun]:
         started = time.perf_counter()
         limit = self.info.context_per_column - 1 if self.info.context_per_column else 2**31  # 0: not reported
         request = fit_request(request, lambda messages: len(self.tokenize(self.render(messages), False)), limit, info)
@@ -169,11 +178,10 @@ class ServerBackend:
             prompt_seconds=time.perf_counter() - started,
         )
         drawn = secrets.randbelow(2**31)
-        runs = [
+        return [
             _ColumnRun(i, column, self, tokens, resolve_seed(column.settings.seed, drawn), n_ctx)
             for i, column in enumerate(columns)
         ]
-        yield from _Scheduler(self, runs, cancel).events()
 
     def completion_body(
         self, settings: Settings, seed: int, prompt: list[int], bias: Sequence[tuple[int, float]]
@@ -260,9 +268,15 @@ class _ColumnRun:
         self.unreported: str | None = None
         self.started = 0.0
         self.tail = ""
+        self.ceiling = _ceiling(column.settings.max_tokens, n_ctx, len(prompt))
+
+    @property
+    def room(self) -> int:
+        """Tokens this column may still take, whatever the server claims to have generated."""
+        return max(0, self.ceiling - len(self.result.tokens))
 
     def token(self, item: dict[str, Any]) -> TokenEvent:
-        top = item.get("top_logprobs") or []
+        top = (item.get("top_logprobs") or [])[:N_PROBS]  # we asked for N_PROBS
         recorded = Recorded(
             [c["id"] for c in top],
             [c["logprob"] for c in top],
@@ -277,7 +291,7 @@ class _ColumnRun:
             column=self.index,
             index=len(self.result.tokens),
             token_id=item["id"],
-            text=self.stream_text.push(bytes(item.get("bytes") or [])),
+            text=self.backend.endpoint.redact(self.stream_text.push(bytes(item.get("bytes") or []))),
             prob=step.prob,
             raw_prob=step.raw_prob,
             before=step.before,
@@ -286,7 +300,7 @@ class _ColumnRun:
             entropy=step.entropy,
             cut_by=step.cut_by,
             approximate=approximate or None,
-            candidates=tuple((c["id"], c["logprob"]) for c in item.get("top_logprobs") or ()),
+            candidates=tuple((c["id"], c["logprob"]) for c in top),
         )
         self.result.tokens.append(event)
         return event
@@ -302,7 +316,7 @@ class _ColumnRun:
                 f"{', '.join(sorted(history))} may differ from the server's"
             )
         events = []
-        for _ in range(count):
+        for _ in range(min(count, self.room)):
             event = TokenEvent(
                 column=self.index,
                 index=len(self.result.tokens),
@@ -322,8 +336,9 @@ class _ColumnRun:
 
     def finish(self, reason: str) -> ColumnDone:
         if self.result.finish_reason is None:
-            self.tail = self.stream_text.finish()
-            self.result.text = self.stream_text.text
+            redact = self.backend.endpoint.redact  # a key echoed across several tokens is whole only here
+            self.tail = redact(self.stream_text.finish())
+            self.result.text = redact(self.stream_text.text)
             self.result.stopped_by = self.stream_text.stopped_by
             self.result.finish_reason = reason  # type: ignore[assignment]
             self.result.seconds = time.perf_counter() - self.started if self.started else 0.0
@@ -338,6 +353,14 @@ class _ColumnRun:
             return FINISH[kind]
         limit = self.column.settings.max_tokens
         return "length" if limit and len(self.result.tokens) >= limit else "context"
+
+
+def _ceiling(max_tokens: int, n_ctx: int, prompt: int) -> int:
+    """The most tokens a column can take: its limit, else what the server's context leaves after the
+    prompt, else (a server that reports no context) ``UNBOUNDED_CEILING``; an endless stream stops there."""
+    if max_tokens:
+        return max_tokens
+    return max(1, n_ctx - prompt) if n_ctx else UNBOUNDED_CEILING
 
 
 class _Scheduler:
@@ -419,8 +442,10 @@ class _Scheduler:
 
     def _chunk(self, run: _ColumnRun, item: dict[str, Any]) -> Iterator[Event]:
         """One streamed event of a column: its tokens, and its end (the server's, or our token limit's)."""
-        reported = item.get("completion_probabilities") or ()
+        reported = (item.get("completion_probabilities") or ())[: run.room]
         predicted = item.get("tokens_predicted")
+        if isinstance(predicted, int):  # a count the server claims: never more than the column may take
+            predicted = min(predicted, run.ceiling)
         if isinstance(predicted, int) and reported:
             yield from run.unseen(predicted - len(run.result.tokens) - len(reported))
         for probs in reported:
@@ -428,11 +453,10 @@ class _Scheduler:
         if item.get("stop") is True and isinstance(predicted, int) and predicted > len(run.result.tokens):
             yield from run.unseen(predicted - len(run.result.tokens))
             run.stream_text.push(INCOMPLETE)  # the run ended inside a character, as a local column shows it
-        limit = run.column.settings.max_tokens
         if item.get("stop") is True:
             yield from self._done(run, run.reason(item))
-        elif limit and len(run.result.tokens) >= limit:  # a server that runs past n_predict is cut here
-            yield from self._done(run, "length")
+        elif not run.room:  # a server that runs past n_predict, or past its context, is cut here
+            yield from self._done(run, "length" if run.column.settings.max_tokens else "context")
 
     def _done(self, run: _ColumnRun, reason: str) -> Iterator[Event]:
         if run in self.active:

@@ -53,6 +53,7 @@ from ..schema.assignments import parse_column, process_escapes
 from ..schema.load_settings import LOAD_KNOBS, LoadSettings
 from ..schema.params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from ..words.errors_ja import localize
+from .output import VisibleGroup, echo
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
@@ -147,7 +148,7 @@ def _number_or_text(raw: str) -> int | str:
         return raw
 
 
-@click.group(invoke_without_command=True)
+@click.group(cls=VisibleGroup, invoke_without_command=True)
 @click.version_option(__version__, prog_name="samplerlab")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve the app on.")
 @click.option("--port", type=int, default=None, help="Port (default: 7860 or the next free one).")
@@ -231,7 +232,7 @@ def main(
             **({"experiments_dir": experiments_dir} if experiments_dir else {}),
         )
         bench.check()
-        serve(bench, lang, host, port, share, parse_auth(auth), say=click.echo)
+        serve(bench, lang, host, port, share, parse_auth(auth), say=echo)
     except USER_ERRORS as error:
         fail(error)
 
@@ -341,8 +342,8 @@ def compare(
     except USER_ERRORS as error:
         fail(error)
     if prefix:
-        click.echo(f"every reply starts with the forced {prefix!r}; the columns show what follows")
-    click.echo(side_by_side(result, width))
+        echo(f"every reply starts with the forced {prefix!r}; the columns show what follows")
+    echo(side_by_side(result, width))
 
 
 def shared_values(seed: int, max_tokens: int, stop: Sequence[str]) -> dict:
@@ -402,15 +403,15 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
         if isinstance(event, TokenEvent) and live is not None:
             live.add(event.column, event.text)
         elif isinstance(event, Queued):
-            click.echo(f"{len(event.columns)} column(s) wait for a free slot ({event.slots} at once)", err=True)
+            echo(f"{len(event.columns)} column(s) wait for a free slot ({event.slots} at once)", err=True)
         elif isinstance(event, ColumnDone):
             finished[event.column] = event.result
     if live is not None:
         live.clear()
     for note in getattr(backend, "notes", ()):
-        click.echo(f"note: {note}", err=True)
+        echo(f"note: {note}", err=True)
     if info.get("context", {}).get("dropped"):
-        click.echo(
+        echo(
             f"note: context policy {info['context']['policy']} left out the "
             f"{info['context']['dropped']} oldest message(s)",
             err=True,
@@ -441,7 +442,7 @@ def bench(columns: int, tokens: int, repeat: int, model_path, hf_repo, hf_file, 
     except USER_ERRORS as error:
         fail(error)
     for line in report.lines():
-        click.echo(line)
+        echo(line)
 
 
 @main.command()
@@ -451,9 +452,9 @@ def bench(columns: int, tokens: int, repeat: int, model_path, hf_repo, hf_file, 
 def knobs(lang: str, show_load: bool, orders: bool) -> None:
     """Every setting with its llama.cpp default and explanation (Markdown)."""
     if orders:
-        click.echo(docs.order_table())
+        echo(docs.order_table())
     else:
-        click.echo(docs.knob_table(lang, LOAD_KNOBS if show_load else KNOBS))
+        echo(docs.knob_table(lang, LOAD_KNOBS if show_load else KNOBS))
 
 
 @main.command("run")
@@ -523,10 +524,10 @@ def run_command(
             )
     except USER_ERRORS as error:
         fail(error)
-    click.echo(text_table(document))
+    echo(text_table(document))
     for note in document.get("notes", ()):
-        click.echo(f"note: {note}")
-    click.echo(f"wrote {target}")
+        echo(f"note: {note}")
+    echo(f"wrote {target}")
 
 
 def _check(path: Path, servers: Sequence[str], api_key: str | None) -> None:
@@ -539,7 +540,7 @@ def _check(path: Path, servers: Sequence[str], api_key: str | None) -> None:
         fail(ValueError(f"{path}: not a samplerlab result file (missing {error})"))
     except USER_ERRORS as error:
         fail(error)
-    click.echo(outcome.describe())
+    echo(outcome.describe())
     if not outcome.reproduced:
         raise SystemExit(1)
 
@@ -567,7 +568,7 @@ def report_command(result: Path, out: Path | None, lang: str) -> None:
         target.write_text(render_report(load_result(result), lang), encoding="utf-8")
     except USER_ERRORS as error:
         fail(error)
-    click.echo(f"wrote {target}")
+    echo(f"wrote {target}")
 
 
 # -- presets ----------------------------------------------------------------------------------
@@ -606,9 +607,9 @@ def presets_list(presets_dir: Path | None) -> None:
     except USER_ERRORS as error:
         fail(error)
     for line in _preset_lines(found):
-        click.echo(line)
+        echo(line)
     for problem in problems:
-        click.echo(problem, err=True)
+        echo(problem, err=True)
     if problems and not found:
         raise SystemExit(1)
 
@@ -649,7 +650,7 @@ def presets_show(name: str, presets_dir: Path | None) -> None:
         text = preset_yaml(load_preset(name, _user_dir(presets_dir)))
     except USER_ERRORS as error:
         fail(error)
-    click.echo(text, nl=False)
+    echo(text, data=True, nl=False)
 
 
 @presets_group.command("export")
@@ -662,7 +663,7 @@ def presets_export(name: str, fmt: str, presets_dir: Path | None) -> None:
         text = export_preset(load_preset(name, _user_dir(presets_dir)), fmt)
     except USER_ERRORS as error:
         fail(error)
-    click.echo(text, nl=False)
+    echo(text, data=True, nl=False)
 
 
 @presets_group.command("import")
@@ -687,9 +688,9 @@ def presets_import(file: Path, name: str | None, fmt: str | None, overwrite: boo
         saved = save_preset(preset, _user_dir(presets_dir), overwrite)
     except USER_ERRORS as error:
         fail(error)
-    click.echo(f"saved {saved.name!r} to {shown_path(saved.path)}")
+    echo(f"saved {saved.name!r} to {shown_path(saved.path)}")
     for key in unmapped:
-        click.echo(f"unmapped: {key}")
+        echo(f"unmapped: {key}")
 
 
 @presets_group.command("rename")
@@ -703,7 +704,7 @@ def presets_rename(old: str, new: str, overwrite: bool, presets_dir: Path | None
         renamed = rename_preset(old, new, _user_dir(presets_dir), overwrite)
     except USER_ERRORS as error:
         fail(error)
-    click.echo(f"renamed {old!r} to {renamed.name!r} ({shown_path(renamed.path)})")
+    echo(f"renamed {old!r} to {renamed.name!r} ({shown_path(renamed.path)})")
 
 
 @presets_group.command("delete")
@@ -715,7 +716,7 @@ def presets_delete(name: str, presets_dir: Path | None) -> None:
         path = delete_preset(name, _user_dir(presets_dir))
     except USER_ERRORS as error:
         fail(error)
-    click.echo(f"deleted {name!r} ({shown_path(path)})")
+    echo(f"deleted {name!r} ({shown_path(path)})")
 
 
 @presets_group.command("validate")
@@ -728,10 +729,10 @@ def presets_validate(paths: tuple[Path, ...], presets_dir: Path | None) -> None:
     except USER_ERRORS as error:
         fail(error)
     for problem in problems:
-        click.echo(problem)
+        echo(problem)
     if problems:
         raise SystemExit(1)
-    click.echo(f"{len(good)} preset{'' if len(good) == 1 else 's'} OK")
+    echo(f"{len(good)} preset{'' if len(good) == 1 else 's'} OK")
 
 
 def _read_presets(paths: Sequence[Path]) -> tuple[list[Preset], list[str]]:

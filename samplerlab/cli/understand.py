@@ -13,6 +13,7 @@ from ..schema.assignments import parse_assignments
 from ..schema.params import SettingsError
 from ..understand.divergence import explain, pick_pair, pick_record
 from ..words.errors_ja import localize
+from .output import echo
 
 
 @click.command("explain")
@@ -33,7 +34,7 @@ def explain_command(
         raise click.ClickException(
             localize(f"{result}: {error}" if not isinstance(error, ResultError) else str(error), lang)
         ) from None
-    click.echo(explanation(explain(first, second), lang, width))
+    echo(explanation(explain(first, second), lang, width))
 
 
 @click.command("replay")
@@ -69,4 +70,4 @@ def replay_command(
         raise click.ClickException(
             localize(str(error) if isinstance(error, ResultError) else f"{result}: {error}", lang)
         ) from None
-    click.echo(replay_text(what, lang))
+    echo(replay_text(what, lang))

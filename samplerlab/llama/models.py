@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import llama_cpp
 
@@ -26,6 +26,7 @@ from ..files.model_files import (
 )
 from ..schema.load_settings import KV_CACHE_TYPES, LoadSettings, check_load
 from .load_guard import TrialLoad, guard_load
+from .templates import TemplateError, render_chat
 from .versions import llama_build
 
 GGML_LOG_LEVEL_ERROR = 4  # ggml.h; llama-cpp-python does not export it
@@ -214,24 +215,18 @@ class Model:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))
 
     def chat_prompt(self, messages: Sequence[dict[str, Any]]) -> str:
-        """The conversation rendered with the model's own chat template, ready for the reply."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        from llama_cpp.llama_types import ChatCompletionRequestMessage
-
+        """The conversation rendered with the model's own chat template, ready for the reply: in a child
+        process with bounded memory and time (``templates``), since the template is the file's code."""
         template = self.chat_template()
         if template is None:
             raise ModelError(f"{self.info.file_name} has no chat template; use raw completion mode")
         special = lambda token: self.token_text(token) if token >= 0 else ""  # noqa: E731
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=special(llama_cpp.llama_vocab_eos(self.vocab)),
-            bos_token=special(llama_cpp.llama_vocab_bos(self.vocab)),
-        )
+        eos = special(llama_cpp.llama_vocab_eos(self.vocab))
+        bos = special(llama_cpp.llama_vocab_bos(self.vocab))
         try:
-            # role/content dicts (conversation.request_messages): the shape of its message types
-            return formatter(messages=cast(list[ChatCompletionRequestMessage], list(messages))).prompt
-        except Exception as error:  # jinja errors are varied; report the first line
-            raise ModelError(f"{self.info.file_name}: its chat template failed: {str(error).splitlines()[0]}") from None
+            return render_chat(template, messages, eos, bos)
+        except TemplateError as error:
+            raise ModelError(f"{self.info.file_name}: its chat template failed: {error}") from None
 
     def on_close(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` before the model is freed: contexts made on it must go first."""

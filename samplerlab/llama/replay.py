@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..events import TOP_N, Candidate
+from ..events import TOKEN_ID_LIMIT, TOP_N, Candidate
 from ..schema.chains import active_stage_names
 from ..schema.params import Settings
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
 
-FILLER_ID = 1 << 30  # filler tokens get ids no vocabulary reaches
+FILLER_ID = TOKEN_ID_LIMIT  # filler tokens get ids no vocabulary reaches
 FILLER_EPSILON = 1e-6  # fillers sit just below the least likely recorded token, never tied with it
 # Stages whose result depends on the whole distribution's shape, not only on its top.
 WHOLE_DISTRIBUTION = {

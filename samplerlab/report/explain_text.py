@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..events import is_known
+from ..runs.metrics import mean_probability, shown
 from ..understand.divergence import Divergence, Fate
 from ..words.explain import how, w
-from .render import display_width, pad
+from .render import display_width, pad, visible
 
 
 def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
@@ -28,7 +30,7 @@ def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
                 f"  {action.name}: {value_text(action.values[0])} / {value_text(action.values[1])}  "
                 f"({state}: {how(action, lang)})"
             )
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
 def clip(text: str, width: int) -> str:
@@ -49,7 +51,7 @@ def _cell(fate: Fate, drawn: bool, lang: str) -> str:
 
 
 def _table(div: Divergence, lang: str) -> list[str]:
-    header = [w("candidate", lang), w("raw", lang), *div.labels]
+    header = [w("candidate", lang), w("raw", lang), *(visible(label) for label in div.labels)]
     drawn = [step["id"] if step else None for step in div.drawn]
     rows = [
         [
@@ -71,7 +73,7 @@ def verdict(div: Divergence, lang: str) -> str:
         if steps[me] is None:
             return w("ended", lang, label=labels[me], reason="end", other=labels[other])
     drawn = [step for step in steps if step is not None]
-    parts = [w("drew", lang, label=labels[i], text=repr(drawn[i]["text"]), p=drawn[i]["p"]) for i in (0, 1)]
+    parts = [w("drew", lang, label=labels[i], text=repr(drawn[i]["text"]), p=shown(drawn[i]["p"])) for i in (0, 1)]
     reasons = []
     by_id = {row.token_id: row for row in div.rows}
     for me, other in ((0, 1), (1, 0)):
@@ -95,14 +97,13 @@ def replay_text(what, lang: str = "en") -> str:
             _p(t.recorded_prob),
             _p(t.prob) + ("~" if t.approximate else ""),
             str(t.survivors),
-            t.cut_by or "",
+            visible(t.cut_by or ""),
         ]
         for t in what.tokens
     ]
     widths = [max(display_width(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [w("replay_head", lang, label=repr(what.label), changes=changes), ""]
     lines += ["  ".join(pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
-    then = [t.recorded_prob for t in what.tokens if t.recorded_prob == t.recorded_prob]
     lines += [
         "",
         w(
@@ -110,14 +111,14 @@ def replay_text(what, lang: str = "en") -> str:
             lang,
             n=len(what.tokens),
             impossible=what.impossible,
-            then=sum(then) / len(then) if then else float("nan"),
-            now=what.mean_prob,
-            survivors=what.mean_survivors,
+            then=shown(mean_probability([t.recorded_prob for t in what.tokens])),
+            now=shown(what.mean_prob),
+            survivors=shown(what.mean_survivors, "{:.1f}"),
             approx=what.approximate,
         ),
     ]
-    return "\n".join(lines)
+    return visible("\n".join(lines))
 
 
-def _p(value: float) -> str:
-    return "-" if value != value else f"{value:.3f}"
+def _p(value: float | None) -> str:
+    return "-" if not is_known(value) else f"{value:.3f}"

@@ -13,16 +13,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..events import is_known
 from ..runs.experiments import format_value
-from ..runs.metrics import STAT_BY_NAME, STATS
+from ..runs.metrics import STAT_BY_NAME, STATS, shown
 from ..schema.params import DEFAULTS, KNOBS
 from ..words.i18n import t
-from .buckets import BUCKETS
+from .buckets import ALL_BUCKETS, bucket_index
 from .explain_html import CSS as EXPLAIN_CSS
 from .parting import CSS as PARTING_CSS
 from .parting import parting_html, token_charts
 from .parting import where as _where
-from .render import display_width, pad
+from .render import display_width, pad, visible
 from .svg_chart import legend, line_chart
 
 TABLE_STATS = ("tokens", "tokens_per_second", "mean_prob", "distinct_2")
@@ -32,8 +33,7 @@ Record = Mapping[str, Any]
 
 
 def _stat(record: Record, name: str) -> str:
-    value = record["stats"].get(name)
-    return "-" if value is None else STAT_BY_NAME[name].fmt.format(value)
+    return shown(record["stats"].get(name), STAT_BY_NAME[name].fmt)  # "?": no token's figure was known
 
 
 def text_table(document: Mapping[str, Any]) -> str:
@@ -41,8 +41,8 @@ def text_table(document: Mapping[str, Any]) -> str:
     header = ["column", "finish", *(STAT_BY_NAME[name].label for name in TABLE_STATS)]
     rows = [
         [
-            " ".join(filter(None, [_where(r, document), r["label"]])),
-            str(r["finish_reason"]),
+            visible(" ".join(filter(None, [_where(r, document), r["label"]]))),
+            visible(str(r["finish_reason"])),
             *(_stat(r, name) for name in TABLE_STATS),
         ]
         for r in document["columns"]
@@ -62,12 +62,8 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _bucket(prob: float) -> int:
-    return next(i for i, (low, _, _) in enumerate(BUCKETS) if prob >= low)
-
-
 def _token_title(token: Record) -> str:
-    lines = [f"p {token['p']:.3f} (raw {token['raw_p']:.3f})", "after the chain:"]
+    lines = [f"p {shown(token['p'])} (raw {shown(token['raw_p'])})", "after the chain:"]
     lines += [f"  {c['text']!r} {c['p']:.3f}" for c in token.get("after", ())]
     lines += ["before:"] + [
         f"  {c['text']!r} {c['p']:.3f}" + (f" (cut by {c['cut_by']})" if "cut_by" in c else "")
@@ -78,7 +74,7 @@ def _token_title(token: Record) -> str:
 
 def _tokens_html(record: Record) -> str:
     spans = [
-        f'<span class="t b{_bucket(t["p"])}" title="{_e(_token_title(t))}">{_e(t["text"])}</span>'
+        f'<span class="t b{bucket_index(t["p"])}" title="{_e(_token_title(t))}">{_e(t["text"])}</span>'
         for t in record["tokens"]
     ]
     shown = "".join(t["text"] for t in record["tokens"])
@@ -215,7 +211,9 @@ def sweep_series(records: Sequence[Record], knobs: Sequence[str], stat: str) -> 
             continue
         x = _hashable(sweep[knobs[0]])
         name = f"{knobs[1]}={format_value(sweep[knobs[1]])}" if len(knobs) > 1 else stat
-        points.setdefault(name, {}).setdefault(x, []).append(float(record["stats"][stat]))
+        value = record["stats"][stat]
+        if is_known(value):  # a column none of whose probabilities is known adds no point
+            points.setdefault(name, {}).setdefault(x, []).append(float(value))
     return {name: [(x, math.fsum(v) / len(v)) for x, v in xs.items()] for name, xs in points.items()}
 
 
@@ -267,7 +265,7 @@ border-radius:2px;margin-right:.3em;vertical-align:-.1em}.note{font-size:.85em;c
 
 
 def _bucket_css() -> str:
-    return "".join(f".b{i}{{background:{colour}}}" for i, (_, _, colour) in enumerate(BUCKETS))
+    return "".join(f".b{i}{{background:{colour}}}" for i, (_, _, colour) in enumerate(ALL_BUCKETS))
 
 
 def _meta_html(document: Mapping[str, Any], lang: str) -> str:
@@ -282,7 +280,7 @@ def _meta_html(document: Mapping[str, Any], lang: str) -> str:
         "overrides": ", ".join(f"{k}={format_value(v)}" for k, v in document.get("overrides", {}).items()) or None,
     }
     items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows.items() if v)
-    swatches = " ".join(f'<span class="t b{i}">{_e(label)}</span>' for i, (_, label, _) in enumerate(BUCKETS))
+    swatches = " ".join(f'<span class="t b{i}">{_e(label)}</span>' for i, (_, label, _) in enumerate(ALL_BUCKETS))
     return (
         f'<dl class="meta">{items}<dt>{_e(t("report_colour", lang))}</dt><dd>{swatches} '
         f"{_e(t('report_hover', lang))}</dd></dl>"

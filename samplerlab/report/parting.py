@@ -12,6 +12,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..events import is_known
 from ..understand.divergence import explain, first_parting, pairs_differing_in_one_knob
 from ..words.i18n import t
 from .explain_html import explanation_html
@@ -81,7 +82,7 @@ def parting_html(document: Mapping[str, Any], lang: str = "en") -> str:
 
 
 def _series(record: Record, key: str) -> list[tuple[int, float]]:
-    return [(i, float(token[key])) for i, token in enumerate(record["tokens"]) if key in token]
+    return [(i, float(token[key])) for i, token in enumerate(record["tokens"]) if is_known(token.get(key))]
 
 
 def token_charts(record: Record, group: Sequence[Record], lang: str = "en") -> str:

@@ -10,8 +10,22 @@ from itertools import zip_longest
 from typing import TextIO
 
 from ..events import ColumnResult, RunResult
+from ..runs.metrics import mean_probability, shown
 
 GUTTER = " │ "
+# Control characters as symbols: ESC starts sequences that retitle the window, move the cursor or rewrite
+# what is shown, CR overwrites a line; text from a model, a server or a file must not do that. Line
+# breaks and tabs stay; C0 becomes its Control Picture (ESC ␛), DEL ␡, C1 an escape (\x9b).
+_VISIBLE = {
+    **{code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)},
+    0x7F: "\u2421",
+    **{code: f"\\x{code:02x}" for code in range(0x80, 0xA0)},
+}
+
+
+def visible(text: str) -> str:
+    """``text`` as it may reach a terminal: every control character but line break and tab shown as a symbol."""
+    return text.translate(_VISIBLE)
 
 
 def display_width(text: str) -> int:
@@ -47,11 +61,11 @@ def footer(column: ColumnResult) -> list[str]:
     reason: str = column.finish_reason or "?"
     if column.stopped_by is not None:
         reason += f" {column.stopped_by!r}"
-    mean = sum(t.prob for t in column.tokens) / len(column.tokens) if column.tokens else 0.0
+    mean = shown(mean_probability([t.prob for t in column.tokens]), "{:.2f}")  # "?": none known
     drawn = [f"seed {column.seed} (drawn)"] if column.settings.seed == -1 else []  # so the run can be repeated
     return [
         f"[{reason}] {len(column.tokens)} tokens",
-        f"{column.tokens_per_second:.1f} tok/s, mean p {mean:.2f}",
+        f"{column.tokens_per_second:.1f} tok/s, mean p {mean}",
         *drawn,
     ]
 
@@ -71,6 +85,8 @@ def side_by_side(result: RunResult, width: int | None = None) -> str:
 
 def table(labels: list[str], texts: list[str], footers: list[list[str]], width: int | None = None) -> str:
     total = width or shutil.get_terminal_size((120, 24)).columns
+    labels, texts = [visible(label) for label in labels], [visible(text) for text in texts]
+    footers = [[visible(line) for line in lines] for lines in footers]
     count = len(labels)
     cell = max(12, (total - len(GUTTER) * (count - 1)) // count)
     sections = [

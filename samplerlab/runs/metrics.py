@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from ..events import ColumnResult
+from ..events import ColumnResult, is_known, known
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,26 @@ STATS: tuple[Stat, ...] = (
     Stat("repeated_3grams", "rep-3", "{:.3f}", "Share of token triples that already occurred earlier."),
 )
 STAT_BY_NAME: Mapping[str, Stat] = {stat.name: stat for stat in STATS}
+UNKNOWN = "?"  # how an unknown figure reads in a table
 
 
-def mean_probability(probs: Sequence[float]) -> float:
-    """Mean of the probabilities tokens were drawn with; 0.0 for no tokens (nothing was likely)."""
-    return math.fsum(probs) / len(probs) if probs else 0.0
+# Unknown probabilities (events.is_known) are left out of every mean and minimum, shown as unknown
+# ("?", the grey "p unknown" bucket), and a column none of whose probabilities is known has None as its mean.
+def shown(value: float | None, fmt: str = "{:.3f}") -> str:
+    """A figure as a table shows it; unknown as ``UNKNOWN``."""
+    return fmt.format(value) if is_known(value) else UNKNOWN
 
 
-def min_probability(probs: Sequence[float]) -> float:
-    return min(probs) if probs else 0.0
+def mean_probability(probs: Sequence[float | None]) -> float | None:
+    """Mean of the known probabilities tokens were drawn with; 0.0 for no tokens (nothing was likely),
+    None when there were tokens but none's probability is known."""
+    values = known(probs)
+    return math.fsum(values) / len(values) if values else (None if probs else 0.0)
+
+
+def min_probability(probs: Sequence[float | None]) -> float | None:
+    values = known(probs)
+    return min(values) if values else (None if probs else 0.0)
 
 
 def ngrams(tokens: Sequence[Hashable], n: int) -> list[tuple[Hashable, ...]]:
@@ -76,14 +87,14 @@ def column_stats(column: ColumnResult) -> dict[str, Any]:
     """Every statistic of ``STATS`` for one column, plus how it ended."""
     ids = [token.token_id for token in column.tokens]
     probs = [token.prob for token in column.tokens]
-    count = len(ids)
+    seen = [t for t in column.tokens if is_known(t.prob)]  # survivors and entropy exist where p does
     return {
-        "tokens": count,
+        "tokens": len(ids),
         "tokens_per_second": column.tokens_per_second,
         "mean_prob": mean_probability(probs),
         "min_prob": min_probability(probs),
-        "mean_entropy": math.fsum(t.entropy for t in column.tokens) / count if count else 0.0,
-        "mean_survivors": sum(t.survivors for t in column.tokens) / count if count else 0.0,
+        "mean_entropy": mean_probability([t.entropy for t in seen]) if seen else (None if ids else 0.0),
+        "mean_survivors": sum(t.survivors for t in seen) / len(seen) if seen else (None if ids else 0.0),
         "distinct_1": distinct_n(ids, 1),
         "distinct_2": distinct_n(ids, 2),
         "repeated_3grams": repeated_ngram_share(ids, 3),
@@ -118,7 +129,7 @@ def spread(values: Sequence[float]) -> dict[str, float | None]:
 
 def seed_summary(stats: Sequence[Mapping[str, Any]], texts: Sequence[Sequence[Hashable]]) -> dict[str, Any]:
     """The same column over several seeds: each statistic's spread, the seeds' divergence, how they ended."""
-    summary: dict[str, Any] = {stat.name: spread([s[stat.name] for s in stats]) for stat in STATS}
+    summary: dict[str, Any] = {stat.name: spread(known([s[stat.name] for s in stats])) for stat in STATS}
     summary["seed_divergence"] = seed_divergence(texts)
     reasons: dict[str, int] = {}
     for s in stats:

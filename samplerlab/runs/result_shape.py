@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..events import TOKEN_ID_LIMIT
 from ..schema.load_settings import LoadSettings
 from ..schema.params import Settings, SettingsError
 from .metrics import STATS
@@ -69,6 +70,21 @@ def NUMBER(value: Any, where: str) -> None:  # noqa: N802 - a check like the con
 def OPTIONAL_NUMBER(value: Any, where: str) -> None:  # noqa: N802
     if value is not None:
         NUMBER(value, where)
+
+
+def TOKEN_ID(value: Any, where: str) -> None:  # noqa: N802
+    """A token id llama.cpp's int32 samplers can take (-1: a token llama-server did not report)."""
+    WHOLE(value, where)
+    if not -1 <= value < TOKEN_ID_LIMIT:
+        raise ShapeError(f"{where}: expected a token id (-1 to {TOKEN_ID_LIMIT - 1}), got {_describe(value)}")
+
+
+def CANDIDATE_PAIR(value: Any, where: str) -> None:  # noqa: N802
+    """A kept raw candidate: [token id, log-probability]."""
+    if not isinstance(value, list) or len(value) != 2:
+        raise ShapeError(f"{where}: expected [token id, logprob], got {_describe(value)}")
+    TOKEN_ID(value[0], f"{where}[0]")
+    NUMBER(value[1], f"{where}[1]")
 
 
 def list_of(item: Check) -> Check:
@@ -138,19 +154,19 @@ def model_spec(value: Any, where: str) -> None:
         fields({"hf_repo": TEXT, "hf_file": TEXT})(value, where)
 
 
-CANDIDATE = fields({"text": TEXT, "p": NUMBER}, {"id": WHOLE, "cut_by": TEXT})
+CANDIDATE = fields({"text": TEXT, "p": NUMBER}, {"id": TOKEN_ID, "cut_by": TEXT})
 TOKEN = fields(
-    {"id": WHOLE, "text": TEXT, "p": NUMBER, "raw_p": NUMBER},
+    {"id": TOKEN_ID, "text": TEXT, "p": OPTIONAL_NUMBER, "raw_p": OPTIONAL_NUMBER},  # null: unknown
     {
         "after": list_of(CANDIDATE),
         "before": list_of(CANDIDATE),
         "approximate": TEXT,
-        "candidates": of(list),
-        "entropy": NUMBER,
+        "candidates": list_of(CANDIDATE_PAIR),
+        "entropy": OPTIONAL_NUMBER,
         "survivors": WHOLE,
     },
 )  # older results have neither
-STATS_SHAPE = fields({stat.name: NUMBER for stat in STATS})
+STATS_SHAPE = fields({stat.name: OPTIONAL_NUMBER for stat in STATS})  # null: no token's figure was known
 RECORD = fields(
     {
         "label": TEXT,
@@ -187,6 +203,7 @@ DOCUMENT = fields(
         "versions": MAPPING,
         "overrides": MAPPING,
         "machine": MAPPING,
+        "rendered": list_of(fields({}, {"prompt_index": WHOLE, "prompt_token_ids": list_of(TOKEN_ID)})),
     },
 )
 

@@ -61,7 +61,10 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _round(value: float) -> float:
+def _round(value: float) -> float | None:
+    """``DIGITS`` significant digits; an unknown figure (NaN: a token llama-server did not report) is None."""
+    if value != value:
+        return None
     return float(f"{value:.{DIGITS}g}") if math.isfinite(value) else value
 
 

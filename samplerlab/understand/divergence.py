@@ -124,7 +124,7 @@ def _fate(step: Record | None, token: int) -> Fate:
         if candidate.get("id") == token:
             return Fate(candidate["p"])
     if token == step["id"]:
-        return Fate(step["p"])
+        return Fate(step["p"] if step["p"] == step["p"] else None)  # NaN (older files): unknown, as null
     return Fate(None)
 
 

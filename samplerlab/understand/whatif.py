@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..events import is_known, known
 from ..llama.replay import ChainReplay, Recorded
 from ..schema.params import Settings
 
@@ -49,11 +50,14 @@ class WhatIf:
 
     @property
     def mean_prob(self) -> float:
-        return sum(t.prob for t in self.tokens) / len(self.tokens) if self.tokens else math.nan
+        """Over the tokens whose probability is known (not those llama-server did not report); NaN for none."""
+        values = known([t.prob for t in self.tokens])
+        return math.fsum(values) / len(values) if values else math.nan
 
     @property
     def mean_survivors(self) -> float:
-        return sum(t.survivors for t in self.tokens) / len(self.tokens) if self.tokens else math.nan
+        seen = [t.survivors for t in self.tokens if is_known(t.prob)]
+        return sum(seen) / len(seen) if seen else math.nan
 
     @property
     def approximate(self) -> int:
@@ -89,7 +93,8 @@ def _step(chain: ChainReplay, index: int, token: Record, missing_prompt: bool) -
     pairs = token.get("candidates") or []
     if token["id"] < 0 or not pairs:
         return ReplayedToken(index, token["text"], math.nan, math.nan, 0, None, "the token was not reported")
-    chosen_logprob = next((lp for t, lp in pairs if t == token["id"]), math.log(max(token["raw_p"], 1e-45)))
+    raw = token["raw_p"] if is_known(token["raw_p"]) else 0.0
+    chosen_logprob = next((lp for t, lp in pairs if t == token["id"]), math.log(max(raw, 1e-45)))
     step = chain.step(
         Recorded(
             [t for t, _ in pairs],
@@ -108,7 +113,7 @@ def _step(chain: ChainReplay, index: int, token: Record, missing_prompt: bool) -
     return ReplayedToken(
         index,
         token["text"],
-        token["p"],
+        token["p"] if is_known(token["p"]) else math.nan,
         step.prob if step.chosen_survived else 0.0,
         step.survivors,
         step.cut_by.get(token["id"]),

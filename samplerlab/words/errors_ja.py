@@ -37,8 +37,12 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"HTTP \g<c> で拒否されました（API キーが必要です。--api-key か SAMPLERLAB_API_KEY で指定してください）",
     ),
     (
-        r"sent nothing for (?P<s>\S+) s \(stalled or overloaded\?\)",
-        r"\g<s> 秒間なにも送ってきません（止まっているか過負荷？）",
+        r"sent no complete event within (?P<s>\S+) s \(stalled, overloaded, or sending a little at a time\?\)",
+        r"\g<s> 秒以内にイベントを送り終えませんでした（止まっているか、過負荷か、少しずつしか送っていない？）",
+    ),
+    (
+        r"no complete answer to (?P<m>[A-Z]+) (?P<p>\S+) within (?P<s>\S+) s",
+        r"\g<m> \g<p> への応答が \g<s> 秒以内に届きませんでした",
     ),
     (
         r"the server closed the stream mid-run \(it stopped or crashed\?\)",
@@ -74,6 +78,19 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"より大きな -c でサーバーを起動し直してください",
     ),
     (r"the prompt is empty", r"プロンプトが空です"),
+    (
+        r"its chat template failed: did not finish within (?P<s>\S+) s",
+        r"its chat template failed: \g<s> 秒以内に終わりませんでした",
+    ),
+    (
+        r"its chat template failed: needed more than (?P<m>\S+ MiB)",
+        r"its chat template failed: \g<m> を超えるメモリが必要でした",
+    ),
+    (
+        r"its chat template failed: raised an error without a message",
+        r"its chat template failed: メッセージなしのエラーを出しました",
+    ),
+    (r"its chat template failed: (?P<r>.+)", r"チャットテンプレートの適用に失敗しました: \g<r>"),
     (r"no column labelled (?P<n>'[^']*'); the columns are: (?P<k>.+)", r"\g<n> という列はありません。列: \g<k>"),
     (r"cannot read it \((?P<r>[^)]*)\)", r"読めません（\g<r>）"),
     (r"no such file", r"そのようなファイルはありません"),

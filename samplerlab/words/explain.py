@@ -24,8 +24,8 @@ WORDS: dict[str, dict[str, str]] = {
     "cut": {"en": "cut by {stage}", "ja": "{stage} が除外"},
     "unknown": {"en": "?", "ja": "？"},
     "drew": {
-        "en": "{label} drew {text} (p {p:.3f} after its chain)",
-        "ja": "{label} は {text} を引いた（チェーン後の確率 {p:.3f}）",
+        "en": "{label} drew {text} (p {p} after its chain)",
+        "ja": "{label} は {text} を引いた（チェーン後の確率 {p}）",
     },
     "ended": {
         "en": "{label} had already ended ({reason}) where {other} went on",
@@ -56,10 +56,10 @@ WORDS: dict[str, dict[str, str]] = {
         "ja": "番号|トークン|元の確率|新しい確率|残る候補|除外した段",
     },
     "summary": {
-        "en": "{n} tokens: {impossible} made impossible, mean p {then:.3f} -> {now:.3f}, "
-        "mean survivors {survivors:.1f}; {approx} estimated (~)",
-        "ja": "{n} トークン: 書けなくなるもの {impossible}、平均確率 {then:.3f} -> {now:.3f}、"
-        "残る候補の平均 {survivors:.1f}。推定値 {approx}（~）",
+        "en": "{n} tokens: {impossible} made impossible, mean p {then} -> {now}, "
+        "mean survivors {survivors}; {approx} estimated (~)",
+        "ja": "{n} トークン: 書けなくなるもの {impossible}、平均確率 {then} -> {now}、"
+        "残る候補の平均 {survivors}。推定値 {approx}（~）",
     },
     "how_seed": {"en": "the seed decides the dice", "ja": "シードが乱数を決める"},
     "how_cut": {"en": "its stage ({stage}) cut candidates here", "ja": "このステージ（{stage}）がここで候補を除外した"},

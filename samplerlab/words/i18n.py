@@ -35,9 +35,9 @@ TEXT: dict[str, dict[str, str]] = {
     "branch": {"en": "Branch all columns here", "ja": "全列をここから分岐"},
     "what_if": {
         "en": "What if (replayed on the last text, {n} tokens): {impossible} made impossible, "
-        "mean p {then:.3f} -> {now:.3f}, {survivors:.1f} candidates survive on average{approx}",
+        "mean p {then} -> {now}, {survivors} candidates survive on average{approx}",
         "ja": "もしこの設定だったら（直前の文 {n} トークンで再生）: 書けなくなるもの {impossible}、"
-        "平均確率 {then:.3f} -> {now:.3f}、残る候補の平均 {survivors:.1f}{approx}",
+        "平均確率 {then} -> {now}、残る候補の平均 {survivors}{approx}",
     },
     "queued": {
         "en": "waiting for a free server slot (the server runs {slots} at once)",
@@ -130,9 +130,8 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "共有中は任意のパスからモデルを読み込めません。--models-dir を使ってください。",
     },
     "stats": {
-        "en": "{tokens} tokens · {tps:.1f} tok/s · mean p {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"
-        " · seed {seed}",
-        "ja": "{tokens} トークン · {tps:.1f} tok/s · 平均確率 {mean:.2f} · distinct-2 {distinct2:.2f} · {reason}"
+        "en": "{tokens} tokens · {tps:.1f} tok/s · mean p {mean} · distinct-2 {distinct2:.2f} · {reason} · seed {seed}",
+        "ja": "{tokens} トークン · {tps:.1f} tok/s · 平均確率 {mean} · distinct-2 {distinct2:.2f} · {reason}"
         " · シード {seed}",
     },
     "model_summary": {

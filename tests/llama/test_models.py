@@ -17,6 +17,7 @@ from samplerlab.files.model_files import (
     resolve_model_path,
 )
 from samplerlab.llama.models import Model, quantization_name
+from samplerlab.words.errors_ja import localize
 from samplerlab.words.i18n import model_summary
 
 
@@ -149,3 +150,65 @@ def test_hugging_face_download_uses_the_cache_offline(tmp_path: Path, model_path
 def test_hugging_face_arguments_are_checked(arguments, message):
     with pytest.raises(ModelError, match=message):
         resolve_model_path(**arguments)
+
+
+HOSTILE_TEMPLATES = {
+    "raise_exception('')": ("{{ raise_exception('') }}", "raised an error without a message"),
+    "'x'*1000000000": ("{{ 'x'*1000000000 }}", "needed more than 512 MiB"),
+    "nested range(100000)": (
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "did not finish within 3 s",
+    ),
+    "no messages": ("{{ messages[0]['content'] }}", "has no element 0"),
+}
+
+
+@pytest.fixture(scope="module")
+def templated(model_path, tmp_path_factory):
+    """Copies of the embedded model with another chat template of the same length written over its own
+    (the rest padded with a Jinja comment), so the GGUF stays valid."""
+    folder = tmp_path_factory.mktemp("templates")
+    key = b"tokenizer.chat_template"
+
+    def make(template: str) -> Path:
+        target = folder / f"t{len(list(folder.iterdir()))}.gguf"
+        shutil.copy(model_path, target)
+        with open(target, "r+b") as handle:
+            head = handle.read(8 << 20)
+            start = head.index(key) + len(key) + 4  # the key, then the value's type (u32)
+            length = int.from_bytes(head[start : start + 8], "little")
+            body = template.encode()
+            padding = length - len(body) - 4
+            assert padding >= 0
+            handle.seek(start + 8)
+            handle.write(body + b"{#" + b" " * padding + b"#}")
+        return target
+
+    return make
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_TEMPLATES))
+def test_a_hostile_chat_template_is_one_line_and_bounded(templated, name: str) -> None:
+    import resource
+
+    from samplerlab.llama.templates import RENDERER
+
+    template, reason = HOSTILE_TEMPLATES[name]
+    messages = [] if name == "no messages" else [{"role": "user", "content": "hi"}]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with Model(templated(template), trial=False) as model:
+        with pytest.raises(ModelError) as caught:
+            model.chat_prompt(messages)
+        (line,) = str(caught.value).splitlines()
+        assert line.startswith("t") and ": its chat template failed: " in line and reason in line, line
+        assert "チャットテンプレートの適用に失敗しました" in localize(line, "ja")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 256 << 10  # KiB: this process stayed small
+    assert RENDERER.process is None or RENDERER.process.poll() is None
+
+
+def test_the_renderer_renders_what_llama_cpp_python_renders(model) -> None:
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "おはよう"}]
+    expected = Jinja2ChatFormatter(model.chat_template(), "<|im_end|>", "<|im_start|>")(messages=messages).prompt
+    assert model.chat_prompt(messages) == expected

@@ -102,3 +102,32 @@ def test_replay_command_prints_a_table_and_summary(tmp_path) -> None:
     assert lines[0] == "'default' replayed with top_p=0.5"
     assert lines[2].split() == ["token", "text", "p", "then", "p", "now", "survivors", "cut", "by"]
     assert lines[-1].startswith("6 tokens: ") and math.isfinite(float(lines[-1].split("-> ")[1].split(",")[0]))
+
+
+@pytest.mark.parametrize(
+    "where, key",
+    [("candidates", "tokens[1].candidates[0][0]"), ("id", "tokens[1].id"), ("rendered", "prompt_token_ids[0]")],
+)
+def test_replay_of_ids_beyond_int32_is_one_line(tmp_path, where: str, key: str) -> None:
+    import yaml
+
+    experiment = tmp_path / "e.yaml"
+    experiment.write_text(
+        f'prompt: "{PROMPT}"\nseed: 0\nmax_tokens: 3\ncolumns:\n  - {{label: default}}\n', encoding="utf-8"
+    )
+    runner = CliRunner()
+    ran = runner.invoke(main, ["run", str(experiment), "--keep-candidates", "8", "--out", str(tmp_path / "r.yaml")])
+    assert ran.exit_code == 0, ran.output
+    document = yaml.safe_load((tmp_path / "r.yaml").read_text(encoding="utf-8"))
+    token = document["columns"][0]["tokens"][1]
+    if where == "candidates":
+        token["candidates"][0][0] = 2**32
+    elif where == "id":
+        token["id"] = 2**31
+    else:
+        document["rendered"][0]["prompt_token_ids"][0] = 2**40
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    shown = runner.invoke(main, ["replay", str(tmp_path / "bad.yaml"), "--column", "default", "--set", "top_p=0.5"])
+    assert shown.exit_code == 1 and "Traceback" not in shown.output, shown.output
+    (line,) = shown.output.strip().splitlines()
+    assert key in line and "expected a token id (-1 to 1073741823)" in line, line
