@@ -17,6 +17,15 @@ from typing import Literal
 from ..schema.params import KNOB_BY_NAME
 
 ShareWrites = Literal["off", "presets"]
+# With --share-writes presets: how much visitors may store. A 64 KiB logit-bias preset takes about a
+# second to parse, and every listing parsed all of them (each is now parsed once per change).
+VISITOR_PRESETS = 64  # preset files in the folder
+VISITOR_PRESET_BYTES = 256 * 1024  # all of them together
+# Uploads (preset and chat files), shared or not: each at most UPLOAD_FILE_BYTES, and all the app keeps
+# at most UPLOAD_BUDGET; Gradio deletes them DELETE_CACHE[1] s after upload, looking every DELETE_CACHE[0] s.
+UPLOAD_FILE_BYTES = 1 << 20
+UPLOAD_BUDGET = 64 << 20
+DELETE_CACHE = (300, 900)
 SHARE_WRITES: tuple[str, ...] = ("off", "presets")
 
 

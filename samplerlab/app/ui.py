@@ -17,10 +17,12 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request leaves the machine uninvited
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from ..chats.chat_files import parse_policy
 from ..chats.conversation import parse_history
 from ..events import DEFAULT_POLICY, Column, ColumnDone, Queued, Request, TokenEvent
+from ..files.safe_yaml import JsonTooDeep, load_json
 from ..presets.formats import export_preset
 from ..presets.store import Preset, PresetError, file_stem, list_presets, load_preset, parse_preset_text, preset_yaml
 from ..report.explain_html import CSS as WHY_CSS
@@ -32,6 +34,8 @@ from ..words.errors_ja import localize
 from ..words.i18n import t
 from .conversation_panel import conversation_panel
 from .experiments_tab import experiments_panel
+from .guard import LoginThrottle, RequestGuard
+from .share import DELETE_CACHE, UPLOAD_BUDGET, UPLOAD_FILE_BYTES
 from .understand_panel import alternatives, branch, branch_row, what_if_line
 from .views import (
     COLOR_MAP,
@@ -310,13 +314,15 @@ class Callbacks:
     def save_preset_api(self, name: str, description: str, settings: str, overwrite: bool = False) -> str:
         """Save settings (a JSON object of knobs) as a user preset, for scripts."""
         try:
-            values = json.loads(settings or "{}")
+            values = load_json(settings or "{}")  # bounded depth: "[" * 100000 is one line, not a RecursionError
             if not isinstance(values, dict):
                 raise PresetError("settings: expected a JSON object of knob values")
             preset = Preset(name=name, description=description, settings=Settings(values, source="settings"))
             saved = self.bench.save_preset(preset, overwrite=bool(overwrite))
         except json.JSONDecodeError as error:
             raise gr.Error(f"settings: not valid JSON ({error.msg})", print_exception=False) from None
+        except JsonTooDeep as error:
+            raise self.error(PresetError(f"settings: {error}")) from None
         except USER_ERRORS as error:
             raise self.error(error) from None
         return f"saved preset {saved.name!r}"
@@ -401,7 +407,7 @@ class Labels:
 
 def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Blocks:
     calls, labels, shared = Callbacks(bench), Labels(), shared or bench.shared
-    with gr.Blocks(title="samplerlab", analytics_enabled=False) as demo:
+    with gr.Blocks(title="samplerlab", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         lang_state = gr.State(lang)
         with gr.Row():
             labels.add(gr.Markdown(_title(lang)), _title)
@@ -411,7 +417,8 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             run_inputs, run_outputs, columns, count, why = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
-            shown, source = _presets_panel(calls, labels, lang, columns, lang_state)
+            writable = not shared or bench.writes == "presets"
+            shown, source = _presets_panel(calls, labels, lang, columns, lang_state, writable)
         labels.add(presets_tab, "presets")
         with gr.Tab(t("experiments", lang)) as experiments_tab:
             experiments_panel(bench, lang, shared, labels, lang_state)
@@ -761,8 +768,9 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
 
 
 def _presets_panel(
-    calls: Callbacks, labels: Labels, lang: str, columns: list[dict], lang_state: gr.State
+    calls: Callbacks, labels: Labels, lang: str, columns: list[dict], lang_state: gr.State, writable: bool = True
 ) -> tuple[gr.Dropdown, gr.Dropdown]:
+    """``writable`` False (shared, --share-writes off): no preset upload is offered, since none would be kept."""
     from ..presets.formats import EXPORT_FORMATS
 
     status = gr.Markdown(elem_id="preset-status")
@@ -778,7 +786,11 @@ def _presets_panel(
             save = labels.add(gr.Button(t("save", lang), elem_id="save-preset"), "save")
             upload = labels.add(
                 gr.File(
-                    label=t("upload", lang), file_types=[".yaml", ".yml"], type="filepath", elem_id="upload-preset"
+                    label=t("upload", lang),
+                    file_types=[".yaml", ".yml"],
+                    type="filepath",
+                    elem_id="upload-preset",
+                    visible=writable,
                 ),
                 "upload",
             )
@@ -832,10 +844,17 @@ def serve(
     auth: list[tuple[str, str]] | None = None,
     block: bool = True,
     say=print,
+    upload_budget: int = UPLOAD_BUDGET,
 ) -> tuple[gr.Blocks, str, str | None]:
     """Launch the app; a share link that cannot be made is reported and the app keeps serving locally."""
     demo = build_app(bench, lang, shared=share)
     demo.queue(default_concurrency_limit=1, max_size=64)
+    throttle = LoginThrottle()  # one for both launches below: failures before a retry still count
+
+    def guarded() -> dict:  # a new dict per launch: Gradio adds its own keys to it
+        uploads = lambda: demo.upload_file_set  # noqa: E731
+        return {"middleware": [Middleware(RequestGuard, throttle=throttle, uploads=uploads, budget=upload_budget)]}
+
     if share and not auth:
         say("!" * 72 + f"\n!! {t('share_warning', 'en')}\n!! Add --auth user:password to restrict it.\n" + "!" * 72)
     try:
@@ -847,9 +866,10 @@ def serve(
             theme=THEME,
             css=CSS,
             quiet=True,
-            max_file_size="1mb",
+            max_file_size=UPLOAD_FILE_BYTES,
             prevent_thread_lock=True,
             show_error=False,
+            app_kwargs=guarded(),
             footer_links=["api"],
         )
     except Exception as error:  # gradio raises various errors when the tunnel is unreachable
@@ -864,8 +884,9 @@ def serve(
             theme=THEME,
             css=CSS,
             quiet=True,
-            max_file_size="1mb",
+            max_file_size=UPLOAD_FILE_BYTES,
             prevent_thread_lock=True,
+            app_kwargs=guarded(),
             footer_links=["api"],
         )
     if share and not share_url:

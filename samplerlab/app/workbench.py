@@ -32,12 +32,12 @@ from ..events import (
 )
 from ..files.model_files import ModelError, check_path, resolve_model_path
 from ..files.safe_yaml import JsonTooDeep, load_json
-from ..presets.store import BUILTIN_DIR, Preset, PresetError, load_preset, save_preset, user_presets_dir
+from ..presets.store import BUILTIN_DIR, Preset, PresetError, load_preset, preset_yaml, save_preset, user_presets_dir
 from ..runs.comparisons import EXPERIMENTS_DIR, result_path
 from ..runs.experiments import Experiment, ExperimentError
 from ..schema.load_settings import LoadSettings
 from ..schema.params import Settings, SettingsError
-from .share import ShareLimits, ShareWrites, relative_message
+from .share import VISITOR_PRESET_BYTES, VISITOR_PRESETS, ShareLimits, ShareWrites, relative_message
 
 MAX_SESSIONS = 256  # remembered runs (for the token view) are dropped oldest first beyond this
 
@@ -112,6 +112,7 @@ class Workbench:
     _results: OrderedDict = field(default_factory=OrderedDict)
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
     _load_lock: threading.Lock = field(default_factory=threading.Lock)
+    _write_lock: threading.Lock = field(default_factory=threading.Lock)
     turns: Turns = field(default_factory=Turns)  # the page's runs and loads, one at a time (Turns)
     _downloads: Path | None = None
 
@@ -173,6 +174,7 @@ class Workbench:
         if self.models_dir is None:
             raise WorkbenchError("loading models from paths is off while the app is shared (see --models-dir)")
         root = self.models_dir.resolve()
+        check_path(root / path, shown=path)  # the visitor's path may fit while the folder plus it does not
         candidate = (root / path).resolve()
         if root not in candidate.parents or candidate.suffix != ".gguf":
             raise WorkbenchError(f"{path!r}: only .gguf files under --models-dir can be loaded")
@@ -328,7 +330,31 @@ class Workbench:
             raise WorkbenchError("saving presets is off while the app is shared")
         if self.shared and overwrite:
             raise WorkbenchError("overwriting presets is off while the app is shared; save under a new name")
-        return save_preset(preset, self.presets_dir, overwrite=overwrite)
+        if not self.shared:
+            return save_preset(preset, self.presets_dir, overwrite=overwrite)
+        with self._write_lock:  # two visitors' saves cannot both take the last place
+            self._check_room(preset)
+            return save_preset(preset, self.presets_dir)
+
+    def _check_room(self, preset: Preset) -> None:
+        """Shared: the presets folder holds at most VISITOR_PRESETS files of VISITOR_PRESET_BYTES together,
+        so that visitors cannot make every listing (each page load, choice and run) slow, or fill the disk."""
+        directory = user_presets_dir(self.presets_dir)
+        try:
+            sizes = [p.stat().st_size for p in directory.glob("*.y*ml") if p.is_file()] if directory.is_dir() else []
+        except OSError:
+            sizes = []  # save_preset reports an unreadable folder itself
+        if len(sizes) >= VISITOR_PRESETS:
+            raise WorkbenchError(
+                f"this shared app already holds {len(sizes)} presets, the most it takes; ask its host to remove some"
+            )
+        size = len(preset_yaml(preset).encode("utf-8", "surrogatepass"))
+        if sum(sizes) + size > VISITOR_PRESET_BYTES:
+            raise WorkbenchError(
+                f"this shared app's presets would take {(sum(sizes) + size) / 1024:.0f} KiB with this one "
+                f"({size / 1024:.0f} KiB), above the {VISITOR_PRESET_BYTES // 1024} KiB it takes; "
+                "ask its host to remove some, or save a smaller preset"
+            )
 
     def experiment_run(
         self, experiment: Experiment, max_tokens: int | None, notes: list[str]

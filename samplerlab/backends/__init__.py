@@ -58,6 +58,7 @@ class BackendInfo:
 
 class Backend(Protocol):
     info: BackendInfo
+    lock: threading.Lock  # held for one generation; not reentrant
 
     def generate(
         self,
@@ -71,6 +72,10 @@ class Backend(Protocol):
         """Why this backend cannot run these settings (one line), or None."""
 
     def close(self) -> None: ...
+
+    def __enter__(self) -> Backend: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 def chat_mode_for(backend: Backend) -> Mode:
@@ -127,7 +132,8 @@ def open_backend(
 
         backends = [ServerBackend(url, api_key) for url in dict.fromkeys(servers)]
         return backends[0] if len(backends) == 1 else ServerPool(backends)
-    from ..llama.models import Model, resolve_model_path
+    from ..files.model_files import resolve_model_path
+    from ..llama.models import Model
     from .local import LocalBackend
 
     return LocalBackend(Model(resolve_model_path(model, hf_repo, hf_file), load))

@@ -114,7 +114,7 @@ class _Spread:
                 return
 
     def _take(self, count: int) -> list[int]:
-        batch = []
+        batch: list[int] = []
         while len(batch) < count:
             try:
                 batch.append(self.todo.get_nowait())

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..events import DEFAULT_POLICY, ROLES, ChatError, Message
 
@@ -197,7 +197,7 @@ def _lines(text: str) -> Iterator[str]:
     return iter(io.StringIO(text, newline="\n"))
 
 
-def _is_st_header(value: Any) -> bool:
+def _is_st_header(value: Any) -> TypeGuard[dict[str, Any]]:
     """SillyTavern's first line (script.js saveChat): user_name, character_name, create_date, chat_metadata."""
     return isinstance(value, dict) and "user_name" in value and "character_name" in value and "mes" not in value
 

@@ -20,6 +20,7 @@ from ..events import (
     ChatError,
     Column,
     ColumnDone,
+    ColumnResult,
     GenerationError,
     Queued,
     Request,
@@ -396,7 +397,7 @@ def _typed_column(spec: str, shared: dict) -> Column:
 def _stream(backend: Backend, request: Request, columns: list[Column], width: int | None) -> RunResult:
     """Runs the columns; on a terminal the side-by-side table grows as the tokens arrive."""
     info: dict = {}
-    finished: dict[int, object] = {}
+    finished: dict[int, ColumnResult] = {}
     live = LiveTable([c.label for c in columns], sys.stdout, width) if sys.stdout.isatty() else None
     for event in backend.generate(request, columns, info=info):
         if isinstance(event, TokenEvent) and live is not None:
@@ -625,6 +626,8 @@ def _preset_lines(presets: Sequence[Preset]) -> list[str]:
 
 def shown_path(path: Path | None) -> str:
     """Relative to the working directory when inside it: shorter, and what the user typed."""
+    if path is None:  # every saved preset has its path
+        return "?"
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:

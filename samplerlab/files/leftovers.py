@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 STALE_SECONDS = 10 * 60  # a write takes seconds; its file's mtime moves with every write
-# presets._create_beside: .<stem>.yaml.<8 hex>.tmp; results.write_new: .<name>.<12 hex>.tmp
+# files.atomic.create_beside (presets): .<stem>.yaml.<8 hex>.tmp; results.write_new: .<name>.<12 hex>.tmp
 PRESET_TEMP = re.compile(r"\.[^/\\]+\.yaml\.[0-9a-f]{8}\.tmp")
 RESULT_TEMP = re.compile(r"\.[^/\\]+\.[0-9a-f]{12}\.tmp")
 

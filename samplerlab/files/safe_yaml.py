@@ -124,7 +124,7 @@ class Refused(yaml.composer.ComposerError):
     with the same code as a syntax error; ``isinstance(error, Refused)`` tells the two apart.
     """
 
-    def __init__(self, problem: str, mark: yaml.Mark | None) -> None:
+    def __init__(self, problem: str, mark: Any) -> None:  # yaml.error.Mark, or the C parser's own Mark
         super().__init__(None, None, problem, mark)
 
 

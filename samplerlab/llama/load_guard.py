@@ -19,6 +19,8 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -77,7 +79,12 @@ def _run_child(path: Path, load: LoadSettings) -> tuple[str | None, str]:
     """Run the trial; the name of the signal that killed it (or 'timeout'), and its stderr's tail."""
     command = [sys.executable, "-m", "samplerlab.llama.trial_child", str(path), json.dumps(dict(load))]
     process = subprocess.Popen(
-        command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=die_with_parent,
+        env={**os.environ, "GGML_NO_BACKTRACE": "1"},  # ggml's abort would attach gdb: seconds, pages of noise
     )
     try:
         _, stderr = process.communicate(timeout=TRIAL_TIMEOUT)
@@ -93,7 +100,13 @@ def _run_child(path: Path, load: LoadSettings) -> tuple[str | None, str]:
 def _tail(stderr: bytes) -> str:
     lines = [line.strip() for line in stderr[-TAIL_BYTES:].decode("utf-8", "replace").splitlines() if line.strip()]
     asserts = [line for line in lines if "GGML_ASSERT" in line or "error" in line.lower()]
-    return (asserts or lines or [""])[-1][:300]
+    return _source_name(asserts or lines or [""])[-1][:300]
+
+
+def _source_name(lines: list[str]) -> list[str]:
+    """'/tmp/pip-install-x/vendor/llama.cpp/src/llama-model.cpp:1328: ...' as 'llama-model.cpp:1328: ...':
+    the build machine's folders say nothing to a reader (nor should a shared app show them)."""
+    return [re.sub(r"\S*/([^/\s]+\.(?:c|cpp|h):\d+:)", r"\1", line) for line in lines]
 
 
 def _libc_prctl() -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import llama_cpp
 
@@ -235,6 +235,7 @@ class Model:
     def chat_prompt(self, messages: Sequence[dict[str, Any]]) -> str:
         """The conversation rendered with the model's own chat template, ready for the reply."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from llama_cpp.llama_types import ChatCompletionRequestMessage
 
         template = self.chat_template()
         if template is None:
@@ -246,7 +247,8 @@ class Model:
             bos_token=special(llama_cpp.llama_vocab_bos(self.vocab)),
         )
         try:
-            return formatter(messages=list(messages)).prompt
+            # role/content dicts (conversation.request_messages): the shape of its message types
+            return formatter(messages=cast(list[ChatCompletionRequestMessage], list(messages))).prompt
         except Exception as error:  # jinja errors are varied; report the first line
             raise ModelError(f"{self.info.file_name}: its chat template failed: {str(error).splitlines()[0]}") from None
 

@@ -14,7 +14,7 @@ import ctypes
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import llama_cpp
 import numpy as np
@@ -47,7 +47,7 @@ class Candidates:
     def load(self, logits: np.ndarray) -> None:
         np.copyto(self._bytes, self._template_bytes)
         self.buffer["logit"] = logits
-        self.array.data = self._data
+        self.array.data = self._data  # type: ignore[assignment]  # the stub types the field as an Array; it is a pointer
         self.array.size = len(self.buffer)
         self.array.selected = -1
         self.array.sorted = False
@@ -68,7 +68,8 @@ class Candidates:
 
     def start(self) -> int:
         """Where the survivors begin: samplers may shrink the array from the front (XTC moves ``data``)."""
-        return (ctypes.cast(self.array.data, ctypes.c_void_p).value - self._base) // TOKEN_DATA.itemsize
+        address = cast(int, ctypes.cast(self.array.data, ctypes.c_void_p).value)  # into self.buffer: never NULL
+        return (address - self._base) // TOKEN_DATA.itemsize
 
     def view(self) -> np.ndarray:
         """The surviving candidates (unordered) with their logits and, after a selector, probabilities."""
@@ -123,7 +124,7 @@ class NativeStage:
     def close(self) -> None:
         if self._pointer:
             llama_cpp.llama_sampler_free(self._pointer)
-            self._pointer = None
+            self._pointer = None  # type: ignore[assignment]  # ctypes passes None as NULL; the stub has no Optional
 
 
 class TailFreeStage:
@@ -198,12 +199,12 @@ class SamplerChain:
             stage.apply(candidates)
         return candidates.selected_token
 
-    def sample_traced(self, candidates: Candidates, watch: Sequence[int]) -> tuple[int, dict[int, str]]:
+    def sample_traced(self, candidates: Candidates, watch: Sequence[int] | np.ndarray) -> tuple[int, dict[int, str]]:
         """The chosen token, and for each watched token that did not survive, the stage that cut it."""
         cut = self.apply_traced(candidates, watch)
         return candidates.selected_token, cut
 
-    def apply_traced(self, candidates: Candidates, watch: Sequence[int]) -> dict[int, str]:
+    def apply_traced(self, candidates: Candidates, watch: Sequence[int] | np.ndarray) -> dict[int, str]:
         """Apply every stage; for each watched token that did not survive, the stage that cut it.
 
         This is what turns "top-p 0.95" into "top_p cut 'shadows'". Looking costs a pass over the

@@ -76,7 +76,8 @@ ADAPTIVE_P = STAGE_BY_NAME["adaptive_p"].letter  # llama.cpp runs adaptive-p onl
 
 # -- key tables (samplerlab knob -> the tool's key) ------------------------------------------
 
-LLAMA_CLI_FLAGS = {k.name: k.llama_cli for k in KNOBS if k.llama_cli}
+# a sampling knob has one flag (only load knobs set several)
+LLAMA_CLI_FLAGS = {k.name: k.llama_cli for k in KNOBS if isinstance(k.llama_cli, str) and k.llama_cli}
 LLAMA_SERVER_KEYS = {k.name: k.llama_server for k in KNOBS if k.llama_server}
 OPENAI_KEYS = {**LLAMA_SERVER_KEYS, **spelled("openai")}
 OLLAMA_KEYS = spelled("ollama")

@@ -217,7 +217,7 @@ def _unmapped(data: Mapping[str, Any], consumed: set[str], neutral: Mapping[str,
 
 
 def _neutral(value: Any, neutral: Any) -> bool:
-    empty = (None, "", [], {})
+    empty: tuple[Any, ...] = (None, "", [], {})
     return (value == neutral and type(value) is not bool) or value is neutral or (value in empty and neutral in empty)
 
 

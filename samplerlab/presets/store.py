@@ -15,22 +15,20 @@ file name is derived from the name, and writes are atomic.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import secrets
-import stat
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from .. import __version__
 from ..files import safe_yaml
+from ..files.atomic import atomic_write
 from ..files.leftovers import PRESET_TEMP, remove_leftovers
+from ..files.stat_cache import StatCache
 from ..schema.params import KNOB_BY_NAME, KNOB_NAMES, Settings, SettingsError, order_names, suggest
 
 SCHEMA_VERSION = 1
@@ -91,6 +89,12 @@ def check_name(name: Any) -> str:
     control = next((ch for ch in name if unicodedata.category(ch) == "Cc"), None)
     if control is not None:
         raise PresetError(f"the preset name {name!r} contains a control character (U+{ord(control):04X})")
+    invisible = next((ch for ch in name if unicodedata.category(ch) == "Cf"), None)
+    if invisible is not None:  # zero-width spaces, joiners, bidi overrides: 'greedy\u200b' looks like 'greedy'
+        raise PresetError(
+            f"the preset name {name!r} contains an invisible formatting character (U+{ord(invisible):04X}); "
+            "type the name without it"
+        )
     if "/" in name or "\\" in name or not name.strip("."):
         raise PresetError(f"the preset name {name!r} looks like a path; use a plain name without / or \\")
     stem = file_stem(name)
@@ -121,6 +125,11 @@ def file_stem(name: str) -> str:
 
 def same_name(first: str, second: str) -> bool:
     return unicodedata.normalize("NFC", first).casefold() == unicodedata.normalize("NFC", second).casefold()
+
+
+def looks_like(first: str, second: str) -> bool:
+    """Names a reader cannot tell apart: equal after NFKC and case folding ('ｇｒｅｅｄｙ' and 'greedy')."""
+    return unicodedata.normalize("NFKC", first).casefold() == unicodedata.normalize("NFKC", second).casefold()
 
 
 # -- reading -------------------------------------------------------------------
@@ -307,54 +316,8 @@ def _yaml_value(name: str, value: Any) -> Any:
     return value
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write beside the target, fsync, then os.replace: a crash or full disk never leaves half a file.
-
-    The file gets the mode a plain write would give it (the existing file's, else 0644 less the umask),
-    not a private temporary file's 0600, so replacing a shared preset does not lock others out.
-    """
-    descriptor, temp_name = _create_beside(path)
-    try:
-        try:
-            if path.exists() and hasattr(os, "fchmod"):
-                os.fchmod(descriptor, stat.S_IMODE(path.stat().st_mode))
-            view = memoryview(text.encode("utf-8"))
-            while view:
-                view = view[os.write(descriptor, view) :]
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _create_beside(path: Path) -> tuple[int, Path]:
-    """A new hidden file next to ``path``, created 0644 so the kernel applies the umask (mkstemp uses 0600)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            return os.open(temp, flags, 0o644), temp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(path.parent))
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself survive a crash; platforms that cannot open or sync a directory skip it."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
 # -- the store -------------------------------------------------------------------
+_READ = StatCache(keep=(PresetError,))  # every listing reads each file once per change, not once per request
 
 
 def user_presets_dir(user_dir: Path | str | None = None) -> Path:
@@ -384,7 +347,7 @@ def _scan_dir(directory: Path, builtin: bool) -> tuple[list[Preset], dict[Path, 
         return presets, broken
     for path in files:
         try:
-            presets.append(read_preset_file(path, builtin=builtin))
+            presets.append(_READ.get(path, lambda p: read_preset_file(p, builtin=builtin), variant=builtin))
         except PresetError as error:
             broken[path] = error
     return presets, broken
@@ -398,12 +361,14 @@ def _scan(user_dir: Path | str | None) -> tuple[list[Preset], list[Preset], dict
     broken.update(user_broken)
     users: list[Preset] = []
     for preset in found:
-        clash = next((other for other in (*builtins, *users) if same_name(other.name, preset.name)), None)
+        clash = next((other for other in builtins if looks_like(other.name, preset.name)), None) or next(
+            (other for other in users if same_name(other.name, preset.name)), None
+        )
         if clash is None:
             users.append(preset)
         else:
             owner = "a built-in preset" if clash.builtin else f"{clash.path}"
-            broken[preset.path] = PresetError(
+            broken[cast(Path, preset.path)] = PresetError(  # read from a file: it has its path
                 f"{preset.path}: the name {preset.name!r} is already used by {owner}; rename this one"
             )
     return builtins, users, broken
@@ -464,21 +429,31 @@ def _save(preset: Preset, directory: Path, overwrite: bool, replacing: Path | No
     """Save into ``directory``; the file at ``replacing`` (a preset being renamed) may be reused."""
     name = check_name(preset.name)
     builtins, users, broken = _scan(directory)
-    if any(same_name(other.name, name) for other in builtins):
+    builtin = next((other for other in builtins if looks_like(other.name, name)), None)
+    if builtin is not None and same_name(builtin.name, name):
         raise PresetError(f"{name!r} is the name of a built-in preset; save yours under another name")
+    if builtin is not None:
+        raise PresetError(
+            f"{name!r} looks the same as the built-in preset {builtin.name!r}; save yours under another name"
+        )
     existing = next((other for other in users if same_name(other.name, name)), None)
     if existing is not None and not overwrite and existing.path != replacing:
         raise PresetError(
             f"a preset named {existing.name!r} already exists in {directory}; choose overwrite to replace it"
         )
-    target = existing.path if existing is not None else directory / f"{file_stem(name)}.yaml"
+    # a user preset is read from a file, so it has its path
+    target = cast(Path, existing.path) if existing is not None else directory / f"{file_stem(name)}.yaml"
     _check_target_free(target, name, (users, broken), overwrite, replacing)
     saved = replace(preset, name=name, builtin=False, path=target)
     text = _readable_size(preset_yaml(saved), name)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         remove_leftovers(directory, PRESET_TEMP)  # of writes killed before their rename
-        _atomic_write(target, text)
+        atomic_write(target, text, exclusive=existing is None and not overwrite and target != replacing)
+    except FileExistsError:  # another save of the same name won the race since the scan above
+        raise PresetError(
+            f"a preset named {name!r} already exists in {directory}; choose overwrite to replace it"
+        ) from None
     except OSError as error:
         raise PresetError(f"could not save preset {name!r} to {target}: {error.strerror or error}") from None
     return saved

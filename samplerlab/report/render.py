@@ -44,7 +44,7 @@ def pad(text: str, width: int) -> str:
 
 
 def footer(column: ColumnResult) -> list[str]:
-    reason = column.finish_reason or "?"
+    reason: str = column.finish_reason or "?"
     if column.stopped_by is not None:
         reason += f" {column.stopped_by!r}"
     mean = sum(t.prob for t in column.tokens) / len(column.tokens) if column.tokens else 0.0

@@ -124,7 +124,11 @@ def _server_benchmark(backend: Backend, columns: int, tokens: int, repeat: int) 
 
 def _server_end_tokens(backend: Backend) -> list[int]:
     """The server's end-of-generation tokens, banned so every column runs to the same length."""
-    eos = backend.props.get("eos_token") if hasattr(backend, "props") else None
+    from ..backends.server import ServerBackend
+
+    if not isinstance(backend, ServerBackend):  # a pool has no one server's props: none banned
+        return []
+    eos = backend.props.get("eos_token")
     ids = backend.tokenize(eos, add_special=False) if isinstance(eos, str) and eos else []
     return ids[:1]
 

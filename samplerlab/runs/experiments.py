@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -329,7 +329,10 @@ def _text(doc: _Document, path: Path_, value: Any, empty: bool = False) -> str:
     return value
 
 
-def _values(doc: _Document, path: Path_, value: Any, kind: type[KnobValues] = Settings) -> KnobValues:
+_Values = TypeVar("_Values", bound=KnobValues)
+
+
+def _values(doc: _Document, path: Path_, value: Any, kind: type[_Values]) -> _Values:
     """Knob values validated by the schema one key at a time, so a message points at the key's line."""
     _expect(doc, path, value, dict, "a mapping of setting names to values")
     try:
@@ -478,9 +481,9 @@ def _column(
     if sweep is not None and "label" in item:
         raise doc.fail(path + ("label",), "sweep columns are labelled by their values; remove the label")
     given = {} if item.get("settings") is None else item["settings"]
-    _values(doc, path + ("settings",), given)
+    _values(doc, path + ("settings",), given, Settings)
     inline = {key: value for key, value in item.items() if key not in COLUMN_KEYS}
-    _values(doc, path, inline)
+    _values(doc, path, inline, Settings)
     for name in sorted(set(inline) & set(given)):
         raise doc.fail(path + (name,), "set both here and under settings; keep one")
     overrides = {**given, **inline, **(sweep or {})}
@@ -496,7 +499,7 @@ def _column(
             if sweep
             else (" + ".join(filter(None, [preset, sweep_label(overrides)])) or f"column {index + 1}")
         )
-    settings = _values(doc, path, {**base, **run_level, **overrides})
+    settings = _values(doc, path, {**base, **run_level, **overrides}, Settings)
     return PlannedColumn(_text(doc, path + ("label",), label), settings, SEED in overrides, sweep)
 
 

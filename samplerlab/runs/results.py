@@ -143,13 +143,14 @@ def seed_summaries(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
 class _Dumper(yaml.SafeDumper):
     """Block style for structure; one line for small leaf collections (token alternatives); poems as | blocks."""
 
-    def represent_dict(self, data: Mapping) -> yaml.Node:
+    def represent_dict(self, data: Mapping) -> yaml.MappingNode:  # type: ignore[override]  # registered for dict only
         return self.represent_mapping("tag:yaml.org,2002:map", data, flow_style=_inline(data))
 
-    def represent_list(self, data: list) -> yaml.Node:
+    def represent_list(self, data: list) -> yaml.SequenceNode:  # type: ignore[override]  # registered for list only
         return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=_inline(data))
 
-    def represent_str(self, data: str) -> yaml.Node:
+    def represent_str(self, data: str) -> yaml.ScalarNode:
+        style: str | None
         if YAML_BREAKS.intersection(data):
             style = '"'  # escaped, so they survive the round trip
         else:
@@ -209,7 +210,8 @@ def load_result(path: str | Path) -> dict[str, Any]:
     except safe_yaml.Refused as error:
         raise ResultError(f"{path}:{safe_yaml.line_of(error)}: {error.problem}") from None
     except yaml.YAMLError as error:
-        problem = f": {error.problem}" if getattr(error, "problem", None) else ""
+        detail = getattr(error, "problem", None)  # a MarkedYAMLError's; a bare YAMLError has none
+        problem = f": {detail}" if detail else ""
         raise ResultError(f"{path}:{safe_yaml.line_of(error) or '?'}: not valid YAML{problem}") from None
     except safe_yaml.ReadError as error:
         raise ResultError(str(error)) from None

@@ -193,7 +193,9 @@ def recorded_request(document: Mapping[str, Any], prompt: str) -> Request:
 
 def _rendered_difference(document: Mapping[str, Any], prompt_index: int, info: Mapping[str, Any]) -> str | None:
     """Where the prompt as sent departs from the recorded one (another chat template, another policy outcome)."""
-    recorded = next((r for r in document.get("rendered") or () if r.get("prompt_index") == prompt_index), {})
+    recorded: Mapping[str, Any] = next(
+        (r for r in document.get("rendered") or () if r.get("prompt_index") == prompt_index), {}
+    )
     for key in ("prompt_text", "context"):
         if key in recorded and recorded[key] != info.get(key):
             return f"prompt {prompt_index}: the {key.replace('_', ' ')} sent differs from the recorded one"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -119,6 +119,7 @@ class Knob:
     def slider_range(self) -> tuple[float, float]:
         low = self.ui_min if self.ui_min is not None else self.minimum
         high = self.ui_max if self.ui_max is not None else self.maximum
+        assert low is not None and high is not None, f"{self.name}: a slider needs bounds"
         return float(low), float(high)
 
 
@@ -741,7 +742,7 @@ def stage_stopper(stage: str, values: Mapping[str, Any]) -> Knob | None:
     )
 
 
-def suggest(name: str, known: Iterator[str] | tuple[str, ...]) -> str:
+def suggest(name: str, known: Iterable[str]) -> str:
     """' (did you mean X?)' for the nearest known name, or '' when nothing is close."""
     close = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

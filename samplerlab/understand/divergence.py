@@ -66,7 +66,7 @@ class Divergence:
     labels: tuple[str, str]
     index: int | None
     shared_text: str
-    drawn: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)
+    drawn: tuple[Record | None, Record | None] = (None, None)
     rows: tuple[Row, ...] = ()
     verdict: str = ""
     knobs: tuple[KnobAction, ...] = field(default_factory=tuple)
@@ -96,7 +96,10 @@ def explain(a: Record, b: Record) -> Divergence:
             verdict=f"{labels[0]!r} and {labels[1]!r} never part: they wrote the same {len(a['tokens'])} tokens",
         )
     shared = "".join(t["text"] for t in a["tokens"][:index])
-    steps = tuple(r["tokens"][index] if index < len(r["tokens"]) else None for r in (a, b))
+    steps: tuple[Record | None, Record | None] = (
+        a["tokens"][index] if index < len(a["tokens"]) else None,
+        b["tokens"][index] if index < len(b["tokens"]) else None,
+    )
     rows = _rows(steps)
     return Divergence(
         labels,
@@ -147,14 +150,15 @@ def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: S
         if steps[me] is None:
             reason = records[me].get("finish_reason")
             return f"{labels[me]!r} had already ended ({reason}) where {labels[other]!r} went on"
-    drew = [f"{labels[i]!r} drew {steps[i]['text']!r} (p {steps[i]['p']:.3f} after its chain)" for i in (0, 1)]
+    drawn = [step for step in steps if step is not None]
+    drew = [f"{labels[i]!r} drew {drawn[i]['text']!r} (p {drawn[i]['p']:.3f} after its chain)" for i in (0, 1)]
     cuts = []
     for me, other in ((0, 1), (1, 0)):
-        fate = _fate(steps[me], steps[other]["id"])
+        fate = _fate(drawn[me], drawn[other]["id"])
         if fate.cut_by:
-            cuts.append(f"{fate.cut_by} in {labels[me]!r} cut {steps[other]['text']!r}")
+            cuts.append(f"{fate.cut_by} in {labels[me]!r} cut {drawn[other]['text']!r}")
         elif fate.prob is None:
-            cuts.append(f"{steps[other]['text']!r} is not among the recorded candidates of {labels[me]!r}")
+            cuts.append(f"{drawn[other]['text']!r} is not among the recorded candidates of {labels[me]!r}")
     ending = "; ".join(cuts) if cuts else _dice(records)
     return f"{drew[0]}; {drew[1]}; {ending}"
 
@@ -199,9 +203,10 @@ def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAc
 
 
 def _kept_differently(steps: Sequence[Record | None]) -> bool:
-    if any(step is None for step in steps):
+    present = [step for step in steps if step is not None]
+    if len(present) < len(steps):
         return False
-    after = [{c["id"]: c["p"] for c in step.get("after", ()) if "id" in c} for step in steps]
+    after = [{c["id"]: c["p"] for c in step.get("after", ()) if "id" in c} for step in present]
     shared = set(after[0]) & set(after[1])
     return any(abs(after[0][t] - after[1][t]) > 1e-4 * max(after[0][t], after[1][t]) for t in shared)
 

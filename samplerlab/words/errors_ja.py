@@ -45,6 +45,25 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"生成の途中でサーバーが接続を閉じました（停止かクラッシュ？）",
     ),
     (
+        r"this was samplerlab's first probe of it: if llama-server crashed there, start it with --no-repack "
+        r"\(with repack on llama\.cpp crashes on AMX CPUs, llama\.cpp#20824\) and read its log",
+        r"これは samplerlab による最初の確認でした。そこで llama-server がクラッシュしたなら、--no-repack を付けて"
+        r"起動し直し、そのログを確認してください（repack が有効だと AMX の CPU で llama.cpp がクラッシュします。llama.cpp#20824）",
+    ),
+    (
+        r"llama\.cpp crashed \((?P<s>\w+)\) loading (?P<f>\S+) with repack on this CPU \((?P<c>[^)]*)\)(?P<t>.*); "
+        r"load with repack off",
+        r"この CPU（\g<c>）で repack を有効にして \g<f> を読み込むと llama.cpp がクラッシュしました（\g<s>）\g<t>。"
+        r"repack を無効にして読み込んでください",
+    ),
+    (
+        r"llama\.cpp crashed \((?P<s>\w+)\) loading it with (?P<w>.+?) on this CPU \((?P<c>[^)]*)\)(?P<t>.*); "
+        r"the file may be damaged or made for another llama\.cpp; nothing was loaded",
+        r"\g<w> で読み込むと、この CPU（\g<c>）で llama.cpp がクラッシュしました（\g<s>）\g<t>。ファイルが壊れているか、"
+        r"別の llama.cpp 向けの可能性があります。何も読み込んでいません",
+    ),
+    (r"the default load settings で読み込むと", r"既定の読み込み設定で読み込むと"),
+    (
         r"the prompt is (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; shorten the prompt or raise n_ctx",
         r"プロンプトが \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。プロンプトを短くするか n_ctx を上げてください",
     ),
@@ -80,6 +99,15 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (r"no column labelled (?P<n>'[^']*'); the columns are: (?P<k>.+)", r"\g<n> という列はありません。列: \g<k>"),
     (r"cannot read it \((?P<r>[^)]*)\)", r"読めません（\g<r>）"),
     (r"no such file", r"そのようなファイルはありません"),
+    (
+        r"(?P<k>\S+) is (?P<v>.+?); llama\.cpp would abort on it \(expected (?P<e>.+)\)$",
+        r"\g<k> が \g<v> です。llama.cpp はこの値で異常終了します（期待される値: \g<e>）",
+    ),
+    (r"not a usable model path \(it contains a NUL byte\)", r"モデルのパスとして使えません（NUL バイトを含みます）"),
+    (
+        r"not a usable model path \(too long: a file name holds at most (?P<n>\d+) bytes and a path (?P<p>\d+)\)",
+        r"モデルのパスとして使えません（長すぎます。ファイル名は \g<n> バイト、パスは \g<p> バイトまでです）",
+    ),
     (r"not valid YAML(?P<rest>.*)", r"YAML として読めません\g<rest>"),
     (r"not valid JSON(?P<rest>.*)", r"JSON として読めません\g<rest>"),
     (
@@ -103,6 +131,25 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     (
         r"(?P<n>'[^']*') is the name of a built-in preset; save yours under another name",
         r"\g<n> は組み込みプリセットの名前です。別の名前で保存してください",
+    ),
+    (
+        r"(?P<n>'[^']*') looks the same as the built-in preset (?P<b>'[^']*'); save yours under another name",
+        r"\g<n> は組み込みプリセット \g<b> と見分けがつきません。別の名前で保存してください",
+    ),
+    (
+        r"the preset name (?P<n>'.*') contains an invisible formatting character \((?P<c>U\+[0-9A-F]+)\); "
+        r"type the name without it",
+        r"プリセット名 \g<n> に目に見えない書式文字（\g<c>）が含まれています。その文字を除いて入力してください",
+    ),
+    (
+        r"this shared app already holds (?P<n>\d+) presets, the most it takes; ask its host to remove some",
+        r"この共有アプリにはすでにプリセットが \g<n> 個あり、これ以上保存できません。ホストに削除を頼んでください",
+    ),
+    (
+        r"this shared app's presets would take (?P<t>\d+) KiB with this one \((?P<s>\d+) KiB\), above the "
+        r"(?P<m>\d+) KiB it takes; ask its host to remove some, or save a smaller preset",
+        r"このプリセット（\g<s> KiB）を加えると共有アプリのプリセットが \g<t> KiB になり、上限の \g<m> KiB を超えます。"
+        r"ホストに削除を頼むか、小さなプリセットを保存してください",
     ),
     (
         r"you already have a run waiting or running; wait for it or press Stop",

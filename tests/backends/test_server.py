@@ -334,3 +334,45 @@ def test_a_single_server_that_dies_mid_run_ends_the_run_in_one_line(model_path: 
             if isinstance(event, TokenEvent) and event.index == 3:
                 doomed.stop()
     assert [e.result.finish_reason for e in events if isinstance(e, ColumnDone)] == ["cancelled", "cancelled"]
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie no one has reaped yet counts: it holds no memory and serves nothing)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status or "\nState:\tX" in status
+
+
+def test_a_test_process_killed_outright_takes_its_servers_with_it(model_path: Path) -> None:
+    """SIGKILL leaves no time for fixtures' teardown: the kernel ends the server (PR_SET_PDEATHSIG)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import os, signal, sys\n"
+        f"sys.path[:0] = [{str(root)!r}]\n"
+        "from pathlib import Path\n"
+        "from tests.conftest import PARITY_FLAGS, LlamaServer\n"
+        f"server = LlamaServer(Path({str(model_path)!r}), *PARITY_FLAGS)\n"
+        "print(server.process.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    test_process = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert test_process.returncode == -9, test_process.stderr
+    server_pid = int(test_process.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while not _gone(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(server_pid), f"llama-server {server_pid} outlived the test process that started it"

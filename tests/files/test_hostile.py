@@ -19,8 +19,9 @@ from click.testing import CliRunner
 from samplerlab.backends.local import LocalBackend
 from samplerlab.cli.main import main
 from samplerlab.files import safe_yaml
+from samplerlab.files.model_files import ModelError, resolve_model_path
 from samplerlab.llama.engine import Candidate, ColumnResult, GenerationError, TokenEvent, _new_context
-from samplerlab.llama.models import Model, ModelError, resolve_model_path
+from samplerlab.llama.models import Model
 from samplerlab.presets.formats import FormatError
 from samplerlab.presets.formats_import import detect_format, import_file, import_preset
 from samplerlab.presets.store import Preset, PresetError, parse_preset_text, read_preset_file, save_preset
@@ -449,8 +450,8 @@ def foreign_files(folder: Path) -> list[Path]:
 def test_a_killed_preset_write_leaves_a_file_the_next_save_removes(tmp_path):
     folder = tmp_path / "presets"
     leftover = kill_a_write(
-        folder, "samplerlab.presets.store", "replace", "target.save_preset(target.Preset('mine'), Path('presets'))"
-    )
+        folder, "samplerlab.presets.store", "link", "target.save_preset(target.Preset('mine'), Path('presets'))"
+    )  # a new preset is published by a hard link (an existing one by os.replace)
     assert re.fullmatch(r"\.mine\.yaml\.[0-9a-f]{8}\.tmp", leftover.name)
     others = foreign_files(folder)
     save_preset(Preset("other"), folder)

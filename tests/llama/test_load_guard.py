@@ -81,3 +81,17 @@ def test_the_app_keeps_its_model_and_serves_on_after_a_crashing_load(model, fres
     with pytest.raises(ModelError, match=r"repack=true: llama\.cpp crashed \(SIGSEGV\)"):
         bench.load_model("", "", "", {"repack": True})
     assert bench.backend.model is model and model.pointer
+
+
+def test_the_crash_line_reads_in_japanese_with_lang_ja(fresh_cache, monkeypatch):
+    monkeypatch.setenv(CRASH_SEAM, "SIGABRT")
+    result = CliRunner().invoke(
+        main, ["--lang", "ja", "compare", "hi", "--column", "temperature=0", "--max-tokens", "2"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        "Error: SmolLM2-135M-Instruct.Q4_1.gguf: 既定の読み込み設定で読み込むと、この CPU（"
+    )
+    assert "llama.cpp がクラッシュしました（SIGABRT）" in result.output and result.output.endswith(
+        "何も読み込んでいません\n"
+    )

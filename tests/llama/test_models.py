@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from samplerlab.files.model_files import EMBEDDED_DISTRIBUTION
-from samplerlab.llama.models import (
-    Model,
+from samplerlab.files.model_files import (
+    EMBEDDED_DISTRIBUTION,
     ModelError,
     embedded_model_path,
     hf_model_path,
-    quantization_name,
     resolve_model_path,
 )
+from samplerlab.llama.models import Model, quantization_name
 from samplerlab.words.i18n import model_summary
 
 
@@ -84,11 +83,12 @@ def test_quantization_name(file_type, description, name):
     assert quantization_name(file_type, description) == name
 
 
-TRUNCATED = [  # head size, llama.cpp's cause as the one-line error shows it
-    (2**20, "failed to read key-value pairs (the file is corrupted or incomplete)"),
+TRUNCATED = [  # head size, the one-line error: samplerlab's header check, then llama.cpp's own
+    (2**20, "the header is truncated or corrupt (tokenizer.ggml.merges runs past the end of the file)"),
     (
         50 * 2**20,
-        "tensor 'blk.17.ffn_gate.weight' data is not within the file bounds, model is corrupted or incomplete",
+        "llama.cpp could not load it: tensor 'blk.17.ffn_gate.weight' data is not within the file bounds, "
+        "model is corrupted or incomplete",
     ),
 ]
 
@@ -101,7 +101,7 @@ def test_a_truncated_model_says_why_and_the_loaded_one_keeps_working(tmp_path: P
             truncated.write_bytes(source.read(size))
         with pytest.raises(ModelError) as caught:
             Model(truncated)
-        assert str(caught.value) == f"{truncated}: llama.cpp could not load it: {cause}"
+        assert str(caught.value) == f"{truncated}: {cause}"
     assert model.tokenize("still here")
 
 
