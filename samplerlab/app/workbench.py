@@ -63,7 +63,10 @@ class Turns:
 
     POLL = 0.05  # seconds between looks at Stop while waiting
 
-    def __init__(self) -> None:
+    def __init__(self, most_waiting: int = 16) -> None:
+        # Each waiting run holds one of Gradio's worker threads (40 by default): beyond this many, a run
+        # is refused at once, so that waiting sessions cannot take every thread from other visitors.
+        self.most_waiting = most_waiting
         self._changed = threading.Condition()
         self._waiting: deque[object] = deque()
         self._busy = False
@@ -84,6 +87,10 @@ class Turns:
     def _wait(self, cancel: threading.Event) -> bool:
         ticket = object()
         with self._changed:
+            if len(self._waiting) >= self.most_waiting:
+                raise WorkbenchError(
+                    f"{len(self._waiting)} runs are already waiting for the model; try again in a while"
+                )
             self._waiting.append(ticket)
             while self._busy or self._waiting[0] is not ticket:
                 if cancel.is_set():

@@ -89,6 +89,10 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"1つあたり最大 \g<n> バイトまでです（\g<m> バイト: \g<v>）",
     ),
     (
+        r"(?P<n>\d+) runs are already waiting for the model; try again in a while",
+        r"すでに \g<n> 件の生成がモデルを待っています。しばらくしてからもう一度試してください",
+    ),
+    (
         r"the model was unloaded before this run started \(another was loaded\); run again",
         r"この生成が始まる前にモデルが外されました（別のモデルが読み込まれました）。もう一度実行してください",
     ),

@@ -157,3 +157,22 @@ def test_a_page_run_waiting_for_its_turn_is_not_timed_and_stop_ends_the_wait(mod
         assert not threads["stops"].is_alive() and outputs["stops"] == []  # it gave up its place unrun
     threads["waits"].join(timeout=300)
     assert outputs["waits"][-1][12]  # it ran once its turn came (a stats line for its column)
+
+
+def test_more_waiting_runs_than_the_turns_hold_are_refused_in_one_line(model):
+    """Each waiting run holds a Gradio worker thread: many sessions must not take them all."""
+    from samplerlab.app.workbench import Turns, WorkbenchError
+
+    turns, stop = Turns(most_waiting=2), threading.Event()
+    waiting = [threading.Thread(target=lambda: turns.take(stop).__enter__()) for _ in range(2)]
+    with turns.take(threading.Event()):
+        for thread in waiting:
+            thread.start()
+        while len(turns._waiting) < 2:
+            time.sleep(0.01)
+        with pytest.raises(WorkbenchError, match=r"^2 runs are already waiting for the model; try again in a while$"):
+            turns.take(threading.Event()).__enter__()
+        stop.set()  # the two waiting give up
+        for thread in waiting:
+            thread.join(timeout=10)
+    assert not turns._waiting
