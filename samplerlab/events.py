@@ -62,6 +62,11 @@ class GenerationError(RuntimeError):
     """A run that cannot start or go on (prompt too long, server gone ...); one line for a person."""
 
 
+class ModelClosed(GenerationError):
+    """The model a run took was closed (another was loaded) before the run could use it; nothing ran,
+    so the run may go to the model loaded now."""
+
+
 @dataclass(frozen=True)
 class Request:
     """What is generated from: the same for every column.

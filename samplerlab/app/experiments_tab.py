@@ -53,13 +53,6 @@ class ExperimentCallbacks:
             raise ExperimentError("while shared, experiments run on the embedded model only")
         return experiment
 
-    def expect(self, request: gr.Request) -> None:
-        """Run was clicked (the run may still wait for the model): from now on Stop applies to it."""
-        try:
-            self.bench.expect(request.session_hash)
-        except ERRORS as error:
-            raise gr.Error(self.bench.message(error), print_exception=False) from None
-
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
 
@@ -69,12 +62,16 @@ class ExperimentCallbacks:
         notes: list[str] = []
         runs = 0
         try:
-            with self.bench.cancellable(request.session_hash) as cancel:  # entered first: a refusal frees it too
+            # The session's one place, as every model event takes it; entered first, so a refusal frees it
+            # too. Then its turn among the page's runs (Workbench.turns): the time limit counts from there.
+            with self.bench.session_run(request.session_hash) as cancel:
                 experiment, options = self.bench.experiment_run(
                     self.experiment(name), int(max_tokens) if max_tokens else None, notes
                 )
                 runs = experiment.runs
-                with self.bench.deadline(cancel, notes):
+                with self.bench.turns.take(cancel) as ours, self.bench.deadline(cancel, notes):
+                    if not ours:
+                        raise ExperimentStopped(f"{experiment.source}: stopped before it started")
                     for item in stream_file(experiment, cancel, **options):
                         if not isinstance(item, Finished):
                             done.append(item)
@@ -155,14 +152,8 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_st
             source = gr.Code(calls.show(choice.value), language="yaml", interactive=False)
     report = gr.HTML(elem_id="experiment-report")
     choice.change(calls.show, choice, source, api_visibility="private")
-    run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
-        calls.run,
-        [choice, limit],
-        [status, report, result],
-        concurrency_id="model",
-        concurrency_limit=1,
-        api_name="run_experiment",
-    )
+    # Started at once: its first step refuses a session that already has a run (Workbench.session_run).
+    run.click(calls.run, [choice, limit], [status, report, result], concurrency_limit=None, api_name="run_experiment")
     stop.click(calls.stop, None, None, queue=False, api_visibility="private")
     save.click(calls.save, [name, lang_state], saved, api_visibility="private").then(
         lambda: gr.update(choices=calls.names()), None, choice, queue=False, api_visibility="private"

@@ -8,10 +8,13 @@ with ``--share-limits tokens=512,seconds=120``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal
+
+from ..schema.params import KNOB_BY_NAME
 
 ShareWrites = Literal["off", "presets"]
 # With --share-writes presets: how much visitors may store. A 64 KiB logit-bias preset takes about a
@@ -34,9 +37,11 @@ class ShareLimitsError(ValueError):
 class ShareLimits:
     """The bounds of one request in share mode (field metadata: what each bounds, for --help and the README)."""
 
-    tokens: int = 256  # most max_tokens per column; 0 ("until the context is full") is clamped to it
-    columns: int = 4  # most columns per comparison
-    seconds: float = 60.0  # a run still going after this long is stopped (columns end 'cancelled')
+    # metadata "most": the largest value a host may set. A run's timer cannot wait longer than a day
+    # (threading.Timer overflows near 2**33 s, and 'inf' crashed it, leaving no limit at all).
+    tokens: int = field(default=256, metadata={"most": int(KNOB_BY_NAME["max_tokens"].maximum)})
+    columns: int = field(default=4, metadata={"most": 8})  # what one request may name (Workbench.columns_from_json)
+    seconds: float = field(default=60.0, metadata={"most": 86_400})
 
     @classmethod
     def parse(cls, text: str) -> ShareLimits:
@@ -55,8 +60,9 @@ class ShareLimits:
             value = float(raw) if name == "seconds" else int(raw)
         except ValueError:
             raise ShareLimitsError(f"--share-limits: {name} expects a number, got {raw!r}") from None
-        if value <= 0:
-            raise ShareLimitsError(f"--share-limits: {name} must be above 0, got {raw!r}")
+        most = known[name].metadata["most"]
+        if not math.isfinite(value) or not 0 < value <= most:  # nan and inf compare False both ways
+            raise ShareLimitsError(f"--share-limits: {name} must be above 0 and at most {most:g}, got {raw!r}")
         return replace(self, **{name: value})
 
     def describe(self) -> str:

@@ -92,16 +92,18 @@ class Callbacks:
         """One line for the browser in its language, the server's folders by their short names when shared."""
         return gr.Error(localize(self.bench.message(error), lang), print_exception=False)
 
-    def expect(self, request: gr.Request) -> None:
-        try:
-            self.bench.expect(request.session_hash)
-        except USER_ERRORS as error:
-            raise self.error(error) from None
-
     def run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, prefix, count, *flat):
-        """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds."""
-        with self.bench.cancellable(request.session_hash):  # a refused run frees the session's place too
-            yield from self._run(request, lang, mode, system, prompt, chat, policy, prefix, count, *flat)
+        """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds.
+
+        Its own first step is the session's one place (``Workbench.session_run``): posting this event
+        directly, past the page's button, is refused the same way while the session has a run. Then it
+        waits for its turn (``Workbench.turns``), as it once waited in Gradio's queue; Stop ends the wait."""
+        try:
+            with self.bench.session_run(request.session_hash) as cancel, self.bench.turns.take(cancel) as ours:
+                if ours:
+                    yield from self._run(request, lang, mode, system, prompt, chat, policy, prefix, count, *flat)
+        except USER_ERRORS as error:
+            raise self.error(error, lang) from None
 
     def _run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, prefix, count, *flat):
         count = int(count)
@@ -217,6 +219,7 @@ class Callbacks:
 
     def load_model(
         self,
+        request: gr.Request,
         lang: str,
         path: str,
         hf_repo: str,
@@ -224,10 +227,14 @@ class Callbacks:
         *load_values: Any,
         progress: gr.Progress = gr.Progress(track_tqdm=True),
     ) -> str:
-        """Load another model (a Hugging Face download shows its progress); the old one stays on failure."""
+        """Load another model (a Hugging Face download shows its progress); the old one stays on failure.
+        A load uses the model as a run does (it runs a check and waits for the old model's runs), so it
+        takes the session's one place too."""
         values = {k.name: from_widget(k, v) for k, v in zip(LOAD_KNOBS, load_values)}
         try:
-            self.bench.load_model(path.strip(), hf_repo.strip(), hf_file.strip(), values)
+            with self.bench.session_run(request.session_hash) as cancel, self.bench.turns.take(cancel) as ours:
+                if ours:
+                    self.bench.load_model(path.strip(), hf_repo.strip(), hf_file.strip(), values)
         except USER_ERRORS as error:
             raise self.error(error, lang) from None
         return self.model_markdown(lang)
@@ -341,11 +348,7 @@ class Callbacks:
         notes: list[str] = []
         last = time.monotonic()
         try:
-            self.bench.expect(request.session_hash)  # shared: one waiting or running run per client
-        except USER_ERRORS as error:
-            raise self.error(error) from None
-        with self.bench.cancellable(request.session_hash):
-            try:
+            with self.bench.session_run(request.session_hash):  # shared: one waiting or running run per client
                 parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
                 asked = Request(
                     prompt, "chat", None, parse_history(messages, "messages"), str(parse_policy(context_policy))
@@ -356,8 +359,8 @@ class Callbacks:
                     if time.monotonic() - last > STREAM_EVERY:
                         last = time.monotonic()
                         yield _api_answer(done, notes)
-            except USER_ERRORS as error:
-                raise self.error(error) from None
+        except USER_ERRORS as error:
+            raise self.error(error) from None
         yield _api_answer(done, notes)
 
 
@@ -517,20 +520,20 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang
         with gr.Row():
             load = labels.add(gr.Button(t("load", lang), variant="secondary"), "load")
             embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
+    # Started at once, like every event that uses the model: its first step refuses a session that
+    # already has one (Workbench.session_run), so none can wait in the queue ahead of other visitors.
     load.click(
         calls.load_model,
         [lang_state, path, hf_repo, hf_file, *load_widgets],
         info,
-        concurrency_id="model",
+        concurrency_limit=None,
         api_visibility="private",
     )
-    embedded.click(
-        lambda lang_, *values: calls.load_model(lang_, "", "", "", *values),
-        [lang_state, *load_widgets],
-        info,
-        concurrency_id="model",
-        api_visibility="private",
-    )
+
+    def load_embedded(request: gr.Request, lang_: str, *values: Any) -> str:
+        return calls.load_model(request, lang_, "", "", "", *values)
+
+    embedded.click(load_embedded, [lang_state, *load_widgets], info, concurrency_limit=None, api_visibility="private")
     return info
 
 
@@ -597,9 +600,11 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
     run_inputs = [lang_state, mode, system, prompt, chat, policy, prefix, count, *run_widgets, *knob_inputs]
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
     charts = [c["chart"] for c in columns]
-    run.click(calls.expect, None, None, queue=False, api_visibility="private").then(
-        calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
-    ).then(calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private")
+    # Runs start at once (concurrency_limit None) and take the session's one place first; the model's
+    # lock orders them, so a second run of one session is refused instead of queueing (Workbench.session_run).
+    run.click(calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private").then(
+        calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private"
+    )
     for index, column in enumerate(columns):
         column["branch_button"].click(
             _branch_handler(calls, index),
@@ -607,9 +612,9 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
             prefix,
             queue=False,
             api_visibility="private",
-        ).then(calls.expect, None, None, queue=False, api_visibility="private").then(
-            calls.run, run_inputs, run_outputs, concurrency_id="model", concurrency_limit=1, api_visibility="private"
-        ).then(calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private")
+        ).then(calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private").then(
+            calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private"
+        )
         gr.on(
             [k.change for k in column["knobs"]],
             _what_if_handler(calls, index),

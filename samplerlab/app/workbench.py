@@ -11,7 +11,7 @@ import dataclasses
 import json
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ from ..events import (
     Event,
     GenerationError,
     Independence,
+    ModelClosed,
     Request,
     RunResult,
     rendered_record,
@@ -54,6 +55,54 @@ class WorkbenchError(ValueError):
     """Something a browser sent that cannot be used; one line, shown in the UI."""
 
 
+class Turns:
+    """The page's runs and loads one at a time, first come first served: what Gradio's queue gave them
+    when they waited there, kept now that they start at once (so that a session's second run is refused
+    instead of filling the queue). Waiting here is not running: the time limit starts after it, and a
+    Stop while waiting gives up the place."""
+
+    POLL = 0.05  # seconds between looks at Stop while waiting
+
+    def __init__(self, most_waiting: int = 16) -> None:
+        # Each waiting run holds one of Gradio's worker threads (40 by default): beyond this many, a run
+        # is refused at once, so that waiting sessions cannot take every thread from other visitors.
+        self.most_waiting = most_waiting
+        self._changed = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self._busy = False
+
+    @contextlib.contextmanager
+    def take(self, cancel: threading.Event) -> Iterator[bool]:
+        """True once it is this run's turn (held until the block ends); False if Stop came first."""
+        if not self._wait(cancel):
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
+
+    def _wait(self, cancel: threading.Event) -> bool:
+        ticket = object()
+        with self._changed:
+            if len(self._waiting) >= self.most_waiting:
+                raise WorkbenchError(
+                    f"{len(self._waiting)} runs are already waiting for the model; try again in a while"
+                )
+            self._waiting.append(ticket)
+            while self._busy or self._waiting[0] is not ticket:
+                if cancel.is_set():
+                    self._waiting.remove(ticket)
+                    self._changed.notify_all()  # the next in line may be first now
+                    return False
+                self._changed.wait(self.POLL)
+            self._waiting.popleft()
+            self._busy = True
+            return True
+
+
 @dataclass
 class Workbench:
     """One backend (a loaded model, or llama-servers) shared by every session, runs one at a time (its lock)."""
@@ -71,6 +120,7 @@ class Workbench:
     _cancels: dict[str, threading.Event] = field(default_factory=dict)
     _load_lock: threading.Lock = field(default_factory=threading.Lock)
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
+    turns: Turns = field(default_factory=Turns)  # the page's runs and loads, one at a time (Turns)
     _downloads: Path | None = None
 
     def __post_init__(self) -> None:
@@ -139,13 +189,23 @@ class Workbench:
 
     # -- runs ---------------------------------------------------------------
     def expect(self, session: str) -> None:
-        """A run was asked for and may wait in the queue: from now on Stop applies to it.
+        """A run was asked for and may wait for the model: from now on Stop applies to it.
 
         Shared, a session holds at most one waiting or running run, so one visitor cannot queue
         many runs ahead of everyone else."""
         if self.shared and session in self._cancels:
             raise WorkbenchError("you already have a run waiting or running; wait for it or press Stop")
         self._cancels.setdefault(session, threading.Event())
+
+    @contextlib.contextmanager
+    def session_run(self, session: str) -> Iterator[threading.Event]:
+        """The one door of every event that uses the model (a comparison, an experiment, a model load):
+        shared, refused at once while the session has another waiting or running; the place is freed
+        however the run ends. Events that take it start at once instead of waiting in Gradio's queue,
+        so a refused one never holds a place in the queue either; the model's lock orders the runs."""
+        self.expect(session)
+        with self.cancellable(session) as cancel:
+            yield cancel
 
     @contextlib.contextmanager
     def cancellable(self, session: str) -> Iterator[threading.Event]:
@@ -160,22 +220,40 @@ class Workbench:
     def stream(
         self, session: str, request: Request, columns: list[Column], notes: list[str] | None = None
     ) -> Iterator[Event]:
-        """Generate for one session; its Stop button ends this run (and only this run) between steps.
+        """Generate for one session; its Stop button ends this run (and only this run), while it waits,
+        during its setup and between steps.
 
         Shared, the columns are bounded first and the run stops at the seconds bound; what was
         clamped or stopped is appended to ``notes`` (one line each)."""
         notes = [] if notes is None else notes
         finished: dict[int, Any] = {}
-        backend, info = self.backend, {}  # another session may load a different one meanwhile
+        info: dict = {}
         with self.cancellable(session) as cancel, self.deadline(cancel, notes):
             columns = self.bounded(columns, notes)  # inside: a refused run frees the session's place too
-            for event in backend.generate(request, columns, cancel=cancel, info=info):
+            used: list[Backend] = []
+            for event in self._generate(request, columns, cancel, info, used):
                 if isinstance(event, ColumnDone):
                     finished[event.column] = event.result
                 yield event
         self._remember(
-            session, LastRun(request, [finished[i] for i in range(len(columns))], backend, rendered_record(info))
+            session, LastRun(request, [finished[i] for i in range(len(columns))], used[-1], rendered_record(info))
         )
+
+    def _generate(
+        self, request: Request, columns: list[Column], cancel: threading.Event, info: dict, used: list[Backend]
+    ) -> Iterator[Event]:
+        """The backend's events; ``used`` receives the backend that ran them. Another session may load a
+        model (closing this one) between taking the backend and getting its lock: the engine says so
+        under that lock (ModelClosed, before any token) and the run goes to the model loaded now."""
+        for attempt in range(3):
+            backend = self.backend
+            used.append(backend)
+            try:
+                yield from backend.generate(request, columns, cancel=cancel, info=info)
+                return
+            except ModelClosed:
+                if attempt == 2:
+                    raise
 
     # -- share-mode bounds ----------------------------------------------------
     def bounded(self, columns: list[Column], notes: list[str]) -> list[Column]:
@@ -246,7 +324,7 @@ class Workbench:
         with self.deadline(cancel, notes):
             done = {
                 e.column: e.result
-                for e in self.backend.generate(request, columns, cancel=cancel, info=info)
+                for e in self._generate(request, columns, cancel, info, [])
                 if isinstance(e, ColumnDone)
             }
         return RunResult.of(info, [done[i] for i in range(len(columns))])

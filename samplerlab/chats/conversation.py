@@ -19,6 +19,19 @@ from .chat_files import Conversation, fit, parse_messages, parse_policy, to_plai
 SOURCE = "chat"  # how a context error names what did not fit
 
 
+class AtLeast(int):
+    """A token count known only from below: text far larger than the context is counted by its size,
+    not tokenized, and the messages that show the count say "at least"."""
+
+    def __format__(self, spec: str) -> str:
+        return f"at least {int(self):{spec}}"
+
+    def __str__(self) -> str:
+        return format(self, "")
+
+    __repr__ = __str__
+
+
 def raw_prompt(request: Request) -> str:
     """A raw-mode request's text, as written; a conversation is refused (it needs a chat template)."""
     if request.history:

@@ -221,13 +221,14 @@ def main(
     from ..app.workbench import Workbench
 
     try:
+        limits = ShareLimits.parse(share_limits)  # before the model loads: a bad limit is refused at once
         bench = Workbench(
             open_model(model_path, hf_repo, hf_file, load_text, servers, api_key),
             presets_dir=Path(presets_dir) if presets_dir else None,
             models_dir=Path(models_dir) if models_dir else None,
             allow_any_path=not share,
             shared=share,
-            limits=ShareLimits.parse(share_limits),
+            limits=limits,
             writes=share_writes,
             **({"experiments_dir": experiments_dir} if experiments_dir else {}),
         )

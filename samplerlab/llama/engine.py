@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 import llama_cpp
 import numpy as np
 
-from ..chats.conversation import fit_request, raw_prompt, request_messages
+from ..chats.conversation import AtLeast, fit_request, raw_prompt, request_messages
 from ..events import (
     KEEP,
     TOP_N,
@@ -28,6 +28,7 @@ from ..events import (
     Event,
     FinishReason,
     GenerationError,
+    ModelClosed,
     Request,
     RunResult,
     TokenEvent,
@@ -40,6 +41,7 @@ from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entro
 from .textstream import TextStream
 
 MAX_COLUMNS = 8  # columns per batched run; a runner splits larger grids
+LOCK_POLL = 0.05  # seconds between looks at Stop while a run waits for the model
 
 
 class _ContextCache:
@@ -125,19 +127,45 @@ class TokenBatch:
 
 
 def prompt_text(model: Model, request: Request) -> str:
-    """Raw text as written; chat turns (``conversation.request_messages``) rendered by the model's template."""
+    """Raw text as written; chat turns (``conversation.request_messages``) rendered by the model's template
+    (never a text far larger than the context: its template would copy it all first)."""
     if request.mode == "raw":
         return raw_prompt(request) + request.prefix
-    return model.chat_prompt(request_messages(request)) + request.prefix
+    messages = request_messages(request)
+    check_size(model, request.prefix, *(m["content"] for m in messages))
+    return model.chat_prompt(messages) + request.prefix
 
 
 def fitted_request(model: Model, request: Request, info: dict) -> Request:
-    """The request's conversation cut to this model's context by its policy; counted as generation counts."""
+    """The request's conversation cut to this model's context by its policy; counted as generation counts.
+
+    A part far larger than the context is never rendered or tokenized: it counts as at least its
+    bytes over the longest token (``AtLeast``), which is already more than the context holds."""
+    limit = model.load.n_ctx - 1  # a prompt leaves room for one token
 
     def count(messages: list[dict]) -> int:
+        size = sum(len(m["content"].encode("utf-8", "surrogatepass")) for m in messages)
+        if size > _byte_bound(model):
+            return AtLeast(-(-size // model.longest_piece))
         return len(prompt_tokens(model, request, model.chat_prompt(messages)))
 
-    return fit_request(request, count, model.load.n_ctx - 1, info)  # a prompt leaves room for one token
+    return fit_request(request, count, limit, info)
+
+
+def _byte_bound(model: Model) -> int:
+    """The most bytes of text a context can hold: n_ctx tokens of the longest token."""
+    return model.load.n_ctx * model.longest_piece
+
+
+def check_size(model: Model, *texts: str) -> None:
+    """Refuse a prompt that cannot fit the context, before tokenizing it (which costs time and memory
+    in proportion, under the model's lock)."""
+    size = sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
+    if size > _byte_bound(model):
+        raise GenerationError(
+            f"the prompt is {size} bytes, more than a context of {model.load.n_ctx} tokens can hold "
+            f"(at most {_byte_bound(model)} bytes of this model's text); shorten the prompt or raise n_ctx"
+        )
 
 
 def prompt_tokens(model: Model, request: Request, text: str) -> list[int]:
@@ -148,11 +176,15 @@ def prompt_tokens(model: Model, request: Request, text: str) -> list[int]:
     like ``create_chat_completion`` (``add_bos=not added_special``; Jinja formatters set
     added_special), chat text gets no added special tokens, though the ones written in it are parsed.
     """
+    check_size(model, text)
     return model.tokenize(text, add_special=request.mode == "raw", parse_special=True)
 
 
-def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int) -> None:
+def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int, stopped=lambda: False) -> bool:
+    """Evaluate the prompt a batch at a time; False if Stop (or the time limit) came first."""
     for start in range(0, len(tokens), n_batch):
+        if stopped():
+            return False
         chunk = tokens[start : start + n_batch]
         last = start + len(chunk) == len(tokens)
         batch.fill(
@@ -163,6 +195,7 @@ def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int) 
         )
         if llama_cpp.llama_decode(context, batch.batch) != 0:
             raise GenerationError("llama.cpp failed to evaluate the prompt")
+    return True
 
 
 class _ColumnState:
@@ -256,16 +289,39 @@ def generate(
     cancel: threading.Event | None = None,
     info: dict | None = None,
 ) -> Iterator[Event]:
-    """Stream every column's tokens; ``info`` (if given) receives the prompt text, token count and time."""
+    """Stream every column's tokens; ``info`` (if given) receives the prompt text, token count and time.
+
+    ``cancel`` acts from the start: while the run waits for the model, and between the steps of its
+    setup (fitting, each column's chain, each batch of the prompt), not only between tokens; a run
+    stopped before its first token ends every column 'cancelled' with no tokens."""
     if not 1 <= len(columns) <= MAX_COLUMNS:
         raise GenerationError(f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}")
-    with model.lock:
-        yield from _generate_locked(model, request, columns, cancel, info if info is not None else {})
+    info = info if info is not None else {}
+    if not _acquire(model.lock, cancel):
+        yield from _stopped_early(columns, [], info)
+        return
+    try:
+        if model.closed:  # checked under the lock that close() takes: it cannot close while we run
+            raise ModelClosed("the model was unloaded before this run started (another was loaded); run again")
+        yield from _generate_locked(model, request, columns, cancel, info)
+    finally:
+        model.lock.release()
+
+
+def _acquire(lock: threading.Lock, cancel: threading.Event | None) -> bool:
+    """Take the model's lock; False if ``cancel`` was set first (Stop while waiting for another run)."""
+    if cancel is None:
+        return lock.acquire()
+    while not lock.acquire(timeout=LOCK_POLL):
+        if cancel.is_set():
+            return False
+    return True
 
 
 def _generate_locked(
     model: Model, request: Request, columns: Sequence[Column], cancel: threading.Event | None, info: dict
 ) -> Iterator[Event]:
+    stopped = cancel.is_set if cancel is not None else lambda: False
     request = fitted_request(model, request, info)
     text = prompt_text(model, request)
     tokens = prompt_tokens(model, request, text)
@@ -279,18 +335,22 @@ def _generate_locked(
         raise GenerationError("the prompt is empty")
     drawn = secrets.randbelow(2**31)
     room = n_ctx - len(tokens)
-    context = CONTEXTS.get(model, len(columns))
-    states = [
-        _ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room)
-        for i, column in enumerate(columns)
-    ]
-    for state in states:
-        if state.result.settings.penalize_prompt:
-            state.chain.remember(tokens)
-    batch = TokenBatch(max(model.load.n_batch, len(columns)))
+    states: list[_ColumnState] = []
+    batch: TokenBatch | None = None
     try:
+        for i, column in enumerate(columns):
+            if stopped():
+                yield from _stopped_early(columns, states, info)
+                return
+            states.append(_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room))
+            if column.settings.penalize_prompt:
+                states[-1].chain.remember(tokens)
+        context = CONTEXTS.get(model, len(columns))
+        batch = TokenBatch(max(model.load.n_batch, len(columns)))
         started = time.perf_counter()
-        _decode_prompt(context, batch, tokens, model.load.n_batch)
+        if not _decode_prompt(context, batch, tokens, model.load.n_batch, stopped):
+            yield from _stopped_early(columns, states, info)
+            return
         memory = llama_cpp.llama_get_memory(context)
         for state in states[1:]:
             llama_cpp.llama_memory_seq_cp(memory, 0, state.index, -1, -1)
@@ -308,9 +368,23 @@ def _generate_locked(
                 yield state.done_event()
         yield from _decode_loop(model, context, batch, states, len(tokens), cancel)
     finally:
-        batch.close()
+        if batch is not None:
+            batch.close()
         for state in states:
             state.finish("cancelled")
+
+
+def _stopped_early(columns: Sequence[Column], states: list[_ColumnState], info: dict) -> Iterator[Event]:
+    """Every column ended 'cancelled' before its first token: those with a chain built, and the rest."""
+    for key, empty in (("prompt_text", ""), ("prompt_tokens", 0), ("prompt_seconds", 0.0)):
+        info.setdefault(key, empty)
+    for index, column in enumerate(columns):
+        if index < len(states):
+            states[index].finish("cancelled")
+            yield states[index].done_event()
+        else:
+            result = ColumnResult(column.label, column.settings, column.settings.seed, "", finish_reason="cancelled")
+            yield ColumnDone(index, result)
 
 
 def _decode_loop(

@@ -7,6 +7,7 @@ so experiment and result files can name models without importing llama.cpp.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import re
 import threading
@@ -210,6 +211,24 @@ class Model:
             cached = buffer.raw[: max(length, 0)].decode("utf-8", "backslashreplace")
             self._text_cache[token] = cached
         return cached
+
+    @property
+    def closed(self) -> bool:
+        """Freed by ``close``: its vocabulary and weights are gone, so nothing may read them any more."""
+        return not getattr(self, "pointer", None)
+
+    @functools.cached_property
+    def longest_piece(self) -> int:
+        """The most bytes one token stands for (special tokens by their text, as prompts parse them).
+
+        A text of n bytes is at least n / longest_piece tokens, so a prompt far larger than a
+        context can be refused without tokenizing it (tokenizing 60 MB took 39 s and 3.9 GB)."""
+        buffer = ctypes.create_string_buffer(256)
+        longest = 1
+        for token in range(self.n_vocab):
+            length = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, len(buffer), 0, True)
+            longest = max(longest, length if length >= 0 else -length)
+        return longest
 
     def is_end(self, token: int) -> bool:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab, token))

@@ -110,6 +110,11 @@ class Knob:
     # Load knobs: changes the numbers llama.cpp computes, so another llama.cpp needs the same value to
     # write the same text (exports say so).
     decides_text: bool = False
+    # Lists and mappings ("strings", "bias"): the most entries, and the most UTF-8 bytes in one string or
+    # text key. Every entry is per-column setup work done under the model's lock (DRY scans the whole
+    # vocabulary once per breaker), so the schema bounds them where every caller reads them.
+    max_items: int | None = None
+    max_bytes: int | None = None
 
     def slider_range(self) -> tuple[float, float]:
         low = self.ui_min if self.ui_min is not None else self.minimum
@@ -612,6 +617,10 @@ KNOBS: tuple[Knob, ...] = (
         llama_cli="--dry-sequence-breaker",
         llama_server="dry_sequence_breakers",
         example=(".",),
+        # llama.cpp's callers pass a handful (its default is 4) and it truncates a breaker to 40 bytes
+        # (MAX_CHAR_LEN in llama_sampler_init_dry); each costs a pass over the whole vocabulary.
+        max_items=16,
+        max_bytes=40,
         requires=("dry_multiplier",),
         spellings=_spell("dry_sequence_breakers", *_TEXT_UIS),
         help_en="DRY: strings that end a repeated sequence, so names and line starts can repeat freely.",
@@ -626,6 +635,8 @@ KNOBS: tuple[Knob, ...] = (
         llama_cli="--logit-bias",
         llama_server="logit_bias",
         example={"!": 5.0},
+        max_items=1024,  # a text key biases each token of its tokenization: bounded as well
+        max_bytes=64,
         spellings=_spell("logit_bias", "open_webui", "llama_cpp_python"),
         help_en="Adds a bias to chosen tokens' logits (token id or text: -100 to 100); false bans the token.",
         help_ja="指定したトークン（IDまたは文字列）のロジットに値を足す（-100〜100）。false でそのトークンを禁止する。",
@@ -687,6 +698,8 @@ KNOBS: tuple[Knob, ...] = (
         llama_cli="--reverse-prompt",
         llama_server="stop",
         example=("e",),
+        max_items=16,  # every token is checked against every stop string
+        max_bytes=256,
         spellings=_spell("stop", *_OPENAI_COMPATIBLE),
         help_en="Generation stops before any of these strings; the string itself is not shown.",
         help_ja="これらの文字列が出たら、その手前で生成を止める（文字列自体は出力しない）。",
@@ -801,23 +814,50 @@ def _number(knob: Knob, value: Any, where: str) -> float | int:
     return value
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
+def _strings(knob: Knob, value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise SettingsError(f"{where}: expected a list of strings, got {value!r}")
+    if not isinstance(value, (list, tuple)):
+        raise SettingsError(f"{where}: expected a list of strings, got {_short(value)}")
+    _check_count(knob, value, where, "strings")
+    if not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"{where}: expected a list of strings, got {_short(value)}")
     if any(v == "" for v in value):
         raise SettingsError(f"{where}: empty strings are not allowed")
+    for text in value:
+        _check_length(knob, text, where, "a string")
     return tuple(value)
 
 
-def _bias(value: Any, where: str) -> Mapping[int | str, float]:
+def _check_count(knob: Knob, value: Any, where: str, what: str) -> None:
+    """Refuse more entries than the knob allows, before looking at any of them (150,000 bias keys cost
+    seconds to read one by one)."""
+    if knob.max_items is not None and len(value) > knob.max_items:
+        raise SettingsError(f"{where}: at most {knob.max_items} {what}, got {len(value)}")
+
+
+def _check_length(knob: Knob, text: str, where: str, what: str) -> None:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if knob.max_bytes is not None and size > knob.max_bytes:
+        raise SettingsError(f"{where}: {what} of at most {knob.max_bytes} bytes, got {size} ({_short(text)})")
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """repr of a value cut to ``limit`` characters: an error line names what was wrong, not all of it."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _bias(knob: Knob, value: Any, where: str) -> Mapping[int | str, float]:
     """Token (id or text) -> bias; False or -inf bans the token, as in llama-server."""
     if not isinstance(value, Mapping):
-        raise SettingsError(f"{where}: expected a mapping of token (id or text) to bias, got {value!r}")
+        raise SettingsError(f"{where}: expected a mapping of token (id or text) to bias, got {_short(value)}")
+    _check_count(knob, value, where, "tokens")
     result: dict[int | str, float] = {}
     for token, bias in value.items():
         key = token if isinstance(token, int) and not isinstance(token, bool) else str(token)
+        if isinstance(key, str):
+            _check_length(knob, key, where, "a token text")
         if isinstance(key, str) and key.strip().lstrip("-").isdigit():
             key = int(key)
         if isinstance(key, int) and key < 0:
@@ -833,7 +873,7 @@ def _bias(value: Any, where: str) -> Mapping[int | str, float]:
             result[key] = float(bias)
         else:
             raise SettingsError(
-                f"{where}: bias for {token!r} must be a number from -100 to 100 or false (ban), got {bias!r}"
+                f"{where}: bias for {_short(token)} must be a number from -100 to 100 or false (ban), got {_short(bias)}"
             )
     return MappingProxyType(result)
 
@@ -852,9 +892,9 @@ def coerce(knob: Knob, value: Any, where: str | None = None) -> Any:
             raise SettingsError(f"{where}: expected one of {', '.join(map(str, knob.choices))}, got {value!r}")
         return value
     if knob.kind == "strings":
-        return _strings(value, where)
+        return _strings(knob, value, where)
     if knob.kind == "bias":
-        return _bias(value, where)
+        return _bias(knob, value, where)
     return parse_order(value, where)
 
 

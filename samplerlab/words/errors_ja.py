@@ -77,6 +77,12 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"プロンプトが \g<n> トークンありますが、\g<u> はスロットごとに \g<m> トークンです。プロンプトを短くするか、"
         r"より大きな -c でサーバーを起動し直してください",
     ),
+    (
+        r"the prompt is (?P<n>\d+) bytes, more than a context of (?P<m>\d+) tokens can hold \(at most (?P<k>\d+) "
+        r"bytes of this model's text\); shorten the prompt or raise n_ctx",
+        r"プロンプトが \g<n> バイトあり、\g<m> トークンのコンテキストに収まりません（このモデルの文章で最大 \g<k> "
+        r"バイト）。プロンプトを短くするか n_ctx を上げてください",
+    ),
     (r"the prompt is empty", r"プロンプトが空です"),
     (
         r"its chat template failed: did not finish within (?P<s>\S+) s",
@@ -91,6 +97,26 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"its chat template failed: メッセージなしのエラーを出しました",
     ),
     (r"its chat template failed: (?P<r>.+)", r"チャットテンプレートの適用に失敗しました: \g<r>"),
+    (
+        r"at most (?P<n>\d+) (?P<w>strings|tokens), got (?P<m>\d+)",
+        r"最大 \g<n> 個までです（受け取った数: \g<m>）",
+    ),
+    (
+        r"a (?:string|token text) of at most (?P<n>\d+) bytes, got (?P<m>\d+) \((?P<v>.*)\)",
+        r"1つあたり最大 \g<n> バイトまでです（\g<m> バイト: \g<v>）",
+    ),
+    (
+        r"(?P<n>\d+) runs are already waiting for the model; try again in a while",
+        r"すでに \g<n> 件の生成がモデルを待っています。しばらくしてからもう一度試してください",
+    ),
+    (
+        r"the model was unloaded before this run started \(another was loaded\); run again",
+        r"この生成が始まる前にモデルが外されました（別のモデルが読み込まれました）。もう一度実行してください",
+    ),
+    (
+        r"--share-limits: (?P<n>\w+) must be above 0 and at most (?P<m>\S+), got (?P<v>.+)",
+        r"--share-limits: \g<n> は 0 より大きく \g<m> 以下にしてください（受け取った値: \g<v>）",
+    ),
     (r"no column labelled (?P<n>'[^']*'); the columns are: (?P<k>.+)", r"\g<n> という列はありません。列: \g<k>"),
     (r"cannot read it \((?P<r>[^)]*)\)", r"読めません（\g<r>）"),
     (r"no such file", r"そのようなファイルはありません"),
@@ -105,6 +131,11 @@ PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"not valid YAML(?P<rest>.*)", r"YAML として読めません\g<rest>"),
     (r"not valid JSON(?P<rest>.*)", r"JSON として読めません\g<rest>"),
+    (
+        r"the conversation is at least (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; (?P<rest>.+)",
+        r"会話が少なくとも \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。会話を短くするか、"
+        r"コンテキスト方針 drop_oldest か keep_last:N を選んでください",
+    ),
     (
         r"the conversation is (?P<n>\d+) tokens but the context holds (?P<m>\d+) per column; (?P<rest>.+)",
         r"会話が \g<n> トークンありますが、コンテキストは列ごとに \g<m> トークンです。会話を短くするか、"

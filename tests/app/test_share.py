@@ -98,6 +98,32 @@ def test_the_share_limits_option_changes_only_what_it_names():
         ShareLimits.parse("token=5")
 
 
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("seconds=nan", "--share-limits: seconds must be above 0 and at most 86400, got 'nan'"),
+        ("seconds=inf", "--share-limits: seconds must be above 0 and at most 86400, got 'inf'"),
+        ("seconds=1e300", "--share-limits: seconds must be above 0 and at most 86400, got '1e300'"),
+        ("tokens=1000001", "--share-limits: tokens must be above 0 and at most 1e+06, got '1000001'"),
+    ],
+)
+def test_non_finite_or_huge_share_limits_are_refused_in_one_line(text, line):
+    """nan stopped every run at once; inf crashed the timer thread and left no limit at all."""
+    with pytest.raises(ValueError) as caught:
+        ShareLimits.parse(text)
+    assert str(caught.value) == line
+
+
+def test_the_app_command_refuses_a_non_finite_limit_before_loading_a_model():
+    from click.testing import CliRunner
+
+    from samplerlab.cli.main import main
+
+    result = CliRunner().invoke(main, ["--share-limits", "seconds=inf", "--model", "/nonexistent/model.gguf"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: --share-limits: seconds must be above 0 and at most 86400, got 'inf'"
+
+
 def test_the_readme_states_each_bound_and_its_default():
     readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text(encoding="utf-8")
     assert f"--share-limits {ShareLimits().describe()}" in readme and "--share-writes" in readme

@@ -9,6 +9,7 @@ import pytest
 from samplerlab.schema.assignments import parse_assignments
 from samplerlab.schema.load_settings import LoadSettings
 from samplerlab.schema.params import (
+    KNOB_BY_NAME,
     KNOBS,
     NAMED_ORDERS,
     STAGES,
@@ -183,3 +184,51 @@ def test_load_settings_validate_like_settings():
     assert LoadSettings().n_ctx == 2048
     with pytest.raises(SettingsError, match="flash_attn: expected one of auto, off, on, got 'maybe'"):
         LoadSettings({"flash_attn": "maybe"})
+
+
+# -- per-column setup is bounded where every caller reads it (issue 20, items 1 and 5) -----------------
+def _bounded(name: str):
+    knob = KNOB_BY_NAME[name]
+    return knob, knob.max_items, knob.max_bytes
+
+
+@pytest.mark.parametrize("name", ["dry_sequence_breakers", "stop"])
+def test_string_lists_are_bounded_in_count_and_length(name):
+    """100,000 DRY breakers froze a shared app inside llama_sampler_init_dry (a vocabulary scan each)."""
+    knob, most, longest = _bounded(name)
+    assert Settings({name: [f"b{i}" for i in range(most)]})[name][-1] == f"b{most - 1}"
+    with pytest.raises(SettingsError, match=rf"^settings: {name}: at most {most} strings, got 100000$"):
+        Settings({name: [f"b{i}" for i in range(100_000)]})
+    assert Settings({name: ["é" * (longest // 2)]})[name] == ("é" * (longest // 2),)  # bytes, as llama.cpp counts
+    with pytest.raises(
+        SettingsError, match=rf"^settings: {name}: a string of at most {longest} bytes, got {longest + 1} \('x"
+    ):
+        Settings({name: ["x" * (longest + 1)]})
+
+
+def test_dry_breakers_are_bounded_as_llama_cpp_truncates_them():
+    """llama.cpp cuts a breaker to 40 bytes (MAX_CHAR_LEN): a longer one would not act as written."""
+    assert KNOB_BY_NAME["dry_sequence_breakers"].max_bytes == 40
+    assert len(KNOB_BY_NAME["dry_sequence_breakers"].default) <= KNOB_BY_NAME["dry_sequence_breakers"].max_items
+
+
+def test_logit_bias_keys_are_bounded_before_any_is_read():
+    """Four columns of 150,000 bias keys took 42.7 s and 1.4 GB under the model's lock."""
+    knob, most, longest = _bounded("logit_bias")
+    assert len(Settings({"logit_bias": {str(i): 1 for i in range(most)}}).logit_bias) == most
+    with pytest.raises(SettingsError, match=rf"^settings: logit_bias: at most {most} tokens, got 150000$"):
+        Settings({"logit_bias": {str(i): 1 for i in range(150_000)}})
+    with pytest.raises(SettingsError, match=rf"^settings: logit_bias: a token text of at most {longest} bytes, got"):
+        Settings({"logit_bias": {"y" * (longest + 1): 1}})
+
+
+def test_a_preset_file_with_too_many_breakers_is_refused_in_one_line(tmp_path):
+    from samplerlab.presets.store import PresetError, parse_preset_text
+
+    text = (
+        "name: frozen\ndry_multiplier: 0.8\ndry_sequence_breakers: [" + ", ".join(f"b{i}" for i in range(1000)) + "]\n"
+    )
+    with pytest.raises(PresetError) as caught:
+        parse_preset_text(text, source="uploaded file")
+    assert "dry_sequence_breakers: at most 16 strings, got 1000" in str(caught.value)
+    assert "\n" not in str(caught.value)
