@@ -348,7 +348,11 @@ class Callbacks:
         notes: list[str] = []
         last = time.monotonic()
         try:
-            with self.bench.session_run(request.session_hash):  # shared: one waiting or running run per client
+            # shared: one waiting or running run per client, and a place in the one line every run waits
+            # in (Workbench.turns), so that clients posing as many sessions still cannot queue past its bound
+            with self.bench.session_run(request.session_hash) as cancel, self.bench.turns.take(cancel) as ours:
+                if not ours:
+                    return
                 parsed = self.bench.columns_from_json(columns, {"seed": int(seed), "max_tokens": int(max_tokens)})
                 asked = Request(
                     prompt, "chat", None, parse_history(messages, "messages"), str(parse_policy(context_policy))
@@ -847,6 +851,9 @@ def serve(
     upload_budget: int = UPLOAD_BUDGET,
 ) -> tuple[gr.Blocks, str, str | None]:
     """Launch the app; a share link that cannot be made is reported and the app keeps serving locally."""
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: any local client, the tunnel included,
+    # could then pose as any address to the login backoff; trust a proxy only where the host says so
+    os.environ.setdefault("FORWARDED_ALLOW_IPS", "")
     demo = build_app(bench, lang, shared=share)
     demo.queue(default_concurrency_limit=1, max_size=64)
     throttle = LoginThrottle()  # one for both launches below: failures before a retry still count

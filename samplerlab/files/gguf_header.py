@@ -27,6 +27,9 @@ LLAMA_MAX_EXPERTS = 1024  # 1025 experts abort the vendored build, 1024 do not
 ROPE_SCALING_TYPES = ("none", "linear", "yarn", "longrope")  # others become UNSPECIFIED, which is asserted on
 MAX_KV = 1 << 16  # metadata pairs; real models have about 50
 MAX_ARRAY = 1 << 24  # elements of one array; the largest vocabularies have 262,144 tokens
+# strings in all arrays together, each walked one by one (16M empty strings took 12 s): a vocabulary
+# and its merges are well under a million even for the largest tokenizers
+MAX_STRINGS = 1 << 21
 KEEP_TEXT = 1024  # bytes: longer strings (chat templates) are skipped, not kept
 KEEP_ARRAY = LLAMA_MAX_LAYERS  # elements: per-layer arrays are kept, vocabularies are not
 
@@ -54,6 +57,7 @@ class _Cursor:
 
     def __init__(self, data: mmap.mmap | bytes) -> None:
         self.data, self.at = data, 0
+        self.strings = 0  # walked so far, across every array: bounded by MAX_STRINGS
 
     def take(self, size: int, what: str) -> int:
         if size < 0 or size > len(self.data) - self.at:
@@ -124,6 +128,9 @@ def _value(cursor: _Cursor, kind: int, key: str) -> Any:
         return list(struct.unpack_from(f"<{length}{SCALARS[item_kind]}", cursor.data, start))
     if item_kind != STRING:
         raise HeaderError(f"{key}: arrays of GGUF type {item_kind} are not supported")
+    cursor.strings += length
+    if cursor.strings > MAX_STRINGS:
+        raise HeaderError(f"{key}: the header's string arrays hold more than {MAX_STRINGS} values together")
     for _ in range(length):  # walked, not kept: a vocabulary
         cursor.take(cursor.unpack("Q", key), key)
     return Skipped(kind, item_kind, length)

@@ -56,7 +56,7 @@ def _table(div: Divergence, lang: str) -> list[str]:
     rows = [
         [
             repr(row.text),
-            f"{row.raw_prob:.3f}",
+            shown(row.raw_prob),
             *(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates)),
         ]
         for row in div.rows

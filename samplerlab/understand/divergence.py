@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..events import is_known
 from ..schema.params import KNOB_BY_NAME, Settings
 
 Record = Mapping[str, Any]
@@ -36,7 +37,7 @@ class Fate:
 class Row:
     token_id: int
     text: str
-    raw_prob: float
+    raw_prob: float | None  # None: the server did not report it
     fates: tuple[Fate, Fate]
 
 
@@ -130,7 +131,7 @@ def _fate(step: Record | None, token: int) -> Fate:
 
 def _rows(steps: Sequence[Record | None]) -> tuple[Row, ...]:
     """The raw candidates either column recorded at the step, most likely first, with each chain's fate."""
-    raw: dict[int, tuple[str, float]] = {}
+    raw: dict[int, tuple[str, float | None]] = {}
     for step in steps:
         if step is None:
             continue
@@ -138,10 +139,19 @@ def _rows(steps: Sequence[Record | None]) -> tuple[Row, ...]:
             if candidate.get("id") is not None:
                 raw.setdefault(candidate["id"], (candidate["text"], candidate["p"]))
         raw.setdefault(step["id"], (step["text"], step.get("raw_p", 0.0)))
-    ordered = sorted(raw.items(), key=lambda item: -item[1][1])
+    ordered = sorted(raw.items(), key=lambda item: _known_first(item[1][1]))
     return tuple(
         Row(token, text, prob, (_fate(steps[0], token), _fate(steps[1], token))) for token, (text, prob) in ordered
     )
+
+
+def _p(prob: float | None) -> str:
+    return f"{prob:.3f}" if is_known(prob) else "?"  # a server reports no probability for some tokens
+
+
+def _known_first(prob: float | None) -> tuple[bool, float]:
+    """Sort key: the most likely first, and probabilities a server did not report (null, NaN) last."""
+    return (False, -prob) if is_known(prob) else (True, 0.0)  # type: ignore[operator]  # known: a float
 
 
 def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: Sequence[Record]) -> str:
@@ -151,7 +161,7 @@ def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: S
             reason = records[me].get("finish_reason")
             return f"{labels[me]!r} had already ended ({reason}) where {labels[other]!r} went on"
     drawn = [step for step in steps if step is not None]
-    drew = [f"{labels[i]!r} drew {drawn[i]['text']!r} (p {drawn[i]['p']:.3f} after its chain)" for i in (0, 1)]
+    drew = [f"{labels[i]!r} drew {drawn[i]['text']!r} (p {_p(drawn[i]['p'])} after its chain)" for i in (0, 1)]
     cuts = []
     for me, other in ((0, 1), (1, 0)):
         fate = _fate(drawn[me], drawn[other]["id"])

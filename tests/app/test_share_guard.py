@@ -90,6 +90,30 @@ def test_guessing_passwords_is_slowed_to_a_few_tries_and_said_so(guessed):
         assert guesser.post("/login", data={"username": "host", "password": "secret"}).status_code in (200, 429)
 
 
+def test_guesses_posing_as_other_addresses_or_sent_at_once_are_slowed_alike(guessed):
+    """The red-team round's bypasses: a rotating X-Forwarded-For, and 60 guesses in parallel."""
+    import asyncio
+
+    with httpx.Client(base_url=guessed, timeout=30) as guesser:
+        posing = [
+            guesser.post(
+                "/login", data={"username": "host", "password": f"g{i}"}, headers={"X-Forwarded-For": f"10.0.0.{i}"}
+            )
+            for i in range(20)
+        ]
+    assert [a.status_code for a in posing].count(400) <= FREE_FAILURES + 2, [a.status_code for a in posing]
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=guessed, timeout=30) as client:
+            answers = await asyncio.gather(
+                *[client.post("/login", data={"username": "host", "password": f"p{i}"}) for i in range(60)]
+            )
+        return [answer.status_code for answer in answers]
+
+    statuses = asyncio.run(burst())
+    assert statuses.count(400) <= 3 and statuses.count(429) >= 57, statuses  # was: 60 wrong answers checked
+
+
 # -- item 7: uploads ---------------------------------------------------------------------------------
 def test_uploads_are_bounded_in_size_and_in_total_and_cleaned_up(app):
     demo, url, _ = app
@@ -100,11 +124,46 @@ def test_uploads_are_bounded_in_size_and_in_total_and_cleaned_up(app):
     statuses = [
         client.post("/gradio_api/upload", files={"files": (f"f{i}.yaml", b"y" * 3000)}).status_code for i in range(6)
     ]
-    assert statuses[0] == 200 and statuses[-1] == 507, statuses
-    full = client.post("/gradio_api/upload", files={"files": ("g.yaml", b"z")})
-    assert full.json()["detail"] == "this app keeps at most 8 KiB or 1000 files of uploads; try again in a few minutes"
+    # two fit the 8 KiB budget; every later one is cut off as soon as its body passes what is left
+    assert statuses == [200, 200, 413, 413, 413, 413], statuses
+    full = client.post("/gradio_api/upload", files={"files": ("g.yaml", b"z" * 3000)})
+    left = BUDGET - sum(_kept_size(f) for f in demo.upload_file_set)
+    assert full.json()["detail"] == (
+        f"this upload may carry at most {left} bytes here (this app keeps at most 8 KiB or 1000 files of uploads)"
+    )
     client.close()
     still_served(url)
+
+
+def test_one_upload_of_many_files_cannot_pass_the_budget_nor_can_other_routes_buffer_files(model, tmp_path):
+    """The red-team round's bypasses: 150 files in one upload request, and multipart bodies sent to
+    a route the upload check did not watch; each is cut off as its body streams in."""
+    bench = Workbench(LocalBackend(model), presets_dir=tmp_path, shared=True)
+    demo, url, _ = serve(bench, port=free_port(), auth=[AUTH], block=False, say=lambda *_: None, upload_budget=BUDGET)
+    try:
+        client = logged_in(url.rstrip("/"))
+        many = client.post("/gradio_api/upload", files=[("files", (f"m{i}.yaml", b"y" * 1000)) for i in range(150)])
+        assert many.status_code == 413, many.text
+        assert many.json()["detail"].startswith(f"this upload may carry at most {BUDGET} bytes here")
+        assert sum(_kept_size(f) for f in demo.upload_file_set) <= BUDGET
+        other = client.post(
+            "/gradio_api/component_server",
+            files=[("files", (f"m{i}", b"z" * 100_000)) for i in range(30)],
+            data={"session_hash": "x", "component_id": "1", "fn_name": "x"},
+        )
+        assert other.status_code == 413 and other.json()["detail"].startswith(
+            "a request may carry at most 1048576 bytes"
+        )
+        client.close()
+        still_served(url.rstrip("/"))
+    finally:
+        demo.close()
+
+
+def _kept_size(path: str) -> int:
+    import os
+
+    return os.stat(path).st_size if os.path.exists(path) else 0
 
 
 def test_a_shared_app_that_keeps_no_presets_offers_no_preset_upload(model):
@@ -141,10 +200,11 @@ def test_visitors_presets_are_capped_in_count(model, tmp_path):
 
 
 def test_visitors_presets_are_capped_in_size_and_listings_stay_fast(model, tmp_path):
-    """60 KiB logit-bias presets: four fit in the total, the fifth is refused; listing them again is a
-    stat per file, not a parse (30 such presets made every page load take 15 s)."""
+    """Logit-bias presets as large as the schema allows (1,024 text keys of 51 bytes, about 59 KiB): a
+    few fit in the total, the next is refused; listing them again is a stat per file, not a parse (30
+    such presets made every page load take 15 s)."""
     bench = Workbench(LocalBackend(model), presets_dir=tmp_path, shared=True, writes="presets")
-    bias = {token: -1.5 for token in range(5000)}
+    bias = {f"w{token:050d}": -1.5 for token in range(1024)}
     saved = 0
     with pytest.raises(WorkbenchError) as caught:
         for i in range(10):

@@ -176,3 +176,24 @@ def test_more_waiting_runs_than_the_turns_hold_are_refused_in_one_line(model):
         for thread in waiting:
             thread.join(timeout=10)
     assert not turns._waiting
+
+
+def test_clients_posing_as_new_sessions_cannot_queue_compare_runs_past_the_turns(shared_app):
+    """The red-team round's bypass: a new session_hash per /compare. Every run waits in the one line
+    (Workbench.turns), so beyond its bound they are refused at once and another visitor still runs."""
+    demo, url, bench = shared_app
+    compare = next(i for i, f in demo.fns.items() if getattr(f.fn, "__func__", None) is Callbacks.compare_api)
+    long_run = json.dumps([{"settings": {"max_tokens": 0, "logit_bias": {"0": False, "2": False, "4": False}}}])
+    posed = [f"pose{i}" for i in range(bench.turns.most_waiting + 6)]
+    for session in posed:
+        joined = httpx.post(
+            f"{url}/gradio_api/queue/join",
+            json={"data": [PROMPT, 0, 0, long_run, "", "error"], "fn_index": compare, "session_hash": session},
+        )
+        assert joined.status_code == 200
+    refused = [m for s in posed[-4:] for m in messages(url, s, 1, timeout=60)]
+    assert all(not m["success"] and "runs are already waiting for the model" in m["output"]["error"] for m in refused)
+    for session in posed:
+        bench.cancel(session)
+    other = Client(url, verbose=False).predict(PROMPT, 0, 4, json.dumps([{"label": "other"}]), api_name="/compare")
+    assert [c["label"] for c in other["columns"]] == ["other"]

@@ -151,6 +151,15 @@ def test_a_hostile_file_the_header_check_lets_through_is_caught_by_the_trial_chi
             b"GGUF" + struct.pack("<IQQQ", 3, 0, 1, 1) + b"k" + struct.pack("<IIQ", 9, 8, 2**40),
             f"k: an array of {2**40} values; expected at most {2**24}",
         ),
+        (  # the red-team round's slow file: two arrays of empty strings, 2^21 + 1 values together (16 MiB)
+            b"GGUF"
+            + struct.pack("<IQQ", 3, 0, 2)
+            + b"".join(
+                struct.pack("<Q", 1) + name + struct.pack("<IIQ", 9, 8, count) + b"\0" * 8 * count
+                for name, count in ((b"a", 2**20), (b"b", 2**20 + 1))
+            ),
+            "b: the header's string arrays hold more than 2097152 values together",
+        ),
         (
             b"GGUF" + struct.pack("<IQQQ", 3, 0, 1, 1) + b"k" + struct.pack("<IIQ", 9, 8, 2) + struct.pack("<Q", 2**50),
             "the header is truncated or corrupt (k runs past the end of the file)",

@@ -89,3 +89,27 @@ def test_a_column_none_of_whose_probabilities_is_known_has_no_mean() -> None:
     assert mean_probability([math.nan, None]) is None
     assert mean_probability([]) == 0.0
     assert mean_probability([0.5, math.nan, None, 0.25]) == 0.375
+
+
+def test_columns_that_part_at_an_unreported_token_are_explained_in_text_and_html() -> None:
+    """The red-team round's crash: report sorted the parting's candidates by a null probability."""
+    from samplerlab.report.explain_html import explanation_html
+    from samplerlab.report.explain_text import explanation
+    from samplerlab.understand.divergence import explain
+
+    def record(label: str, token: int, seed: int) -> dict:
+        step = {"id": token, "text": "", "p": None, "raw_p": None, "before": [{"id": 5, "text": "a", "p": None}]}
+        settings = dict(Settings({"temperature": 0.8 if label == "a" else 1.2}))
+        return {
+            "label": label,
+            "seed": seed,
+            "settings": settings,
+            "finish_reason": "length",
+            "tokens": [{"id": 1, "text": "x", "p": 0.5, "raw_p": 0.5}, step],
+        }
+
+    parting = explain(record("a", 7, 0), record("b", 8, 0))
+    assert parting.index == 1 and [row.raw_prob for row in parting.rows] == [None, None, None]
+    for lang in ("en", "ja"):
+        assert "?" in explanation(parting, lang) and "nan" not in explanation(parting, lang).lower()
+        assert "<td>?</td>" in explanation_html(parting, lang)
