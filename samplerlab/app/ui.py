@@ -99,9 +99,10 @@ class Callbacks:
         directly, past the page's button, is refused the same way while the session has a run. Then it
         waits for its turn (``Workbench.turns``), as it once waited in Gradio's queue; Stop ends the wait."""
         try:
-            with self.bench.session_run(request.session_hash) as cancel, self.bench.turns.take(cancel) as ours:
-                if ours:
-                    yield from self._run(request, lang, mode, system, prompt, chat, policy, prefix, count, *flat)
+            with self.bench.session_run(request.session_hash) as cancel, self.bench.turns.take(cancel):
+                # Stopped while waiting, the run still goes through: its columns end "stopped" at once,
+                # so the page says so instead of showing nothing
+                yield from self._run(request, lang, mode, system, prompt, chat, policy, prefix, count, *flat)
         except USER_ERRORS as error:
             raise self.error(error, lang) from None
 

@@ -10,7 +10,10 @@ prompt is what llama-cpp-python would render.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +42,22 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": prompt}
 
 
+def _exit_when_orphaned(parent: int) -> None:
+    """A render caught in a loop when samplerlab dies would spin on: leave as soon as the parent is gone.
+    (PR_SET_PDEATHSIG cannot serve here: it fires when the *thread* that started this child ends, and
+    this child outlives the run that started it.)"""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def main() -> int:
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    import llama_cpp.llama_chat_format  # noqa: F401  # before saying so: a render's time starts after it
+
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
     for line in sys.stdin:
         try:
             reply = answer(json.loads(line))

@@ -22,10 +22,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .load_guard import die_with_parent
 from .template_child import MAX_OUTPUT
 
 TIME_LIMIT = 3.0  # seconds per render: real templates take milliseconds
+STARTUP = 30.0  # seconds for the child to start (its imports), before any render's time counts
 MEMORY_LIMIT = 512 << 20  # the child's address space: Python, jinja2 and llama-cpp-python map 160 MiB of it
 
 
@@ -34,7 +34,8 @@ class TemplateError(ValueError):
 
 
 def _limit_child() -> None:
-    die_with_parent()
+    # no die_with_parent(): it would end this long-lived child with the thread that started it;
+    # the child leaves by itself when samplerlab is gone (template_child._exit_when_orphaned)
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
@@ -80,6 +81,10 @@ class _Renderer:
                 preexec_fn=_limit_child,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+            # its imports take a moment (longer on a busy machine); only then does a render's time start
+            if _read_line(self.process, time.monotonic() + STARTUP) != b"ready\n":
+                self._stop()
+                raise TemplateError(f"its renderer did not start within {STARTUP:g} s")
         return self.process
 
     def _stop(self) -> None:

@@ -212,3 +212,22 @@ def test_the_renderer_renders_what_llama_cpp_python_renders(model) -> None:
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "おはよう"}]
     expected = Jinja2ChatFormatter(model.chat_template(), "<|im_end|>", "<|im_start|>")(messages=messages).prompt
     assert model.chat_prompt(messages) == expected
+
+
+def test_the_template_renderer_outlives_the_thread_that_started_it(model) -> None:
+    """A run's thread starts the renderer and ends; the next run's render finds it alive (the red-team
+    round's 'ended its renderer (exit -9)': PR_SET_PDEATHSIG follows the starting thread)."""
+    import threading
+    import time
+
+    from samplerlab.llama.templates import RENDERER
+
+    RENDERER._stop()
+    prompts: list[str] = []
+    starter = threading.Thread(target=lambda: prompts.append(model.chat_prompt([{"role": "user", "content": "hi"}])))
+    starter.start()
+    starter.join()
+    pid = RENDERER.process.pid
+    time.sleep(0.5)
+    assert model.chat_prompt([{"role": "user", "content": "hi"}]) == prompts[0]
+    assert RENDERER.process.pid == pid
