@@ -859,17 +859,13 @@ def serve(
     demo.queue(default_concurrency_limit=1, max_size=64)
     throttle = LoginThrottle()  # one for both launches below: failures before a retry still count
 
-    def guarded() -> dict:  # a new dict per launch: Gradio adds its own keys to it
+    def launch(with_share: bool) -> tuple[Any, str, str | None]:
         uploads = lambda: demo.upload_file_set  # noqa: E731
-        return {"middleware": [Middleware(RequestGuard, throttle=throttle, uploads=uploads, budget=upload_budget)]}
-
-    if share and not auth:
-        say("!" * 72 + f"\n!! {t('share_warning', 'en')}\n!! Add --auth user:password to restrict it.\n" + "!" * 72)
-    try:
-        _, local_url, share_url = demo.launch(
+        guard = Middleware(RequestGuard, throttle=throttle, uploads=uploads, budget=upload_budget)
+        return demo.launch(
             server_name=host,
             server_port=port,
-            share=share,
+            share=with_share,
             auth=auth,
             theme=THEME,
             css=CSS,
@@ -877,26 +873,19 @@ def serve(
             max_file_size=UPLOAD_FILE_BYTES,
             prevent_thread_lock=True,
             show_error=False,
-            app_kwargs=guarded(),
+            app_kwargs={"middleware": [guard]},  # a new dict per launch: Gradio adds its own keys to it
             footer_links=["api"],
         )
+
+    if share and not auth:
+        say("!" * 72 + f"\n!! {t('share_warning', 'en')}\n!! Add --auth user:password to restrict it.\n" + "!" * 72)
+    try:
+        _, local_url, share_url = launch(share)
     except Exception as error:  # gradio raises various errors when the tunnel is unreachable
         if not share:
             raise
         say(f"Could not create a share link ({str(error).splitlines()[0]}); serving locally only.")
-        _, local_url, share_url = demo.launch(
-            server_name=host,
-            server_port=port,
-            share=False,
-            auth=auth,
-            theme=THEME,
-            css=CSS,
-            quiet=True,
-            max_file_size=UPLOAD_FILE_BYTES,
-            prevent_thread_lock=True,
-            app_kwargs=guarded(),
-            footer_links=["api"],
-        )
+        _, local_url, share_url = launch(False)
     if share and not share_url:
         say("Could not create a share link (no internet connection?); serving locally only.")
     say(f"samplerlab is running at {local_url}" + (f" and {share_url}" if share_url else ""))
