@@ -1,0 +1,110 @@
+"""The statistics across seeds as a person reads them: verdict lines and a figure table, in English or Japanese.
+
+The report, the app's stats panel and ``samplerlab stats`` all print these lines, so they agree word for word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..words.stats_words import figure_more, figure_name, figure_phrase, w
+from .figures import FIGURE_BY_NAME, FIGURES
+from .stats import (
+    ALPHA,
+    EXACT_UP_TO,
+    RANDOM_STATE,
+    RESAMPLES,
+    ColumnStats,
+    Comparison,
+    Estimate,
+    StatsReport,
+)
+
+
+def p_text(p: float) -> str:
+    """Two significant digits, as papers print them; below 0.0001 as a bound."""
+    return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
+
+
+def unit_name(report: StatsReport, lang: str) -> str:
+    return w("seeds" if report.unit_is_seed else "runs", lang)
+
+
+def verdict(comparison: Comparison, report: StatsReport, lang: str = "en") -> str:
+    """'A' writes longer replies than 'B': longer on 14 of 16 seeds, p = 0.004 — or: within seed noise."""
+    c = comparison
+    if not c.differs:
+        return w("noise", lang).format(a=c.a, b=c.b, figure=figure_name(c.figure, lang), p=p_text(c.adjusted))
+    up = c.difference > 0
+    return w("differs", lang).format(
+        a=c.a,
+        b=c.b,
+        phrase=figure_phrase(c.figure, up, lang),
+        more=figure_more(c.figure, up, lang),
+        wins=c.above if up else c.below,
+        n=c.n,
+        unit_name=unit_name(report, lang),
+        p=p_text(c.adjusted),
+    )
+
+
+def verdict_lines(report: StatsReport, lang: str = "en") -> list[str]:
+    """Differences beyond seed noise first (surest first), then the figures within it, then unpaired pairs."""
+    ordered = sorted(report.comparisons, key=lambda c: (not c.differs, c.adjusted if c.differs else 0.0))
+    lines = [verdict(c, report, lang) for c in ordered]
+    return lines + [w("unpaired", lang).format(a=a, b=b, unit_name=unit_name(report, lang)) for a, b in report.unpaired]
+
+
+def estimate_text(estimate: Estimate, fmt: str, lang: str = "en", unit: str = "seed") -> str:
+    if estimate.center is None:
+        return "-"
+    center = fmt.format(estimate.center)
+    if estimate.low is None or estimate.high is None:
+        return f"{center} ({w('no_interval', lang).format(unit=unit)})"
+    return f"{center} [{fmt.format(estimate.low)}, {fmt.format(estimate.high)}]"
+
+
+def endings_text(column: ColumnStats) -> str:
+    return ", ".join(f"{reason} {count}" for reason, count in column.endings.items())
+
+
+def method_line(report: StatsReport, lang: str = "en") -> str:
+    return w("method", lang).format(
+        unit_name=unit_name(report, lang),
+        resamples=f"{RESAMPLES:,}",
+        state=RANDOM_STATE,
+        exact=EXACT_UP_TO,
+        tests=len(report.comparisons),
+    )
+
+
+def stats_lines(report: StatsReport, lang: str = "en", width_of=len) -> list[str]:
+    """The whole report as terminal lines: head, method, each figure's columns, endings, verdicts."""
+    labels = [column.label for column in report.columns]
+    pad = max(width_of(label) for label in labels) + 2
+    most = max(len(column.runs) for column in report.columns)
+    lines = [
+        w("head", lang).format(
+            columns=len(labels), units=most, unit_name=unit_name(report, lang), generations=report.generations
+        ),
+        method_line(report, lang),
+        "",
+    ]
+    unit = w("seeds" if report.unit_is_seed else "runs", lang)
+    for figure in FIGURES:
+        lines.append(figure_name(figure.name, lang))
+        for column in report.columns:
+            estimate = column.figures[figure.name]
+            label = f"'{column.label}'"
+            spaces = " " * max(1, pad - width_of(column.label))
+            lines.append(f"  {label}{spaces}{estimate_text(estimate, figure.fmt, lang, unit)}  n={estimate.n}")
+    lines += ["", w("endings", lang)]
+    for column in report.columns:
+        lines.append(f"  '{column.label}'{' ' * max(1, pad - width_of(column.label))}{endings_text(column)}")
+    lines += ["", f"{w('verdicts', lang)} (alpha {ALPHA})"]
+    lines += [f"  {line}" for line in verdict_lines(report, lang)]
+    return lines
+
+
+def tested_figures() -> Sequence[str]:
+    return [name for name, figure in FIGURE_BY_NAME.items() if figure.tested]
