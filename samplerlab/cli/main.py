@@ -758,6 +758,9 @@ def _register_understanding() -> None:
 
     main.add_command(explain_command)
     main.add_command(replay_command)
+    from .stats import stats_command  # statistics across seeds (issue 18)
+
+    main.add_command(stats_command)
 
 
 _register_understanding()

@@ -24,6 +24,8 @@ from .parting import CSS as PARTING_CSS
 from .parting import parting_html, token_charts
 from .parting import where as _where
 from .render import display_width, pad, visible
+from .stats_html import CSS as STATS_CSS
+from .stats_html import stats_section
 from .svg_chart import legend, line_chart
 
 TABLE_STATS = ("tokens", "tokens_per_second", "mean_prob", "distinct_2")
@@ -296,9 +298,9 @@ def render_report(document: Mapping[str, Any], lang: str = "en") -> str:
     return (
         f'<!doctype html><html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{_e(title)} · samplerlab</title><style>{CSS}{EXPLAIN_CSS}{PARTING_CSS}{_bucket_css()}</style></head><body>"
+        f"<title>{_e(title)} · samplerlab</title><style>{CSS}{EXPLAIN_CSS}{PARTING_CSS}{STATS_CSS}{_bucket_css()}</style></head><body>"
         f'<header><h1>{_e(title)}</h1><p class="desc">{_e(description)}</p>{_meta_html(document, lang)}</header>'
         f"{_sweep_html(document, lang)}{_runs_html(document, lang)}{parting_html(document, lang)}"
-        f"{_stats_html(document, lang)}{_spread_html(document, lang)}"
+        f"{_stats_html(document, lang)}{_spread_html(document, lang)}{stats_section(document, lang)}"
         "</body></html>"
     )

@@ -29,12 +29,12 @@ LOCAL_BATCH = 8  # the local engine's most columns per run
 
 @dataclass(frozen=True)
 class Job:
-    """One prompt and seed, and the columns of one batch."""
+    """One prompt, and one batch of its runs: (seed, column) pairs, every column on every seed, so that a run
+    of S seeds fills the backend's batch with columns x seeds instead of running S batches of a few columns."""
 
     prompt_index: int
     prompt: str
-    seed: int
-    columns: tuple[PlannedColumn, ...]
+    runs: tuple[tuple[int, PlannedColumn], ...]
 
 
 def batch_size(backend: Backend) -> int:
@@ -42,13 +42,14 @@ def batch_size(backend: Backend) -> int:
 
 
 def plan(experiment: Experiment, batch: int) -> list[Job]:
-    """Every prompt x seed, its columns cut into batches, in the order results are recorded."""
-    return [
-        Job(prompt_index, prompt, seed, experiment.columns[start : start + batch])
-        for prompt_index, prompt in enumerate(experiment.prompts)
-        for seed in experiment.seeds
-        for start in range(0, len(experiment.columns), batch)
-    ]
+    """Per prompt, every seed x column cut into batches of ``batch``, in the order results are recorded
+    (prompt, then seed, then column). Each column carries its own seed, and a column's text does not
+    depend on what runs beside it, so seeds share a batch as columns do."""
+    jobs = []
+    for prompt_index, prompt in enumerate(experiment.prompts):
+        runs = [(seed, column) for seed in experiment.seeds for column in experiment.columns]
+        jobs += [Job(prompt_index, prompt, tuple(runs[start : start + batch])) for start in range(0, len(runs), batch)]
+    return jobs
 
 
 def run_columns(
@@ -100,7 +101,7 @@ def run_experiment(
         results = run_columns(
             backend,
             experiment.request(job.prompt),
-            [c.for_seed(job.seed) for c in job.columns],
+            [column.for_seed(seed) for seed, column in job.runs],
             None,
             on_done,
             cancel,
@@ -109,7 +110,7 @@ def run_experiment(
         rendered = rendered_record(info)
         outcomes += [
             Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
-            for planned, result in zip(job.columns, results)
+            for (_, planned), result in zip(job.runs, results)
         ]
     return outcomes
 
@@ -147,12 +148,13 @@ def _urls(model: Mapping[str, Any]) -> list[str]:
 
 # -- reproducing a result file ----------------------------------------------------------------
 def _groups(records: Sequence[Mapping[str, Any]], batch: int) -> list[list[int]]:
-    """Record indices grouped as they can be generated together: one prompt and seed per run."""
+    """Record indices grouped as they can be generated together: one prompt per run, any seeds (each
+    record's settings carry its seed)."""
     groups: list[list[int]] = []
     for index, record in enumerate(records):
-        key = (record.get("prompt"), record.get("seed"))
+        key = record.get("prompt")
         previous = records[groups[-1][0]] if groups else None
-        if previous is None or (previous.get("prompt"), previous.get("seed")) != key or len(groups[-1]) == batch:
+        if previous is None or previous.get("prompt") != key or len(groups[-1]) == batch:
             groups.append([])
         groups[-1].append(index)
     return groups

@@ -48,10 +48,30 @@ def verdict(comparison: Comparison, report: StatsReport, lang: str = "en") -> st
     )
 
 
+def smallest_p(n: int) -> float:
+    """The least two-sided p the paired permutation test can give on n pairs: the observed arrangement and
+    its mirror out of 2**n (or out of the resamples, plus the observed one, beyond EXACT_UP_TO)."""
+    return 2 / 2**n if n <= EXACT_UP_TO else 2 / (RESAMPLES + 1)
+
+
+def power_note(report: StatsReport, lang: str = "en") -> str | None:
+    """Said when no test of the report could pass Holm's correction however different the columns are."""
+    if not report.comparisons:
+        return None
+    n, tests = max(c.n for c in report.comparisons), len(report.comparisons)
+    if smallest_p(n) * tests < ALPHA:
+        return None
+    return w("too_few", lang).format(
+        n=n, unit_name=unit_name(report, lang), smallest=p_text(smallest_p(n)), tests=tests, needed=p_text(ALPHA / tests)
+    )
+
+
 def verdict_lines(report: StatsReport, lang: str = "en") -> list[str]:
-    """Differences beyond seed noise first (surest first), then the figures within it, then unpaired pairs."""
+    """Differences beyond seed noise first (surest first), then the figures within it, then unpaired pairs;
+    first of all, when no test could pass the correction, why."""
     ordered = sorted(report.comparisons, key=lambda c: (not c.differs, c.adjusted if c.differs else 0.0))
-    lines = [verdict(c, report, lang) for c in ordered]
+    note = power_note(report, lang)
+    lines = ([note] if note else []) + [verdict(c, report, lang) for c in ordered]
     return lines + [w("unpaired", lang).format(a=a, b=b, unit_name=unit_name(report, lang)) for a, b in report.unpaired]
 
 

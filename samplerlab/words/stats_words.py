@@ -141,6 +141,13 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "quality and diversity: mean raw log-probability against distance across seeds",
         "ja": "品質と多様性: 元のモデルでの平均対数確率とシード間の距離",
     },
+    "qd_title": {"en": "quality vs diversity", "ja": "品質と多様性"},
+    "too_few": {
+        "en": "with {n} shared {unit_name} the smallest p a test can give is {smallest}, and Holm over {tests} tests "
+        "needs less than {needed}: run more seeds, or --baseline to test fewer pairs",
+        "ja": "共通の{unit_name}が {n} では検定の p は最小でも {smallest} で、{tests} 検定の Holm 補正には {needed} "
+        "未満が必要: シードを増やすか、--baseline で比べる組を減らしてください",
+    },
     "stats_title": {"en": "Statistics across seeds", "ja": "シードをまたいだ統計"},
     "seeds_per_column": {"en": "Seeds per column", "ja": "列ごとのシード数"},
     "seeds_per_column_info": {
