@@ -36,6 +36,7 @@ from .conversation_panel import conversation_panel
 from .experiments_tab import experiments_panel
 from .guard import LoginThrottle, RequestGuard
 from .share import DELETE_CACHE, UPLOAD_BUDGET, UPLOAD_FILE_BYTES
+from .stats_panel import stats_panel
 from .understand_panel import alternatives, branch, branch_row, what_if_line
 from .views import (
     COLOR_MAP,
@@ -420,6 +421,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         model_info = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
             run_inputs, run_outputs, columns, count, why = _compare_panel(calls, labels, lang, lang_state)
+            stats_panel(bench, labels, lang, run_inputs)  # seeds per column (issue 18)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
             writable = not shared or bench.writes == "presets"

@@ -54,6 +54,7 @@ from ..schema.load_settings import LOAD_KNOBS, LoadSettings
 from ..schema.params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from ..words.errors_ja import localize
 from .output import VisibleGroup, echo
+from .seeds import compare_seeds, parse_seeds
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
@@ -257,6 +258,13 @@ def main(
     help="Seed for every column; -1 draws one.",
 )
 @click.option(
+    "--seeds",
+    default=None,
+    metavar="N|LIST",
+    help="Run every column on N seeds from --seed on, or on a list (0,1,2), batched together; prints the "
+    "first seed side by side and each figure across the seeds with its 95% interval and the paired tests.",
+)
+@click.option(
     "--max-tokens",
     type=int,
     default=KNOB_BY_NAME["max_tokens"].default,
@@ -310,6 +318,7 @@ def compare(
     prompt: str | None,
     columns: Sequence[str],
     seed: int,
+    seeds: str | None,
     max_tokens: int,
     mode: str,
     system: str | None,
@@ -338,7 +347,10 @@ def compare(
         request = replace(_compare_request(prompt, mode, system, chat_file, chat_select, context_policy), prefix=prefix)
         shared = shared_values(seed, max_tokens, stop)
         parsed = [_typed_column(spec, shared) for spec in columns or ("temperature=0.8",)]
+        seed_list = parse_seeds(seeds, seed) if seeds is not None else [seed]
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
+        if len(seed_list) > 1:
+            return compare_seeds(backend, request, parsed, seed_list, width)
         result = _stream(backend, request, parsed, width)
     except USER_ERRORS as error:
         fail(error)

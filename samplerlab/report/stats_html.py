@@ -48,7 +48,7 @@ def report_html(report: StatsReport, lang: str = "en") -> str:
 def _verdicts(report: StatsReport, lang: str) -> str:
     lines = verdict_lines(report, lang)
     differs = sum(c.differs for c in report.comparisons) + (power_note(report, lang) is not None)
-    items = "".join(f'<li{" class=differs" if i < differs else ""}>{_e(line)}</li>' for i, line in enumerate(lines))
+    items = "".join(f"<li{' class=differs' if i < differs else ''}>{_e(line)}</li>" for i, line in enumerate(lines))
     return f'<h3>{_e(w("verdicts", lang))}</h3><ul class="verdicts">{items}</ul>'
 
 
@@ -75,3 +75,25 @@ def stats_section(document: Mapping[str, Any], lang: str = "en") -> str:
     except StatsError:
         return ""
     return report_html(report, lang)
+
+
+def seed_texts_html(records: Sequence[Mapping[str, Any]], lang: str = "en") -> str:
+    """Per column its texts on every seed: the first open, the rest one click away (a <details> each)."""
+    columns: dict[str, list[Mapping[str, Any]]] = {}
+    for record in records:
+        columns.setdefault(record["label"], []).append(record)
+    cards = []
+    for label, group in columns.items():
+        first, rest = group[0], group[1:]
+        others = "".join(
+            f"<details><summary>seed {_e(r['seed'])} · {_e(r['finish_reason'])} · {len(r['tokens'])}</summary>"
+            f'<div class="text">{_e(r["text"])}</div></details>'
+            for r in rest
+        )
+        more = f'<p class="note">{_e(w("more_seeds", lang).format(n=len(rest)))}</p>' if rest else ""
+        cards.append(
+            f'<article class="col"><h3>{_e(label)}</h3><p class="note">seed {_e(first["seed"])} · '
+            f'{_e(first["finish_reason"])} · {len(first["tokens"])}</p><div class="text">{_e(first["text"])}</div>'
+            f"{more}{others}</article>"
+        )
+    return f'<div class="cols sl-seed-texts">{"".join(cards)}</div>'

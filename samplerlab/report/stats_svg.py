@@ -56,7 +56,9 @@ def dot_chart(title: str, figure: str, columns: Sequence[ColumnStats], width: in
 
 def _row(row: int, label: str, estimate: Estimate, fmt: str, sx, top: int, colour: str) -> str:
     middle = top + ROW * row + ROW / 2
-    parts = [f'<text x="{LABEL_WIDTH - 6}" y="{middle + 4:.1f}" class="yt">{_e(_label(label))}<title>{_e(label)}</title></text>']
+    parts = [
+        f'<text x="{LABEL_WIDTH - 6}" y="{middle + 4:.1f}" class="yt">{_e(_label(label))}<title>{_e(label)}</title></text>'
+    ]
     for index, (run, value) in enumerate(zip(estimate.runs, estimate.values)):
         jitter = ((index * 7) % 9 - 4) * 1.3  # fixed, so the same file draws the same picture
         parts.append(
@@ -113,9 +115,13 @@ def quality_diversity(
         assert x.center is not None and y.center is not None
         cx, cy = sx(x.center), sy(y.center)
         if x.low is not None and x.high is not None:
-            parts.append(f'<line x1="{sx(x.low):.1f}" y1="{cy:.1f}" x2="{sx(x.high):.1f}" y2="{cy:.1f}" stroke="{colour}"/>')
+            parts.append(
+                f'<line x1="{sx(x.low):.1f}" y1="{cy:.1f}" x2="{sx(x.high):.1f}" y2="{cy:.1f}" stroke="{colour}"/>'
+            )
         if y.low is not None and y.high is not None:
-            parts.append(f'<line x1="{cx:.1f}" y1="{sy(y.low):.1f}" x2="{cx:.1f}" y2="{sy(y.high):.1f}" stroke="{colour}"/>')
+            parts.append(
+                f'<line x1="{cx:.1f}" y1="{sy(y.low):.1f}" x2="{cx:.1f}" y2="{sy(y.high):.1f}" stroke="{colour}"/>'
+            )
         parts.append(
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="4.5" fill="{colour}"><title>{_e(label)}: '
             f"{x.center:.3f}, {y.center:.3f}</title></circle>"

@@ -135,7 +135,9 @@ def _top_two(counters: Sequence[Counter]) -> dict[tuple, list[int]]:
     return best
 
 
-def _bleu(i: int, counts: Sequence[Counter], tops: Sequence[Mapping[tuple, list[int]]], lengths: Sequence[int]) -> float:
+def _bleu(
+    i: int, counts: Sequence[Counter], tops: Sequence[Mapping[tuple, list[int]]], lengths: Sequence[int]
+) -> float:
     hypothesis = lengths[i]
     if hypothesis == 0:
         return 0.0

@@ -62,7 +62,11 @@ def power_note(report: StatsReport, lang: str = "en") -> str | None:
     if smallest_p(n) * tests < ALPHA:
         return None
     return w("too_few", lang).format(
-        n=n, unit_name=unit_name(report, lang), smallest=p_text(smallest_p(n)), tests=tests, needed=p_text(ALPHA / tests)
+        n=n,
+        unit_name=unit_name(report, lang),
+        smallest=p_text(smallest_p(n)),
+        tests=tests,
+        needed=p_text(ALPHA / tests),
     )
 
 

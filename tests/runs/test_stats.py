@@ -184,7 +184,10 @@ def test_the_whole_terminal_output_of_two_seeds_worked_out_by_hand():
     block = lines[lines.index("length (tokens)") : lines.index("length (tokens)") + 3]
     assert block == ["length (tokens)", "  'a'  5.0 [4.0, 6.0]  n=2", "  'b'  4.0 [4.0, 4.0]  n=2"]
     logprob = lines.index("mean raw log-probability")
-    assert lines[logprob + 1 : logprob + 3] == ["  'a'  -1.500 [-2.000, -1.000]  n=2", "  'b'  -3.000 [-3.000, -3.000]  n=2"]
+    assert lines[logprob + 1 : logprob + 3] == [
+        "  'a'  -1.500 [-2.000, -1.000]  n=2",
+        "  'b'  -3.000 [-3.000, -3.000]  n=2",
+    ]
     assert lines[logprob + 4 : logprob + 6] == ["  'a'  4.48 [2.72, 7.39]  n=2", "  'b'  20.09 [20.09, 20.09]  n=2"]
     parting = lines.index("token where seeds part")
     assert lines[parting + 1 : parting + 3] == ["  'a'  4.0 [4.0, 4.0]  n=2", "  'b'  4.0 [4.0, 4.0]  n=2"]
@@ -207,7 +210,9 @@ def test_columns_that_share_no_seeds_get_a_line_not_a_test():
 
 
 def test_several_prompts_count_runs_and_pair_them():
-    records = [record(label, s, range(n + s), prompt=p) for p in (0, 1) for s in (0, 1) for label, n in (("x", 3), ("y", 6))]
+    records = [
+        record(label, s, range(n + s), prompt=p) for p in (0, 1) for s in (0, 1) for label, n in (("x", 3), ("y", 6))
+    ]
     report = across_seeds(records)
     tokens = next(c for c in report.comparisons if c.figure == "tokens")
     assert not report.unit_is_seed and (tokens.n, tokens.above) == (4, 4)
