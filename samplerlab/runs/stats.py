@@ -5,8 +5,8 @@ The unit is a run: one prompt and seed. A column's figure is the mean over its r
 percentile bootstrap of that mean (scipy.stats.bootstrap, fixed random_state, so the same result file
 always prints the same numbers). Two columns run on the same prompts and seeds are paired by run: the
 test permutes which column each run's two values belong to (scipy.stats.permutation_test,
-permutation_type="samples", two-sided, the mean difference as statistic: exact when 2**n arrangements
-fit in the resamples). The p-values of every test in one report are Holm-adjusted together.
+permutation_type="samples" on the differences, two-sided, their mean as statistic: exact when 2**n
+arrangements fit in the resamples). The p-values of every test in one report are Holm-adjusted together.
 """
 
 from __future__ import annotations
@@ -132,19 +132,20 @@ def interval(values: Sequence[float]) -> tuple[float | None, float | None, float
     return center, float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
-def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x - y, axis=axis)
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(x, axis=axis)
 
 
 def paired_p(a: Sequence[float], b: Sequence[float]) -> float:
-    """Two-sided p of a paired permutation test of the mean difference: each run's pair may be swapped;
-    exact (every one of the 2**n arrangements) up to EXACT_UP_TO pairs."""
-    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if np.all(x == y):
+    """Two-sided p of a paired permutation test of the mean difference: each run's pair may be swapped, which
+    flips the sign of its difference (scipy's one-sample form of permutation_type="samples", the same p as
+    permuting the pairs and half the work); exact (every one of the 2**n arrangements) up to EXACT_UP_TO pairs."""
+    differences = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if np.all(differences == 0):
         return 1.0
     result = scipy_stats.permutation_test(
-        (x, y),
-        _mean_difference,
+        (differences,),
+        _mean,
         **_random(
             {
                 "permutation_type": "samples",

@@ -335,7 +335,8 @@ def test_the_report_command_writes_the_page_beside_the_result(sweep_result):
     page = sweep_result.with_suffix(".html")
     assert (result.exit_code, result.stdout) == (0, f"wrote {page}\n")
     html = page.read_text()
-    assert html.count("<svg") == 4 + 14 * 3 and html.count('<article class="col">') == 14  # sweep, token charts
+    # sweep, token charts, and across its seeds a dot chart per figure plus the quality-diversity chart
+    assert html.count("<svg") == 4 + 14 * 3 + 12 + 1 and html.count('<article class="col">') == 14
     assert "<h2>Across seeds</h2>" in html and "<script>" not in html
     # per seed, the reference against each swept column it differs from in one knob, and the sweep's neighbours:
     # temperature 0 · 0.8 and 0.8 · 1.6 at each top_p, top_p 0.9 · 1.0 at each temperature

@@ -254,3 +254,17 @@ def test_a_comparison_reads_differs_only_below_alpha_after_correction():
     report = across_seeds(two_columns(range(2)))
     c = Comparison("a", "b", "distinct_2", 16, 3, 13, -0.1, 0.001, 0.41)
     assert verdict(c, report) == "'a' vs 'b', distinct-2: within seed noise (p = 0.41)"
+
+
+def test_the_sign_flip_form_gives_scipys_two_sample_paired_p():
+    rng = np.random.default_rng(11)
+    a, b = rng.normal(0.2, 1, 30), rng.normal(0, 1, 30)
+    reference = scipy_stats.permutation_test(
+        (a, b),
+        lambda x, y, axis=-1: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=RESAMPLES,
+        rng=np.random.default_rng(0),
+    )
+    assert paired_p(a, b) == pytest.approx(reference.pvalue)
