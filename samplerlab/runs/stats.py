@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any
 
@@ -292,13 +292,7 @@ def across_seeds(records: Sequence[Record], baseline: str | None = None) -> Stat
 
 
 def _with_adjusted(comparison: Comparison, adjusted: float) -> Comparison:
-    from dataclasses import replace
-
     return replace(comparison, adjusted=adjusted)
-
-
-def figure_names(tested_only: bool = False) -> list[str]:
-    return [f.name for f in FIGURES if f.tested or not tested_only]
 
 
 __all__ = ["FIGURE_BY_NAME", "StatsError", "StatsReport", "across_seeds", "holm", "interval", "paired_p"]

@@ -5,10 +5,8 @@ The report, the app's stats panel and ``samplerlab stats`` all print these lines
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from ..words.stats_words import figure_more, figure_name, figure_phrase, w
-from .figures import FIGURE_BY_NAME, FIGURES
+from .figures import FIGURES
 from .stats import (
     ALPHA,
     EXACT_UP_TO,
@@ -128,7 +126,3 @@ def stats_lines(report: StatsReport, lang: str = "en", width_of=len) -> list[str
     lines += ["", f"{w('verdicts', lang)} (alpha {ALPHA})"]
     lines += [f"  {line}" for line in verdict_lines(report, lang)]
     return lines
-
-
-def tested_figures() -> Sequence[str]:
-    return [name for name, figure in FIGURE_BY_NAME.items() if figure.tested]

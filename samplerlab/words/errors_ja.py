@@ -176,6 +176,26 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"you already have a run waiting or running; wait for it or press Stop",
         r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください",
     ),
+    # statistics across seeds (runs.stats)
+    (
+        r"every column ran on one seed \((?P<s>[^)]*)\); statistics across seeds need at least 2 "
+        r"\(run it with seeds: \[0, 1, \.\.\.\], or compare --seeds N\)",
+        r"どの列も 1 シード（\g<s>）でしか生成されていません。シードをまたいだ統計には 2 以上が必要です"
+        r"（seeds: [0, 1, ...] で実行するか、compare --seeds N を使ってください）",
+    ),
+    (
+        r"column (?P<n>'[^']*') appears twice on prompt (?P<p>\d+), seed (?P<s>-?\d+); labels must tell the columns apart",
+        r"列 \g<n> がプロンプト \g<p>・シード \g<s> に 2 回あります。ラベルで列を区別できるようにしてください",
+    ),
+    (
+        r"(?P<n>\d+) generations; statistics read at most (?P<m>\d+)",
+        r"生成 \g<n> 件。統計が読めるのは最大 \g<m> 件です",
+    ),
+    (r"no columns to compare", r"比べる列がありません"),
+    (
+        r"--baseline (?P<b>'[^']*'): no such column; columns: (?P<c>.+)",
+        r"--baseline \g<b>: そのような列はありません。列: \g<c>",
+    ),
 )
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 

@@ -268,3 +268,19 @@ def test_the_sign_flip_form_gives_scipys_two_sample_paired_p():
         rng=np.random.default_rng(0),
     )
     assert paired_p(a, b) == pytest.approx(reference.pvalue)
+
+
+@pytest.mark.parametrize(
+    "records, japanese",
+    [
+        ([record("a", 0, [1]), record("b", 0, [2])], "どの列も 1 シード（0）でしか生成されていません。"),
+        ([record("a", 0, [1]), record("a", 0, [2])], "列 'a' がプロンプト 0・シード 0 に 2 回あります。"),
+        ([], "比べる列がありません"),
+    ],
+)
+def test_bad_input_lines_read_in_japanese(records, japanese):
+    from samplerlab.words.errors_ja import localize
+
+    with pytest.raises(StatsError) as error:
+        across_seeds(records)
+    assert japanese in localize(str(error.value), "ja")
