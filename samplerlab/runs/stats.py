@@ -274,7 +274,14 @@ def _compare(a: str, b: str, values: Mapping[str, Mapping[str, Mapping[Run, floa
 
 
 def across_seeds(records: Sequence[Record], baseline: str | None = None) -> StatsReport:
-    """Every column's figures with their intervals, and every tested pair's comparisons (Holm-adjusted)."""
+    """Every column's figures with their intervals, and every tested pair's comparisons (Holm-adjusted).
+
+    A hostile file's huge numbers make means of inf, shown as such, without numpy's warnings on stderr."""
+    with np.errstate(all="ignore"):
+        return _across_seeds(records, baseline)
+
+
+def _across_seeds(records: Sequence[Record], baseline: str | None) -> StatsReport:
     columns = _by_label(records)
     values = {label: _values(runs) for label, runs in columns.items()}
     summaries = tuple(_column(label, runs, values[label]) for label, runs in columns.items())

@@ -284,3 +284,16 @@ def test_bad_input_lines_read_in_japanese(records, japanese):
     with pytest.raises(StatsError) as error:
         across_seeds(records)
     assert japanese in localize(str(error.value), "ja")
+
+
+def test_hostile_numbers_and_labels_print_without_a_traceback():
+    from samplerlab.report.stats_html import report_html
+
+    records = two_columns(range(3))
+    records[0]["label"] = records[2]["label"] = records[4]["label"] = "<script>\x1b[2J"
+    records[0]["tokens"][0].update(raw_p=-1.0, entropy=1e308, survivors=2**62)
+    records[1]["tokens"][0].update(raw_p=0.0, entropy=float("nan"))
+    report = across_seeds(records)
+    assert len(stats_lines(report)) > 20
+    page = report_html(report)
+    assert "<script>" not in page and "&lt;script&gt;" in page
