@@ -21,6 +21,8 @@ CSS = """
 .sl-stats .ct{font-size:13px;font-weight:600;text-anchor:middle}.sl-stats .cl{font-size:11px;text-anchor:middle;fill:#4b5563}
 .sl-stats .xt{font-size:10px;text-anchor:middle;fill:#4b5563}.sl-stats .yt{font-size:10px;text-anchor:end;fill:#374151}
 .sl-stats .ax{stroke:#6b7280}
+.sl-seed-texts{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.8em}
+.sl-seed-texts .text{white-space:pre-wrap}.sl-seed-texts article{border:1px solid #e5e7eb;border-radius:8px;padding:.5em .7em}
 """
 
 
@@ -46,10 +48,14 @@ def report_html(report: StatsReport, lang: str = "en") -> str:
 
 
 def _verdicts(report: StatsReport, lang: str) -> str:
+    """The differences beyond seed noise in bold, the figures within it one click away (there are many)."""
     lines = verdict_lines(report, lang)
     differs = sum(c.differs for c in report.comparisons) + (power_note(report, lang) is not None)
-    items = "".join(f"<li{' class=differs' if i < differs else ''}>{_e(line)}</li>" for i, line in enumerate(lines))
-    return f'<h3>{_e(w("verdicts", lang))}</h3><ul class="verdicts">{items}</ul>'
+    first = "".join(f"<li class=differs>{_e(line)}</li>" for line in lines[:differs])
+    rest = "".join(f"<li>{_e(line)}</li>" for line in lines[differs:])
+    summary = _e(w("within_noise", lang).format(n=len(lines) - differs))
+    noise = f'<details><summary>{summary}</summary><ul class="verdicts">{rest}</ul></details>' if rest else ""
+    return f'<h3>{_e(w("verdicts", lang))}</h3><ul class="verdicts">{first}</ul>{noise}'
 
 
 def _table(report: StatsReport, lang: str) -> str:

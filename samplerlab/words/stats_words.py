@@ -141,6 +141,10 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "quality and diversity: mean raw log-probability against distance across seeds",
         "ja": "品質と多様性: 元のモデルでの平均対数確率とシード間の距離",
     },
+    "within_noise": {
+        "en": "{n} more lines: within seed noise or untested",
+        "ja": "ほか {n} 行: シードのばらつきの範囲内、または検定なし",
+    },
     "qd_title": {"en": "quality vs diversity", "ja": "品質と多様性"},
     "too_few": {
         "en": "with {n} shared {unit_name} the smallest p a test can give is {smallest}, and Holm over {tests} tests "
