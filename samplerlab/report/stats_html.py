@@ -20,7 +20,7 @@ CSS = """
 .sl-stats table td{font-variant-numeric:tabular-nums}
 .sl-stats .ct{font-size:13px;font-weight:600;text-anchor:middle}.sl-stats .cl{font-size:11px;text-anchor:middle;fill:#4b5563}
 .sl-stats .xt{font-size:10px;text-anchor:middle;fill:#4b5563}.sl-stats .yt{font-size:10px;text-anchor:end;fill:#374151}
-.sl-stats .ax{stroke:#6b7280}
+.sl-stats .ax{stroke:#6b7280}.sl-stats .charts{display:flex;flex-wrap:wrap;gap:.8em}
 .sl-seed-texts{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:.8em}
 .sl-seed-texts .text{white-space:pre-wrap}.sl-seed-texts article{border:1px solid #e5e7eb;border-radius:8px;padding:.5em .7em}
 """
