@@ -35,7 +35,7 @@ def dot_chart(title: str, figure: str, columns: Sequence[ColumnStats], width: in
     if not every:
         return ""
     low, high = _span(every)
-    top, bottom, right = 24, 22, 10
+    top, bottom, right = 24, 22, 24
     height = top + ROW * len(columns) + bottom
 
     def sx(value: float) -> float:
