@@ -384,8 +384,9 @@ def test_a_sweep_report_renders_offline_in_headless_chromium(sweep_result, tmp_p
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
     assert [url for url in requests if not url.startswith(("file:", "data:"))] == [] and errors == []
-    # 4 stats x 2 top_p lines; 7 columns x 2 seeds, each with 3 token charts (p and raw p, entropy, survivors)
-    assert (charts, polylines, cards) == (4 + 14 * 3, 8 + 14 * 4, 14)
+    # 4 stats x 2 top_p lines; 7 columns x 2 seeds, each with 3 token charts (p and raw p, entropy, survivors);
+    # across the 2 seeds a dot chart per figure (12) and the quality-diversity chart, which draw no polylines
+    assert (charts, polylines, cards) == (4 + 14 * 3 + 12 + 1, 8 + 14 * 4, 14)
     assert title.startswith("p ") and "after the chain:" in title
     assert width <= 1280  # nothing overflows sideways
     assert (tmp_path / "report.png").stat().st_size > 50_000
