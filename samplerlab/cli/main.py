@@ -44,8 +44,6 @@ from ..presets.store import (
 )
 from ..report.page import render_report, text_table
 from ..report.render import LiveTable, display_width, pad, side_by_side
-from ..runs.comparisons import run_file
-from ..runs.experiments import load_experiment
 from ..runs.results import load_result
 from ..runs.runner import check_result, opened_backend
 from ..schema import docs
@@ -53,6 +51,7 @@ from ..schema.assignments import parse_column, process_escapes
 from ..schema.load_settings import LOAD_KNOBS, LoadSettings
 from ..schema.params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from ..words.errors_ja import localize
+from .history import durable_run, history_command, store_options
 from .output import VisibleGroup, echo
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
@@ -489,6 +488,15 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
     help=f"Write each token's K most likely raw candidates (up to {KEEP}) into the result, so "
     "`samplerlab replay` can try other settings on it without the model.",
 )
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="latest",
+    default=None,
+    metavar="[RUN_ID]",
+    help="Go on with a killed or stopped run: EXPERIMENT's latest unfinished one, or run RUN_ID (samplerlab history).",
+)
+@store_options
 @server_options
 def run_command(
     experiment: Path | None,
@@ -497,6 +505,9 @@ def run_command(
     max_tokens: int | None,
     model_spec: str | None,
     keep_candidates: int,
+    resume: str | None,
+    store_file: Path | None,
+    store_max_mib: int | None,
     servers: tuple[str, ...],
     api_key: str | None,
 ) -> None:
@@ -508,21 +519,21 @@ def run_command(
             )
         _check(check_path, servers, api_key)
         return
-    if experiment is None:
-        raise click.UsageError("give an EXPERIMENT file, or --check RESULT")
+    if experiment is None and resume in (None, "latest"):
+        raise click.UsageError("give an EXPERIMENT file, or --check RESULT, or --resume RUN_ID")
     try:
-        loaded = load_experiment(experiment)
-        with click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
-            document, target = run_file(
-                loaded,
-                out,
-                max_tokens,
-                model_spec,
-                on_done=lambda _: bar.update(1),
-                servers=servers,
-                api_key=api_key,
-                keep_candidates=keep_candidates,
-            )
+        document, target = durable_run(
+            experiment,
+            resume,
+            out,
+            max_tokens,
+            model_spec,
+            keep_candidates,
+            servers,
+            api_key,
+            store_file,
+            store_max_mib,
+        )
     except USER_ERRORS as error:
         fail(error)
     echo(text_table(document))
@@ -758,6 +769,7 @@ def _register_understanding() -> None:
 
     main.add_command(explain_command)
     main.add_command(replay_command)
+    main.add_command(history_command)
 
 
 _register_understanding()

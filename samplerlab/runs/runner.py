@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,20 +35,29 @@ class Job:
     prompt: str
     seed: int
     columns: tuple[PlannedColumn, ...]
+    seed_index: int = 0
+    column_indexes: tuple[int, ...] = ()  # each column's place in the experiment: the store's key
+
+
+Key = tuple[int, int, int]  # (prompt index, seed index, column index): one generation of a run
 
 
 def batch_size(backend: Backend) -> int:
     return max(1, min(backend.info.parallel, 64))
 
 
-def plan(experiment: Experiment, batch: int) -> list[Job]:
-    """Every prompt x seed, its columns cut into batches, in the order results are recorded."""
-    return [
-        Job(prompt_index, prompt, seed, experiment.columns[start : start + batch])
-        for prompt_index, prompt in enumerate(experiment.prompts)
-        for seed in experiment.seeds
-        for start in range(0, len(experiment.columns), batch)
-    ]
+def plan(experiment: Experiment, batch: int, skip: Collection[Key] = ()) -> list[Job]:
+    """Every prompt x seed, its columns cut into batches, in the order results are recorded; the
+    generations in ``skip`` (done before a run was killed) are left out, the rest batched as full as they go."""
+    jobs = []
+    for prompt_index, prompt in enumerate(experiment.prompts):
+        for seed_index, seed in enumerate(experiment.seeds):
+            todo = [i for i in range(len(experiment.columns)) if (prompt_index, seed_index, i) not in skip]
+            for start in range(0, len(todo), batch):
+                indexes = tuple(todo[start : start + batch])
+                columns = tuple(experiment.columns[i] for i in indexes)
+                jobs.append(Job(prompt_index, prompt, seed, columns, seed_index, indexes))
+    return jobs
 
 
 def run_columns(
@@ -84,16 +93,19 @@ def run_experiment(
     on_done: Callable[[Any], None] | None = None,
     cancel: threading.Event | None = None,
     batch: int | None = None,
+    skip: Collection[Key] = (),
+    on_outcome: Callable[[Key, Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Every job of the plan; a seed of -1 is drawn once for the whole run, so every column shares it.
 
     ``cancel`` ends the run between steps and no further job starts: the outcomes are then fewer,
-    or cancelled.
+    or cancelled. ``skip`` leaves out generations already done; ``on_outcome`` receives each finished
+    (not cancelled) generation with its key the moment it ends, which is when the run store commits it.
     """
     experiment = experiment.with_drawn_seeds()
     _refuse(backend, experiment.columns)
     outcomes: list[Outcome] = []
-    for job in plan(experiment, batch or batch_size(backend)):
+    for job in plan(experiment, batch or batch_size(backend), skip):
         if cancel is not None and cancel.is_set():
             break
         info: dict[str, Any] = {}
@@ -102,7 +114,7 @@ def run_experiment(
             experiment.request(job.prompt),
             [c.for_seed(job.seed) for c in job.columns],
             None,
-            on_done,
+            _keyed(job, info, on_done, on_outcome),
             cancel,
             info,
         )
@@ -112,6 +124,26 @@ def run_experiment(
             for planned, result in zip(job.columns, results)
         ]
     return outcomes
+
+
+def _keyed(
+    job: Job,
+    info: Mapping[str, Any],
+    on_done: Callable[[Any], None] | None,
+    on_outcome: Callable[[Key, Outcome], None] | None,
+) -> Callable[[ColumnResult], None]:
+    """``on_done`` for one job: hands a finished column to ``on_outcome`` under its key, then to ``on_done``."""
+    places = {planned.label: (index, planned) for index, planned in zip(job.column_indexes, job.columns)}
+
+    def finished(result: ColumnResult) -> None:
+        if on_outcome is not None and result.finish_reason != "cancelled" and result.label in places:
+            index, planned = places[result.label]
+            outcome = Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered_record(info))
+            on_outcome((job.prompt_index, job.seed_index, index), outcome)
+        if on_done is not None:
+            on_done(result)
+
+    return finished
 
 
 def _refuse(backend: Backend, columns: Sequence[PlannedColumn]) -> None:
