@@ -228,6 +228,8 @@ class RunStore:
             connection.close()
 
     def _create(self) -> None:
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise StoreError(f"{self.path.parent}: a file, not a folder; the run store cannot be made in it")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # prompts are private
         except OSError as error:

@@ -9,16 +9,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
 import yaml
+from click.testing import CliRunner
 
+from samplerlab.cli.main import main
 from samplerlab.events import Candidate, ColumnResult, Request, TokenEvent
 from samplerlab.events import Column as Col
 from samplerlab.llama.engine import run
 from samplerlab.runs.codec import decode, encode
-from samplerlab.runs.store import RunStore, store_path
+from samplerlab.runs.store import SCHEMA, RunStore, StoreError, dropped_line, store_path
 from samplerlab.schema.params import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,3 +158,144 @@ def test_runs_killed_at_random_points_resume_to_the_uninterrupted_result(tmp_pat
     )
     check = cli("run", "--check", str(tmp_path / "resumed.yaml"))
     assert check.returncode == 0 and check.stdout.startswith(f"reproduced {total} columns"), check.stdout + check.stderr
+
+
+# -- several writers at once ----------------------------------------------------------------------
+WRITER = """
+import sys
+import threading
+from samplerlab.events import ColumnResult
+from samplerlab.runs.store import SCHEMA, RunStore, StoreError, dropped_line, store_path
+from samplerlab.schema.params import Settings
+store = RunStore.open(sys.argv[1])
+for n in range(int(sys.argv[3])):
+    run = store.begin(kind="page", model="m", prompt_start=sys.argv[2], columns=1, seeds=[n], prompts=1, total=2, head="{}", plan="{}")
+    for column in range(2):
+        store.add(run, (0, 0, column), ColumnResult(f"{sys.argv[2]}-{n}-{column}", Settings(), n, "chain", "x" * 2000))
+"""
+
+
+def test_several_processes_and_threads_write_at_once_without_loss(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    RunStore.open(path)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), f"p{i}", "25"], env=env, stderr=subprocess.PIPE)
+        for i in range(4)
+    ]
+    store = RunStore.open(path)
+
+    def thread_writer(name: str) -> None:
+        for n in range(25):
+            run_id = store.begin(kind="page", model="m", prompt_start=name, columns=1, seeds=[n], prompts=1, total=2, head="{}", plan="{}")
+            for column in range(2):
+                store.add(run_id, (0, 0, column), ColumnResult(f"{name}-{n}-{column}", Settings(), n, "c", "y"))
+
+    threads = [threading.Thread(target=thread_writer, args=(f"t{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for writer in writers:
+        assert writer.wait(timeout=300) == 0, writer.stderr.read().decode()
+    rows = store.runs(limit=1000)
+    assert len(rows) == 7 * 25 and all(row.done == 2 for row in rows)
+    labels = {result.label for row in rows for result in store.generations(row.id).values()}
+    assert labels == {f"{w}-{n}-{c}" for w in ("p0", "p1", "p2", "p3", "t0", "t1", "t2") for n in range(25) for c in range(2)}
+    assert store.integrity() == "ok"
+
+
+# -- the size bound ---------------------------------------------------------------------------------
+def big_result(label: str, tokens: int = 400) -> ColumnResult:
+    """A column whose stored form takes about 40 KiB: random figures do not compress."""
+    rng = random.Random(label)
+    events = [
+        TokenEvent(0, i, i, f"t{i}", rng.random(), rng.random(), tuple(Candidate(rng.randrange(50000), "x", rng.random()) for _ in range(10)), (), 3, rng.random())
+        for i in range(tokens)
+    ]
+    return ColumnResult(label, Settings(), 1, "c", "x", "length", None, events)
+
+
+def test_the_oldest_runs_are_dropped_beyond_the_bound_and_the_drop_is_said(tmp_path):
+    store = RunStore.open(tmp_path / "small.sqlite", max_mib=1)
+    ids = []
+    for n in range(40):
+        ids.append(store.begin(kind="page", model="m", prompt_start=str(n), columns=1, seeds=[1], prompts=1, total=1, head="{}", plan="{}"))
+        store.add(ids[-1], (0, 0, 0), big_result(str(n)))
+        store.set_status(ids[-1], "done")
+        dropped = store.trim(keep=ids[-1])
+        if dropped:
+            break
+    assert dropped and dropped[0].id == ids[0] and store.used_bytes() <= 1 << 20
+    remaining = [row.id for row in store.runs()]
+    assert ids[-1] in remaining and not {d.id for d in dropped} & set(remaining)
+    assert remaining == sorted(remaining, reverse=True) and min(remaining) > max(d.id for d in dropped)
+    line = dropped_line(dropped, store)
+    assert line.startswith(f"run store: dropped the {len(dropped)} oldest run(s) (1") and line.endswith("to stay within 1 MiB (SAMPLERLAB_STORE_MAX_MIB)")
+
+
+def test_a_cli_run_beyond_the_bound_says_what_it_dropped(tmp_path, run_store):
+    store = RunStore.open(run_store)
+    for n in range(30):
+        old = store.begin(kind="page", model="m", prompt_start=str(n), columns=1, seeds=[1], prompts=1, total=1, head="{}", plan="{}")
+        store.add(old, (0, 0, 0), big_result(str(n)))
+        store.set_status(old, "done")
+    experiment = tmp_path / "one.yaml"
+    experiment.write_text("prompt: hi\nmax_tokens: 2\ncolumns: [{preset: greedy}]\n")
+    result = CliRunner().invoke(main, ["run", str(experiment), "--out", str(tmp_path / "r.yaml"), "--store-max-mib", "1"])
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.stderr.splitlines() if "dropped" in line]
+    assert line.startswith("note: run store: dropped the ") and line.endswith("to stay within 1 MiB (SAMPLERLAB_STORE_MAX_MIB)")
+    assert RunStore.open(run_store).used_bytes() <= 1 << 20
+
+
+# -- a store that cannot be used ---------------------------------------------------------------------
+def test_a_store_that_is_not_a_database_newer_or_unreachable_is_one_line_and_the_run_still_runs(tmp_path):
+    experiment = tmp_path / "one.yaml"
+    experiment.write_text("prompt: hi\nmax_tokens: 2\ncolumns: [{preset: greedy}]\n")
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database at all, only text\n" * 100)
+    newer = tmp_path / "newer.sqlite"
+    RunStore.open(newer)
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA + 1}")
+    (tmp_path / "afile").write_text("x")
+    cases = {
+        garbage: f"{garbage}: not a samplerlab run store (not an SQLite database); move it away or set SAMPLERLAB_STORE",
+        newer: f"{newer}: written by a newer samplerlab (store schema {SCHEMA + 1}, this one reads {SCHEMA}); "
+        "upgrade samplerlab or set SAMPLERLAB_STORE to another file",
+        tmp_path / "afile" / "runs.sqlite": f"{tmp_path / 'afile'}: a file, not a folder; the run store cannot be made in it",
+    }
+    for n, (path, message) in enumerate(cases.items()):
+        with pytest.raises(StoreError) as raised:
+            RunStore.open(path)
+        assert str(raised.value) == message
+        result = CliRunner().invoke(main, ["run", str(experiment), "--out", str(tmp_path / f"r{n}.yaml"), "--store", str(path)])
+        assert result.exit_code == 0 and (tmp_path / f"r{n}.yaml").exists(), result.output
+        assert result.stderr.splitlines() == [f"note: {message}; this run is not recorded (it cannot be resumed)"]
+        history = CliRunner().invoke(main, ["history", "--store", str(path)])
+        assert history.exit_code == 1 and history.output == f"Error: {message}\n"
+        resume = CliRunner().invoke(main, ["run", "--resume", "1", "--store", str(path)])
+        assert resume.exit_code == 1 and resume.output == f"Error: {message}\n"
+    assert garbage.read_bytes().startswith(b"this is not a database")  # never overwritten
+
+
+def test_a_full_disk_mid_run_is_one_line_and_the_run_finishes(tmp_path, run_store, monkeypatch):
+    """SQLite's own 'database or disk is full' (its page limit reached), after the run has begun."""
+    experiment = tmp_path / "two.yaml"
+    experiment.write_text("prompt: hi\nmax_tokens: 3\nseeds: [1, 2]\ncolumns: [{preset: greedy}]\n")
+    RunStore.open(run_store)
+    connect = sqlite3.connect
+
+    def limited(*args, **kwargs):
+        connection = connect(*args, **kwargs)
+        pages = connection.execute("PRAGMA page_count").fetchone()[0]
+        connection.execute(f"PRAGMA max_page_count={pages}")  # nothing more fits: the next page is refused
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", limited)
+    result = CliRunner().invoke(main, ["run", str(experiment), "--out", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 0 and (tmp_path / "r.yaml").exists(), result.output
+    assert result.stderr.splitlines() == [
+        f"note: {run_store}: the disk is full; the run store cannot grow; this run goes on without being recorded"
+    ]
