@@ -6,7 +6,6 @@ Parsing and printing only; the store, resuming and the progress arithmetic are t
 
 from __future__ import annotations
 
-import datetime
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,14 +14,15 @@ from typing import Any, TextIO
 import click
 
 from ..events import ColumnResult
-from ..report.render import pad, visible
+from ..report.render import display_width, pad, visible
 from ..runs.comparisons import run_file
 from ..runs.durable import find_resumption, stored_document
 from ..runs.experiments import load_experiment
+from ..runs.listing import HEADINGS, history_rows
 from ..runs.progress import Progress
 from ..runs.recording import Recorder
 from ..runs.results import dump, write_new
-from ..runs.store import MAX_MIB_ENV, STORE_ENV, RunRow, RunStore, StoreError, alive
+from ..runs.store import MAX_MIB_ENV, STORE_ENV, RunRow, RunStore, StoreError
 from .output import echo
 
 LATEST = "latest"
@@ -56,6 +56,15 @@ def open_store(store_file: Path | None, max_mib: int | None, required: bool = Fa
             raise
         echo(f"note: {error}; this run is not recorded (it cannot be resumed)", err=True)
         return None
+
+
+def app_store(store_file: Path | None, max_mib: int | None) -> dict[str, Any]:
+    """The app's store (Workbench fields): its page runs are recorded, or the History tab says why not."""
+    try:
+        return {"store": RunStore.open(store_file, max_mib)}
+    except StoreError as error:
+        echo(f"note: {error}; runs are not recorded", err=True)
+        return {"store": None, "store_error": str(error)}
 
 
 class ProgressLine:
@@ -155,22 +164,10 @@ def _run_id(text: str) -> int:
 
 
 # -- samplerlab history ------------------------------------------------------------------------
-def status_of(row: RunRow) -> str:
-    """'running' only while its process lives; a killed run shows as 'killed' (resumable)."""
-    return "killed" if row.status == "running" and not alive(row) else row.status
-
-
-def history_lines(rows: Sequence[RunRow], width: int = 40) -> list[str]:
-    """One aligned line per run: id, time (UTC), status, done/total, columns, seeds, model, prompt start."""
-    table = [("id", "time (UTC)", "status", "done", "columns", "seeds", "model", "prompt")]
-    for row in rows:
-        when = datetime.datetime.fromisoformat(row.created).strftime("%Y-%m-%d %H:%M:%S")
-        seeds = ",".join(map(str, row.seeds[:4])) + (f",+{len(row.seeds) - 4}" if len(row.seeds) > 4 else "")
-        prompt = row.prompt_start if len(row.prompt_start) <= width else row.prompt_start[: width - 1] + "…"
-        table.append(
-            (str(row.id), when, status_of(row), f"{row.done}/{row.total}", str(row.columns), seeds, row.model, prompt)
-        )
-    widths = [max(len(cells[i]) for cells in table) for i in range(len(table[0]) - 1)]
+def history_lines(rows: Sequence[RunRow]) -> list[str]:
+    """One aligned line per run under a heading line; display widths keep Japanese prompts in line."""
+    table = [list(HEADINGS), *history_rows(rows)]
+    widths = [max(display_width(cells[i]) for cells in table) for i in range(len(HEADINGS) - 1)]
     return [
         ("  ".join(pad(cell, widths[i]) for i, cell in enumerate(cells[:-1])) + "  " + cells[-1]).rstrip()
         for cells in table

@@ -51,7 +51,7 @@ from ..schema.assignments import parse_column, process_escapes
 from ..schema.load_settings import LOAD_KNOBS, LoadSettings
 from ..schema.params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from ..words.errors_ja import localize
-from .history import durable_run, history_command, store_options
+from .history import app_store, durable_run, history_command, store_options
 from .output import VisibleGroup, echo
 
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
@@ -189,10 +189,13 @@ def _number_or_text(raw: str) -> int | str:
     help="With --share, what visitors may write: nothing, or new presets (never overwriting one).",
 )
 @click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@store_options
 @model_options
 @click.pass_context
 def main(
     context: click.Context,
+    store_file,
+    store_max_mib,
     host,
     port,
     share,
@@ -230,6 +233,7 @@ def main(
             limits=limits,
             writes=share_writes,
             **({"experiments_dir": experiments_dir} if experiments_dir else {}),
+            **app_store(store_file, store_max_mib),
         )
         bench.check()
         serve(bench, lang, host, port, share, parse_auth(auth), say=echo)

@@ -148,6 +148,38 @@ def page_head(request: Request, columns: Sequence[Column], backend: Any) -> tupl
     return document_head(experiment, _Described(backend)), spec  # type: ignore[arg-type]
 
 
+def record_page(
+    store: RunStore | None,
+    say: Callable[[str], None],
+    owner: str,
+    request: Request,
+    columns: Sequence[Column],
+    backend: Any,
+) -> Recorder:
+    """A page run begun in the store (owned by its session); a run that cannot be written down is just not."""
+    recorder = Recorder(store, say, owner)
+    if store is None:
+        return recorder
+    try:
+        head, spec = page_head(request, columns, backend)
+    except (ExperimentError, ValueError) as error:
+        say(f"this run is not recorded ({error})")
+        return recorder
+    recorder.begin_page(request, columns, head, spec)
+    return recorder
+
+
+def same_model(backend: Any, head: Mapping[str, Any]) -> bool:
+    """Whether ``backend`` is the one a stored run ran on: same place, same file, same load settings."""
+    recorded = head.get("backend") or {}
+    load = getattr(backend, "load", None)
+    return (
+        recorded.get("location") == backend.info.location
+        and (head.get("model") or {}).get("file_size") == backend.info.file_size
+        and (load is None or plain(dict(load)) == head.get("load"))
+    )
+
+
 # -- reading stored runs back -------------------------------------------------------------------
 def stored_request(stored: StoredRun) -> Request:
     """A page run's request exactly as the page made it."""

@@ -9,7 +9,8 @@ lossless ``codec``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ class Recorder:
         self.say = say
         self.owner = owner
         self.run_id: int | None = None
+        self.stopped = False
 
     def _guarded(self, action: Callable[[RunStore], Any]) -> Any:
         if self.store is None:
@@ -130,6 +132,19 @@ class Recorder:
         )
         self._trim()
 
+    @contextlib.contextmanager
+    def ending(self) -> Iterator[None]:
+        """A page run's end: done, stopped (a column cancelled) or failed (an error)."""
+        try:
+            yield
+        except GeneratorExit:  # the page went away: the run was stopped, not broken
+            self.finish("stopped")
+            raise
+        except BaseException:
+            self.finish("failed")
+            raise
+        self.finish("stopped" if self.stopped else "done")
+
     def resume(self, run_id: int) -> None:
         self.run_id = run_id
         self._guarded(lambda store: store.set_status(run_id, "running"))
@@ -140,6 +155,7 @@ class Recorder:
             self._guarded(lambda store: store.set_rendered(self.run_id, 0, rendered))
 
     def add(self, key: Key, outcome: Outcome) -> None:
+        self.stopped = self.stopped or outcome.result.finish_reason == "cancelled"
         if self.run_id is not None:
             self._guarded(lambda store: store.add(self.run_id, key, outcome.result, outcome.rendered))
 

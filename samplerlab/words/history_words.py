@@ -32,8 +32,8 @@ HISTORY_TEXT: dict[str, dict[str, str]] = {
         "ja": "実行の記録を使えません: {error}",
     },
     "history_other_model": {
-        "en": "This run was made on another model ({model}); load it to save the run as an experiment.",
-        "ja": "この実行は別のモデル（{model}）で行われました。実験として保存するにはそのモデルを読み込んでください。",
+        "en": "This run was made on another model (or other load settings); load it to save the run as an experiment.",
+        "ja": "この実行は別のモデル（または別の読み込み設定）で行われました。実験として保存するにはそのモデルを読み込んでください。",
     },
     "history_unknown": {
         "en": "No such run in this session's history.",

@@ -187,7 +187,17 @@ def test_several_processes_and_threads_write_at_once_without_loss(tmp_path):
 
     def thread_writer(name: str) -> None:
         for n in range(25):
-            run_id = store.begin(kind="page", model="m", prompt_start=name, columns=1, seeds=[n], prompts=1, total=2, head="{}", plan="{}")
+            run_id = store.begin(
+                kind="page",
+                model="m",
+                prompt_start=name,
+                columns=1,
+                seeds=[n],
+                prompts=1,
+                total=2,
+                head="{}",
+                plan="{}",
+            )
             for column in range(2):
                 store.add(run_id, (0, 0, column), ColumnResult(f"{name}-{n}-{column}", Settings(), n, "c", "y"))
 
@@ -201,7 +211,9 @@ def test_several_processes_and_threads_write_at_once_without_loss(tmp_path):
     rows = store.runs(limit=1000)
     assert len(rows) == 7 * 25 and all(row.done == 2 for row in rows)
     labels = {result.label for row in rows for result in store.generations(row.id).values()}
-    assert labels == {f"{w}-{n}-{c}" for w in ("p0", "p1", "p2", "p3", "t0", "t1", "t2") for n in range(25) for c in range(2)}
+    assert labels == {
+        f"{w}-{n}-{c}" for w in ("p0", "p1", "p2", "p3", "t0", "t1", "t2") for n in range(25) for c in range(2)
+    }
     assert store.integrity() == "ok"
 
 
@@ -210,7 +222,18 @@ def big_result(label: str, tokens: int = 400) -> ColumnResult:
     """A column whose stored form takes about 40 KiB: random figures do not compress."""
     rng = random.Random(label)
     events = [
-        TokenEvent(0, i, i, f"t{i}", rng.random(), rng.random(), tuple(Candidate(rng.randrange(50000), "x", rng.random()) for _ in range(10)), (), 3, rng.random())
+        TokenEvent(
+            0,
+            i,
+            i,
+            f"t{i}",
+            rng.random(),
+            rng.random(),
+            tuple(Candidate(rng.randrange(50000), "x", rng.random()) for _ in range(10)),
+            (),
+            3,
+            rng.random(),
+        )
         for i in range(tokens)
     ]
     return ColumnResult(label, Settings(), 1, "c", "x", "length", None, events)
@@ -220,7 +243,19 @@ def test_the_oldest_runs_are_dropped_beyond_the_bound_and_the_drop_is_said(tmp_p
     store = RunStore.open(tmp_path / "small.sqlite", max_mib=1)
     ids = []
     for n in range(40):
-        ids.append(store.begin(kind="page", model="m", prompt_start=str(n), columns=1, seeds=[1], prompts=1, total=1, head="{}", plan="{}"))
+        ids.append(
+            store.begin(
+                kind="page",
+                model="m",
+                prompt_start=str(n),
+                columns=1,
+                seeds=[1],
+                prompts=1,
+                total=1,
+                head="{}",
+                plan="{}",
+            )
+        )
         store.add(ids[-1], (0, 0, 0), big_result(str(n)))
         store.set_status(ids[-1], "done")
         dropped = store.trim(keep=ids[-1])
@@ -231,21 +266,29 @@ def test_the_oldest_runs_are_dropped_beyond_the_bound_and_the_drop_is_said(tmp_p
     assert ids[-1] in remaining and not {d.id for d in dropped} & set(remaining)
     assert remaining == sorted(remaining, reverse=True) and min(remaining) > max(d.id for d in dropped)
     line = dropped_line(dropped, store)
-    assert line.startswith(f"run store: dropped the {len(dropped)} oldest run(s) (1") and line.endswith("to stay within 1 MiB (SAMPLERLAB_STORE_MAX_MIB)")
+    assert line.startswith(f"run store: dropped the {len(dropped)} oldest run(s) (1") and line.endswith(
+        "to stay within 1 MiB (SAMPLERLAB_STORE_MAX_MIB)"
+    )
 
 
 def test_a_cli_run_beyond_the_bound_says_what_it_dropped(tmp_path, run_store):
     store = RunStore.open(run_store)
     for n in range(30):
-        old = store.begin(kind="page", model="m", prompt_start=str(n), columns=1, seeds=[1], prompts=1, total=1, head="{}", plan="{}")
+        old = store.begin(
+            kind="page", model="m", prompt_start=str(n), columns=1, seeds=[1], prompts=1, total=1, head="{}", plan="{}"
+        )
         store.add(old, (0, 0, 0), big_result(str(n)))
         store.set_status(old, "done")
     experiment = tmp_path / "one.yaml"
     experiment.write_text("prompt: hi\nmax_tokens: 2\ncolumns: [{preset: greedy}]\n")
-    result = CliRunner().invoke(main, ["run", str(experiment), "--out", str(tmp_path / "r.yaml"), "--store-max-mib", "1"])
+    result = CliRunner().invoke(
+        main, ["run", str(experiment), "--out", str(tmp_path / "r.yaml"), "--store-max-mib", "1"]
+    )
     assert result.exit_code == 0, result.output
     [line] = [line for line in result.stderr.splitlines() if "dropped" in line]
-    assert line.startswith("note: run store: dropped the ") and line.endswith("to stay within 1 MiB (SAMPLERLAB_STORE_MAX_MIB)")
+    assert line.startswith("note: run store: dropped the ") and line.endswith(
+        "to stay within 1 MiB (SAMPLERLAB_STORE_MAX_MIB)"
+    )
     assert RunStore.open(run_store).used_bytes() <= 1 << 20
 
 
@@ -264,13 +307,17 @@ def test_a_store_that_is_not_a_database_newer_or_unreachable_is_one_line_and_the
         garbage: f"{garbage}: not a samplerlab run store (not an SQLite database); move it away or set SAMPLERLAB_STORE",
         newer: f"{newer}: written by a newer samplerlab (store schema {SCHEMA + 1}, this one reads {SCHEMA}); "
         "upgrade samplerlab or set SAMPLERLAB_STORE to another file",
-        tmp_path / "afile" / "runs.sqlite": f"{tmp_path / 'afile'}: a file, not a folder; the run store cannot be made in it",
+        tmp_path
+        / "afile"
+        / "runs.sqlite": f"{tmp_path / 'afile'}: a file, not a folder; the run store cannot be made in it",
     }
     for n, (path, message) in enumerate(cases.items()):
         with pytest.raises(StoreError) as raised:
             RunStore.open(path)
         assert str(raised.value) == message
-        result = CliRunner().invoke(main, ["run", str(experiment), "--out", str(tmp_path / f"r{n}.yaml"), "--store", str(path)])
+        result = CliRunner().invoke(
+            main, ["run", str(experiment), "--out", str(tmp_path / f"r{n}.yaml"), "--store", str(path)]
+        )
         assert result.exit_code == 0 and (tmp_path / f"r{n}.yaml").exists(), result.output
         assert result.stderr.splitlines() == [f"note: {message}; this run is not recorded (it cannot be resumed)"]
         history = CliRunner().invoke(main, ["history", "--store", str(path)])
