@@ -146,9 +146,9 @@ class _stopped_hint:  # noqa: N801 - used as a context manager, like contextlib'
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, error: Any, trace: Any) -> bool:
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
         if kind is not KeyboardInterrupt:
-            return False
+            return
         run_id = self.run if isinstance(self.run, int) else self.run.run_id
         if run_id is not None:
             echo(f"\nstopped; go on with: samplerlab run --resume {run_id}", err=True)

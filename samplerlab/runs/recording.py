@@ -151,15 +151,18 @@ class Recorder:
 
     def rendered(self, rendered: Mapping[str, Any]) -> None:
         """A page run's prompt as sent, known once the run has ended."""
-        if self.run_id is not None and rendered:
-            self._guarded(lambda store: store.set_rendered(self.run_id, 0, rendered))
+        run_id = self.run_id
+        if run_id is not None and rendered:
+            self._guarded(lambda store: store.set_rendered(run_id, 0, rendered))
 
     def add(self, key: Key, outcome: Outcome) -> None:
         self.stopped = self.stopped or outcome.result.finish_reason == "cancelled"
-        if self.run_id is not None:
-            self._guarded(lambda store: store.add(self.run_id, key, outcome.result, outcome.rendered))
+        run_id = self.run_id
+        if run_id is not None:
+            self._guarded(lambda store: store.add(run_id, key, outcome.result, outcome.rendered))
 
     def finish(self, status: str, out: Path | None = None) -> None:
-        if self.run_id is not None:
-            self._guarded(lambda store: store.set_status(self.run_id, status, str(out) if out else None))
+        run_id = self.run_id
+        if run_id is not None:
+            self._guarded(lambda store: store.set_status(run_id, status, str(out) if out else None))
             self._trim()
