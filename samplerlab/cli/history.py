@@ -23,6 +23,7 @@ from ..runs.progress import Progress
 from ..runs.recording import Recorder
 from ..runs.results import dump, write_new
 from ..runs.store import MAX_MIB_ENV, STORE_ENV, RunRow, RunStore, StoreError
+from ..words.errors_ja import localize
 from .output import echo
 
 LATEST = "latest"
@@ -163,6 +164,12 @@ def _run_id(text: str) -> int:
     return int(text)
 
 
+def _localized(error: Exception) -> str:
+    """One line in the language of `samplerlab --lang ja ...`, as the other commands answer."""
+    context = click.get_current_context(silent=True)
+    return localize(str(error), context.find_root().params.get("lang", "en") if context is not None else "en")
+
+
 # -- samplerlab history ------------------------------------------------------------------------
 def history_lines(rows: Sequence[RunRow]) -> list[str]:
     """One aligned line per run under a heading line; display widths keep Japanese prompts in line."""
@@ -188,7 +195,7 @@ def history_command(context: click.Context, limit: int, store_file: Path | None,
     try:
         rows = RunStore.open(store_file, store_max_mib).runs(limit)
     except StoreError as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(_localized(error)) from None
     if not rows:
         echo("no runs recorded yet")
         return
@@ -216,7 +223,7 @@ def history_export(
         document, notes = stored_document(store, run_id)
         written = write_new(out, dump(document))
     except (StoreError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(_localized(error)) from None
     for note in notes:
         echo(f"note: {note}", err=True)
     echo(f"wrote {written}")

@@ -177,6 +177,9 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください",
     ),
 )
+from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
+
+PATTERNS += HISTORY_PATTERNS
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 
 

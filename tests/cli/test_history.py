@@ -181,3 +181,13 @@ def test_progress_is_shown_on_a_terminal_and_quiet_when_piped(tmp_path):
     assert [line.split(" ")[0] for line in lines] == ["1/3", "2/3", "3/3"] and lines[-1].endswith(" · 0 s left")
     assert text.endswith("\r\x1b[K")  # the line is cleared before the table prints
     assert child.stdout is not None and b"wrote " in child.stdout.read()
+
+
+def test_store_errors_answer_in_japanese_with_lang_ja(tmp_path):
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_text("not a database\n" * 50)
+    result = CliRunner().invoke(main, ["--lang", "ja", "run", "--resume", "3", "--store", str(garbage)])
+    assert result.output == (
+        f"Error: {garbage}: samplerlab の実行記録ではありません（SQLite データベースではない）。"
+        "別の場所へ移すか SAMPLERLAB_STORE を設定してください\n"
+    )
