@@ -19,7 +19,7 @@ from ..runs.listing import history_rows
 from ..words.errors_ja import localize
 from ..words.i18n import t
 from .views import forced_spans, stats_line, token_spans
-from .widgets import COLUMN_KNOBS, RUN_KNOBS, widget_values
+from .widgets import COLUMN_KNOBS, RUN_KNOBS, to_text, widget_values
 from .workbench import USER_ERRORS
 
 
@@ -89,13 +89,7 @@ def _run_level(settings: Any, knob: Any) -> Any:
     if settings is None:
         return gr.update()
     value = settings[knob.name]
-    return value if knob.kind not in ("strings", "bias") else widget_text(knob, value)
-
-
-def widget_text(knob: Any, value: Any) -> str:
-    from .widgets import to_text
-
-    return to_text(knob, value)
+    return value if knob.kind not in ("strings", "bias") else to_text(knob, value)
 
 
 def _table(rows: list[list[str]], lang: str) -> str:

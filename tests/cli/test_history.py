@@ -191,3 +191,25 @@ def test_store_errors_answer_in_japanese_with_lang_ja(tmp_path):
         f"Error: {garbage}: samplerlab の実行記録ではありません（SQLite データベースではない）。"
         "別の場所へ移すか SAMPLERLAB_STORE を設定してください\n"
     )
+
+
+def test_ctrl_c_marks_the_run_stopped_and_says_how_to_go_on(tmp_path, run_store):
+    import signal
+    import time
+
+    experiment = tmp_path / "three.yaml"
+    experiment.write_text(THREE.replace("max_tokens: 4", "max_tokens: 24"))
+    child = run_cli(["run", str(experiment), "--out", str(tmp_path / "r.yaml")], subprocess.PIPE)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and child.poll() is None:
+        rows = RunStore.open(run_store).runs() if run_store.exists() else []
+        if rows and rows[0].done >= 1:
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    assert child.wait(timeout=120) == 130
+    assert child.stderr is not None and child.stderr.read().decode().endswith(
+        "\nstopped; go on with: samplerlab run --resume 1\n"
+    )
+    [row] = RunStore.open(run_store).runs()
+    assert row.status == "stopped" and 1 <= row.done < 3 and not (tmp_path / "r.yaml").exists()
