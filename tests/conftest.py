@@ -12,6 +12,14 @@ from samplerlab.llama.models import Model, embedded_model_path
 from samplerlab.schema.load_settings import LoadSettings
 
 
+@pytest.fixture(autouse=True)
+def run_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test records its runs in a store of its own, never in the user's (~/.local/share/samplerlab)."""
+    path = tmp_path_factory.mktemp("store") / "runs.sqlite"
+    monkeypatch.setenv("SAMPLERLAB_STORE", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     return embedded_model_path()

@@ -18,6 +18,8 @@ from ..presets.store import PresetError, read_small_text
 from ..report.page import progress_html, render_report
 from ..runs.comparisons import ExperimentStopped, Finished, save_comparison, stream_file
 from ..runs.experiments import EMBEDDED, Experiment, ExperimentError, load_experiment
+from ..runs.progress import SHOW_FROM, Progress
+from ..runs.recording import Recorder
 from ..runs.results import ResultError
 from ..words.i18n import t
 from .workbench import USER_ERRORS, Workbench
@@ -56,8 +58,10 @@ class ExperimentCallbacks:
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
 
-    def run(self, name: str, max_tokens: float | None, request: gr.Request) -> Iterator[list[Any]]:
-        """Run the chosen file as the CLI would, showing each column as it finishes, then the report."""
+    def run(self, name: str, max_tokens: float | None, request: gr.Request, lang: str = "en") -> Iterator[list[Any]]:
+        """Run the chosen file as the CLI would, showing each column as it finishes, then the report;
+        a run of SHOW_FROM generations or more shows its progress (done/total, tokens/s, time left).
+        Recorded in the run store as `samplerlab run` records it."""
         done: list[Any] = []
         notes: list[str] = []
         runs = 0
@@ -69,13 +73,17 @@ class ExperimentCallbacks:
                     self.experiment(name), int(max_tokens) if max_tokens else None, notes
                 )
                 runs = experiment.runs
+                progress = Progress(runs)
+                options["recorder"] = Recorder(self.bench.store, notes.append, request.session_hash)
                 with self.bench.turns.take(cancel) as ours, self.bench.deadline(cancel, notes):
                     if not ours:
                         raise ExperimentStopped(f"{experiment.source}: stopped before it started")
                     for item in stream_file(experiment, cancel, **options):
                         if not isinstance(item, Finished):
                             done.append(item)
-                        yield _outputs(item, done, runs, self.bench, notes)
+                            progress.add(item)
+                        line = progress.line(lang) if runs >= SHOW_FROM else None
+                        yield _outputs(item, done, runs, self.bench, notes, line)
         except ExperimentStopped as error:
             yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs), None]
         except ERRORS as error:
@@ -88,6 +96,8 @@ class ExperimentCallbacks:
         last = self.bench.last(request.session_hash)
         if last.request is None or not name.strip():
             return t("run_first", lang)
+        if last.backend is None:  # a reopened run made on a model not loaded now
+            return t("history_other_model", lang)
         try:
             experiment, result = save_comparison(
                 name.strip(), last.request, last.columns, last.backend, self.bench.experiments_dir, last.rendered
@@ -97,12 +107,15 @@ class ExperimentCallbacks:
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
 
 
-def _outputs(item: Any, done: list[Any], runs: int, bench: Workbench, notes: list[str]) -> list[Any]:
-    """Status, the HTML panel and the result file: the finished columns so far, or at the end the report."""
+def _outputs(
+    item: Any, done: list[Any], runs: int, bench: Workbench, notes: list[str], line: str | None = None
+) -> list[Any]:
+    """Status, the HTML panel and the result file: the finished columns so far (with ``line``, the progress
+    of a long run), or at the end the report."""
     if isinstance(item, Finished):
         download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
         return [_with_notes(f"✅ {item.path.name}", notes), report_frame(item.document), download]
-    return [_with_notes(f"{len(done)} / {runs} columns", notes), progress_html(done, runs), None]
+    return [_with_notes(line or f"{len(done)} / {runs} columns", notes), progress_html(done, runs), None]
 
 
 def _with_notes(status: str, notes: list[str]) -> str:
@@ -153,7 +166,13 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_st
     report = gr.HTML(elem_id="experiment-report")
     choice.change(calls.show, choice, source, api_visibility="private")
     # Started at once: its first step refuses a session that already has a run (Workbench.session_run).
-    run.click(calls.run, [choice, limit], [status, report, result], concurrency_limit=None, api_name="run_experiment")
+    run.click(
+        calls.run,
+        [choice, limit, lang_state],
+        [status, report, result],
+        concurrency_limit=None,
+        api_name="run_experiment",
+    )
     stop.click(calls.stop, None, None, queue=False, api_visibility="private")
     save.click(calls.save, [name, lang_state], saved, api_visibility="private").then(
         lambda: gr.update(choices=calls.names()), None, choice, queue=False, api_visibility="private"

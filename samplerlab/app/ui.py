@@ -35,6 +35,7 @@ from ..words.i18n import t
 from .conversation_panel import conversation_panel
 from .experiments_tab import experiments_panel
 from .guard import LoginThrottle, RequestGuard
+from .history_tab import history_panel
 from .share import DELETE_CACHE, UPLOAD_BUDGET, UPLOAD_FILE_BYTES
 from .stats_panel import stats_panel
 from .understand_panel import alternatives, branch, branch_row, what_if_line
@@ -430,6 +431,20 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         with gr.Tab(t("experiments", lang)) as experiments_tab:
             experiments_panel(bench, lang, shared, labels, lang_state)
         labels.add(experiments_tab, "experiments")
+        with gr.Tab(t("history", lang)) as history_tab:
+            listing, table, picked = history_panel(
+                calls,
+                labels,
+                lang,
+                lang_state,
+                run_inputs[1:],
+                run_outputs,
+                [c["chart"] for c in columns],
+                MAX_COLUMNS,
+                shared,
+            )
+        labels.add(history_tab, "history")
+        history_tab.select(listing, lang_state, [table, picked], queue=False, api_visibility="private")
         language.change(
             lambda lang_: [lang_, *labels.updates(lang_)],
             language,

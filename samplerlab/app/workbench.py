@@ -34,7 +34,10 @@ from ..files.model_files import ModelError, check_path, resolve_model_path
 from ..files.safe_yaml import JsonTooDeep, load_json
 from ..presets.store import BUILTIN_DIR, Preset, PresetError, load_preset, preset_yaml, save_preset, user_presets_dir
 from ..runs.comparisons import EXPERIMENTS_DIR, result_path
+from ..runs.durable import Reopened, record_page, reopen, same_model
 from ..runs.experiments import Experiment, ExperimentError
+from ..runs.results import Outcome
+from ..runs.store import RunRow, RunStore, StoreError
 from ..schema.load_settings import LoadSettings
 from ..schema.params import Settings, SettingsError
 from .share import VISITOR_PRESET_BYTES, VISITOR_PRESETS, ShareLimits, ShareWrites, relative_message
@@ -122,6 +125,8 @@ class Workbench:
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     turns: Turns = field(default_factory=Turns)  # the page's runs and loads, one at a time (Turns)
     _downloads: Path | None = None
+    store: RunStore | None = None  # every page run is recorded here (runs.store); None: not recorded
+    store_error: str | None = None  # why there is no store, for the History tab
 
     def __post_init__(self) -> None:
         if self.shared:
@@ -231,13 +236,36 @@ class Workbench:
         with self.cancellable(session) as cancel, self.deadline(cancel, notes):
             columns = self.bounded(columns, notes)  # inside: a refused run frees the session's place too
             used: list[Backend] = []
-            for event in self._generate(request, columns, cancel, info, used):
-                if isinstance(event, ColumnDone):
-                    finished[event.column] = event.result
-                yield event
+            recorder = record_page(self.store, notes.append, session, request, columns, self.backend)
+            with recorder.ending():
+                for event in self._generate(request, columns, cancel, info, used):
+                    if isinstance(event, ColumnDone):
+                        finished[event.column] = event.result
+                        recorder.add((0, 0, event.column), Outcome(0, request.prompt, event.result))
+                    yield event
+                recorder.rendered(rendered_record(info))
         self._remember(
             session, LastRun(request, [finished[i] for i in range(len(columns))], used[-1], rendered_record(info))
         )
+
+    # -- history ------------------------------------------------------------
+    def history(self, session: str, limit: int = 50) -> list[RunRow]:
+        """Recent runs; shared, only this session's own."""
+        if self.store is None:
+            return []
+        return self.store.runs(limit, owner=session if self.shared else None)
+
+    def reopen(self, session: str, run_id: int) -> Reopened:
+        """A stored run made this session's last run, as a fresh run of it would have left it: token views,
+        "why do they part", what-if, branching and Save then work on it unchanged. Shared: only its own runs."""
+        if self.store is None:
+            raise WorkbenchError(self.store_error or "the run store is off")
+        if not any(row.id == run_id for row in self.history(session, 1 << 30)):
+            raise WorkbenchError(f"no run {run_id} in this session's history")
+        opened = reopen(self.store, run_id)
+        backend = self.backend if same_model(self.backend, opened.head) else None
+        self._remember(session, LastRun(opened.request, opened.columns, backend, opened.rendered))
+        return opened
 
     def _generate(
         self, request: Request, columns: list[Column], cancel: threading.Event, info: dict, used: list[Backend]
@@ -455,4 +483,13 @@ def _embedded_dir() -> Path | None:
         return None
 
 
-USER_ERRORS = (WorkbenchError, ModelError, SettingsError, PresetError, GenerationError, BackendError, ChatError)
+USER_ERRORS = (
+    WorkbenchError,
+    ModelError,
+    SettingsError,
+    PresetError,
+    GenerationError,
+    BackendError,
+    ChatError,
+    StoreError,
+)

@@ -44,8 +44,6 @@ from ..presets.store import (
 )
 from ..report.page import render_report, text_table
 from ..report.render import LiveTable, display_width, pad, side_by_side
-from ..runs.comparisons import run_file
-from ..runs.experiments import load_experiment
 from ..runs.results import load_result
 from ..runs.runner import check_result, opened_backend
 from ..schema import docs
@@ -53,6 +51,7 @@ from ..schema.assignments import parse_column, process_escapes
 from ..schema.load_settings import LOAD_KNOBS, LoadSettings
 from ..schema.params import KNOB_BY_NAME, KNOBS, Settings, SettingsError, coerce
 from ..words.errors_ja import localize
+from .history import app_store, durable_run, history_command, store_options
 from .output import VisibleGroup, echo
 from .seeds import compare_seeds, parse_seeds
 
@@ -191,10 +190,13 @@ def _number_or_text(raw: str) -> int | str:
     help="With --share, what visitors may write: nothing, or new presets (never overwriting one).",
 )
 @click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
+@store_options
 @model_options
 @click.pass_context
 def main(
     context: click.Context,
+    store_file,
+    store_max_mib,
     host,
     port,
     share,
@@ -232,6 +234,7 @@ def main(
             limits=limits,
             writes=share_writes,
             **({"experiments_dir": experiments_dir} if experiments_dir else {}),
+            **app_store(store_file, store_max_mib),
         )
         bench.check()
         serve(bench, lang, host, port, share, parse_auth(auth), say=echo)
@@ -501,6 +504,15 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
     help=f"Write each token's K most likely raw candidates (up to {KEEP}) into the result, so "
     "`samplerlab replay` can try other settings on it without the model.",
 )
+@click.option(
+    "--resume",
+    is_flag=False,
+    flag_value="latest",
+    default=None,
+    metavar="[RUN_ID]",
+    help="Go on with a killed or stopped run: EXPERIMENT's latest unfinished one, or run RUN_ID (samplerlab history).",
+)
+@store_options
 @server_options
 def run_command(
     experiment: Path | None,
@@ -509,6 +521,9 @@ def run_command(
     max_tokens: int | None,
     model_spec: str | None,
     keep_candidates: int,
+    resume: str | None,
+    store_file: Path | None,
+    store_max_mib: int | None,
     servers: tuple[str, ...],
     api_key: str | None,
 ) -> None:
@@ -520,21 +535,21 @@ def run_command(
             )
         _check(check_path, servers, api_key)
         return
-    if experiment is None:
-        raise click.UsageError("give an EXPERIMENT file, or --check RESULT")
+    if experiment is None and resume in (None, "latest"):
+        raise click.UsageError("give an EXPERIMENT file, or --check RESULT, or --resume RUN_ID")
     try:
-        loaded = load_experiment(experiment)
-        with click.progressbar(length=loaded.runs, label=f"running {loaded.runs} columns", file=sys.stderr) as bar:
-            document, target = run_file(
-                loaded,
-                out,
-                max_tokens,
-                model_spec,
-                on_done=lambda _: bar.update(1),
-                servers=servers,
-                api_key=api_key,
-                keep_candidates=keep_candidates,
-            )
+        document, target = durable_run(
+            experiment,
+            resume,
+            out,
+            max_tokens,
+            model_spec,
+            keep_candidates,
+            servers,
+            api_key,
+            store_file,
+            store_max_mib,
+        )
     except USER_ERRORS as error:
         fail(error)
     echo(text_table(document))
@@ -773,6 +788,7 @@ def _register_understanding() -> None:
     from .stats import stats_command  # statistics across seeds (issue 18)
 
     main.add_command(stats_command)
+    main.add_command(history_command)
 
 
 _register_understanding()

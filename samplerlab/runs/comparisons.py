@@ -26,8 +26,9 @@ from ..llama.versions import environment, machine
 from ..presets.store import check_name, file_stem
 from ..schema.params import RUN_LEVEL_KNOBS, Settings
 from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
+from .recording import Recorder
 from .results import FORMAT, Outcome, dump, plain, result_columns, seed_summaries, write_new
-from .runner import opened_backend, run_experiment
+from .runner import Key, opened_backend, run_experiment
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
 
@@ -50,8 +51,20 @@ def result_document(
     keep_candidates: int = 0,
 ) -> dict[str, Any]:
     """A result file's content: the experiment as given, what it resolved to, the machine, and every column."""
+    head = document_head(experiment, backend, overrides, date, independence)
+    return complete_document(head, outcomes, notes, keep_candidates)
+
+
+def document_head(
+    experiment: Experiment,
+    backend: Backend,
+    overrides: Mapping[str, Any] | None = None,
+    date: datetime.datetime | None = None,
+    independence: Independence | None = None,
+) -> dict[str, Any]:
+    """Everything a result file says before its columns: known when a run starts, so the run store keeps it
+    from the first generation on and a resumed or exported run writes the very same."""
     info = backend.info
-    records = result_columns(outcomes, keep_candidates)
     sha256 = getattr(backend, "sha256", None)
     document: dict[str, Any] = {
         "samplerlab_result": FORMAT,
@@ -88,10 +101,18 @@ def result_document(
         )
     if experiment.prefix:
         document["prefix"] = experiment.prefix
-    document.update(rendered=rendered_prompts(outcomes), columns=records)
+    return document
+
+
+def complete_document(
+    head: Mapping[str, Any], outcomes: Sequence[Outcome], notes: Sequence[str] = (), keep_candidates: int = 0
+) -> dict[str, Any]:
+    """``head`` with the columns of ``outcomes`` (in run order), the prompts as sent, notes and seed summaries."""
+    records = result_columns(outcomes, keep_candidates)
+    document = {**head, "rendered": rendered_prompts(outcomes), "columns": records}
     if notes:
         document["notes"] = list(notes)
-    if len(experiment.seeds) > 1:
+    if len(head["seeds"]) > 1:
         document["seed_summary"] = seed_summaries(records)
     return document
 
@@ -183,6 +204,7 @@ def run_file(
     servers: Sequence[str] = (),
     api_key: str | None = None,
     keep_candidates: int = 0,
+    recorder: Recorder | None = None,
 ) -> tuple[dict[str, Any], Path]:
     """Run an experiment (a file, or one already loaded from its file) and write its result file.
 
@@ -190,6 +212,7 @@ def run_file(
     ``loaded`` is reused when it is the backend the experiment names. The result file is never
     overwritten (checked before any token is generated), and a run stopped through ``cancel``
     writes none. On llama-servers the independence probe runs first and its verdict is recorded.
+    ``recorder`` writes the run into the run store, each generation as it ends (``durable`` resumes it).
     """
     experiment = source if isinstance(source, Experiment) else load_experiment(source)
     overrides = {
@@ -205,35 +228,63 @@ def run_file(
         raise FileExistsError(f"{target}: already exists; results are never overwritten (choose another --out)")
     with backend_for(experiment, loaded, servers, api_key) as backend:
         independence = check_independence(backend) if backend.info.kind != "local" else None
-        outcomes = run_experiment_to_end(backend, experiment, on_done, cancel)
-        document = result_document(
-            experiment,
-            backend,
-            outcomes,
-            overrides,
-            started,
-            independence,
-            getattr(backend, "notes", ()),
-            keep_candidates,
-        )
-    return document, write_new(target, dump(document))
+        head = document_head(experiment, backend, overrides, started, independence)
+        if recorder is not None:
+            recorder.begin_experiment(experiment, head, target, keep_candidates)
+        document = run_to_document(backend, experiment, head, recorder, {}, on_done, cancel, keep_candidates)
+    return document, write_result(target, document, recorder)
 
 
-def run_experiment_to_end(
+def run_to_document(
     backend: Backend,
     experiment: Experiment,
+    head: Mapping[str, Any],
+    recorder: Recorder | None,
+    done: Mapping[Key, Outcome],
     on_done: Callable[[ColumnResult], None] | None,
     cancel: threading.Event | None,
-) -> list[Outcome]:
-    """Every column of the experiment, or ExperimentStopped if ``cancel`` cut the run short."""
-    outcomes = run_experiment(backend, experiment, on_done=on_done, cancel=cancel)
-    finished = sum(o.result.finish_reason != "cancelled" for o in outcomes)
-    if finished < experiment.runs:
-        raise ExperimentStopped(
-            f"{experiment.source}: stopped after {finished} of {experiment.runs} columns; "
-            "no result file is written (a stopped run does not reproduce)"
-        )
-    return outcomes
+    keep_candidates: int = 0,
+) -> dict[str, Any]:
+    """The generations of the experiment not in ``done`` (a resumed run's), each handed to ``recorder`` as it
+    ends; then the whole result document. ExperimentStopped if ``cancel`` cut the run short."""
+    collected: dict[Key, Outcome] = dict(done)
+
+    def ended(key: Key, outcome: Outcome) -> None:
+        collected[key] = outcome
+        if recorder is not None:
+            recorder.add(key, outcome)
+
+    with _recorded_status(recorder):
+        run_experiment(backend, experiment, on_done=on_done, cancel=cancel, skip=set(done), on_outcome=ended)
+        if len(collected) < experiment.runs:
+            raise ExperimentStopped(
+                f"{experiment.source}: stopped after {len(collected)} of {experiment.runs} columns; "
+                "no result file is written (a stopped run does not reproduce)"
+            )
+    outcomes = [collected[key] for key in sorted(collected)]
+    return complete_document(head, outcomes, getattr(backend, "notes", ()), keep_candidates)
+
+
+@contextlib.contextmanager
+def _recorded_status(recorder: Recorder | None) -> Iterator[None]:
+    """A run that ends early is marked in the store: stopped (Stop, Ctrl-C) or failed; killed, it stays running."""
+    try:
+        yield
+    except (ExperimentStopped, KeyboardInterrupt):
+        if recorder is not None:
+            recorder.finish("stopped")
+        raise
+    except BaseException:
+        if recorder is not None:
+            recorder.finish("failed")
+        raise
+
+
+def write_result(target: Path, document: Mapping[str, Any], recorder: Recorder | None) -> Path:
+    written = write_new(target, dump(document))
+    if recorder is not None:
+        recorder.finish("done", written)
+    return written
 
 
 @dataclass(frozen=True)

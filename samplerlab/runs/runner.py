@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,26 +28,47 @@ LOCAL_BATCH = 8  # the local engine's most columns per run
 
 
 @dataclass(frozen=True)
+class Run:
+    """One generation of a plan: a column on a seed, with its key in the run store."""
+
+    seed_index: int
+    seed: int
+    column_index: int
+    column: PlannedColumn
+
+
+@dataclass(frozen=True)
 class Job:
-    """One prompt, and one batch of its runs: (seed, column) pairs, every column on every seed, so that a run
-    of S seeds fills the backend's batch with columns x seeds instead of running S batches of a few columns."""
+    """One prompt, and one batch of its runs: every column on every seed, so that a run of S seeds fills
+    the backend's batch with columns x seeds instead of running S batches of a few columns."""
 
     prompt_index: int
     prompt: str
-    runs: tuple[tuple[int, PlannedColumn], ...]
+    runs: tuple[Run, ...]
+
+    def key(self, run: Run) -> Key:
+        return (self.prompt_index, run.seed_index, run.column_index)
+
+
+Key = tuple[int, int, int]  # (prompt index, seed index, column index): one generation of a run
 
 
 def batch_size(backend: Backend) -> int:
     return max(1, min(backend.info.parallel, 64))
 
 
-def plan(experiment: Experiment, batch: int) -> list[Job]:
-    """Per prompt, every seed x column cut into batches of ``batch``, in the order results are recorded
-    (prompt, then seed, then column). Each column carries its own seed, and a column's text does not
-    depend on what runs beside it, so seeds share a batch as columns do."""
+def plan(experiment: Experiment, batch: int, skip: Collection[Key] = ()) -> list[Job]:
+    """Per prompt, every seed x column not in ``skip`` (done before a run was killed), cut into batches of
+    ``batch`` in the order results are recorded (prompt, then seed, then column). Each column carries its
+    own seed, and a column's text does not depend on what runs beside it, so seeds share a batch as columns do."""
     jobs = []
     for prompt_index, prompt in enumerate(experiment.prompts):
-        runs = [(seed, column) for seed in experiment.seeds for column in experiment.columns]
+        runs = [
+            Run(seed_index, seed, column_index, column)
+            for seed_index, seed in enumerate(experiment.seeds)
+            for column_index, column in enumerate(experiment.columns)
+            if (prompt_index, seed_index, column_index) not in skip
+        ]
         jobs += [Job(prompt_index, prompt, tuple(runs[start : start + batch])) for start in range(0, len(runs), batch)]
     return jobs
 
@@ -60,10 +81,12 @@ def run_columns(
     on_done: Callable[[ColumnResult], None] | None = None,
     cancel=None,
     info: dict | None = None,
+    on_placed: Callable[[int, ColumnResult], None] | None = None,
 ) -> list[ColumnResult]:
     """Any number of columns, generated ``batch`` at a time; once ``cancel`` is set no further batch starts.
 
-    ``info`` receives what the backend reports of the prompt (its text, tokens, the context policy's outcome)."""
+    ``info`` receives what the backend reports of the prompt (its text, tokens, the context policy's outcome);
+    ``on_placed`` each finished column with its place in ``columns``, as it ends."""
     batch = batch or batch_size(backend)
     results: list[ColumnResult] = []
     for start in range(0, len(columns), batch):
@@ -75,6 +98,8 @@ def run_columns(
                 finished[event.column] = event.result
                 if on_done is not None:
                     on_done(event.result)
+                if on_placed is not None:
+                    on_placed(start + event.column, event.result)
         results += [finished[i] for i in sorted(finished)]
     return results
 
@@ -85,34 +110,58 @@ def run_experiment(
     on_done: Callable[[Any], None] | None = None,
     cancel: threading.Event | None = None,
     batch: int | None = None,
+    skip: Collection[Key] = (),
+    on_outcome: Callable[[Key, Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Every job of the plan; a seed of -1 is drawn once for the whole run, so every column shares it.
 
     ``cancel`` ends the run between steps and no further job starts: the outcomes are then fewer,
-    or cancelled.
+    or cancelled. ``skip`` leaves out generations already done; ``on_outcome`` receives each finished
+    (not cancelled) generation with its key the moment it ends, which is when the run store commits it.
     """
     experiment = experiment.with_drawn_seeds()
     _refuse(backend, experiment.columns)
     outcomes: list[Outcome] = []
-    for job in plan(experiment, batch or batch_size(backend)):
+    for job in plan(experiment, batch or batch_size(backend), skip):
         if cancel is not None and cancel.is_set():
             break
         info: dict[str, Any] = {}
         results = run_columns(
             backend,
             experiment.request(job.prompt),
-            [column.for_seed(seed) for seed, column in job.runs],
+            [run.column.for_seed(run.seed) for run in job.runs],
             None,
-            on_done,
+            None,
             cancel,
             info,
+            _keyed(job, info, on_done, on_outcome),
         )
         rendered = rendered_record(info)
         outcomes += [
-            Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
-            for (_, planned), result in zip(job.runs, results)
+            Outcome(job.prompt_index, job.prompt, result, run.column.sweep, rendered)
+            for run, result in zip(job.runs, results)
         ]
     return outcomes
+
+
+def _keyed(
+    job: Job,
+    info: Mapping[str, Any],
+    on_done: Callable[[Any], None] | None,
+    on_outcome: Callable[[Key, Outcome], None] | None,
+) -> Callable[[int, ColumnResult], None]:
+    """``on_placed`` for one job: hands a finished column (by its place in the batch) to ``on_outcome``
+    under its key, then to ``on_done``."""
+
+    def finished(place: int, result: ColumnResult) -> None:
+        if on_outcome is not None and result.finish_reason != "cancelled":
+            run = job.runs[place]
+            outcome = Outcome(job.prompt_index, job.prompt, result, run.column.sweep, rendered_record(info))
+            on_outcome(job.key(run), outcome)
+        if on_done is not None:
+            on_done(result)
+
+    return finished
 
 
 def _refuse(backend: Backend, columns: Sequence[PlannedColumn]) -> None:

@@ -197,6 +197,9 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"--baseline \g<b>: そのような列はありません。列: \g<c>",
     ),
 )
+from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
+
+PATTERNS += HISTORY_PATTERNS
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 
 

@@ -229,6 +229,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
 }
 
+from .history_words import HISTORY_TEXT  # noqa: E402 - the run store's words, kept apart
+
+TEXT.update(HISTORY_TEXT)
+
 FINISH_REASONS = {
     "end": {"en": "the model ended", "ja": "モデルが終了"},
     "stop": {"en": "stop string", "ja": "停止文字列"},

@@ -57,7 +57,7 @@ def test_a_plan_fills_each_batch_with_columns_times_seeds():
     experiment = parse_experiment(EXPERIMENT, "seeds.yaml")
     jobs = plan(experiment, 8)
     assert [len(job.runs) for job in jobs] == [8, 4]
-    assert [(seed, column.label) for job in jobs for seed, column in job.runs] == [
+    assert [(run.seed, run.column.label) for job in jobs for run in job.runs] == [
         (seed, label) for seed in (0, 1, 2, 3) for label in ("defaults", "hot", "min-p")
     ]
 
