@@ -52,7 +52,9 @@ def first_token_seconds(model: Model, request: Request, columns: list[Column]) -
             if isinstance(event, TokenEvent):
                 return time.perf_counter() - started, info
     finally:
-        getattr(events, "close")()
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
     raise GenerationError("the run ended without a token")
 
 
