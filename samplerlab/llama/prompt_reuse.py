@@ -13,6 +13,7 @@ other batches than a fresh run's, which changes its numbers.
 from __future__ import annotations
 
 import ctypes
+import struct
 from dataclasses import dataclass
 
 import llama_cpp
@@ -67,7 +68,7 @@ class ContextCache:
             model.on_close(lambda: self.release(model))
         fresh = _Held(context, shape)
         self._held[id(model)] = fresh
-        if saved is not None and _set_seq_state(context, saved):
+        if saved is not None and tokens is not None and _restored(context, saved, shape.n_seq, len(tokens)):
             fresh.prompt, fresh.logits = tokens, logits
             return context, logits
         return context, None
@@ -113,16 +114,44 @@ class ContextCache:
         held.prompt = held.logits = None
 
 
-def _seq_state(context: llama_cpp.llama_context_p) -> ctypes.Array:
-    """Sequence 0's cells as bytes (llama.cpp's own format, read back by ``_set_seq_state``)."""
+def _restored(context: llama_cpp.llama_context_p, state: bytes, n_seq: int, n_tokens: int) -> bool:
+    """Sequence 0 holds the prompt's ``n_tokens`` cells again (else the context is left empty)."""
+    memory = llama_cpp.llama_get_memory(context)
+    if _set_seq_state(context, state, n_seq) and llama_cpp.llama_memory_seq_pos_max(memory, 0) == n_tokens - 1:
+        return True
+    llama_cpp.llama_memory_clear(memory, True)
+    return False
+
+
+def _seq_state(context: llama_cpp.llama_context_p) -> bytes:
+    """Sequence 0's cells as bytes, in llama.cpp's own format (read back by ``_set_seq_state``)."""
     size = llama_cpp.llama_state_seq_get_size(context, 0)
     buffer = (ctypes.c_uint8 * size)()
-    llama_cpp.llama_state_seq_get_data(context, buffer, size, 0)
-    return buffer
+    written = llama_cpp.llama_state_seq_get_data(context, buffer, size, 0)
+    return bytes(buffer)[:written]
 
 
-def _set_seq_state(context: llama_cpp.llama_context_p, state: ctypes.Array) -> bool:
-    return llama_cpp.llama_state_seq_set_data(context, state, len(state), 0) == len(state)
+HEADER = 8  # a sequence's state opens with llama.cpp's magic and the sequence id, then the cache's stream count
+STREAM_COUNT = struct.Struct("<I")
+
+
+def _set_seq_state(context: llama_cpp.llama_context_p, state: bytes, n_seq: int) -> bool:
+    """Restore sequence 0's cells into a context of ``n_seq`` streams; False if llama.cpp refused them.
+
+    A sequence's state is a header, the stream count, then each stream's cell count and cells
+    (llama-kv-cache.cpp ``state_write``); sequence 0 lives in stream 0, so the other streams are
+    empty, a zero count each. llama.cpp refuses another stream count, so the empty ones are
+    rewritten for this context's; anything else than that layout is not restored."""
+    if len(state) < HEADER + STREAM_COUNT.size:
+        return False
+    (streams,) = STREAM_COUNT.unpack_from(state, HEADER)
+    start, empty = HEADER + STREAM_COUNT.size, STREAM_COUNT.size * (streams - 1)
+    if streams < 1 or len(state) < start + empty or any(state[len(state) - empty :]):
+        return False
+    cells = state[start : len(state) - empty]
+    rewritten = state[:HEADER] + STREAM_COUNT.pack(n_seq) + cells + bytes(STREAM_COUNT.size * (n_seq - 1))
+    buffer = (ctypes.c_uint8 * len(rewritten)).from_buffer_copy(rewritten)
+    return llama_cpp.llama_state_seq_set_data(context, buffer, len(rewritten), 0) == len(rewritten)
 
 
 def _new_context(model: Model, shape: KvShape) -> llama_cpp.llama_context_p:
