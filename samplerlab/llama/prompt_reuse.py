@@ -21,7 +21,7 @@ import numpy as np
 
 from ..events import GenerationError
 from ..schema.load_settings import FLASH_ATTENTION
-from .kv_plan import KvShape, kv_bytes_per_cell
+from .kv_plan import KvShape, kv_bytes_per_cell, padded
 from .models import Model, kv_type
 
 
@@ -44,10 +44,16 @@ class ContextCache:
     def __init__(self) -> None:
         self._held: dict[int, _Held] = {}
 
-    def get(self, model: Model, shape: KvShape) -> llama_cpp.llama_context_p:
-        """An empty context of ``shape`` (a run that evaluates its own prompt, as the bench's bare loop)."""
-        context, _ = self.open(model, shape, None)
+    def get(self, model: Model, shape: KvShape | int) -> llama_cpp.llama_context_p:
+        """An empty context of ``shape`` (a run that evaluates its own prompt, as the bench's bare loop);
+        a number of sequences alone gets the whole n_ctx for each."""
+        context, _ = self.open(model, as_shape(model, shape), None)
         return context
+
+    def columns(self, model: Model) -> int | None:
+        """The sequences of the context held for ``model``, if any."""
+        held = self._held.get(id(model))
+        return None if held is None else held.shape.n_seq
 
     def open(
         self, model: Model, shape: KvShape, tokens: list[int] | None
@@ -154,7 +160,12 @@ def _set_seq_state(context: llama_cpp.llama_context_p, state: bytes, n_seq: int)
     return llama_cpp.llama_state_seq_set_data(context, buffer, len(rewritten), 0) == len(rewritten)
 
 
-def _new_context(model: Model, shape: KvShape) -> llama_cpp.llama_context_p:
+def as_shape(model: Model, shape: KvShape | int) -> KvShape:
+    return shape if isinstance(shape, KvShape) else KvShape(shape, padded(model.load.n_ctx))
+
+
+def _new_context(model: Model, shape: KvShape | int) -> llama_cpp.llama_context_p:
+    shape = as_shape(model, shape)
     params = llama_cpp.llama_context_default_params()
     params.n_ctx = shape.n_ctx
     params.n_batch = max(model.load.n_batch, shape.n_seq)
