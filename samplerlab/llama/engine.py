@@ -284,6 +284,7 @@ def _generate_locked(
     states: list[_ColumnState] = []
     batch: TokenBatch | None = None
     whole: list[np.ndarray] = []  # the prompt's logits, once its cells are whole and no decode failed
+    opened = False  # the context was touched: what it held before is gone unless whole
     try:
         for i, column in enumerate(columns):
             if stopped():
@@ -292,6 +293,7 @@ def _generate_locked(
             states.append(_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room))
             if column.settings.penalize_prompt:
                 states[-1].chain.remember(tokens)
+        opened = True
         context, first = CONTEXTS.open(model, shape, tokens)
         info["prompt_reused"] = first is not None
         batch = TokenBatch(max(model.load.n_batch, len(columns)))
@@ -321,7 +323,7 @@ def _generate_locked(
     finally:
         if whole:
             CONTEXTS.keep(model, tokens, whole[0])
-        else:
+        elif opened:
             CONTEXTS.forget(model)
         if batch is not None:
             batch.close()

@@ -78,14 +78,35 @@ def test_a_mere_prefix_is_never_reused(model: Model):
     assert record(extended) == record(fresh(model, longer, COLUMNS[:1]))
 
 
+class StopAfter(threading.Event):
+    """Stop set from the ``calls``+1-th look on: a run stopped at an exact point of its setup."""
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def is_set(self) -> bool:
+        self.calls -= 1
+        return self.calls < 0
+
+
 def test_a_run_stopped_in_its_prompt_leaves_nothing_to_reuse(model: Model):
+    long = Request("lamp " * 700, "raw")  # two batches of n_batch 512
+    fresh(model, POEM, COLUMNS[:1])
+    info: dict = {}
+    events = list(generate(model, long, COLUMNS[:1], StopAfter(2), info))  # a column, a batch, then Stop
+    assert [e.result.finish_reason for e in events] == ["cancelled"] and not info["prompt_reused"]
+    assert not run(model, POEM, COLUMNS[:1]).prompt_reused  # its cells were overwritten
+    assert not run(model, long, COLUMNS[:1]).prompt_reused  # and the long prompt's are not whole
+
+
+def test_a_run_stopped_before_its_prompt_keeps_the_last_one(model: Model):
     fresh(model, POEM, COLUMNS[:1])
     cancel = threading.Event()
     cancel.set()
     info: dict = {}
-    list(generate(model, OTHER, COLUMNS[:1], cancel, info))  # stopped before its prompt
-    assert not info["prompt_reused"]
-    assert not run(model, OTHER, COLUMNS[:1]).prompt_reused
+    list(generate(model, OTHER, COLUMNS[:1], cancel, info))
+    assert not info["prompt_reused"] and run(model, POEM, COLUMNS[:1]).prompt_reused
 
 
 def test_a_stopped_generation_keeps_the_prompt_exactly(model: Model):
