@@ -43,7 +43,7 @@ KV_TYPE_BYTES = {
     "q4_0": 18 / 32,
 }
 # What one generated token costs in Python, held until the run ends: its TokenEvent with 64 ranked
-# candidates and 2 x 10 alternatives (tracemalloc measured 7.3 KiB on SmolLM2; test_kv_plan checks the bound).
+# candidates and 2 x 10 alternatives (tracemalloc measured 9.1 KiB on SmolLM2; test_kv_plan checks the bound).
 TOKEN_BYTES = 12 << 10
 MiB = 1 << 20
 
