@@ -217,8 +217,8 @@ def test_prompt_longer_than_the_context_is_a_clear_error(model_path):
 
 
 def test_column_count_is_checked(model: Model):
-    with pytest.raises(GenerationError, match="expected 1 to 8 columns, got 9"):
-        run(model, Request(POEM), [Column(str(i), Settings()) for i in range(9)])
+    with pytest.raises(GenerationError, match="expected 1 to 64 columns, got 65"):
+        run(model, Request(POEM), [Column(str(i), Settings()) for i in range(65)])
 
 
 def test_each_cut_alternative_names_the_stage_that_cut_it(model: Model):
