@@ -82,7 +82,9 @@ def chat_mode_for(backend: Backend) -> Mode:
     return "chat" if backend.info.chat_template else "raw"
 
 
-def check_independence(backend: Backend, tokens: int = 16, wide_tokens: int = 3) -> Independence:
+def check_independence(
+    backend: Backend, tokens: int = 16, wide_tokens: int = 3, widest: int | None = None
+) -> Independence:
     """Generate a probe alone, as one of four columns and, locally, as one of as many columns as the
     engine runs at once (64 on a CPU), and compare every raw probability bit for bit.
 
@@ -92,10 +94,11 @@ def check_independence(backend: Backend, tokens: int = 16, wide_tokens: int = 3)
     where they showed up at the first step on a Q4_K_M model, and the widest batch a run can have,
     for ``wide_tokens`` tokens only (a wide step costs as much as many narrow ones; the first token of
     every column comes from the one prompt evaluation, so it takes 2 or more to probe a batch). On a server,
-    the four columns are sent at once, so its slots decode them in one batch.
+    the four columns are sent at once, so its slots decode them in one batch. ``widest`` sets the
+    widest batch probed instead.
     """
     request = Request(PROBE_PROMPT, mode=chat_mode_for(backend))
-    wide = min(backend.info.parallel, 64) if backend.info.kind == "local" else 4
+    wide = widest or (min(backend.info.parallel, 64) if backend.info.kind == "local" else 4)
     columns = [
         Column(str(i), Settings({"temperature": 0.7 + 0.3 * (i % 4), "seed": i, "max_tokens": tokens}))
         for i in range(max(wide, 4))

@@ -115,7 +115,9 @@ def test_one_row_per_decode_gives_the_same_text(model_path):
 
 
 def test_independence_probe_reports_repack_breaking_it(q4km_path, q4km_model):
-    assert check_independence(LocalBackend(q4km_model)).independent
+    # Among 4 columns Q4_K_M without repack is independent; among 64 this CPU's kernels part it from
+    # the column alone (the probe at the engine's full width reports that, at every load).
+    assert check_independence(LocalBackend(q4km_model), widest=4).independent
     try:
         repacked = Model(q4km_path, LoadSettings({"repack": True}))
     except ModelError as error:  # the trial load crashed: AMX CPUs (llama.cpp#20824)
