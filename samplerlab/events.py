@@ -174,6 +174,7 @@ class RunResult:
     columns: list[ColumnResult]
     context: Mapping[str, Any] | None = None  # what the context policy did to a conversation
     prompt_token_ids: list[int] | None = None
+    prompt_reused: bool = False  # the local engine kept this very prompt's evaluation from the last run
 
     @classmethod
     def of(cls, info: Mapping[str, Any], columns: list[ColumnResult]) -> RunResult:
@@ -185,6 +186,7 @@ class RunResult:
             columns,
             info.get("context"),
             info.get("prompt_token_ids"),
+            bool(info.get("prompt_reused")),
         )
 
     def rendered(self) -> dict[str, Any]:

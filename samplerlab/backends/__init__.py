@@ -82,21 +82,34 @@ def chat_mode_for(backend: Backend) -> Mode:
     return "chat" if backend.info.chat_template else "raw"
 
 
-def check_independence(backend: Backend, tokens: int = 16) -> Independence:
-    """Generate a probe alone and as one of four columns, and compare every raw probability bit for bit.
+def check_independence(
+    backend: Backend, tokens: int = 16, wide_tokens: int = 3, widest: int | None = None
+) -> Independence:
+    """Generate a probe alone, as one of four columns and, locally, as one of as many columns as the
+    engine runs at once (64 on a CPU), and compare every raw probability bit for bit.
 
     A probe can show that columns depend on each other, never prove that they don't: the
-    CPU kernels that break independence do so only for some activations, so this probe uses
-    a real chat prompt, where they showed up at the first step on a Q4_K_M model. On a server,
-    the four columns are sent at once, so its slots decode them in one batch.
+    CPU kernels that break independence do so only for some activations and batch sizes (a matrix
+    product may take another path for 64 rows than for 4), so this probe uses a real chat prompt,
+    where they showed up at the first step on a Q4_K_M model, and the widest batch a run can have,
+    for ``wide_tokens`` tokens only (a wide step costs as much as many narrow ones; the first token of
+    every column comes from the one prompt evaluation, so it takes 2 or more to probe a batch). On a server,
+    the four columns are sent at once, so its slots decode them in one batch. ``widest`` sets the
+    widest batch probed instead.
     """
     request = Request(PROBE_PROMPT, mode=chat_mode_for(backend))
+    wide = widest or (min(backend.info.parallel, 64) if backend.info.kind == "local" else 4)
     columns = [
-        Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens})) for i in range(4)
+        Column(str(i), Settings({"temperature": 0.7 + 0.3 * (i % 4), "seed": i, "max_tokens": tokens}))
+        for i in range(max(wide, 4))
     ]
     try:
         alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
-        beside = collect(backend.generate(request, columns), 4)[0].tokens
+        beside = collect(backend.generate(request, columns[:4]), 4)[0].tokens
+        among = beside
+        if wide > 4:
+            short = [Column(c.label, c.settings.replace(max_tokens=wide_tokens)) for c in columns]
+            among = collect(backend.generate(request, short), wide)[0].tokens
     except BackendError as error:
         if backend.info.kind == "local":
             raise
@@ -105,7 +118,8 @@ def check_independence(backend: Backend, tokens: int = 16) -> Independence:
             "start it with --no-repack (with repack on llama.cpp crashes on AMX CPUs, "
             "llama.cpp#20824) and read its log"
         ) from None
-    return compare_tokens(alone, beside)
+    four, many = compare_tokens(alone, beside), compare_tokens(alone[: len(among)], among)
+    return Independence(four.independent and many.independent, max(four.max_difference, many.max_difference))
 
 
 def compare_tokens(alone: Sequence[TokenEvent], beside: Sequence[TokenEvent]) -> Independence:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from ..events import Column, Event, Request
 from ..files.model_files import file_sha256
 from ..llama import engine
+from ..llama.kv_plan import max_columns
 from ..llama.models import Model
 from ..schema.params import Settings
 from . import BackendInfo
@@ -38,7 +39,7 @@ class LocalBackend:
             location=model.path,
             context_per_column=self.model.load.n_ctx,
             llama_cpp_build=_llama_version(),
-            parallel=engine.MAX_COLUMNS,
+            parallel=max_columns(self.model),
             traces_stages="exact",
         )
 

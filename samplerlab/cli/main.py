@@ -436,7 +436,7 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
 
 
 @main.command()
-@click.option("--columns", type=click.IntRange(1, 8), default=4, show_default=True)
+@click.option("--columns", type=click.IntRange(1, 256), default=4, show_default=True)
 @click.option("--tokens", type=click.IntRange(1, 4096), default=128, show_default=True)
 @click.option(
     "--repeat",
@@ -445,19 +445,41 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
     show_default=True,
     help="Runs of each contender; the fastest counts.",
 )
+@click.option(
+    "--rerun", is_flag=True, help="Time to first token of a re-run of a 1,500-token chat against its first run."
+)
+@click.option("--memory", is_flag=True, help="Peak memory of a run, KV sized by the columns' needs against n_ctx each.")
 @model_options
-def bench(columns: int, tokens: int, repeat: int, model_path, hf_repo, hf_file, load_text, servers, api_key) -> None:
+def bench(
+    columns: int,
+    tokens: int,
+    repeat: int,
+    rerun: bool,
+    memory: bool,
+    model_path,
+    hf_repo,
+    hf_file,
+    load_text,
+    servers,
+    api_key,
+) -> None:
     """Time samplerlab against sequential create_completion calls and a bare batched loop; with --server,
     N columns sent at once against the same N sent one after another."""
     # imported here, not at the top, so that importing this module does not load llama.cpp
     from ..runs import bench as bench_module
+    from ..runs.bench_scale import scale_benchmark
 
     try:
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
-        report = bench_module.run_benchmark(backend, columns, tokens, repeat)
+        what = "rerun" if rerun else "memory" if memory else None
+        lines = (
+            scale_benchmark(backend, what, columns, tokens, repeat)
+            if what
+            else bench_module.run_benchmark(backend, columns, tokens, repeat).lines()
+        )
     except USER_ERRORS as error:
         fail(error)
-    for line in report.lines():
+    for line in lines:
         echo(line)
 
 

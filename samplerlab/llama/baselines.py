@@ -13,7 +13,9 @@ import llama_cpp
 import numpy as np
 
 from ..schema.load_settings import FLASH_ATTENTION
-from .engine import CONTEXTS, TokenBatch
+from .engine import TokenBatch
+from .kv_plan import KvShape
+from .prompt_reuse import CONTEXTS
 
 if TYPE_CHECKING:
     from .models import Model
@@ -55,10 +57,12 @@ def completion_llama(model: Model) -> llama_cpp.Llama:
         )
 
 
-def _bare_loop(model: Model, text: str, columns: int, tokens: int) -> None:
-    """The limit: batched decode and the cheapest reasonable sampling, nothing recorded."""
-    context = CONTEXTS.get(model, columns)
+def _bare_loop(model: Model, text: str, columns: int, tokens: int, shape: KvShape | None = None) -> None:
+    """The limit: batched decode and the cheapest reasonable sampling, nothing recorded; in a context of
+    the shape the engine gives the same run (unless ``shape`` says otherwise), so both attend over the
+    same cells."""
     prompt = model.tokenize(text)
+    context = CONTEXTS.get(model, shape or KvShape.of(len(prompt), [tokens] * columns, model.load.n_ctx))
     batch = TokenBatch(max(len(prompt), columns))
     rng = np.random.default_rng(0)
     try:

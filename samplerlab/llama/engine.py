@@ -12,7 +12,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 import llama_cpp
 import numpy as np
@@ -35,71 +35,14 @@ from ..events import (
     collect,
     resolve_seed,
 )
-from ..schema.load_settings import FLASH_ATTENTION
-from .models import Model, kv_type
+from .kv_plan import CPU_MAX_COLUMNS, KvShape, max_columns, plan_memory
+from .models import Model
+from .prompt_reuse import CONTEXTS, _new_context  # noqa: F401  (_new_context: for callers of the engine)
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
 from .textstream import TextStream
 
-MAX_COLUMNS = 8  # columns per batched run; a runner splits larger grids
+MAX_COLUMNS = CPU_MAX_COLUMNS  # columns per batched run on a CPU (kv_plan.max_columns: more on a GPU)
 LOCK_POLL = 0.05  # seconds between looks at Stop while a run waits for the model
-
-
-class _ContextCache:
-    """At most one llama context per model, kept between runs: creating one costs more than a step.
-
-    A context holds n_ctx of KV cache per column, so keeping one per column count would hold up
-    to 36 n_ctx; a run with a different column count frees the old context before making its
-    own. (A larger context is never reused for fewer columns: results must not depend on it.)
-    A model frees its context when it closes, so a later model at the same address never
-    inherits one.
-    """
-
-    def __init__(self) -> None:
-        self._contexts: dict[int, tuple[int, llama_cpp.llama_context_p]] = {}
-
-    def get(self, model: Model, n_seq: int) -> llama_cpp.llama_context_p:
-        held = self._contexts.get(id(model))
-        if held is None:
-            model.on_close(lambda: self.release(model))
-        if held is None or held[0] != n_seq:
-            self.release(model)
-            self._contexts[id(model)] = (n_seq, _new_context(model, n_seq))
-        context = self._contexts[id(model)][1]
-        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(context), True)
-        return context
-
-    def columns(self, model: Model) -> int | None:
-        """The column count of the context held for ``model``, if any."""
-        held = self._contexts.get(id(model))
-        return None if held is None else held[0]
-
-    def release(self, model: Model) -> None:
-        held = self._contexts.pop(id(model), None)
-        if held is not None:
-            llama_cpp.llama_free(held[1])
-
-
-def _new_context(model: Model, n_seq: int) -> llama_cpp.llama_context_p:
-    params = llama_cpp.llama_context_default_params()
-    params.n_ctx = model.load.n_ctx * n_seq
-    params.n_batch = max(model.load.n_batch, n_seq)
-    params.n_ubatch = params.n_batch
-    params.n_seq_max = n_seq
-    params.n_threads = params.n_threads_batch = model.n_threads
-    params.flash_attn_type = FLASH_ATTENTION[model.load.flash_attn]
-    params.type_k, params.type_v = kv_type(model.load.type_k), kv_type(model.load.type_v)
-    params.kv_unified = False  # a stream per column: its cache layout never depends on the others
-    params.no_perf = True
-    context = llama_cpp.llama_init_from_model(model.pointer, params)
-    if not context:
-        raise GenerationError(
-            f"llama.cpp could not create a context of {params.n_ctx} tokens for "
-            f"{n_seq} columns (out of memory? lower n_ctx)"
-        )
-    return context
-
-
-CONTEXTS = _ContextCache()
 
 
 class TokenBatch:
@@ -294,8 +237,9 @@ def generate(
     ``cancel`` acts from the start: while the run waits for the model, and between the steps of its
     setup (fitting, each column's chain, each batch of the prompt), not only between tokens; a run
     stopped before its first token ends every column 'cancelled' with no tokens."""
-    if not 1 <= len(columns) <= MAX_COLUMNS:
-        raise GenerationError(f"expected 1 to {MAX_COLUMNS} columns, got {len(columns)}")
+    most = max_columns(model)
+    if not 1 <= len(columns) <= most:
+        raise GenerationError(f"expected 1 to {most} columns, got {len(columns)}")
     info = info if info is not None else {}
     if not _acquire(model.lock, cancel):
         yield from _stopped_early(columns, [], info)
@@ -335,8 +279,12 @@ def _generate_locked(
         raise GenerationError("the prompt is empty")
     drawn = secrets.randbelow(2**31)
     room = n_ctx - len(tokens)
+    shape = KvShape.of(len(tokens), [column.settings.max_tokens for column in columns], n_ctx)
+    _check_memory(model, shape, [min(column.settings.max_tokens or room, room) for column in columns])
     states: list[_ColumnState] = []
     batch: TokenBatch | None = None
+    whole: list[np.ndarray] = []  # the prompt's logits, once its cells are whole and no decode failed
+    opened = False  # the context was touched: what it held before is gone unless whole
     try:
         for i, column in enumerate(columns):
             if stopped():
@@ -345,12 +293,17 @@ def _generate_locked(
             states.append(_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room))
             if column.settings.penalize_prompt:
                 states[-1].chain.remember(tokens)
-        context = CONTEXTS.get(model, len(columns))
+        opened = True
+        context, first = CONTEXTS.open(model, shape, tokens)
+        info["prompt_reused"] = first is not None
         batch = TokenBatch(max(model.load.n_batch, len(columns)))
         started = time.perf_counter()
-        if not _decode_prompt(context, batch, tokens, model.load.n_batch, stopped):
-            yield from _stopped_early(columns, states, info)
-            return
+        if first is None:
+            if not _decode_prompt(context, batch, tokens, model.load.n_batch, stopped):
+                yield from _stopped_early(columns, states, info)
+                return
+            first = _logits(context, -1, model.n_vocab).copy()
+        whole.append(first)
         memory = llama_cpp.llama_get_memory(context)
         for state in states[1:]:
             llama_cpp.llama_memory_seq_cp(memory, 0, state.index, -1, -1)
@@ -360,23 +313,34 @@ def _generate_locked(
             prompt_token_ids=tokens,
             prompt_seconds=time.perf_counter() - started,
         )
-        first = _logits(context, -1, model.n_vocab).copy()
         for state in states:
             state.started = time.perf_counter()
             yield state.step(first)
             if state.done:
                 yield state.done_event()
-        yield from _decode_loop(model, context, batch, states, len(tokens), cancel)
+        if not (yield from _decode_loop(model, context, batch, states, len(tokens), cancel)):
+            whole.clear()
     finally:
+        if whole:
+            CONTEXTS.keep(model, tokens, whole[0])
+        elif opened:
+            CONTEXTS.forget(model)
         if batch is not None:
             batch.close()
         for state in states:
             state.finish("cancelled")
 
 
+def _check_memory(model: Model, shape: KvShape, limits: list[int]) -> None:
+    """Refuse a run that will not fit in memory, before any of it is allocated (``kv_plan``)."""
+    held = CONTEXTS.shape(model)
+    new_context = held is None or not shape.fits_in(held)
+    plan_memory(model, shape, limits, new_context, CONTEXTS.held_bytes(model) if new_context else 0).check()
+
+
 def _stopped_early(columns: Sequence[Column], states: list[_ColumnState], info: dict) -> Iterator[Event]:
     """Every column ended 'cancelled' before its first token: those with a chain built, and the rest."""
-    for key, empty in (("prompt_text", ""), ("prompt_tokens", 0), ("prompt_seconds", 0.0)):
+    for key, empty in (("prompt_text", ""), ("prompt_tokens", 0), ("prompt_seconds", 0.0), ("prompt_reused", False)):
         info.setdefault(key, empty)
     for index, column in enumerate(columns):
         if index < len(states):
@@ -389,36 +353,38 @@ def _stopped_early(columns: Sequence[Column], states: list[_ColumnState], info: 
 
 def _decode_loop(
     model: Model, context, batch: TokenBatch, states: list[_ColumnState], n_prompt: int, cancel: threading.Event | None
-) -> Iterator[Event]:
+) -> Generator[Event, None, bool]:
     """One step per pass: every unfinished column in one batch, or one decode per column when the
     model is loaded unbatched; ``cancel`` is checked before every decode, so either way a run
-    stops within one step."""
+    stops within one step. False when a decode failed (its cells are then not to be trusted)."""
     while True:
         active = [state for state in states if not state.done]
         if not active:
-            return
+            return True
         groups = [active] if model.load.batched else [[state] for state in active]
         for group in groups:
             if cancel is not None and cancel.is_set():
                 yield from _cancel(states)
-                return
-            yield from _decode_group(model, context, batch, group, n_prompt)
+                return True
+            if not (yield from _decode_group(model, context, batch, group, n_prompt)):
+                return False
 
 
 def _decode_group(
     model: Model, context, batch: TokenBatch, group: list[_ColumnState], n_prompt: int
-) -> Iterator[Event]:
+) -> Generator[Event, None, bool]:
     positions = [n_prompt + len(state.result.tokens) - 1 for state in group]
     batch.fill([s.last_token for s in group], positions, [s.index for s in group], [True] * len(group))
     if llama_cpp.llama_decode(context, batch.batch) != 0:
         for state in group:
             state.finish("context")
             yield state.done_event()
-        return
+        return False
     for row, state in enumerate(group):
         yield state.step(_logits(context, row, model.n_vocab))
         if state.done:
             yield state.done_event()
+    return True
 
 
 def _cancel(states: list[_ColumnState]) -> Iterator[Event]:

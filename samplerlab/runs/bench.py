@@ -141,7 +141,7 @@ def _local_benchmark(model: Model, columns: int, tokens: int, repeat: int = 3) -
             {
                 "samplers": "llama-cpp-python",
                 "penalize_prompt": False,
-                "temperature": TEMPERATURES[i],
+                "temperature": TEMPERATURES[i % len(TEMPERATURES)],
                 "seed": i,
                 "max_tokens": tokens,
                 "logit_bias": banned,

@@ -24,7 +24,9 @@ from ..schema.params import Settings
 from .experiments import Experiment, ExperimentError, PlannedColumn, model_spec_kind
 from .results import CheckReport, Outcome, ResultError, first_difference
 
-LOCAL_BATCH = 8  # the local engine's most columns per run
+LOCAL_BATCH = 64  # the local engine's most columns per run on a CPU (a GPU may take up to 256)
+MOST_AT_ONCE = 256  # llama.cpp's most sequences in one context
+SERVER_BATCH = 64  # columns sent to a server (or pool) per job
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,10 @@ Key = tuple[int, int, int]  # (prompt index, seed index, column index): one gene
 
 
 def batch_size(backend: Backend) -> int:
-    return max(1, min(backend.info.parallel, 64))
+    """Columns per job: all a local model runs at once (64 on a CPU, as memory allows on a GPU), or a
+    server's slots up to 64."""
+    most = MOST_AT_ONCE if backend.info.kind == "local" else SERVER_BATCH
+    return max(1, min(backend.info.parallel, most))
 
 
 def plan(experiment: Experiment, batch: int, skip: Collection[Key] = ()) -> list[Job]:

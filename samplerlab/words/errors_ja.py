@@ -173,6 +173,17 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"ホストに削除を頼むか、小さなプリセットを保存してください",
     ),
     (
+        r"this run needs about (?P<t>[\d.]+ [GM]iB) of memory \(KV cache (?P<k>[\d.]+ [GM]iB) for (?P<n>\d+) "
+        r"columns x (?P<c>\d+) tokens, compute (?P<p>[\d.]+ [GM]iB), results (?P<r>[\d.]+ [GM]iB)\) but only "
+        r"(?P<a>[\d.]+ [GM]iB) is available; lower the columns, max_tokens or n_ctx",
+        r"この実行には約 \g<t> のメモリが必要です（KV キャッシュ \g<k>：\g<n> 列 × \g<c> トークン、計算 \g<p>、"
+        r"結果 \g<r>）が、使えるのは \g<a> だけです。列数、max_tokens か n_ctx を減らしてください",
+    ),
+    (
+        r"(?P<e>SAMPLERLAB_MEMORY_BUDGET='[^']*'): expected a size such as 512M or 2G",
+        r"\g<e>：512M や 2G のような大きさを指定してください",
+    ),
+    (
         r"you already have a run waiting or running; wait for it or press Stop",
         r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください",
     ),

@@ -115,7 +115,9 @@ def test_one_row_per_decode_gives_the_same_text(model_path):
 
 
 def test_independence_probe_reports_repack_breaking_it(q4km_path, q4km_model):
-    assert check_independence(LocalBackend(q4km_model)).independent
+    # Among 4 columns Q4_K_M without repack is independent; among 64 this CPU's kernels part it from
+    # the column alone (the probe at the engine's full width reports that, at every load).
+    assert check_independence(LocalBackend(q4km_model), widest=4).independent
     try:
         repacked = Model(q4km_path, LoadSettings({"repack": True}))
     except ModelError as error:  # the trial load crashed: AMX CPUs (llama.cpp#20824)
@@ -217,8 +219,8 @@ def test_prompt_longer_than_the_context_is_a_clear_error(model_path):
 
 
 def test_column_count_is_checked(model: Model):
-    with pytest.raises(GenerationError, match="expected 1 to 8 columns, got 9"):
-        run(model, Request(POEM), [Column(str(i), Settings()) for i in range(9)])
+    with pytest.raises(GenerationError, match="expected 1 to 64 columns, got 65"):
+        run(model, Request(POEM), [Column(str(i), Settings()) for i in range(65)])
 
 
 def test_each_cut_alternative_names_the_stage_that_cut_it(model: Model):
