@@ -108,9 +108,25 @@ def test_a_stored_generation_comes_back_equal_field_for_field(model):
 
 
 # -- kill -9 at random points, then --resume ----------------------------------------------------
+# Every run of a column ends at its own max_tokens and all 12 share one batch: the store commits them in
+# three waves, seconds apart, so random kills fall between generations as well as inside them.
+STAGGERED = """\
+prompt: Write a short poem praising light-emitting diodes.
+seeds: [1, 2, 3, 4]
+columns:
+  - {preset: greedy, settings: {max_tokens: 3}}
+  - {label: hot, settings: {temperature: 1.5, top_k: 100, max_tokens: 30}}
+  - {label: min-p, settings: {min_p: 0.2, temperature: 1.1, max_tokens: 60}}
+"""
+
+
+def finished_run(path) -> bool:
+    return any(row.status == "done" for row in RunStore.open(path).runs())
+
+
 def test_runs_killed_at_random_points_resume_to_the_uninterrupted_result(tmp_path, run_store):
     experiment = tmp_path / "poem.yaml"
-    experiment.write_text(EXPERIMENT)
+    experiment.write_text(STAGGERED)
     reference = cli(
         "run", str(experiment), "--out", str(tmp_path / "reference.yaml"), "--store", str(tmp_path / "ref.sqlite")
     )
@@ -133,7 +149,7 @@ def test_runs_killed_at_random_points_resume_to_the_uninterrupted_result(tmp_pat
         child.send_signal(signal.SIGKILL)
         child.wait()
         kills.append(stored(run_store))
-        if sum(0 < k < total for k in kills) >= 3:
+        if finished_run(run_store) or sum(0 < k < total for k in kills) >= 3:
             break
         begun = bool(RunStore.open(run_store).runs())  # killed before the run began: start it afresh
         args = ("--resume",) if begun else ("--out", str(tmp_path / "resumed.yaml"))
@@ -142,10 +158,11 @@ def test_runs_killed_at_random_points_resume_to_the_uninterrupted_result(tmp_pat
     store = RunStore.open(run_store)
     assert store.integrity() == "ok"
     [row] = store.runs()
-    assert row.status == "running" and row.done == kills[-1]  # killed: still 'running', its process gone
-    finished = cli("run", str(experiment), "--resume", cwd=tmp_path)
-    assert finished.returncode == 0, finished.stderr
-    assert finished.stdout.rstrip().endswith(f"wrote {tmp_path / 'resumed.yaml'}")
+    if not finished_run(run_store):  # killed after its last generation and result file, it is done
+        assert row.status == "running" and row.done == kills[-1]  # killed: still 'running', its process gone
+        finished = cli("run", str(experiment), "--resume", cwd=tmp_path)
+        assert finished.returncode == 0, finished.stderr
+        assert finished.stdout.rstrip().endswith(f"wrote {tmp_path / 'resumed.yaml'}")
     store = RunStore.open(run_store)
     assert store.integrity() == "ok"
     [row] = store.runs()
