@@ -3,8 +3,11 @@ blind test in a terminal). Thin: the library runs the test, ranks and writes; th
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import click
@@ -42,7 +45,9 @@ def votes_command(
             from ..runs.runner import opened_backend
 
             model = votes.header["model"]
-            with opened_backend(model["spec"], LoadSettings(model.get("load") or {}, "load"), servers, api_key) as backend:
+            with opened_backend(
+                model["spec"], LoadSettings(model.get("load") or {}, "load"), servers, api_key
+            ) as backend:
                 report = check_votes(backend, votes)
             echo(report.describe().replace("columns", "texts"))
             if not report.reproduced:
@@ -96,7 +101,9 @@ def blind_command(
             model = votes.header["model"]
             from ..runs.runner import opened_backend
 
-            with opened_backend(model["spec"], LoadSettings(model.get("load") or {}, "load"), servers, api_key) as backend:
+            with opened_backend(
+                model["spec"], LoadSettings(model.get("load") or {}, "load"), servers, api_key
+            ) as backend:
                 session = BlindSession(backend, votes)
                 voter = voter or next(iter(session.voters()), None) or _anonymous()
                 _loop(session, voter, lang)
@@ -135,8 +142,37 @@ def _show(pair: Pair, total: int, lang: str, prompt: str) -> None:
     echo(w("terminal_keys", lang))
 
 
+@contextlib.contextmanager
+def _keys() -> Iterator[Callable[[], str]]:
+    """One key at a time, unechoed, for the whole test: the terminal stays in cbreak mode throughout, so a
+    key typed while a pair is generating is kept (click.getchar flushes input typed before it is called).
+    Without a terminal (a pipe), characters are read as they come; at the end of input, q."""
+    if not sys.stdin.isatty():
+        yield lambda: sys.stdin.read(1) or "q"
+        return
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    tty.setcbreak(fd, termios.TCSANOW)
+    try:
+        yield lambda: os.read(fd, 1).decode("latin-1") or "q"
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 def _loop(session: BlindSession, voter: str, lang: str) -> None:
     """Show a pair, read one key, record; the next pair is generated while the person reads this one."""
+    with _keys() as read:
+        try:
+            _vote_loop(session, voter, lang, read)
+        except KeyboardInterrupt:
+            pass
+    echo(f"wrote {session.file.path} ({len(session.file.votes)} votes, voter {voter})")
+
+
+def _vote_loop(session: BlindSession, voter: str, lang: str, read: Callable[[], str]) -> None:
     keys = dict(zip("1234", CHOICES))
     total = len(session.pairs(voter))
     while True:
@@ -144,7 +180,7 @@ def _loop(session: BlindSession, voter: str, lang: str) -> None:
         pair = session.next_pair(voter)
         _show(pair, total, lang, session.header["prompts"][pair.prompt_index])
         while True:
-            key = click.getchar()
+            key = read()
             if key in keys:
                 session.vote(voter, keys[key])
                 echo(f"{w('vote_' + keys[key], lang)} · {w('voted', lang).format(n=len(session.person_votes(voter)))}")
@@ -152,8 +188,7 @@ def _loop(session: BlindSession, voter: str, lang: str) -> None:
             if key in ("r", "R"):
                 echo(reveal_text(session.file, lang))
                 echo(w("terminal_keys", lang))
-            elif key in ("q", "Q", "\x03", "\x04"):
-                echo(f"wrote {session.file.path} ({len(session.file.votes)} votes, voter {voter})")
+            elif key in ("q", "Q", "\x04"):
                 return
 
 

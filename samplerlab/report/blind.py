@@ -69,9 +69,7 @@ def ranking_html(ranking: Ranking, lang: str = "en") -> str:
     head = "".join(f"<th>{_e(n)}</th>" for n in names)
     matrix = "".join(
         f"<tr><td>{_e(a)}</td>"
-        + "".join(
-            "<td>-</td>" if i == j else f"<td>{ranking.wins[i][j]:g}</td>" for j in range(len(names))
-        )
+        + "".join("<td>-</td>" if i == j else f"<td>{ranking.wins[i][j]:g}</td>" for j in range(len(names)))
         + "</tr>"
         for i, a in enumerate(names)
     )

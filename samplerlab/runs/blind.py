@@ -119,8 +119,10 @@ class BlindSession:
         self._texts: dict[tuple[int, int, int], ColumnResult] = {}
         self._generating: dict[tuple[int, int, int], threading.Event] = {}
         self._lock = threading.Lock()
-        self._shown: dict[str, Pair] = {}
-        self.revealed = False
+        self.shown: dict[str, Pair] = {}  # the pair each voter sees now
+        self.aliases: dict[str, str] = {}  # a browser session continuing a file votes as that file's voter
+        self.revealed = False  # a group test: the host has revealed the settings to everyone
+        self.seconds: float | None = None  # shared: a generation still running after this is cancelled
 
     @classmethod
     def start(
@@ -192,9 +194,19 @@ class BlindSession:
             return self._text(prompt_index, seed, contender)
         try:
             settings = self.file.contenders[contender].settings.replace(seed=seed)
-            result = run_columns(
-                self.backend, request_of(self.header, prompt_index), [Column(self.names[contender], settings)]
-            )[0]
+            cancel = threading.Event()
+            timer = threading.Timer(self.seconds, cancel.set) if self.seconds else None
+            if timer is not None:
+                timer.daemon = True
+                timer.start()
+            try:
+                result = run_columns(
+                    self.backend, request_of(self.header, prompt_index), [Column(self.names[contender], settings)],
+                    cancel=cancel,
+                )[0]  # fmt: skip
+            finally:
+                if timer is not None:
+                    timer.cancel()
             with self._lock:
                 self._texts[key] = result
             return result
@@ -228,7 +240,7 @@ class BlindSession:
         """The voter's next pair with its texts; with ``ahead`` the pair after it starts generating."""
         pair = self.filled(self.upcoming(voter))
         with self._lock:
-            self._shown[voter] = pair
+            self.shown[voter] = pair
         if ahead:
             pairs = self.pairs(voter)
             self.prefetch(pairs[pair.number % len(pairs)])
@@ -239,7 +251,7 @@ class BlindSession:
         if choice not in CHOICES:
             raise VotesError(f"vote {choice!r}: expected one of {', '.join(CHOICES)}")
         with self._lock:
-            shown = pair or self._shown.pop(voter, None)
+            shown = pair or self.shown.pop(voter, None)
         if shown is None:
             raise VotesError("no pair is shown to this voter; ask for the next pair first")
         record = VoteRecord(

@@ -60,7 +60,9 @@ def judge_pair(judge: Backend, prompt: str, pair: Pair, template: str = JUDGE_PR
     return forward if forward == backward_as_forward else "tie"
 
 
-def run_judge(session: BlindSession, judge: Backend, name: str | None = None, template: str = JUDGE_PROMPT) -> JudgeSummary:
+def run_judge(
+    session: BlindSession, judge: Backend, name: str | None = None, template: str = JUDGE_PROMPT
+) -> JudgeSummary:
     """Judge every pair the people voted on that the judge has not judged yet; record each vote."""
     label = name or judge.info.name or "judge"
     done = {outcome(v)[0] for v in session.file.votes if v.judge}

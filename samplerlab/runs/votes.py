@@ -166,7 +166,9 @@ def load_votes(path: str | Path) -> VotesFile:
     votes = VotesFile(path, header, contenders)
     for number, line in enumerate(lines[1:], 2):
         if line.strip():
-            votes.votes.append(parse_vote(_json(line, path, number), votes.names, len(header["prompts"]), f"{path}:{number}"))
+            votes.votes.append(
+                parse_vote(_json(line, path, number), votes.names, len(header["prompts"]), f"{path}:{number}")
+            )
     return votes
 
 
@@ -183,7 +185,11 @@ def _need(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], w
     if key not in mapping:
         raise VotesError(f"{where}: missing key {key!r}")
     value = mapping[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+    if (
+        not isinstance(value, kind)
+        or isinstance(value, bool)
+        and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    ):
         expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
         raise VotesError(f"{where}: key {key!r}: expected {expected}, got {type(value).__name__}")
     return value

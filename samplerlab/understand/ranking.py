@@ -88,7 +88,9 @@ class Ranking:
                 f"[{self.low[i]:+.2f}, {self.high[i]:+.2f}]"
             )
         lines.append(w("matrix_head", lang))
-        cells = [[_count(self.wins[i][j]) if i != j else "-" for j in range(len(self.names))] for i in range(len(self.names))]
+        cells = [
+            [_count(self.wins[i][j]) if i != j else "-" for j in range(len(self.names))] for i in range(len(self.names))
+        ]
         lines += _table(self.names, cells)
         lines.append(w("pairs_head", lang))
         for i in range(len(self.names)):
@@ -118,7 +120,10 @@ def _table(names: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
     width = max(len(n) for n in names)
     cell = max(4, *(len(c) for row in cells for c in row))
     head = " " * (width + 2) + " ".join(str(j + 1).rjust(cell) for j in range(len(names)))
-    rows = [f"  {n.ljust(width)}" + " ".join(c.rjust(cell) for c in row) + f"  ({i + 1})" for i, (n, row) in enumerate(zip(names, cells))]
+    rows = [
+        f"  {n.ljust(width)}" + " ".join(c.rjust(cell) for c in row) + f"  ({i + 1})"
+        for i, (n, row) in enumerate(zip(names, cells))
+    ]
     return [head, *rows]
 
 

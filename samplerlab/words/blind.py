@@ -32,7 +32,10 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "The host has not revealed the settings yet",
         "ja": "ホストがまだ設定を公開していません",
     },
-    "host_only": {"en": "Only the host can start or reveal the group test", "ja": "グループテストの開始と公開はホストだけができます"},
+    "host_only": {
+        "en": "Only the host can start or reveal the group test",
+        "ja": "グループテストの開始と公開はホストだけができます",
+    },
     "ranking_head": {
         "en": "Bradley-Terry strength (log scale, mean 0) with 95% bootstrap interval:",
         "ja": "Bradley-Terry の強さ（対数、平均0）と95%ブートストラップ区間:",
@@ -43,7 +46,10 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "left side chosen in {share}% of {n} decisive votes (95% interval {low}-{high}%; 50% = no position bias)",
         "ja": "決着のついた {n} 票のうち左が {share}%（95%区間 {low}〜{high}%。50%なら位置の偏りなし）",
     },
-    "left_none": {"en": "no decisive vote yet: no left-side share", "ja": "決着のついた票がまだないため、左の割合はなし"},
+    "left_none": {
+        "en": "no decisive vote yet: no left-side share",
+        "ja": "決着のついた票がまだないため、左の割合はなし",
+    },
     "prefer": {
         "en": "you prefer '{a}' to '{b}', {w}–{l}, interval excludes zero",
         "ja": "'{b}' より '{a}' を好んでいます（{w}–{l}、区間は0を含まない）",
@@ -70,7 +76,10 @@ WORDS: dict[str, dict[str, str]] = {
         "en": "judge vs person: Cohen's kappa {k} on {n} pairs both voted on (1 = always agree, 0 = chance)",
         "ja": "審査役と人の一致: Cohen の κ = {k}（両方が投票した {n} 組。1 = 常に一致、0 = 偶然程度）",
     },
-    "judge_none": {"en": "no pair voted on by both the judge and a person", "ja": "審査役と人の両方が投票した組はまだない"},
+    "judge_none": {
+        "en": "no pair voted on by both the judge and a person",
+        "ja": "審査役と人の両方が投票した組はまだない",
+    },
     "terminal_keys": {
         "en": "1: A better  2: B better  3: tie  4: both bad  r: reveal  q: quit",
         "ja": "1: A が良い  2: B が良い  3: 同じくらい  4: どちらも悪い  r: 結果  q: 終了",
