@@ -29,14 +29,30 @@ LANG = click.option("--lang", type=click.Choice(["en", "ja"]), default="en", sho
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write an HTML report.")
 @click.option("--check", is_flag=True, help="Generate every recorded text again and compare (like run --check).")
+@click.option(
+    "--judge",
+    "judge_url",
+    default=None,
+    metavar="URL",
+    help="First let the model of this llama-server vote the pairs people voted on (twice, both orders); "
+    "its votes are added to FILE, marked as the judge's.",
+)
 @LANG
 @server_options
 def votes_command(
-    file: Path, out: Path | None, check: bool, lang: str, servers: tuple[str, ...], api_key: str | None
+    file: Path,
+    out: Path | None,
+    check: bool,
+    judge_url: str | None,
+    lang: str,
+    servers: tuple[str, ...],
+    api_key: str | None,
 ) -> None:
     """Print the ranking of a blind test's votes FILE: strengths with intervals, wins, verdicts."""
     try:
         votes = load_votes(file)
+        if judge_url is not None:
+            _judge(votes, judge_url, api_key)
         echo(reveal_text(votes, lang))
         if out is not None:
             out.write_text(votes_report(votes, lang), encoding="utf-8")
@@ -56,6 +72,17 @@ def votes_command(
         fail(VotesError(f"{file}: not a samplerlab votes file (missing {error})"))
     except USER_ERRORS as error:
         fail(error)
+
+
+def _judge(votes, url: str, api_key: str | None) -> None:
+    from ..backends import open_backend
+    from ..runs.judge import run_judge
+
+    with open_backend(servers=[url], api_key=api_key) as judge:
+        summary = run_judge(BlindSession(judge, votes), judge)
+    echo(
+        f"judge: {summary.votes} votes ({summary.ties} ties: its two orders disagreed), {summary.abstentions} abstentions"
+    )
 
 
 def _seeds(text: str) -> list[int]:

@@ -23,7 +23,7 @@ CSS = """
 
 
 def ranking_of(votes: VotesFile, person: Sequence[VoteRecord] | None = None) -> Ranking:
-    return rank(votes.names, [v for v in votes.votes if v.judge is None] if person is None else person)
+    return rank(votes.names, [v for v in votes.votes if v.judge is None] if person is None else list(person))
 
 
 def kappa_line(votes: VotesFile, lang: str = "en") -> str | None:

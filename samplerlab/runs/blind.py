@@ -171,7 +171,7 @@ class BlindSession:
     def _voted(self, voter: str) -> int:
         return sum(v.voter == voter and v.judge is None for v in self.file.votes)
 
-    def upcoming(self, voter: str) -> Pair | None:
+    def upcoming(self, voter: str) -> Pair:
         """The voter's next unvoted pair (the schedule starts over once every pair has a vote)."""
         pairs = self.pairs(voter)
         return pairs[self._voted(voter) % len(pairs)]

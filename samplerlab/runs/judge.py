@@ -52,12 +52,16 @@ def _ask(judge: Backend, prompt: str, first: str, second: str, template: str) ->
 def judge_pair(judge: Backend, prompt: str, pair: Pair, template: str = JUDGE_PROMPT) -> str | None:
     """The judge's vote on ``pair`` in its own sides (A = left): agreed winner, 'tie', or None (abstain)."""
     left, right = pair.texts
-    forward = _ask(judge, prompt, left, right, template)
-    backward = _ask(judge, prompt, right, left, template)
+    return decide(_ask(judge, prompt, left, right, template), _ask(judge, prompt, right, left, template))
+
+
+def decide(forward: str | None, backward: str | None) -> str | None:
+    """The vote from the answer in the shown order and the answer with the sides swapped: both name the
+    same reply -> it wins; they name different replies (the judge followed a side) -> tie; either
+    unparseable -> None, an abstention."""
     if forward is None or backward is None:
         return None
-    backward_as_forward = {"A": "B", "B": "A"}[backward]
-    return forward if forward == backward_as_forward else "tie"
+    return forward if forward == {"A": "B", "B": "A"}[backward] else "tie"
 
 
 def run_judge(

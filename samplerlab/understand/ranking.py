@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import choix
 import numpy as np
@@ -32,6 +33,19 @@ SEED = 0
 VOTES = ("A", "B", "tie", "bad")  # A: the left (first shown) reply, B: the right one
 
 
+class VoteLike(Protocol):
+    """Any vote: the contenders shown left and right, and the choice (a votes file's records are ones)."""
+
+    @property
+    def left(self) -> int: ...
+
+    @property
+    def right(self) -> int: ...
+
+    @property
+    def choice(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Vote:
     """One vote between the contenders shown left and right (indices into the contenders)."""
@@ -46,17 +60,19 @@ class Vote:
 class Verdict:
     better: str
     worse: str
-    wins: int
-    losses: int
+    wins: float  # a tie is half a win
+    losses: float
     low: float
     high: float
     more_votes: int | None  # None: the interval already excludes zero
 
     def line(self, lang: str = "en") -> str:
         if self.more_votes is None:
-            return w("prefer", lang).format(a=self.better, b=self.worse, w=self.wins, l=self.losses)
+            return w("prefer", lang).format(a=self.better, b=self.worse, w=_count(self.wins), l=_count(self.losses))
         key = "cannot_tell_yet" if self.more_votes < 0 else "cannot_tell"
-        return w(key, lang).format(a=self.better, b=self.worse, n=self.more_votes, w=self.wins, l=self.losses)
+        return w(key, lang).format(
+            a=self.better, b=self.worse, n=self.more_votes, w=_count(self.wins), l=_count(self.losses)
+        )
 
 
 @dataclass(frozen=True)
@@ -127,7 +143,7 @@ def _table(names: Sequence[str], cells: Sequence[Sequence[str]]) -> list[str]:
     return [head, *rows]
 
 
-def comparisons(votes: Sequence[Vote]) -> list[tuple[int, int]]:
+def comparisons(votes: Sequence[VoteLike]) -> list[tuple[int, int]]:
     """(winner, loser) pairs for choix: a decisive vote twice, a tie once each way, "both bad" not at all."""
     data: list[tuple[int, int]] = []
     for vote in votes:
@@ -140,7 +156,7 @@ def comparisons(votes: Sequence[Vote]) -> list[tuple[int, int]]:
     return data
 
 
-def strengths(count: int, votes: Sequence[Vote]) -> np.ndarray:
+def strengths(count: int, votes: Sequence[VoteLike]) -> np.ndarray:
     """Bradley-Terry log-strengths, mean 0; all zero without a vote that says anything."""
     data = comparisons(votes)
     if not data:
@@ -149,7 +165,7 @@ def strengths(count: int, votes: Sequence[Vote]) -> np.ndarray:
     return params - params.mean()
 
 
-def rank(names: Sequence[str], votes: Sequence[Vote]) -> Ranking:
+def rank(names: Sequence[str], votes: Sequence[VoteLike]) -> Ranking:
     """Everything the reveal shows, from the votes alone."""
     count = len(names)
     fitted = strengths(count, votes)
@@ -190,7 +206,7 @@ def rank(names: Sequence[str], votes: Sequence[Vote]) -> Ranking:
     return _with_verdicts(ranking, fitted, samples, len(votes))
 
 
-def _bootstrap(count: int, votes: Sequence[Vote]) -> np.ndarray:
+def _bootstrap(count: int, votes: Sequence[VoteLike]) -> np.ndarray:
     """Strengths refitted on votes drawn with replacement, ``RESAMPLES`` times, from a fixed seed."""
     if not votes:
         return np.zeros((0, count))
@@ -213,8 +229,8 @@ def _with_verdicts(ranking: Ranking, fitted: np.ndarray, samples: np.ndarray, vo
             Verdict(
                 ranking.names[upper],
                 ranking.names[lower],
-                int(round(ranking.wins[upper][lower])),
-                int(round(ranking.wins[lower][upper])),
+                ranking.wins[upper][lower],
+                ranking.wins[lower][upper],
                 low,
                 high,
                 None if excludes else _needed(more_votes(votes, gap, (high - low) / 2), direct),

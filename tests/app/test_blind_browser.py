@@ -54,7 +54,7 @@ def test_a_person_votes_with_keys_and_reveals(browser, model, tmp_path):  # noqa
         shown = page.inner_text("#blind-reveal-view")
         assert "Bradley-Terry" in shown and "min-p creative" in shown and "Votes per pair" in shown
         assert "can't tell" in shown or "you prefer" in shown
-        page.locator("#blind-reveal").scroll_into_view_if_needed()
+        page.evaluate("window.scrollBy(0, document.querySelector('#blind-pair').getBoundingClientRect().top - 10)")
         page.screenshot(path=str(tmp_path / "reveal.png"), full_page=False)
         shutil.copyfile(tmp_path / "reveal.png", SCREENSHOT)
         link = page.locator("#blind-download a").first.get_attribute("href")
@@ -77,9 +77,7 @@ def test_a_shared_group_test_hides_the_settings_until_the_host_reveals(browser, 
         host.click("#blind-vote-a")
         wait_for_votes(host, 1)
         visitor.click("#blind-vote-b")  # the visitor joins: its own first pair, then its vote
-        visitor.wait_for_function(
-            "document.querySelector('#blind-left textarea').value.length > 0", timeout=240_000
-        )
+        visitor.wait_for_function("document.querySelector('#blind-left textarea').value.length > 0", timeout=240_000)
         before = visitor.inner_text("#blind-pair")
         visitor.click("#blind-vote-b")
         wait_for_votes(visitor, 1)
