@@ -176,6 +176,15 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"you already have a run waiting or running; wait for it or press Stop",
         r"待機中か実行中の生成がすでにあります。終わるのを待つか、停止を押してください",
     ),
+    # the blind test's votes files (runs/votes.py, runs/blind.py)
+    (r"not a samplerlab votes file", r"samplerlab の投票ファイルではありません"),
+    (r"missing key (?P<k>'[^']*')", r"キー \g<k> がありません"),
+    (r"key (?P<k>'[^']*'): expected (?P<e>.+)", r"キー \g<k>: \g<e> が必要です"),
+    (
+        r"already exists; load it to continue, or choose another file",
+        r"すでにあります。続けるには読み込むか、別のファイルを選んでください",
+    ),
+    (r"a blind test needs 2 to 6 contenders, got (?P<n>\d+)", r"ブラインドテストには候補が2〜6個必要です（\g<n> 個）"),
 )
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 

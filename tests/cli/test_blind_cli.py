@@ -130,3 +130,10 @@ def test_a_bad_votes_file_is_one_line(tmp_path: Path) -> None:
     shown = CliRunner().invoke(main, ["votes", str(bad)])
     assert shown.exit_code == 1 and "Traceback" not in shown.output
     assert shown.output.strip() == f"Error: {bad}:1: key 'prompts': expected a non-empty list of texts"
+
+
+def test_a_bad_votes_file_is_one_line_in_japanese(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"samplerlab_votes": 1}\n', encoding="utf-8")
+    shown = CliRunner().invoke(main, ["--lang", "ja", "votes", str(bad)])
+    assert shown.exit_code == 1 and shown.output.strip() == f"Error: {bad}:1: キー 'model' がありません"
