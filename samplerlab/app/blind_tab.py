@@ -80,8 +80,10 @@ class BlindCallbacks:
         seeds: float, tokens: float, mode: str, system: str, chat: str, policy: str, request: gr.Request,
     ) -> list[Any]:  # fmt: skip
         try:
-            if not is_host:
-                raise VotesError(w("host_only", lang))
+            if not is_host:  # a visitor joins the host's test, if there is one
+                if self.session is None:
+                    raise VotesError(w("host_only", lang))
+                return ["", *self.next(lang, request)]
             messages = to_plain(parse_messages(load_json(chat or "[]"), "conversation")) if use_chat else []
             listed = [p for p in (prompts or "").splitlines() if p.strip()] or ([""] if messages else [])
             if not listed:
@@ -142,6 +144,8 @@ class BlindCallbacks:
     def vote(self, choice: str, lang: str, request: gr.Request) -> list[Any]:
         if self.session is None:
             return [w("not_started", lang), "", ""]
+        if self._voter(request) not in self.session.shown:  # nothing shown yet (a visitor joining): show a pair
+            return self.next(lang, request)
         try:
             self.session.vote(self._voter(request), choice)
         except ERRORS as error:
