@@ -32,6 +32,9 @@ MAX_VOTES_BYTES = 64 << 20
 MAX_TEXT = 1 << 20  # characters of one reply
 CHOICES = ("A", "B", "tie", "bad")
 MODES = ("chat", "raw")
+# Every vote rewrites the whole file, so a file is kept to a size that rewrites in well under a second;
+# a group whose visitors vote without end stops here instead of filling the disk.
+MAX_VOTES = 5000
 
 
 class VotesError(ValueError):
@@ -98,6 +101,8 @@ class VotesFile:
     def add(self, vote: VoteRecord) -> None:
         """Record one vote; the file on disk then holds it or (had the write failed) the votes before it."""
         with self.lock:
+            if len(self.votes) >= MAX_VOTES:
+                raise VotesError(f"{self.path}: holds {MAX_VOTES} votes, the most one file takes; start another test")
             self.votes.append(vote)
             if self.path is not None:
                 try:
@@ -164,6 +169,8 @@ def load_votes(path: str | Path) -> VotesFile:
         raise VotesError(f"{path}:1: not a samplerlab votes file (format {FORMAT})")
     contenders = parse_header(header, f"{path}:1")
     votes = VotesFile(path, header, contenders)
+    if len(lines) > MAX_VOTES + 1:
+        raise VotesError(f"{path}: more than {MAX_VOTES} votes; not a samplerlab votes file")
     for number, line in enumerate(lines[1:], 2):
         if line.strip():
             votes.votes.append(

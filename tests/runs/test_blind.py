@@ -170,3 +170,18 @@ def test_a_fifo_and_a_huge_file_are_refused_without_reading(tmp_path: Path) -> N
         stream.truncate((64 << 20) + 1)
     with pytest.raises(VotesError, match="larger than 64 MiB"):
         load_votes(huge)
+
+
+def test_a_file_holds_at_most_max_votes(tmp_path: Path) -> None:
+    from samplerlab.runs import votes as module
+
+    path = tmp_path / "full.jsonl"
+    lines = [json.dumps(HEADER)] + [json.dumps(VOTE)] * (module.MAX_VOTES + 1)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(VotesError, match=f"more than {module.MAX_VOTES} votes"):
+        load_votes(path)
+    path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    full = load_votes(path)
+    with pytest.raises(VotesError, match="the most one file takes"):
+        full.add(full.votes[0])
+    assert len(load_votes(path).votes) == module.MAX_VOTES
