@@ -59,8 +59,17 @@ def test_a_person_votes_with_keys_and_reveals(browser, model, tmp_path):  # noqa
         shutil.copyfile(tmp_path / "reveal.png", SCREENSHOT)
         link = page.locator("#blind-download a").first.get_attribute("href")
         assert link
-        votes = load_votes(next((bench.scratch("blind")).glob("blind-*.jsonl")))
+        saved = next((bench.scratch("blind")).glob("blind-*.jsonl"))
+        votes = load_votes(saved)
         assert [v.choice for v in votes.votes] == ["A", "B", "A", "tie", "bad"]
+        again = open_page(browser, url)  # another browser continues the file, as its voter
+        again.get_by_role("tab", name="Blind test").click()
+        again.locator("#blind-load input[type=file]").set_input_files(str(saved))
+        wait_for_votes(again, 5)
+        again.click("#blind-vote-a")
+        wait_for_votes(again, 6)
+        continued = load_votes(next((bench.scratch("blind")).glob("continued-*.jsonl")))
+        assert len(continued.votes) == 6 and len({v.voter for v in continued.votes}) == 1
 
 
 def test_a_shared_group_test_hides_the_settings_until_the_host_reveals(browser, model, tmp_path):  # noqa: F811
