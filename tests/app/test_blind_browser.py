@@ -3,6 +3,7 @@ shared group test where the host (the page with the host key) and a visitor vote
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from samplerlab.backends.local import LocalBackend
 from samplerlab.runs.votes import load_votes
 from tests.app.test_browser import CHROMIUM, browser, open_page, served, set_number  # noqa: F401
 
-SCREENSHOT = Path("/tmp/h4-reveal.png")
+SCREENSHOT = Path(__file__).parent.parent / "screenshots" / "blind-reveal.png"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
@@ -56,7 +57,8 @@ def test_a_person_votes_with_keys_and_reveals(browser, model, tmp_path):  # noqa
         assert "can't tell" in shown or "you prefer" in shown
         page.evaluate("window.scrollBy(0, document.querySelector('#blind-pair').getBoundingClientRect().top - 10)")
         page.screenshot(path=str(tmp_path / "reveal.png"), full_page=False)
-        shutil.copyfile(tmp_path / "reveal.png", SCREENSHOT)
+        if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
+            shutil.copyfile(tmp_path / "reveal.png", SCREENSHOT)
         link = page.locator("#blind-download a").first.get_attribute("href")
         assert link
         saved = next((bench.scratch("blind")).glob("blind-*.jsonl"))
