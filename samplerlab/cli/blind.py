@@ -196,6 +196,8 @@ def _loop(session: BlindSession, voter: str, lang: str) -> None:
             _vote_loop(session, voter, lang, read)
         except KeyboardInterrupt:
             pass
+        finally:
+            session.close()  # before the backend closes: the next pair may be generating
     echo(f"wrote {session.file.path} ({len(session.file.votes)} votes, voter {voter})")
 
 

@@ -123,6 +123,8 @@ class BlindSession:
         self.aliases: dict[str, str] = {}  # a browser session continuing a file votes as that file's voter
         self.revealed = False  # a group test: the host has revealed the settings to everyone
         self.seconds: float | None = None  # shared: a generation still running after this is cancelled
+        self._cancels: set[threading.Event] = set()
+        self._threads: list[threading.Thread] = []
 
     @classmethod
     def start(
@@ -195,6 +197,8 @@ class BlindSession:
         try:
             settings = self.file.contenders[contender].settings.replace(seed=seed)
             cancel = threading.Event()
+            with self._lock:
+                self._cancels.add(cancel)
             timer = threading.Timer(self.seconds, cancel.set) if self.seconds else None
             if timer is not None:
                 timer.daemon = True
@@ -205,6 +209,8 @@ class BlindSession:
                     cancel=cancel,
                 )[0]  # fmt: skip
             finally:
+                with self._lock:
+                    self._cancels.discard(cancel)
                 if timer is not None:
                     timer.cancel()
             with self._lock:
@@ -241,8 +247,20 @@ class BlindSession:
         if pair is None:
             return None
         thread = threading.Thread(target=self._quiet_fill, args=(pair,), daemon=True, name="blind-prefetch")
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return thread
+
+    def close(self, timeout: float = 60) -> None:
+        """Stop and wait for the generations ahead of the voter, so the backend can be closed after it
+        (freeing a model under a running generation crashes llama.cpp)."""
+        with self._lock:
+            cancels, threads = list(self._cancels), list(self._threads)
+        for cancel in cancels:
+            cancel.set()
+        for thread in threads:
+            thread.join(timeout)
 
     def _quiet_fill(self, pair: Pair) -> None:
         try:

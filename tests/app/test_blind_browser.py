@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,14 @@ from tests.app.test_browser import CHROMIUM, browser, open_page, served, set_num
 
 SCREENSHOT = Path(__file__).parent.parent / "screenshots" / "blind-reveal.png"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(autouse=True)
+def no_generation_left_behind():
+    """The model is closed after the tests: no pair generated ahead may still be running on it."""
+    yield
+    for thread in [t for t in threading.enumerate() if t.name == "blind-prefetch"]:
+        thread.join(300)
 
 
 def start(page, seeds: str = "3", tokens: str = "12") -> None:

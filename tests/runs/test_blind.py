@@ -23,6 +23,14 @@ def backend(model) -> LocalBackend:
     return LocalBackend(model)
 
 
+@pytest.fixture(autouse=True)
+def no_generation_left_behind():
+    """The session's model is closed after the last test: no prefetch may still be generating on it."""
+    yield
+    for thread in [t for t in threading.enumerate() if t.name == "blind-prefetch"]:
+        thread.join(300)
+
+
 def contenders(count: int = 2, tokens: int = 8) -> list[Contender]:
     return [Contender(n, load_preset(n).settings.replace(max_tokens=tokens)) for n in NAMES[:count]]
 
