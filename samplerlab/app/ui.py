@@ -30,8 +30,10 @@ from ..runs.results import column_record
 from ..schema.load_settings import LOAD_KNOBS, LoadSettings
 from ..schema.params import KNOB_BY_NAME, Settings
 from ..words import i18n
+from ..words.blind import w as blind_word
 from ..words.errors_ja import localize
 from ..words.i18n import t
+from .blind_tab import blind_panel, host_key
 from .conversation_panel import conversation_panel
 from .experiments_tab import experiments_panel
 from .guard import LoginThrottle, RequestGuard
@@ -445,6 +447,10 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             )
         labels.add(history_tab, "history")
         history_tab.select(listing, lang_state, [table, picked], queue=False, api_visibility="private")
+        with gr.Tab(blind_word("tab", lang)) as blind_tab:  # mode, system prompt, conversation, policy
+            blind = blind_panel(bench, lang, labels, lang_state, [run_inputs[i] for i in (1, 2, 4, 5)])
+        labels.add(blind_tab, lambda lang_: blind_word("tab", lang_))
+        demo.load(blind.on_load, None, blind.host_state, queue=False, api_visibility="private")
         language.change(
             lambda lang_: [lang_, *labels.updates(lang_)],
             language,
@@ -906,6 +912,8 @@ def serve(
     if share and not share_url:
         say("Could not create a share link (no internet connection?); serving locally only.")
     say(f"samplerlab is running at {local_url}" + (f" and {share_url}" if share_url else ""))
+    if bench.shared:  # the one page that may start, reveal and download the group's blind test
+        say(f"blind test host page (keep it to yourself): {local_url}?blind_host={host_key(bench)}")
     if block:
         demo.block_thread()
     return demo, local_url, share_url

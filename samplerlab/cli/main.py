@@ -814,3 +814,12 @@ def _register_understanding() -> None:
 
 
 _register_understanding()
+
+
+def _register_blind() -> None:
+    from .blind import register
+
+    register(main)
+
+
+_register_blind()

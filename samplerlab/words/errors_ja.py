@@ -207,6 +207,15 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"--baseline (?P<b>'[^']*'): no such column; columns: (?P<c>.+)",
         r"--baseline \g<b>: そのような列はありません。列: \g<c>",
     ),
+    # the blind test's votes files (runs/votes.py, runs/blind.py)
+    (r"not a samplerlab votes file", r"samplerlab の投票ファイルではありません"),
+    (r"missing key (?P<k>'[^']*')", r"キー \g<k> がありません"),
+    (r"key (?P<k>'[^']*'): expected (?P<e>.+)", r"キー \g<k>: \g<e> が必要です"),
+    (
+        r"already exists; load it to continue, or choose another file",
+        r"すでにあります。続けるには読み込むか、別のファイルを選んでください",
+    ),
+    (r"a blind test needs 2 to 6 contenders, got (?P<n>\d+)", r"ブラインドテストには候補が2〜6個必要です（\g<n> 個）"),
 )
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
 

@@ -1,0 +1,215 @@
+"""The Blind test tab: two replies on random sides with the settings hidden, votes by buttons or keys 1-4,
+the next pair generated while the person reads, and a reveal with intervals. Callbacks call runs.blind.
+
+One test runs per app (the group test): every browser session votes on its own pairs under its own
+anonymous voter id. Served locally, whoever uses the page is the host. Shared (``--share``), the host
+is the page opened with the host key the terminal prints (``?blind_host=KEY``): only the host starts,
+loads, downloads and reveals; visitors vote, within the share limits, and see no setting and no
+ranking until the host has revealed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+import gradio as gr
+
+from ..chats.chat_files import parse_messages, to_plain
+from ..events import Column
+from ..files.safe_yaml import load_json
+from ..presets.store import PresetError, list_presets, load_preset
+from ..report.blind import reveal_html
+from ..runs.blind import BlindSession, Pair
+from ..runs.votes import Contender, VotesError, load_votes
+from ..words.blind import w
+from .workbench import USER_ERRORS, Workbench
+
+HOST_KEYS: dict[int, str] = {}  # one per Workbench (id), made when its page is built
+ERRORS = (*USER_ERRORS, VotesError, PresetError, OSError)
+CHOICE_IDS = {"A": "blind-vote-a", "B": "blind-vote-b", "tie": "blind-vote-tie", "bad": "blind-vote-bad"}
+# Keys 1-4 press the vote buttons while the Blind tab is on screen and no text field has the focus.
+KEYS_JS = """
+document.addEventListener('keydown', (event) => {
+  const ids = {'1': 'blind-vote-a', '2': 'blind-vote-b', '3': 'blind-vote-tie', '4': 'blind-vote-bad'};
+  const target = event.target;
+  if (!ids[event.key] || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
+  const button = document.getElementById(ids[event.key]);
+  if (button && button.offsetParent !== null && !button.disabled) { event.preventDefault(); button.click(); }
+});
+"""
+
+
+def host_key(bench: Workbench) -> str:
+    return HOST_KEYS.setdefault(id(bench), secrets.token_urlsafe(18))
+
+
+class BlindCallbacks:
+    def __init__(self, bench: Workbench) -> None:
+        self.bench = bench
+        self.session: BlindSession | None = None
+
+    # -- who is who ---------------------------------------------------------------------------
+    def on_load(self, request: gr.Request) -> bool:
+        """Whether this page is the host's: always when not shared; shared, only with the host key."""
+        if not self.bench.shared:
+            return True
+        given = (request.query_params or {}).get("blind_host", "") if request is not None else ""
+        return secrets.compare_digest(str(given), host_key(self.bench))
+
+    @staticmethod
+    def voter(request: gr.Request) -> str:
+        return "voter-" + hashlib.sha256(str(request.session_hash).encode()).hexdigest()[:8]
+
+    # -- starting -----------------------------------------------------------------------------
+    def contenders(self, names: list[str], use_columns: bool, tokens: int, request: gr.Request) -> list[Contender]:
+        if use_columns:
+            columns = list(self.bench.last(request.session_hash).columns)
+            chosen = [Contender(f"{i + 1}: {c.label}", c.settings) for i, c in enumerate(columns)]
+        else:
+            chosen = [Contender(n, load_preset(n, self.bench.presets_dir).settings) for n in names or []]
+        chosen = [Contender(c.name, c.settings.replace(max_tokens=int(tokens))) for c in chosen]
+        for contender in chosen:  # shared: every column within the share limits
+            self.bench.bounded([Column(contender.name, contender.settings)], [])
+        return chosen
+
+    def start(
+        self, is_host: bool, lang: str, names: list[str], use_columns: bool, prompts: str, use_chat: bool,
+        seeds: float, tokens: float, mode: str, system: str, chat: str, policy: str, request: gr.Request,
+    ) -> list[Any]:  # fmt: skip
+        try:
+            if not is_host:  # a visitor joins the host's test, if there is one
+                if self.session is None:
+                    raise VotesError(w("host_only", lang))
+                return ["", *self.next(lang, request)]
+            messages = to_plain(parse_messages(load_json(chat or "[]"), "conversation")) if use_chat else []
+            listed = [p for p in (prompts or "").splitlines() if p.strip()] or ([""] if messages else [])
+            if not listed:
+                raise VotesError("give a prompt (one per line) or reply to the loaded conversation")
+            path = self.bench.scratch("blind") / f"blind-{secrets.token_hex(4)}.jsonl"
+            self.session = BlindSession.start(
+                self.bench.backend, self.contenders(names, use_columns, int(tokens), request), listed,
+                list(range(max(1, min(int(seeds or 1), 1000)))), path, mode, system or None, messages,
+                policy or "error", secrets.randbelow(2**31),
+            )  # fmt: skip
+            self.session.seconds = self.bench.limits.seconds if self.bench.shared else None
+        except ERRORS as error:
+            return [self.bench.message(error), *self._empty()]
+        return ["", *self.next(lang, request)]
+
+    def load(self, is_host: bool, lang: str, path: str | None, request: gr.Request) -> list[Any]:
+        """Continue a votes file on this app's backend (the host's, when shared)."""
+        try:
+            if not is_host:
+                raise VotesError(w("host_only", lang))
+            if not path:
+                return ["", *self._empty()]
+            votes = load_votes(path)
+            votes.path = self.bench.scratch("blind") / f"continued-{secrets.token_hex(4)}.jsonl"
+            votes.save()
+            self.session = BlindSession(self.bench.backend, votes)
+            self.session.aliases[self.voter(request)] = next(iter(self.session.voters()), self.voter(request))
+        except ERRORS as error:
+            return [self.bench.message(error), *self._empty()]
+        return ["", *self.next(lang, request)]
+
+    # -- voting -------------------------------------------------------------------------------
+    def _empty(self) -> list[Any]:
+        return ["", "", ""]
+
+    def next(self, lang: str, request: gr.Request) -> list[Any]:
+        if self.session is None:
+            return [w("not_started", lang), "", ""]
+        voter = self._voter(request)
+        try:
+            pair = self.session.next_pair(voter)
+        except ERRORS as error:
+            return [self.bench.message(error), "", ""]
+        return [self._header(pair, voter, lang), *pair.texts]
+
+    def _voter(self, request: gr.Request) -> str:
+        assert self.session is not None
+        voter = self.voter(request)
+        return self.session.aliases.get(voter, voter)
+
+    def _header(self, pair: Pair, voter: str, lang: str) -> str:
+        assert self.session is not None
+        prompt = self.session.header["prompts"][pair.prompt_index]
+        place = w("pair_of", lang).format(n=pair.number, p=pair.prompt_index + 1, s=pair.seed)
+        count = w("voted", lang).format(n=len(self.session.person_votes(voter)))
+        return f"{place} · {count}" + (f"\n\n> {prompt[:500]}" if prompt else "")
+
+    def vote(self, choice: str, lang: str, request: gr.Request) -> list[Any]:
+        if self.session is None:
+            return [w("not_started", lang), "", ""]
+        if self._voter(request) not in self.session.shown:  # nothing shown yet (a visitor joining): show a pair
+            return self.next(lang, request)
+        try:
+            self.session.vote(self._voter(request), choice)
+        except ERRORS as error:
+            return [self.bench.message(error), "", ""]
+        return self.next(lang, request)
+
+    # -- the reveal ---------------------------------------------------------------------------
+    def reveal(self, is_host: bool, lang: str) -> list[Any]:
+        if self.session is None:
+            return [w("not_started", lang), None]
+        if is_host:
+            self.session.revealed = True
+            download = self.bench.download(self.session.file.path.name, self.session.file.text())
+            return [reveal_html(self.session.file, lang, per_voter=True), download]
+        if not self.session.revealed:
+            return [f"<p>{w('hidden', lang)}</p>", None]
+        return [reveal_html(self.session.file, lang, per_voter=False), None]
+
+
+def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, inputs: list[Any]) -> BlindCallbacks:
+    """The tab's widgets and events; ``inputs`` are the page's mode, system prompt, conversation and policy."""
+    calls = BlindCallbacks(bench)
+    is_host = gr.State(not bench.shared)
+    labels.add(gr.Markdown(w("intro", lang)), lambda lang_: w("intro", lang_))
+    with gr.Row():
+        names = gr.Dropdown(
+            [p.name for p in list_presets(bench.presets_dir)[0]], multiselect=True, max_choices=6,
+            value=["llama.cpp defaults", "min-p creative"], label=w("contenders", lang), elem_id="blind-contenders",
+        )  # fmt: skip
+        use_columns = gr.Checkbox(False, label=w("use_columns", lang), elem_id="blind-use-columns")
+    with gr.Row():
+        prompts = gr.Textbox("Write a short poem praising light-emitting diodes.", lines=2, label=w("prompts", lang),
+                             elem_id="blind-prompts")  # fmt: skip
+        use_chat = gr.Checkbox(False, label=w("use_conversation", lang), elem_id="blind-use-chat")
+        seeds = gr.Number(8, precision=0, minimum=1, maximum=1000, label=w("seeds", lang), elem_id="blind-seeds")
+        tokens = gr.Number(64, precision=0, minimum=1, maximum=4096, label="max_tokens", elem_id="blind-tokens")
+    with gr.Row():
+        start = gr.Button(w("start", lang), variant="primary", elem_id="blind-start")
+        upload = gr.File(label=w("load_votes", lang), file_types=[".jsonl"], type="filepath", elem_id="blind-load")
+    status = gr.Markdown(elem_id="blind-status")
+    header = gr.Markdown(elem_id="blind-pair")
+    with gr.Row():
+        left = gr.Textbox(label=w("left", lang), lines=8, interactive=False, elem_id="blind-left")
+        right = gr.Textbox(label=w("right", lang), lines=8, interactive=False, elem_id="blind-right")
+    with gr.Row():
+        buttons = {c: gr.Button(w(f"vote_{c}", lang), elem_id=i) for c, i in CHOICE_IDS.items()}
+    reveal = gr.Button(w("reveal", lang), elem_id="blind-reveal")
+    shown = gr.HTML(elem_id="blind-reveal-view", js_on_load=KEYS_JS)
+    download = gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download")
+    pair_out = [header, left, right]
+    start.click(
+        calls.start, [is_host, lang_state, names, use_columns, prompts, use_chat, seeds, tokens, *inputs],
+        [status, *pair_out], api_visibility="private",
+    )  # fmt: skip
+    upload.upload(calls.load, [is_host, lang_state, upload], [status, *pair_out], api_visibility="private")
+    for choice, button in buttons.items():
+        button.click(_voting(calls, choice), lang_state, pair_out, api_visibility="private", concurrency_limit=None)
+    reveal.click(calls.reveal, [is_host, lang_state], [shown, download], api_visibility="private")
+    calls.host_state = is_host  # type: ignore[attr-defined]  # for ui.py's demo.load
+    return calls
+
+
+def _voting(calls: BlindCallbacks, choice: str):
+    def handler(lang: str, request: gr.Request) -> list[Any]:
+        return calls.vote(choice, lang, request)
+
+    return handler
