@@ -83,20 +83,19 @@ def chat_mode_for(backend: Backend) -> Mode:
 
 
 def check_independence(backend: Backend, tokens: int = 16) -> Independence:
-    """Generate a probe alone and as one of four columns, and compare every raw probability bit for bit.
+    """Generate a probe alone and beside others, and compare every raw probability bit for bit.
 
     A probe can show that columns depend on each other, never prove that they don't: the
     CPU kernels that break independence do so only for some activations, so this probe uses
     a real chat prompt, where they showed up at the first step on a Q4_K_M model. On a server,
-    the four columns are sent at once, so its slots decode them in one batch.
+    the probe runs beside as many columns as it has slots (at most 64), sent at once so its
+    slots decode them in one batch; in a pool, on every server, and the servers' lone probes
+    must agree too (a server on another CPU kind or build computes other texts).
     """
     request = Request(PROBE_PROMPT, mode=chat_mode_for(backend))
-    columns = [
-        Column(str(i), Settings({"temperature": 0.7 + 0.3 * i, "seed": i, "max_tokens": tokens})) for i in range(4)
-    ]
+    members: list[Any] = list(getattr(backend, "backends", None) or [backend])
     try:
-        alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
-        beside = collect(backend.generate(request, columns), 4)[0].tokens
+        probes = [_probe(member, request, tokens) for member in members]
     except BackendError as error:
         if backend.info.kind == "local":
             raise
@@ -105,7 +104,21 @@ def check_independence(backend: Backend, tokens: int = 16) -> Independence:
             "start it with --no-repack (with repack on llama.cpp crashes on AMX CPUs, "
             "llama.cpp#20824) and read its log"
         ) from None
-    return compare_tokens(alone, beside)
+    verdicts = [compare_tokens(alone, beside) for alone, beside in probes]
+    verdicts += [compare_tokens(probes[0][0], alone) for alone, _ in probes[1:]]
+    return Independence(all(v.independent for v in verdicts), max(v.max_difference for v in verdicts))
+
+
+def _probe(backend: Backend, request: Request, tokens: int) -> tuple[list[TokenEvent], list[TokenEvent]]:
+    """Column 0's tokens alone and beside the others (4 locally; a server's every slot)."""
+    count = 4 if backend.info.kind == "local" else min(max(4, backend.info.parallel), 64)
+    columns = [
+        Column(str(i), Settings({"temperature": 0.7 + 0.3 * (i % 4), "seed": i, "max_tokens": tokens}))
+        for i in range(count)
+    ]
+    alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
+    beside = collect(backend.generate(request, columns), count)[0].tokens
+    return alone, beside
 
 
 def compare_tokens(alone: Sequence[TokenEvent], beside: Sequence[TokenEvent]) -> Independence:

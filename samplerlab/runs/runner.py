@@ -1,7 +1,8 @@
 """Running experiments on a backend: a plan of jobs, one runner, result records.
 
-A job is one prompt and seed with a batch of columns (as many as the backend generates at once:
-8 locally, the slot count of a server, the slots of every server in a pool). Running a file,
+A job is one prompt and seed with a batch of columns; consecutive jobs of one prompt run together
+(``merged``) up to what one ``generate`` takes: 8 columns locally; on llama-servers a whole prompt's
+columns x seeds, which the backend spreads over every slot of every server (``backends.slots``). Running a file,
 re-running a result file (``check_result``) and the app's Experiments tab all go through here,
 whichever backend generates the columns.
 """
@@ -38,6 +39,11 @@ class Job:
 
 
 def batch_size(backend: Backend) -> int:
+    """Columns per ``generate``: as many as the local engine batches; a llama-server backend takes
+    all of a prompt's columns x seeds (its ``max_columns``) and starts each as a slot frees."""
+    most = getattr(backend, "max_columns", None)
+    if isinstance(most, int) and most > 0:
+        return most
     return max(1, min(backend.info.parallel, 64))
 
 
@@ -49,6 +55,23 @@ def plan(experiment: Experiment, batch: int) -> list[Job]:
         for seed in experiment.seeds
         for start in range(0, len(experiment.columns), batch)
     ]
+
+
+def merged(jobs: Sequence[Job], batch: int) -> list[list[Job]]:
+    """Consecutive jobs of one prompt put together up to ``batch`` columns, so that one ``generate``
+    runs several seeds at once (4 settings x 16 seeds on 8 slots: 64 columns, every slot busy)."""
+    groups: list[list[Job]] = []
+    for job in jobs:
+        last = groups[-1] if groups else []
+        if (
+            last
+            and last[0].prompt_index == job.prompt_index
+            and sum(len(j.columns) for j in last) + len(job.columns) <= batch
+        ):
+            last.append(job)
+        else:
+            groups.append([job])
+    return groups
 
 
 def run_columns(
@@ -93,23 +116,25 @@ def run_experiment(
     experiment = experiment.with_drawn_seeds()
     _refuse(backend, experiment.columns)
     outcomes: list[Outcome] = []
-    for job in plan(experiment, batch or batch_size(backend)):
+    batch = batch or batch_size(backend)
+    for group in merged(plan(experiment, batch), batch):
         if cancel is not None and cancel.is_set():
             break
         info: dict[str, Any] = {}
+        planned = [(job, column) for job in group for column in job.columns]
         results = run_columns(
             backend,
-            experiment.request(job.prompt),
-            [c.for_seed(job.seed) for c in job.columns],
-            None,
+            experiment.request(group[0].prompt),
+            [column.for_seed(job.seed) for job, column in planned],
+            batch,
             on_done,
             cancel,
             info,
         )
         rendered = rendered_record(info)
         outcomes += [
-            Outcome(job.prompt_index, job.prompt, result, planned.sweep, rendered)
-            for planned, result in zip(job.columns, results)
+            Outcome(job.prompt_index, job.prompt, result, column.sweep, rendered)
+            for (job, column), result in zip(planned, results)
         ]
     return outcomes
 
@@ -147,12 +172,11 @@ def _urls(model: Mapping[str, Any]) -> list[str]:
 
 # -- reproducing a result file ----------------------------------------------------------------
 def _groups(records: Sequence[Mapping[str, Any]], batch: int) -> list[list[int]]:
-    """Record indices grouped as they can be generated together: one prompt and seed per run."""
+    """Record indices grouped as they can be generated together: one prompt per run, any seeds."""
     groups: list[list[int]] = []
     for index, record in enumerate(records):
-        key = (record.get("prompt"), record.get("seed"))
         previous = records[groups[-1][0]] if groups else None
-        if previous is None or (previous.get("prompt"), previous.get("seed")) != key or len(groups[-1]) == batch:
+        if previous is None or previous.get("prompt") != record.get("prompt") or len(groups[-1]) == batch:
             groups.append([])
         groups[-1].append(index)
     return groups
