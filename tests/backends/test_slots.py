@@ -76,7 +76,7 @@ def test_a_sweep_over_two_servers_equals_its_columns_run_one_at_a_time(server, s
 
 def test_a_server_killed_mid_sweep_has_its_columns_finished_on_the_other(model_path: Path, server) -> None:
     doomed = LlamaServer(model_path, *PARITY_FLAGS)
-    columns = [Column(f"c{i}", Settings({"temperature": 1.0, "seed": i, "max_tokens": 24})) for i in range(12)]
+    columns = [Column(f"c{i}", Settings({"temperature": 1.0, "seed": i, "max_tokens": 12})) for i in range(10)]
     pool = open_backend(servers=[doomed.url, server.url])
     results: dict[int, object] = {}
     started = time.monotonic()
@@ -88,9 +88,9 @@ def test_a_server_killed_mid_sweep_has_its_columns_finished_on_the_other(model_p
                 results[item.column] = item.result
     finally:
         doomed.stop()
-    assert time.monotonic() - started < 60
-    assert [results[i].text for i in range(12)] == one_by_one(server.url, Request(PROMPT), columns)
-    assert {results[i].backend for i in range(12)} == {server.url}  # what the doomed one began, restarted
+    assert time.monotonic() - started < 120
+    assert [results[i].text for i in range(10)] == one_by_one(server.url, Request(PROMPT), columns)
+    assert {results[i].backend for i in range(10)} == {server.url}  # what the doomed one began, restarted
     (note,) = [n for n in pool.notes if "failed mid-run" in n]
     assert note.startswith(f"{doomed.url} failed mid-run (") and "started again on the other servers" in note
 
