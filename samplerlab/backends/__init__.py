@@ -85,31 +85,23 @@ def chat_mode_for(backend: Backend) -> Mode:
 def check_independence(
     backend: Backend, tokens: int = 16, wide_tokens: int = 3, widest: int | None = None
 ) -> Independence:
-    """Generate a probe alone, as one of four columns and, locally, as one of as many columns as the
-    engine runs at once (64 on a CPU), and compare every raw probability bit for bit.
+    """Generate a probe alone and beside others, and compare every raw probability bit for bit.
 
     A probe can show that columns depend on each other, never prove that they don't: the
     CPU kernels that break independence do so only for some activations and batch sizes (a matrix
     product may take another path for 64 rows than for 4), so this probe uses a real chat prompt,
-    where they showed up at the first step on a Q4_K_M model, and the widest batch a run can have,
-    for ``wide_tokens`` tokens only (a wide step costs as much as many narrow ones; the first token of
-    every column comes from the one prompt evaluation, so it takes 2 or more to probe a batch). On a server,
-    the four columns are sent at once, so its slots decode them in one batch. ``widest`` sets the
-    widest batch probed instead.
+    where they showed up at the first step on a Q4_K_M model. Locally it runs beside 3 others and
+    then among as many columns as the engine runs at once (64 on a CPU; ``widest`` sets it), for
+    ``wide_tokens`` tokens only (a wide step costs as much as many narrow ones; every column's first
+    token comes from the one prompt evaluation, so it takes 2 or more to probe a batch). On a server,
+    the probe runs beside as many columns as it has slots (at most 64), sent at once so its slots
+    decode them in one batch; in a pool, on every server, and the servers' lone probes must agree
+    too (a server on another CPU kind or build computes other texts).
     """
     request = Request(PROBE_PROMPT, mode=chat_mode_for(backend))
-    wide = widest or (min(backend.info.parallel, 64) if backend.info.kind == "local" else 4)
-    columns = [
-        Column(str(i), Settings({"temperature": 0.7 + 0.3 * (i % 4), "seed": i, "max_tokens": tokens}))
-        for i in range(max(wide, 4))
-    ]
+    members: list[Any] = list(getattr(backend, "backends", None) or [backend])
     try:
-        alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
-        beside = collect(backend.generate(request, columns[:4]), 4)[0].tokens
-        among = beside
-        if wide > 4:
-            short = [Column(c.label, c.settings.replace(max_tokens=wide_tokens)) for c in columns]
-            among = collect(backend.generate(request, short), wide)[0].tokens
+        probes = [_probe(member, request, tokens, wide_tokens, widest) for member in members]
     except BackendError as error:
         if backend.info.kind == "local":
             raise
@@ -118,8 +110,29 @@ def check_independence(
             "start it with --no-repack (with repack on llama.cpp crashes on AMX CPUs, "
             "llama.cpp#20824) and read its log"
         ) from None
-    four, many = compare_tokens(alone, beside), compare_tokens(alone[: len(among)], among)
-    return Independence(four.independent and many.independent, max(four.max_difference, many.max_difference))
+    verdicts = [compare_tokens(alone[: len(beside)], beside) for alone, besides in probes for beside in besides]
+    verdicts += [compare_tokens(probes[0][0], alone) for alone, _ in probes[1:]]
+    return Independence(all(v.independent for v in verdicts), max(v.max_difference for v in verdicts))
+
+
+def _probe(
+    backend: Backend, request: Request, tokens: int, wide_tokens: int, widest: int | None
+) -> tuple[list[TokenEvent], list[list[TokenEvent]]]:
+    """Column 0's tokens alone, and beside the others: 4 columns then the engine's widest batch locally,
+    every slot of a server."""
+    local = backend.info.kind == "local"
+    count = 4 if local else min(max(4, backend.info.parallel), 64)
+    wide = (widest or min(backend.info.parallel, 64)) if local else count
+    columns = [
+        Column(str(i), Settings({"temperature": 0.7 + 0.3 * (i % 4), "seed": i, "max_tokens": tokens}))
+        for i in range(max(wide, count))
+    ]
+    alone = collect(backend.generate(request, columns[:1]), 1)[0].tokens
+    besides = [collect(backend.generate(request, columns[:count]), count)[0].tokens]
+    if wide > count:
+        short = [Column(c.label, c.settings.replace(max_tokens=wide_tokens)) for c in columns[:wide]]
+        besides.append(collect(backend.generate(request, short), wide)[0].tokens)
+    return alone, besides
 
 
 def compare_tokens(alone: Sequence[TokenEvent], beside: Sequence[TokenEvent]) -> Independence:

@@ -27,6 +27,11 @@ from . import BackendError
 TIMEOUT_ENV = "SAMPLERLAB_SERVER_TIMEOUT"
 
 
+class Refused(BackendError):
+    """The server answered with an HTTP client error (4xx): it is there, and it said no to this
+    request (a 5xx, or a proxy's 502 for a server gone, is a failure of the server instead)."""
+
+
 def read_timeout() -> float:
     """Seconds without a byte before a server counts as stalled (120, or $SAMPLERLAB_SERVER_TIMEOUT):
     long enough for a big model's prompt on a busy GPU, short enough that a hung server ends the run."""
@@ -299,7 +304,7 @@ def _response(
         deadline.stop()
         connection.close()
         hint = "wrong API key" if endpoint.api_key else "it needs an API key"
-        raise BackendError(
+        raise Refused(
             f"{endpoint.shown}: refused with HTTP {response.status} ({hint}; pass --api-key or set SAMPLERLAB_API_KEY)"
         )
     if response.status >= 400:
@@ -313,7 +318,8 @@ def _response(
             message = _error_message(endpoint.redact(json.loads(data)))
         except (ValueError, RecursionError):
             message = f"HTTP {response.status}; not a llama-server?"
-        raise BackendError(f"{endpoint.shown}: {path}: {message}")
+        kind = Refused if response.status < 500 else BackendError
+        raise kind(f"{endpoint.shown}: {path}: {message}")
     return response
 
 

@@ -1,30 +1,40 @@
-"""Several llama-servers as one backend: columns spread over all of them, each fed only what its
-slots can take, and a server that fails mid-run has its unfinished columns retried on the others.
+"""Several llama-servers as one backend: every slot of every server runs a column, the next waiting
+column starts the moment a slot frees (``slots``), and a server that fails mid-run has its
+unfinished columns started again on the others.
 
-A column's text depends only on its settings, seed and prompt (checked by the independence
-probe), so which server ran it does not change it; every result says which one did.
+A column's text depends only on its settings, seed and prompt (the independence probe checks
+each server, and that the servers agree with each other), so which server ran it does not change
+it; every result says which one did. Before the run, each server tokenizes the prompt on its own
+thread and outside the pool's lock (a slow or dead server holds up nobody waiting for the lock);
+a server that cannot is left out of this run with a note, and servers that tokenize the prompt
+differently are refused, since their texts would differ.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..events import Column, ColumnDone, Event, GenerationError, Queued, Request, TokenEvent
+from ..events import Column, Event, GenerationError, Request
 from ..schema.params import Settings
 from . import BackendError
+from .server import Prepared, ServerBackend, draw_seeds
+from .slots import MAX_COLUMNS, SlotScheduler, held
+
+GRACE = 5.0  # seconds the other servers get to prepare a run beyond twice the first one's time
 
 
 class ServerPool:
     """Servers that run the same model; ``notes`` says what went wrong and was retried."""
 
-    def __init__(self, backends: Sequence[Any]) -> None:
+    def __init__(self, backends: Sequence[ServerBackend]) -> None:
         self.backends = list(backends)
         self.notes: list[str] = []
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # one run at a time: two would queue inside the servers, unseen
         first = self.backends[0].info
         for backend in self.backends[1:]:
             if backend.info.file_name != first.file_name:
@@ -38,6 +48,11 @@ class ServerPool:
             parallel=sum(b.info.parallel for b in self.backends),
         )
 
+    @property
+    def max_columns(self) -> int:
+        """Columns one ``generate`` takes: far more than the slots, which it keeps busy (see ``slots``)."""
+        return MAX_COLUMNS
+
     def refuse(self, settings: Settings) -> str | None:
         return self.backends[0].refuse(settings)
 
@@ -48,10 +63,72 @@ class ServerPool:
         cancel: threading.Event | None = None,
         info: dict | None = None,
     ) -> Iterator[Event]:
-        with self.lock:
-            yield from _Spread(
-                self, request, list(columns), cancel or threading.Event(), info if info is not None else {}
-            ).events()
+        for column in columns:
+            refusal = self.refuse(column.settings)
+            if refusal is not None:
+                raise GenerationError(f"column {column.label!r}: {refusal}")
+        info = info if info is not None else {}
+        ready = self._prepare(request, columns, info)
+        seeds = draw_seeds(columns)
+        members = [backend.member(prepared, columns, seeds) for backend, prepared in ready]
+        cancel = cancel or threading.Event()
+        with held(self.lock, cancel):
+            yield from SlotScheduler(members, len(columns), cancel, self.notes).events()
+
+    def _prepare(self, request: Request, columns: Sequence[Column], info: dict) -> list[tuple[ServerBackend, Prepared]]:
+        """Every server's tokens of the prompt, asked at once. Once one has prepared it, the others get
+        twice its time and ``GRACE`` s more: a server slower than that (stalled, far away) is left
+        out of this run rather than hold up its start by a whole read timeout."""
+        answers: list[Any] = [None] * len(self.backends)
+        infos: list[dict] = [{} for _ in self.backends]
+        answered: queue.Queue = queue.Queue()
+
+        def ask(i: int) -> None:
+            try:
+                answers[i] = self.backends[i].prepare(request, columns, infos[i])
+            except BaseException as error:  # handed to the caller's thread below
+                answers[i] = error
+            answered.put(i)
+
+        started = time.monotonic()
+        for i in range(len(self.backends)):
+            threading.Thread(target=ask, args=(i,), daemon=True, name=f"samplerlab-prepare{i}").start()
+        due, waiting = float("inf"), len(self.backends)
+        while waiting:  # every ask ends within the read timeout; the grace counts from the first success
+            try:
+                i = answered.get(timeout=max(0.0, min(due - time.monotonic(), 3600)))
+            except queue.Empty:
+                break
+            waiting -= 1
+            if isinstance(answers[i], Prepared) and due == float("inf"):
+                due = time.monotonic() + 2 * (time.monotonic() - started) + GRACE
+        return self._agreeing(list(answers), infos, info)
+
+    def _agreeing(self, answers: list[Any], infos: list[dict], info: dict) -> list[tuple[ServerBackend, Prepared]]:
+        """The servers that prepared the run; refused if none did, or if they tokenized it differently."""
+        ready = [(b, a, i) for b, a, i in zip(self.backends, answers, infos) if isinstance(a, Prepared)]
+        if not ready:
+            first = answers[0]
+            if isinstance(first, BaseException) and not isinstance(first, BackendError):
+                raise first  # the prompt itself (empty, too long, a bad conversation): the same everywhere
+            raise BackendError(f"no server of the pool could take the run; the first: {first}")
+        for backend, answer in zip(self.backends, answers):
+            if not isinstance(answer, Prepared):
+                why = (
+                    answer
+                    if answer is not None
+                    else f"it was still tokenizing the prompt {GRACE:g} s after another had"
+                )
+                self.notes.append(f"{backend.info.location} left out of this run ({why})")
+        first, tokens, details = ready[0]
+        for backend, answer, _ in ready[1:]:
+            if answer.tokens != tokens.tokens or answer.words != tokens.words:
+                raise BackendError(
+                    f"{backend.info.location} and {first.info.location} tokenize the prompt differently "
+                    "(another chat template or tokenizer?): their texts would differ, so they cannot share a run"
+                )
+        info.update(details)
+        return [(backend, answer) for backend, answer, _ in ready]
 
     def close(self) -> None:
         for backend in self.backends:
@@ -62,99 +139,3 @@ class ServerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Spread:
-    """One run over the pool: a queue of column indices that every live server takes from."""
-
-    def __init__(
-        self, pool: ServerPool, request: Request, columns: list[Column], cancel: threading.Event, info: dict
-    ) -> None:
-        self.pool, self.request, self.columns, self.cancel, self.info = pool, request, columns, cancel, info
-        self.todo: queue.Queue = queue.Queue()
-        for index in range(len(columns)):
-            self.todo.put(index)
-        self.out: queue.Queue = queue.Queue()
-        self.done: set[int] = set()  # columns the consumer has seen finish
-        self.finished: set[int] = set()  # columns a worker has finished (sooner than ``done``)
-        self.dead: set[int] = set()
-        self.lock = threading.Lock()
-
-    def events(self) -> Iterator[Event]:
-        workers = [threading.Thread(target=self._work, args=(backend,), daemon=True) for backend in self.pool.backends]
-        for worker in workers:
-            worker.start()
-        waiting = len(self.columns) - self.pool.info.parallel
-        if waiting > 0:
-            yield Queued(tuple(range(self.pool.info.parallel, len(self.columns))), self.pool.info.parallel)
-        while len(self.done) < len(self.columns):
-            item = self.out.get()
-            if isinstance(item, BaseException):
-                self.cancel.set()
-                for worker in workers:
-                    worker.join()
-                raise item
-            if isinstance(item, ColumnDone):
-                self.done.add(item.column)
-            yield item
-
-    def _work(self, backend: Any) -> None:
-        slots = backend.info.parallel
-        while not self.cancel.is_set():
-            batch = self._take(slots)
-            if not batch:
-                return
-            try:
-                self._run(backend, batch)
-            except BackendError as error:
-                if self._fail(backend, batch, error):
-                    return
-            except BaseException as error:  # a column's own error: the run cannot go on anywhere
-                self.out.put(error)
-                return
-
-    def _take(self, count: int) -> list[int]:
-        batch: list[int] = []
-        while len(batch) < count:
-            try:
-                batch.append(self.todo.get_nowait())
-            except queue.Empty:
-                break
-        return batch
-
-    def _run(self, backend: Any, batch: list[int]) -> None:
-        info: dict = {}
-        for event in backend.generate(self.request, [self.columns[i] for i in batch], self.cancel, info):
-            if isinstance(event, Queued):
-                continue
-            index = batch[event.column]
-            if isinstance(event, ColumnDone):
-                if event.result.finish_reason == "cancelled" and not self.cancel.is_set():
-                    continue  # cut short by its server's failure: retried elsewhere
-                self.finished.add(index)
-                event = replace(event, column=index)
-            elif isinstance(event, TokenEvent):
-                event = replace(event, column=index)
-            self.out.put(event)
-        self.info.setdefault("prompt_text", info.get("prompt_text"))
-        self.info.setdefault("prompt_tokens", info.get("prompt_tokens"))
-        self.info.setdefault("prompt_seconds", info.get("prompt_seconds"))
-
-    def _fail(self, backend: Any, batch: list[int], error: BackendError) -> bool:
-        """Put the batch's columns back for the other servers; True if this worker should stop."""
-        with self.lock:
-            self.dead.add(id(backend))
-            living = [b for b in self.pool.backends if id(b) not in self.dead]
-        unfinished = [i for i in batch if i not in self.finished]
-        if not living:
-            self.out.put(GenerationError(f"every server failed; last: {error}"))
-            return True
-        self.pool.notes.append(
-            f"{backend.info.location} failed mid-run ({error}); "
-            f"{len(unfinished)} column(s) retried on the other servers"
-        )
-        for index in unfinished:
-            self.todo.put(index)
-        for other in living:  # their workers may have found the queue empty and left: start them again
-            threading.Thread(target=self._work, args=(other,), daemon=True).start()
-        return True

@@ -10,11 +10,11 @@ candidates (``replay``). Field names come from the schema's llama-server spellin
 from __future__ import annotations
 
 import math
-import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
@@ -26,7 +26,6 @@ from ..events import (
     ColumnResult,
     Event,
     GenerationError,
-    Queued,
     Request,
     TokenEvent,
     resolve_seed,
@@ -38,6 +37,7 @@ from ..schema.load_settings import LOAD_KNOBS
 from ..schema.params import KNOBS, STAGE_BY_NAME, Settings, order_names
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
+from .slots import MAX_COLUMNS, Member, SlotScheduler, held
 
 UNREPORTED = -1  # the id of a token llama-server generated without reporting it
 INCOMPLETE = b"\xff"  # decodes to U+FFFD: the bytes of a character the run ended inside were never sent
@@ -51,6 +51,21 @@ SENT_OTHERWISE = {"samplers", "seed", "max_tokens", "logit_bias", "stop"}
 MAX_CONTEXT = int(next(knob.maximum or 0 for knob in LOAD_KNOBS if knob.name == "n_ctx"))
 MAX_VOCAB = 1 << 20
 UNBOUNDED_CEILING = 1 << 16
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a run needs of one server before its first request: the prompt's tokens, and each text
+    key of the columns' logit biases as that server tokenizes it."""
+
+    tokens: list[int]
+    words: Mapping[str, list[int]]
+
+
+def draw_seeds(columns: Sequence[Column]) -> list[int]:
+    """Each column's seed, a -1 drawn once for the whole run, so every such column shares it."""
+    drawn = secrets.randbelow(2**31)
+    return [resolve_seed(column.settings.seed, drawn) for column in columns]
 
 
 class ServerBackend:
@@ -107,6 +122,11 @@ class ServerBackend:
             traces_stages="replayed",
         )
 
+    @property
+    def max_columns(self) -> int:
+        """Columns one ``generate`` takes: far more than the slots, which it keeps busy (see ``slots``)."""
+        return MAX_COLUMNS
+
     def refuse(self, settings: Settings) -> str | None:
         return server_refusal(settings)
 
@@ -153,11 +173,14 @@ class ServerBackend:
         cancel = cancel or threading.Event()
         # The prompt and the logit-bias keys are tokenized by the server before the lock: a slow
         # server then holds up only this run, not every visitor waiting for the lock.
-        runs = self._prepare(request, columns, info if info is not None else {})
-        with self.lock:
-            yield from _Scheduler(self, runs, cancel).events()
+        prepared = self.prepare(request, columns, info if info is not None else {})
+        member = self.member(prepared, columns, draw_seeds(columns))
+        with held(self.lock, cancel):
+            yield from SlotScheduler([member], len(columns), cancel, []).events()
 
-    def _prepare(self, request: Request, columns: Sequence[Column], info: dict) -> list[_ColumnRun]:
+    def prepare(self, request: Request, columns: Sequence[Column], info: dict) -> Prepared:
+        """The prompt as this server tokenizes it (fitted to its context) and every text key of the
+        columns' logit biases tokenized: all the network a run needs before its first request."""
         started = time.perf_counter()
         limit = self.info.context_per_column - 1 if self.info.context_per_column else 2**31  # 0: not reported
         request = fit_request(request, lambda messages: len(self.tokenize(self.render(messages), False)), limit, info)
@@ -171,17 +194,25 @@ class ServerBackend:
                 f"the prompt is {len(tokens)} tokens but {self.endpoint.shown} holds {n_ctx} "
                 "per slot; shorten the prompt or restart the server with a larger -c"
             )
+        keys = {key for column in columns for key in column.settings.logit_bias if not isinstance(key, int)}
+        words = {key: self.tokenize(key, add_special=False, parse_special=False) for key in sorted(keys)}
         info.update(
             prompt_text=text,
             prompt_tokens=len(tokens),
             prompt_token_ids=tokens,
             prompt_seconds=time.perf_counter() - started,
         )
-        drawn = secrets.randbelow(2**31)
-        return [
-            _ColumnRun(i, column, self, tokens, resolve_seed(column.settings.seed, drawn), n_ctx)
-            for i, column in enumerate(columns)
-        ]
+        return Prepared(tokens, words)
+
+    def member(self, prepared: Prepared, columns: Sequence[Column], seeds: Sequence[int]) -> Member:
+        """This server as one member of a run: each column's request made only when a slot takes it."""
+        n_ctx = self.info.context_per_column
+
+        def make(index: int) -> _ColumnRun:
+            bias = self.resolved_bias(columns[index].settings, prepared.words)
+            return _ColumnRun(index, columns[index], self, prepared.tokens, seeds[index], n_ctx, bias)
+
+        return Member(self, self.info.parallel, make)
 
     def completion_body(
         self, settings: Settings, seed: int, prompt: list[int], bias: Sequence[tuple[int, float]]
@@ -207,12 +238,12 @@ class ServerBackend:
         )
         return body
 
-    def resolved_bias(self, settings: Settings) -> list[tuple[int, float]]:
-        """(token id, bias) pairs, -inf for a ban; text keys tokenized as llama-server tokenizes them (a
-        token that occurs twice in a key is biased twice, as there)."""
+    def resolved_bias(self, settings: Settings, words: Mapping[str, list[int]]) -> list[tuple[int, float]]:
+        """(token id, bias) pairs, -inf for a ban; text keys as llama-server tokenized them (``words``, from
+        ``prepare``; a token that occurs twice in a key is biased twice, as there)."""
         pairs: list[tuple[int, float]] = []
         for key, bias in settings.logit_bias.items():
-            ids = [key] if isinstance(key, int) else self.tokenize(key, add_special=False, parse_special=False)
+            ids = [key] if isinstance(key, int) else words[key]
             pairs += [(token, bias) for token in ids]
         return pairs
 
@@ -251,10 +282,16 @@ class _ColumnRun:
     """One column's request, its text stream and its chain replay."""
 
     def __init__(
-        self, index: int, column: Column, backend: ServerBackend, prompt: list[int], seed: int, n_ctx: int
+        self,
+        index: int,
+        column: Column,
+        backend: ServerBackend,
+        prompt: list[int],
+        seed: int,
+        n_ctx: int,
+        bias: list[tuple[int, float]],
     ) -> None:
         self.index, self.column, self.backend, self.prompt = index, column, backend, prompt
-        bias = backend.resolved_bias(column.settings)  # tokenized once, for the request and the replay
         settings = column.settings.replace(logit_bias=dict(bias))
         self.settings = settings
         self.replay = ChainReplay(settings, seed, n_ctx, backend.info.vocab_size or None)
@@ -334,6 +371,24 @@ class _ColumnRun:
             events.append(event)
         return events
 
+    def chunk(self, item: dict[str, Any]) -> Iterator[Event]:
+        """One streamed event: its tokens, and the column's end (the server's, or our token limit's)."""
+        reported = (item.get("completion_probabilities") or ())[: self.room]
+        predicted = item.get("tokens_predicted")
+        if isinstance(predicted, int):  # a count the server claims: never more than the column may take
+            predicted = min(predicted, self.ceiling)
+        if isinstance(predicted, int) and reported:
+            yield from self.unseen(predicted - len(self.result.tokens) - len(reported))
+        for probs in reported:
+            yield self.token(probs)
+        if item.get("stop") is True and isinstance(predicted, int) and predicted > len(self.result.tokens):
+            yield from self.unseen(predicted - len(self.result.tokens))
+            self.stream_text.push(INCOMPLETE)  # the run ended inside a character, as a local column shows it
+        if item.get("stop") is True:
+            yield self.finish(self.reason(item))
+        elif not self.room:  # a server that runs past n_predict, or past its context, is cut here
+            yield self.finish("length" if self.column.settings.max_tokens else "context")
+
     def finish(self, reason: str) -> ColumnDone:
         if self.result.finish_reason is None:
             redact = self.backend.endpoint.redact  # a key echoed across several tokens is whole only here
@@ -361,113 +416,3 @@ def _ceiling(max_tokens: int, n_ctx: int, prompt: int) -> int:
     if max_tokens:
         return max_tokens
     return max(1, n_ctx - prompt) if n_ctx else UNBOUNDED_CEILING
-
-
-class _Scheduler:
-    """Runs the columns' streams, at most the server's slot count at once, and merges their events."""
-
-    def __init__(self, backend: ServerBackend, runs: list[_ColumnRun], cancel: threading.Event) -> None:
-        self.backend, self.runs, self.cancel = backend, runs, cancel
-        self.items: queue.Queue = queue.Queue()
-        self.waiting = list(runs)
-        self.active: list[_ColumnRun] = []
-
-    def events(self) -> Iterator[Event]:
-        slots = self.backend.info.parallel
-        try:
-            self._start(slots)
-            if self.waiting:
-                yield Queued(tuple(run.index for run in self.waiting), slots)
-            while self.active:
-                yield from self._next()
-                self._start(slots)
-        finally:
-            for run in self.runs:
-                if run.stream is not None:
-                    run.stream.close()
-            for run in self.runs:
-                run.replay.close()
-
-    def _start(self, slots: int) -> None:
-        while self.waiting and len(self.active) < slots and not self.cancel.is_set():
-            run = self.waiting.pop(0)
-            run.started = time.perf_counter()
-            self.active.append(run)
-            threading.Thread(target=self._read, args=(run,), daemon=True, name=f"samplerlab-col{run.index}").start()
-
-    def _read(self, run: _ColumnRun) -> None:
-        """In its own thread: connecting waits for the server's answer, which may come only with the
-        first token, so each column connects here and all of them reach the server at once."""
-        try:
-            run.stream = Stream(self.backend.endpoint, "/completion", run.body)
-            if self.cancel.is_set():
-                run.stream.close()
-            for item in run.stream.events():
-                self.items.put((run, item))
-            self.items.put((run, None))
-        except BaseException as error:
-            self.items.put((run, error))
-
-    def _next(self) -> Iterator[Event]:
-        try:
-            run, item = self.items.get(timeout=0.1)
-        except queue.Empty:
-            if self.cancel.is_set():
-                yield from self._cancel_all()
-            return
-        if self.cancel.is_set():
-            yield from self._cancel_all()
-            return
-        if run not in self.active:  # its stream closing after the final event: nothing more to say
-            return
-        if isinstance(item, BaseException):
-            yield from self._cancel_all()
-            raise item
-        if item is None:  # the stream ended without a final event: we closed it, or the server went away
-            if run.stream is None or run.stream.closed:
-                yield from self._done(run, "cancelled")
-                return
-            yield from self._cancel_all()
-            raise BackendError(
-                f"{self.backend.endpoint.shown}: the server closed the stream mid-run (it stopped or crashed?)"
-            )
-        try:
-            yield from self._chunk(run, item)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as error:
-            yield from self._cancel_all()
-            raise BackendError(
-                f"{self.backend.endpoint.shown}: /completion sent a token this client cannot read "
-                f"({type(error).__name__}: {str(error)[:80]}); not a llama-server?"
-            ) from None
-
-    def _chunk(self, run: _ColumnRun, item: dict[str, Any]) -> Iterator[Event]:
-        """One streamed event of a column: its tokens, and its end (the server's, or our token limit's)."""
-        reported = (item.get("completion_probabilities") or ())[: run.room]
-        predicted = item.get("tokens_predicted")
-        if isinstance(predicted, int):  # a count the server claims: never more than the column may take
-            predicted = min(predicted, run.ceiling)
-        if isinstance(predicted, int) and reported:
-            yield from run.unseen(predicted - len(run.result.tokens) - len(reported))
-        for probs in reported:
-            yield run.token(probs)
-        if item.get("stop") is True and isinstance(predicted, int) and predicted > len(run.result.tokens):
-            yield from run.unseen(predicted - len(run.result.tokens))
-            run.stream_text.push(INCOMPLETE)  # the run ended inside a character, as a local column shows it
-        if item.get("stop") is True:
-            yield from self._done(run, run.reason(item))
-        elif not run.room:  # a server that runs past n_predict, or past its context, is cut here
-            yield from self._done(run, "length" if run.column.settings.max_tokens else "context")
-
-    def _done(self, run: _ColumnRun, reason: str) -> Iterator[Event]:
-        if run in self.active:
-            self.active.remove(run)
-            if run.stream is not None:
-                run.stream.close()
-        yield run.finish(reason)
-
-    def _cancel_all(self) -> Iterator[Event]:
-        for run in [*self.active, *self.waiting]:
-            if run.stream is not None:
-                run.stream.close()
-            yield run.finish("cancelled")
-        self.active, self.waiting = [], []

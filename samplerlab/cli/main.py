@@ -417,7 +417,7 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
     live = LiveTable([c.label for c in columns], sys.stdout, width) if sys.stdout.isatty() else None
     for event in backend.generate(request, columns, info=info):
         if isinstance(event, TokenEvent) and live is not None:
-            live.add(event.column, event.text)
+            live.add(event.column, event.text, first=event.index == 0)
         elif isinstance(event, Queued):
             echo(f"{len(event.columns)} column(s) wait for a free slot ({event.slots} at once)", err=True)
         elif isinstance(event, ColumnDone):
@@ -811,6 +811,9 @@ def _register_understanding() -> None:
 
     main.add_command(stats_command)
     main.add_command(history_command)
+    from .bench_servers import bench_servers_command
+
+    main.add_command(bench_servers_command)
 
 
 _register_understanding()

@@ -114,7 +114,10 @@ class LiveTable:
         self._drawn = 0
         self._last = 0.0
 
-    def add(self, column: int, text: str) -> None:
+    def add(self, column: int, text: str, first: bool = False) -> None:
+        """``text`` streamed into ``column``; ``first``: its first token again (a column retried on another server)."""
+        if first:
+            self.texts[column], self.counts[column] = "", 0
         self.texts[column] += text
         self.counts[column] += 1
         if time.monotonic() - self._last >= self.every:

@@ -1,7 +1,8 @@
 """Running experiments on a backend: a plan of jobs, one runner, result records.
 
-A job is one prompt and seed with a batch of columns (as many as the backend generates at once:
-8 locally, the slot count of a server, the slots of every server in a pool). Running a file,
+A job is one prompt and seed with a batch of columns; consecutive jobs of one prompt run together
+(``merged``) up to what one ``generate`` takes: 8 columns locally; on llama-servers a whole prompt's
+columns x seeds, which the backend spreads over every slot of every server (``backends.slots``). Running a file,
 re-running a result file (``check_result``) and the app's Experiments tab all go through here,
 whichever backend generates the columns.
 """
@@ -56,8 +57,12 @@ Key = tuple[int, int, int]  # (prompt index, seed index, column index): one gene
 
 
 def batch_size(backend: Backend) -> int:
-    """Columns per job: all a local model runs at once (64 on a CPU, as memory allows on a GPU), or a
-    server's slots up to 64."""
+    """Columns per job: all a local model runs at once (64 on a CPU, as memory allows on a GPU); a
+    llama-server backend takes all of a prompt's columns x seeds (its ``max_columns``) and starts each as a
+    slot frees."""
+    most = getattr(backend, "max_columns", None)
+    if isinstance(most, int) and most > 0:
+        return most
     most = MOST_AT_ONCE if backend.info.kind == "local" else SERVER_BATCH
     return max(1, min(backend.info.parallel, most))
 
@@ -202,13 +207,11 @@ def _urls(model: Mapping[str, Any]) -> list[str]:
 
 # -- reproducing a result file ----------------------------------------------------------------
 def _groups(records: Sequence[Mapping[str, Any]], batch: int) -> list[list[int]]:
-    """Record indices grouped as they can be generated together: one prompt per run, any seeds (each
-    record's settings carry its seed)."""
+    """Record indices grouped as they can be generated together: one prompt per run, any seeds."""
     groups: list[list[int]] = []
     for index, record in enumerate(records):
-        key = record.get("prompt")
         previous = records[groups[-1][0]] if groups else None
-        if previous is None or previous.get("prompt") != key or len(groups[-1]) == batch:
+        if previous is None or previous.get("prompt") != record.get("prompt") or len(groups[-1]) == batch:
             groups.append([])
         groups[-1].append(index)
     return groups

@@ -216,6 +216,21 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"すでにあります。続けるには読み込むか、別のファイルを選んでください",
     ),
     (r"a blind test needs 2 to 6 contenders, got (?P<n>\d+)", r"ブラインドテストには候補が2〜6個必要です（\g<n> 個）"),
+    (r"every server of the pool failed; the last: ", r"プールのサーバーがすべて失敗しました。最後の失敗: "),
+    (
+        r"no server of the pool could take the run; the first: ",
+        r"プールのどのサーバーも生成を引き受けられませんでした。最初の理由: ",
+    ),
+    (
+        r"(?P<a>\S+) and (?P<b>\S+) tokenize the prompt differently \(another chat template or tokenizer\?\): "
+        r"their texts would differ, so they cannot share a run",
+        r"\g<a> と \g<b> はプロンプトを別々にトークン化します（チャットテンプレートかトークナイザーが違う？）。"
+        r"文章が変わってしまうため、同じ生成には使えません",
+    ),
+    (
+        r"bench-servers: give at least two servers \(--server URL twice\) to measure the speedup",
+        r"bench-servers: 速度の比を測るにはサーバーを 2 つ以上指定してください（--server URL を 2 回）",
+    ),
 )
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
 
