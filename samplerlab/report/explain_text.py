@@ -74,13 +74,17 @@ def verdict(div: Divergence, lang: str) -> str:
         if steps[me] is None:
             return w("ended", lang, label=labels[me], reason="end", other=labels[other])
     drawn = [step for step in steps if step is not None]
-    parts = [w("drew", lang, label=labels[i], text=token_repr(drawn[i]["text"]), p=shown(drawn[i]["p"])) for i in (0, 1)]
+    parts = [
+        w("drew", lang, label=labels[i], text=token_repr(drawn[i]["text"]), p=shown(drawn[i]["p"])) for i in (0, 1)
+    ]
     reasons = []
     by_id = {row.token_id: row for row in div.rows}
     for me, other in ((0, 1), (1, 0)):
         fate = by_id[drawn[other]["id"]].fates[me]
         if fate.cut_by:
-            reasons.append(w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=token_repr(drawn[other]["text"])))
+            reasons.append(
+                w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=token_repr(drawn[other]["text"]))
+            )
         elif fate.prob is None:
             reasons.append(w("not_recorded", lang, label=labels[me], text=token_repr(drawn[other]["text"])))
     dice = "dice_seed" if div.seeds_differ else "dice"

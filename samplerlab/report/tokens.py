@@ -77,9 +77,9 @@ def readable_parting(a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[dict, 
     reads as that character (in the step and in its own candidates), so an explanation names characters,
     not ''. The shared text before it and every other token are unchanged."""
     index = first_parting(a, b)
-    out = []
-    for record in (a, b):
-        record = copy.deepcopy(dict(record))
+    out: list[dict] = []
+    for original in (a, b):
+        record = copy.deepcopy(dict(original))
         tokens = record.get("tokens", [])
         char = character_at([tok.get("text", "") for tok in tokens], index) if index is not None else None
         if char is not None and index is not None:
