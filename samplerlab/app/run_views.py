@@ -31,6 +31,9 @@ from .views import (
 )
 from .workbench import Workbench
 
+RETIRED = ("why_shown", "candidates", "branch_row", "what_if", "token_index", "chart", "entropy_chart", "stats")
+RETIRED += ("output", "spans")  # the text too: a run waiting its turn shows nothing of the one before
+
 
 def retirement(columns: list[dict], why: Any, lang_state: Any) -> tuple[Any, list[Any], list[Any]]:
     """(function, inputs, outputs) that empty every panel an earlier run's explanation may sit in: the why
@@ -38,7 +41,7 @@ def retirement(columns: list[dict], why: Any, lang_state: Any) -> tuple[Any, lis
     outputs: list[Any] = [why]
     empty: list[Any] = [""]
     for column in columns:
-        for key in ("why_shown", "candidates", "branch_row", "what_if", "token_index", "chart", "entropy_chart"):
+        for key in RETIRED:
             if column.get(key) is not None:
                 outputs.append(column[key])
                 empty.append(key)
@@ -50,8 +53,10 @@ def retirement(columns: list[dict], why: Any, lang_state: Any) -> tuple[Any, lis
 
 
 def _emptied(key: str, lang: str) -> Any:
-    if key in ("", "why_shown", "what_if"):
+    if key in ("", "why_shown", "what_if", "stats", "output"):
         return ""
+    if key == "spans":
+        return []
     if key == "candidates":
         return gr.update(value=t("pick_a_token", lang))
     if key == "token_index":
@@ -150,13 +155,14 @@ class RunViews:
                 (PROBABILITIES, "chart_p_title", "chart_value"),
                 (ENTROPY, "chart_entropy_title", "chart_nats"),
             ):
+                frame = token_frame(records[i], records[0], lang, keys)
                 updates.append(
                     gr.update(
-                        value=token_frame(records[i], records[0], lang, keys),
+                        value=frame,
                         title=t(title, lang),
                         x_title=t("chart_token", lang),
                         y_title=t(axis, lang),
-                        color_map=series_colours(lang, keys),
+                        color_map=series_colours(lang, keys, set(frame["series"])),
                         visible=True,
                     )
                 )

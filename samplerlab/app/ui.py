@@ -383,7 +383,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         with gr.Row():
             labels.add(gr.Markdown(_title(lang)), _title)
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
-        model_info = _model_panel(calls, labels, lang, shared, lang_state)
+        model_info, model_loads = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
             run_inputs, run_outputs, columns, count, why = _compare_panel(calls, labels, lang, lang_state)
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
@@ -422,7 +422,8 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         )
         reword_on_switch(language, calls, columns, why)  # the last run's panels, charts and token views
         retire, retire_in, retire_out = columns[0]["retire"]
-        model_info.change(retire, retire_in, retire_out, queue=False, show_progress="hidden", api_visibility="private")
+        for loaded in model_loads:  # another model: the last run's explanations are of the one before
+            loaded.success(retire, retire_in, retire_out, queue=False, show_progress="hidden", api_visibility="private")
         # Only visible columns can be saved as presets.
         count.change(
             lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"),
@@ -460,7 +461,7 @@ def _title(lang: str) -> str:
     return f"## {t('title', lang)}\n{t('subtitle', lang)}"
 
 
-def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang_state: gr.State) -> gr.Markdown:
+def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang_state: gr.State) -> tuple[Any, Any]:
     info = labels.add(gr.Markdown(calls.model_markdown(lang), elem_id="model-info"), calls.model_markdown)
     with labels.add(gr.Accordion(t("model", lang), open=False), "model"):
         with gr.Row():
@@ -485,7 +486,7 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang
             embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
     # Started at once, like every event that uses the model: its first step refuses a session that
     # already has one (Workbench.session_run), so none can wait in the queue ahead of other visitors.
-    load.click(
+    loaded_local = load.click(
         calls.load_model,
         [lang_state, path, hf_repo, hf_file, *load_widgets],
         info,
@@ -496,8 +497,10 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang
     def load_embedded(request: gr.Request, lang_: str, *values: Any) -> str:
         return calls.load_model(request, lang_, "", "", "", *values)
 
-    embedded.click(load_embedded, [lang_state, *load_widgets], info, concurrency_limit=None, api_visibility="private")
-    return info
+    loaded_embedded = embedded.click(
+        load_embedded, [lang_state, *load_widgets], info, concurrency_limit=None, api_visibility="private"
+    )
+    return info, (loaded_local, loaded_embedded)
 
 
 def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State):
@@ -519,6 +522,11 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
                 "user",
             )
         with gr.Column(scale=1):
+            with gr.Row():  # first beside the prompt, not under the panels below it: in view at 1440×900
+                run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run", min_width=80), "run")
+                stop_button = labels.add(
+                    gr.Button(t("stop_run", lang), variant="stop", elem_id="stop", min_width=80), "stop_run"
+                )
             run_widgets = [
                 labels.add(
                     knob_widget(k, lang, RUN_START.get(k.name), f"run-{k.name.replace('_', '-')}"),
@@ -535,9 +543,6 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
                 ),
                 "columns",
             )
-            with gr.Row():  # beside the prompt, not under the panels below it: in view at 1440×900
-                run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
-                stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
     chat, policy = conversation_panel(calls.bench, labels, lang, lang_state, prompt, MAX_COLUMNS)
     prefix = labels.add(
         gr.Textbox(label=t("prefix", lang), info=t("prefix_info", lang), lines=1, elem_id="prefix"),

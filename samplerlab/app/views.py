@@ -202,11 +202,13 @@ SERIES_COLOURS = {
 }
 
 
-def series_colours(lang: str, keys: Sequence[str]) -> dict[str, str]:
+def series_colours(lang: str, keys: Sequence[str], present: set[str] | None = None) -> dict[str, str]:
     """The chart's series in ``lang`` with fixed colours: naming every series on each redraw keeps all its
-    lines after a language switch (a plot that keeps the old names' domain draws only the shared 'p')."""
+    lines after a language switch (a plot that keeps the old names' domain draws only the shared 'p').
+    ``present``: only the series the frame has, so the legend names no line that is not drawn."""
     names = [name for key, name in SERIES if key in keys] + ["series_parts"]
-    return {t(name, lang): SERIES_COLOURS[name] for name in names}
+    colours = {t(name, lang): SERIES_COLOURS[name] for name in names}
+    return {name: colour for name, colour in colours.items() if present is None or name in present}
 
 
 CSS = """

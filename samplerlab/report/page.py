@@ -274,7 +274,8 @@ def _meta_html(document: Mapping[str, Any], lang: str) -> str:
         "model": f"{model.get('name')} · {model.get('file_name')} · {model.get('file_size', 0) / 2**20:.1f} MiB",
         "sha256": model.get("sha256"),
         "date": document.get("date"),
-        "mode": document["mode"] + (f" · {t('meta_system', lang)}: {document['system']}" if document.get("system") else ""),
+        "mode": document["mode"]
+        + (f" · {t('meta_system', lang)}: {document['system']}" if document.get("system") else ""),
         "seeds": ", ".join(map(str, document.get("seeds", []))),
         "versions": " · ".join(f"{k} {v}" for k, v in versions.items()),
         "overrides": ", ".join(f"{k}={format_value(v)}" for k, v in document.get("overrides", {}).items()) or None,
