@@ -175,7 +175,10 @@ def reword_on_switch(language: Any, calls: Any, columns: list[dict], why: list[A
     charts. ``calls`` is ``ui.Callbacks`` (RunViews plus what_if)."""
     quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     charts = [chart for c in columns for chart in (c["chart"], c["entropy_chart"])]
-    language.change(calls.charts, language, charts, **quiet)
+    # emptied first, then drawn: a plot redrawn in place keeps the old series names in its legend
+    language.change(lambda: [gr.update(value=None)] * len(charts), None, charts, **quiet).then(
+        calls.charts, language, charts, **quiet
+    )
     language.change(calls.rewhy, [language, *why], why[-1], **quiet)
     language.change(calls.respans, language, [c["spans"] for c in columns], **quiet)
     for index, column in enumerate(columns):

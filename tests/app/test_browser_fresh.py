@@ -43,9 +43,15 @@ def visible_text(page) -> str:
 
 
 def leftovers(page, lang: str) -> list[str]:
+    """The other language's phrases on screen, each with the id of the innermost element showing it."""
     other = "en" if lang == "ja" else "ja"
     text = visible_text(page)
-    return sorted(p for p in phrases(other) if p in text)
+    found = sorted(p for p in phrases(other) if p in text)
+    where = (
+        "(p) => [...document.querySelectorAll('[id]')].filter(e => e.innerText && e.innerText.includes(p))"
+        ".map(e => e.id).pop()"
+    )
+    return [f"{p} (in #{page.evaluate(where, p)})" for p in found]
 
 
 def open_every_panel(page, top_p: str) -> None:
@@ -120,7 +126,7 @@ def test_every_panel_belongs_to_one_run_and_every_word_follows_the_language(brow
     page.click("#why-button")
     page.wait_for_selector("#why .sl-why", timeout=30_000)
     assert "''" not in page.inner_text("#why .sl-why-verdict")
-    page.locator("#run").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, document.querySelector('#why-a').getBoundingClientRect().top - 20)")
     page.screenshot(path=str(tmp_path / "app-ja.png"), full_page=False)
     assert leftovers(page, "ja") == []
 
