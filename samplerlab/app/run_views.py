@@ -155,7 +155,8 @@ class RunViews:
                 (PROBABILITIES, "chart_p_title", "chart_value"),
                 (ENTROPY, "chart_entropy_title", "chart_nats"),
             ):
-                frame = token_frame(records[i], records[0], lang, keys)
+                # the parting is marked once, on the p chart: the entropy chart's legend then has one series
+                frame = token_frame(records[i], records[0] if keys == PROBABILITIES else None, lang, keys)
                 updates.append(
                     gr.update(
                         value=frame,

@@ -210,9 +210,10 @@ def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, t
     page.wait_for_function(
         "document.querySelector('#why .sl-why-part').innerText.includes('で分かれます')", timeout=30_000
     )
-    assert page.inner_text("#why .sl-why-part") == part.replace(" and ", " と ").replace(
-        " part at token ", " はトークン "
-    )[:-1] + " で分かれます。"
+    assert (
+        page.inner_text("#why .sl-why-part")
+        == part.replace(" and ", " と ").replace(" part at token ", " はトークン ")[:-1] + " で分かれます。"
+    )
 
 
 def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_token(page, tmp_path):
