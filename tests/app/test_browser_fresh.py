@@ -112,8 +112,10 @@ def test_every_panel_belongs_to_one_run_and_every_word_follows_the_language(brow
     page.fill("#prompt textarea", "発光ダイオードを讃える詩をつくってください")
     set_number(page, "#run-max-tokens", "24")
     page.click("#run")
-    for index in range(3):
-        wait_for_stats(page, index)
+    for index in range(3):  # the stats line in Japanese: "… トークン · …"
+        page.wait_for_function(
+            f"document.querySelector('#stats-{index}').innerText.includes('トークン')", timeout=180_000
+        )
     spans = page.locator("#tokens-0 .token")
     texts = [spans.nth(i).inner_text() for i in range(spans.count())]
     assert all(text.strip("\u200b") or text.isspace() for text in texts), texts  # no empty slivers
