@@ -99,7 +99,7 @@ def test_every_panel_belongs_to_one_run_and_every_word_follows_the_language(brow
     open_every_panel(page, "0.6")
     assert "9 tokens" in page.inner_text("#what-if-0") and "14 tokens" not in page.inner_text("#what-if-0")
 
-    page.get_by_label("ja").check()  # the language switch re-words everything on screen, panels included
+    page.get_by_role("radio", name="ja").check()  # the language switch re-words everything on screen, panels included
     page.wait_for_function("document.querySelector('#run').innerText.includes('実行')", timeout=30_000)
     page.wait_for_function("document.querySelector('#what-if-0').innerText.includes('もし')", timeout=30_000)
     page.wait_for_function("document.querySelector('#why').innerText.includes('分かれ')", timeout=30_000)
@@ -136,7 +136,7 @@ def test_every_panel_belongs_to_one_run_and_every_word_follows_the_language(brow
     page.screenshot(path=str(tmp_path / "app-ja.png"), full_page=False)
     assert leftovers(page, "ja") == []
 
-    page.get_by_label("en").check()
+    page.get_by_role("radio", name="en").check()
     page.wait_for_function("document.querySelector('#run').innerText.includes('Run')", timeout=30_000)
     page.wait_for_timeout(1500)
     assert leftovers(page, "en") == []
