@@ -32,7 +32,7 @@ def phrases(lang: str) -> set[str]:
                 continue
             for piece in re.split(r"\{[^}]*\}|[()（）:：;、。,.]", words.get(lang, "")):
                 piece = piece.strip()
-                if (len(piece) >= 14 and " " in piece) if lang == "en" else len(piece) >= 6:
+                if (len(piece) >= 14 and " " in piece) if lang == "en" else (len(piece) >= 6 and not piece.isascii()):
                     found.add(piece)
     return found
 
