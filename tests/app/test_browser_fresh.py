@@ -32,7 +32,11 @@ def phrases(lang: str) -> set[str]:
                 continue
             for piece in re.split(r"\{[^}]*\}|[()（）:：;、。,.]", words.get(lang, "")):
                 piece = piece.strip()
-                if (len(piece) >= 14 and " " in piece) if lang == "en" else (len(piece) >= 6 and not piece.isascii()):
+                if (
+                    (len(piece) >= 14 and " " in piece)
+                    if lang == "en"
+                    else (len(piece) >= 6 and bool(re.search("[\u3040-\u30ff\u4e00-\u9fff]", piece)))
+                ):
                     found.add(piece)
     return found
 
