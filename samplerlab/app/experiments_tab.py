@@ -103,7 +103,7 @@ class ExperimentCallbacks:
                 name.strip(), last.request, last.columns, last.backend, self.bench.experiments_dir, last.rendered
             )
         except ERRORS as error:
-            return f"❌ {self.bench.message(error)}"
+            return f"✗ {self.bench.message(error)}"
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
 
 
@@ -114,7 +114,7 @@ def _outputs(
     of a long run), or at the end the report."""
     if isinstance(item, Finished):
         download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
-        return [_with_notes(f"✅ {item.path.name}", notes), report_frame(item.document), download]
+        return [_with_notes(f"✓ {item.path.name}", notes), report_frame(item.document), download]
     return [_with_notes(line or f"{len(done)} / {runs} columns", notes), progress_html(done, runs), None]
 
 

@@ -78,11 +78,12 @@ class HistoryCallbacks:
                 widget_values(results[index].settings) if index < len(results) else [gr.update()] * len(COLUMN_KNOBS)
             )
         texts = [r.text for r in results] + [""] * (self.columns - len(results))
-        spans = [forced_spans(asked.prefix, token_spans(r.tokens, _tail(r))) for r in results]
+        spans = [forced_spans(asked.prefix, token_spans(r.tokens, _tail(r), lang), lang) for r in results]
         spans += [[] for _ in range(self.columns - len(results))]
         stats = [stats_line(r, lang) for r in results] + [""] * (self.columns - len(results))
         note = t("history_reopened", lang).format(id=opened.row.id, columns=len(results))
-        return [*form, *knobs, *texts, *spans, *stats, note]
+        presets = [gr.update()] * self.columns  # a column keeps its preset's name only while it holds its settings
+        return [*form, *knobs, *presets, *texts, *spans, *stats, note]
 
 
 def _run_level(settings: Any, knob: Any) -> Any:

@@ -38,21 +38,12 @@ from .conversation_panel import conversation_panel
 from .experiments_tab import experiments_panel
 from .guard import LoginThrottle, RequestGuard
 from .history_tab import history_panel
+from .run_views import RunViews, retirement, reword_on_switch
 from .share import DELETE_CACHE, UPLOAD_BUDGET, UPLOAD_FILE_BYTES
 from .stats_panel import stats_panel
-from .understand_panel import alternatives, branch, branch_row, what_if_line
-from .views import (
-    COLOR_MAP,
-    candidates_html,
-    forced_spans,
-    stats_line,
-    token_frame,
-    token_spans,
-    why_html,
-)
-from .views import (
-    CSS as VIEW_CSS,
-)
+from .understand_panel import branch, branch_row, what_if_line
+from .views import CSS as VIEW_CSS
+from .views import categories, forced_spans, stats_line, token_spans
 from .widgets import (
     COLUMN_KNOBS,
     RUN_KNOBS,
@@ -67,6 +58,7 @@ from .widgets import (
 from .workbench import USER_ERRORS, Workbench
 
 MAX_COLUMNS = 6
+RUN_LEVEL_NAMES = tuple(k.name for k in RUN_KNOBS)
 DEFAULT_COLUMNS = 3
 STREAM_EVERY = 0.15  # seconds between UI refreshes while streaming
 MAX_UPLOAD = 64 * 1024  # bytes; presets are a few hundred
@@ -86,8 +78,10 @@ THEME = gr.themes.Default(
 )  # no web fonts
 
 
-class Callbacks:
-    """Gradio callbacks bound to one workbench."""
+class Callbacks(RunViews):
+    """Gradio callbacks bound to one workbench; those that read the last run are RunViews'."""
+
+    max_columns = MAX_COLUMNS
 
     def __init__(self, bench: Workbench) -> None:
         self.bench = bench
@@ -115,9 +109,11 @@ class Callbacks:
         try:
             asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)), prefix or "")
             run_level = run_level_values(*flat[: len(RUN_KNOBS)])
+            presets = flat[len(flat) - MAX_COLUMNS :]  # each column's preset dropdown: its name in the why panel
             columns = [
-                Column(f"{t('column', lang)} {i + 1}", column_settings(raw, run_level, i))
-                for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS) :]))[:count])
+                Column(self.column_label(i, presets[i], settings), settings)
+                for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS) : len(flat) - MAX_COLUMNS]))[:count])
+                for settings in [column_settings(raw, run_level, i)]
             ]
         except USER_ERRORS as error:
             raise self.error(error, lang) from None
@@ -139,15 +135,26 @@ class Callbacks:
                     stats[event.column] = stats_line(event.result, lang)
                 if time.monotonic() - last > STREAM_EVERY:
                     last = time.monotonic()
-                    yield self._outputs(texts, tokens, stats, tails, asked.prefix)
+                    yield self._outputs(texts, tokens, stats, tails, asked.prefix, lang)
         except USER_ERRORS as error:
             raise self.error(error, lang) from None
         stats = [f"{line}  \n{'; '.join(notes)}" if line and notes else line for line in stats]
-        yield self._outputs(texts, tokens, stats, tails, asked.prefix)
+        yield self._outputs(texts, tokens, stats, tails, asked.prefix, lang)
+
+    def column_label(self, index: int, preset: str | None, settings: Any) -> str:
+        """'2 · greedy' while the column holds its preset's settings, else '2': the same in every language,
+        so an explanation redrawn in another language names its columns as it did."""
+        try:
+            changed = load_preset(preset, self.bench.presets_dir).settings.changed(settings) if preset else None
+            same = changed is not None and set(changed) <= set(RUN_LEVEL_NAMES)
+        except USER_ERRORS:
+            same = False
+        return f"{index + 1} · {preset}" if same else str(index + 1)
 
     @staticmethod
-    def _outputs(texts, tokens, stats, tails, prefix: str = "") -> list[Any]:
-        return [*texts, *(forced_spans(prefix, token_spans(ts, tail)) for ts, tail in zip(tokens, tails)), *stats]
+    def _outputs(texts, tokens, stats, tails, prefix: str = "", lang: str = "en") -> list[Any]:
+        spans = (forced_spans(prefix, token_spans(ts, tail, lang), lang) for ts, tail in zip(tokens, tails))
+        return [*texts, *spans, *stats]
 
     def restats(self, lang: str, request: gr.Request) -> list[Any]:
         """The last run's stats lines in another language; columns it did not have stay as they are."""
@@ -156,25 +163,6 @@ class Callbacks:
 
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
-
-    def select_token(self, column: int, lang: str, event: gr.SelectData, request: gr.Request) -> list[Any]:
-        """The clicked token's candidates, and its alternatives offered for a branch."""
-        last = self.bench.last(request.session_hash)
-        results = last.columns
-        index = (
-            event.index - (1 if last.request is not None and last.request.prefix else 0)
-            if isinstance(event.index, int)
-            else -1
-        )
-        if column >= len(results) or not 0 <= index < len(results[column].tokens):
-            return [t("pick_token", lang), gr.update(visible=False), gr.update(), -1]
-        options = alternatives(self.bench, request.session_hash, column, index)
-        return [
-            candidates_html(results[column].tokens[index], results[column].chain, lang),
-            gr.update(visible=True),
-            gr.update(choices=options, value=options[0] if options else None),
-            index,
-        ]
 
     def branch(self, column: int, index: int, choice: str, request: gr.Request) -> str:
         return branch(self.bench, request.session_hash, column, int(index), choice or "")
@@ -185,28 +173,6 @@ class Callbacks:
         except USER_ERRORS:
             return ""
         return what_if_line(self.bench, request.session_hash, column, settings, lang)
-
-    def _records(self, request: gr.Request) -> list[dict]:
-        """The session's last run as column records: what divergence.explain and the charts read."""
-        return [column_record(c) for c in self.bench.last(request.session_hash).columns]
-
-    def why(self, lang: str, a: str, b: str, request: gr.Request) -> str:
-        """Where the two chosen columns (1-based, as the dropdowns show them) part, and why."""
-        return why_html(self._records(request), int(a) - 1, int(b) - 1, lang)
-
-    def rewhy(self, lang: str, a: str, b: str, shown: str, request: gr.Request) -> Any:
-        """The explanation on screen again in another language; nothing shown, nothing to re-word."""
-        return self.why(lang, a, b, request) if shown else gr.update()
-
-    def charts(self, lang: str, request: gr.Request) -> list[Any]:
-        """Each column's by-token chart from the last run, its parting from column 1 marked; others hidden."""
-        records = self._records(request)
-        return [
-            gr.update(value=token_frame(records[i], records[0], lang), title=t("chart_label", lang), visible=True)
-            if i < len(records)
-            else gr.update(visible=False)
-            for i in range(MAX_COLUMNS)
-        ]
 
     # -- model ------------------------------------------------------------------
     def model_markdown(self, lang: str = "en") -> str:
@@ -282,7 +248,7 @@ class Callbacks:
             )
             self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, ValueError) as error:
-            return self._refreshed(f"❌ {localize(self.bench.message(error), lang)}", None)
+            return self._refreshed(f"✗ {localize(self.bench.message(error), lang)}", None)
         return self._refreshed(t("saved_preset", lang).format(name=preset.name), preset.name)
 
     def upload_preset(self, path: str | None, overwrite: bool, lang: str = "en") -> list[Any]:
@@ -295,7 +261,7 @@ class Callbacks:
             preset = parse_preset_text(text, source="uploaded file")
             self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, UnicodeDecodeError, OSError) as error:
-            return self._refreshed(f"❌ {localize(self.bench.message(error), lang)}", None)
+            return self._refreshed(f"✗ {localize(self.bench.message(error), lang)}", None)
         return self._refreshed(t("uploaded_preset", lang).format(name=preset.name), preset.name)
 
     def show_preset(self, name: str | None, target: str) -> list[Any]:
@@ -421,7 +387,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         with gr.Row():
             labels.add(gr.Markdown(_title(lang)), _title)
             language = gr.Radio(list(i18n.LANGUAGES), value=lang, label=t("language", lang), scale=0, min_width=160)
-        model_info = _model_panel(calls, labels, lang, shared, lang_state)
+        model_info, model_loads = _model_panel(calls, labels, lang, shared, lang_state)
         with gr.Tab("Compare") as compare_tab:
             run_inputs, run_outputs, columns, count, why = _compare_panel(calls, labels, lang, lang_state)
             stats_panel(bench, labels, lang, run_inputs)  # seeds per column (issue 18)
@@ -441,7 +407,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
                 lang_state,
                 run_inputs[1:],
                 run_outputs,
-                [c["chart"] for c in columns],
+                [chart for c in columns for chart in (c["chart"], c["entropy_chart"])],
                 MAX_COLUMNS,
                 shared,
             )
@@ -477,17 +443,10 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             show_progress="hidden",
             api_visibility="private",
         )
-        language.change(
-            calls.charts,
-            language,
-            [c["chart"] for c in columns],
-            queue=False,
-            show_progress="hidden",
-            api_visibility="private",
-        )
-        language.change(
-            calls.rewhy, [language, *why], why[-1], queue=False, show_progress="hidden", api_visibility="private"
-        )
+        reword_on_switch(language, calls, columns, why)  # the last run's panels, charts and token views
+        retire, retire_in, retire_out = columns[0]["retire"]
+        for loaded in model_loads:  # another model: the last run's explanations are of the one before
+            loaded.success(retire, retire_in, retire_out, queue=False, show_progress="hidden", api_visibility="private")
         # Only visible columns can be saved as presets.
         count.change(
             lambda n: gr.update(choices=[str(i + 1) for i in range(int(n))], value="1"),
@@ -525,7 +484,7 @@ def _title(lang: str) -> str:
     return f"## {t('title', lang)}\n{t('subtitle', lang)}"
 
 
-def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang_state: gr.State) -> gr.Markdown:
+def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang_state: gr.State) -> tuple[Any, Any]:
     info = labels.add(gr.Markdown(calls.model_markdown(lang), elem_id="model-info"), calls.model_markdown)
     with labels.add(gr.Accordion(t("model", lang), open=False), "model"):
         with gr.Row():
@@ -550,7 +509,7 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang
             embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
     # Started at once, like every event that uses the model: its first step refuses a session that
     # already has one (Workbench.session_run), so none can wait in the queue ahead of other visitors.
-    load.click(
+    loaded_local = load.click(
         calls.load_model,
         [lang_state, path, hf_repo, hf_file, *load_widgets],
         info,
@@ -561,8 +520,10 @@ def _model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang
     def load_embedded(request: gr.Request, lang_: str, *values: Any) -> str:
         return calls.load_model(request, lang_, "", "", "", *values)
 
-    embedded.click(load_embedded, [lang_state, *load_widgets], info, concurrency_limit=None, api_visibility="private")
-    return info
+    loaded_embedded = embedded.click(
+        load_embedded, [lang_state, *load_widgets], info, concurrency_limit=None, api_visibility="private"
+    )
+    return info, (loaded_local, loaded_embedded)
 
 
 def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.State):
@@ -584,6 +545,11 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
                 "user",
             )
         with gr.Column(scale=1):
+            with gr.Row():  # first beside the prompt, not under the panels below it: in view at 1440×900
+                run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run", min_width=80), "run")
+                stop_button = labels.add(
+                    gr.Button(t("stop_run", lang), variant="stop", elem_id="stop", min_width=80), "stop_run"
+                )
             run_widgets = [
                 labels.add(
                     knob_widget(k, lang, RUN_START.get(k.name), f"run-{k.name.replace('_', '-')}"),
@@ -606,9 +572,6 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
         "prefix",
         "prefix_info",
     )
-    with gr.Row():
-        run = labels.add(gr.Button(t("run", lang), variant="primary", elem_id="run"), "run")
-        stop_button = labels.add(gr.Button(t("stop_run", lang), variant="stop", elem_id="stop"), "stop_run")
     why = _why_panel(calls, labels, lang, lang_state)  # above the columns: they are long with their knobs
     columns = []
     with gr.Row(equal_height=False):
@@ -625,14 +588,17 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
         api_visibility="private",
     )
     dice.click(lambda: random.randrange(2**31), None, seed, queue=False, api_visibility="private")
-    run_inputs = [lang_state, mode, system, prompt, chat, policy, prefix, count, *run_widgets, *knob_inputs]
+    presets = [c["preset"] for c in columns]  # last: Callbacks._run names the columns after them
+    run_inputs = [lang_state, mode, system, prompt, chat, policy, prefix, count, *run_widgets, *knob_inputs, *presets]
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
-    charts = [c["chart"] for c in columns]
+    charts = [chart for c in columns for chart in (c["chart"], c["entropy_chart"])]
+    retire, retire_in, retire_out = retirement(columns, why[-1], lang_state)  # every panel of the last run
+    quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     # Runs start at once (concurrency_limit None) and take the session's one place first; the model's
     # lock orders them, so a second run of one session is refused instead of queueing (Workbench.session_run).
-    run.click(calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private").then(
-        calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private"
-    )
+    run.click(retire, retire_in, retire_out, **quiet).then(
+        calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private"
+    ).then(calls.charts, lang_state, charts, **quiet)
     for index, column in enumerate(columns):
         column["branch_button"].click(
             _branch_handler(calls, index),
@@ -640,9 +606,9 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
             prefix,
             queue=False,
             api_visibility="private",
-        ).then(calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private").then(
-            calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private"
-        )
+        ).then(retire, retire_in, retire_out, **quiet).then(
+            calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private"
+        ).then(calls.charts, lang_state, charts, **quiet)
         gr.on(
             [k.change for k in column["knobs"]],
             _what_if_handler(calls, index),
@@ -663,6 +629,7 @@ def _compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.S
         show_progress="hidden",
         api_visibility="private",
     )
+    columns[0]["retire"] = (retire, retire_in, retire_out)  # for build_app: a model load retires them too
     return run_inputs, run_outputs, columns, count, why
 
 
@@ -718,7 +685,7 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
     spans = labels.add(
         gr.HighlightedText(
             label=t("output", lang),
-            color_map=COLOR_MAP,
+            color_map=categories(lang),
             show_legend=True,
             combine_adjacent=False,
             show_inline_category=False,
@@ -728,16 +695,22 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
         "output",
     )
     stats = gr.Markdown(elem_id=f"stats-{index}")
-    chart = gr.LinePlot(
-        x="token",
-        y="value",
-        color="series",
-        title=t("chart_label", lang),
-        show_label=False,
-        height=320,
-        visible=False,
-        elem_id=f"chart-{index}",
-    )  # a label would hide the legend
+    chart, entropy_chart = (
+        gr.LinePlot(
+            x="token",
+            y="value",
+            color="series",
+            title=t(title, lang),
+            show_label=False,
+            height=height,
+            visible=False,
+            elem_id=elem_id,
+        )  # a label would hide the legend
+        for title, height, elem_id in (
+            ("chart_p_title", 240, f"chart-{index}"),
+            ("chart_entropy_title", 200, f"entropy-chart-{index}"),
+        )
+    )
     if index:
         why_here = labels.add(gr.Button(t("why_here", lang), size="sm", elem_id=f"why-here-{index}"), "why_here")
         why_shown = gr.HTML(elem_id=f"why-{index}")
@@ -746,8 +719,12 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
             return calls.why(lang_, "1", str(index + 1), request)
 
         why_here.click(why_against_first, lang_state, why_shown, queue=False, api_visibility="private")
-    candidates = labels.add(gr.HTML(t("pick_token", lang), visible=False, elem_id=f"candidates-{index}"), "pick_token")
+    else:
+        why_shown = None
+    candidates = gr.HTML(t("pick_a_token", lang), visible=False, elem_id=f"candidates-{index}")  # run_views words it
     understanding = branch_row(lang, index)  # beside the token view it acts on
+    labels.add(understanding["branch_choice"], "branch_choice")
+    labels.add(understanding["branch_button"], "branch")
     note = gr.Markdown()
     knobs = []
     for group in dict.fromkeys(k.group for k in COLUMN_KNOBS):
@@ -791,6 +768,9 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
         "knobs": knobs,
         "preset": preset,
         "chart": chart,
+        "entropy_chart": entropy_chart,
+        "why_shown": why_shown,
+        "candidates": candidates,
         **understanding,
     }
 

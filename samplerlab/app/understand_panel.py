@@ -12,13 +12,17 @@ from typing import Any
 
 import gradio as gr
 
+from ..report.tokens import is_partial, token_repr
 from ..runs.metrics import mean_probability, shown
 from ..runs.results import column_record
 from ..schema.params import Settings, SettingsError
 from ..understand.branching import branch_prefix
 from ..understand.whatif import WhatIfError, replay_record
 from ..words.i18n import t
+from .widgets import RUN_KNOBS
 from .workbench import Workbench
+
+RUN_LEVEL = frozenset(k.name for k in RUN_KNOBS)
 
 
 def what_if_line(bench: Workbench, session: str, column: int, settings: Settings, lang: str) -> str:
@@ -27,7 +31,11 @@ def what_if_line(bench: Workbench, session: str, column: int, settings: Settings
     if column >= len(run.columns) or not run.columns[column].tokens:
         return ""
     result = run.columns[column]
-    changes = {name: value for name, value in settings.items() if value != result.settings[name] and name != "seed"}
+    # Only the column's own knobs: the run-level ones (seed, max_tokens, stop) are not the column's widgets, so
+    # ``settings`` holds their defaults, and a default max_tokens read as a change gave a line with no change
+    changes = {
+        name: value for name, value in settings.items() if value != result.settings[name] and name not in RUN_LEVEL
+    }
     if not changes:
         return ""
     try:
@@ -43,16 +51,20 @@ def what_if_line(bench: Workbench, session: str, column: int, settings: Settings
         then=then,
         now=shown(what.mean_prob),
         survivors=shown(what.mean_survivors, "{:.1f}"),
-        approx=f" ({what.approximate} ~)" if what.approximate else "",
+        approx=t("approx_note", lang).format(n=what.approximate) if what.approximate else "",
     )
 
 
-def alternatives(bench: Workbench, session: str, column: int, index: int) -> list[str]:
-    """The model's raw alternatives at token ``index`` of the column's last run, most likely first."""
+def alternatives(bench: Workbench, session: str, column: int, index: int) -> tuple[list[tuple[str, str]], int]:
+    """The model's raw alternatives at token ``index`` of the column's last run, most likely first, as
+    (label, text) choices: the label quotes the text (a leading space shows) and gives its raw p. Also how many
+    were left out because they are only bytes of a character, which a text prefix cannot hold."""
     run = bench.last(session)
     if column >= len(run.columns) or not 0 <= index < len(run.columns[column].tokens):
-        return []
-    return [candidate.text for candidate in run.columns[column].tokens[index].before]
+        return [], 0
+    before = run.columns[column].tokens[index].before
+    whole = [c for c in before if not is_partial(c.text)]
+    return [(f"{token_repr(c.text)}  p {c.prob:.3f}", c.text) for c in whole], len(before) - len(whole)
 
 
 def branch(bench: Workbench, session: str, column: int, index: int, choice: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 from collections.abc import Mapping, Sequence
@@ -10,36 +11,68 @@ from typing import Any
 from ..events import ColumnResult, TokenEvent
 from ..report.buckets import ALL_BUCKETS, bucket_index
 from ..report.explain_html import explanation_html
+from ..report.tokens import groups, is_partial, parts_line, readable_parting, token_repr
 from ..runs.metrics import distinct_n, mean_probability, shown
 from ..understand.divergence import explain, first_parting
 from ..words.i18n import finish_reason, t
 
-COLOR_MAP = {**{label: colour for _, label, colour in ALL_BUCKETS}, "forced": "#9ca3af"}
-
-
-def bucket(prob: float | None) -> str:
-    """The token view's category; "p unknown" for a token llama-server did not report."""
-    return ALL_BUCKETS[bucket_index(prob)][1]
-
-
-ZERO_WIDTH = "\u200b"
-
-
-def token_spans(tokens: Sequence[TokenEvent], tail: str = "") -> list[tuple[str, str | None]]:
-    """HighlightedText value: one entry per token, so a click's index is the token's.
-
-    A token whose text is not certain yet (half a character, or what may start a stop string)
-    has none; a zero-width space keeps its place. ``tail`` is what the column released at its end.
-    """
-    return [(token.text or ZERO_WIDTH, bucket(token.prob)) for token in tokens] + ([(tail, None)] if tail else [])
-
-
 FORCED = "forced"  # the token view's category for the forced start of a reply (a branch)
 
 
-def forced_spans(prefix: str, spans: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+def categories(lang: str) -> dict[str, str]:
+    """The token view's categories in ``lang``: what spans are tagged with and the legend shows. The
+    probability buckets are formulas (one text for every language); the words among them are translated."""
+    words = {"p unknown": t("cat_unknown", lang)}
+    return {
+        **{words.get(label, label): colour for _, label, colour in ALL_BUCKETS},
+        t("cat_forced", lang): "#9ca3af",
+        t("cat_partial", lang): "#e5e7eb",
+    }
+
+
+COLOR_MAP = categories("en")
+
+
+def bucket(prob: float | None, lang: str = "en") -> str:
+    """The token view's category; "p unknown" for a token llama-server did not report."""
+    label = ALL_BUCKETS[bucket_index(prob)][1]
+    return t("cat_unknown", lang) if label == "p unknown" else label
+
+
+PARTIAL_MARK = "…"  # where a character was cut off by max_tokens: its bytes are dropped from the text
+
+
+def token_spans(tokens: Sequence[TokenEvent], tail: str = "", lang: str = "en") -> list[tuple[str, str | None]]:
+    """HighlightedText value: one entry per read span (``report.tokens.groups``), so the byte tokens of one
+    character are one span, coloured by the probability of its first byte token (where the choice was made).
+
+    Tokens whose text is not certain yet (half a character, or what may start a stop string) join the token
+    that completes them; a character cut off at the end shows as "…" in its own category, since the text
+    drops its bytes. ``tail`` is what the column released at its end."""
+    texts = [token.text for token in tokens]
+    spans: list[tuple[str, str | None]] = []
+    for group in groups(texts):
+        text = "".join(texts[i] for i in group)
+        category = bucket(tokens[group[0]].prob, lang) if text else t("cat_partial", lang)
+        spans.append((text or PARTIAL_MARK, category))
+    return spans + ([(tail, None)] if tail else [])
+
+
+def forced_spans(prefix: str, spans: list[tuple[str, str | None]], lang: str = "en") -> list[tuple[str, str | None]]:
     """The forced start first, marked, then the column's own tokens."""
-    return ([(prefix, FORCED)] if prefix else []) + spans
+    return ([(prefix, t("cat_forced", lang))] if prefix else []) + spans
+
+
+def span_group(tokens: Sequence[TokenEvent], span: int) -> range | None:
+    """The tokens behind span ``span`` of ``token_spans`` (without the forced start), or None (the tail)."""
+    found = groups([token.text for token in tokens])
+    return found[span] if 0 <= span < len(found) else None
+
+
+def column_tail(column: ColumnResult) -> str:
+    """What the column released only at its end: its text beyond what its tokens carried (events.ColumnDone)."""
+    carried = "".join(token.text for token in column.tokens)
+    return column.text[len(carried) :] if column.text.startswith(carried) else ""
 
 
 def stats_line(column: ColumnResult, lang: str) -> str:
@@ -66,28 +99,43 @@ def _bar(label: str, prob: float, colour: str, note: str = "") -> str:
     )
 
 
-def candidates_html(token: TokenEvent, chain: str, lang: str) -> str:
-    """Raw candidates next to the ones the chain kept: what top-p or min-p cut is plain to see."""
-    rows_before = [_bar(repr(c.text)[1:-1], c.prob, "#9db4d6", _fate(token, c.token_id, lang)) for c in token.before]
+def _label(text: str, lang: str) -> str:
+    """A candidate as it reads: quoted like repr without the quotes, partial bytes named as such."""
+    return f"{token_repr(text)[1:-1]} ({t('partial_byte', lang)})" if is_partial(text) else repr(text)[1:-1]
+
+
+def candidates_html(token: TokenEvent, chain: str, lang: str, parts: str = "") -> str:
+    """Raw candidates next to the ones the chain kept: what top-p or min-p cut is plain to see. ``parts``
+    (for a character made of byte tokens) says what the span is made of, before the first byte's candidates."""
+    rows_before = [_bar(_label(c.text, lang), c.prob, "#9db4d6", _fate(token, c.token_id, lang)) for c in token.before]
     rows_after = [
         _bar(
-            repr(c.text)[1:-1],
+            _label(c.text, lang),
             c.prob,
             "#6cbf6c" if c.token_id == token.token_id else "#b9d9b9",
             t("chosen", lang) if c.token_id == token.token_id else "",
         )
         for c in token.after
     ]
+    head = f"<p><b>{html.escape(parts)}</b><br>{html.escape(t('byte_tokens_first', lang))}</p>" if parts else ""
+    text = token.text or next((c.text for c in token.before if c.token_id == token.token_id), "")
     summary = (
-        f"<p><b>{html.escape(repr(token.text))}</b> · p = {shown(token.prob)} "
+        f"<p><b>{html.escape(token_repr(text))}</b> · p = {shown(token.prob)} "
         f"({html.escape(t('before', lang))}: {shown(token.raw_prob)}) · "
         f"{html.escape(t('survivors', lang).format(n=token.survivors))} · <code>{html.escape(chain)}</code></p>"
     )
     return (
-        f'<div class="sl-cands">{summary}<div class="sl-cols">'
+        f'<div class="sl-cands">{head}{summary}<div class="sl-cols">'
         f"<div><h4>{html.escape(t('before', lang))}</h4>{''.join(rows_before)}</div>"
         f"<div><h4>{html.escape(t('after', lang))}</h4>{''.join(rows_after)}</div></div></div>"
     )
+
+
+def group_candidates_html(column: ColumnResult, group: range, lang: str) -> str:
+    """The candidates of one read span: a single token's, or a character's with what its byte tokens were."""
+    texts = [token.text for token in column.tokens]
+    parts = parts_line(texts, [column.tokens[i].prob for i in group], group, lang) if len(group) > 1 else ""
+    return candidates_html(column.tokens[group[0]], column.chain, lang, parts)
 
 
 def _fate(token: TokenEvent, candidate: int, lang: str) -> str:
@@ -103,8 +151,10 @@ def _fate(token: TokenEvent, candidate: int, lang: str) -> str:
     )
 
 
-def why_html(records: Sequence[Mapping[str, Any]], a: int, b: int, lang: str) -> str:
-    """Where columns ``a`` and ``b`` (0-based) of the last run part and why, or what to do first."""
+def why_html(records: Sequence[Mapping[str, Any]], a: int, b: int, lang: str, prefix: str = "") -> str:
+    """Where columns ``a`` and ``b`` (0-based) of the last run part and why, or what to do first. ``prefix``
+    (the forced start of a branch, which both continued from) begins the shared text; a parting byte token
+    is named by the character it starts (``report.tokens.readable_parting``)."""
     if not records:
         return f"<p>{html.escape(t('why_first', lang))}</p>"
     for index in (a, b):
@@ -112,26 +162,53 @@ def why_html(records: Sequence[Mapping[str, Any]], a: int, b: int, lang: str) ->
             return f"<p>{html.escape(t('why_missing', lang).format(n=index + 1))}</p>"
     if a == b:
         return f"<p>{html.escape(t('why_same', lang))}</p>"
-    return explanation_html(explain(records[a], records[b]), lang)
+    div = explain(*readable_parting(records[a], records[b]))
+    return explanation_html(dataclasses.replace(div, shared_text=prefix + div.shared_text) if prefix else div, lang)
 
 
-def token_frame(record: Mapping[str, Any], first: Mapping[str, Any] | None, lang: str):
-    """A column's chart as a long DataFrame (token, value, series): p after the chain, raw p and entropy per
-    token, and a vertical two-point series where the column parts from ``first`` (column 1), if it does. Short
-    series names: the plot's legend sits in one row under a column's narrow chart."""
+SERIES = (("p", "series_p"), ("raw_p", "series_raw_p"), ("entropy", "series_entropy"))
+PROBABILITIES, ENTROPY = ("p", "raw_p"), ("entropy",)  # the two charts: 0..1 and nats are not one axis
+
+
+def token_frame(
+    record: Mapping[str, Any],
+    first: Mapping[str, Any] | None,
+    lang: str,
+    keys: Sequence[str] = ("p", "raw_p", "entropy"),
+):
+    """A column's chart as a long DataFrame (token, value, series): ``keys`` of p after the chain, raw p and
+    entropy per token, and a vertical two-point series where the column parts from ``first`` (column 1), if it
+    does. Short series names: the plot's legend sits in one row under a column's narrow chart."""
     import pandas as pd  # here, not at the top: reports import this module and need no pandas
 
     rows = [
         (i, float(token[key]), t(name, lang))
         for i, token in enumerate(record["tokens"])
-        for key, name in (("p", "series_p"), ("raw_p", "series_raw_p"), ("entropy", "series_entropy"))
-        if key in token and math.isfinite(token[key])
+        for key, name in SERIES
+        if key in keys and key in token and math.isfinite(token[key])
     ]
     index = None if first is None or first is record else first_parting(first, record)
     if index is not None and index < len(record["tokens"]):
         top = max([1.0, *(value for _, value, _ in rows)])
         rows += [(index, 0.0, t("series_parts", lang)), (index, top, t("series_parts", lang))]
     return pd.DataFrame(rows, columns=["token", "value", "series"])
+
+
+SERIES_COLOURS = {
+    "series_p": "#2563eb",
+    "series_raw_p": "#93c5fd",
+    "series_entropy": "#d97706",
+    "series_parts": "#6b7280",
+}
+
+
+def series_colours(lang: str, keys: Sequence[str], present: set[str] | None = None) -> dict[str, str]:
+    """The chart's series in ``lang`` with fixed colours: naming every series on each redraw keeps all its
+    lines after a language switch (a plot that keeps the old names' domain draws only the shared 'p').
+    ``present``: only the series the frame has, so the legend names no line that is not drawn."""
+    names = [name for key, name in SERIES if key in keys] + ["series_parts"]
+    colours = {t(name, lang): SERIES_COLOURS[name] for name in names}
+    return {name: colour for name, colour in colours.items() if present is None or name in present}
 
 
 CSS = """

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..report.explain_text import explanation, replay_text
+from ..report.tokens import readable_parting
 from ..runs.results import ResultError, load_result
 from ..schema.assignments import parse_assignments
 from ..schema.params import SettingsError
@@ -34,7 +35,7 @@ def explain_command(
         raise click.ClickException(
             localize(f"{result}: {error}" if not isinstance(error, ResultError) else str(error), lang)
         ) from None
-    echo(explanation(explain(first, second), lang, width))
+    echo(explanation(explain(*readable_parting(first, second)), lang, width))
 
 
 @click.command("replay")

@@ -35,8 +35,10 @@ class TextStream:
 
     def finish(self) -> str:
         """End of generation: nothing can complete a character or a stop string any more, so release
-        the rest (an unfinished character becomes U+FFFD)."""
-        self._add(self._decoder.decode(b"", final=True))
+        the rest. The bytes of an unfinished character (a run cut by max_tokens inside it) are dropped, not
+        turned into U+FFFD: the text ends on whole characters, as streaming promised, and its tokens keep
+        the text '' (the token view shows them as a partial character)."""
+        self._decoder.reset()
         return self._release(len(self.text))
 
     def _add(self, new: str) -> None:

@@ -13,6 +13,7 @@ from ..runs.metrics import shown
 from ..understand.divergence import Divergence, Fate
 from ..words.explain import how, w
 from .explain_text import clip, value_text, verdict
+from .tokens import token_repr
 
 SHARED_CHARS = 240  # of the shared text, its end: what the parting token continues
 
@@ -36,7 +37,7 @@ def _table(div: Divergence, lang: str) -> str:
     drawn = [step["id"] if step else None for step in div.drawn]
     head = "".join(f"<th>{_e(cell)}</th>" for cell in (w("candidate", lang), w("raw", lang), *div.labels))
     rows = "".join(
-        f"<tr><th><code>{_e(repr(row.text))}</code></th><td>{shown(row.raw_prob)}</td>"
+        f"<tr><th><code>{_e(token_repr(row.text))}</code></th><td>{shown(row.raw_prob)}</td>"
         + "".join(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates))
         + "</tr>"
         for row in div.rows

@@ -9,6 +9,7 @@ from ..runs.metrics import mean_probability, shown
 from ..understand.divergence import Divergence, Fate
 from ..words.explain import how, w
 from .render import display_width, pad, visible
+from .tokens import token_repr
 
 
 def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
@@ -55,7 +56,7 @@ def _table(div: Divergence, lang: str) -> list[str]:
     drawn = [step["id"] if step else None for step in div.drawn]
     rows = [
         [
-            repr(row.text),
+            token_repr(row.text),
             shown(row.raw_prob),
             *(_cell(fate, row.token_id == drawn[i], lang) for i, fate in enumerate(row.fates)),
         ]
@@ -73,15 +74,19 @@ def verdict(div: Divergence, lang: str) -> str:
         if steps[me] is None:
             return w("ended", lang, label=labels[me], reason="end", other=labels[other])
     drawn = [step for step in steps if step is not None]
-    parts = [w("drew", lang, label=labels[i], text=repr(drawn[i]["text"]), p=shown(drawn[i]["p"])) for i in (0, 1)]
+    parts = [
+        w("drew", lang, label=labels[i], text=token_repr(drawn[i]["text"]), p=shown(drawn[i]["p"])) for i in (0, 1)
+    ]
     reasons = []
     by_id = {row.token_id: row for row in div.rows}
     for me, other in ((0, 1), (1, 0)):
         fate = by_id[drawn[other]["id"]].fates[me]
         if fate.cut_by:
-            reasons.append(w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=repr(drawn[other]["text"])))
+            reasons.append(
+                w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=token_repr(drawn[other]["text"]))
+            )
         elif fate.prob is None:
-            reasons.append(w("not_recorded", lang, label=labels[me], text=repr(drawn[other]["text"])))
+            reasons.append(w("not_recorded", lang, label=labels[me], text=token_repr(drawn[other]["text"])))
     dice = "dice_seed" if div.seeds_differ else "dice"
     return "; ".join(parts + (reasons or [w(dice, lang)]))
 

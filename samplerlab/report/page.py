@@ -276,13 +276,17 @@ def _meta_html(document: Mapping[str, Any], lang: str) -> str:
         "model": f"{model.get('name')} · {model.get('file_name')} · {model.get('file_size', 0) / 2**20:.1f} MiB",
         "sha256": model.get("sha256"),
         "date": document.get("date"),
-        "mode": document["mode"] + (f" · system: {document['system']}" if document.get("system") else ""),
+        "mode": document["mode"]
+        + (f" · {t('meta_system', lang)}: {document['system']}" if document.get("system") else ""),
         "seeds": ", ".join(map(str, document.get("seeds", []))),
         "versions": " · ".join(f"{k} {v}" for k, v in versions.items()),
         "overrides": ", ".join(f"{k}={format_value(v)}" for k, v in document.get("overrides", {}).items()) or None,
     }
-    items = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in rows.items() if v)
-    swatches = " ".join(f'<span class="t b{i}">{_e(label)}</span>' for i, (_, label, _) in enumerate(ALL_BUCKETS))
+    items = "".join(f"<dt>{_e(t('meta_' + k, lang))}</dt><dd>{_e(v)}</dd>" for k, v in rows.items() if v)
+    words = {"p unknown": t("cat_unknown", lang)}  # the buckets are formulas; this one is a word
+    swatches = " ".join(
+        f'<span class="t b{i}">{_e(words.get(label, label))}</span>' for i, (_, label, _) in enumerate(ALL_BUCKETS)
+    )
     return (
         f'<dl class="meta">{items}<dt>{_e(t("report_colour", lang))}</dt><dd>{swatches} '
         f"{_e(t('report_hover', lang))}</dd></dl>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..schema.params import GROUPS, Knob
+from .i18n_page import PAGE_TEXT
 
 if TYPE_CHECKING:
     from ..backends import BackendInfo as ModelInfo
@@ -142,19 +143,19 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "chat_template": {"en": "chat template", "ja": "チャットテンプレートあり"},
     "no_chat_template": {"en": "no chat template", "ja": "チャットテンプレートなし"},
-    "saved_preset": {"en": "✅ saved preset {name!r}", "ja": "✅ プリセット「{name}」を保存しました"},
-    "uploaded_preset": {"en": "✅ uploaded preset {name!r}", "ja": "✅ プリセット「{name}」をアップロードしました"},
+    "saved_preset": {"en": "✓ saved preset {name!r}", "ja": "✓ プリセット「{name}」を保存しました"},
+    "uploaded_preset": {"en": "✓ uploaded preset {name!r}", "ja": "✓ プリセット「{name}」をアップロードしました"},
     "saved_experiment": {
-        "en": "✅ saved {experiment} and {result}",
-        "ja": "✅ {experiment} と {result} を保存しました",
+        "en": "✓ saved {experiment} and {result}",
+        "ja": "✓ {experiment} と {result} を保存しました",
     },
     "run_first": {
-        "en": "❌ run a comparison in the Compare tab first, and give it a name",
-        "ja": "❌ 先に「比較」タブで実行し、名前を付けてください",
+        "en": "✗ run a comparison in the Compare tab first, and give it a name",
+        "ja": "✗ 先に「比較」タブで実行し、名前を付けてください",
     },
     "no_save_shared": {
-        "en": "❌ saving experiments is off while the app is shared",
-        "ja": "❌ 共有中は実験を保存できません",
+        "en": "✗ saving experiments is off while the app is shared",
+        "ja": "✗ 共有中は実験を保存できません",
     },
     "why_a": {"en": "Column A", "ja": "列 A"},
     "why_b": {"en": "Column B", "ja": "列 B"},
@@ -228,6 +229,7 @@ TEXT: dict[str, dict[str, str]] = {
         "完全な再現性が必要なら repack または batched をオフにして読み込んでください。",
     },
 }
+TEXT.update(PAGE_TEXT)  # the page's words for tokens, retired panels and charts (i18n_page)
 
 from .history_words import HISTORY_TEXT  # noqa: E402 - the run store's words, kept apart
 

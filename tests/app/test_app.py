@@ -113,7 +113,7 @@ def test_a_bad_upload_shows_the_error_and_saves_nothing(client, presets_dir, tmp
     upload = tmp_path / "upload.yaml"
     upload.write_text(content, encoding="utf-8")
     status, *_ = client.predict(handle_file(str(upload)), False, api_name="/upload_preset")
-    assert status.startswith("❌") and message in status
+    assert status.startswith("✗") and message in status
     assert sorted(presets_dir.iterdir()) == before
 
 
@@ -121,7 +121,7 @@ def test_a_good_upload_is_saved_under_its_own_name(client, presets_dir, tmp_path
     upload = tmp_path / "anything at all.yaml"
     upload.write_text("name: uploaded one\ntemperature: 0.5\n", encoding="utf-8")
     status, *_ = client.predict(handle_file(str(upload)), False, api_name="/upload_preset")
-    assert status == "✅ uploaded preset 'uploaded one'"
+    assert status == "✓ uploaded preset 'uploaded one'"
     assert (presets_dir / "uploaded-one.yaml").read_text(encoding="utf-8").count("temperature: 0.5") == 1
 
 
@@ -235,7 +235,7 @@ def cli_result(experiment: Path, out: Path, max_tokens: int | None = None) -> di
 
 def test_an_experiment_run_in_the_app_equals_the_cli_run(client, experiments_dir, tmp_path):
     status, report, result_file = client.predict("led-poem", 6, api_name="/run_experiment")
-    assert status.startswith("✅") and "<iframe" in report
+    assert status.startswith("✓") and "<iframe" in report
     from_app = load_result(result_file)
     from_cli = cli_result(experiments_dir / "led-poem.yaml", tmp_path / "cli.yaml", max_tokens=6)
     assert without_timings(from_app) == without_timings(from_cli)
@@ -276,7 +276,7 @@ def test_the_tab_streams_each_column_then_the_report_on_the_apps_own_model(model
         for n, (_, grid, file) in enumerate(outputs[:-1], 1)
     )
     status, report, result_file = outputs[-1]
-    assert status.startswith("✅") and "<iframe" in report
+    assert status.startswith("✓") and "<iframe" in report
     assert load_result(result_file)["columns"][0]["token_count"] == 2
 
 
@@ -296,13 +296,13 @@ def test_stop_ends_the_sessions_experiment_between_steps_and_writes_no_result(mo
     assert status.startswith("⏹ ") and "stopped after" in status and "no result file is written" in status
     assert result_file is None and "<article" in grid and not (folder / "runs").exists()
     again = calls.run("long", 1, me)  # that Stop is used up: the next run goes on
-    assert [status for status, _, _ in again][-1].startswith("✅ long-")
+    assert [status for status, _, _ in again][-1].startswith("✓ long-")
 
 
 def test_a_shared_app_saves_no_comparison(model, experiments_dir):
     calls = tab(model, experiments_dir, shared=True)
     list(calls.bench.stream("s", Request("hi"), [Column("a", Settings({"max_tokens": 2}))]))
     before = sorted(experiments_dir.iterdir())
-    assert calls.save("mine", "en", session("s")) == "❌ saving experiments is off while the app is shared"
-    assert calls.save("mine", "ja", session("s")) == "❌ 共有中は実験を保存できません"
+    assert calls.save("mine", "en", session("s")) == "✗ saving experiments is off while the app is shared"
+    assert calls.save("mine", "ja", session("s")) == "✗ 共有中は実験を保存できません"
     assert sorted(experiments_dir.iterdir()) == before

@@ -98,8 +98,7 @@ def test_a_person_compares_three_columns_and_reads_the_token_view(page, app_url,
     page.wait_for_function(
         "document.querySelector('#candidates-0').innerText.includes('after the chain')", timeout=30_000
     )
-    page.locator("#run").scroll_into_view_if_needed()
-    page.evaluate("window.scrollBy(0, document.querySelector('#run').getBoundingClientRect().top - 20)")
+    page.evaluate("window.scrollBy(0, document.querySelector('#why-a').getBoundingClientRect().top - 20)")
     page.screenshot(path=str(tmp_path / "app.png"), full_page=False)
     if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "app.png", SCREENSHOT)
@@ -190,7 +189,7 @@ def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, t
     page.click("#why-button")
     page.wait_for_selector("#why .sl-why-part", timeout=30_000)
     part = page.inner_text("#why .sl-why-part")
-    assert part.startswith("'Column 1' and 'Column 2' part at token ")
+    assert part.startswith("'1 · llama.cpp defaults' and '2 · greedy' part at token ")  # named after the presets
     shared = ast.literal_eval(page.inner_text("#why .sl-why-shared code"))
     drawn = page.locator("#why .sl-why-table tr:has(td.drawn)")
     cells = [[drawn.nth(r).locator("td").nth(c).get_attribute("class") for c in (1, 2)] for r in range(drawn.count())]
@@ -199,21 +198,22 @@ def test_a_person_asks_why_two_columns_part_and_reads_each_columns_chart(page, t
     second = texts[[i for i, c in enumerate(cells) if "drawn" in c[1]][0]]
     assert outputs[0].startswith(shared + first) and outputs[1].startswith(shared + second) and first != second
     verdict = page.inner_text("#why .sl-why-verdict")
-    assert f"'Column 1' drew {first!r}" in verdict and f"'Column 2' drew {second!r}" in verdict
+    assert f"'1 · llama.cpp defaults' drew {first!r}" in verdict and f"'2 · greedy' drew {second!r}" in verdict
     page.locator("#why").scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "why.png"), full_page=False)
     if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "why.png", WHY_SCREENSHOT)
     page.click("#why-here-2")  # column 3 against column 1, under column 3
     page.wait_for_selector("#why-2 .sl-why", timeout=30_000)
-    assert "'Column 1' and 'Column 3'" in page.inner_text("#why-2")
+    assert "'1 · llama.cpp defaults' and '3 · min-p creative'" in page.inner_text("#why-2")
     page.get_by_label("ja").check()  # what is on screen follows the language
     page.wait_for_function(
         "document.querySelector('#why .sl-why-part').innerText.includes('で分かれます')", timeout=30_000
     )
-    assert page.inner_text("#why .sl-why-part") == part.replace(" and ", " と ").replace(
-        " part at token ", " はトークン "
-    ).replace(".", " で分かれます。")
+    assert (
+        page.inner_text("#why .sl-why-part")
+        == part.replace(" and ", " と ").replace(" part at token ", " はトークン ")[:-1] + " で分かれます。"
+    )
 
 
 def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_token(page, tmp_path):
@@ -234,7 +234,8 @@ def test_a_person_tries_other_settings_on_the_last_text_and_branches_from_a_toke
     page.click("#branch-choice-0 input")
     options = page.locator("ul[role=listbox] li")
     options.nth(1).click()  # the model's second choice at token 2
-    chosen = page.input_value("#branch-choice-0 input")
+    shown = page.input_value("#branch-choice-0 input")  # "' In'  p 0.123": quoted, with its raw p
+    chosen = ast.literal_eval(shown.rsplit("  p ", 1)[0])
     page.click("#branch-0")
     page.wait_for_function("document.querySelector('#prefix textarea').value.length > 0", timeout=30_000)
     prefix = page.input_value("#prefix textarea")

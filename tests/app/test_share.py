@@ -230,7 +230,7 @@ def test_a_shared_experiment_runs_on_the_apps_model_and_keeps_no_result(model, e
     monkeypatch.setattr(comparisons, "opened_backend", no_new_model)
     calls = ExperimentCallbacks(shared(model, experiments_dir=experiments), shared=True)
     *_, (status, report, result_file) = calls.run("huge-context", None, session("s"))
-    assert status.startswith("✅ huge-context-") and "<iframe" in report
+    assert status.startswith("✓ huge-context-") and "<iframe" in report
     assert "the file's load settings are ignored while the app is shared" in status
     assert not (experiments / "runs").exists() and Path(result_file).is_file()
 

@@ -130,7 +130,7 @@ def test_experiments_and_model_loads_take_the_same_door(model, tmp_path):
         Callbacks(bench).load_model(session("busy"), "en", "", "", "")
     assert bench.model is model
     *_, (status, _, _) = ExperimentCallbacks(bench, True).run("tiny", None, session("free"))
-    assert status.startswith("✅ tiny-")
+    assert status.startswith("✓ tiny-")
 
 
 def test_a_page_run_waiting_for_its_turn_is_not_timed_and_stop_ends_the_wait(model):

@@ -20,7 +20,7 @@ from samplerlab.backends import pool as pool_module
 from samplerlab.backends.server import ServerBackend
 from samplerlab.events import Column, ColumnDone, Request, TokenEvent, collect
 from samplerlab.runs.experiments import parse_experiment
-from samplerlab.runs.runner import merged, plan, run_experiment
+from samplerlab.runs.runner import plan, run_experiment
 from samplerlab.schema.params import Settings
 from samplerlab.words.errors_ja import localize
 from tests.backends.hostile import HostileServer, event, token
@@ -56,9 +56,9 @@ def one_by_one(url: str, request: Request, columns: list[Column]) -> list[str]:
 
 def test_a_sweep_runs_its_seeds_together_in_plan_order() -> None:
     experiment = parse_experiment(SWEEP)
-    groups = merged(plan(experiment, 4096), 4096)
-    assert [[job.seed for job in group] for group in groups] == [[0, 1, 2, 3, 4, 5]]
-    assert [[job.seed for job in group] for group in merged(plan(experiment, 8), 8)] == [[0, 1, 2, 3], [4, 5]]
+    [job] = plan(experiment, 4096)
+    assert [run.seed for run in job.runs] == [seed for seed in range(6) for _ in (0.7, 1.3)]
+    assert [[run.seed for run in job.runs] for job in plan(experiment, 8)] == [[0, 0, 1, 1, 2, 2, 3, 3], [4, 4, 5, 5]]
 
 
 # -- real llama-servers -------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def test_a_sweep_over_two_servers_equals_its_columns_run_one_at_a_time(server, s
     experiment = parse_experiment(SWEEP)
     with open_backend(servers=[server.url, second_server.url]) as pool:
         outcomes = run_experiment(pool, experiment)
-    columns = [c.for_seed(job.seed) for job in plan(experiment, 1) for c in job.columns]
+    columns = [run.column.for_seed(run.seed) for job in plan(experiment, 1) for run in job.runs]
     assert [(o.result.settings.seed, o.result.settings.temperature) for o in outcomes] == [
         (c.settings.seed, c.settings.temperature) for c in columns
     ]

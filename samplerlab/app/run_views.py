@@ -1,0 +1,215 @@
+"""What the Compare tab shows of a session's last run, and how it is retired and re-worded.
+
+Every panel that explains a run (the why panels, the clicked token's candidates and branch
+choices, the what-if lines, the charts) is made from ``Workbench.last`` and nothing else, so a
+panel can never mix two runs' numbers; pressing Run, branching or loading a model retires them all
+(``retired``), and a language switch redraws each from the same run in the new language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from ..report.tokens import group_of
+from ..runs.results import column_record
+from ..words.i18n import t
+from .understand_panel import alternatives
+from .views import (
+    ENTROPY,
+    PROBABILITIES,
+    categories,
+    column_tail,
+    forced_spans,
+    group_candidates_html,
+    series_colours,
+    span_group,
+    token_frame,
+    token_spans,
+    why_html,
+)
+from .workbench import Workbench
+
+RETIRED = ("why_shown", "candidates", "branch_row", "what_if", "token_index", "chart", "entropy_chart", "stats")
+RETIRED += ("output", "spans")  # the text too: a run waiting its turn shows nothing of the one before
+
+
+def retirement(columns: list[dict], why: Any, lang_state: Any) -> tuple[Any, list[Any], list[Any]]:
+    """(function, inputs, outputs) that empty every panel an earlier run's explanation may sit in: the why
+    panel, and per column its why panel, candidates, branch row, what-if line, clicked token and charts."""
+    outputs: list[Any] = [why]
+    empty: list[Any] = [""]
+    for column in columns:
+        for key in RETIRED:
+            if column.get(key) is not None:
+                outputs.append(column[key])
+                empty.append(key)
+
+    def retire(lang: str) -> list[Any]:
+        return [_emptied(key, lang) for key in empty]
+
+    return retire, [lang_state], outputs
+
+
+def _emptied(key: str, lang: str) -> Any:
+    if key in ("", "why_shown", "what_if", "stats", "output"):
+        return ""
+    if key == "spans":
+        return []
+    if key == "candidates":
+        return gr.update(value=t("pick_a_token", lang))
+    if key == "token_index":
+        return -1
+    if key == "branch_row":
+        return gr.update(visible=False)
+    return gr.update(value=None, visible=False)  # a chart
+
+
+class RunViews:
+    """The Compare tab's callbacks that read the last run (mixed into ``ui.Callbacks``)."""
+
+    bench: Workbench
+    max_columns: int
+
+    def _records(self, request: gr.Request) -> list[dict]:
+        """The session's last run as column records: what divergence.explain and the charts read."""
+        return [column_record(c) for c in self.bench.last(request.session_hash).columns]
+
+    def _prefix(self, request: gr.Request) -> str:
+        last = self.bench.last(request.session_hash)
+        return last.request.prefix if last.request is not None and last.request.prefix else ""
+
+    def respans(self, lang: str, request: gr.Request) -> list[Any]:
+        """The token views of the last run in ``lang``: their categories (and legend) are words."""
+        results, prefix = self.bench.last(request.session_hash).columns, self._prefix(request)
+        return [
+            gr.update(
+                value=forced_spans(prefix, token_spans(results[i].tokens, column_tail(results[i]), lang), lang),
+                color_map=categories(lang),
+            )
+            if i < len(results)
+            else gr.update(color_map=categories(lang))
+            for i in range(self.max_columns)
+        ]
+
+    def select_token(self, column: int, lang: str, event: gr.SelectData, request: gr.Request) -> list[Any]:
+        """The clicked span's candidates (a character's byte tokens together), and its alternatives offered
+        for a branch; the forced start has none, and says why."""
+        results = self.bench.last(request.session_hash).columns
+        span = event.index if isinstance(event.index, int) else -1
+        if self._prefix(request):
+            if span == 0:
+                return [t("forced_token", lang), gr.update(visible=False), gr.update(), -1]
+            span -= 1
+        group = span_group(results[column].tokens, span) if column < len(results) else None
+        if group is None:
+            return [t("pick_a_token", lang), gr.update(visible=False), gr.update(), -1]
+        return [
+            group_candidates_html(results[column], group, lang),
+            gr.update(visible=True),
+            *self._choices(column, group.start, lang, request),
+            group.start,
+        ]
+
+    def _choices(self, column: int, index: int, lang: str, request: gr.Request) -> list[Any]:
+        options, partial = alternatives(self.bench, request.session_hash, column, index)
+        info = t("partial_alternatives", lang).format(n=partial) if partial else None
+        return [
+            gr.update(
+                choices=options,
+                value=options[0][1] if options else None,
+                label=t("branch_choice", lang),
+                info=info,
+            )
+        ]
+
+    def recandidates(self, column: int, lang: str, index: int, request: gr.Request) -> list[Any]:
+        """The clicked token's panel again in ``lang`` (nothing clicked: the hint)."""
+        results = self.bench.last(request.session_hash).columns
+        texts = [token.text for token in results[column].tokens] if column < len(results) else []
+        group = group_of(texts, int(index)) if int(index) >= 0 else None
+        if group is None:
+            return [t("pick_a_token", lang), gr.update()]
+        return [group_candidates_html(results[column], group, lang), *self._choices(column, group.start, lang, request)]
+
+    def why(self, lang: str, a: str, b: str, request: gr.Request) -> str:
+        """Where the two chosen columns (1-based, as the dropdowns show them) part, and why; the shared
+        text starts with the forced start of a branch, which both columns continued from."""
+        return why_html(self._records(request), int(a) - 1, int(b) - 1, lang, self._prefix(request))
+
+    def rewhy(self, lang: str, a: str, b: str, shown: str, request: gr.Request) -> Any:
+        """The explanation on screen again in another language; nothing shown, nothing to re-word."""
+        return self.why(lang, a, b, request) if shown else gr.update()
+
+    def charts(self, lang: str, request: gr.Request) -> list[Any]:
+        """Per column two small charts of the last run, each with its own axis: p after the chain and raw p
+        (0..1), and the entropy left (nats); the parting from column 1 is marked in both; others hidden."""
+        records = self._records(request)
+        updates = []
+        for i in range(self.max_columns):
+            if i >= len(records):
+                updates += [gr.update(visible=False), gr.update(visible=False)]
+                continue
+            for keys, title, axis in (
+                (PROBABILITIES, "chart_p_title", "chart_value"),
+                (ENTROPY, "chart_entropy_title", "chart_nats"),
+            ):
+                # the parting is marked once, on the p chart: the entropy chart's legend then has one series
+                frame = token_frame(records[i], records[0] if keys == PROBABILITIES else None, lang, keys)
+                updates.append(
+                    gr.update(
+                        value=frame,
+                        title=t(title, lang),
+                        x_title=t("chart_token", lang),
+                        y_title=t(axis, lang),
+                        color_map=series_colours(lang, keys, set(frame["series"])),
+                        visible=True,
+                    )
+                )
+        return updates
+
+
+def reword_on_switch(language: Any, calls: Any, columns: list[dict], why: list[Any]) -> None:
+    """Wire the language switch to redraw every panel of the last run in the new language: the why panels,
+    each column's token view (its categories are words), clicked token, branch choices, what-if line and
+    charts. ``calls`` is ``ui.Callbacks`` (RunViews plus what_if)."""
+    quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    charts = [chart for c in columns for chart in (c["chart"], c["entropy_chart"])]
+    # emptied first, then drawn: a plot redrawn in place keeps the old series names in its legend
+    language.change(lambda: [gr.update(value=None)] * len(charts), None, charts, **quiet).then(
+        calls.charts, language, charts, **quiet
+    )
+    language.change(calls.rewhy, [language, *why], why[-1], **quiet)
+    language.change(calls.respans, language, [c["spans"] for c in columns], **quiet)
+    for index, column in enumerate(columns):
+        language.change(
+            _recandidates(calls, index),
+            [language, column["token_index"]],
+            [column["candidates"], column["branch_choice"]],
+            **quiet,
+        )
+        language.change(_what_if(calls, index), [language, *column["knobs"]], column["what_if"], **quiet)
+        if column.get("why_shown") is not None:
+            language.change(_rewhy_here(calls, index), [language, column["why_shown"]], column["why_shown"], **quiet)
+
+
+def _recandidates(calls: Any, index: int):
+    def handler(lang: str, token: int, request: gr.Request) -> list[Any]:
+        return calls.recandidates(index, lang, token, request)
+
+    return handler
+
+
+def _what_if(calls: Any, index: int):
+    def handler(request: gr.Request, lang: str, *raw: Any) -> str:
+        return calls.what_if(index, lang, *raw, request=request)
+
+    return handler
+
+
+def _rewhy_here(calls: Any, index: int):
+    def handler(lang: str, shown: str, request: gr.Request) -> Any:
+        return calls.why(lang, "1", str(index + 1), request) if shown else gr.update()
+
+    return handler
