@@ -10,7 +10,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,15 @@ THEME = gr.themes.Default(
 )  # no web fonts
 
 
+def _knobs_and_presets(flat: Sequence[Any]) -> tuple[list[Any], list[Any]]:
+    """The columns' knob values and, at the end of the page's full inputs, each column's preset dropdown
+    (its name in the why panel). A caller sending fewer columns' knobs (the API, a test) sends no names."""
+    full = len(RUN_KNOBS) + MAX_COLUMNS * (len(COLUMN_KNOBS) + 1)
+    if len(flat) == full:
+        return list(flat[len(RUN_KNOBS) : -MAX_COLUMNS]), list(flat[-MAX_COLUMNS:])
+    return list(flat[len(RUN_KNOBS) :]), [None] * MAX_COLUMNS
+
+
 class Callbacks(RunViews):
     """Gradio callbacks bound to one workbench; those that read the last run are RunViews'."""
 
@@ -109,10 +118,10 @@ class Callbacks(RunViews):
         try:
             asked = Request(prompt, mode, system or None, parse_history(chat), str(parse_policy(policy)), prefix or "")
             run_level = run_level_values(*flat[: len(RUN_KNOBS)])
-            presets = flat[len(flat) - MAX_COLUMNS :]  # each column's preset dropdown: its name in the why panel
+            knobs, presets = _knobs_and_presets(flat)
             columns = [
                 Column(self.column_label(i, presets[i], settings), settings)
-                for i, raw in enumerate(split_columns(list(flat[len(RUN_KNOBS) : len(flat) - MAX_COLUMNS]))[:count])
+                for i, raw in enumerate(split_columns(knobs)[:count])
                 for settings in [column_settings(raw, run_level, i)]
             ]
         except USER_ERRORS as error:

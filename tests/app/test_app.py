@@ -285,7 +285,7 @@ def test_stop_ends_the_sessions_experiment_between_steps_and_writes_no_result(mo
     folder.mkdir()
     (folder / "long.yaml").write_text(
         "prompt: hi\nseeds: [0, 1, 2, 3, 4, 5, 6, 7]\nmax_tokens: 2\n"
-        "columns: [{label: a}, {label: b, temperature: 0}]\n"
+        "columns: [{label: a}, {label: b, temperature: 0, max_tokens: 40}]\n"  # b runs on after a ends
     )
     calls, me = tab(model, folder), session("stopper")
     calls.stop(session("someone else"))  # another session's Stop changes nothing here

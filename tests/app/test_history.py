@@ -63,7 +63,9 @@ def test_a_reopened_page_run_is_the_state_and_the_page_a_fresh_run_left(bench, t
     assert form[:7] == ["chat", "Be brief.", PROMPT, "", "error", "", 3] and form[7:] == [7, 6, "[]"]
     knobs = rest[: MAX_COLUMNS * len(widget_values(Settings()))]
     assert knobs[: 3 * len(widget_values(Settings()))] == [v for r in ran.columns for v in widget_values(r.settings)]
-    page = rest[len(knobs) : len(knobs) + 3 * MAX_COLUMNS]
+    presets = rest[len(knobs) : len(knobs) + MAX_COLUMNS]  # left as they are
+    assert all(p == {"__type__": "update"} for p in presets)
+    page = rest[len(knobs) + MAX_COLUMNS : len(knobs) + MAX_COLUMNS + 3 * MAX_COLUMNS]
     assert page == fresh  # texts, token views and stats lines as the run left them
     assert outputs[-1] == f"Reopened run {row.id}: 3 column(s) of its first prompt and seed."
     records = [column_record(c) for c in bench.last("second").columns]
@@ -74,8 +76,8 @@ def test_a_reopened_page_run_is_the_state_and_the_page_a_fresh_run_left(bench, t
     assert branch(bench, "second", 1, 2, "x") == branch(bench, "first", 1, 2, "x")
     # Save (the Experiments tab's) works on it and writes what it writes for the fresh run
     tab = ExperimentCallbacks(bench, False)
-    assert tab.save("from history", "en", session("second")).startswith("✅ saved")
-    assert tab.save("from fresh", "en", session("first")).startswith("✅ saved")
+    assert tab.save("from history", "en", session("second")).startswith("✓ saved")
+    assert tab.save("from fresh", "en", session("first")).startswith("✓ saved")
     saved = sorted((bench.experiments_dir / "runs").iterdir())
     assert len(saved) == 2
     first, second = (without_clock(load_result(path)) for path in saved)

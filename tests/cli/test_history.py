@@ -197,8 +197,10 @@ def test_ctrl_c_marks_the_run_stopped_and_says_how_to_go_on(tmp_path, run_store)
     import signal
     import time
 
-    experiment = tmp_path / "three.yaml"
-    experiment.write_text(THREE.replace("max_tokens: 4", "max_tokens: 24"))
+    experiment = tmp_path / "three.yaml"  # one batch of 6: the greedy three end at 4 tokens, the others run on
+    experiment.write_text(
+        THREE.replace("columns: [{preset: greedy}]", "columns: [{preset: greedy}, {label: long, max_tokens: 400}]")
+    )
     child = run_cli(["run", str(experiment), "--out", str(tmp_path / "r.yaml")], subprocess.PIPE)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and child.poll() is None:
@@ -212,4 +214,4 @@ def test_ctrl_c_marks_the_run_stopped_and_says_how_to_go_on(tmp_path, run_store)
         "\nstopped; go on with: samplerlab run --resume 1\n"
     )
     [row] = RunStore.open(run_store).runs()
-    assert row.status == "stopped" and 1 <= row.done < 3 and not (tmp_path / "r.yaml").exists()
+    assert row.status == "stopped" and 1 <= row.done < 6 and not (tmp_path / "r.yaml").exists()
