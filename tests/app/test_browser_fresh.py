@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,15 @@ def leftovers(page, lang: str) -> list[str]:
     return [f"{p} (in #{place})" for p, place in places if not str(place).startswith(("chart-", "entropy-chart-"))]
 
 
+def settled_leftovers(page, lang: str, seconds: float = 30.0) -> list[str]:
+    """``leftovers`` once the switch's redraws have landed (each is its own event), or as they stand after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (found := leftovers(page, lang)) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    return found
+
+
 def open_every_panel(page, top_p: str) -> None:
     page.click("#why-button")
     page.wait_for_selector("#why .sl-why", timeout=30_000)
@@ -108,8 +118,7 @@ def test_every_panel_belongs_to_one_run_and_every_word_follows_the_language(brow
     page.wait_for_function("document.querySelector('#what-if-0').innerText.includes('もし')", timeout=30_000)
     page.wait_for_function("document.querySelector('#why').innerText.includes('分かれ')", timeout=30_000)
     page.wait_for_function("document.querySelector('#why-1').innerText.includes('分かれ')", timeout=30_000)
-    page.wait_for_timeout(1500)  # the per-column redraws land
-    assert leftovers(page, "ja") == [], leftovers(page, "ja")
+    assert settled_leftovers(page, "ja") == []
     assert "全列をここから分岐" in page.inner_text("#column-0")
     assert "トークンごとの確率" in page.inner_text("#column-0")  # the chart's title
 
@@ -142,7 +151,6 @@ def test_every_panel_belongs_to_one_run_and_every_word_follows_the_language(brow
 
     page.get_by_role("radio", name="en").check()
     page.wait_for_function("document.querySelector('#run').innerText.includes('Run')", timeout=30_000)
-    page.wait_for_timeout(1500)
-    assert leftovers(page, "en") == []
+    assert settled_leftovers(page, "en") == []
     if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
         shutil.copyfile(tmp_path / "app-ja.png", SCREENSHOTS / "app-ja.png")

@@ -603,7 +603,11 @@ def test_run_file_opens_another_model_beside_an_open_one_under_its_lock(model, t
 def test_a_stopped_run_writes_no_result(model, tmp_path):
     # one batch of 6 runs: the warm three end at 2 tokens, which stops the greedy three on their way to 40
     staggered = TWO.replace("{label: greedy, temperature: 0}", "{label: greedy, temperature: 0, max_tokens: 40}")
-    path, out, cancel = experiment_file(tmp_path, staggered + "seeds: [0, 1, 2]\n"), tmp_path / "r.yaml", threading.Event()
+    path, out, cancel = (
+        experiment_file(tmp_path, staggered + "seeds: [0, 1, 2]\n"),
+        tmp_path / "r.yaml",
+        threading.Event(),
+    )
     with pytest.raises(ExperimentStopped, match=r"e\.yaml: stopped after 3 of 6 columns; no result file is written"):
         run_file(path, out, loaded=LocalBackend(model), cancel=cancel, on_done=lambda _: cancel.set())
     assert not out.exists()
