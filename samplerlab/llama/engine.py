@@ -37,7 +37,7 @@ from ..events import (
 )
 from .kv_plan import CPU_MAX_COLUMNS, KvShape, max_columns, plan_memory
 from .models import Model
-from .prompt_reuse import CONTEXTS, _new_context  # noqa: F401  (_new_context: for callers of the engine)
+from .prompt_reuse import CONTEXTS
 from .sampling import Candidates, ChainContext, SamplerChain, build_chain, entropy
 from .textstream import TextStream
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..events import GenerationError
 from ..schema.load_settings import FLASH_ATTENTION
-from .kv_plan import KvShape, kv_bytes_per_cell, padded
+from .kv_plan import KvShape, kv_bytes_per_cell
 from .models import Model, kv_type
 
 
@@ -44,10 +44,9 @@ class ContextCache:
     def __init__(self) -> None:
         self._held: dict[int, _Held] = {}
 
-    def get(self, model: Model, shape: KvShape | int) -> llama_cpp.llama_context_p:
-        """An empty context of ``shape`` (a run that evaluates its own prompt, as the bench's bare loop);
-        a number of sequences alone gets the whole n_ctx for each."""
-        context, _ = self.open(model, as_shape(model, shape), None)
+    def get(self, model: Model, shape: KvShape) -> llama_cpp.llama_context_p:
+        """An empty context of ``shape`` (a run that evaluates its own prompt, as the bench's bare loop)."""
+        context, _ = self.open(model, shape, None)
         return context
 
     def columns(self, model: Model) -> int | None:
@@ -160,12 +159,7 @@ def _set_seq_state(context: llama_cpp.llama_context_p, state: bytes, n_seq: int)
     return llama_cpp.llama_state_seq_set_data(context, buffer, len(rewritten), 0) == len(rewritten)
 
 
-def as_shape(model: Model, shape: KvShape | int) -> KvShape:
-    return shape if isinstance(shape, KvShape) else KvShape(shape, padded(model.load.n_ctx))
-
-
-def _new_context(model: Model, shape: KvShape | int) -> llama_cpp.llama_context_p:
-    shape = as_shape(model, shape)
+def _new_context(model: Model, shape: KvShape) -> llama_cpp.llama_context_p:
     params = llama_cpp.llama_context_default_params()
     params.n_ctx = shape.n_ctx
     params.n_batch = max(model.load.n_batch, shape.n_seq)

@@ -20,8 +20,10 @@ from samplerlab.backends.local import LocalBackend
 from samplerlab.cli.main import main
 from samplerlab.files import safe_yaml
 from samplerlab.files.model_files import ModelError, resolve_model_path
-from samplerlab.llama.engine import Candidate, ColumnResult, GenerationError, TokenEvent, _new_context
+from samplerlab.llama.engine import Candidate, ColumnResult, GenerationError, TokenEvent
+from samplerlab.llama.kv_plan import KvShape, padded
 from samplerlab.llama.models import Model
+from samplerlab.llama.prompt_reuse import _new_context
 from samplerlab.presets.formats import FormatError
 from samplerlab.presets.formats_import import detect_format, import_file, import_preset
 from samplerlab.presets.store import Preset, PresetError, parse_preset_text, read_preset_file, save_preset
@@ -556,7 +558,7 @@ def test_check_load_refuses_exactly_what_llama_cpp_refuses(load, message, model_
     with Model(model_path, LoadSettings({"n_ctx": 256})) as loaded:  # and llama.cpp agrees
         loaded.load = settings  # past the check Model itself makes, to ask llama.cpp
         try:
-            llama_cpp.llama_free(_new_context(loaded, 1))
+            llama_cpp.llama_free(_new_context(loaded, KvShape(1, padded(loaded.load.n_ctx))))
             created = True
         except GenerationError:
             created = False

@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 from samplerlab.cli.main import main
 from samplerlab.events import Column, Request
-from samplerlab.llama.engine import CONTEXTS, TokenBatch, _decode_prompt, _logits, prompt_text, prompt_tokens, run
+from samplerlab.llama.engine import TokenBatch, _decode_prompt, _logits, prompt_text, prompt_tokens, run
+from samplerlab.llama.kv_plan import KvShape, padded
+from samplerlab.llama.prompt_reuse import CONTEXTS
 from samplerlab.llama.sampling import Candidates, ChainContext, build_chain
 from samplerlab.runs.results import column_record, load_result
 from samplerlab.schema.params import Settings
@@ -34,7 +36,7 @@ def test_replaying_the_same_settings_gives_the_recorded_probabilities(recorded) 
 
 def teacher_forced(model, settings: Settings, prompt: list[int], forced: list[int]):
     """The model's full distribution at every step of a forced text, through the new chain (the real re-run)."""
-    context = CONTEXTS.get(model, 1)
+    context = CONTEXTS.get(model, KvShape(1, padded(model.load.n_ctx)))
     batch = TokenBatch(max(len(prompt), 1))
     chain = build_chain(
         settings,
