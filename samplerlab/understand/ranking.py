@@ -233,10 +233,17 @@ def _with_verdicts(ranking: Ranking, fitted: np.ndarray, samples: np.ndarray, vo
                 ranking.wins[lower][upper],
                 low,
                 high,
-                None if excludes else _needed(more_votes(votes, gap, (high - low) / 2), direct),
+                None if excludes else _needed(more_votes(votes, gap, _reach_toward_zero(gap, low, high)), direct),
             )
         )
     return Ranking(**{**ranking.__dict__, "verdicts": tuple(verdicts)})
+
+
+def _reach_toward_zero(gap: float, low: float, high: float) -> float:
+    """How far the interval reaches from the gap toward zero: the side that must shrink for it to exclude zero.
+    A bootstrap interval of strengths is often lopsided (a contender that won nearly everything has a long
+    tail away from zero), so half the interval's width would overstate the votes still needed."""
+    return gap - low if gap > 0 else high - gap
 
 
 def _needed(more: int, direct: int) -> int:
@@ -244,13 +251,14 @@ def _needed(more: int, direct: int) -> int:
     return more if more < 0 else max(more, MIN_VOTES - direct)
 
 
-def more_votes(votes: int, gap: float, half_width: float) -> int:
+def more_votes(votes: int, gap: float, reach: float) -> int:
     """Votes still needed for the interval of ``gap`` to exclude zero, if the gap stays as it is and the
-    interval narrows as 1/sqrt(votes): n * (half_width / gap)^2 - n, rounded up. -1: no gap to find yet
-    (no vote, or a gap of zero), so no number of votes can be promised."""
-    if votes == 0 or abs(gap) < 1e-9 or half_width <= 0:
+    interval narrows as 1/sqrt(votes): n * (reach / gap)^2 - n, rounded up, where ``reach`` is how far the
+    interval extends from the gap toward zero. -1: no gap to find yet (no vote, or a gap of zero), so no
+    number of votes can be promised."""
+    if votes == 0 or abs(gap) < 1e-9 or reach <= 0:
         return -1
-    return max(1, math.ceil(votes * (half_width / abs(gap)) ** 2 - votes))
+    return max(1, math.ceil(votes * (reach / abs(gap)) ** 2 - votes))
 
 
 def cohen_kappa(first: Sequence[str], second: Sequence[str]) -> float:

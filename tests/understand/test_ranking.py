@@ -63,6 +63,19 @@ def test_more_votes_assumes_the_interval_narrows_as_one_over_root_n() -> None:
     assert more_votes(0, 0.5, 1.0) == -1 and more_votes(10, 0.0, 1.0) == -1
 
 
+def test_the_votes_still_needed_follow_the_side_of_the_interval_that_faces_zero() -> None:
+    # 6 wins to 2 and a tie: the bootstrap interval of the gap is lopsided, its long tail away from zero,
+    # so half its width would promise far more votes than the side facing zero needs.
+    votes = [Vote(0, 1, "A")] * 6 + [Vote(0, 1, "B")] * 2 + [Vote(0, 1, "tie")]
+    ranking = rank(["a", "b"], votes)
+    verdict = ranking.verdicts[0]
+    gap = ranking.strengths[0] - ranking.strengths[1]
+    assert verdict.high - gap > gap - verdict.low > 0  # lopsided, and not yet clear of zero
+    toward_zero = math.ceil(9 * ((gap - verdict.low) / gap) ** 2 - 9)
+    assert verdict.more_votes == max(1, toward_zero)
+    assert verdict.more_votes < math.ceil(9 * ((verdict.high - verdict.low) / 2 / gap) ** 2 - 9)
+
+
 def test_cohen_kappa_matches_the_textbook_example() -> None:
     # Wikipedia's example: 50 items, 20 both yes, 15 both no, 5 yes/no, 10 no/yes: p_o 0.7, p_e 0.5
     first = ["yes"] * 20 + ["yes"] * 5 + ["no"] * 10 + ["no"] * 15
