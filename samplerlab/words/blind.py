@@ -55,7 +55,7 @@ WORDS: dict[str, dict[str, str]] = {
         "ja": "'{b}' より '{a}' を好んでいます（{w}–{l}、区間は0を含まない）",
     },
     "cannot_tell": {
-        "en": "can't tell '{a}' and '{b}' apart yet ({w}–{l}): about {n} more votes would",
+        "en": "can't tell '{a}' and '{b}' apart yet ({w}–{l}); votes still needed: about {n}",
         "ja": "'{a}' と '{b}' はまだ区別できません（{w}–{l}）: あと約 {n} 票で区別できそうです",
     },
     "cannot_tell_yet": {
@@ -63,11 +63,11 @@ WORDS: dict[str, dict[str, str]] = {
         "ja": "'{a}' と '{b}' はまだ区別できません（{w}–{l}）: 差がまだ見えないので投票を続けてください",
     },
     "how_n": {
-        "en": "(more votes: if the gap stays and the interval narrows as 1/sqrt(votes))",
-        "ja": "（追加票数の見積もり: 差がそのままで、区間が 1/√票数 で狭まるとした場合）",
+        "en": "(votes still needed: if the gap stays and the side of its interval facing zero narrows as 1/sqrt(votes))",
+        "ja": "（追加票数の見積もり: 差がそのままで、区間のゼロ側が 1/√票数 で狭まるとした場合）",
     },
     "ties_rule": {
-        "en": "A tie counts as half a win each way; 'both bad' is left out of the strengths ({n} such votes).",
+        "en": "A tie counts as half a win each way; 'both bad' is left out of the strengths (votes 'both bad': {n}).",
         "ja": "引き分けは双方に0.5勝。「どちらも悪い」は強さの計算から外す（{n} 票）。",
     },
     "voters": {"en": "Per voter", "ja": "投票者ごと"},

@@ -3,8 +3,6 @@ shared group test where the host (the page with the host key) and a visitor vote
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from pathlib import Path
 
@@ -16,7 +14,6 @@ from samplerlab.backends.local import LocalBackend
 from samplerlab.runs.votes import load_votes
 from tests.app.test_browser import CHROMIUM, browser, open_page, served, set_number  # noqa: F401
 
-SCREENSHOT = Path(__file__).parent.parent / "screenshots" / "blind-reveal.png"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
 
@@ -64,10 +61,6 @@ def test_a_person_votes_with_keys_and_reveals(browser, model, tmp_path):  # noqa
         shown = page.inner_text("#blind-reveal-view")
         assert "Bradley-Terry" in shown and "min-p creative" in shown and "Votes per pair" in shown
         assert "can't tell" in shown or "you prefer" in shown
-        page.evaluate("window.scrollBy(0, document.querySelector('#blind-pair').getBoundingClientRect().top - 10)")
-        page.screenshot(path=str(tmp_path / "reveal.png"), full_page=False)
-        if os.environ.get("SAMPLERLAB_UPDATE_SCREENSHOT"):
-            shutil.copyfile(tmp_path / "reveal.png", SCREENSHOT)
         link = page.locator("#blind-download a").first.get_attribute("href")
         assert link
         saved = next((bench.scratch("blind")).glob("blind-*.jsonl"))

@@ -137,3 +137,17 @@ def test_a_bad_votes_file_is_one_line_in_japanese(tmp_path: Path) -> None:
     bad.write_text('{"samplerlab_votes": 1}\n', encoding="utf-8")
     shown = CliRunner().invoke(main, ["--lang", "ja", "votes", str(bad)])
     assert shown.exit_code == 1 and shown.output.strip() == f"Error: {bad}:1: キー 'model' がありません"
+
+
+STUDY = Path(__file__).resolve().parent.parent.parent / "experiments" / "led-poem-blind-votes.jsonl"
+README = Path(__file__).resolve().parent.parent.parent / "README.md"
+
+
+def test_the_readme_shows_what_votes_prints_for_the_led_poem_study() -> None:
+    """The README's blind-test output is this command's output on the committed votes file, verbatim: the
+    ranking depends on the votes alone (the bootstrap's seed is fixed), not on the CPU that wrote the texts."""
+    shown = CliRunner().invoke(main, ["votes", str(STUDY)])
+    assert shown.exit_code == 0, shown.output
+    assert f"$ samplerlab votes experiments/led-poem-blind-votes.jsonl\n{shown.output}```" in README.read_text(
+        encoding="utf-8"
+    )
