@@ -19,7 +19,7 @@ from ..runs.blind import BlindSession, Pair, check_votes
 from ..runs.votes import CHOICES, Contender, VotesError, load_votes
 from ..schema.load_settings import LoadSettings
 from ..words.blind import w
-from .main import USER_ERRORS, fail, model_options, open_model, server_options
+from .common import USER_ERRORS, fail, model_options, open_model, server_options
 from .output import echo
 
 LANG = click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
@@ -220,7 +220,3 @@ def _vote_loop(session: BlindSession, voter: str, lang: str, read: Callable[[], 
             elif key in ("q", "Q", "\x04"):
                 return
 
-
-def register(group: click.Group, commands: Sequence[click.Command] = (votes_command, blind_command)) -> None:
-    for command in commands:
-        group.add_command(command)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from samplerlab.cli.main import first_sentence, main
+from samplerlab.cli.main import main
+from samplerlab.cli.presets import first_sentence
 from samplerlab.presets.formats import EXPORT_FORMATS, export_preset
 from samplerlab.presets.formats_import import import_preset
 from samplerlab.presets.store import (

@@ -1,0 +1,88 @@
+"""`samplerlab bench` (samplerlab against plain llama-cpp-python calls, or N columns at once on a server)
+and `samplerlab bench-servers` (one sweep on one llama-server against several). Parsing and printing only;
+the timing is the library's (runs.bench, runs.bench_scale, runs.sweep_bench)."""
+
+from __future__ import annotations
+
+import click
+
+from ..backends import API_KEY_ENV
+from ..events import GenerationError
+from ..words.errors_ja import localize
+from .common import USER_ERRORS, fail, model_options, open_model
+from .output import echo
+
+
+@click.command()
+@click.option("--columns", type=click.IntRange(1, 256), default=4, show_default=True)
+@click.option("--tokens", type=click.IntRange(1, 4096), default=128, show_default=True)
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Runs of each contender; the fastest counts.",
+)
+@click.option(
+    "--rerun", is_flag=True, help="Time to first token of a re-run of a 1,500-token chat against its first run."
+)
+@click.option("--memory", is_flag=True, help="Peak memory of a run, KV sized by the columns' needs against n_ctx each.")
+@model_options
+def bench(
+    columns: int,
+    tokens: int,
+    repeat: int,
+    rerun: bool,
+    memory: bool,
+    model_path,
+    hf_repo,
+    hf_file,
+    load_text,
+    servers,
+    api_key,
+) -> None:
+    """Time samplerlab against sequential create_completion calls and a bare batched loop; with --server,
+    N columns sent at once against the same N sent one after another."""
+    # imported here, not at the top, so that importing this module does not load llama.cpp
+    from ..runs import bench as bench_module
+    from ..runs.bench_scale import scale_benchmark
+
+    try:
+        backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
+        what = "rerun" if rerun else "memory" if memory else None
+        lines = (
+            scale_benchmark(backend, what, columns, tokens, repeat)
+            if what
+            else bench_module.run_benchmark(backend, columns, tokens, repeat).lines()
+        )
+    except USER_ERRORS as error:
+        fail(error)
+    for line in lines:
+        echo(line)
+
+
+@click.command("bench-servers")
+@click.option(
+    "--server", "servers", multiple=True, required=True, metavar="URL", help="A llama-server; give two or more."
+)
+@click.option("--api-key", default=None, envvar=API_KEY_ENV, show_envvar=True, help="The servers' API key.")
+@click.option("--settings", type=click.IntRange(1, 8), default=4, show_default=True, help="Temperatures swept.")
+@click.option("--seeds", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--tokens", type=click.IntRange(1, 4096), default=64, show_default=True)
+@click.option(
+    "--repeat", type=click.IntRange(1, 20), default=3, show_default=True, help="Runs of each; the fastest counts."
+)
+def bench_servers_command(
+    servers: tuple[str, ...], api_key: str | None, settings: int, seeds: int, tokens: int, repeat: int
+) -> None:
+    """Time a sweep (SETTINGS temperatures x SEEDS seeds, TOKENS each) on the first --server alone and
+    on every --server at once, in turns; print the speedup and whether the texts agree."""
+    from ..runs.sweep_bench import bench_servers
+
+    try:
+        report = bench_servers(servers, api_key, settings, seeds, tokens, repeat)
+    except (GenerationError, ValueError, OSError) as error:
+        lang = click.get_current_context().find_root().params.get("lang", "en")  # samplerlab --lang ja bench-servers
+        raise click.ClickException(localize(str(error), lang)) from None
+    for line in report.lines():
+        echo(line)
