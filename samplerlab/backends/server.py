@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any
 
 from ..chats.conversation import fit_request, raw_prompt, request_messages
@@ -37,6 +36,7 @@ from ..schema.load_settings import LOAD_KNOBS
 from ..schema.params import KNOBS, STAGE_BY_NAME, Settings, order_names
 from . import BackendError, BackendInfo
 from .http import Endpoint, Stream, call
+from .server_model import describe_model
 from .slots import MAX_COLUMNS, Member, SlotScheduler, held
 
 UNREPORTED = -1  # the id of a token llama-server generated without reporting it
@@ -46,10 +46,9 @@ FINISH = {"eos": "end", "word": "stop"}
 # Knobs sent under their own llama-server names; these few are sent another way.
 SENT_OTHERWISE = {"samplers", "seed", "max_tokens", "logit_bias", "stop"}
 # What a server claims is clamped to what samplerlab could have asked for: a context no larger than a
-# local load may have (the schema's n_ctx bound), a vocabulary no model comes near (Gemma's is 262,144),
+# local load may have (the schema's n_ctx bound) (a vocabulary: server_model.MAX_VOCAB),
 # and, for a column without a token limit on a server that reports no context, a hard ceiling.
 MAX_CONTEXT = int(next(knob.maximum or 0 for knob in LOAD_KNOBS if knob.name == "n_ctx"))
-MAX_VOCAB = 1 << 20
 UNBOUNDED_CEILING = 1 << 16
 
 
@@ -101,19 +100,17 @@ class ServerBackend:
         return meta if isinstance(meta, dict) else {}
 
     def _info(self) -> BackendInfo:
-        props, meta = self.props, self.meta
-        path = str(props.get("model_path") or "")
-        name = PurePath(path).name if path else "unknown model"
+        props, model = self.props, describe_model(self.props, self.meta)
         return BackendInfo(
-            name=PurePath(name).stem,
-            file_name=name,
-            file_size=_int(meta.get("size")),
-            architecture="unknown",
-            parameters=_int(meta.get("n_params")),
-            quantization=str(props.get("model_ftype") or _quantization(name)),
-            context_length=_int(meta.get("n_ctx_train")),
+            name=model.name,
+            file_name=model.file_name,
+            file_size=model.file_size,
+            architecture=model.architecture,
+            parameters=model.parameters,
+            quantization=model.quantization,
+            context_length=model.context_length,
             chat_template=bool(props.get("chat_template")),
-            vocab_size=min(_int(meta.get("n_vocab")), MAX_VOCAB),
+            vocab_size=model.vocab_size,
             kind="llama-server",
             location=self.endpoint.shown,
             context_per_column=min(_int(props["default_generation_settings"].get("n_ctx")), MAX_CONTEXT),
@@ -268,14 +265,6 @@ def _plain(value: Any) -> Any:
 
 def _int(value: Any) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
-def _quantization(file_name: str) -> str:
-    """'Q4_K_M' from 'model.Q4_K_M.gguf': the server does not report the file type."""
-    parts = PurePath(file_name).stem.replace("-", ".").split(".")
-    return next(
-        (part.upper() for part in reversed(parts) if part[:1] in "QqFfIi" and any(c.isdigit() for c in part)), "unknown"
-    )
 
 
 class _ColumnRun:

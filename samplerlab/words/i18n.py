@@ -141,6 +141,10 @@ TEXT: dict[str, dict[str, str]] = {
         "ja": "{name}（{architecture}、パラメータ {millions:.0f}M、{quantization}、{mib:.0f} MiB、"
         "学習時のコンテキスト長 {context}、{template}）",
     },
+    "architecture_unreported": {
+        "en": "architecture not reported by the server",
+        "ja": "アーキテクチャはサーバーが報告しない",
+    },
     "chat_template": {"en": "chat template", "ja": "チャットテンプレートあり"},
     "no_chat_template": {"en": "no chat template", "ja": "チャットテンプレートなし"},
     "saved_preset": {"en": "✓ saved preset {name!r}", "ja": "✓ プリセット「{name}」を保存しました"},
@@ -292,10 +296,11 @@ def independence(independent: bool, difference: float, lang: str) -> str:
 
 
 def model_summary(info: ModelInfo, lang: str) -> str:
-    """The model bar's one line: what was loaded, in the reader's language."""
+    """The model bar's one line: what was loaded, in the reader's language. A llama-server's model gets the
+    line the same file gets loaded here; on another machine its architecture is not reported (server_model)."""
     return t("model_summary", lang).format(
         name=info.name,
-        architecture=info.architecture,
+        architecture=info.architecture or t("architecture_unreported", lang),
         millions=info.parameters / 1e6,
         quantization=info.quantization,
         mib=info.file_size / 2**20,

@@ -7,6 +7,7 @@ matches the local numbers wherever the replay says it is exact. Faults: each one
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import threading
 from pathlib import Path
@@ -15,7 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from samplerlab.backends import BackendError, check_independence, open_backend
+from samplerlab.backends.local import LocalBackend
 from samplerlab.backends.server import UNREPORTED, ServerBackend
+from samplerlab.backends.server_model import describe_model
 from samplerlab.cli.main import main
 from samplerlab.events import Column, ColumnDone, GenerationError, Queued, Request, TokenEvent, collect
 from samplerlab.llama.engine import run
@@ -23,6 +26,7 @@ from samplerlab.runs.comparisons import run_file
 from samplerlab.runs.results import load_result
 from samplerlab.runs.runner import check_result
 from samplerlab.schema.params import Settings
+from samplerlab.words.i18n import model_summary
 from tests.conftest import PARITY_FLAGS, LlamaServer
 
 PROMPT = "Write a short poem praising light-emitting diodes."
@@ -57,6 +61,32 @@ def test_info_comes_from_the_servers_props(backend: ServerBackend, model_path: P
     assert (info.kind, info.file_name, info.quantization) == ("llama-server", model_path.name, "Q4_1")
     assert (info.parallel, info.context_per_column, info.traces_stages) == (4, 2048, "replayed")
     assert info.chat_template and info.vocab_size == 49152 and info.llama_cpp_build.endswith("0c1e570")
+    assert info.architecture == "llama"  # from the file's header: no endpoint reports it (server_model)
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_a_servers_model_line_is_the_line_the_same_file_gets_loaded_here(
+    backend: ServerBackend, model, lang: str
+) -> None:
+    """The server runs the embedded model from a path readable here: its line names the architecture,
+    the model's own name and the file's size exactly as the local model's line does."""
+    local = LocalBackend(model).info
+    assert model_summary(backend.info, lang) == model_summary(local, lang)
+    assert "unknown" not in model_summary(backend.info, lang)
+
+
+def test_a_file_that_is_not_the_servers_model_lends_it_nothing(backend: ServerBackend, tmp_path: Path) -> None:
+    """The real server's reports, with its model_path elsewhere (a server on another machine) or pointing
+    at a file whose header disagrees with the server's meta: the architecture is said to be unreported."""
+    elsewhere = describe_model({**backend.props, "model_path": str(tmp_path / "SmolLM2.gguf")}, backend.meta)
+    other_file = describe_model(backend.props, {**backend.meta, "n_embd": backend.meta["n_embd"] + 1})
+    for model in (elsewhere, other_file):
+        assert model.architecture == "" and model.quantization == backend.info.quantization
+        assert model.parameters == backend.info.parameters and model.vocab_size == 49152
+        info = dataclasses.replace(backend.info, architecture=model.architecture, name=model.name)
+        assert "(architecture not reported by the server, 135M params, Q4_1" in model_summary(info, "en")
+        assert "（アーキテクチャはサーバーが報告しない、パラメータ 135M" in model_summary(info, "ja")
+    assert other_file.name == Path(backend.info.file_name).stem  # the file's stem, not its header's general.name
 
 
 @pytest.mark.parametrize("mode", ["chat", "raw"])
