@@ -13,8 +13,9 @@ from ..report.buckets import ALL_BUCKETS, bucket_index
 from ..report.explain_html import explanation_html
 from ..report.tokens import groups, is_partial, parts_line, readable_parting, token_repr
 from ..runs.metrics import distinct_n, mean_probability, shown
+from ..schema.chains import greedy_inert_stages
 from ..understand.divergence import explain, first_parting
-from ..words.i18n import finish_reason, t
+from ..words.i18n import finish_reason, inactive_reason, t
 
 FORCED = "forced"  # the token view's category for the forced start of a reply (a branch)
 
@@ -104,10 +105,21 @@ def _label(text: str, lang: str) -> str:
     return f"{token_repr(text)[1:-1]} ({t('partial_byte', lang)})" if is_partial(text) else repr(text)[1:-1]
 
 
-def candidates_html(token: TokenEvent, chain: str, lang: str, parts: str = "") -> str:
+def candidates_html(
+    token: TokenEvent, chain: str, lang: str, parts: str = "", inert: frozenset[str] = frozenset()
+) -> str:
     """Raw candidates next to the ones the chain kept: what top-p or min-p cut is plain to see. ``parts``
-    (for a character made of byte tokens) says what the span is made of, before the first byte's candidates."""
-    rows_before = [_bar(_label(c.text, lang), c.prob, "#9db4d6", _fate(token, c.token_id, lang)) for c in token.before]
+    (for a character made of byte tokens) says what the span is made of, before the first byte's candidates.
+    ``inert``: the stages of a greedy column that cut without changing its draw (greedy_inert_stages); their
+    cuts are marked and said once below, in the words of the greyed knob."""
+    rows_before = [
+        _bar(_label(c.text, lang), c.prob, "#9db4d6", _fate(token, c.token_id, lang, inert)) for c in token.before
+    ]
+    marked = sorted({token.cut_by[c.token_id] for c in token.before if token.cut_by.get(c.token_id) in inert})
+    notes = "".join(
+        f'<p class="sl-inert">* {html.escape(stage)}: {html.escape(inactive_reason("greedy", stage, lang))}</p>'
+        for stage in marked
+    )
     rows_after = [
         _bar(
             _label(c.text, lang),
@@ -127,7 +139,7 @@ def candidates_html(token: TokenEvent, chain: str, lang: str, parts: str = "") -
     return (
         f'<div class="sl-cands">{head}{summary}<div class="sl-cols">'
         f"<div><h4>{html.escape(t('before', lang))}</h4>{''.join(rows_before)}</div>"
-        f"<div><h4>{html.escape(t('after', lang))}</h4>{''.join(rows_after)}</div></div></div>"
+        f"<div><h4>{html.escape(t('after', lang))}</h4>{''.join(rows_after)}</div></div>{notes}</div>"
     )
 
 
@@ -135,15 +147,18 @@ def group_candidates_html(column: ColumnResult, group: range, lang: str) -> str:
     """The candidates of one read span: a single token's, or a character's with what its byte tokens were."""
     texts = [token.text for token in column.tokens]
     parts = parts_line(texts, [column.tokens[i].prob for i in group], group, lang) if len(group) > 1 else ""
-    return candidates_html(column.tokens[group[0]], column.chain, lang, parts)
+    inert = greedy_inert_stages(column.settings)
+    return candidates_html(column.tokens[group[0]], column.chain, lang, parts, inert)
 
 
-def _fate(token: TokenEvent, candidate: int, lang: str) -> str:
-    """What became of one raw candidate: chosen, kept, or cut by a named stage."""
+def _fate(token: TokenEvent, candidate: int, lang: str, inert: frozenset[str] = frozenset()) -> str:
+    """What became of one raw candidate: chosen, kept, or cut by a named stage (marked * when the cut could
+    not change a greedy column's draw)."""
     if candidate == token.token_id:
         return t("chosen", lang)
     if candidate in token.cut_by:
-        return t("cut_by", lang).format(stage=token.cut_by[candidate])
+        stage = token.cut_by[candidate]
+        return t("cut_by", lang).format(stage=stage) + (" *" if stage in inert else "")
     return (
         ""
         if any(c.token_id == candidate for c in token.after) or token.survivors > len(token.after)

@@ -11,8 +11,8 @@ from typing import Any
 
 from ..runs.metrics import shown
 from ..understand.divergence import Divergence, Fate
-from ..words.explain import how, w
-from .explain_text import clip, value_text, verdict
+from ..words.explain import how, inert_notes, w
+from .explain_text import clip, inert_stages, value_text, verdict
 from .tokens import token_repr
 
 SHARED_CHARS = 240  # of the shared text, its end: what the parting token continues
@@ -25,7 +25,7 @@ def _e(value: Any) -> str:
 def _cell(fate: Fate, drawn: bool, lang: str) -> str:
     """One column's fate for one raw candidate: its probability after the chain, or the stage that cut it."""
     if fate.cut_by:
-        text, cls = w("cut", lang, stage=fate.cut_by), "cut"
+        text, cls = w("cut_inert" if fate.inert else "cut", lang, stage=fate.cut_by), "cut"
     else:
         text, cls = (w("unknown", lang), "unknown") if fate.prob is None else (f"{fate.prob:.3f}", "kept")
     if drawn:
@@ -42,7 +42,10 @@ def _table(div: Divergence, lang: str) -> str:
         + "</tr>"
         for row in div.rows
     )
-    return f'<table class="sl-why-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    notes = "".join(
+        f'<p class="sl-why-inert">{_e(note)}</p>' for note in inert_notes(div.labels, inert_stages(div), lang)
+    )
+    return f'<table class="sl-why-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{notes}'
 
 
 def _knobs(div: Divergence, lang: str) -> str:
@@ -77,6 +80,7 @@ CSS = """
 .sl-why-table th,.sl-why-table td{border:1px solid #e5e7eb;padding:.2em .5em;text-align:right;white-space:nowrap}
 .sl-why-table tbody th{text-align:left;font-weight:400}
 .sl-why-table td.cut{color:#b91c1c}.sl-why-table td.drawn{background:#dcfce7}
+.sl-why-inert{font-size:.85em;color:#4b5563}
 .sl-why-verdict{background:#fef9c3;padding:.3em .6em;border-radius:4px}
 .sl-why-knobs{margin:.2em 0;padding-left:1.2em;font-size:.9em}.sl-why-knobs .idle{color:#6b7280}
 """

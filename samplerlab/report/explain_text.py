@@ -7,7 +7,7 @@ from typing import Any
 from ..events import is_known
 from ..runs.metrics import mean_probability, shown
 from ..understand.divergence import Divergence, Fate
-from ..words.explain import how, w
+from ..words.explain import how, inert_notes, w
 from .render import display_width, pad, visible
 from .tokens import token_repr
 
@@ -22,6 +22,7 @@ def explanation(div: Divergence, lang: str = "en", width: int = 100) -> str:
         "",
     ]
     lines += _table(div, lang)
+    lines += inert_notes([visible(label) for label in div.labels], inert_stages(div), lang)
     lines += ["", verdict(div, lang)]
     if div.knobs:
         lines += ["", f"{w('knobs', lang)}:"]
@@ -42,9 +43,14 @@ def value_text(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def inert_stages(div: Divergence) -> list[list[str]]:
+    """Per column, the stages whose cuts in the table could not change its draw (greedy; Fate.inert)."""
+    return [sorted({str(row.fates[i].cut_by) for row in div.rows if row.fates[i].inert}) for i in (0, 1)]
+
+
 def _cell(fate: Fate, drawn: bool, lang: str) -> str:
     text = (
-        w("cut", lang, stage=fate.cut_by)
+        w("cut_inert" if fate.inert else "cut", lang, stage=fate.cut_by)
         if fate.cut_by
         else (w("unknown", lang) if fate.prob is None else f"{fate.prob:.3f}")
     )
@@ -81,7 +87,9 @@ def verdict(div: Divergence, lang: str) -> str:
     by_id = {row.token_id: row for row in div.rows}
     for me, other in ((0, 1), (1, 0)):
         fate = by_id[drawn[other]["id"]].fates[me]
-        if fate.cut_by:
+        if fate.inert:
+            reasons.append(w("greedy_draw", lang, label=labels[me], text=token_repr(drawn[other]["text"])))
+        elif fate.cut_by:
             reasons.append(
                 w("cut_other", lang, label=labels[me], stage=fate.cut_by, text=token_repr(drawn[other]["text"]))
             )

@@ -16,8 +16,10 @@ from typing import Any
 from ..events import is_known
 from ..runs.experiments import format_value
 from ..runs.metrics import STAT_BY_NAME, STATS, shown
-from ..schema.params import DEFAULTS, KNOBS
-from ..words.i18n import t
+from ..schema.chains import greedy_inert_stages, inactive_knobs
+from ..schema.params import DEFAULTS, KNOBS, Settings, SettingsError
+from ..words.i18n import finish_reason, inactive_reason, t
+from ..words.report_words import stat_help, stat_label
 from .buckets import ALL_BUCKETS, bucket_index
 from .explain_html import CSS as EXPLAIN_CSS
 from .parting import CSS as PARTING_CSS
@@ -38,13 +40,14 @@ def _stat(record: Record, name: str) -> str:
     return shown(record["stats"].get(name), STAT_BY_NAME[name].fmt)  # "?": no token's figure was known
 
 
-def text_table(document: Mapping[str, Any]) -> str:
-    """One row per generated column: label, how it ended, tokens, speed, mean p, distinct-2."""
-    header = ["column", "finish", *(STAT_BY_NAME[name].label for name in TABLE_STATS)]
+def text_table(document: Mapping[str, Any], lang: str = "en") -> str:
+    """One row per generated column: label, how it ended, tokens, speed, mean p, distinct-2; in ``lang``
+    (English keeps each finish reason's own name, as result files write it)."""
+    header = [t("report_column", lang), t("report_finish", lang), *(_heading(name, lang) for name in TABLE_STATS)]
     rows = [
         [
             visible(" ".join(filter(None, [_where(r, document), r["label"]]))),
-            visible(str(r["finish_reason"])),
+            visible(str(r["finish_reason"]) if lang == "en" else finish_reason(r["finish_reason"], lang)),
             *(_stat(r, name) for name in TABLE_STATS),
         ]
         for r in document["columns"]
@@ -59,43 +62,80 @@ def text_table(document: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _heading(stat: str, lang: str) -> str:
+    """A table heading: the stat's short label in ``lang`` (tok/s, distinct-2 are names in both)."""
+    return stat_label(stat, STAT_BY_NAME[stat].label, lang)
+
+
 # -- HTML ----------------------------------------------------------------------------------
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _token_title(token: Record) -> str:
-    lines = [f"p {shown(token['p'])} (raw {shown(token['raw_p'])})", "after the chain:"]
+def _token_title(token: Record, lang: str = "en", inert: frozenset[str] = frozenset()) -> str:
+    """A token's hover: its probability, the chain's survivors and the raw candidates with what cut them
+    (marked * where the cut could not change a greedy column's draw, said once at the end)."""
+    lines = [f"p {shown(token['p'])} ({t('title_raw', lang)} {shown(token['raw_p'])})", f"{t('title_after', lang)}:"]
     lines += [f"  {c['text']!r} {c['p']:.3f}" for c in token.get("after", ())]
-    lines += ["before:"] + [
-        f"  {c['text']!r} {c['p']:.3f}" + (f" (cut by {c['cut_by']})" if "cut_by" in c else "")
+    lines += [f"{t('title_before', lang)}:"] + [
+        f"  {c['text']!r} {c['p']:.3f}"
+        + (
+            f" ({t('cut_by', lang).format(stage=c['cut_by'])}{' *' if c['cut_by'] in inert else ''})"
+            if "cut_by" in c
+            else ""
+        )
         for c in token.get("before", ())
     ]
+    marked = sorted({c["cut_by"] for c in token.get("before", ()) if c.get("cut_by") in inert})
+    lines += [f"* {stage}: {inactive_reason('greedy', stage, lang)}" for stage in marked]
     return "\n".join(lines)
 
 
-def _tokens_html(record: Record) -> str:
+def _tokens_html(record: Record, lang: str = "en") -> str:
+    inert = _inert(record)
     spans = [
-        f'<span class="t b{bucket_index(t["p"])}" title="{_e(_token_title(t))}">{_e(t["text"])}</span>'
+        f'<span class="t b{bucket_index(t["p"])}" title="{_e(_token_title(t, lang, inert))}">{_e(t["text"])}</span>'
         for t in record["tokens"]
     ]
     shown = "".join(t["text"] for t in record["tokens"])
     if record["text"].startswith(shown) and len(record["text"]) > len(shown):
         spans.append(_e(record["text"][len(shown) :]))  # released when the column ended (held back for a stop)
-    return "".join(spans) or '<span class="none">(no text)</span>'
+    return "".join(spans) or f'<span class="none">{_e(t("report_no_text", lang))}</span>'
 
 
-def _shown_settings(record: Record, group: Sequence[Record]) -> str:
+def _inert(record: Record) -> frozenset[str]:
+    try:
+        return greedy_inert_stages(Settings(record["settings"]))
+    except (SettingsError, KeyError, TypeError):  # an older or hand-edited file: no marks rather than no report
+        return frozenset()
+
+
+def _shown_settings(record: Record, group: Sequence[Record], lang: str = "en") -> str:
     """Knobs off llama.cpp's defaults or set differently somewhere in the group; the latter highlighted
-    on every card, so each column shows its own value of what the comparison varies."""
-    items = []
+    on every card, so each column shows its own value of what the comparison varies. A shown knob that
+    cannot change this column's text is greyed, with the app's words for why (chains.inactive_knobs)."""
+    items, notes = [], []
+    inactive = _inactive(record)
     for knob in KNOBS:
         value = record["settings"].get(knob.name)
         differs = any(other["settings"].get(knob.name) != value for other in group)
         if differs or value != _plain_default(DEFAULTS[knob.name]):
-            cls = ' class="differs"' if differs else ""
+            classes = " ".join(
+                filter(None, ["differs" if differs else "", "inactive" if knob.name in inactive else ""])
+            )
+            cls = f' class="{classes}"' if classes else ""
             items.append(f"<li{cls}>{_e(knob.name)}={_e(format_value(value))}</li>")
-    return f'<ul class="settings">{"".join(items)}</ul>'
+            if knob.name in inactive:
+                notes.append(f"{knob.name}: {inactive_reason(*inactive[knob.name], lang)}")
+    note = "".join(f'<p class="inactive-note">{_e(line)}</p>' for line in notes)
+    return f'<ul class="settings">{"".join(items)}</ul>{note}'
+
+
+def _inactive(record: Record) -> dict[str, tuple[str, str]]:
+    try:
+        return inactive_knobs(Settings(record["settings"]))
+    except (SettingsError, KeyError, TypeError):
+        return {}
 
 
 def _plain_default(value: Any) -> Any:
@@ -104,18 +144,20 @@ def _plain_default(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def _ending(reason: Any, stopped_by: str | None) -> str:
-    return str(reason) + (f" {stopped_by!r}" if stopped_by else "")
+def _ending(reason: Any, stopped_by: str | None, lang: str = "en") -> str:
+    """How a column ended: its reason's own name in English (as result files write it), words in Japanese."""
+    shown = str(reason) if lang == "en" else finish_reason(str(reason), lang)
+    return shown + (f" {stopped_by!r}" if stopped_by else "")
 
 
 def _card(record: Record, group: Sequence[Record], lang: str) -> str:
     foot = (
-        f"{_ending(record['finish_reason'], record.get('stopped_by'))} · {record['token_count']} "
+        f"{_ending(record['finish_reason'], record.get('stopped_by'), lang)} · {record['token_count']} "
         f"{t('report_tokens', lang)} · {t('report_mean_p', lang)} {_stat(record, 'mean_prob')}"
     )
     return (
-        f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, group)}'
-        f'<div class="text">{_tokens_html(record)}</div><p class="foot">{_e(foot)}</p>'
+        f'<article class="col"><h3>{_e(record["label"])}</h3>{_shown_settings(record, group, lang)}'
+        f'<div class="text">{_tokens_html(record, lang)}</div><p class="foot">{_e(foot)}</p>'
         f"{token_charts(record, group, lang)}</article>"
     )
 
@@ -142,10 +184,12 @@ def _runs_html(document: Mapping[str, Any], lang: str) -> str:
 
 
 def _stats_html(document: Mapping[str, Any], lang: str) -> str:
-    head = "".join(f'<th title="{_e(s.help)}">{_e(s.label)}</th>' for s in STATS)
+    head = "".join(
+        f'<th title="{_e(stat_help(s.name, s.help, lang))}">{_e(stat_label(s.name, s.label, lang))}</th>' for s in STATS
+    )
     rows = "".join(
         f"<tr><th>{_e(' '.join(filter(None, [_where(r, document), r['label']])))}</th>"
-        f"<td>{_e(r['finish_reason'])}</td>{''.join(f'<td>{_stat(r, s.name)}</td>' for s in STATS)}</tr>"
+        f"<td>{_e(_ending(r['finish_reason'], None, lang))}</td>{''.join(f'<td>{_stat(r, s.name)}</td>' for s in STATS)}</tr>"
         for r in document["columns"]
     )
     return (
@@ -228,7 +272,12 @@ def _sweep_html(document: Mapping[str, Any], lang: str) -> str:
     if not knobs or not any(r.get("sweep") for r in document["columns"]):
         return ""
     charts = [
-        line_chart(STAT_BY_NAME[stat].label, sweep_series(document["columns"], knobs, stat), knobs[0], format_value)
+        line_chart(
+            stat_label(stat, STAT_BY_NAME[stat].label, lang),
+            sweep_series(document["columns"], knobs, stat),
+            knobs[0],
+            format_value,
+        )
         for stat in CHART_STATS
     ]
     names = legend(list(sweep_series(document["columns"], knobs, CHART_STATS[0]))) if len(knobs) > 1 else ""
@@ -250,6 +299,7 @@ dl.meta dt{font-weight:600}dl.meta dd{margin:0;overflow-wrap:anywhere}
 .settings{list-style:none;padding:0;margin:0 0 .5em;display:flex;flex-wrap:wrap;gap:.25em;font-size:.75em}
 .settings li{background:#f1f5f9;border-radius:4px;padding:.05em .4em;font-family:ui-monospace,monospace}
 .settings li.differs{background:#fde68a;color:#92400e;font-weight:600}
+.settings li.inactive{opacity:.55}.inactive-note{font-size:.75em;color:#6b7280;margin:0 0 .4em}
 .text{white-space:pre-wrap;line-height:1.55;flex:1;font-size:.92em}
 .t{border-radius:2px;cursor:help}.t:hover{outline:1px solid #111}
 .foot{font-size:.78em;color:#6b7280;margin:.5em 0 0}.none{color:#9ca3af}

@@ -37,8 +37,32 @@ def active_stage_names(settings: Settings) -> tuple[str, ...]:
     return names
 
 
-# Stages that always keep the most likely token, so greedy decoding makes them irrelevant.
+# Stages that only remove candidates and always keep the most likely one they are given.
 KEEPS_TOP_TOKEN = frozenset({"top_n_sigma", "top_k", "tail_free", "top_p", "min_p"})
+
+
+def greedy_inert_stages(settings: Settings) -> frozenset[str]:
+    """The stages that run, and may cut candidates, but cannot change which token a greedy column draws.
+
+    llama.cpp builds the whole chain at temperature 0 (common/sampling.cpp) and every stage runs;
+    its temperature stage then keeps only the most likely candidate left (llama_sampler_temp_impl:
+    the others go to -inf), which dist draws. A stage of KEEPS_TOP_TOKEN keeps the most likely
+    candidate it is given, so the token drawn is the same with or without it, as long as only such
+    stages stand between it and the temperature: typical-p, XTC, penalties or DRY there may drop or
+    demote the top token depending on what the stage left them. A dynamic temperature range or a
+    temperature absent from the order is no greedy decoding at all; Mirostat runs its own chain.
+    """
+    active = set(active_stage_names(settings))
+    if settings.mirostat or settings.temperature > 0 or settings.dynatemp_range > 0 or "temperature" not in active:
+        return frozenset()
+    names = order_names(settings.samplers)  # a stage switched off counts too: on, it would be as inert
+    at = names.index("temperature")
+    return frozenset(
+        name
+        for index, name in enumerate(names)
+        if name in KEEPS_TOP_TOKEN
+        and (index > at or all(n in KEEPS_TOP_TOKEN for n in names[index + 1 : at] if n in active))
+    )
 
 
 def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
@@ -46,12 +70,13 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
 
     Kinds: 'order' (its stage is not in the order), 'mirostat' (the Mirostat chain skips the stage,
     or dynamic temperature),
-    'greedy' (temperature 0 keeps the top token, which the stage keeps too), 'requires' (the
-    knobs that switch it on are all off; detail names them), 'stopped' (another knob of its stage
+    'greedy' (the stage still cuts, but temperature 0 draws the top token, which it keeps: greedy_inert_stages),
+    'requires' (the knobs that switch it on are all off; detail names them), 'stopped' (another knob of its stage
     holds the stage off, as a penalty range of 0 does in llama.cpp; detail names it and its value).
     """
     order = order_names(settings.samplers)
     kept = mirostat_stages(settings) if settings.mirostat else frozenset()
+    inert = greedy_inert_stages(settings)
     notes: dict[str, tuple[str, str]] = {}
     for knob in KNOBS:
         switched_off = [name for name in knob.requires if settings[name] == KNOB_BY_NAME[name].neutral]
@@ -63,7 +88,7 @@ def inactive_knobs(settings: Settings) -> dict[str, tuple[str, str]]:
             and (knob.stage not in kept or (knob.stage == "temperature" and knob.name != knob.stage))
         ):
             notes[knob.name] = ("mirostat", knob.name if knob.stage == "temperature" else knob.stage)
-        elif settings.temperature == 0 and knob.stage in KEEPS_TOP_TOKEN:
+        elif knob.stage in inert:
             notes[knob.name] = ("greedy", knob.stage)
         elif knob.requires and len(switched_off) == len(knob.requires):
             notes[knob.name] = ("requires", ", ".join(switched_off))

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events import is_known
+from ..schema.chains import greedy_inert_stages
 from ..schema.params import KNOB_BY_NAME, Settings
 
 Record = Mapping[str, Any]
@@ -26,10 +27,13 @@ class Fate:
 
     prob: float | None  # after the chain; None: not known (not among the recorded alternatives)
     cut_by: str | None = None
+    # cut by a stage that cannot change what this column draws: it is greedy, and the stage keeps the top
+    # token (schema.chains.greedy_inert_stages); temperature 0 would have left the candidate out all the same
+    inert: bool = False
 
     def describe(self) -> str:
         if self.cut_by:
-            return f"cut by {self.cut_by}"
+            return f"cut by {self.cut_by}" + (" (no effect on the draw at temperature 0)" if self.inert else "")
         return "?" if self.prob is None else f"{self.prob:.3f}"
 
 
@@ -44,7 +48,8 @@ class Row:
 @dataclass(frozen=True)
 class KnobAction:
     """A knob the two columns set differently; ``reason`` (a key explain_text words in each language) says why it
-    did or did not act: seed, cut (its stage cut candidates here), reshape, idle_stage (its stage cut nothing), none."""
+    did or did not act: seed, cut (its stage cut candidates here), reshape, greedy (its stage cut, but only in a
+    greedy column, where it cannot change the draw), idle_stage (its stage cut nothing), none."""
 
     name: str
     values: tuple[Any, Any]
@@ -101,26 +106,27 @@ def explain(a: Record, b: Record) -> Divergence:
         a["tokens"][index] if index < len(a["tokens"]) else None,
         b["tokens"][index] if index < len(b["tokens"]) else None,
     )
-    rows = _rows(steps)
+    inert = tuple(greedy_inert_stages(Settings(record["settings"])) for record in (a, b))
+    rows = _rows(steps, inert)
     return Divergence(
         labels,
         index,
         shared,
         steps,
         rows,
-        _verdict(labels, steps, (a, b)),
-        _knobs(a, b, steps),
+        _verdict(labels, steps, (a, b), inert),
+        _knobs(a, b, steps, inert),
         index,
         a.get("seed") != b.get("seed"),
     )
 
 
-def _fate(step: Record | None, token: int) -> Fate:
+def _fate(step: Record | None, token: int, inert: frozenset[str] = frozenset()) -> Fate:
     if step is None:
         return Fate(None)
     for candidate in step.get("before", ()):
         if candidate.get("id") == token and candidate.get("cut_by"):  # a result file may omit candidate ids
-            return Fate(0.0, candidate["cut_by"])
+            return Fate(0.0, candidate["cut_by"], candidate["cut_by"] in inert)
     for candidate in step.get("after", ()):
         if candidate.get("id") == token:
             return Fate(candidate["p"])
@@ -129,7 +135,7 @@ def _fate(step: Record | None, token: int) -> Fate:
     return Fate(None)
 
 
-def _rows(steps: Sequence[Record | None]) -> tuple[Row, ...]:
+def _rows(steps: Sequence[Record | None], inert: Sequence[frozenset[str]]) -> tuple[Row, ...]:
     """The raw candidates either column recorded at the step, most likely first, with each chain's fate."""
     raw: dict[int, tuple[str, float | None]] = {}
     for step in steps:
@@ -141,7 +147,8 @@ def _rows(steps: Sequence[Record | None]) -> tuple[Row, ...]:
         raw.setdefault(step["id"], (step["text"], step.get("raw_p", 0.0)))
     ordered = sorted(raw.items(), key=lambda item: _known_first(item[1][1]))
     return tuple(
-        Row(token, text, prob, (_fate(steps[0], token), _fate(steps[1], token))) for token, (text, prob) in ordered
+        Row(token, text, prob, (_fate(steps[0], token, inert[0]), _fate(steps[1], token, inert[1])))
+        for token, (text, prob) in ordered
     )
 
 
@@ -154,8 +161,14 @@ def _known_first(prob: float | None) -> tuple[bool, float]:
     return (False, -prob) if is_known(prob) else (True, 0.0)  # type: ignore[operator]  # known: a float
 
 
-def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: Sequence[Record]) -> str:
-    """Which chain cut the other's token, or that both kept both and the dice decided."""
+def _verdict(
+    labels: tuple[str, str],
+    steps: Sequence[Record | None],
+    records: Sequence[Record],
+    inert: Sequence[frozenset[str]] = (frozenset(), frozenset()),
+) -> str:
+    """Which chain cut the other's token, or that both kept both and the dice decided; a greedy column
+    whose cut could not have changed its draw (Fate.inert) drew its top token, which the other's was not."""
     for me, other in ((0, 1), (1, 0)):
         if steps[me] is None:
             reason = records[me].get("finish_reason")
@@ -164,8 +177,10 @@ def _verdict(labels: tuple[str, str], steps: Sequence[Record | None], records: S
     drew = [f"{labels[i]!r} drew {drawn[i]['text']!r} (p {_p(drawn[i]['p'])} after its chain)" for i in (0, 1)]
     cuts = []
     for me, other in ((0, 1), (1, 0)):
-        fate = _fate(drawn[me], drawn[other]["id"])
-        if fate.cut_by:
+        fate = _fate(drawn[me], drawn[other]["id"], inert[me])
+        if fate.inert:
+            cuts.append(f"{labels[me]!r} draws its top token at temperature 0, and {drawn[other]['text']!r} is not it")
+        elif fate.cut_by:
             cuts.append(f"{fate.cut_by} in {labels[me]!r} cut {drawn[other]['text']!r}")
         elif fate.prob is None:
             cuts.append(f"{drawn[other]['text']!r} is not among the recorded candidates of {labels[me]!r}")
@@ -182,15 +197,21 @@ def _dice(records: Sequence[Record]) -> str:
     )
 
 
-def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAction, ...]:
+def _knobs(
+    a: Record, b: Record, steps: Sequence[Record | None], inert: Sequence[frozenset[str]]
+) -> tuple[KnobAction, ...]:
     """The knobs the two columns set differently, and whether each could have acted at this step.
 
-    A truncation knob acted if its stage cut one of the recorded candidates, or if the two chains
-    kept different sets of candidates (the same raw candidate has different probabilities after the
-    chains) while no knob that reshapes probabilities differs: then only the cut can explain it."""
+    A truncation knob acted if its stage cut one of the recorded candidates in a column where the cut
+    can change the draw, or if the two chains kept different sets of candidates (the same raw candidate
+    has different probabilities after the chains) while no knob that reshapes probabilities differs:
+    then only the cut can explain it. A stage that cut only in a greedy column, where it keeps the top
+    token temperature 0 draws anyway (Fate.inert), did not act: 'greedy'."""
     settings = [Settings(r["settings"]) for r in (a, b)]
     changed = settings[0].changed(settings[1])
-    cut_stages = {c["cut_by"] for step in steps if step for c in step.get("before", ()) if c.get("cut_by")}
+    cuts = [{c["cut_by"] for c in step.get("before", ()) if c.get("cut_by")} if step else set() for step in steps]
+    cut_stages = set().union(*(found - inert[i] for i, found in enumerate(cuts)))
+    inert_cuts = set().union(*(found & inert[i] for i, found in enumerate(cuts)))
     reshaped = any(KNOB_BY_NAME[name].stage in RESHAPING for name in changed)
     kept_differently = _kept_differently(steps)
     actions = []
@@ -203,6 +224,8 @@ def _knobs(a: Record, b: Record, steps: Sequence[Record | None]) -> tuple[KnobAc
             actions.append(KnobAction(name, values, True, "cut", knob.stage))
         elif knob.stage in RESHAPING:
             actions.append(KnobAction(name, values, True, "reshape", knob.stage))
+        elif knob.stage in inert_cuts:
+            actions.append(KnobAction(name, values, False, "greedy", knob.stage))
         elif knob.stage and kept_differently and not reshaped:
             actions.append(KnobAction(name, values, True, "kept", knob.stage))
         elif knob.stage:

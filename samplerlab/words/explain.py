@@ -6,7 +6,10 @@ explain_html in the reader's language.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from .i18n import inactive_reason
 
 if TYPE_CHECKING:
     from ..understand.divergence import KnobAction
@@ -22,6 +25,13 @@ WORDS: dict[str, dict[str, str]] = {
     "candidate": {"en": "candidate", "ja": "候補"},
     "raw": {"en": "raw p", "ja": "元の確率"},
     "cut": {"en": "cut by {stage}", "ja": "{stage} が除外"},
+    # a cut in a greedy column by a stage that keeps the top token: marked, and said once below the table
+    "cut_inert": {"en": "cut by {stage} *", "ja": "{stage} が除外 *"},
+    "inert_note": {"en": "* {label}, {stage}: {reason}", "ja": "* {label} の {stage}: {reason}"},
+    "greedy_draw": {
+        "en": "{label} draws its top token at temperature 0, and {text} is not it",
+        "ja": "{label} は温度0で最上位のトークンを選び、{text} はそれではない",
+    },
     "unknown": {"en": "?", "ja": "？"},
     "drew": {
         "en": "{label} drew {text} (p {p} after its chain)",
@@ -82,5 +92,17 @@ def w(key: str, lang: str, **values: Any) -> str:
 
 
 def how(action: KnobAction, lang: str) -> str:
-    """Why a differing knob acted at the parting step or did not, in ``lang``."""
+    """Why a differing knob acted at the parting step or did not, in ``lang``; a greedy column's stage that
+    cut without changing the draw is worded as the app words its greyed knob (i18n.inactive_reason)."""
+    if action.reason == "greedy":
+        return inactive_reason("greedy", str(action.stage), lang)
     return w(f"how_{action.reason}", lang, stage=action.stage)
+
+
+def inert_notes(labels: Sequence[str], stages: Sequence[Sequence[str]], lang: str) -> list[str]:
+    """The one line each greedy column's marked cuts get: the sentence the app's greyed knob says."""
+    return [
+        w("inert_note", lang, label=label, stage=stage, reason=inactive_reason("greedy", stage, lang))
+        for label, found in zip(labels, stages)
+        for stage in found
+    ]

@@ -196,6 +196,11 @@ TEXT: dict[str, dict[str, str]] = {
     "report_seeds": {"en": "seeds", "ja": "シード数"},
     "report_divergence": {"en": "divergence", "ja": "発散度"},
     "report_tokens": {"en": "tokens", "ja": "トークン"},
+    "report_no_text": {"en": "(no text)", "ja": "（文章なし）"},
+    # a report token's hover: "p 0.950 (raw 0.475)", then the candidates after the chain and before it
+    "title_raw": {"en": "raw", "ja": "元の確率"},
+    "title_after": {"en": "after the chain", "ja": "サンプラー適用後"},
+    "title_before": {"en": "before", "ja": "適用前"},
     "report_mean_p": {"en": "mean p", "ja": "平均確率"},
     "report_colour": {"en": "token colour", "ja": "トークンの色"},
     "report_hover": {"en": "(hover a token for its alternatives)", "ja": "（トークンにマウスを乗せると候補を表示）"},
@@ -274,9 +279,10 @@ INACTIVE_REASONS = {
         "en": "no effect: with Mirostat this order's chain skips {detail}",
         "ja": "効果なし：Mirostat使用時、この順序のチェーンは {detail} を使わない",
     },
-    "greedy": {
-        "en": "no effect: temperature 0 takes the top token, which {detail} always keeps",
-        "ja": "効果なし：温度0は最上位トークンを選び、{detail} はそれを必ず残す",
+    "greedy": {  # the one wording of it: the app's greyed knobs and the why table's cuts both say this
+        "en": "cannot change the text: {detail} still cuts candidates, but temperature 0 draws the top token, "
+        "which {detail} always keeps",
+        "ja": "文章は変わらない：{detail} は候補を除外するが、温度0では最上位のトークンが選ばれ、{detail} はそれを必ず残す",
     },
     "requires": {"en": "no effect while {detail} is off", "ja": "{detail} がオフの間は効果なし"},
     "stopped": {
