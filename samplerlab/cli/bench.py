@@ -8,8 +8,7 @@ import click
 
 from ..backends import API_KEY_ENV
 from ..events import GenerationError
-from ..words.errors_ja import localize
-from .common import USER_ERRORS, fail, model_options, open_model
+from .common import USER_ERRORS, fail, lang_of, model_options, open_model
 from .output import echo
 
 
@@ -50,10 +49,11 @@ def bench(
     try:
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
         what = "rerun" if rerun else "memory" if memory else None
+        lang = lang_of()
         lines = (
-            scale_benchmark(backend, what, columns, tokens, repeat)
+            scale_benchmark(backend, what, columns, tokens, repeat, lang)
             if what
-            else bench_module.run_benchmark(backend, columns, tokens, repeat).lines()
+            else bench_module.run_benchmark(backend, columns, tokens, repeat).lines(lang)
         )
     except USER_ERRORS as error:
         fail(error)
@@ -82,7 +82,6 @@ def bench_servers_command(
     try:
         report = bench_servers(servers, api_key, settings, seeds, tokens, repeat)
     except (GenerationError, ValueError, OSError) as error:
-        lang = click.get_current_context().find_root().params.get("lang", "en")  # samplerlab --lang ja bench-servers
-        raise click.ClickException(localize(str(error), lang)) from None
-    for line in report.lines():
+        fail(error)
+    for line in report.lines(lang_of()):
         echo(line)

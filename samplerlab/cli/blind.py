@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -19,7 +19,9 @@ from ..runs.blind import BlindSession, Pair, check_votes
 from ..runs.votes import CHOICES, Contender, VotesError, load_votes
 from ..schema.load_settings import LoadSettings
 from ..words.blind import w
-from .common import USER_ERRORS, fail, model_options, open_model, server_options
+from ..words.cli_words import say
+from ..words.errors_ja import localize
+from .common import USER_ERRORS, fail, lang_of, model_options, open_model, server_options
 from .output import echo
 
 LANG = click.option("--lang", type=click.Choice(["en", "ja"]), default="en", show_default=True)
@@ -49,14 +51,15 @@ def votes_command(
     api_key: str | None,
 ) -> None:
     """Print the ranking of a blind test's votes FILE: strengths with intervals, wins, verdicts."""
+    lang = lang_of()  # the command's --lang, else `samplerlab --lang`
     try:
         votes = load_votes(file)
         if judge_url is not None:
-            _judge(votes, judge_url, api_key)
+            _judge(votes, judge_url, api_key, lang)
         echo(reveal_text(votes, lang))
         if out is not None:
             out.write_text(votes_report(votes, lang), encoding="utf-8")
-            echo(f"wrote {out}")
+            echo(say("wrote", lang, path=out))
         if check:
             from ..runs.runner import opened_backend
 
@@ -65,7 +68,7 @@ def votes_command(
                 model["spec"], LoadSettings(model.get("load") or {}, "load"), servers, api_key
             ) as backend:
                 report = check_votes(backend, votes)
-            echo(report.describe().replace("columns", "texts"))
+            echo(localize(report.describe().replace("columns", "texts"), lang))
             if not report.reproduced:
                 raise SystemExit(1)
     except (KeyError, TypeError) as error:
@@ -74,15 +77,13 @@ def votes_command(
         fail(error)
 
 
-def _judge(votes, url: str, api_key: str | None) -> None:
+def _judge(votes, url: str, api_key: str | None, lang: str) -> None:
     from ..backends import open_backend
     from ..runs.judge import run_judge
 
     with open_backend(servers=[url], api_key=api_key) as judge:
         summary = run_judge(BlindSession(judge, votes), judge)
-    echo(
-        f"judge: {summary.votes} votes ({summary.ties} ties: its two orders disagreed), {summary.abstentions} abstentions"
-    )
+    echo(say("judge", lang, votes=summary.votes, ties=summary.ties, abstentions=summary.abstentions))
 
 
 def _seeds(text: str) -> list[int]:
@@ -122,6 +123,7 @@ def blind_command(
     servers: tuple[str, ...], api_key: str | None,
 ) -> None:  # fmt: skip
     """The blind test in a terminal: two replies, A and B, settings hidden; 1-4 to vote, r to reveal, q to quit."""
+    lang = lang_of()
     try:
         if resume is not None:
             votes = load_votes(resume)
@@ -164,7 +166,7 @@ def _show(pair: Pair, total: int, lang: str, prompt: str) -> None:
         echo(f"> {prompt}")
     for label, text in zip(("A", "B"), pair.texts):
         echo(f"--- {label} " + "-" * 40)
-        echo(text.strip() or "(empty)")
+        echo(text.strip() or say("empty_reply", lang))
     echo("-" * 46)
     echo(w("terminal_keys", lang))
 
@@ -198,7 +200,7 @@ def _loop(session: BlindSession, voter: str, lang: str) -> None:
             pass
         finally:
             session.close()  # before the backend closes: the next pair may be generating
-    echo(f"wrote {session.file.path} ({len(session.file.votes)} votes, voter {voter})")
+    echo(say("blind_wrote", lang, path=session.file.path, n=len(session.file.votes), voter=voter))
 
 
 def _vote_loop(session: BlindSession, voter: str, lang: str, read: Callable[[], str]) -> None:
@@ -219,4 +221,3 @@ def _vote_loop(session: BlindSession, voter: str, lang: str, read: Callable[[], 
                 echo(w("terminal_keys", lang))
             elif key in ("q", "Q", "\x04"):
                 return
-

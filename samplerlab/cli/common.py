@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import click
+from click.core import ParameterSource
 
 from ..backends import API_KEY_ENV, Backend, open_backend
 from ..events import GenerationError
@@ -19,11 +21,25 @@ from ..words.errors_ja import localize
 USER_ERRORS = (SettingsError, ModelError, GenerationError, ValueError, OSError)
 
 
-def fail(error: Exception) -> None:
-    """One line, in the language of `samplerlab --lang ja ...` when it was given."""
-    context = click.get_current_context(silent=True)
-    lang = context.find_root().params.get("lang", "en") if context is not None else "en"
-    raise click.ClickException(localize(str(error), lang))
+def lang_of(context: click.Context | None = None) -> str:
+    """The reader's language: a command's own --lang when it was given (`stats --lang ja`), else the one
+    given before the command (`samplerlab --lang ja stats`), else English."""
+    context = context or click.get_current_context(silent=True)
+    while context is not None:
+        given = context.params.get("lang")
+        if given is not None and context.get_parameter_source("lang") is not ParameterSource.DEFAULT:
+            return str(given)
+        context = context.parent
+    return "en"
+
+
+def fail(error: Exception, lang: str | None = None) -> NoReturn:
+    """One line, in the reader's language (lang_of); the language goes with it, so its ``Error:`` frame is
+    worded alike (output.VisibleGroup) after the command's context has closed."""
+    lang = lang or lang_of()
+    exception = click.ClickException(localize(str(error), lang))
+    exception.lang = lang  # type: ignore[attr-defined]
+    raise exception from None
 
 
 ESCAPES = "Escapes as in llama-cli: \\n \\r \\t \\' \\\" \\\\ \\xHH; any other backslash stays as typed."

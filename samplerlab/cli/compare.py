@@ -29,7 +29,9 @@ from ..presets.store import PresetError, load_preset
 from ..report.render import LiveTable, side_by_side
 from ..schema.assignments import parse_column
 from ..schema.params import KNOB_BY_NAME, Settings, coerce
-from .common import ESCAPES, USER_ERRORS, escaped, fail, model_options, open_model, user_dir
+from ..words.cli_words import say
+from ..words.errors_ja import localize
+from .common import ESCAPES, USER_ERRORS, escaped, fail, lang_of, model_options, open_model, user_dir
 from .output import echo
 from .seeds import compare_seeds, parse_seeds
 
@@ -149,9 +151,10 @@ def compare(
         result = _stream(backend, request, parsed, width)
     except USER_ERRORS as error:
         fail(error)
+    lang = lang_of()
     if prefix:
-        echo(f"every reply starts with the forced {prefix!r}; the columns show what follows")
-    echo(side_by_side(result, width))
+        echo(say("forced_prefix", lang, prefix=repr(prefix)))
+    echo(side_by_side(result, width, lang))
 
 
 def shared_values(seed: int, max_tokens: int, stop: Sequence[str]) -> dict:
@@ -206,22 +209,20 @@ def _stream(backend: Backend, request: Request, columns: list[Column], width: in
     """Runs the columns; on a terminal the side-by-side table grows as the tokens arrive."""
     info: dict = {}
     finished: dict[int, ColumnResult] = {}
-    live = LiveTable([c.label for c in columns], sys.stdout, width) if sys.stdout.isatty() else None
+    lang = lang_of()
+    live = LiveTable([c.label for c in columns], sys.stdout, width, lang=lang) if sys.stdout.isatty() else None
     for event in backend.generate(request, columns, info=info):
         if isinstance(event, TokenEvent) and live is not None:
             live.add(event.column, event.text, first=event.index == 0)
         elif isinstance(event, Queued):
-            echo(f"{len(event.columns)} column(s) wait for a free slot ({event.slots} at once)", err=True)
+            echo(say("queued", lang, n=len(event.columns), slots=event.slots), err=True)
         elif isinstance(event, ColumnDone):
             finished[event.column] = event.result
     if live is not None:
         live.clear()
     for note in getattr(backend, "notes", ()):
-        echo(f"note: {note}", err=True)
+        echo(say("note", lang, note=localize(note, lang)), err=True)
     if info.get("context", {}).get("dropped"):
-        echo(
-            f"note: context policy {info['context']['policy']} left out the "
-            f"{info['context']['dropped']} oldest message(s)",
-            err=True,
-        )
+        dropped = say("dropped", lang, policy=info["context"]["policy"], n=info["context"]["dropped"])
+        echo(say("note", lang, note=dropped), err=True)
     return RunResult.of(info, [finished[i] for i in range(len(columns))])

@@ -23,7 +23,10 @@ from ..runs.progress import Progress
 from ..runs.recording import Recorder
 from ..runs.results import dump, write_new
 from ..runs.store import MAX_MIB_ENV, STORE_ENV, RunRow, RunStore, StoreError
+from ..words.cli_words import CLI_WORDS, say
 from ..words.errors_ja import localize
+from ..words.i18n import t
+from .common import fail, lang_of
 from .output import echo
 
 LATEST = "latest"
@@ -55,7 +58,8 @@ def open_store(store_file: Path | None, max_mib: int | None, required: bool = Fa
     except StoreError as error:
         if required:
             raise
-        echo(f"note: {error}; this run is not recorded (it cannot be resumed)", err=True)
+        lang = lang_of()
+        echo(say("note", lang, note=say("not_recorded", lang, error=localize(str(error), lang))), err=True)
         return None
 
 
@@ -64,15 +68,16 @@ def app_store(store_file: Path | None, max_mib: int | None) -> dict[str, Any]:
     try:
         return {"store": RunStore.open(store_file, max_mib)}
     except StoreError as error:
-        echo(f"note: {error}; runs are not recorded", err=True)
+        lang = lang_of()
+        echo(say("note", lang, note=say("app_not_recorded", lang, error=localize(str(error), lang))), err=True)
         return {"store": None, "store_error": str(error)}
 
 
 class ProgressLine:
     """Generations done/total, tokens/s and time left, redrawn on one stderr line while it is a terminal."""
 
-    def __init__(self, progress: Progress, stream: TextIO | None = None) -> None:
-        self.progress = progress
+    def __init__(self, progress: Progress, stream: TextIO | None = None, lang: str = "en") -> None:
+        self.progress, self.lang = progress, lang
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
 
@@ -81,12 +86,12 @@ class ProgressLine:
             return
         self.progress.add(result)
         if self.live:
-            self.stream.write(f"\r{self.progress.line()}\x1b[K")
+            self.stream.write(f"\r{self.progress.line(self.lang)}\x1b[K")
             self.stream.flush()
 
     def __enter__(self) -> ProgressLine:
         if self.live:
-            self.stream.write(self.progress.line())
+            self.stream.write(self.progress.line(self.lang))
             self.stream.flush()
         return self
 
@@ -109,7 +114,8 @@ def durable_run(
     store_max_mib: int | None,
 ) -> tuple[dict[str, Any], Path]:
     """`samplerlab run`: a fresh run recorded in the store, or (--resume) a stored run carried on."""
-    say = lambda line: echo(f"note: {line}", err=True)  # noqa: E731
+    lang = lang_of()
+    note = lambda line: echo(say("note", lang, note=localize(line, lang)), err=True)  # noqa: E731
     if resume is not None:
         if max_tokens is not None or model_spec or keep_candidates:
             raise click.UsageError(
@@ -119,12 +125,12 @@ def durable_run(
         assert store is not None
         resumption = find_resumption(store, None if resume == LATEST else _run_id(resume), experiment)
         progress = Progress(resumption.experiment.runs, done=len(resumption.done))
-        with ProgressLine(progress) as line, _stopped_hint(resumption.row.id):
-            return resumption.run(out, line.add, servers=servers, api_key=api_key, say=say)
+        with ProgressLine(progress, lang=lang) as line, _stopped_hint(resumption.row.id):
+            return resumption.run(out, line.add, servers=servers, api_key=api_key, say=note)
     assert experiment is not None
     loaded = load_experiment(experiment)
-    recorder = Recorder(open_store(store_file, store_max_mib), say)
-    with ProgressLine(Progress(loaded.runs)) as line, _stopped_hint(recorder):
+    recorder = Recorder(open_store(store_file, store_max_mib), note)
+    with ProgressLine(Progress(loaded.runs), lang=lang) as line, _stopped_hint(recorder):
         return run_file(
             loaded,
             out,
@@ -152,7 +158,7 @@ class _stopped_hint:  # noqa: N801 - used as a context manager, like contextlib'
             return
         run_id = self.run if isinstance(self.run, int) else self.run.run_id
         if run_id is not None:
-            echo(f"\nstopped; go on with: samplerlab run --resume {run_id}", err=True)
+            echo("\n" + say("stopped_resume", lang_of(), run_id=run_id), err=True)
         raise SystemExit(130)
 
 
@@ -164,16 +170,10 @@ def _run_id(text: str) -> int:
     return int(text)
 
 
-def _localized(error: Exception) -> str:
-    """One line in the language of `samplerlab --lang ja ...`, as the other commands answer."""
-    context = click.get_current_context(silent=True)
-    return localize(str(error), context.find_root().params.get("lang", "en") if context is not None else "en")
-
-
 # -- samplerlab history ------------------------------------------------------------------------
-def history_lines(rows: Sequence[RunRow]) -> list[str]:
+def history_lines(rows: Sequence[RunRow], lang: str = "en") -> list[str]:
     """One aligned line per run under a heading line; display widths keep Japanese prompts in line."""
-    table = [list(HEADINGS), *history_rows(rows)]
+    table = [_headings(lang), *_worded(history_rows(rows), lang)]
     widths = [max(display_width(cells[i]) for cells in table) for i in range(len(HEADINGS) - 1)]
     return [
         ("  ".join(pad(cell, widths[i]) for i, cell in enumerate(cells[:-1])) + "  " + cells[-1]).rstrip()
@@ -195,11 +195,12 @@ def history_command(context: click.Context, limit: int, store_file: Path | None,
     try:
         rows = RunStore.open(store_file, store_max_mib).runs(limit)
     except StoreError as error:
-        raise click.ClickException(_localized(error)) from None
+        fail(error)
+    lang = lang_of()
     if not rows:
-        echo("no runs recorded yet")
+        echo(say("no_runs", lang))
         return
-    for line in history_lines(rows):
+    for line in history_lines(rows, lang):
         echo(visible(line))
 
 
@@ -223,7 +224,29 @@ def history_export(
         document, notes = stored_document(store, run_id)
         written = write_new(out, dump(document))
     except (StoreError, ValueError, OSError) as error:
-        raise click.ClickException(_localized(error)) from None
+        fail(error)
+    lang = lang_of()
     for note in notes:
-        echo(f"note: {note}", err=True)
-    echo(f"wrote {written}")
+        echo(say("note", lang, note=localize(note, lang)), err=True)
+    echo(say("wrote", lang, path=written))
+
+
+# English headings are the listing's own (runs.listing); Japanese ones are the History tab's
+HEADING_WORDS = ("history_id", "history_time", "history_status", "history_done", "history_columns",
+                 "history_seeds", "history_model", "history_prompt")  # fmt: skip
+
+
+def _headings(lang: str) -> list[str]:
+    if lang == "en":
+        return list(HEADINGS)
+    return [say(key, lang) if key in CLI_WORDS else t(key, lang) for key in HEADING_WORDS]
+
+
+def _worded(rows: list[list[str]], lang: str) -> list[list[str]]:
+    """The status cell (third) in ``lang``; the rest are numbers, times, a model's name and a prompt."""
+    if lang == "en":
+        return rows
+    return [
+        [*row[:2], say(f"status_{row[2]}", lang) if f"status_{row[2]}" in CLI_WORDS else row[2], *row[3:]]
+        for row in rows
+    ]

@@ -16,7 +16,7 @@ from ..app.share import SHARE_WRITES, ShareLimits
 from ..schema import docs
 from ..schema.load_settings import LOAD_KNOBS
 from ..schema.params import KNOBS
-from .common import USER_ERRORS, fail, model_options, open_model
+from .common import USER_ERRORS, fail, lang_of, model_options, open_model
 from .history import app_store, history_command, store_options
 from .output import VisibleGroup, echo
 
@@ -124,7 +124,7 @@ def knobs(lang: str, show_load: bool, orders: bool) -> None:
     if orders:
         echo(docs.order_table())
     else:
-        echo(docs.knob_table(lang, LOAD_KNOBS if show_load else KNOBS))
+        echo(docs.knob_table(lang_of(), LOAD_KNOBS if show_load else KNOBS))  # `samplerlab --lang ja knobs` too
 
 
 def _register() -> None:

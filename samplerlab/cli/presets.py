@@ -23,7 +23,9 @@ from ..presets.store import (
     save_preset,
 )
 from ..report.render import display_width, pad
-from .common import USER_ERRORS, fail, user_dir
+from ..words.cli_words import say
+from ..words.errors_ja import localize
+from .common import USER_ERRORS, fail, lang_of, user_dir
 from .output import echo
 
 
@@ -54,19 +56,23 @@ def presets_list(presets_dir: Path | None) -> None:
         found, problems = list_presets(user_dir(presets_dir))
     except USER_ERRORS as error:
         fail(error)
-    for line in _preset_lines(found):
+    lang = lang_of()
+    for line in _preset_lines(found, lang):
         echo(line)
     for problem in problems:
-        echo(problem, err=True)
+        echo(localize(problem, lang), err=True)
     if problems and not found:
         raise SystemExit(1)
 
 
-def _preset_lines(presets: Sequence[Preset]) -> list[str]:
-    """Aligned columns; display widths keep names in Japanese lined up with the rest."""
+def _preset_lines(presets: Sequence[Preset], lang: str = "en") -> list[str]:
+    """Aligned columns; display widths keep names in Japanese lined up with the rest. The description is
+    the preset's own text, in the language its author wrote it in."""
     width = max((display_width(preset.name) for preset in presets), default=0)
+    kinds = {True: say("builtin", lang), False: say("user", lang)}
+    kind_width = max(8, *(display_width(kind) for kind in kinds.values()))
     return [
-        f"{pad(preset.name, width)}  {'built-in' if preset.builtin else 'user':<8}  "
+        f"{pad(preset.name, width)}  {pad(kinds[preset.builtin], kind_width)}  "
         f"{first_sentence(preset.description)}".rstrip()
         for preset in presets
     ]
@@ -136,9 +142,10 @@ def presets_import(file: Path, name: str | None, fmt: str | None, overwrite: boo
         saved = save_preset(preset, user_dir(presets_dir), overwrite)
     except USER_ERRORS as error:
         fail(error)
-    echo(f"saved {saved.name!r} to {shown_path(saved.path)}")
+    lang = lang_of()
+    echo(say("saved_to", lang, name=repr(saved.name), path=shown_path(saved.path)))
     for key in unmapped:
-        echo(f"unmapped: {key}")
+        echo(say("unmapped", lang, key=localize(key, lang)))
 
 
 @presets_group.command("rename")
@@ -152,7 +159,7 @@ def presets_rename(old: str, new: str, overwrite: bool, presets_dir: Path | None
         renamed = rename_preset(old, new, user_dir(presets_dir), overwrite)
     except USER_ERRORS as error:
         fail(error)
-    echo(f"renamed {old!r} to {renamed.name!r} ({shown_path(renamed.path)})")
+    echo(say("renamed", lang_of(), old=repr(old), new=repr(renamed.name), path=shown_path(renamed.path)))
 
 
 @presets_group.command("delete")
@@ -164,7 +171,7 @@ def presets_delete(name: str, presets_dir: Path | None) -> None:
         path = delete_preset(name, user_dir(presets_dir))
     except USER_ERRORS as error:
         fail(error)
-    echo(f"deleted {name!r} ({shown_path(path)})")
+    echo(say("deleted", lang_of(), name=repr(name), path=shown_path(path)))
 
 
 @presets_group.command("validate")
@@ -176,11 +183,15 @@ def presets_validate(paths: tuple[Path, ...], presets_dir: Path | None) -> None:
         good, problems = _read_presets(paths) if paths else list_presets(user_dir(presets_dir))
     except USER_ERRORS as error:
         fail(error)
+    lang = lang_of()
     for problem in problems:
-        echo(problem)
+        echo(localize(problem, lang))
     if problems:
         raise SystemExit(1)
-    echo(f"{len(good)} preset{'' if len(good) == 1 else 's'} OK")
+    if lang == "en":  # the English count as it always read: '1 preset OK', '12 presets OK'
+        echo(f"{len(good)} preset{'' if len(good) == 1 else 's'} OK")
+    else:
+        echo(say("presets_ok", lang, n=len(good)))
 
 
 def _read_presets(paths: Sequence[Path]) -> tuple[list[Preset], list[str]]:

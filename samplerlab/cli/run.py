@@ -13,7 +13,9 @@ from ..report.page import render_report, text_table
 from ..runs.results import load_result
 from ..runs.runner import check_result, opened_backend
 from ..schema.load_settings import LoadSettings
-from .common import USER_ERRORS, fail, server_options
+from ..words.cli_words import say
+from ..words.errors_ja import localize
+from .common import USER_ERRORS, fail, lang_of, server_options
 from .history import durable_run, store_options
 from .output import echo
 
@@ -97,10 +99,11 @@ def run_command(
         )
     except USER_ERRORS as error:
         fail(error)
-    echo(text_table(document))
+    lang = lang_of()
+    echo(text_table(document, lang))
     for note in document.get("notes", ()):
-        echo(f"note: {note}")
-    echo(f"wrote {target}")
+        echo(say("note", lang, note=localize(note, lang)))
+    echo(say("wrote", lang, path=target))
 
 
 def _check(path: Path, servers: Sequence[str], api_key: str | None) -> None:
@@ -113,7 +116,7 @@ def _check(path: Path, servers: Sequence[str], api_key: str | None) -> None:
         fail(ValueError(f"{path}: not a samplerlab result file (missing {error})"))
     except USER_ERRORS as error:
         fail(error)
-    echo(outcome.describe())
+    echo(localize(outcome.describe(), lang_of()))
     if not outcome.reproduced:
         raise SystemExit(1)
 
@@ -137,8 +140,9 @@ def report_command(result: Path, out: Path | None, lang: str) -> None:
     """Write a self-contained HTML report of a RESULT file: columns side by side, where they part, stats and
     sweep charts."""
     target = out or result.with_suffix(".html")
+    lang = lang_of()  # `samplerlab --lang ja report` too
     try:
         target.write_text(render_report(load_result(result), lang), encoding="utf-8")
     except USER_ERRORS as error:
         fail(error)
-    echo(f"wrote {target}")
+    echo(say("wrote", lang, path=target))

@@ -16,6 +16,8 @@ from ..runs.seeded import run_on_seeds, seed_list
 from ..runs.stats import across_seeds
 from ..runs.verdicts import stats_lines
 from ..schema.params import KNOB_BY_NAME, coerce
+from ..words.cli_words import say
+from .common import lang_of
 from .output import echo
 
 
@@ -45,11 +47,12 @@ def compare_seeds(
 ) -> None:
     """Run columns x seeds in the backend's batches; print the first seed's columns and the statistics."""
     info: dict = {}
-    with click.progressbar(length=len(columns) * len(seeds), label="generating", file=sys.stderr) as bar:
+    lang = lang_of()
+    label = say("generating", lang)
+    with click.progressbar(length=len(columns) * len(seeds), label=label, file=sys.stderr) as bar:
         results, records = run_on_seeds(backend, request, columns, seeds, on_done=lambda _: bar.update(1), info=info)
     first = RunResult.of(info, results[: len(columns)])
-    echo(f"seed {seeds[0]} of {len(seeds)} ({', '.join(map(str, seeds))}):")
-    echo(side_by_side(first, width))
+    echo(say("seed_of", lang, seed=seeds[0], n=len(seeds), seeds=", ".join(map(str, seeds))))
+    echo(side_by_side(first, width, lang))
     echo("")
-    lang = click.get_current_context().find_root().params.get("lang", "en")
     echo("\n".join(stats_lines(across_seeds(records), lang, display_width)))

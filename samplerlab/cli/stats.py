@@ -11,7 +11,7 @@ from ..report.render import display_width
 from ..runs.results import ResultError, load_result
 from ..runs.stats import StatsError, across_seeds
 from ..runs.verdicts import stats_lines
-from ..words.errors_ja import localize
+from .common import fail, lang_of
 from .output import echo
 
 
@@ -22,9 +22,9 @@ from .output import echo
 def stats_command(result: Path, baseline: str | None, lang: str) -> None:
     """Each figure of each column of RESULT over its seeds, with a 95% bootstrap interval, and the paired
     tests between columns (Holm-adjusted) as one verdict line each."""
+    lang = lang_of()  # the command's --lang, else `samplerlab --lang ja stats`
     try:
         report = across_seeds(load_result(result)["columns"], baseline)
     except (ResultError, StatsError) as error:
-        message = str(error) if isinstance(error, ResultError) else f"{result}: {error}"
-        raise click.ClickException(localize(message, lang)) from None
+        fail(error if isinstance(error, ResultError) else ValueError(f"{result}: {error}"), lang)
     echo("\n".join(stats_lines(report, lang, display_width)))

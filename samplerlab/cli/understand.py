@@ -13,7 +13,7 @@ from ..runs.results import ResultError, load_result
 from ..schema.assignments import parse_assignments
 from ..schema.params import SettingsError
 from ..understand.divergence import explain, pick_pair, pick_record
-from ..words.errors_ja import localize
+from .common import fail, lang_of
 from .output import echo
 
 
@@ -29,12 +29,11 @@ def explain_command(
     result: Path, a: str, b: str, seed: int | None, prompt_index: int | None, lang: str, width: int
 ) -> None:
     """Where columns A and B (labels) of RESULT part, and why: both chains' candidates at that token."""
+    lang = lang_of()  # the command's --lang, else `samplerlab --lang ja explain`
     try:
         first, second = pick_pair(load_result(result)["columns"], a, b, seed, prompt_index)
     except (ResultError, ValueError) as error:
-        raise click.ClickException(
-            localize(f"{result}: {error}" if not isinstance(error, ResultError) else str(error), lang)
-        ) from None
+        fail(error if isinstance(error, ResultError) else ValueError(f"{result}: {error}"), lang)
     echo(explanation(explain(*readable_parting(first, second)), lang, width))
 
 
@@ -58,6 +57,7 @@ def replay_command(
     # imported here, not at the top, so that importing this module does not load llama.cpp
     from ..understand.whatif import WhatIfError, prompt_ids_of, replay_record
 
+    lang = lang_of()
     try:
         document = load_result(result)
         record = pick_record(document["columns"], label, seed, prompt_index)
@@ -68,7 +68,5 @@ def replay_command(
             (document.get("load") or {}).get("n_ctx", 2048),
         )
     except (ResultError, WhatIfError, SettingsError, ValueError) as error:
-        raise click.ClickException(
-            localize(str(error) if isinstance(error, ResultError) else f"{result}: {error}", lang)
-        ) from None
+        fail(error if isinstance(error, ResultError) else ValueError(f"{result}: {error}"), lang)
     echo(replay_text(what, lang))

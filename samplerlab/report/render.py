@@ -11,6 +11,8 @@ from typing import TextIO
 
 from ..events import ColumnResult, RunResult
 from ..runs.metrics import mean_probability, shown
+from ..words.cli_words import say
+from ..words.i18n import finish_reason
 
 GUTTER = " │ "
 # Control characters as symbols: ESC starts sequences that retitle the window, move the cursor or rewrite
@@ -57,15 +59,17 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def footer(column: ColumnResult) -> list[str]:
-    reason: str = column.finish_reason or "?"
+def footer(column: ColumnResult, lang: str = "en") -> list[str]:
+    # English keeps the reason's own name ('length'), which --check and result files use too
+    reason: str = (column.finish_reason if lang == "en" else finish_reason(column.finish_reason, lang)) or "?"
     if column.stopped_by is not None:
         reason += f" {column.stopped_by!r}"
     mean = shown(mean_probability([t.prob for t in column.tokens]), "{:.2f}")  # "?": none known
-    drawn = [f"seed {column.seed} (drawn)"] if column.settings.seed == -1 else []  # so the run can be repeated
+    # a drawn seed is shown so the run can be repeated
+    drawn = [say("footer_drawn", lang, seed=column.seed)] if column.settings.seed == -1 else []
     return [
-        f"[{reason}] {len(column.tokens)} tokens",
-        f"{column.tokens_per_second:.1f} tok/s, mean p {mean}",
+        say("footer_tokens", lang, reason=reason, n=len(column.tokens)),
+        say("footer_speed", lang, tps=column.tokens_per_second, mean=mean),
         *drawn,
     ]
 
@@ -76,10 +80,13 @@ def clip(text: str, width: int) -> str:
     return text
 
 
-def side_by_side(result: RunResult, width: int | None = None) -> str:
-    """Labels, texts and footers each aligned across the columns."""
+def side_by_side(result: RunResult, width: int | None = None, lang: str = "en") -> str:
+    """Labels, texts and footers each aligned across the columns; the footers in ``lang``."""
     return table(
-        [c.label for c in result.columns], [c.text for c in result.columns], [footer(c) for c in result.columns], width
+        [c.label for c in result.columns],
+        [c.text for c in result.columns],
+        [footer(c, lang) for c in result.columns],
+        width,
     )
 
 
@@ -107,7 +114,10 @@ class LiveTable:
     """The side-by-side table redrawn in place while columns stream: only the last screenful is
     redrawn, so a long output scrolls instead of filling the terminal with copies."""
 
-    def __init__(self, labels: list[str], stream: TextIO, width: int | None = None, every: float = 0.1) -> None:
+    def __init__(
+        self, labels: list[str], stream: TextIO, width: int | None = None, every: float = 0.1, lang: str = "en"
+    ) -> None:
+        self.lang = lang
         self.labels, self.stream, self.width, self.every = labels, stream, width, every
         self.texts = [""] * len(labels)
         self.counts = [0] * len(labels)
@@ -126,7 +136,7 @@ class LiveTable:
     def draw(self) -> None:
         self._last = time.monotonic()
         height = shutil.get_terminal_size((120, 24)).lines - 1
-        footers = [[f"{n} tokens …"] for n in self.counts]
+        footers = [[say("live_tokens", self.lang, n=n)] for n in self.counts]
         lines = table(self.labels, self.texts, footers, self.width).split("\n")[-height:]
         self.clear()
         self.stream.write("\n".join(lines) + "\n")

@@ -23,6 +23,7 @@ from ..llama.baselines import _bare_loop, completion_llama
 from ..llama.engine import prompt_text, run
 from ..llama.models import Model
 from ..schema.params import Settings
+from ..words.bench_words import bw, left
 
 PROMPT = "Write a short poem praising light-emitting diodes."
 TEMPERATURES = (0.7, 0.9, 1.1, 1.3, 0.5, 1.5, 0.8, 1.0)
@@ -37,17 +38,20 @@ class BenchReport:
     seconds: dict[str, float]
     parallel_label: str = "threads"  # a server runs its slots in parallel, not threads we set
     loaded_with: str = ""  # the load settings every local contender shares
+    location: str = ""  # a server's URL
 
-    def lines(self) -> list[str]:
+    def lines(self, lang: str = "en") -> list[str]:
         work = self.columns * self.tokens
+        model = bw("model_on", lang, model=self.model, location=self.location) if self.location else self.model
+        parallel = bw(self.parallel_label, lang)
         out = [
-            f"model: {self.model}",
-            f"columns: {self.columns}  tokens: {self.tokens}  {self.parallel_label}: {self.threads}",
+            bw("model", lang, model=model),
+            bw("shape", lang, columns=self.columns, tokens=self.tokens, parallel=parallel, threads=self.threads),
         ]
         if self.loaded_with:
-            out.append(f"every contender loaded with samplerlab's load settings: {self.loaded_with}")
+            out.append(bw("loaded_with", lang, load=self.loaded_with))
         for name, seconds in self.seconds.items():
-            out.append(f"{name:<30} {seconds:7.3f} s  {work / seconds:8.1f} tok/s")
+            out.append(f"{left(bw(name, lang), 30)} {bw('seconds', lang, seconds=seconds, tps=work / seconds)}")
         if "bare batched loop" in self.seconds:
             out.append(f"overhead={self.seconds['samplerlab'] / self.seconds['bare batched loop']:.3f}")
             out.append(f"ratio={self.seconds['samplerlab'] / self.seconds['sequential create_completion']:.3f}")
@@ -116,9 +120,10 @@ def _server_benchmark(backend: Backend, columns: int, tokens: int, repeat: int) 
         columns,
         tokens,
         backend.info.parallel,
-        f"{backend.info.file_name} on {backend.info.location}",
+        backend.info.file_name,
         seconds,
         "server slots",
+        location=backend.info.location,
     )
 
 

@@ -21,6 +21,7 @@ from ..llama.engine import generate
 from ..llama.models import Model
 from ..llama.prompt_reuse import CONTEXTS
 from ..schema.params import Settings
+from ..words.bench_words import bw, left
 
 TURN = (
     "Tell me more about the lighthouse keeper's logbook: the storms he wrote down, the ships that "
@@ -65,11 +66,11 @@ class RerunReport:
     rerun: float
     reused: bool
 
-    def lines(self) -> list[str]:
+    def lines(self, lang: str = "en") -> list[str]:
         return [
-            f"conversation of {self.prompt_tokens} prompt tokens, time to first token:",
-            f"first run {self.first:8.3f} s",
-            f"re-run    {self.rerun:8.3f} s  (prompt reused: {str(self.reused).lower()})",
+            bw("rerun_head", lang, n=self.prompt_tokens),
+            bw("first_run", lang, seconds=self.first),
+            bw("re_run", lang, seconds=self.rerun, reused=str(self.reused).lower()),
             f"rerun_ratio={self.rerun / self.first:.3f}",
         ]
 
@@ -99,13 +100,11 @@ class MemoryReport:
     n_ctx: int
     runs: dict[str, dict]  # rule -> the child's report: cells per column, KV MiB, peak RSS MiB
 
-    def lines(self) -> list[str]:
-        out = [f"{self.columns} columns x {self.tokens} tokens, n_ctx {self.n_ctx}: peak memory of a child process"]
+    def lines(self, lang: str = "en") -> list[str]:
+        out = [bw("memory_head", lang, columns=self.columns, tokens=self.tokens, n_ctx=self.n_ctx)]
         for rule, run in self.runs.items():
-            out.append(
-                f"{rule:<34} {run['cells']:6d} cells/column  KV {run['kv_mib']:9.1f} MiB  "
-                f"peak RSS {run['peak_rss_mib']:9.1f} MiB"
-            )
+            row = bw("memory_row", lang, cells=run["cells"], kv=run["kv_mib"], rss=run["peak_rss_mib"])
+            out.append(f"{left(bw(rule, lang), 34)} {row}")
         old, new = self.runs["before: n_ctx per column"], self.runs["after: each column's own needs"]
         out.append(f"peak_ratio={new['peak_rss_mib'] / old['peak_rss_mib']:.3f}")
         return out
@@ -129,11 +128,11 @@ def _child(model: Model, columns: int, tokens: int, rule: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def scale_benchmark(backend: Backend, what: str, columns: int, tokens: int, repeat: int) -> list[str]:
+def scale_benchmark(backend: Backend, what: str, columns: int, tokens: int, repeat: int, lang: str = "en") -> list[str]:
     """``what`` is 'rerun' or 'memory'; both measure the local engine, so a server is refused."""
     model = getattr(backend, "model", None)
     if model is None:
         raise BackendError(f"--{what} measures the local engine; drop --server")
     if what == "rerun":
-        return rerun_benchmark(model, columns, repeat).lines()
-    return memory_benchmark(model, columns, tokens).lines()
+        return rerun_benchmark(model, columns, repeat).lines(lang)
+    return memory_benchmark(model, columns, tokens).lines(lang)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from ..backends import Backend, BackendError, open_backend
 from ..backends.server import ServerBackend
+from ..words.bench_words import bw, left
 from .experiments import Experiment, parse_experiment
 from .runner import run_experiment
 
@@ -36,20 +37,28 @@ class SweepBench:
     def generations(self) -> int:
         return self.settings * self.seeds
 
-    def lines(self) -> list[str]:
+    def lines(self, lang: str = "en") -> list[str]:
         work = self.generations * self.tokens
         out = [
-            f"model: {self.model}",
-            f"sweep: {self.settings} settings x {self.seeds} seeds = {self.generations} generations, "
-            f"{self.tokens} tokens each (end of generation banned)",
+            bw("model", lang, model=self.model),
+            bw(
+                "sweep",
+                lang,
+                settings=self.settings,
+                seeds=self.seeds,
+                generations=self.generations,
+                tokens=self.tokens,
+            ),
         ]
         for location, slots, seconds in self.contenders:
             servers = len(location.split())
-            name = f"{servers} server{'s' if servers > 1 else ''} ({slots} slots)"
-            out.append(f"{name:<22} {seconds:8.3f} s  {work / seconds:8.1f} tok/s  {location}")
+            name = bw("servers", lang, n=servers, s="s" if servers > 1 else "", slots=slots)
+            out.append(
+                f"{left(name, 22)} {seconds:8.3f} {'s' if lang == 'en' else '秒'}  {work / seconds:8.1f} tok/s  {location}"
+            )
         first, last = self.contenders[0][2], self.contenders[-1][2]
-        out.append(f"speedup={first / last:.3f} ({len(self.contenders[-1][0].split())} servers against 1)")
-        out.append(f"same texts: {self.same_texts} of {self.generations}")
+        out.append(f"speedup={first / last:.3f} {bw('speedup_of', lang, n=len(self.contenders[-1][0].split()))}")
+        out.append(bw("same_texts", lang, same=self.same_texts, total=self.generations))
         return out
 
 

@@ -232,9 +232,10 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"bench-servers: 速度の比を測るにはサーバーを 2 つ以上指定してください（--server URL を 2 回）",
     ),
 )
+from .cli_errors_ja import CLI_PATTERNS  # noqa: E402 - the CLI's, click's and the notes', kept apart
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
 
-PATTERNS += HISTORY_PATTERNS
+PATTERNS += HISTORY_PATTERNS + CLI_PATTERNS
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 
 

@@ -136,7 +136,7 @@ def test_a_bad_votes_file_is_one_line_in_japanese(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"samplerlab_votes": 1}\n', encoding="utf-8")
     shown = CliRunner().invoke(main, ["--lang", "ja", "votes", str(bad)])
-    assert shown.exit_code == 1 and shown.output.strip() == f"Error: {bad}:1: キー 'model' がありません"
+    assert shown.exit_code == 1 and shown.output.strip() == f"エラー: {bad}:1: キー 'model' がありません"
 
 
 STUDY = Path(__file__).resolve().parent.parent.parent / "experiments" / "led-poem-blind-votes.jsonl"

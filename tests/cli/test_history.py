@@ -188,7 +188,7 @@ def test_store_errors_answer_in_japanese_with_lang_ja(tmp_path):
     garbage.write_text("not a database\n" * 50)
     result = CliRunner().invoke(main, ["--lang", "ja", "run", "--resume", "3", "--store", str(garbage)])
     assert result.output == (
-        f"Error: {garbage}: samplerlab の実行記録ではありません（SQLite データベースではない）。"
+        f"エラー: {garbage}: samplerlab の実行記録ではありません（SQLite データベースではない）。"
         "別の場所へ移すか SAMPLERLAB_STORE を設定してください\n"
     )
 

@@ -90,7 +90,7 @@ def test_the_crash_line_reads_in_japanese_with_lang_ja(fresh_cache, monkeypatch)
     )
     assert result.exit_code == 1
     assert result.output.startswith(
-        "Error: SmolLM2-135M-Instruct.Q4_1.gguf: 既定の読み込み設定で読み込むと、この CPU（"
+        "エラー: SmolLM2-135M-Instruct.Q4_1.gguf: 既定の読み込み設定で読み込むと、この CPU（"
     )
     assert "llama.cpp がクラッシュしました（SIGABRT）" in result.output and result.output.endswith(
         "何も読み込んでいません\n"

@@ -350,7 +350,7 @@ def test_the_report_command_writes_the_page_beside_the_result(sweep_result):
     assert "<h3>s1 temperature=0, top_p=0.9 · temperature=0.8, top_p=0.9: only temperature differs</h3>" in parting
     japanese = sweep_result.with_name("sweep.ja.html")
     result = CliRunner().invoke(main, ["report", str(sweep_result), "--lang", "ja", "--out", str(japanese)])
-    assert (result.exit_code, result.stdout) == (0, f"wrote {japanese}\n")
+    assert (result.exit_code, result.stdout) == (0, f"{japanese} に書き込みました\n")  # --lang ja: the line too
     assert "<h2>列が分かれるところ</h2>" in japanese.read_text() and "<h2>統計</h2>" in japanese.read_text()
 
 

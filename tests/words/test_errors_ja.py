@@ -27,15 +27,15 @@ def test_known_shapes_are_translated_with_their_names_and_values_and_others_stay
     [
         (
             ["compare", "hi", "--column", "tempurature=1"],
-            "Error: --column 'tempurature=1': 不明な設定 'tempurature'（'temperature' のことですか？）",
+            "エラー: --column 'tempurature=1': 不明な設定 'tempurature'（'temperature' のことですか？）",
         ),
         (
             ["compare", "hi", "--column", "temperature=abc"],
-            "Error: --column 'temperature=abc': temperature: 数値を指定してください（受け取った値: 'abc'）",
+            "エラー: --column 'temperature=abc': temperature: 数値を指定してください（受け取った値: 'abc'）",
         ),
         (
             ["compare", "hi", "--server", "127.0.0.1:9"],
-            "Error: http://127.0.0.1:9: 接続できません（Connection refused）。そこで llama-server は動いていますか？",
+            "エラー: http://127.0.0.1:9: 接続できません（接続が拒否されました）。そこで llama-server は動いていますか？",
         ),
     ],
 )
