@@ -27,7 +27,7 @@ WORDS: dict[str, dict[str, str]] = {
     "cut": {"en": "cut by {stage}", "ja": "{stage} が除外"},
     # a cut in a greedy column by a stage that keeps the top token: marked, and said once below the table
     "cut_inert": {"en": "cut by {stage} *", "ja": "{stage} が除外 *"},
-    "inert_note": {"en": "* {label}, {stage}: {reason}", "ja": "* {label} の {stage}: {reason}"},
+    "inert_note": {"en": "* '{label}', {stage}: {reason}", "ja": "* '{label}' の {stage}: {reason}"},
     "greedy_draw": {
         "en": "{label} draws its top token at temperature 0, and {text} is not it",
         "ja": "{label} は温度0で最上位のトークンを選び、{text} はそれではない",
