@@ -23,7 +23,7 @@ def stats_command(result: Path, baseline: str | None, lang: str) -> None:
     """Each figure of each column of RESULT over its seeds, with a 95% bootstrap interval, and the paired
     tests between columns (Holm-adjusted) as one verdict line each."""
     try:
-        report = across_seeds(load_result(result)["columns"], baseline)
+        report = across_seeds(load_result(result, alternatives=False)["columns"], baseline)
     except (ResultError, StatsError) as error:
         message = str(error) if isinstance(error, ResultError) else f"{result}: {error}"
         raise click.ClickException(localize(message, lang)) from None
