@@ -158,8 +158,8 @@ def _scan(text: str, max_nodes: int, max_depth: int, loader: type, first: bool) 
             if depth >= max_depth:
                 raise Refused(f"nested more than {max_depth} levels deep", event.start_mark)
             depth += isinstance(event, yaml.events.CollectionStartEvent)
-        elif first and isinstance(event, yaml.events.DocumentEndEvent):
-            return nodes, event.end_mark.index
+        elif first and isinstance(event, yaml.events.DocumentEndEvent) and event.end_mark is not None:
+            return nodes, event.end_mark.index  # the parsers always mark it
     return nodes, len(text)
 
 
