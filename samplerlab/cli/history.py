@@ -21,7 +21,7 @@ from ..runs.experiments import load_experiment
 from ..runs.listing import HEADINGS, history_rows
 from ..runs.progress import Progress
 from ..runs.recording import Recorder
-from ..runs.results import dump, write_new
+from ..runs.results import result_text, write_new
 from ..runs.store import MAX_MIB_ENV, STORE_ENV, RunRow, RunStore, StoreError
 from ..words.cli_words import CLI_WORDS, say
 from ..words.errors_ja import localize
@@ -222,7 +222,7 @@ def history_export(
     try:
         store = RunStore.open(store_file or parent.get("store"), store_max_mib or parent.get("max"))
         document, notes = stored_document(store, run_id)
-        written = write_new(out, dump(document))
+        written = write_new(out, result_text(document))
     except (StoreError, ValueError, OSError) as error:
         fail(error)
     lang = lang_of()

@@ -24,7 +24,7 @@ def stats_command(result: Path, baseline: str | None, lang: str) -> None:
     tests between columns (Holm-adjusted) as one verdict line each."""
     lang = lang_of()  # the command's --lang, else `samplerlab --lang ja stats`
     try:
-        report = across_seeds(load_result(result)["columns"], baseline)
+        report = across_seeds(load_result(result, alternatives=False)["columns"], baseline)
     except (ResultError, StatsError) as error:
         fail(error if isinstance(error, ResultError) else ValueError(f"{result}: {error}"), lang)
     echo("\n".join(stats_lines(report, lang, display_width)))

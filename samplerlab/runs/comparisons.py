@@ -27,7 +27,7 @@ from ..presets.store import check_name, file_stem
 from ..schema.params import RUN_LEVEL_KNOBS, Settings
 from .experiments import EMBEDDED, Experiment, ExperimentError, load_experiment, parse_experiment
 from .recording import Recorder
-from .results import FORMAT, Outcome, dump, plain, result_columns, seed_summaries, write_new
+from .results import FORMAT, Outcome, dump, plain, result_columns, result_text, seed_summaries, write_new
 from .runner import Key, opened_backend, run_experiment
 
 EXPERIMENTS_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
@@ -281,7 +281,7 @@ def _recorded_status(recorder: Recorder | None) -> Iterator[None]:
 
 
 def write_result(target: Path, document: Mapping[str, Any], recorder: Recorder | None) -> Path:
-    written = write_new(target, dump(document))
+    written = write_new(target, result_text(document))
     if recorder is not None:
         recorder.finish("done", written)
     return written
@@ -399,4 +399,4 @@ def save_comparison(
     outcomes = [Outcome(0, request.prompt, result, None, rendered) for result in results]
     document = result_document(experiment, backend, outcomes)
     written = write_new(target, text)
-    return written, write_new(result_path(written, datetime.datetime.now(datetime.timezone.utc)), dump(document))
+    return written, write_new(result_path(written, datetime.datetime.now(datetime.timezone.utc)), result_text(document))

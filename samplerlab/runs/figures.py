@@ -66,7 +66,8 @@ def _mean(values: Sequence[float]) -> float | None:
 
 def mean_logprob(record: Record) -> float | None:
     """Mean natural log of the raw model's probability of each drawn token (unknown or 0 left out)."""
-    return _mean([math.log(t["raw_p"]) for t in record["tokens"] if is_known(t["raw_p"]) and t["raw_p"] > 0])
+    raw = [t["raw_p"] for t in record["tokens"]]
+    return _mean([math.log(p) for p in raw if is_known(p) and p > 0])
 
 
 def perplexity_of(logprob: float | None) -> float | None:
@@ -75,7 +76,8 @@ def perplexity_of(logprob: float | None) -> float | None:
 
 
 def _token_mean(record: Record, key: str) -> float | None:
-    return _mean([float(t[key]) for t in record["tokens"] if is_known(t.get(key)) and is_known(t.get("p"))])
+    pairs = [(t.get(key), t.get("p")) for t in record["tokens"]]
+    return _mean([float(v) for v, p in pairs if is_known(v) and is_known(p)])
 
 
 def rep_n(ids: Sequence[int], n: int) -> float | None:

@@ -63,7 +63,9 @@ def min_probability(probs: Sequence[float | None]) -> float | None:
 
 
 def ngrams(tokens: Sequence[Hashable], n: int) -> list[tuple[Hashable, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    if n < 1:
+        return [() for _ in range(len(tokens) + 1)]
+    return list(zip(*(tokens[i:] for i in range(n))))  # the tuples tokens[i : i + n], built in C
 
 
 def distinct_n(tokens: Sequence[Hashable], n: int) -> float:

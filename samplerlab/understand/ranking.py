@@ -18,9 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import choix
 import numpy as np
-from scipy.stats import binomtest
 
 from ..words.blind import w
 
@@ -161,6 +159,8 @@ def strengths(count: int, votes: Sequence[VoteLike]) -> np.ndarray:
     data = comparisons(votes)
     if not data:
         return np.zeros(count)
+    import choix  # here, not at the top: it imports scipy.stats, 1.6 s that every samplerlab command paid at start
+
     params = np.asarray(choix.ilsr_pairwise(count, data, alpha=ALPHA, max_iter=1000), dtype=float)
     return params - params.mean()
 
@@ -188,6 +188,8 @@ def rank(names: Sequence[str], votes: Sequence[VoteLike]) -> Ranking:
     share = interval = None
     if decisive:
         share = left / decisive
+        from scipy.stats import binomtest  # as choix above: only when votes are ranked
+
         interval = binomtest(left, decisive, 0.5).proportion_ci(0.95)
     ranking = Ranking(
         tuple(names),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from samplerlab.app.experiments_tab import ExperimentCallbacks
 from samplerlab.app.history_tab import HistoryCallbacks
@@ -132,5 +131,5 @@ def test_experiment_runs_of_the_tab_are_recorded_with_their_progress(bench, run_
     assert all(" トークン/秒 · 残り " in s for s in statuses) and statuses[-1].endswith("残り 0 秒")
     [row] = RunStore.open(run_store).runs()
     assert (row.kind, row.status, row.done, row.owner) == ("experiment", "done", 5, "x")
-    result = yaml.safe_load(open(row.out, encoding="utf-8"))
+    result = load_result(row.out)
     assert len(result["columns"]) == 5

@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 from click.testing import CliRunner
 
 from samplerlab.cli.main import main
 from samplerlab.runs.progress import Progress, duration
+from samplerlab.runs.results import load_result
 from samplerlab.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_an_exported_run_is_a_result_that_check_and_report_accept(tmp_path, run_
     [row] = RunStore.open(run_store).runs()
     exported = runner.invoke(main, ["history", "export", str(row.id), "--out", str(tmp_path / "export.yaml")])
     assert exported.exit_code == 0 and exported.output == f"wrote {tmp_path / 'export.yaml'}\n"
-    ours, theirs = (yaml.safe_load((tmp_path / n).read_text()) for n in ("export.yaml", "ran.yaml"))
+    ours, theirs = (load_result(tmp_path / n) for n in ("export.yaml", "ran.yaml"))
     assert without_clock(ours) == without_clock(theirs)
     check = runner.invoke(main, ["run", "--check", str(tmp_path / "export.yaml")])
     assert check.exit_code == 0 and check.output.startswith("reproduced 3 columns"), check.output
@@ -108,9 +108,7 @@ def test_resume_by_id_after_the_run_was_stopped_and_bad_resumes_are_one_line(tmp
     assert runner.invoke(main, ["history"]).output.splitlines()[1].split()[3:5] == ["stopped", "1/3"]
     resumed = runner.invoke(main, ["run", "--resume", str(row.id)])
     assert resumed.exit_code == 0, resumed.output
-    assert without_clock(yaml.safe_load((tmp_path / "r.yaml").read_text())) == without_clock(
-        yaml.safe_load((tmp_path / "whole.yaml").read_text())
-    )
+    assert without_clock(load_result(tmp_path / "r.yaml")) == without_clock(load_result(tmp_path / "whole.yaml"))
     cases = {
         ("run", "--resume", str(row.id)): f"Error: run {row.id} has finished; its result is {tmp_path / 'r.yaml'}\n",
         ("run", "--resume", "x"): "--resume: expected a run id (a number, see samplerlab history) or nothing, got 'x'",

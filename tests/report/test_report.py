@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from samplerlab.app.views import token_frame, why_html
@@ -18,7 +17,7 @@ from samplerlab.report.page import progress_html, render_report, sweep_series, t
 from samplerlab.runs.comparisons import result_document
 from samplerlab.runs.experiments import parse_experiment
 from samplerlab.runs.result_shape import check_shape
-from samplerlab.runs.results import Outcome, dump, result_columns, seed_summaries, write_new
+from samplerlab.runs.results import Outcome, dump, load_result, result_columns, seed_summaries, write_new
 from samplerlab.runs.runner import run_experiment
 from samplerlab.schema.params import Settings
 from samplerlab.understand.divergence import explain
@@ -358,7 +357,7 @@ def test_the_report_command_writes_the_page_beside_the_result(sweep_result):
 def test_a_sweep_report_renders_offline_in_headless_chromium(sweep_result, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     page_path = tmp_path / "report.html"
-    page_path.write_text(render_report(yaml.safe_load(sweep_result.read_text())), encoding="utf-8")
+    page_path.write_text(render_report(load_result(sweep_result)), encoding="utf-8")
     requests, errors = [], []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -546,7 +546,7 @@ def test_check_refuses_what_is_not_a_result(runner, tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text(SMALLEST)
     result = runner.invoke(main, ["run", "--check", str(path)])
-    assert (result.exit_code, result.output) == (1, f"Error: {path}: not a samplerlab result file (format 1)\n")
+    assert (result.exit_code, result.output) == (1, f"Error: {path}: not a samplerlab result file (format 1 or 2)\n")
 
 
 def test_versions_a_build_lacks_are_unknown_not_a_crash(monkeypatch):

@@ -297,3 +297,36 @@ def test_hostile_numbers_and_labels_print_without_a_traceback():
     assert len(stats_lines(report)) > 20
     page = report_html(report)
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+# -- the resampling drawn once per sample size gives scipy's numbers -----------------------------------------
+@pytest.mark.parametrize("n", [3, 13, 14, 50, 250, 600])  # exact, the last exact, randomized, kept and not kept
+def test_the_sign_flip_p_is_scipys_to_the_last_digit(n):
+    rng = np.random.default_rng(n)
+    samples = [
+        rng.normal(0.15, 1, n),  # continuous
+        rng.integers(-3, 4, n).astype(float),  # ties everywhere: the tolerance decides
+        (rng.integers(0, 2, n) - rng.integers(0, 2, n)).astype(float),  # length_share's -1, 0, 1
+    ]
+    for differences in samples:
+        if np.all(differences == 0):
+            continue
+        reference = scipy_stats.permutation_test(
+            (differences,),
+            lambda x, axis=-1: np.mean(x, axis=axis),
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=RESAMPLES,
+            rng=np.random.default_rng(0),
+        )
+        assert paired_p(differences, np.zeros(n)) == reference.pvalue
+
+
+@pytest.mark.parametrize("n", [2, 7, 250, 600])
+def test_the_interval_is_scipys_bootstrap_on_the_same_draws(n):
+    values = np.random.default_rng(n).gamma(2.0, 1.0, n)
+    reference = scipy_stats.bootstrap(
+        (values,), np.mean, n_resamples=RESAMPLES, method="percentile", rng=np.random.default_rng(0)
+    ).confidence_interval
+    _, low, high = interval(list(values))
+    assert (low, high) == pytest.approx((reference.low, reference.high), rel=1e-12, abs=1e-12)

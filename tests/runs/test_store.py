@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from samplerlab.cli.main import main
@@ -22,6 +21,7 @@ from samplerlab.events import Candidate, ColumnResult, Request, TokenEvent
 from samplerlab.events import Column as Col
 from samplerlab.llama.engine import run
 from samplerlab.runs.codec import decode, encode
+from samplerlab.runs.results import load_result
 from samplerlab.runs.store import SCHEMA, RunStore, StoreError, dropped_line, store_path
 from samplerlab.schema.params import Settings
 
@@ -167,7 +167,7 @@ def test_runs_killed_at_random_points_resume_to_the_uninterrupted_result(tmp_pat
     assert store.integrity() == "ok"
     [row] = store.runs()
     assert (row.status, row.done, row.total) == ("done", total, total)
-    ours, theirs = (yaml.safe_load((tmp_path / name).read_text()) for name in ("resumed.yaml", "reference.yaml"))
+    ours, theirs = (load_result(tmp_path / name) for name in ("resumed.yaml", "reference.yaml"))
     assert without_clock(ours) == without_clock(theirs)
     again = cli("run", str(experiment), "--resume", cwd=tmp_path)
     assert again.returncode == 1 and again.stderr.strip().splitlines()[-1] == (

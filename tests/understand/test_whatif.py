@@ -120,7 +120,7 @@ def test_replay_of_ids_beyond_int32_is_one_line(tmp_path, where: str, key: str) 
     runner = CliRunner()
     ran = runner.invoke(main, ["run", str(experiment), "--keep-candidates", "8", "--out", str(tmp_path / "r.yaml")])
     assert ran.exit_code == 0, ran.output
-    document = yaml.safe_load((tmp_path / "r.yaml").read_text(encoding="utf-8"))
+    document = load_result(tmp_path / "r.yaml")
     token = document["columns"][0]["tokens"][1]
     if where == "candidates":
         token["candidates"][0][0] = 2**32
