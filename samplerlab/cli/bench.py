@@ -13,7 +13,16 @@ from .output import echo
 
 
 @click.command()
-@click.option("--columns", type=click.IntRange(1, 256), default=4, show_default=True)
+@click.option(
+    "--columns",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Columns, each its own temperature and seed [default: 4].",
+)
+@click.option(
+    "--settings", type=click.IntRange(1, 8), default=None, help="A sweep instead: this many temperatures x --seeds."
+)
+@click.option("--seeds", type=click.IntRange(1, 256), default=None, help="Seeds of each of --settings.")
 @click.option("--tokens", type=click.IntRange(1, 4096), default=128, show_default=True)
 @click.option(
     "--repeat",
@@ -28,7 +37,9 @@ from .output import echo
 @click.option("--memory", is_flag=True, help="Peak memory of a run, KV sized by the columns' needs against n_ctx each.")
 @model_options
 def bench(
-    columns: int,
+    columns: int | None,
+    settings: int | None,
+    seeds: int | None,
     tokens: int,
     repeat: int,
     rerun: bool,
@@ -41,19 +52,21 @@ def bench(
     api_key,
 ) -> None:
     """Time samplerlab against sequential create_completion calls and a bare batched loop; with --server,
-    N columns sent at once against the same N sent one after another."""
+    N columns sent at once against the same N sent one after another. --settings S --seeds K times a
+    sweep of S x K columns, which samplerlab runs as `samplerlab run` does."""
     # imported here, not at the top, so that importing this module does not load llama.cpp
     from ..runs import bench as bench_module
     from ..runs.bench_scale import scale_benchmark
 
     try:
+        columns = bench_module.bench_columns(columns, settings, seeds)
         backend = open_model(model_path, hf_repo, hf_file, load_text, servers, api_key)
         what = "rerun" if rerun else "memory" if memory else None
         lang = lang_of()
         lines = (
             scale_benchmark(backend, what, columns, tokens, repeat, lang)
             if what
-            else bench_module.run_benchmark(backend, columns, tokens, repeat).lines(lang)
+            else bench_module.run_benchmark(backend, columns, tokens, repeat, settings).lines(lang)
         )
     except USER_ERRORS as error:
         fail(error)

@@ -141,10 +141,27 @@ def _decode_prompt(context, batch: TokenBatch, tokens: list[int], n_batch: int, 
     return True
 
 
+class StepBuffers:
+    """What every column's step works in, one set per run: the columns step one after another, so
+    they share it, and a run of 64 columns touches one vocabulary-sized buffer per step instead of
+    64 (each as large as a CPU cache: the 64th column's used to fall out of it)."""
+
+    def __init__(self, n_vocab: int) -> None:
+        self.candidates = Candidates(n_vocab)
+        self.scratch = np.empty(n_vocab, dtype=np.float32)
+
+    def raw_total(self, logits: np.ndarray, shift: np.float32) -> float:
+        """The softmax denominator of the raw logits (shifted by their max), as float32 exps summed in float64."""
+        shifted = np.subtract(logits, shift, out=self.scratch)
+        return float(np.exp(shifted, out=shifted).sum(dtype=np.float64))
+
+
 class _ColumnState:
     """Everything one column carries between steps."""
 
-    def __init__(self, index: int, column: Column, model: Model, seed: int, n_ctx: int, room: int) -> None:
+    def __init__(
+        self, index: int, column: Column, model: Model, seed: int, n_ctx: int, room: int, buffers: StepBuffers
+    ) -> None:
         settings = column.settings
         self.index = index
         self.model = model
@@ -153,7 +170,8 @@ class _ColumnState:
             self.chain: SamplerChain = build_chain(settings, chain_context, seed, n_ctx)
         except ValueError as error:
             raise GenerationError(f"column {column.label!r}: {error}") from None
-        self.candidates = Candidates(model.n_vocab)
+        self.buffers = buffers
+        self.candidates = buffers.candidates
         self.stream = TextStream(settings.stop)
         self.limit = min(settings.max_tokens or room, room)
         self.result = ColumnResult(column.label, settings, seed, str(self.chain))
@@ -162,40 +180,47 @@ class _ColumnState:
         self.tail = ""  # what the stream released only at the end
 
     def step(self, logits: np.ndarray) -> TokenEvent:
-        self.candidates.load(logits)
+        """Sample one token and record what the chain did: every number as it always was, computed
+        with as few passes over the vocabulary and as few small numpy calls as it takes."""
+        candidates = self.candidates
+        candidates.load(logits)
         kept = np.argpartition(logits, -KEEP)[-KEEP:]
-        kept = kept[np.argsort(-logits[kept], kind="stable")]
-        best_raw = kept[:TOP_N]
+        kept_logits = logits[kept]
+        order = np.argsort(-kept_logits, kind="stable")
+        kept, kept_logits = kept[order], kept_logits[order]
         shift = logits.max()
-        total = float(np.exp(logits - shift, dtype=np.float32).sum(dtype=np.float64))
+        total = self.buffers.raw_total(logits, shift)
         log_total = shift + math.log(total)
-        token, cut_by = self.chain.sample_traced(self.candidates, best_raw)
+        ids = kept.tolist()
+        token, cut_by = self.chain.sample_traced(candidates, ids[:TOP_N])
         self.chain.accept(token)
-        view = self.candidates.view()
+        view = candidates.view()
         probs = view["p"]
-        best_after = np.argpartition(probs, -TOP_N)[-TOP_N:] if len(view) > TOP_N else np.arange(len(view))
+        best_after = np.argpartition(probs, -TOP_N)[-TOP_N:] if len(view) > TOP_N else slice(None)
+        wide = kept_logits.astype(np.float64)
         event = TokenEvent(
             column=self.index,
             index=len(self.result.tokens),
             token_id=token,
             text=self.stream.push(self.model.piece(token)),
-            prob=float(probs[self.candidates.array.selected]),
+            prob=float(probs[candidates.array.selected]),
             raw_prob=float(np.exp(float(logits[token]) - shift) / total),
-            before=self._alternatives(best_raw, logits[best_raw], lambda v: np.exp(v - shift) / total),
-            after=self._alternatives(view["id"][best_after], probs[best_after], lambda v: v),
+            before=self._alternatives(ids[:TOP_N], (np.exp(wide[:TOP_N] - shift) / total).tolist()),
+            after=self._alternatives(view["id"][best_after].tolist(), probs[best_after].astype(np.float64).tolist()),
             survivors=int(np.count_nonzero(probs)),
             entropy=entropy(probs.astype(np.float64)),
             cut_by=cut_by,
-            candidates=tuple(zip(kept.tolist(), (logits[kept].astype(np.float64) - log_total).tolist())),
+            candidates=tuple(zip(ids, (wide - log_total).tolist())),
         )
         self.result.tokens.append(event)
         self.last_token = token
         self._check_finish(token)
         return event
 
-    def _alternatives(self, ids: np.ndarray, values: np.ndarray, to_prob) -> tuple[Candidate, ...]:
-        ranked = sorted(zip(ids.tolist(), to_prob(values.astype(np.float64)).tolist()), key=lambda c: -c[1])
-        return tuple(Candidate(t, self.model.token_text(t), p) for t, p in ranked if p > 0)
+    def _alternatives(self, ids: list[int], probs: list[float]) -> tuple[Candidate, ...]:
+        text = self.model.token_text
+        ranked = sorted(zip(ids, probs), key=lambda c: -c[1])
+        return tuple(Candidate(t, text(t), p) for t, p in ranked if p > 0)
 
     def _check_finish(self, token: int) -> None:
         if self.model.is_end(token):
@@ -282,6 +307,7 @@ def _generate_locked(
     shape = KvShape.of(len(tokens), [column.settings.max_tokens for column in columns], n_ctx)
     _check_memory(model, shape, [min(column.settings.max_tokens or room, room) for column in columns])
     states: list[_ColumnState] = []
+    buffers = StepBuffers(model.n_vocab)
     batch: TokenBatch | None = None
     whole: list[np.ndarray] = []  # the prompt's logits, once its cells are whole and no decode failed
     opened = False  # the context was touched: what it held before is gone unless whole
@@ -290,7 +316,9 @@ def _generate_locked(
             if stopped():
                 yield from _stopped_early(columns, states, info)
                 return
-            states.append(_ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room))
+            states.append(
+                _ColumnState(i, column, model, resolve_seed(column.settings.seed, drawn), n_ctx, room, buffers)
+            )
             if column.settings.penalize_prompt:
                 states[-1].chain.remember(tokens)
         opened = True

@@ -43,6 +43,9 @@ class Candidates:
         self._base = self.buffer.ctypes.data
         self.array = llama_cpp.llama_token_data_array(data=self._data, size=n_vocab, selected=-1, sorted=False)
         self.pointer = ctypes.byref(self.array)
+        # The array's data pointer read in place: ctypes.cast on every look cost more than a stage.
+        offset = llama_cpp.llama_token_data_array.data.offset  # type: ignore[attr-defined]  # ctypes field descriptor
+        self._address = ctypes.c_void_p.from_buffer(self.array, offset)
 
     def load(self, logits: np.ndarray) -> None:
         np.copyto(self._bytes, self._template_bytes)
@@ -68,7 +71,7 @@ class Candidates:
 
     def start(self) -> int:
         """Where the survivors begin: samplers may shrink the array from the front (XTC moves ``data``)."""
-        address = cast(int, ctypes.cast(self.array.data, ctypes.c_void_p).value)  # into self.buffer: never NULL
+        address = cast(int, self._address.value)  # into self.buffer: never NULL
         return (address - self._base) // TOKEN_DATA.itemsize
 
     def view(self) -> np.ndarray:
@@ -82,11 +85,19 @@ class Candidates:
         While the array is still in id order at those places (nothing sorted or shrank it yet) they
         are looked up directly; a pass over a whole 50k-token vocabulary per stage would cost more.
         """
+        return np.array(self.alive_list(ids.tolist()), dtype=bool)
+
+    def alive_list(self, ids: list[int]) -> list[bool]:
+        """``alive`` for a short list of token ids (a step's watched ones), without numpy's per-call cost."""
         view = self.view()
-        if len(view) > ids.max(initial=-1) and np.array_equal(view["id"][ids], ids):
-            return view["logit"][ids] > -np.inf
+        if not ids:
+            return []
+        if len(view) > max(ids):
+            at = view[ids]
+            if at["id"].tolist() == ids:
+                return (at["logit"] > -np.inf).tolist()
         alive = set(view["id"][view["logit"] > -np.inf].tolist())  # a few survivors: a set beats np.isin
-        return np.array([token in alive for token in ids.tolist()], dtype=bool)
+        return [token in alive for token in ids]
 
     @property
     def selected_token(self) -> int:
@@ -212,14 +223,15 @@ class SamplerChain:
         shrank or moved, or the stage removes by setting a logit to -inf.
         """
         cut: dict[int, str] = {}
-        pending = np.asarray(watch, dtype=np.int32)
+        pending = [int(token) for token in watch]
+        array = candidates.array
         for stage in self.stages:
-            before = (candidates.array.size, candidates.start())
+            before = (array.size, candidates.start())
             stage.apply(candidates)
-            if len(pending) and (stage.masks or (candidates.array.size, candidates.start()) != before):
-                gone = ~candidates.alive(pending)
-                cut.update(dict.fromkeys(pending[gone].tolist(), stage.name))
-                pending = pending[~gone]
+            if pending and (stage.masks or (array.size, candidates.start()) != before):
+                alive = candidates.alive_list(pending)
+                cut.update((token, stage.name) for token, kept in zip(pending, alive) if not kept)
+                pending = [token for token, kept in zip(pending, alive) if kept]
         return cut
 
     def accept(self, token: int) -> None:

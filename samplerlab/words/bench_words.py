@@ -12,6 +12,7 @@ BENCH_WORDS: dict[str, dict[str, str]] = {
         "en": "columns: {columns}  tokens: {tokens}  {parallel}: {threads}",
         "ja": "列: {columns}  トークン: {tokens}  {parallel}: {threads}",
     },
+    "grid": {"en": " ({settings} settings x {seeds} seeds)", "ja": "（{settings} 設定 × {seeds} シード）"},
     "threads": {"en": "threads", "ja": "スレッド"},
     "server slots": {"en": "server slots", "ja": "サーバーのスロット"},
     "model_on": {"en": "{model} on {location}", "ja": "{location} の {model}"},

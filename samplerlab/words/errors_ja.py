@@ -231,6 +231,22 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"bench-servers: give at least two servers \(--server URL twice\) to measure the speedup",
         r"bench-servers: 速度の比を測るにはサーバーを 2 つ以上指定してください（--server URL を 2 回）",
     ),
+    (
+        r"bench: --settings and --seeds go together \(--settings 4 --seeds 16 is a sweep of 64 columns\)",
+        r"bench: --settings と --seeds は一緒に指定してください（--settings 4 --seeds 16 で 64 列のスイープ）",
+    ),
+    (
+        r"bench: give --columns, or --settings with --seeds, not both",
+        r"bench: --columns か、--settings と --seeds のどちらか一方を指定してください（両方は不可）",
+    ),
+    (
+        r"bench: --settings (?P<s>\d+) x --seeds (?P<k>\d+) is (?P<n>\d+) columns; at most 256",
+        r"bench: --settings \g<s> x --seeds \g<k> は \g<n> 列です。最大 256 列まで",
+    ),
+    (
+        r"bench: (?P<n>\d+) columns are not (?P<s>\d+) settings x a whole number of seeds",
+        r"bench: \g<n> 列は \g<s> 個の設定 x 整数個のシードに分けられません",
+    ),
 )
 from .cli_errors_ja import CLI_PATTERNS  # noqa: E402 - the CLI's, click's and the notes', kept apart
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart

@@ -117,6 +117,42 @@ def test_bench_prints_three_contenders_and_the_ratio_last(runner):
     assert re.fullmatch(r"overhead=\d+\.\d{3}", lines[-2]) and re.fullmatch(r"ratio=\d+\.\d{3}", lines[-1])
 
 
+def test_bench_times_a_sweep_of_settings_x_seeds_run_as_samplerlab_run_runs_it(runner):
+    result = runner.invoke(main, ["bench", "--settings", "2", "--seeds", "2", "--tokens", "3", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == "columns: 4 (2 settings x 2 seeds)  tokens: 3  threads: 2"
+    assert [line.split("  ")[0] for line in lines[3:6]] == [
+        "sequential create_completion",
+        "bare batched loop",
+        "samplerlab",
+    ]
+    assert re.fullmatch(r"overhead=\d+\.\d{3}", lines[-2])
+
+
+@pytest.mark.parametrize(
+    "arguments, line",
+    [
+        (
+            ["--settings", "4"],
+            "Error: bench: --settings and --seeds go together (--settings 4 --seeds 16 is a sweep of 64 columns)",
+        ),
+        (
+            ["--seeds", "16"],
+            "Error: bench: --settings and --seeds go together (--settings 4 --seeds 16 is a sweep of 64 columns)",
+        ),
+        (
+            ["--columns", "8", "--settings", "2", "--seeds", "4"],
+            "Error: bench: give --columns, or --settings with --seeds, not both",
+        ),
+        (["--settings", "8", "--seeds", "33"], "Error: bench: --settings 8 x --seeds 33 is 264 columns; at most 256"),
+    ],
+)
+def test_bench_refuses_a_sweep_it_cannot_run_in_one_line_before_loading_anything(runner, arguments, line):
+    result = runner.invoke(main, ["bench", *arguments])
+    assert result.exit_code == 1 and result.output.strip() == line
+
+
 def test_the_live_table_redraws_in_place_and_clears_before_the_final_print():
     screen = io.StringIO()
     live = LiveTable(["a", "b"], screen, width=40, every=0)

@@ -34,6 +34,10 @@ def test_known_shapes_are_translated_with_their_names_and_values_and_others_stay
             "エラー: --column 'temperature=abc': temperature: 数値を指定してください（受け取った値: 'abc'）",
         ),
         (
+            ["bench", "--settings", "4"],
+            "Error: bench: --settings と --seeds は一緒に指定してください（--settings 4 --seeds 16 で 64 列のスイープ）",
+        ),
+        (
             ["compare", "hi", "--server", "127.0.0.1:9"],
             "エラー: http://127.0.0.1:9: 接続できません（接続が拒否されました）。そこで llama-server は動いていますか？",
         ),
