@@ -251,11 +251,16 @@ class BlindSession:
         )  # fmt: skip
 
     def prefetch(self, pair: Pair | None) -> threading.Thread | None:
-        """Generate ``pair``'s texts in a worker thread, so they are ready when the voter gets there."""
+        """Generate ``pair``'s texts in a worker thread, so they are ready when the voter gets there; none
+        when both are known or already being generated. A thread per call had no bound: every visitor's
+        every pair started one, and a group's (or a stranger's many sessions') waited by the hundred."""
         if pair is None:
             return None
-        thread = threading.Thread(target=self._quiet_fill, args=(pair,), daemon=True, name="blind-prefetch")
+        keys = [(pair.prompt_index, pair.seed, side) for side in (pair.left, pair.right)]
         with self._lock:
+            if all(key in self._texts or key in self._generating for key in keys):
+                return None
+            thread = threading.Thread(target=self._quiet_fill, args=(pair,), daemon=True, name="blind-prefetch")
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return thread
