@@ -212,7 +212,7 @@ class BlindCallbacks:
         except ERRORS as error:
             return self.bench.message(error)
         done = w("judge_done", lang).format(name=name, n=summary.votes, t=summary.ties, a=summary.abstentions)
-        return f"{done}  \n{kappa_line(self.session.file, lang) or ''}"
+        return f"{done}  \n{kappa_line(self.session.file, lang) or w('judge_none', lang)}"  # none: it only abstained
 
 
 def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, inputs: list[Any]) -> BlindCallbacks:

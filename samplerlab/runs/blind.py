@@ -125,6 +125,7 @@ class BlindSession:
         self.header = votes.header
         self._texts: dict[tuple[int, int, int], ColumnResult] = {}
         self._generating: dict[tuple[int, int, int], threading.Event] = {}
+        self._ahead: set[tuple[int, int, int]] = set()  # texts a prefetch thread is started for
         self._lock = threading.Lock()
         self.shown: dict[str, Pair] = {}  # the pair each voter sees now
         self.aliases: dict[str, str] = {}  # a browser session continuing a file votes as that file's voter
@@ -256,11 +257,12 @@ class BlindSession:
         every pair started one, and a group's (or a stranger's many sessions') waited by the hundred."""
         if pair is None:
             return None
-        keys = [(pair.prompt_index, pair.seed, side) for side in (pair.left, pair.right)]
+        keys = {(pair.prompt_index, pair.seed, side) for side in (pair.left, pair.right)}
         with self._lock:
-            if all(key in self._texts or key in self._generating for key in keys):
+            if all(key in self._texts or key in self._generating or key in self._ahead for key in keys):
                 return None
-            thread = threading.Thread(target=self._quiet_fill, args=(pair,), daemon=True, name="blind-prefetch")
+            self._ahead |= keys  # claimed now: the thread registers its generation only once it runs
+            thread = threading.Thread(target=self._quiet_fill, args=(pair, keys), daemon=True, name="blind-prefetch")
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return thread
@@ -275,11 +277,14 @@ class BlindSession:
         for thread in threads:
             thread.join(timeout)
 
-    def _quiet_fill(self, pair: Pair) -> None:
+    def _quiet_fill(self, pair: Pair, keys: set[tuple[int, int, int]]) -> None:
         try:
             self.filled(pair)
         except Exception:  # noqa: BLE001  # the voter's own request generates it again and shows the error
             pass
+        finally:
+            with self._lock:
+                self._ahead -= keys
 
     def next_pair(self, voter: str, ahead: bool = True) -> Pair:
         """The voter's next pair with its texts; with ``ahead`` the pair after it starts generating."""
