@@ -4,8 +4,14 @@ the next pair generated while the person reads, and a reveal with intervals. Cal
 One test runs per app (the group test): every browser session votes on its own pairs under its own
 anonymous voter id. Served locally, whoever uses the page is the host. Shared (``--share``), the host
 is the page opened with the host key the terminal prints (``?blind_host=KEY``): only the host starts,
-loads, downloads and reveals; visitors vote, within the share limits, and see no setting and no
-ranking until the host has revealed.
+loads, downloads, reveals and calls a judge; visitors vote, within the share limits, each on their
+own pairs once (at most ``MAX_VISITORS`` of them), and see no setting and no ranking until the host
+has revealed.
+
+The judge (``runs.judge``) is a llama-server the host names by URL: its model votes on the pairs people
+voted on, into the same votes file, and the reveal shows its agreement with them (Cohen's kappa).
+Shared, only the host may name one: the URL is a request this machine makes, so a visitor naming one
+could make the app reach what only the host's network can (SSRF); a visitor's click opens nothing.
 """
 
 from __future__ import annotations
@@ -16,17 +22,22 @@ from typing import Any
 
 import gradio as gr
 
+from ..backends import open_backend
 from ..chats.chat_files import parse_messages, to_plain
 from ..events import Column
 from ..files.safe_yaml import load_json
 from ..presets.store import PresetError, list_presets, load_preset
-from ..report.blind import reveal_html
+from ..report.blind import kappa_line, reveal_html
 from ..runs.blind import BlindSession, Pair
+from ..runs.judge import run_judge
 from ..runs.votes import Contender, VotesError, load_votes
 from ..words.blind import w
 from .workbench import USER_ERRORS, Workbench
 
 HOST_KEYS: dict[int, str] = {}  # one per Workbench (id), made when its page is built
+# Shared: the visitors a group test takes. Anyone can pose as a new visitor (a new session), so this
+# bounds what one stranger adds to the pooled ranking and to the file (each visitor votes their pairs once).
+MAX_VISITORS = 64
 ERRORS = (*USER_ERRORS, VotesError, PresetError, OSError)
 CHOICE_IDS = {"A": "blind-vote-a", "B": "blind-vote-b", "tie": "blind-vote-tie", "bad": "blind-vote-bad"}
 # Keys 1-4 press the vote buttons while the Blind tab is on screen and no text field has the focus.
@@ -83,7 +94,7 @@ class BlindCallbacks:
             if not is_host:  # a visitor joins the host's test, if there is one
                 if self.session is None:
                     raise VotesError(w("host_only", lang))
-                return ["", *self.next(lang, request)]
+                return ["", *self.next(lang, request, is_host=False)]
             messages = to_plain(parse_messages(load_json(chat or "[]"), "conversation")) if use_chat else []
             listed = [p for p in (prompts or "").splitlines() if p.strip()] or ([""] if messages else [])
             if not listed:
@@ -119,10 +130,13 @@ class BlindCallbacks:
     def _empty(self) -> list[Any]:
         return ["", "", ""]
 
-    def next(self, lang: str, request: gr.Request) -> list[Any]:
+    def next(self, lang: str, request: gr.Request, is_host: bool = True) -> list[Any]:
         if self.session is None:
             return [w("not_started", lang), "", ""]
         voter = self._voter(request)
+        refusal = None if is_host else self._visitor_refusal(voter, lang)
+        if refusal is not None:
+            return [refusal, "", ""]
         try:
             pair = self.session.next_pair(voter)
         except ERRORS as error:
@@ -141,16 +155,33 @@ class BlindCallbacks:
         count = w("voted", lang).format(n=len(self.session.person_votes(voter)))
         return f"{place} · {count}" + (f"\n\n> {prompt[:500]}" if prompt else "")
 
-    def vote(self, choice: str, lang: str, request: gr.Request) -> list[Any]:
+    def _visitor_refusal(self, voter: str, lang: str) -> str | None:
+        """Why a visitor of a shared test gets no further pair: every pair of theirs has a vote (the
+        schedule starts over only for the host), or the test already has ``MAX_VISITORS`` others."""
+        assert self.session is not None
+        if not self.bench.shared:
+            return None
+        pairs = len(self.session.pairs(voter))
+        if len(self.session.person_votes(voter)) >= pairs:
+            return w("visitor_done", lang).format(n=pairs)
+        if voter not in self.session.voters() and len(self.session.voters()) >= MAX_VISITORS + 1:  # + the host
+            return w("voters_full", lang).format(n=MAX_VISITORS)
+        return None
+
+    def vote(self, choice: str, lang: str, request: gr.Request, is_host: bool = True) -> list[Any]:
         if self.session is None:
             return [w("not_started", lang), "", ""]
-        if self._voter(request) not in self.session.shown:  # nothing shown yet (a visitor joining): show a pair
-            return self.next(lang, request)
+        voter = self._voter(request)
+        if voter not in self.session.shown:  # nothing shown yet (a visitor joining): show a pair
+            return self.next(lang, request, is_host)
+        refusal = None if is_host else self._visitor_refusal(voter, lang)
+        if refusal is not None:
+            return [refusal, "", ""]
         try:
-            self.session.vote(self._voter(request), choice)
+            self.session.vote(voter, choice)
         except ERRORS as error:
             return [self.bench.message(error), "", ""]
-        return self.next(lang, request)
+        return self.next(lang, request, is_host)
 
     # -- the reveal ---------------------------------------------------------------------------
     def reveal(self, is_host: bool, lang: str) -> list[Any]:
@@ -163,6 +194,25 @@ class BlindCallbacks:
         if not self.session.revealed:
             return [f"<p>{w('hidden', lang)}</p>", None]
         return [reveal_html(self.session.file, lang, per_voter=False), None]
+
+    # -- the judge ----------------------------------------------------------------------------
+    def judge(self, is_host: bool, lang: str, url: str) -> str:
+        """The llama-server at ``url`` votes on the pairs people voted on (``run_judge``); the answer is its
+        tally and its agreement with the people, which names no setting (the host may still be voting)."""
+        if self.session is None:
+            return w("not_started", lang)
+        if not is_host:  # checked before the URL is even read: a visitor's click makes no request
+            return w("judge_host_only", lang)
+        if not (url or "").strip():
+            return w("judge_no_url", lang)
+        try:
+            with open_backend(servers=[url.strip()]) as backend:
+                name = backend.info.name or "judge"
+                summary = run_judge(self.session, backend, name)
+        except ERRORS as error:
+            return self.bench.message(error)
+        done = w("judge_done", lang).format(name=name, n=summary.votes, t=summary.ties, a=summary.abstentions)
+        return f"{done}  \n{kappa_line(self.session.file, lang) or w('judge_none', lang)}"  # none: it only abstained
 
 
 def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, inputs: list[Any]) -> BlindCallbacks:
@@ -192,6 +242,13 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
         right = gr.Textbox(label=w("right", lang), lines=8, interactive=False, elem_id="blind-right")
     with gr.Row():
         buttons = {c: gr.Button(w(f"vote_{c}", lang), elem_id=i) for c, i in CHOICE_IDS.items()}
+    with gr.Row():
+        judge_url = gr.Textbox(
+            label=w("judge_url", lang), placeholder="http://127.0.0.1:8080", info=w("judge_info", lang),
+            elem_id="blind-judge-url", scale=3,
+        )  # fmt: skip
+        judge = gr.Button(w("judge", lang), elem_id="blind-judge", scale=1)
+    judged = gr.Markdown(elem_id="blind-judge-status")
     reveal = gr.Button(w("reveal", lang), elem_id="blind-reveal")
     shown = gr.HTML(elem_id="blind-reveal-view", js_on_load=KEYS_JS)
     download = gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download")
@@ -202,14 +259,17 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     )  # fmt: skip
     upload.upload(calls.load, [is_host, lang_state, upload], [status, *pair_out], api_visibility="private")
     for choice, button in buttons.items():
-        button.click(_voting(calls, choice), lang_state, pair_out, api_visibility="private", concurrency_limit=None)
+        button.click(
+            _voting(calls, choice), [is_host, lang_state], pair_out, api_visibility="private", concurrency_limit=None
+        )  # fmt: skip
+    judge.click(calls.judge, [is_host, lang_state, judge_url], judged, api_visibility="private")
     reveal.click(calls.reveal, [is_host, lang_state], [shown, download], api_visibility="private")
     calls.host_state = is_host  # type: ignore[attr-defined]  # for ui.py's demo.load
     return calls
 
 
 def _voting(calls: BlindCallbacks, choice: str):
-    def handler(lang: str, request: gr.Request) -> list[Any]:
-        return calls.vote(choice, lang, request)
+    def handler(is_host: bool, lang: str, request: gr.Request) -> list[Any]:
+        return calls.vote(choice, lang, request, bool(is_host))
 
     return handler

@@ -250,8 +250,10 @@ class Workbench:
 
     # -- history ------------------------------------------------------------
     def history(self, session: str, limit: int = 50) -> list[RunRow]:
-        """Recent runs; shared, only this session's own."""
-        if self.store is None:
+        """Recent runs; shared, only this session's own. A call with no session (Gradio's direct
+        ``/run/predict`` route takes a body without ``session_hash``) owns none: its owner filter was None,
+        which listed every visitor's runs and the host's."""
+        if self.store is None or self.shared and not session:
             return []
         return self.store.runs(limit, owner=session if self.shared else None)
 

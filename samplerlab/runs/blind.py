@@ -9,7 +9,8 @@ a worker thread generates the next (``prefetch``), so voting waits only on a bac
 
 Texts are generated through the Backend interface, one column per contender; a contender's text on
 a prompt and seed is generated once and kept (the same settings and seed give the same text
-whichever column runs beside it), and ``check_votes`` generates every recorded text again.
+whichever column runs beside it), and ``check_votes`` generates every recorded text again: a text
+the share time limit cut is generated again to the token it was cut at (``VoteRecord.cut``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ class Pair:
     right: int
     texts: tuple[str, str] = ("", "")
     finish: tuple[str, str] = ("", "")
+    cut: tuple[int | None, int | None] = (None, None)  # tokens of a text cut before its end
+
+
+def cut_at(result: ColumnResult) -> int | None:
+    """How many tokens a text cut before its end had (a time limit, Stop); None for a text that ended."""
+    return len(result.tokens) if result.finish_reason == "cancelled" else None
 
 
 def schedule(contenders: int, prompts: int, seeds: Sequence[int], schedule_seed: int, voter: str) -> list[Pair]:
@@ -118,6 +125,7 @@ class BlindSession:
         self.header = votes.header
         self._texts: dict[tuple[int, int, int], ColumnResult] = {}
         self._generating: dict[tuple[int, int, int], threading.Event] = {}
+        self._ahead: set[tuple[int, int, int]] = set()  # texts a prefetch thread is started for
         self._lock = threading.Lock()
         self.shown: dict[str, Pair] = {}  # the pair each voter sees now
         self.aliases: dict[str, str] = {}  # a browser session continuing a file votes as that file's voter
@@ -240,14 +248,21 @@ class BlindSession:
         return Pair(
             pair.number, pair.prompt_index, pair.seed, pair.left, pair.right,
             (left.text, right.text), (left.finish_reason or "", right.finish_reason or ""),
+            (cut_at(left), cut_at(right)),
         )  # fmt: skip
 
     def prefetch(self, pair: Pair | None) -> threading.Thread | None:
-        """Generate ``pair``'s texts in a worker thread, so they are ready when the voter gets there."""
+        """Generate ``pair``'s texts in a worker thread, so they are ready when the voter gets there; none
+        when both are known or already being generated. A thread per call had no bound: every visitor's
+        every pair started one, and a group's (or a stranger's many sessions') waited by the hundred."""
         if pair is None:
             return None
-        thread = threading.Thread(target=self._quiet_fill, args=(pair,), daemon=True, name="blind-prefetch")
+        keys = {(pair.prompt_index, pair.seed, side) for side in (pair.left, pair.right)}
         with self._lock:
+            if all(key in self._texts or key in self._generating or key in self._ahead for key in keys):
+                return None
+            self._ahead |= keys  # claimed now: the thread registers its generation only once it runs
+            thread = threading.Thread(target=self._quiet_fill, args=(pair, keys), daemon=True, name="blind-prefetch")
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return thread
@@ -262,11 +277,14 @@ class BlindSession:
         for thread in threads:
             thread.join(timeout)
 
-    def _quiet_fill(self, pair: Pair) -> None:
+    def _quiet_fill(self, pair: Pair, keys: set[tuple[int, int, int]]) -> None:
         try:
             self.filled(pair)
         except Exception:  # noqa: BLE001  # the voter's own request generates it again and shows the error
             pass
+        finally:
+            with self._lock:
+                self._ahead -= keys
 
     def next_pair(self, voter: str, ahead: bool = True) -> Pair:
         """The voter's next pair with its texts; with ``ahead`` the pair after it starts generating."""
@@ -288,7 +306,7 @@ class BlindSession:
             raise VotesError("no pair is shown to this voter; ask for the next pair first")
         record = VoteRecord(
             shown.prompt_index, shown.seed, shown.left, shown.right, shown.texts, shown.finish, choice,
-            voter, now(), judge,
+            voter, now(), judge, shown.cut,
         )  # fmt: skip
         self.file.add(record)
         return record
@@ -302,31 +320,72 @@ class BlindSession:
 
 # -- reproducing a votes file -----------------------------------------------------------------
 def check_votes(backend: Backend, votes: VotesFile) -> CheckReport:
-    """Generate every recorded text again from the header's settings and compare text and ending."""
+    """Generate every recorded text again from the header's settings and compare text and ending; a cut
+    text is generated to the token it was cut at, and must then end by that length."""
     document = {**votes.header, "model": votes.header["model"]}
     different = same_model_file(backend, document)
     if different is not None:
         return CheckReport(len(votes.votes), different)
     session = BlindSession(backend, VotesFile(None, votes.header, votes.contenders))
-    session.generate_all([(v.prompt_index, v.seed, c) for v in votes.votes for c in (v.left, v.right)])
-    texts = 0
+    recorded = [
+        (number, vote, side, contender)
+        for number, vote in enumerate(votes.votes, 2)
+        for side, contender in enumerate((vote.left, vote.right))
+    ]
+    session.generate_all([(v.prompt_index, v.seed, c) for _, v, side, c in recorded if v.finish[side] != "cancelled"])
+    cut = _generate_cut(session, [(v.prompt_index, v.seed, c, v.cut[side]) for _, v, side, c in recorded])
     mismatch = None
-    for number, vote in enumerate(votes.votes, 2):
-        for side, contender in enumerate((vote.left, vote.right)):
-            fresh = session._text(vote.prompt_index, vote.seed, contender)
-            texts += 1
-            if fresh.text != vote.texts[side] or (fresh.finish_reason or "") != vote.finish[side]:
-                at = next(
-                    (i for i, (a, b) in enumerate(zip(vote.texts[side], fresh.text)) if a != b),
-                    min(len(vote.texts[side]), len(fresh.text)),
-                )
-                mismatch = (
-                    f"line {number}: {votes.names[contender]!r} (prompt {vote.prompt_index}, seed {vote.seed}) "
-                    f"differs at character {at}: recorded {vote.texts[side][at : at + 20]!r}, "
-                    f"now {fresh.text[at : at + 20]!r}"
-                )
-                break
+    for number, vote, side, contender in recorded:
+        mismatch = _text_difference(session, cut, number, vote, side, contender)
         if mismatch:
             break
     machine = other_machine(backend, document)
-    return CheckReport(texts, mismatch, machine)
+    cuts = sum(vote.finish[side] == "cancelled" for _, vote, side, _ in recorded)
+    return CheckReport(len(recorded), mismatch, machine, cuts)
+
+
+CutKey = tuple[int, int, int, int]  # prompt, seed, contender, tokens
+
+
+def _generate_cut(
+    session: BlindSession, keys: Sequence[tuple[int, int, int, int | None]]
+) -> dict[CutKey, ColumnResult]:
+    """The cut texts again, each to the token it was cut at (one run per prompt and seed)."""
+    groups: dict[tuple[int, int], list[CutKey]] = {}
+    for key in dict.fromkeys(k for k in keys if k[3]):  # 0 tokens: nothing to generate (max_tokens 0 is no limit)
+        groups.setdefault(key[:2], []).append(key)  # type: ignore[arg-type]
+    made: dict[CutKey, ColumnResult] = {}
+    for (prompt_index, seed), group in groups.items():
+        columns = [
+            Column(session.names[c], session.file.contenders[c].settings.replace(seed=seed, max_tokens=tokens))
+            for _, _, c, tokens in group
+        ]
+        made.update(zip(group, run_columns(session.backend, request_of(session.header, prompt_index), columns)))
+    return made
+
+
+def _text_difference(
+    session: BlindSession, cut: Mapping[CutKey, ColumnResult], number: int, vote: VoteRecord, side: int, contender: int
+) -> str | None:
+    """Where the text generated again departs from the recorded one (its text, then how it ended)."""
+    where = f"line {number}: {session.names[contender]!r} (prompt {vote.prompt_index}, seed {vote.seed})"
+    text, ending, tokens = vote.texts[side], vote.finish[side], vote.cut[side]
+    if ending == "cancelled":
+        if tokens is None:
+            return (
+                f"{where} was cut before its end (ending 'cancelled') and the file does not say after how many "
+                "tokens, so it cannot be generated again; vote on a new test to record it"
+            )
+        expected = "length"  # generated to the token it was cut at, it ends there by length
+        fresh = cut.get((vote.prompt_index, vote.seed, contender, tokens))
+        fresh_text, fresh_end = (fresh.text, fresh.finish_reason or "") if fresh else ("", expected)  # 0 tokens
+    else:
+        again = session._text(vote.prompt_index, vote.seed, contender)
+        fresh_text, fresh_end, expected = again.text, again.finish_reason or "", ending
+    if fresh_text != text:
+        at = next((i for i, (a, b) in enumerate(zip(text, fresh_text)) if a != b), min(len(text), len(fresh_text)))
+        return f"{where} differs at character {at}: recorded {text[at : at + 20]!r}, now {fresh_text[at : at + 20]!r}"
+    if fresh_end != expected:
+        told = f"cut at token {tokens}, so {expected!r}" if ending == "cancelled" else repr(ending)
+        return f"{where} ended {fresh_end!r}, recorded {told}"
+    return None

@@ -228,11 +228,12 @@ def stored_document(store: RunStore, run_id: int) -> tuple[dict[str, Any], list[
     outcomes = stored_outcomes(store, stored, plan, head)
     notes: list[str] = []
     stopped = [key for key, o in outcomes.items() if o.result.finish_reason == "cancelled"]
-    if stopped:
+    if stopped:  # kept as they were cut: run --check generates them again to the token they were cut at
         notes.append(
-            f"run {run_id}: left out {len(stopped)} column(s) stopped before their end (they would not reproduce)"
+            f"run {run_id}: {len(stopped)} column(s) were cut before their end (Stop or a time limit); "
+            "they are kept as cut, and run --check generates them up to the token they were cut at"
         )
-    kept = {key: o for key, o in outcomes.items() if key not in stopped}
+    kept = dict(outcomes)
     if stored.row.kind == "page" and kept:
         head = _page_head(head, [o.result for _, o in sorted(kept.items())])
     if len(kept) < stored.row.total:

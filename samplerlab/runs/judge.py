@@ -77,7 +77,7 @@ def run_judge(
             pending.setdefault(key, vote)
     abstentions = ties = votes = 0
     for vote in pending.values():
-        pair = Pair(0, vote.prompt_index, vote.seed, vote.left, vote.right, vote.texts, vote.finish)
+        pair = Pair(0, vote.prompt_index, vote.seed, vote.left, vote.right, vote.texts, vote.finish, vote.cut)
         prompt = _prompt_text(session, vote.prompt_index)
         choice = judge_pair(judge, prompt, pair, template)
         if choice is None:

@@ -289,6 +289,7 @@ class CheckReport:
     columns: int
     mismatch: str | None = None
     other_machine: str | None = None  # why this machine may compute other texts (runner.other_machine)
+    cut: int = 0  # of the columns, those cut before their end: generated again to the token they were cut at
 
     @property
     def reproduced(self) -> bool:
@@ -296,7 +297,12 @@ class CheckReport:
 
     def describe(self) -> str:
         if self.reproduced:
-            return f"reproduced {self.columns} columns" + (f" ({self.other_machine})" if self.other_machine else "")
+            cut = f", {self.cut} of them cut before their end (checked up to the token they were cut at)"
+            return (
+                f"reproduced {self.columns} columns"
+                + (cut if self.cut else "")
+                + (f" ({self.other_machine})" if self.other_machine else "")
+            )
         if self.other_machine:
             return f"NOT reproduced here: {self.other_machine}; re-record on this machine ({self.mismatch})"
         return f"NOT reproduced: {self.mismatch}"
@@ -315,6 +321,10 @@ def first_difference(record: Mapping[str, Any], column: ColumnResult) -> str | N
             min(len(record["text"]), len(column.text)),
         )
         return f"text at character {at}: recorded {record['text'][at : at + 20]!r}, now {column.text[at : at + 20]!r}"
-    if record["finish_reason"] != column.finish_reason:
-        return f"finish reason: recorded {record['finish_reason']!r}, now {column.finish_reason!r}"
+    recorded = record["finish_reason"]
+    if recorded == "cancelled":  # cut before its end: generated again to the token it was cut at
+        if column.finish_reason != "length":
+            return f"finish reason: cut at token {len(record['tokens'])}, so 'length', now {column.finish_reason!r}"
+    elif recorded != column.finish_reason:
+        return f"finish reason: recorded {recorded!r}, now {column.finish_reason!r}"
     return None

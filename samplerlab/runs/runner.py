@@ -287,17 +287,23 @@ def check_result(backend: Backend, document: Mapping[str, Any]) -> CheckReport:
         return CheckReport(len(records), different)
     report = _check_columns(backend, document, records)
     machine = other_machine(backend, document)
-    return report if machine is None else CheckReport(report.columns, report.mismatch, machine)
+    return report if machine is None else CheckReport(report.columns, report.mismatch, machine, report.cut)
 
 
 def _check_columns(backend: Backend, document: Mapping[str, Any], records: Sequence[Mapping[str, Any]]) -> CheckReport:
     try:
-        columns = [
-            Column(r["label"], Settings(r["settings"], source=f"columns[{i}].settings")) for i, r in enumerate(records)
-        ]
+        columns = [_checked_column(i, r) for i, r in enumerate(records)]
+        cut = [i for i, r in enumerate(records) if r["finish_reason"] == "cancelled"]
     except (KeyError, TypeError) as error:
         raise ResultError(f"columns: a record lacks {error}; not a samplerlab result") from None
-    for group in _groups(records, batch_size(backend)):
+    empty = [i for i in cut if not records[i]["tokens"]]  # cut before its first token: nothing to generate
+    for index in empty:
+        if records[index]["text"]:
+            return CheckReport(len(records), f"column {records[index]['label']!r} was cut before its first token "
+                               f"but records text {records[index]['text'][:20]!r}")  # fmt: skip
+    wanted = [i for i in range(len(records)) if i not in empty]
+    for group in _groups([records[i] for i in wanted], batch_size(backend)):
+        group = [wanted[i] for i in group]
         request = recorded_request(document, records[group[0]]["prompt"])
         info: dict[str, Any] = {}
         fresh = run_columns(backend, request, [columns[i] for i in group], info=info)
@@ -313,7 +319,16 @@ def _check_columns(backend: Backend, document: Mapping[str, Any], records: Seque
                     f"column {record['label']!r} (prompt {record.get('prompt_index', 0)}, "
                     f"seed {record['seed']}) differs at {difference}",
                 )
-    return CheckReport(len(records))
+    return CheckReport(len(records), cut=len(cut))
+
+
+def _checked_column(index: int, record: Mapping[str, Any]) -> Column:
+    """A record's column as it is generated again: a column cut before its end ('cancelled') runs to the
+    token it was cut at, where it must end by length (``first_difference``)."""
+    settings = Settings(record["settings"], source=f"columns[{index}].settings")
+    if record["finish_reason"] == "cancelled" and record["tokens"]:
+        settings = settings.replace(max_tokens=len(record["tokens"]))
+    return Column(record["label"], settings)
 
 
 __all__ = ["BackendError", "Job", "check_result", "opened_backend", "plan", "run_columns", "run_experiment"]

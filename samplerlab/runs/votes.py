@@ -4,7 +4,9 @@ Line 1 is the test itself: the model (spec, file name, sha256), the backend and 
 system prompt and conversation, the prompts, seeds and every contender's full settings. Each later
 line is one vote: which prompt and seed, which contender was shown left and right, both texts and
 how they ended, the vote (A = left, B = right, tie, bad = both bad), the time, an anonymous voter id,
-and ``judge`` when a model voted. The texts make the file self-contained evidence: ``check_votes``
+and ``judge`` when a model voted. A text cut before its end (a shared app's time limit: its ending is
+'cancelled') also records ``cut``, how many tokens it had then, so that ``check_votes`` can generate
+exactly those tokens again instead of a longer text that could never match. The texts make the file self-contained evidence: ``check_votes``
 generates them again from the header and compares.
 
 Every vote rewrites the file through ``atomic_write`` (beside it, fsync, rename), so a crash or a
@@ -61,6 +63,7 @@ class VoteRecord:
     voter: str
     time: str
     judge: str | None = None
+    cut: tuple[int | None, int | None] = (None, None)  # tokens of a text cut before its end ('cancelled')
 
     def line(self, names: Sequence[str]) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -76,6 +79,8 @@ class VoteRecord:
         }
         if self.judge is not None:
             record["judge"] = self.judge
+        if self.cut != (None, None):
+            record["cut"] = list(self.cut)
         return record
 
 
@@ -268,7 +273,23 @@ def parse_vote(line: Any, names: Sequence[str], prompts: int, where: str) -> Vot
         _need(line, "voter", str, where)[:64],
         _need(line, "time", str, where)[:40],
         judge,
+        _cut(line, finish, where),
     )
+
+
+def _cut(line: Mapping[str, Any], finish: tuple[str, str], where: str) -> tuple[int | None, int | None]:
+    """The tokens each cut text had when it was cut; only a 'cancelled' text has them."""
+    value = line.get("cut", [None, None])
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(v is None or isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_TEXT for v in value)
+    ):
+        raise VotesError(f"{where}: key 'cut': expected two token counts (or null for a text not cut)")
+    for side, (count, ending) in enumerate(zip(value, finish)):
+        if count is not None and ending != "cancelled":
+            raise VotesError(f"{where}: key 'cut': text {side + 1} ended {ending!r}, so it was not cut")
+    return value[0], value[1]
 
 
 def _pair(line: Mapping[str, Any], key: str, where: str) -> tuple[str, str]:

@@ -87,6 +87,34 @@ WORDS: dict[str, dict[str, str]] = {
     "generating": {"en": "(generating the next pair ...)", "ja": "（次の組を生成中…）"},
     "all_done": {"en": "every scheduled pair has a vote", "ja": "予定した組すべてに投票しました"},
     "report_head": {"en": "Blind test", "ja": "ブラインドテスト"},
+    "judge_url": {"en": "Judge: llama-server URL", "ja": "審査役: llama-server の URL"},
+    "judge": {"en": "Let a judge vote", "ja": "審査役に投票させる"},
+    "judge_info": {
+        "en": "Its model votes on the pairs people voted on, twice in both orders (disagreement = tie, "
+        "no clear letter = abstention); its votes are marked as the judge's and kept out of the ranking.",
+        "ja": "そのモデルが、人が投票した組に左右を入れ替えて2回ずつ投票する（食い違えば引き分け、A/Bが読めなければ棄権）。"
+        "その票は審査役のものとして記録し、順位には含めない。",
+    },
+    "judge_host_only": {
+        "en": "Only the host can call a judge in the group test",
+        "ja": "グループテストで審査役を呼べるのはホストだけです",
+    },
+    "judge_no_url": {
+        "en": "give the judge's llama-server URL (http://host:port)",
+        "ja": "審査役の llama-server の URL を入力してください（http://ホスト:ポート）",
+    },
+    "judge_done": {
+        "en": "judge {name}: {n} votes ({t} ties: its two orders disagreed), {a} abstentions",
+        "ja": "審査役 {name}: {n} 票（うち引き分け {t}: 2つの順序で答えが食い違った）、棄権 {a}",
+    },
+    "visitor_done": {
+        "en": "You have voted on all {n} of your pairs. Thank you!",
+        "ja": "あなたの {n} 組すべてに投票しました。ありがとうございました！",
+    },
+    "voters_full": {
+        "en": "This group test already has {n} voters, the most it takes",
+        "ja": "このグループテストの投票者はすでに上限の {n} 人です",
+    },
 }
 
 

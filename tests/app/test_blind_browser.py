@@ -109,3 +109,32 @@ def test_a_shared_group_test_hides_the_settings_until_the_host_reveals(browser, 
         )
         assert "Per voter" not in visitor.inner_text("#blind-reveal-view")
         assert visitor.locator("#blind-download a").count() == 0  # the file (with settings) is the host's
+
+
+def test_the_host_lets_a_judge_vote_and_the_reveal_shows_agreement(browser, model, server, tmp_path):  # noqa: F811
+    """Issue 18, item 1: the judge's URL and button in the tab, against a real llama-server."""
+    bench = Workbench(LocalBackend(model), presets_dir=tmp_path / "presets")
+    for url in served(bench):
+        page = open_page(browser, url)
+        start(page, seeds="2", tokens="8")
+        page.click("#blind-vote-a")
+        wait_for_votes(page, 1)
+        page.click("#blind-vote-b")
+        wait_for_votes(page, 2)
+        page.locator("#blind-judge-url input, #blind-judge-url textarea").first.fill(server.url)
+        page.click("#blind-judge")
+        page.wait_for_function(
+            "document.querySelector('#blind-judge-status').innerText.includes('abstentions')", timeout=240_000
+        )
+        said = page.inner_text("#blind-judge-status")
+        assert "Cohen's kappa" in said or "no pair voted on by both" in said
+        assert "min-p creative" not in said  # the tally names no setting: the host may still be voting
+        page.click("#blind-reveal")
+        page.wait_for_function(
+            "document.querySelector('#blind-reveal-view').innerText.includes('Bradley-Terry')", timeout=120_000
+        )
+        page.screenshot(path=str(tmp_path / "judge.png"), full_page=False)
+        saved = load_votes(next(bench.scratch("blind").glob("blind-*.jsonl")))
+        judged = [v for v in saved.votes if v.judge]
+        assert all(v.voter == "judge" for v in judged) and len([v for v in saved.votes if not v.judge]) == 2
+        assert ("judge vs person: Cohen's kappa" in page.inner_text("#blind-reveal-view")) == bool(judged)

@@ -133,3 +133,32 @@ def test_experiment_runs_of_the_tab_are_recorded_with_their_progress(bench, run_
     assert (row.kind, row.status, row.done, row.owner) == ("experiment", "done", 5, "x")
     result = load_result(row.out)
     assert len(result["columns"]) == 5
+
+
+def test_a_page_run_cut_by_the_share_time_limit_exports_and_checks_as_far_as_it_went(model, run_store, tmp_path):
+    """Issue 18, item 2: the cut column was left out of the export; it is kept, and run --check generates
+    it again to the token it was cut at (and the column that ended, in full)."""
+    from click.testing import CliRunner
+
+    from samplerlab.app.share import ShareLimits
+    from samplerlab.cli.main import main
+    from samplerlab.events import Column, Request
+    from tests.app.test_share import endless, finished
+
+    bench = Workbench(
+        LocalBackend(model), store=RunStore.open(run_store), shared=True,
+        limits=ShareLimits(tokens=100_000, columns=4, seconds=1.0),
+    )  # fmt: skip
+    short = Column("short", Settings({"max_tokens": 3, "seed": 2}))
+    results = finished(bench.stream("s", Request(PROMPT), [endless(model), short]))
+    assert [r.finish_reason for r in results] == ["cancelled", "length"] and results[0].tokens
+    [row] = bench.history("s")
+    runner = CliRunner()
+    exported = runner.invoke(main, ["history", "export", str(row.id), "--out", str(tmp_path / "cut.yaml")])
+    assert exported.exit_code == 0 and "1 column(s) were cut before their end" in exported.output, exported.output
+    columns = load_result(tmp_path / "cut.yaml")["columns"]
+    assert [c["finish_reason"] for c in columns] == ["cancelled", "length"]
+    assert columns[0]["token_count"] == len(results[0].tokens)
+    check = runner.invoke(main, ["run", "--check", str(tmp_path / "cut.yaml")])
+    assert check.exit_code == 0, check.output
+    assert check.output.startswith("reproduced 2 columns, 1 of them cut before their end"), check.output

@@ -90,6 +90,20 @@ def test_the_next_pair_is_generated_while_the_voter_reads(backend, tmp_path: Pat
     assert time.monotonic() - started < 0.05 and second.number == 2  # ready: no generation on the vote's path
 
 
+def test_many_voters_waiting_on_one_pair_start_one_generation_not_a_thread_each(backend, model) -> None:
+    """Red team (issue 18, item 3): every next_pair started a prefetch thread, so 40 visitors (or one
+    stranger posing as 40 sessions) whose next pair was still generating left 40 threads waiting."""
+    session = BlindSession.start(backend, contenders(2, 4), ["Say hi."], [0, 1], None)
+    session.generate_all([(0, 0, 0), (0, 0, 1)])  # every voter's first pair is ready; the second is not
+    with model.lock:  # the model is busy (another visitor's run): the second pair cannot start yet
+        for number in range(40):
+            assert session.next_pair(f"visitor-{number}").seed == 0
+        waiting = [t for t in threading.enumerate() if t.name == "blind-prefetch" and t.is_alive()]
+        assert len(waiting) == 1
+    waiting[0].join(120)
+    assert {(0, 1, 0), (0, 1, 1)} <= set(session._texts)  # that one thread generated the pair they all wait on
+
+
 def test_two_voters_at_once_each_vote_on_their_own_pairs(backend, tmp_path: Path) -> None:
     path = tmp_path / "votes.jsonl"
     session = BlindSession.start(backend, contenders(3), ["Say hi."], [0], path)
