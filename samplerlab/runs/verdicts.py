@@ -5,6 +5,7 @@ The report, the app's stats panel and ``samplerlab stats`` all print these lines
 
 from __future__ import annotations
 
+from ..words.i18n import FINISH_REASONS
 from ..words.stats_words import figure_more, figure_name, figure_phrase, w
 from .figures import FIGURES
 from .stats import (
@@ -86,8 +87,12 @@ def estimate_text(estimate: Estimate, fmt: str, lang: str = "en", unit: str = "s
     return f"{center} [{fmt.format(estimate.low)}, {fmt.format(estimate.high)}]"
 
 
-def endings_text(column: ColumnStats) -> str:
-    return ", ".join(f"{reason} {count}" for reason, count in column.endings.items())
+def endings_text(column: ColumnStats, lang: str = "en") -> str:
+    """English keeps the result file's own names (end, stop, length); Japanese says what each means."""
+    named = (
+        (lambda reason: reason) if lang == "en" else (lambda reason: FINISH_REASONS.get(reason, {}).get(lang, reason))
+    )
+    return ", ".join(f"{named(reason)} {count}" for reason, count in column.endings.items())
 
 
 def method_line(report: StatsReport, lang: str = "en") -> str:
@@ -122,7 +127,7 @@ def stats_lines(report: StatsReport, lang: str = "en", width_of=len) -> list[str
             lines.append(f"  {label}{spaces}{estimate_text(estimate, figure.fmt, lang, unit)}  n={estimate.n}")
     lines += ["", w("endings", lang)]
     for column in report.columns:
-        lines.append(f"  '{column.label}'{' ' * max(1, pad - width_of(column.label))}{endings_text(column)}")
+        lines.append(f"  '{column.label}'{' ' * max(1, pad - width_of(column.label))}{endings_text(column, lang)}")
     lines += ["", f"{w('verdicts', lang)} (alpha {ALPHA})"]
     lines += [f"  {line}" for line in verdict_lines(report, lang)]
     return lines

@@ -25,7 +25,8 @@ from samplerlab.schema.params import KNOBS, STAGES
 # names, not prose: a tool, a unit, a format, a statistic's name, a mode
 NAMES = {
     "samplerlab", "llama", "cpp", "server", "python", "tok", "mib", "gib", "kv", "rss", "utc", "id", "gguf",
-    "distinct", "rep", "chat", "raw", "bradley", "terry", "holm", "llm", "smollm",
+    "distinct", "rep", "chat", "raw", "bradley", "terry", "holm", "llm", "smollm", "self", "bleu", "jaccard",
+    "nat", "alpha",
 }  # fmt: skip
 NAMES |= {knob.name.lower() for knob in KNOBS} | {stage.name.lower() for stage in STAGES}
 NAMES |= {name for command in main.commands.values() for name in [command.name, *getattr(command, "commands", ())]}

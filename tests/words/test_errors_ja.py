@@ -35,7 +35,7 @@ def test_known_shapes_are_translated_with_their_names_and_values_and_others_stay
         ),
         (
             ["bench", "--settings", "4"],
-            "Error: bench: --settings と --seeds は一緒に指定してください（--settings 4 --seeds 16 で 64 列のスイープ）",
+            "エラー: bench: --settings と --seeds は一緒に指定してください（--settings 4 --seeds 16 で 64 列のスイープ）",
         ),
         (
             ["compare", "hi", "--server", "127.0.0.1:9"],
