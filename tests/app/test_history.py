@@ -147,18 +147,19 @@ def test_a_page_run_cut_by_the_share_time_limit_exports_and_checks_as_far_as_it_
 
     bench = Workbench(
         LocalBackend(model), store=RunStore.open(run_store), shared=True,
-        limits=ShareLimits(tokens=100_000, columns=4, seconds=1.0),
+        limits=ShareLimits(tokens=100_000, columns=4, seconds=3.0),
     )  # fmt: skip
     short = Column("short", Settings({"max_tokens": 3, "seed": 2}))
     results = finished(bench.stream("s", Request(PROMPT), [endless(model), short]))
-    assert [r.finish_reason for r in results] == ["cancelled", "length"] and results[0].tokens
+    assert results[0].finish_reason == "cancelled" and results[0].tokens  # the short one ends, unless the machine
+    cut = sum(r.finish_reason == "cancelled" for r in results)  # is so busy that 3 s do not reach 3 tokens
     [row] = bench.history("s")
     runner = CliRunner()
     exported = runner.invoke(main, ["history", "export", str(row.id), "--out", str(tmp_path / "cut.yaml")])
-    assert exported.exit_code == 0 and "1 column(s) were cut before their end" in exported.output, exported.output
+    assert exported.exit_code == 0 and f"{cut} column(s) were cut before their end" in exported.output, exported.output
     columns = load_result(tmp_path / "cut.yaml")["columns"]
-    assert [c["finish_reason"] for c in columns] == ["cancelled", "length"]
+    assert [c["finish_reason"] for c in columns] == [r.finish_reason for r in results]
     assert columns[0]["token_count"] == len(results[0].tokens)
     check = runner.invoke(main, ["run", "--check", str(tmp_path / "cut.yaml")])
     assert check.exit_code == 0, check.output
-    assert check.output.startswith("reproduced 2 columns, 1 of them cut before their end"), check.output
+    assert check.output.startswith(f"reproduced 2 columns, {cut} of them cut before their end"), check.output

@@ -18,7 +18,7 @@ from samplerlab.schema.params import Settings
 
 @pytest.fixture(scope="module")
 def cut_file(model, tmp_path_factory) -> Path:
-    """One vote on a pair whose 'endless' text (end tokens banned, 1500 tokens asked) the 1 s limit cut."""
+    """One vote on a pair whose 'endless' text (end tokens banned, 1500 tokens asked) the 3 s limit cut."""
     path = tmp_path_factory.mktemp("cut") / "votes.jsonl"
     banned = {token: False for token in end_tokens(model)}
     contenders = [
@@ -26,7 +26,7 @@ def cut_file(model, tmp_path_factory) -> Path:
         Contender("short", Settings({"max_tokens": 3})),
     ]
     session = BlindSession.start(LocalBackend(model), contenders, ["Write a long story."], [5], path)
-    session.seconds = 1.0
+    session.seconds = 3.0
     session.next_pair("v", ahead=False)
     session.vote("v", "A")
     return path
