@@ -149,6 +149,8 @@ class Callbacks(RunViews, PresetCalls):
             else ""
         )
         lines = [f"**{info.file_name}**{where}: {i18n.model_summary(info, lang)}"]
+        if not info.chat_template:  # said at load, not first when a chat-mode run fails
+            lines.append(t("no_template_hint", lang))
         if self.bench.independence is not None:
             check = self.bench.independence
             lines.append(i18n.independence(check.independent, check.max_difference, lang))
