@@ -199,6 +199,7 @@ def _column_layout(index: int, lang: str, calls: Callbacks, labels: Labels, lang
             y="value",
             color="series",
             title=t(title, lang),
+            color_title=t("chart_series", lang),
             show_label=False,
             height=height,
             visible=False,

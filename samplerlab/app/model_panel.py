@@ -16,11 +16,14 @@ from .widgets import knob_widget
 
 def model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang_state: gr.State) -> tuple[Any, Any]:
     info = labels.add(gr.Markdown(calls.model_markdown(lang), elem_id="model-info"), calls.model_markdown)
-    with labels.add(gr.Accordion(t("model", lang), open=False), "model"):
+    with labels.add(gr.Accordion(t("model", lang), open=False, elem_id="model-panel"), "model"):
         with gr.Row():
             path = labels.add(
                 gr.Textbox(
-                    label=t("model_path", lang), interactive=True, info=t("paths_off", lang) if shared else None
+                    label=t("model_path", lang),
+                    interactive=True,
+                    info=t("paths_off", lang) if shared else None,
+                    elem_id="model-path",
                 ),
                 "model_path",
             )
@@ -35,8 +38,8 @@ def model_panel(calls: Callbacks, labels: Labels, lang: str, shared: bool, lang_
             for widget in load_widgets if shared or calls.bench.model is None else ():
                 widget.interactive = False  # shared: the model loads as the command line said
         with gr.Row():
-            load = labels.add(gr.Button(t("load", lang), variant="secondary"), "load")
-            embedded = labels.add(gr.Button(t("load_embedded", lang)), "load_embedded")
+            load = labels.add(gr.Button(t("load", lang), variant="secondary", elem_id="load-model"), "load")
+            embedded = labels.add(gr.Button(t("load_embedded", lang), elem_id="load-embedded"), "load_embedded")
     # Started at once, like every event that uses the model: its first step refuses a session that
     # already has one (Workbench.session_run), so none can wait in the queue ahead of other visitors.
     loaded_local = load.click(

@@ -163,6 +163,7 @@ class RunViews:
                         title=t(title, lang),
                         x_title=t("chart_token", lang),
                         y_title=t(axis, lang),
+                        color_title=t("chart_series", lang),
                         color_map=series_colours(lang, keys, set(frame["series"])),
                         visible=True,
                     )
