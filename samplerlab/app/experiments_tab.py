@@ -21,6 +21,7 @@ from ..runs.experiments import EMBEDDED, Experiment, ExperimentError, load_exper
 from ..runs.progress import SHOW_FROM, Progress
 from ..runs.recording import Recorder
 from ..runs.results import ResultError
+from ..words.errors_ja import localize
 from ..words.i18n import t
 from .workbench import USER_ERRORS, Workbench
 
@@ -58,7 +59,9 @@ class ExperimentCallbacks:
     def stop(self, request: gr.Request) -> None:
         self.bench.cancel(request.session_hash)
 
-    def run(self, name: str, max_tokens: float | None, request: gr.Request, lang: str = "en") -> Iterator[list[Any]]:
+    def run(
+        self, name: str, max_tokens: str | int | None, request: gr.Request, lang: str = "en"
+    ) -> Iterator[list[Any]]:
         """Run the chosen file as the CLI would, showing each column as it finishes, then the report;
         a run of SHOW_FROM generations or more shows its progress (done/total, tokens/s, time left).
         Recorded in the run store as `samplerlab run` records it."""
@@ -70,7 +73,7 @@ class ExperimentCallbacks:
             # too. Then its turn among the page's runs (Workbench.turns): the time limit counts from there.
             with self.bench.session_run(request.session_hash) as cancel:
                 experiment, options = self.bench.experiment_run(
-                    self.experiment(name), int(max_tokens) if max_tokens else None, notes
+                    self.experiment(name), tokens_override(max_tokens), notes
                 )
                 runs = experiment.runs
                 progress = Progress(runs)
@@ -87,7 +90,7 @@ class ExperimentCallbacks:
         except ExperimentStopped as error:
             yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs), None]
         except ERRORS as error:
-            raise gr.Error(self.bench.message(error), print_exception=False) from None
+            raise gr.Error(localize(self.bench.message(error), lang), print_exception=False) from None
 
     def save(self, name: str, lang: str, request: gr.Request) -> str:
         """The session's last comparison, outputs included, as an experiment file and its result."""
@@ -105,6 +108,21 @@ class ExperimentCallbacks:
         except ERRORS as error:
             return f"✗ {self.bench.message(error)}"
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
+
+
+def tokens_override(raw: str | int | None) -> int | None:
+    """The tab's max-tokens field: empty keeps each column's own (the file's), a whole number replaces it, and
+    0 means what it means everywhere else, until the context is full. A text field, since Gradio's number
+    field cannot be empty: it shows 0 for nothing, which read as "until the context is full"."""
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):  # no sign, point, exponent or other script's digits
+        raise ExperimentError(
+            f"max tokens: expected a whole number, 0 or more (0: until the context is full), "
+            f"or nothing for the file's own; got {text!r}"
+        )
+    return int(text)
 
 
 def _outputs(
@@ -144,8 +162,11 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_st
                 "experiment_file",
             )
             limit = labels.add(
-                gr.Number(
-                    None, precision=0, minimum=0, label=t("max_tokens_override", lang), elem_id="experiment-max-tokens"
+                gr.Textbox(
+                    "",
+                    label=t("max_tokens_override", lang),
+                    max_lines=1,
+                    elem_id="experiment-max-tokens",
                 ),
                 "max_tokens_override",
             )

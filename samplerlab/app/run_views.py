@@ -67,7 +67,7 @@ def _emptied(key: str, lang: str) -> Any:
 
 
 class RunViews:
-    """The Compare tab's callbacks that read the last run (mixed into ``ui.Callbacks``)."""
+    """The Compare tab's callbacks that read the last run (mixed into ``callbacks.Callbacks``)."""
 
     bench: Workbench
     max_columns: int
@@ -163,6 +163,7 @@ class RunViews:
                         title=t(title, lang),
                         x_title=t("chart_token", lang),
                         y_title=t(axis, lang),
+                        color_title=t("chart_series", lang),
                         color_map=series_colours(lang, keys, set(frame["series"])),
                         visible=True,
                     )
@@ -173,7 +174,7 @@ class RunViews:
 def reword_on_switch(language: Any, calls: Any, columns: list[dict], why: list[Any]) -> None:
     """Wire the language switch to redraw every panel of the last run in the new language: the why panels,
     each column's token view (its categories are words), clicked token, branch choices, what-if line and
-    charts. ``calls`` is ``ui.Callbacks`` (RunViews plus what_if)."""
+    charts. ``calls`` is ``callbacks.Callbacks`` (RunViews plus what_if)."""
     quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     charts = [chart for c in columns for chart in (c["chart"], c["entropy_chart"])]
     # emptied first, then drawn: a plot redrawn in place keeps the old series names in its legend

@@ -410,6 +410,9 @@ class Workbench:
             notes.append("the file's load settings are ignored while the app is shared: it runs with the app's")
             experiment = dataclasses.replace(experiment, load=self.model.load)
         limit = self.limits.tokens
+        if max_tokens == 0:  # "until the context is full", bounded as a Compare run's 0 is (``bounded``)
+            notes.append(f"max tokens 0 runs at most {limit} tokens per column while the app is shared")
+            max_tokens = options["max_tokens"] = limit
         if max_tokens is not None and max_tokens > limit:
             raise ExperimentError(f"max tokens {max_tokens} is above this shared app's limit of {limit} per column")
         if max_tokens is None and any(not 0 < c.settings.max_tokens <= limit for c in experiment.columns):

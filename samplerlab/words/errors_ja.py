@@ -228,6 +228,20 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"文章が変わってしまうため、同じ生成には使えません",
     ),
     (
+        r"max tokens: expected a whole number, 0 or more \(0: until the context is full\), "
+        r"or nothing for the file's own; got (?P<v>.+)",
+        r"最大トークン数: 0 以上の整数（0 はコンテキストが埋まるまで）か、空欄（ファイルの値）を指定してください"
+        r"（受け取った値: \g<v>）",
+    ),
+    (
+        r"(?P<f>\S+) has no chat template; use raw completion mode",
+        r"\g<f> にはチャットテンプレートがありません。raw モードを使ってください",
+    ),
+    (
+        r"the server's model has no chat template; use raw mode",
+        r"サーバーのモデルにはチャットテンプレートがありません。raw モードを使ってください",
+    ),
+    (
         r"bench-servers: give at least two servers \(--server URL twice\) to measure the speedup",
         r"bench-servers: 速度の比を測るにはサーバーを 2 つ以上指定してください（--server URL を 2 回）",
     ),

@@ -40,6 +40,10 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
     "chart_value": {"en": "p", "ja": "確率"},
     "chart_nats": {"en": "entropy (nats)", "ja": "エントロピー（nats）"},
     "chart_series": {"en": "series", "ja": "系列"},
+    "no_template_hint": {
+        "en": "Chat mode cannot run on this model (it has no chat template): choose raw in Mode.",
+        "ja": "このモデルにはチャットテンプレートがないため、chat モードでは実行できません。モードで raw を選んでください。",
+    },
     "approx_note": {
         "en": " ({n} estimated: a server column's chain replayed on its top candidates)",
         "ja": "（うち {n} は推定：サーバー列のチェーンを上位候補で再生）",

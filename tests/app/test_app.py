@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from gradio_client import Client, handle_file
 
 from samplerlab.app.ui import serve
-from samplerlab.app.widgets import run_level_values
+from samplerlab.app.widgets import run_level_values, widget_values
 from samplerlab.app.workbench import Workbench
 from samplerlab.backends.local import LocalBackend
 from samplerlab.cli.main import main
@@ -306,3 +306,83 @@ def test_a_shared_app_saves_no_comparison(model, experiments_dir):
     assert calls.save("mine", "en", session("s")) == "✗ saving experiments is off while the app is shared"
     assert calls.save("mine", "ja", session("s")) == "✗ 共有中は実験を保存できません"
     assert sorted(experiments_dir.iterdir()) == before
+
+
+@pytest.mark.parametrize("raw, expected", [(None, None), ("", None), ("  ", None), ("0", 0), (" 12 ", 12), (7, 7)])
+def test_the_tabs_max_tokens_field_is_the_files_when_empty_and_a_number_otherwise(raw, expected):
+    from samplerlab.app.experiments_tab import tokens_override
+
+    assert tokens_override(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["-1", "1.5", "abc", "٣", "1e3"])
+def test_a_max_tokens_field_that_is_no_whole_number_is_one_line_in_either_language(raw):
+    from samplerlab.app.experiments_tab import tokens_override
+    from samplerlab.runs.experiments import ExperimentError
+    from samplerlab.words.errors_ja import localize
+
+    with pytest.raises(ExperimentError) as caught:
+        tokens_override(raw)
+    assert str(caught.value) == (
+        "max tokens: expected a whole number, 0 or more (0: until the context is full), "
+        f"or nothing for the file's own; got {raw!r}"
+    )
+    assert localize(str(caught.value), "ja") == (
+        "最大トークン数: 0 以上の整数（0 はコンテキストが埋まるまで）か、空欄（ファイルの値）を指定してください"
+        f"（受け取った値: {raw!r}）"
+    )
+
+
+def test_the_tabs_max_tokens_empty_keeps_the_files_and_0_runs_until_the_context_is_full(model, tmp_path):
+    """Empty: each column's own max_tokens; a number: every column's; 0: no limit but the context (a small one
+    here, so the run is short), as 0 means in the Compare tab and the CLI."""
+    (tmp_path / "short.yaml").write_text(
+        f"prompt: {PROMPT}\nmax_tokens: 5\nload: {{n_ctx: 96}}\n"
+        "columns: [{label: a}, {label: b, settings: {max_tokens: 3}}]\n",
+        encoding="utf-8",
+    )
+    calls = tab(model, tmp_path)
+
+    def columns(field):
+        *_, (status, _, result_file) = calls.run("short", field, session("tokens"))
+        assert status.startswith("✓"), status
+        return load_result(result_file)["columns"]
+
+    assert [c["token_count"] for c in columns("")] == [5, 3]
+    assert [c["token_count"] for c in columns("2")] == [2, 2]
+    unbounded = columns("0")
+    assert [c["settings"]["max_tokens"] for c in unbounded] == [0, 0]
+    assert {c["finish_reason"] for c in unbounded} <= {"context", "end", "stop"}  # no bound of max_tokens
+
+
+def test_a_shared_apps_max_tokens_0_runs_its_bound_and_says_so(model, experiments_dir):
+    from samplerlab.runs.experiments import load_experiment
+
+    bench = Workbench(LocalBackend(model), experiments_dir=experiments_dir, shared=True)
+    notes: list[str] = []
+    limit = bench.limits.tokens
+    _, options = bench.experiment_run(load_experiment(experiments_dir / "led-poem.yaml"), 0, notes)
+    assert options["max_tokens"] == limit
+    assert notes == [f"max tokens 0 runs at most {limit} tokens per column while the app is shared"]
+
+
+# -- the model line ------------------------------------------------------------------------------
+def test_the_model_line_says_at_load_when_chat_mode_cannot_run_and_what_a_chat_run_says(model_path, untemplated_path):
+    import gradio as gr
+
+    from samplerlab.app.ui import MAX_COLUMNS, Callbacks
+    from samplerlab.words.i18n import t
+
+    calls = Callbacks(Workbench(LocalBackend(Model(model_path))))  # its own: a load closes the model it replaces
+    assert t("no_template_hint", "en") not in calls.model_markdown("en")
+    calls.load_model(session("loader"), "en", str(untemplated_path), "", "")
+    for lang in ("en", "ja"):
+        assert t("no_template_hint", lang) in calls.model_markdown(lang)
+    flat = [0, 4, "", *(v for _ in range(3) for v in widget_values(Settings()))]
+    with pytest.raises(gr.Error) as caught:
+        list(calls.run(session("chat"), "ja", "chat", "", PROMPT, "", "error", "", 3, *flat))
+    assert caught.value.message == "no-template.gguf にはチャットテンプレートがありません。raw モードを使ってください"
+    raw = list(calls.run(session("raw"), "en", "raw", "", PROMPT, "", "error", "", 3, *flat))[-1]
+    stats = raw[2 * MAX_COLUMNS : 2 * MAX_COLUMNS + 3]
+    assert all(" tokens · " in line for line in stats), stats  # the hint's way out works: every column ran
+    calls.bench.model.close()
