@@ -68,7 +68,8 @@ def _table(report: StatsReport, lang: str) -> str:
         for f in FIGURES
     ]
     rows.append(
-        f"<tr><th>{_e(w('endings', lang))}</th>" + "".join(f"<td>{_e(endings_text(c, lang))}</td>" for c in report.columns)
+        f"<tr><th>{_e(w('endings', lang))}</th>"
+        + "".join(f"<td>{_e(endings_text(c, lang))}</td>" for c in report.columns)
     )
     return f'<div class="scroll"><table><thead><tr><th></th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
