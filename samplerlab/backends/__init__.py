@@ -56,6 +56,17 @@ class BackendInfo:
         return {key: value for key, value in asdict(self).items() if value not in (None, "")}
 
 
+MODEL_FIELDS = (
+    "name", "file_name", "file_size", "architecture", "parameters", "quantization", "context_length", "vocab_size"
+)  # fmt: skip
+
+
+def model_fields(model: Any) -> dict[str, Any]:
+    """The fields a model's own description fills, read from a local model's or a server's model alike
+    (both have these attributes), so each backend names only what is its own."""
+    return {name: getattr(model, name) for name in MODEL_FIELDS}
+
+
 class Backend(Protocol):
     info: BackendInfo
     lock: threading.Lock  # held for one generation; not reentrant

@@ -11,7 +11,7 @@ from ..llama import engine
 from ..llama.kv_plan import max_columns
 from ..llama.models import Model
 from ..schema.params import Settings
-from . import BackendInfo
+from . import BackendInfo, model_fields
 
 
 class LocalBackend:
@@ -26,15 +26,8 @@ class LocalBackend:
     def _describe(self) -> BackendInfo:
         model = self.model.info
         return BackendInfo(
-            name=model.name,
-            file_name=model.file_name,
-            file_size=model.file_size,
-            architecture=model.architecture,
-            parameters=model.parameters,
-            quantization=model.quantization,
-            context_length=model.context_length,
+            **model_fields(model),
             chat_template=model.chat_template,
-            vocab_size=model.vocab_size,
             kind="local",
             location=model.path,
             context_per_column=self.model.load.n_ctx,

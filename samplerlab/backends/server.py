@@ -34,7 +34,7 @@ from ..llama.textstream import TextStream
 from ..schema.chains import active_stage_names, selector_name, server_refusal
 from ..schema.load_settings import LOAD_KNOBS
 from ..schema.params import KNOBS, STAGE_BY_NAME, Settings, order_names
-from . import BackendError, BackendInfo
+from . import BackendError, BackendInfo, model_fields
 from .http import Endpoint, Stream, call
 from .server_model import describe_model
 from .slots import MAX_COLUMNS, Member, SlotScheduler, held
@@ -102,15 +102,8 @@ class ServerBackend:
     def _info(self) -> BackendInfo:
         props, model = self.props, describe_model(self.props, self.meta)
         return BackendInfo(
-            name=model.name,
-            file_name=model.file_name,
-            file_size=model.file_size,
-            architecture=model.architecture,
-            parameters=model.parameters,
-            quantization=model.quantization,
-            context_length=model.context_length,
+            **model_fields(model),
             chat_template=bool(props.get("chat_template")),
-            vocab_size=model.vocab_size,
             kind="llama-server",
             location=self.endpoint.shown,
             context_per_column=min(_int(props["default_generation_settings"].get("n_ctx")), MAX_CONTEXT),
