@@ -40,7 +40,7 @@ def load(page, path: str = "") -> None:
 def test_the_experiments_max_tokens_field_starts_empty(browser, app_url):  # noqa: F811
     page = open_page(browser, app_url)
     page.get_by_role("tab", name="Experiments").click()
-    field = page.locator("#experiment-max-tokens textarea")
+    field = page.locator("#experiment-max-tokens textarea, #experiment-max-tokens input")
     field.wait_for(timeout=30_000)
     assert field.input_value() == ""
 
