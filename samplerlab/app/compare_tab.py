@@ -14,7 +14,7 @@ from ..words.i18n import t
 from .callbacks import MAX_COLUMNS, Callbacks
 from .conversation_panel import conversation_panel
 from .labels import Labels
-from .run_views import retirement
+from .run_views import draw_charts, retirement
 from .understand_panel import branch_row
 from .views import categories
 from .widgets import COLUMN_KNOBS, RUN_KNOBS, describe_columns, knob_widget
@@ -94,19 +94,24 @@ def compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.St
     quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     # Runs start at once (concurrency_limit None) and take the session's one place first; the model's
     # lock orders them, so a second run of one session is refused instead of queueing (Workbench.session_run).
-    run.click(retire, retire_in, retire_out, **quiet).then(
+    ran = run.click(retire, retire_in, retire_out, **quiet).then(
         calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private"
-    ).then(calls.charts, lang_state, charts, **quiet)
+    )
+    draw_charts(ran, calls, lang_state, charts)
     for index, column in enumerate(columns):
-        column["branch_button"].click(
-            _branch_handler(calls, index),
-            [column["token_index"], column["branch_choice"]],
-            prefix,
-            queue=False,
-            api_visibility="private",
-        ).then(retire, retire_in, retire_out, **quiet).then(
-            calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private"
-        ).then(calls.charts, lang_state, charts, **quiet)
+        branched = (
+            column["branch_button"]
+            .click(
+                _branch_handler(calls, index),
+                [column["token_index"], column["branch_choice"]],
+                prefix,
+                queue=False,
+                api_visibility="private",
+            )
+            .then(retire, retire_in, retire_out, **quiet)
+            .then(calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private")
+        )
+        draw_charts(branched, calls, lang_state, charts)
         gr.on(
             [k.change for k in column["knobs"]],
             _what_if_handler(calls, index),

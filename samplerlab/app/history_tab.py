@@ -18,6 +18,7 @@ from ..events import ColumnResult
 from ..runs.listing import history_rows
 from ..words.errors_ja import localize
 from ..words.i18n import t
+from .run_views import draw_charts
 from .views import forced_spans, stats_line, token_spans
 from .widgets import COLUMN_KNOBS, RUN_KNOBS, to_text, widget_values
 from .workbench import USER_ERRORS
@@ -139,7 +140,8 @@ def history_panel(
     status = gr.Markdown(elem_id="history-status")
     table = gr.HTML(elem_id="history-table")
     refresh.click(history.listing, lang_state, [table, choice], queue=False, api_visibility="private")
-    reopen.click(
+    reopened = reopen.click(
         history.reopen, [lang_state, choice], [*form, *run_outputs, status], queue=False, api_visibility="private"
-    ).then(calls.charts, lang_state, charts, queue=False, show_progress="hidden", api_visibility="private")
+    )
+    draw_charts(reopened, calls, lang_state, charts)
     return history.listing, table, choice

@@ -142,33 +142,56 @@ class RunViews:
         """The explanation on screen again in another language; nothing shown, nothing to re-word."""
         return self.why(lang, a, b, request) if shown else gr.update()
 
-    def charts(self, lang: str, request: gr.Request) -> list[Any]:
-        """Per column two small charts of the last run, each with its own axis: p after the chain and raw p
-        (0..1), and the entropy left (nats); the parting from column 1 is marked in both; others hidden."""
+    def _frames(self, lang: str, request: gr.Request) -> list[tuple[Any, str, str, tuple[str, ...]] | None]:
+        """Per chart (p, then entropy, per column) its frame, title and axis keys and series keys, or None for
+        a column the last run did not have; the parting from column 1 is marked once, on the p chart, so the
+        entropy chart's legend has one series."""
         records = self._records(request)
-        updates = []
+        frames: list[tuple[Any, str, str, tuple[str, ...]] | None] = []
         for i in range(self.max_columns):
-            if i >= len(records):
-                updates += [gr.update(visible=False), gr.update(visible=False)]
-                continue
             for keys, title, axis in (
                 (PROBABILITIES, "chart_p_title", "chart_value"),
                 (ENTROPY, "chart_entropy_title", "chart_nats"),
             ):
-                # the parting is marked once, on the p chart: the entropy chart's legend then has one series
-                frame = token_frame(records[i], records[0] if keys == PROBABILITIES else None, lang, keys)
-                updates.append(
-                    gr.update(
-                        value=frame,
-                        title=t(title, lang),
-                        x_title=t("chart_token", lang),
-                        y_title=t(axis, lang),
-                        color_title=t("chart_series", lang),
-                        color_map=series_colours(lang, keys, set(frame["series"])),
-                        visible=True,
-                    )
+                first = records[0] if keys == PROBABILITIES and i < len(records) else None
+                frames.append(
+                    (token_frame(records[i], first, lang, keys), title, axis, keys) if i < len(records) else None
                 )
-        return updates
+        return frames
+
+    def charts(self, lang: str, request: gr.Request) -> list[Any]:
+        """Per column two small charts of the last run, each with its own axis: p after the chain and raw p
+        (0..1), and the entropy left (nats); others hidden. The data only, and no title: ``chart_words`` follows.
+
+        Gradio's plot takes its legend (the colour domain) from the data it holds when its words change, and a
+        new value can land after the words of the same update: the legend then kept the old series' names
+        (the old language's, or the last run's) under lines of new ones. Words changed in a second event, once
+        the data is there, redraw the plot from that data; the blank title here makes that a change always."""
+        return [
+            gr.update(visible=False) if drawn is None else gr.update(value=drawn[0], title=None, visible=True)
+            for drawn in self._frames(lang, request)
+        ]
+
+    def chart_words(self, lang: str, request: gr.Request) -> list[Any]:
+        """The charts' title, axes, legend title and series colours in ``lang`` (after ``charts``)."""
+        return [
+            gr.update()
+            if drawn is None
+            else gr.update(
+                title=t(drawn[1], lang),
+                x_title=t("chart_token", lang),
+                y_title=t(drawn[2], lang),
+                color_title=t("chart_series", lang),
+                color_map=series_colours(lang, drawn[3], set(drawn[0]["series"])),
+            )
+            for drawn in self._frames(lang, request)
+        ]
+
+
+def draw_charts(event: Any, calls: Any, lang: Any, charts: list[Any]) -> Any:
+    """``event`` then the last run's charts in two steps, data then words (``RunViews.charts``)."""
+    quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+    return event.then(calls.charts, lang, charts, **quiet).then(calls.chart_words, lang, charts, **quiet)
 
 
 def reword_on_switch(language: Any, calls: Any, columns: list[dict], why: list[Any]) -> None:
@@ -177,10 +200,7 @@ def reword_on_switch(language: Any, calls: Any, columns: list[dict], why: list[A
     charts. ``calls`` is ``callbacks.Callbacks`` (RunViews plus what_if)."""
     quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     charts = [chart for c in columns for chart in (c["chart"], c["entropy_chart"])]
-    # emptied first, then drawn: a plot redrawn in place keeps the old series names in its legend
-    language.change(lambda: [gr.update(value=None)] * len(charts), None, charts, **quiet).then(
-        calls.charts, language, charts, **quiet
-    )
+    language.change(calls.charts, language, charts, **quiet).then(calls.chart_words, language, charts, **quiet)
     language.change(calls.rewhy, [language, *why], why[-1], **quiet)
     language.change(calls.respans, language, [c["spans"] for c in columns], **quiet)
     for index, column in enumerate(columns):
