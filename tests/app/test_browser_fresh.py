@@ -57,9 +57,7 @@ def leftovers(page, lang: str) -> list[str]:
         ".map(e => e.id).pop()"
     )
     places = [(p, page.evaluate(where, p)) for p in found]
-    # Known, not fixed: after a switch, a redrawn gr.LinePlot may keep the parting line's old series name in
-    # its legend (its lines and title are re-worded); the charts' own words are checked by title below.
-    return [f"{p} (in #{place})" for p, place in places if not str(place).startswith(("chart-", "entropy-chart-"))]
+    return [f"{p} (in #{place})" for p, place in places]
 
 
 def settled_leftovers(page, lang: str, seconds: float = 30.0) -> list[str]:
