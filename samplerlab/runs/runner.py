@@ -87,6 +87,7 @@ def run_columns(
     backend: Backend,
     request: Request,
     columns: Sequence[Column],
+    *,
     batch: int | None = None,
     on_done: Callable[[ColumnResult], None] | None = None,
     cancel=None,
@@ -140,11 +141,9 @@ def run_experiment(
             backend,
             experiment.request(job.prompt),
             [run.column.for_seed(run.seed) for run in job.runs],
-            None,
-            None,
-            cancel,
-            info,
-            _keyed(job, info, on_done, on_outcome),
+            cancel=cancel,
+            info=info,
+            on_placed=_keyed(job, info, on_done, on_outcome),
         )
         rendered = rendered_record(info)
         outcomes += [

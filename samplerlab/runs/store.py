@@ -401,12 +401,10 @@ class RunStore:
     def trim(self, keep: int | None = None) -> list[Dropped]:
         """Drop the oldest runs until the store is within its bound; never ``keep`` nor a run still running."""
         dropped: list[Dropped] = []
-        while self.used_bytes() > self.max_bytes:
-            victim = next(
-                (row for row in reversed(self.runs(limit=1 << 30)) if row.id != keep and not alive(row)), None
-            )
-            if victim is None:
-                break
+        if self.used_bytes() <= self.max_bytes:
+            return dropped
+        candidates = (row for row in reversed(self.runs(limit=1 << 30)) if row.id != keep and not alive(row))
+        while self.used_bytes() > self.max_bytes and (victim := next(candidates, None)) is not None:
             dropped.append(Dropped(victim.id, victim.created, self._drop(victim.id)))
         if dropped:
             with self._connection() as db:
