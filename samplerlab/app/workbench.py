@@ -146,6 +146,7 @@ class Workbench:
 
     def check(self) -> Independence:
         self.independence = check_independence(self.backend)
+        _hash_between_runs(self.backend)
         return self.independence
 
     # -- models -------------------------------------------------------------
@@ -177,6 +178,7 @@ class Workbench:
             old, self.backend, self.independence = self.backend, fresh, independence
             with old.lock:
                 old.close()
+        _hash_between_runs(fresh)
         return fresh
 
     def _allowed_path(self, path: str) -> str:
@@ -498,3 +500,10 @@ USER_ERRORS = (
     ChatError,
     StoreError,
 )
+
+
+def _hash_between_runs(backend: Backend) -> None:
+    """A local model's file is hashed in the background, between runs, so page runs record its sha256."""
+    start = getattr(backend, "hash_in_background", None)
+    if start is not None:
+        start()

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from ..events import Column, Event, Request
-from ..files.model_files import file_sha256
+from ..files.model_files import file_sha256, known_sha256
 from ..llama import engine
 from ..llama.kv_plan import max_columns
 from ..llama.models import Model
@@ -45,6 +45,25 @@ class LocalBackend:
         if self._sha256 is None:
             self._sha256 = file_sha256(self.model.path)
         return self._sha256
+
+    def known_sha256(self) -> str | None:
+        """The sha256 if it is known without reading the file: hashed already, here or by an earlier run."""
+        if self._sha256 is None:
+            self._sha256 = known_sha256(self.model.path)
+        return self._sha256
+
+    def hash_in_background(self) -> threading.Thread:
+        """Hash the model file between generations, so the app's runs can record it (``known_sha256``)."""
+
+        def work() -> None:
+            try:
+                self._sha256 = file_sha256(self.model.path, between_blocks=lambda: self.lock)
+            except OSError:
+                pass  # the run records the sha256 as unknown, as before
+
+        thread = threading.Thread(target=work, name="samplerlab-sha256", daemon=True)
+        thread.start()
+        return thread
 
     def generate(
         self,

@@ -11,7 +11,12 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import re
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from .gguf_header import HeaderError, check_hparams, read_metadata
 
@@ -127,9 +132,59 @@ def available_memory() -> int | None:
         return None
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, between_blocks: Callable[[], AbstractContextManager[Any]] | None = None) -> str:
+    """The file's sha256, remembered on this machine (``known_sha256``) so a multi-GB file is read once.
+
+    ``between_blocks`` gives a context each 4 MiB block is hashed in (the model's lock: a background hash
+    then never runs beside a generation, whose threads spin and would slow many times over)."""
+    known = known_sha256(path)
+    if known is not None:
+        return known
+    stamp = _stamp(path)
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        while True:
+            with between_blocks() if between_blocks is not None else nullcontext():
+                block = handle.read(4 << 20)
+                digest.update(block)
+            if not block:
+                break
+            if between_blocks is not None:
+                time.sleep(0.001)  # lets a waiting generation take the lock
+    hexdigest = digest.hexdigest()
+    if _stamp(path) == stamp:  # not changed while it was read
+        _remember(path, stamp, hexdigest)
+    return hexdigest
+
+
+def known_sha256(path: Path) -> str | None:
+    """The sha256 remembered for this file as it is now (same resolved path, size and mtime), or None."""
+    try:
+        marker = _marker(path, _stamp(path))
+        text = marker.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if re.fullmatch("[0-9a-f]{64}", text) else None
+
+
+def _stamp(path: Path) -> tuple[str, int, int]:
+    status = path.stat()
+    return str(path.resolve()), status.st_size, status.st_mtime_ns
+
+
+def _marker(path: Path, stamp: tuple[str, int, int]) -> Path:
+    from .cache import cache_dir
+
+    return cache_dir() / "sha256" / hashlib.sha256(repr(stamp).encode()).hexdigest()
+
+
+def _remember(path: Path, stamp: tuple[str, int, int], hexdigest: str) -> None:
+    """Written whole (a temporary file, then a rename), or not at all: a cache that can't be written is no error."""
+    marker = _marker(path, stamp)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        temporary = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
+        temporary.write_text(hexdigest + "\n", encoding="ascii")
+        os.replace(temporary, marker)
+    except OSError:
+        pass

@@ -135,10 +135,15 @@ def find_resumption(store: RunStore, run_id: int | None, source: Path | None) ->
 # -- page runs ------------------------------------------------------------------------------------
 class _Described:
     """A backend as a result document's head describes it, without hashing its model file: a page run
-    must not wait seconds for a multi-GB file's sha256 (a page run's head records it as unknown)."""
+    must not wait seconds for a multi-GB file's sha256. It records the sha256 once it is known (hashed by an
+    earlier run, or by the app in the background since the load), and as unknown until then."""
 
     def __init__(self, backend: Any) -> None:
         self.info = backend.info
+        known = getattr(backend, "known_sha256", None)
+        sha256 = known() if known is not None else None
+        if sha256 is not None:
+            self.sha256 = lambda: sha256
 
 
 def page_head(request: Request, columns: Sequence[Column], backend: Any) -> tuple[dict[str, Any], dict[str, Any]]:
