@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -219,39 +220,49 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     """The tab's widgets and events; ``inputs`` are the page's mode, system prompt, conversation and policy."""
     calls = BlindCallbacks(bench)
     is_host = gr.State(not bench.shared)
-    labels.add(gr.Markdown(w("intro", lang)), lambda lang_: w("intro", lang_))
+    labels.add(gr.Markdown(w("intro", lang)), said("intro"))
     with gr.Row():
-        names = gr.Dropdown(
+        names = labels.add(gr.Dropdown(
             [p.name for p in list_presets(bench.presets_dir)[0]], multiselect=True, max_choices=6,
             value=["llama.cpp defaults", "min-p creative"], label=w("contenders", lang), elem_id="blind-contenders",
-        )  # fmt: skip
-        use_columns = gr.Checkbox(False, label=w("use_columns", lang), elem_id="blind-use-columns")
+        ), said("contenders"))  # fmt: skip
+        use_columns = labels.add(
+            gr.Checkbox(False, label=w("use_columns", lang), elem_id="blind-use-columns"), said("use_columns")
+        )
     with gr.Row():
-        prompts = gr.Textbox("Write a short poem praising light-emitting diodes.", lines=2, label=w("prompts", lang),
-                             elem_id="blind-prompts")  # fmt: skip
-        use_chat = gr.Checkbox(False, label=w("use_conversation", lang), elem_id="blind-use-chat")
-        seeds = gr.Number(8, precision=0, minimum=1, maximum=1000, label=w("seeds", lang), elem_id="blind-seeds")
+        prompts = labels.add(gr.Textbox("Write a short poem praising light-emitting diodes.", lines=2,
+                             label=w("prompts", lang), elem_id="blind-prompts"), said("prompts"))  # fmt: skip
+        use_chat = labels.add(
+            gr.Checkbox(False, label=w("use_conversation", lang), elem_id="blind-use-chat"), said("use_conversation")
+        )
+        seeds = labels.add(gr.Number(8, precision=0, minimum=1, maximum=1000, label=w("seeds", lang),
+                           elem_id="blind-seeds"), said("seeds"))  # fmt: skip
         tokens = gr.Number(64, precision=0, minimum=1, maximum=4096, label="max_tokens", elem_id="blind-tokens")
     with gr.Row():
-        start = gr.Button(w("start", lang), variant="primary", elem_id="blind-start")
-        upload = gr.File(label=w("load_votes", lang), file_types=[".jsonl"], type="filepath", elem_id="blind-load")
+        start = labels.add(gr.Button(w("start", lang), variant="primary", elem_id="blind-start"), said("start"))
+        upload = labels.add(gr.File(label=w("load_votes", lang), file_types=[".jsonl"], type="filepath",
+                            elem_id="blind-load"), said("load_votes"))  # fmt: skip
     status = gr.Markdown(elem_id="blind-status")
     header = gr.Markdown(elem_id="blind-pair")
     with gr.Row():
-        left = gr.Textbox(label=w("left", lang), lines=8, interactive=False, elem_id="blind-left")
-        right = gr.Textbox(label=w("right", lang), lines=8, interactive=False, elem_id="blind-right")
+        left = labels.add(gr.Textbox(label=w("left", lang), lines=8, interactive=False, elem_id="blind-left"),
+                          said("left"))  # fmt: skip
+        right = labels.add(gr.Textbox(label=w("right", lang), lines=8, interactive=False, elem_id="blind-right"),
+                           said("right"))  # fmt: skip
     with gr.Row():
-        buttons = {c: gr.Button(w(f"vote_{c}", lang), elem_id=i) for c, i in CHOICE_IDS.items()}
+        buttons = {c: labels.add(gr.Button(w(f"vote_{c}", lang), elem_id=i), said(f"vote_{c}"))
+                   for c, i in CHOICE_IDS.items()}  # fmt: skip
     with gr.Row():
-        judge_url = gr.Textbox(
+        judge_url = labels.add(gr.Textbox(
             label=w("judge_url", lang), placeholder="http://127.0.0.1:8080", info=w("judge_info", lang),
             elem_id="blind-judge-url", scale=3,
-        )  # fmt: skip
-        judge = gr.Button(w("judge", lang), elem_id="blind-judge", scale=1)
+        ), said("judge_url"), said("judge_info"))  # fmt: skip
+        judge = labels.add(gr.Button(w("judge", lang), elem_id="blind-judge", scale=1), said("judge"))
     judged = gr.Markdown(elem_id="blind-judge-status")
-    reveal = gr.Button(w("reveal", lang), elem_id="blind-reveal")
+    reveal = labels.add(gr.Button(w("reveal", lang), elem_id="blind-reveal"), said("reveal"))
     shown = gr.HTML(elem_id="blind-reveal-view", js_on_load=KEYS_JS)
-    download = gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download")
+    download = labels.add(gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download"),
+                          said("votes_file"))  # fmt: skip
     pair_out = [header, left, right]
     start.click(
         calls.start, [is_host, lang_state, names, use_columns, prompts, use_chat, seeds, tokens, *inputs],
@@ -266,6 +277,11 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     reveal.click(calls.reveal, [is_host, lang_state], [shown, download], api_visibility="private")
     calls.host_state = is_host  # type: ignore[attr-defined]  # for ui.py's demo.load
     return calls
+
+
+def said(key: str) -> Callable[[str], str]:
+    """The words of ``key`` in a language, for the page's language switch (``Labels``)."""
+    return lambda lang: w(key, lang)
 
 
 def _voting(calls: BlindCallbacks, choice: str):

@@ -15,19 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from samplerlab.words.explain import WORDS
-from samplerlab.words.i18n import TEXT
+from samplerlab.words import blind, explain, history_words, i18n, stats_words
 from tests.app.test_browser import CHROMIUM, app_url, browser, open_page, set_number, wait_for_stats  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
+PAGE_TABLES = (  # every word table the page draws from (the CLI's own are not on it)
+    i18n.TEXT, i18n.FINISH_REASONS, i18n.INACTIVE_REASONS, explain.WORDS, blind.WORDS,
+    history_words.HISTORY_TEXT, stats_words.WORDS, stats_words.FIGURE_WORDS,
+)  # fmt: skip
 PANELS = ["#why", "#why-1", "#what-if-0"]  # emptied by a new run (the candidates go back to the hint)
 
 
 def phrases(lang: str) -> set[str]:
     """Fragments of the page's words in ``lang`` long enough that no model text or other language shares them."""
     found = set()
-    for table in (TEXT, WORDS):
+    for table in PAGE_TABLES:
         for words in table.values():
             if words.get("en") == words.get("ja"):
                 continue
@@ -117,6 +120,10 @@ def test_every_panel_belongs_to_one_run_and_every_word_follows_the_language(brow
     page.wait_for_function("document.querySelector('#why').innerText.includes('分かれ')", timeout=30_000)
     page.wait_for_function("document.querySelector('#why-1').innerText.includes('分かれ')", timeout=30_000)
     assert settled_leftovers(page, "ja") == []
+    page.get_by_role("tab", name=blind.w("tab", "ja")).click()  # a tab built in English, switched unseen
+    page.wait_for_selector("#blind-start", state="visible", timeout=30_000)
+    assert settled_leftovers(page, "ja") == []
+    page.get_by_role("tab", name="比較").click()
     assert "全列をここから分岐" in page.inner_text("#column-0")
     assert "トークンごとの確率" in page.inner_text("#column-0")  # the chart's title
 
