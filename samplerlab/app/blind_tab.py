@@ -196,6 +196,20 @@ class BlindCallbacks:
             return [f"<p>{w('hidden', lang)}</p>", None]
         return [reveal_html(self.session.file, lang, per_voter=False), None]
 
+    def reword(self, is_host: bool, lang: str, revealed: str, request: gr.Request) -> list[Any]:
+        """After a language switch: the shown pair's header and a shown reveal, in ``lang``; nothing else
+        changes (no pair is drawn, no vote is taken)."""
+        header: Any = gr.update()
+        if self.session is not None:
+            voter = self._voter(request)
+            shown = self.session.shown.get(voter)
+            if shown is not None:
+                header = self._header(shown, voter, lang)
+        view = gr.update()
+        if revealed and self.session is not None and (is_host or self.session.revealed):
+            view = reveal_html(self.session.file, lang, per_voter=bool(is_host))
+        return [header, view]
+
     # -- the judge ----------------------------------------------------------------------------
     def judge(self, is_host: bool, lang: str, url: str) -> str:
         """The llama-server at ``url`` votes on the pairs people voted on (``run_judge``); the answer is its
@@ -276,6 +290,7 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     judge.click(calls.judge, [is_host, lang_state, judge_url], judged, api_visibility="private")
     reveal.click(calls.reveal, [is_host, lang_state], [shown, download], api_visibility="private")
     calls.host_state = is_host  # type: ignore[attr-defined]  # for ui.py's demo.load
+    calls.reworded = ([is_host, shown], [header, shown])  # type: ignore[attr-defined]  # for the language switch
     return calls
 
 

@@ -79,6 +79,10 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             blind = blind_panel(bench, lang, labels, lang_state, [run_inputs[i] for i in (1, 2, 4, 5)])
         labels.add(blind_tab, lambda lang_: blind_word("tab", lang_))
         demo.load(blind.on_load, None, blind.host_state, queue=False, api_visibility="private")
+        reword_in, reword_out = blind.reworded
+        language.change(
+            blind.reword, [reword_in[0], language, reword_in[1]], reword_out, queue=False, api_visibility="private"
+        )
         language.change(
             lambda lang_: [lang_, *labels.updates(lang_)],
             language,

@@ -12,7 +12,9 @@ from samplerlab.app.blind_tab import host_key
 from samplerlab.app.workbench import Workbench
 from samplerlab.backends.local import LocalBackend
 from samplerlab.runs.votes import load_votes
+from samplerlab.words.blind import w
 from tests.app.test_browser import CHROMIUM, browser, open_page, served, set_number  # noqa: F401
+from tests.app.test_browser_fresh import settled_leftovers
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 
@@ -63,6 +65,17 @@ def test_a_person_votes_with_keys_and_reveals(browser, model, tmp_path):  # noqa
         assert "can't tell" in shown or "you prefer" in shown
         link = page.locator("#blind-download a").first.get_attribute("href")
         assert link
+        page.get_by_role("radio", name="ja").check()  # the pair's header and the reveal follow the language
+        page.wait_for_function(
+            "(said) => document.querySelector('#blind-pair').innerText.includes(said)",
+            arg=w("voted", "ja").format(n=5),
+            timeout=30_000,
+        )
+        page.wait_for_function(
+            "!document.querySelector('#blind-reveal-view').innerText.includes('left side chosen')", timeout=30_000
+        )
+        assert settled_leftovers(page, "ja") == []
+        page.get_by_role("radio", name="en").check()
         saved = next((bench.scratch("blind")).glob("blind-*.jsonl"))
         votes = load_votes(saved)
         assert [v.choice for v in votes.votes] == ["A", "B", "A", "tie", "bad"]
