@@ -17,6 +17,7 @@ from ..chats.conversation import history_text
 from ..events import ColumnResult
 from ..runs.listing import history_rows
 from ..words.errors_ja import localize
+from ..words.history_words import status_words
 from ..words.i18n import t
 from .run_views import draw_charts
 from .views import forced_spans, stats_line, token_spans
@@ -52,6 +53,10 @@ class HistoryCallbacks:
             _table(history_rows(rows), lang),
             gr.update(choices=[str(row.id) for row in rows], value=str(rows[0].id)),
         ]
+
+    def table(self, lang: str, request: gr.Request) -> str:
+        """The table alone, in ``lang`` (a language switch keeps the picked run)."""
+        return self.listing(lang, request)[0]
 
     def reopen(self, lang: str, run_id: str | None, request: gr.Request) -> list[Any]:
         """The page as the run left it: form, texts, token views and stats; the charts follow (``then``)."""
@@ -106,6 +111,7 @@ def _table(rows: list[list[str]], lang: str) -> str:
         "history_prompt",
     ]
     header = "".join(f"<th>{html.escape(t(h, lang) if h != 'id' else 'id')}</th>" for h in heads)
+    rows = [[*row[:2], status_words(row[2], lang), *row[3:]] for row in rows]
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
     return f'<table class="sl-history"><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -144,4 +150,4 @@ def history_panel(
         history.reopen, [lang_state, choice], [*form, *run_outputs, status], queue=False, api_visibility="private"
     )
     draw_charts(reopened, calls, lang_state, charts)
-    return history.listing, table, choice
+    return history, table, choice

@@ -62,7 +62,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             experiments_panel(bench, lang, shared, labels, lang_state)
         labels.add(experiments_tab, "experiments")
         with gr.Tab(t("history", lang)) as history_tab:
-            listing, table, picked = history_panel(
+            history, table, picked = history_panel(
                 calls,
                 labels,
                 lang,
@@ -74,7 +74,8 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
                 shared,
             )
         labels.add(history_tab, "history")
-        history_tab.select(listing, lang_state, [table, picked], queue=False, api_visibility="private")
+        history_tab.select(history.listing, lang_state, [table, picked], queue=False, api_visibility="private")
+        language.change(history.table, language, table, queue=False, api_visibility="private")  # keeps the pick
         with gr.Tab(blind_word("tab", lang)) as blind_tab:  # mode, system prompt, conversation, policy
             blind = blind_panel(bench, lang, labels, lang_state, [run_inputs[i] for i in (1, 2, 4, 5)])
         labels.add(blind_tab, lambda lang_: blind_word("tab", lang_))

@@ -25,6 +25,7 @@ from ..runs.results import result_text, write_new
 from ..runs.store import MAX_MIB_ENV, STORE_ENV, RunRow, RunStore, StoreError
 from ..words.cli_words import CLI_WORDS, say
 from ..words.errors_ja import localize
+from ..words.history_words import status_words
 from ..words.i18n import t
 from .common import fail, lang_of
 from .output import echo
@@ -246,7 +247,4 @@ def _worded(rows: list[list[str]], lang: str) -> list[list[str]]:
     """The status cell (third) in ``lang``; the rest are numbers, times, a model's name and a prompt."""
     if lang == "en":
         return rows
-    return [
-        [*row[:2], say(f"status_{row[2]}", lang) if f"status_{row[2]}" in CLI_WORDS else row[2], *row[3:]]
-        for row in rows
-    ]
+    return [[*row[:2], status_words(row[2], lang), *row[3:]] for row in rows]

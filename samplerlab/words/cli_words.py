@@ -58,11 +58,6 @@ CLI_WORDS: dict[str, dict[str, str]] = {
     "presets_ok": {"en": "{n} preset(s) OK", "ja": "プリセット {n} 件に問題なし"},
     # history
     "no_runs": {"en": "no runs recorded yet", "ja": "記録された実行はまだありません"},
-    "status_running": {"en": "running", "ja": "実行中"},
-    "status_killed": {"en": "killed", "ja": "中断（強制終了）"},
-    "status_done": {"en": "done", "ja": "完了"},
-    "status_stopped": {"en": "stopped", "ja": "停止"},
-    "status_failed": {"en": "failed", "ja": "失敗"},
     "history_id": {"en": "id", "ja": "ID"},
     # votes, blind
     "judge": {

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 HISTORY_TEXT: dict[str, dict[str, str]] = {
+    # a run's status in a listing (the CLI's history and the History tab)
+    "status_running": {"en": "running", "ja": "実行中"},
+    "status_killed": {"en": "killed", "ja": "中断（強制終了）"},
+    "status_done": {"en": "done", "ja": "完了"},
+    "status_stopped": {"en": "stopped", "ja": "停止"},
+    "status_failed": {"en": "failed", "ja": "失敗"},
     "progress_line": {
         "en": "{done}/{total} generations · {tps:.1f} tokens/s · {left} left",
         "ja": "{done}/{total} 生成 · {tps:.1f} トークン/秒 · 残り {left}",
@@ -47,3 +53,9 @@ HISTORY_TEXT: dict[str, dict[str, str]] = {
     "history_status": {"en": "status", "ja": "状態"},
     "history_done": {"en": "done", "ja": "完了数"},
 }
+
+
+def status_words(status: str, lang: str) -> str:
+    """A run's status as a listing shows it in ``lang`` (an unknown one as it is stored)."""
+    words = HISTORY_TEXT.get(f"status_{status}")
+    return words[lang] if words is not None else status

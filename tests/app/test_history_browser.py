@@ -9,6 +9,7 @@ from samplerlab.app.workbench import Workbench
 from samplerlab.backends.local import LocalBackend
 from samplerlab.llama.models import Model
 from samplerlab.runs.store import RunStore
+from samplerlab.words.i18n import t
 from tests.app.test_browser import browser, open_page, served, set_number, wait_for_stats  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -31,6 +32,17 @@ def test_another_browser_reopens_a_run_from_the_history_tab_with_its_token_view(
     second.get_by_role("tab", name="History").click()
     second.wait_for_function("document.querySelector('#history-table').innerText.includes('done')", timeout=60_000)
     assert "Write a short poem praising light-emitt…" in second.inner_text("#history-table")
+    picked = second.locator("#history-run input").input_value()
+    second.get_by_role("radio", name="ja").check()  # the table follows the language; the picked run stays
+    second.wait_for_function(
+        "(done) => document.querySelector('#history-table').innerHTML.includes(done)",
+        arg=f"<td>{t('status_done', 'ja')}</td>",  # the status cell, not the heading 完了数
+        timeout=30_000,
+    )
+    assert t("history_status", "ja") in second.inner_text("#history-table")
+    assert second.locator("#history-run input").input_value() == picked
+    second.get_by_role("radio", name="en").check()
+    second.wait_for_function("document.querySelector('#history-table').innerText.includes('done')", timeout=30_000)
     second.click("#history-reopen")
     second.wait_for_function(
         "document.querySelector('#history-status').innerText.includes('Reopened run')", timeout=60_000
