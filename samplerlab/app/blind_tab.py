@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
@@ -32,6 +33,7 @@ from ..runs.blind import BlindSession, Pair
 from ..runs.judge import run_judge
 from ..runs.votes import Contender, VotesError, load_votes
 from ..words.blind import w
+from ..words.errors_ja import localize
 from .workbench import USER_ERRORS, Workbench
 
 HOST_KEYS: dict[int, str] = {}  # one per Workbench (id), made when its page is built
@@ -107,7 +109,7 @@ class BlindCallbacks:
             )  # fmt: skip
             self.session.seconds = self.bench.limits.seconds if self.bench.shared else None
         except ERRORS as error:
-            return [self.bench.message(error), *self._empty()]
+            return [localize(self.bench.message(error), lang), *self._empty()]
         return ["", *self.next(lang, request)]
 
     def load(self, is_host: bool, lang: str, path: str | None, request: gr.Request) -> list[Any]:
@@ -123,7 +125,7 @@ class BlindCallbacks:
             self.session = BlindSession(self.bench.backend, votes)
             self.session.aliases[self.voter(request)] = next(iter(self.session.voters()), self.voter(request))
         except ERRORS as error:
-            return [self.bench.message(error), *self._empty()]
+            return [localize(self.bench.message(error), lang), *self._empty()]
         return ["", *self.next(lang, request)]
 
     # -- voting -------------------------------------------------------------------------------
@@ -140,8 +142,18 @@ class BlindCallbacks:
         try:
             pair = self.session.next_pair(voter)
         except ERRORS as error:
-            return [self.bench.message(error), "", ""]
+            return [localize(self.bench.message(error), lang), "", ""]
         return [self._header(pair, voter, lang), *pair.texts]
+
+    def reword(self, lang: str, shown: str, request: gr.Request) -> Any:
+        """The pair's header in another language: the pair on screen, or the hint to start first."""
+        if not shown:
+            return gr.update()
+        if self.session is None:
+            return w("not_started", lang)
+        voter = self._voter(request)
+        pair = self.session.shown.get(voter)
+        return gr.update() if pair is None else self._header(pair, voter, lang)
 
     def _voter(self, request: gr.Request) -> str:
         assert self.session is not None
@@ -180,7 +192,7 @@ class BlindCallbacks:
         try:
             self.session.vote(voter, choice)
         except ERRORS as error:
-            return [self.bench.message(error), "", ""]
+            return [localize(self.bench.message(error), lang), "", ""]
         return self.next(lang, request, is_host)
 
     # -- the reveal ---------------------------------------------------------------------------
@@ -219,39 +231,53 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     """The tab's widgets and events; ``inputs`` are the page's mode, system prompt, conversation and policy."""
     calls = BlindCallbacks(bench)
     is_host = gr.State(not bench.shared)
-    labels.add(gr.Markdown(w("intro", lang)), lambda lang_: w("intro", lang_))
+    labels.add(gr.Markdown(w("intro", lang)), _said("intro"))
     with gr.Row():
         names = gr.Dropdown(
             [p.name for p in list_presets(bench.presets_dir)[0]], multiselect=True, max_choices=6,
             value=["llama.cpp defaults", "min-p creative"], label=w("contenders", lang), elem_id="blind-contenders",
         )  # fmt: skip
         use_columns = gr.Checkbox(False, label=w("use_columns", lang), elem_id="blind-use-columns")
+        labels.add(names, _said("contenders"))
+        labels.add(use_columns, _said("use_columns"))
     with gr.Row():
         prompts = gr.Textbox("Write a short poem praising light-emitting diodes.", lines=2, label=w("prompts", lang),
                              elem_id="blind-prompts")  # fmt: skip
         use_chat = gr.Checkbox(False, label=w("use_conversation", lang), elem_id="blind-use-chat")
         seeds = gr.Number(8, precision=0, minimum=1, maximum=1000, label=w("seeds", lang), elem_id="blind-seeds")
         tokens = gr.Number(64, precision=0, minimum=1, maximum=4096, label="max_tokens", elem_id="blind-tokens")
+        for widget, key in ((prompts, "prompts"), (use_chat, "use_conversation"), (seeds, "seeds")):
+            labels.add(widget, _said(key))
     with gr.Row():
         start = gr.Button(w("start", lang), variant="primary", elem_id="blind-start")
         upload = gr.File(label=w("load_votes", lang), file_types=[".jsonl"], type="filepath", elem_id="blind-load")
-    status = gr.Markdown(elem_id="blind-status")
+        labels.add(start, _said("start"))
+        labels.add(upload, _said("load_votes"))
+    status = labels.note(gr.Markdown(elem_id="blind-status"))
     header = gr.Markdown(elem_id="blind-pair")
     with gr.Row():
         left = gr.Textbox(label=w("left", lang), lines=8, interactive=False, elem_id="blind-left")
         right = gr.Textbox(label=w("right", lang), lines=8, interactive=False, elem_id="blind-right")
+        labels.add(left, _said("left"))
+        labels.add(right, _said("right"))
     with gr.Row():
-        buttons = {c: gr.Button(w(f"vote_{c}", lang), elem_id=i) for c, i in CHOICE_IDS.items()}
+        buttons = {
+            c: labels.add(gr.Button(w(f"vote_{c}", lang), elem_id=i), _said(f"vote_{c}")) for c, i in CHOICE_IDS.items()
+        }
     with gr.Row():
         judge_url = gr.Textbox(
             label=w("judge_url", lang), placeholder="http://127.0.0.1:8080", info=w("judge_info", lang),
             elem_id="blind-judge-url", scale=3,
         )  # fmt: skip
         judge = gr.Button(w("judge", lang), elem_id="blind-judge", scale=1)
-    judged = gr.Markdown(elem_id="blind-judge-status")
-    reveal = gr.Button(w("reveal", lang), elem_id="blind-reveal")
+        labels.add(judge_url, _said("judge_url"), _said("judge_info"))
+        labels.add(judge, _said("judge"))
+    judged = labels.note(gr.Markdown(elem_id="blind-judge-status"))
+    reveal = labels.add(gr.Button(w("reveal", lang), elem_id="blind-reveal"), _said("reveal"))
     shown = gr.HTML(elem_id="blind-reveal-view", js_on_load=KEYS_JS)
-    download = gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download")
+    download = labels.add(
+        gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download"), _said("votes_file")
+    )
     pair_out = [header, left, right]
     start.click(
         calls.start, [is_host, lang_state, names, use_columns, prompts, use_chat, seeds, tokens, *inputs],
@@ -265,7 +291,13 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     judge.click(calls.judge, [is_host, lang_state, judge_url], judged, api_visibility="private")
     reveal.click(calls.reveal, [is_host, lang_state], [shown, download], api_visibility="private")
     calls.host_state = is_host  # type: ignore[attr-defined]  # for ui.py's demo.load
+    calls.header = header  # type: ignore[attr-defined]  # for ui.py's language switch
     return calls
+
+
+def _said(key: str) -> Callable[[str], str]:
+    """The blind test's word ``key`` in a language, for the page's language switch (``Labels``)."""
+    return lambda lang: w(key, lang)
 
 
 def _voting(calls: BlindCallbacks, choice: str):

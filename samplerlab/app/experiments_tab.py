@@ -184,13 +184,13 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_st
                     gr.Button(t("run_experiment", lang), variant="primary", elem_id="run-experiment"), "run_experiment"
                 )
                 stop = labels.add(gr.Button(t("stop_run", lang), elem_id="stop-experiment"), "stop_run")
-            status = gr.Markdown(elem_id="experiment-status")
+            status = labels.note(gr.Markdown(elem_id="experiment-status"))
             result = labels.add(gr.File(label=t("result_file", lang), interactive=False), "result_file")
             name = labels.add(
                 gr.Textbox(label=t("save_comparison", lang), elem_id="comparison-name"), "save_comparison"
             )
             save = labels.add(gr.Button(t("save_experiment", lang), elem_id="save-comparison"), "save_experiment")
-            saved = gr.Markdown(elem_id="comparison-status")
+            saved = labels.note(gr.Markdown(elem_id="comparison-status"))
         with gr.Column(scale=2):
             source = labels.add(
                 gr.Code(

@@ -17,7 +17,7 @@ def presets_panel(
     Returns the shown preset's dropdown, the column to save from and the shown preset's description."""
     from ..presets.formats import EXPORT_FORMATS
 
-    status = gr.Markdown(elem_id="preset-status")
+    status = labels.note(gr.Markdown(elem_id="preset-status"))
     with gr.Row():
         with gr.Column():
             source = labels.add(
@@ -39,7 +39,9 @@ def presets_panel(
                 "upload",
             )
         with gr.Column():
-            chosen = labels.add(gr.Dropdown(calls.preset_names(), label=t("show_preset", lang)), "show_preset")
+            chosen = labels.add(
+                gr.Dropdown(calls.preset_names(), label=t("show_preset", lang), elem_id="preset-show"), "show_preset"
+            )
             about = gr.Markdown(elem_id="preset-about")  # the description in the page's language
             yaml_view = labels.add(
                 gr.Code(language="yaml", interactive=False, label=t("preset_file", lang)), "preset_file"

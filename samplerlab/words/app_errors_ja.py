@@ -14,6 +14,10 @@ APP_PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (r"unknown experiment (?P<n>'[^']*')", r"不明な実験 \g<n>"),
     (r"while shared, experiments run on the embedded model only", r"共有中の実験は組み込みモデルでのみ実行できます"),
+    (
+        r"(?P<f>\S+): already exists; results are never overwritten \(choose another --out\)",
+        r"\g<f> はすでにあります。結果は上書きしません（別の名前か --out を選んでください）",
+    ),
     (r"nothing to save: run a comparison first", r"保存するものがありません。先に比較を実行してください"),
     (
         r"column (?P<c>'[^']*') was stopped before its end, so the comparison would not reproduce; "

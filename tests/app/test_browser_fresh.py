@@ -15,19 +15,22 @@ from pathlib import Path
 
 import pytest
 
+from samplerlab.words.blind import WORDS as BLIND_WORDS
 from samplerlab.words.explain import WORDS
 from samplerlab.words.i18n import TEXT
+from samplerlab.words.stats_words import WORDS as STATS_WORDS
 from tests.app.test_browser import CHROMIUM, app_url, browser, open_page, set_number, wait_for_stats  # noqa: F401
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 SCREENSHOTS = Path(__file__).parent.parent / "screenshots"
 PANELS = ["#why", "#why-1", "#what-if-0"]  # emptied by a new run (the candidates go back to the hint)
+TABLES = (TEXT, WORDS, BLIND_WORDS, STATS_WORDS)  # every word table the page's tabs show
 
 
 def phrases(lang: str) -> set[str]:
     """Fragments of the page's words in ``lang`` long enough that no model text or other language shares them."""
     found = set()
-    for table in (TEXT, WORDS):
+    for table in TABLES:
         for words in table.values():
             if words.get("en") == words.get("ja"):
                 continue
