@@ -76,8 +76,11 @@ def test_every_tab_and_its_notes_follow_the_language(browser, tabs_url):  # noqa
             f"document.querySelector('#stats-{index}').innerText.includes('トークン')", timeout=120_000
         )
     page.wait_for_selector("#chart-0 canvas, #chart-0 svg", timeout=30_000)
+    page.locator("#chart-0").scroll_into_view_if_needed()  # hover along it: the nearest point shows its tooltip
     box = page.locator("#chart-0 canvas, #chart-0 svg").first.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for step in range(1, 6):
+        page.mouse.move(box["x"] + box["width"] * step / 6, box["y"] + box["height"] / 3)
+        page.wait_for_timeout(200)
     page.wait_for_selector("#vg-tooltip-element.visible", timeout=10_000)
     tooltip = page.inner_text("#vg-tooltip-element")
     assert "系列" in tooltip and "series" not in tooltip, tooltip  # the hover box names its fields in Japanese
