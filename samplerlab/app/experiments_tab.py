@@ -89,7 +89,7 @@ class ExperimentCallbacks:
                         yield _outputs(item, done, runs, self.bench, notes, line, lang)
         except ExperimentStopped as error:
             stopped = localize(self.bench.message(error), lang)
-            yield [_with_notes(stopped, notes, lang), progress_html(done, runs), None]
+            yield [_with_notes(stopped, notes, lang), progress_html(done, runs, lang), None]
         except ERRORS as error:
             raise gr.Error(localize(self.bench.message(error), lang), print_exception=False) from None
 
@@ -139,9 +139,9 @@ def _outputs(
     of a long run), or at the end the report."""
     if isinstance(item, Finished):
         download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
-        return [_with_notes(f"✓ {item.path.name}", notes, lang), report_frame(item.document), download]
+        return [_with_notes(f"✓ {item.path.name}", notes, lang), report_frame(item.document, lang), download]
     status = line or t("columns_done", lang).format(done=len(done), runs=runs)
-    return [_with_notes(status, notes, lang), progress_html(done, runs), None]
+    return [_with_notes(status, notes, lang), progress_html(done, runs, lang), None]
 
 
 def _with_notes(status: str, notes: list[str], lang: str = "en") -> str:
@@ -149,11 +149,11 @@ def _with_notes(status: str, notes: list[str], lang: str = "en") -> str:
     return "  \n".join([status, *(localize(note, lang) for note in notes)])
 
 
-def report_frame(document: dict) -> str:
+def report_frame(document: dict, lang: str = "en") -> str:
     """The self-contained report inside a sandboxed iframe, so its styles and scripts stay its own."""
     return (
         f'<iframe sandbox="allow-scripts" style="width:100%;height:900px;border:1px solid #ddd" '
-        f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>'
+        f'srcdoc="{html.escape(render_report(document, lang), quote=True)}"></iframe>'
     )
 
 

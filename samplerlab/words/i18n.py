@@ -152,7 +152,8 @@ TEXT: dict[str, dict[str, str]] = {
     "no_chat_template": {"en": "no chat template", "ja": "チャットテンプレートなし"},
     "saved_preset": {"en": "✓ saved preset {name!r}", "ja": "✓ プリセット「{name}」を保存しました"},
     "uploaded_preset": {"en": "✓ uploaded preset {name!r}", "ja": "✓ プリセット「{name}」をアップロードしました"},
-    "columns_done": {"en": "{done} / {runs} columns", "ja": "{runs} 列中 {done} 列完了"},
+    "columns_done": {"en": "{done} of {runs} columns done", "ja": "{runs} 列中 {done} 列完了"},
+    "progress_seed": {"en": "seed {seed}", "ja": "シード {seed}"},
     "saved_experiment": {
         "en": "✓ saved {experiment} and {result}",
         "ja": "✓ {experiment} と {result} を保存しました",

@@ -270,7 +270,7 @@ def session(name: str):
 
 def test_the_tab_streams_each_column_then_the_report_on_the_apps_own_model(model, experiments_dir):
     outputs = list(tab(model, experiments_dir).run("led-poem", 2, session("streams")))
-    assert [status for status, _, _ in outputs[:-1]] == [f"{n} / 4 columns" for n in range(1, 5)]
+    assert [status for status, _, _ in outputs[:-1]] == [f"{n} of 4 columns done" for n in range(1, 5)]
     assert all(
         f"<p>{n} of 4 columns done</p>" in grid and grid.count("<article") == n and file is None
         for n, (_, grid, file) in enumerate(outputs[:-1], 1)

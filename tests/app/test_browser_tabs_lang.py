@@ -21,7 +21,7 @@ from samplerlab.llama.models import Model
 from samplerlab.presets.store import load_preset
 from samplerlab.runs.store import RunStore
 from tests.app.test_browser import CHROMIUM, browser, open_page, served, set_number, wait_for_stats  # noqa: F401
-from tests.app.test_browser_fresh import settled_leftovers
+from tests.app.test_browser_fresh import phrases, settled_leftovers
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
@@ -108,6 +108,8 @@ def test_every_tab_and_its_notes_follow_the_language(browser, tabs_url, tmp_path
     page.click("#run-experiment")
     note(page, "#experiment-status", "✓")  # ✓ and the result file's name
     page.wait_for_selector("#experiment-report iframe", timeout=60_000)
+    report = page.frame_locator("#experiment-report iframe").locator("body").inner_text()
+    assert JAPANESE.search(report) and [p for p in phrases("en") if p in report] == []  # the report in Japanese
     page.fill("#comparison-name textarea", "比較メモ")
     page.click("#save-comparison")
     assert JAPANESE.search(note(page, "#comparison-status", "保存しました"))
