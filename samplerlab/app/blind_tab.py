@@ -33,6 +33,7 @@ from ..runs.blind import BlindSession, Pair
 from ..runs.judge import run_judge
 from ..runs.votes import Contender, VotesError, load_votes
 from ..words.blind import w
+from ..words.errors_ja import localize
 from .workbench import USER_ERRORS, Workbench
 
 HOST_KEYS: dict[int, str] = {}  # one per Workbench (id), made when its page is built
@@ -108,7 +109,7 @@ class BlindCallbacks:
             )  # fmt: skip
             self.session.seconds = self.bench.limits.seconds if self.bench.shared else None
         except ERRORS as error:
-            return [self.bench.message(error), *self._empty()]
+            return [localize(self.bench.message(error), lang), *self._empty()]
         return ["", *self.next(lang, request)]
 
     def load(self, is_host: bool, lang: str, path: str | None, request: gr.Request) -> list[Any]:
@@ -124,7 +125,7 @@ class BlindCallbacks:
             self.session = BlindSession(self.bench.backend, votes)
             self.session.aliases[self.voter(request)] = next(iter(self.session.voters()), self.voter(request))
         except ERRORS as error:
-            return [self.bench.message(error), *self._empty()]
+            return [localize(self.bench.message(error), lang), *self._empty()]
         return ["", *self.next(lang, request)]
 
     # -- voting -------------------------------------------------------------------------------
@@ -141,8 +142,23 @@ class BlindCallbacks:
         try:
             pair = self.session.next_pair(voter)
         except ERRORS as error:
-            return [self.bench.message(error), "", ""]
+            return [localize(self.bench.message(error), lang), "", ""]
         return [self._header(pair, voter, lang), *pair.texts]
+
+    def reword(self, is_host: bool, lang: str, shown: str, revealed: str, request: gr.Request) -> list[Any]:
+        """After a language switch: the pair's header (the pair on screen, or the hint to start first) and a
+        shown reveal, in ``lang``; nothing else changes (no pair is drawn, no vote is taken)."""
+        header: Any = gr.update()
+        if shown and self.session is None:
+            header = w("not_started", lang)
+        elif shown and self.session is not None:
+            voter = self._voter(request)
+            pair = self.session.shown.get(voter)
+            header = gr.update() if pair is None else self._header(pair, voter, lang)
+        view: Any = gr.update()
+        if revealed and self.session is not None and (is_host or self.session.revealed):
+            view = reveal_html(self.session.file, lang, per_voter=bool(is_host))
+        return [header, view]
 
     def _voter(self, request: gr.Request) -> str:
         assert self.session is not None
@@ -181,7 +197,7 @@ class BlindCallbacks:
         try:
             self.session.vote(voter, choice)
         except ERRORS as error:
-            return [self.bench.message(error), "", ""]
+            return [localize(self.bench.message(error), lang), "", ""]
         return self.next(lang, request, is_host)
 
     # -- the reveal ---------------------------------------------------------------------------
@@ -195,20 +211,6 @@ class BlindCallbacks:
         if not self.session.revealed:
             return [f"<p>{w('hidden', lang)}</p>", None]
         return [reveal_html(self.session.file, lang, per_voter=False), None]
-
-    def reword(self, is_host: bool, lang: str, revealed: str, request: gr.Request) -> list[Any]:
-        """After a language switch: the shown pair's header and a shown reveal, in ``lang``; nothing else
-        changes (no pair is drawn, no vote is taken)."""
-        header: Any = gr.update()
-        if self.session is not None:
-            voter = self._voter(request)
-            shown = self.session.shown.get(voter)
-            if shown is not None:
-                header = self._header(shown, voter, lang)
-        view = gr.update()
-        if revealed and self.session is not None and (is_host or self.session.revealed):
-            view = reveal_html(self.session.file, lang, per_voter=bool(is_host))
-        return [header, view]
 
     # -- the judge ----------------------------------------------------------------------------
     def judge(self, is_host: bool, lang: str, url: str) -> str:
@@ -234,49 +236,53 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     """The tab's widgets and events; ``inputs`` are the page's mode, system prompt, conversation and policy."""
     calls = BlindCallbacks(bench)
     is_host = gr.State(not bench.shared)
-    labels.add(gr.Markdown(w("intro", lang)), said("intro"))
+    labels.add(gr.Markdown(w("intro", lang)), _said("intro"))
     with gr.Row():
-        names = labels.add(gr.Dropdown(
+        names = gr.Dropdown(
             [p.name for p in list_presets(bench.presets_dir)[0]], multiselect=True, max_choices=6,
             value=["llama.cpp defaults", "min-p creative"], label=w("contenders", lang), elem_id="blind-contenders",
-        ), said("contenders"))  # fmt: skip
-        use_columns = labels.add(
-            gr.Checkbox(False, label=w("use_columns", lang), elem_id="blind-use-columns"), said("use_columns")
-        )
+        )  # fmt: skip
+        use_columns = gr.Checkbox(False, label=w("use_columns", lang), elem_id="blind-use-columns")
+        labels.add(names, _said("contenders"))
+        labels.add(use_columns, _said("use_columns"))
     with gr.Row():
-        prompts = labels.add(gr.Textbox("Write a short poem praising light-emitting diodes.", lines=2,
-                             label=w("prompts", lang), elem_id="blind-prompts"), said("prompts"))  # fmt: skip
-        use_chat = labels.add(
-            gr.Checkbox(False, label=w("use_conversation", lang), elem_id="blind-use-chat"), said("use_conversation")
-        )
-        seeds = labels.add(gr.Number(8, precision=0, minimum=1, maximum=1000, label=w("seeds", lang),
-                           elem_id="blind-seeds"), said("seeds"))  # fmt: skip
+        prompts = gr.Textbox("Write a short poem praising light-emitting diodes.", lines=2, label=w("prompts", lang),
+                             elem_id="blind-prompts")  # fmt: skip
+        use_chat = gr.Checkbox(False, label=w("use_conversation", lang), elem_id="blind-use-chat")
+        seeds = gr.Number(8, precision=0, minimum=1, maximum=1000, label=w("seeds", lang), elem_id="blind-seeds")
         tokens = gr.Number(64, precision=0, minimum=1, maximum=4096, label="max_tokens", elem_id="blind-tokens")
+        for widget, key in ((prompts, "prompts"), (use_chat, "use_conversation"), (seeds, "seeds")):
+            labels.add(widget, _said(key))
     with gr.Row():
-        start = labels.add(gr.Button(w("start", lang), variant="primary", elem_id="blind-start"), said("start"))
-        upload = labels.add(gr.File(label=w("load_votes", lang), file_types=[".jsonl"], type="filepath",
-                            elem_id="blind-load"), said("load_votes"))  # fmt: skip
-    status = gr.Markdown(elem_id="blind-status")
+        start = gr.Button(w("start", lang), variant="primary", elem_id="blind-start")
+        upload = gr.File(label=w("load_votes", lang), file_types=[".jsonl"], type="filepath", elem_id="blind-load")
+        labels.add(start, _said("start"))
+        labels.add(upload, _said("load_votes"))
+    status = labels.note(gr.Markdown(elem_id="blind-status"))
     header = gr.Markdown(elem_id="blind-pair")
     with gr.Row():
-        left = labels.add(gr.Textbox(label=w("left", lang), lines=8, interactive=False, elem_id="blind-left"),
-                          said("left"))  # fmt: skip
-        right = labels.add(gr.Textbox(label=w("right", lang), lines=8, interactive=False, elem_id="blind-right"),
-                           said("right"))  # fmt: skip
+        left = gr.Textbox(label=w("left", lang), lines=8, interactive=False, elem_id="blind-left")
+        right = gr.Textbox(label=w("right", lang), lines=8, interactive=False, elem_id="blind-right")
+        labels.add(left, _said("left"))
+        labels.add(right, _said("right"))
     with gr.Row():
-        buttons = {c: labels.add(gr.Button(w(f"vote_{c}", lang), elem_id=i), said(f"vote_{c}"))
-                   for c, i in CHOICE_IDS.items()}  # fmt: skip
+        buttons = {
+            c: labels.add(gr.Button(w(f"vote_{c}", lang), elem_id=i), _said(f"vote_{c}")) for c, i in CHOICE_IDS.items()
+        }
     with gr.Row():
-        judge_url = labels.add(gr.Textbox(
+        judge_url = gr.Textbox(
             label=w("judge_url", lang), placeholder="http://127.0.0.1:8080", info=w("judge_info", lang),
             elem_id="blind-judge-url", scale=3,
-        ), said("judge_url"), said("judge_info"))  # fmt: skip
-        judge = labels.add(gr.Button(w("judge", lang), elem_id="blind-judge", scale=1), said("judge"))
-    judged = gr.Markdown(elem_id="blind-judge-status")
-    reveal = labels.add(gr.Button(w("reveal", lang), elem_id="blind-reveal"), said("reveal"))
+        )  # fmt: skip
+        judge = gr.Button(w("judge", lang), elem_id="blind-judge", scale=1)
+        labels.add(judge_url, _said("judge_url"), _said("judge_info"))
+        labels.add(judge, _said("judge"))
+    judged = labels.note(gr.Markdown(elem_id="blind-judge-status"))
+    reveal = labels.add(gr.Button(w("reveal", lang), elem_id="blind-reveal"), _said("reveal"))
     shown = gr.HTML(elem_id="blind-reveal-view", js_on_load=KEYS_JS)
-    download = labels.add(gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download"),
-                          said("votes_file"))  # fmt: skip
+    download = labels.add(
+        gr.File(label=w("votes_file", lang), interactive=False, elem_id="blind-download"), _said("votes_file")
+    )
     pair_out = [header, left, right]
     start.click(
         calls.start, [is_host, lang_state, names, use_columns, prompts, use_chat, seeds, tokens, *inputs],
@@ -290,12 +296,12 @@ def blind_panel(bench: Workbench, lang: str, labels: Any, lang_state: gr.State, 
     judge.click(calls.judge, [is_host, lang_state, judge_url], judged, api_visibility="private")
     reveal.click(calls.reveal, [is_host, lang_state], [shown, download], api_visibility="private")
     calls.host_state = is_host  # type: ignore[attr-defined]  # for ui.py's demo.load
-    calls.reworded = ([is_host, shown], [header, shown])  # type: ignore[attr-defined]  # for the language switch
+    calls.reworded = ([is_host, header, shown], [header, shown])  # type: ignore[attr-defined]  # for the switch
     return calls
 
 
-def said(key: str) -> Callable[[str], str]:
-    """The words of ``key`` in a language, for the page's language switch (``Labels``)."""
+def _said(key: str) -> Callable[[str], str]:
+    """The blind test's word ``key`` in a language, for the page's language switch (``Labels``)."""
     return lambda lang: w(key, lang)
 
 

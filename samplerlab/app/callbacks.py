@@ -104,7 +104,8 @@ class Callbacks(RunViews, PresetCalls):
                     yield self._outputs(texts, tokens, stats, tails, asked.prefix, lang)
         except USER_ERRORS as error:
             raise self.error(error, lang) from None
-        stats = [f"{line}  \n{'; '.join(notes)}" if line and notes else line for line in stats]
+        noted = "; ".join(localize(note, lang) for note in notes)  # a shared app's limits, the run store's
+        stats = [f"{line}  \n{noted}" if line and notes else line for line in stats]
         yield self._outputs(texts, tokens, stats, tails, asked.prefix, lang)
 
     def column_label(self, index: int, preset: str | None, settings: Any) -> str:

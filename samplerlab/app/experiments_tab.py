@@ -86,9 +86,10 @@ class ExperimentCallbacks:
                             done.append(item)
                             progress.add(item)
                         line = progress.line(lang) if runs >= SHOW_FROM else None
-                        yield _outputs(item, done, runs, self.bench, notes, line)
+                        yield _outputs(item, done, runs, self.bench, notes, line, lang)
         except ExperimentStopped as error:
-            yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs), None]
+            stopped = localize(self.bench.message(error), lang)
+            yield [_with_notes(stopped, notes, lang), progress_html(done, runs, lang), None]
         except ERRORS as error:
             raise gr.Error(localize(self.bench.message(error), lang), print_exception=False) from None
 
@@ -106,7 +107,7 @@ class ExperimentCallbacks:
                 name.strip(), last.request, last.columns, last.backend, self.bench.experiments_dir, last.rendered
             )
         except ERRORS as error:
-            return f"✗ {self.bench.message(error)}"
+            return f"✗ {localize(self.bench.message(error), lang)}"
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
 
 
@@ -126,25 +127,33 @@ def tokens_override(raw: str | int | None) -> int | None:
 
 
 def _outputs(
-    item: Any, done: list[Any], runs: int, bench: Workbench, notes: list[str], line: str | None = None
+    item: Any,
+    done: list[Any],
+    runs: int,
+    bench: Workbench,
+    notes: list[str],
+    line: str | None = None,
+    lang: str = "en",
 ) -> list[Any]:
     """Status, the HTML panel and the result file: the finished columns so far (with ``line``, the progress
     of a long run), or at the end the report."""
     if isinstance(item, Finished):
         download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
-        return [_with_notes(f"✓ {item.path.name}", notes), report_frame(item.document), download]
-    return [_with_notes(line or f"{len(done)} / {runs} columns", notes), progress_html(done, runs), None]
+        return [_with_notes(f"✓ {item.path.name}", notes, lang), report_frame(item.document, lang), download]
+    status = line or t("columns_done", lang).format(done=len(done), runs=runs)
+    return [_with_notes(status, notes, lang), progress_html(done, runs, lang), None]
 
 
-def _with_notes(status: str, notes: list[str]) -> str:
-    return "  \n".join([status, *notes])
+def _with_notes(status: str, notes: list[str], lang: str = "en") -> str:
+    """The status line, then the run's notes (a shared app's limits, the run store's), in ``lang``."""
+    return "  \n".join([status, *(localize(note, lang) for note in notes)])
 
 
-def report_frame(document: dict) -> str:
+def report_frame(document: dict, lang: str = "en") -> str:
     """The self-contained report inside a sandboxed iframe, so its styles and scripts stay its own."""
     return (
         f'<iframe sandbox="allow-scripts" style="width:100%;height:900px;border:1px solid #ddd" '
-        f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>'
+        f'srcdoc="{html.escape(render_report(document, lang), quote=True)}"></iframe>'
     )
 
 
@@ -175,15 +184,20 @@ def experiments_panel(bench: Workbench, lang: str, shared: bool, labels, lang_st
                     gr.Button(t("run_experiment", lang), variant="primary", elem_id="run-experiment"), "run_experiment"
                 )
                 stop = labels.add(gr.Button(t("stop_run", lang), elem_id="stop-experiment"), "stop_run")
-            status = gr.Markdown(elem_id="experiment-status")
+            status = labels.note(gr.Markdown(elem_id="experiment-status"))
             result = labels.add(gr.File(label=t("result_file", lang), interactive=False), "result_file")
             name = labels.add(
                 gr.Textbox(label=t("save_comparison", lang), elem_id="comparison-name"), "save_comparison"
             )
             save = labels.add(gr.Button(t("save_experiment", lang), elem_id="save-comparison"), "save_experiment")
-            saved = gr.Markdown(elem_id="comparison-status")
+            saved = labels.note(gr.Markdown(elem_id="comparison-status"))
         with gr.Column(scale=2):
-            source = gr.Code(calls.show(choice.value), language="yaml", interactive=False)
+            source = labels.add(
+                gr.Code(
+                    calls.show(choice.value), language="yaml", interactive=False, label=t("experiment_source", lang)
+                ),
+                "experiment_source",
+            )
     report = gr.HTML(elem_id="experiment-report")
     choice.change(calls.show, choice, source, api_visibility="private")
     # Started at once: its first step refuses a session that already has a run (Workbench.session_run).

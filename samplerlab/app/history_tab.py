@@ -143,7 +143,7 @@ def history_panel(
         reopen = labels.add(
             gr.Button(t("history_reopen", lang), variant="primary", elem_id="history-reopen", scale=1), "history_reopen"
         )
-    status = gr.Markdown(elem_id="history-status")
+    status = labels.note(gr.Markdown(elem_id="history-status"))
     table = gr.HTML(elem_id="history-table")
     refresh.click(history.listing, lang_state, [table, choice], queue=False, api_visibility="private")
     reopened = reopen.click(

@@ -14,6 +14,13 @@ class Labels:
 
     def __init__(self) -> None:
         self.widgets: list[tuple[Any, Any, Any]] = []
+        self.notes: list[Any] = []
+
+    def note(self, widget: Any) -> Any:
+        """A status note that tells how an action went (saved, stopped, refused): worded when it was done,
+        so the language switch clears it rather than leave it in the other language."""
+        self.notes.append(widget)
+        return widget
 
     def add(self, widget: Any, label: Any = None, info: Any = None) -> Any:
         """label/info: an i18n key, a callable lang -> text, or None to leave as is."""

@@ -3,6 +3,7 @@ and the preset API for scripts."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from collections.abc import Callable
@@ -91,16 +92,24 @@ class PresetCalls:
             return self._refreshed(f"✗ {localize(self.bench.message(error), lang)}", None)
         return self._refreshed(t("uploaded_preset", lang).format(name=preset.name), preset.name)
 
-    def show_preset(self, name: str | None, target: str) -> list[Any]:
+    def show_preset(self, name: str | None, target: str, lang: str = "en") -> list[Any]:
+        """The chosen preset's description in ``lang``, its file, the file to download and its export."""
         if not name:
-            return ["", None, ""]
+            return ["", "", None, ""]
         try:
             preset = load_preset(name, self.bench.presets_dir)
             text = preset_yaml(preset)
             download = self.bench.download(file_stem(preset.name) + ".yaml", text)
-            return [text, download, export_preset(preset, target)]
+            return [_about(preset, lang), text, download, export_preset(preset, target)]
         except USER_ERRORS as error:
-            return [f"# {self.bench.message(error)}", None, ""]
+            return ["", f"# {self.bench.message(error)}", None, ""]
+
+    def describe_preset(self, lang: str, name: str | None) -> str:
+        """The shown preset's description again, in another language."""
+        try:
+            return _about(load_preset(name, self.bench.presets_dir), lang) if name else ""
+        except USER_ERRORS:
+            return ""
 
     def preset_api(self, name: str) -> str:
         """A preset as YAML, for scripts."""
@@ -124,3 +133,9 @@ class PresetCalls:
         except USER_ERRORS as error:
             raise self.error(error) from None
         return f"saved preset {saved.name!r}"
+
+
+def _about(preset: Preset, lang: str) -> str:
+    """The description as plain text in Markdown: a preset file's words are shown, never interpreted."""
+    text = preset.describe(lang)
+    return f"<p>{html.escape(text)}</p>" if text else ""

@@ -12,11 +12,12 @@ from .labels import Labels
 
 def presets_panel(
     calls: Callbacks, labels: Labels, lang: str, columns: list[dict], lang_state: gr.State, writable: bool = True
-) -> tuple[gr.Dropdown, gr.Dropdown]:
-    """``writable`` False (shared, --share-writes off): no preset upload is offered, since none would be kept."""
+) -> tuple[gr.Dropdown, gr.Dropdown, gr.Markdown]:
+    """``writable`` False (shared, --share-writes off): no preset upload is offered, since none would be kept.
+    Returns the shown preset's dropdown, the column to save from and the shown preset's description."""
     from ..presets.formats import EXPORT_FORMATS
 
-    status = gr.Markdown(elem_id="preset-status")
+    status = labels.note(gr.Markdown(elem_id="preset-status"))
     with gr.Row():
         with gr.Column():
             source = labels.add(
@@ -38,14 +39,19 @@ def presets_panel(
                 "upload",
             )
         with gr.Column():
-            chosen = labels.add(gr.Dropdown(calls.preset_names(), label=t("show_preset", lang)), "show_preset")
-            yaml_view = gr.Code(language="yaml", interactive=False)
+            chosen = labels.add(
+                gr.Dropdown(calls.preset_names(), label=t("show_preset", lang), elem_id="preset-show"), "show_preset"
+            )
+            about = gr.Markdown(elem_id="preset-about")  # the description in the page's language
+            yaml_view = labels.add(
+                gr.Code(language="yaml", interactive=False, label=t("preset_file", lang)), "preset_file"
+            )
             download = labels.add(gr.File(label=t("download", lang), interactive=False), "download")
             target = labels.add(
                 gr.Dropdown(list(EXPORT_FORMATS), value=list(EXPORT_FORMATS)[0], label=t("export_to", lang)),
                 "export_to",
             )
-            exported = gr.Code(interactive=False)
+            exported = labels.add(gr.Code(interactive=False, label=t("exported", lang)), "exported")
     all_knobs = [w for c in columns for w in c["knobs"]]
     dropdowns = [c["preset"] for c in columns]
     save.click(
@@ -60,8 +66,8 @@ def presets_panel(
     gr.on(
         [chosen.change, target.change],
         calls.show_preset,
-        [chosen, target],
-        [yaml_view, download, exported],
+        [chosen, target, lang_state],
+        [about, yaml_view, download, exported],
         api_visibility="private",
     )
-    return chosen, source
+    return chosen, source, about

@@ -155,7 +155,9 @@ class RunViews:
             ):
                 first = records[0] if keys == PROBABILITIES and i < len(records) else None
                 frames.append(
-                    (token_frame(records[i], first, lang, keys), title, axis, keys) if i < len(records) else None
+                    (_worded(token_frame(records[i], first, lang, keys), lang), title, axis, keys)
+                    if i < len(records)
+                    else None
                 )
         return frames
 
@@ -167,8 +169,11 @@ class RunViews:
         new value can land after the words of the same update: the legend then kept the old series' names
         (the old language's, or the last run's) under lines of new ones. Words changed in a second event, once
         the data is there, redraw the plot from that data; the blank title here makes that a change always."""
+        series = t("chart_series", lang)  # the colour column by its name in ``lang``: the tooltip shows it
         return [
-            gr.update(visible=False) if drawn is None else gr.update(value=drawn[0], title=None, visible=True)
+            gr.update(visible=False)
+            if drawn is None
+            else gr.update(value=drawn[0], color=series, title=None, visible=True)
             for drawn in self._frames(lang, request)
         ]
 
@@ -181,11 +186,19 @@ class RunViews:
                 title=t(drawn[1], lang),
                 x_title=t("chart_token", lang),
                 y_title=t(drawn[2], lang),
+                color=t("chart_series", lang),
                 color_title=t("chart_series", lang),
-                color_map=series_colours(lang, drawn[3], set(drawn[0]["series"])),
+                color_map=series_colours(lang, drawn[3], set(drawn[0][t("chart_series", lang)])),
             )
             for drawn in self._frames(lang, request)
         ]
+
+
+def _worded(frame: Any, lang: str) -> Any:
+    """The chart's frame with its colour column named in ``lang``. Gradio's plot titles the x and y values
+    of its hover tooltip with x_title and y_title, but the colour's with the column's own name, and has no
+    colour title for it: the column's name is the only way the tooltip says 'series' in Japanese."""
+    return frame.rename(columns={"series": t("chart_series", lang)})
 
 
 def draw_charts(event: Any, calls: Any, lang: Any, charts: list[Any]) -> Any:

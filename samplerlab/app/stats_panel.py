@@ -61,7 +61,7 @@ class SeedStats:
 
 
 def _page(records: list[dict[str, Any]], notes: list[str], lang: str) -> str:
-    noted = "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
+    noted = "".join(f'<p class="note">{html.escape(localize(note, lang))}</p>' for note in notes)
     return f"<style>{CSS}</style>{noted}{seed_texts_html(records, lang)}{report_html(across_seeds(records), lang)}"
 
 

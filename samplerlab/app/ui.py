@@ -37,6 +37,7 @@ from .widgets import describe_columns
 from .workbench import Workbench
 
 CSS = VIEW_CSS + WHY_CSS
+QUIET: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "SFMono-Regular", "monospace"]
 )  # no web fonts
@@ -56,7 +57,7 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         labels.add(compare_tab, lambda lang_: "Compare" if lang_ == "en" else "比較")
         with gr.Tab(t("presets", lang)) as presets_tab:
             writable = not shared or bench.writes == "presets"
-            shown, source = presets_panel(calls, labels, lang, columns, lang_state, writable)
+            shown, source, about = presets_panel(calls, labels, lang, columns, lang_state, writable)
         labels.add(presets_tab, "presets")
         with gr.Tab(t("experiments", lang)) as experiments_tab:
             experiments_panel(bench, lang, shared, labels, lang_state)
@@ -80,10 +81,6 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             blind = blind_panel(bench, lang, labels, lang_state, [run_inputs[i] for i in (1, 2, 4, 5)])
         labels.add(blind_tab, lambda lang_: blind_word("tab", lang_))
         demo.load(blind.on_load, None, blind.host_state, queue=False, api_visibility="private")
-        reword_in, reword_out = blind.reworded
-        language.change(
-            blind.reword, [reword_in[0], language, reword_in[1]], reword_out, queue=False, api_visibility="private"
-        )
         language.change(
             lambda lang_: [lang_, *labels.updates(lang_)],
             language,
@@ -110,6 +107,10 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
             show_progress="hidden",
             api_visibility="private",
         )
+        language.change(calls.describe_preset, [language, shown], about, **QUIET)
+        language.change(lambda: [""] * len(labels.notes), None, labels.notes, **QUIET)  # Labels.note
+        (host, header, shown), reworded = blind.reworded
+        language.change(blind.reword, [host, language, header, shown], reworded, **QUIET)
         reword_on_switch(language, calls, columns, why)  # the last run's panels, charts and token views
         retire, retire_in, retire_out = columns[0]["retire"]
         for loaded in model_loads:  # another model: the last run's explanations are of the one before

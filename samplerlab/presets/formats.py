@@ -61,7 +61,8 @@ from ..schema.params import (
     stage_enabled,
     suggest,
 )
-from .store import Preset, PresetError, dump_yaml
+from .store import Preset, PresetError
+from .yaml_text import dump_yaml
 
 UNSUPPORTED_KEY = "_samplerlab_unsupported"
 LAUNCH_KEY = "_samplerlab_launch"  # how to start llama-server as samplerlab runs a column

@@ -1,6 +1,7 @@
 """Presets: named sampling settings stored as small, readable YAML files.
 
-A preset file holds ``name``, an optional ``description``, ``schema_version`` and
+A preset file holds ``name``, an optional ``description`` (and ``description_ja``, the same in Japanese,
+which the app and the CLI show in Japanese mode), ``schema_version`` and
 only the knobs that differ from llama.cpp's defaults, so a reader sees at a
 glance what the preset changes. Loading fills in the rest from the schema, and
 every value goes through ``Settings`` validation: a file from the internet is
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -30,6 +30,7 @@ from ..files.atomic import atomic_write
 from ..files.leftovers import PRESET_TEMP, remove_leftovers
 from ..files.stat_cache import StatCache
 from ..schema.params import KNOB_BY_NAME, KNOB_NAMES, Settings, SettingsError, order_names, suggest
+from .yaml_text import InlineList, InlineMapping, dump_yaml
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024
@@ -39,10 +40,9 @@ MAX_NAME_LENGTH = 64
 # for ".yaml" and the temporary file's prefix and suffix.
 MAX_STEM_BYTES = 200
 MAX_MESSAGE_LENGTH = 300
-LINE_WIDTH = 10_000  # never fold a description over several quoted lines
 BUILTIN_DIR = Path(__file__).resolve().parent.parent.parent / "presets"
 PRESETS_DIR_ENV = "SAMPLERLAB_PRESETS_DIR"
-META_KEYS = ("name", "description", "schema_version")
+META_KEYS = ("name", "description", "description_ja", "schema_version")
 HEADER = f"# samplerlab preset (schema {SCHEMA_VERSION}), written by samplerlab {__version__}\n"
 # Windows also reserves COM and LPT with superscript digits (¹ ² ³), which are letters-or-digits here.
 WINDOWS_RESERVED = frozenset(
@@ -72,6 +72,12 @@ class Preset:
     settings: Settings = field(default_factory=Settings)
     builtin: bool = False
     path: Path | None = None
+    description_ja: str = ""  # the description in Japanese, if its author wrote one
+
+    def describe(self, lang: str = "en") -> str:
+        """The description in ``lang``: the Japanese one in Japanese where there is one, else the description.
+        One file holds both, so a preset shared or exported is one file whichever language wrote it."""
+        return (self.description_ja or self.description) if lang == "ja" else self.description
 
 
 # -- names -------------------------------------------------------------------
@@ -147,15 +153,21 @@ def parse_preset_text(text: str, source: str = "upload", *, builtin: bool = Fals
     _check_keys(document, source)
     _check_schema_version(document, source)
     name = _check_meta_name(document, source)
-    description = document.get("description")
-    if description is not None and not isinstance(description, str):
-        raise PresetError(f"{source}: description: expected text, got {description!r}")
+    description, description_ja = _text(document, "description", source), _text(document, "description_ja", source)
     values = {key: _plain(document[key], f"{source}: {key}") for key in document if key not in META_KEYS}
     try:
         settings = Settings(values, source=source)
     except SettingsError as error:
         raise PresetError(str(error)) from None
-    return Preset(name, (description or "").strip(), settings, builtin, path)
+    return Preset(name, description, settings, builtin, path, description_ja)
+
+
+def _text(document: dict, key: str, source: str) -> str:
+    """An optional text value such as the description, trimmed; absent or empty is ''."""
+    value = document.get(key)
+    if value is not None and not isinstance(value, str):
+        raise PresetError(f"{source}: {key}: expected text, got {value!r}")
+    return (value or "").strip()
 
 
 def read_small_text(path: Path) -> str:
@@ -256,63 +268,26 @@ def _plain(value: Any, where: str) -> Any:
 # -- writing -------------------------------------------------------------------
 
 
-class _PresetDumper(yaml.SafeDumper):
-    """Block style for the document, one-line lists and mappings for values, multi-line text as a
-    literal block, and strings with invisible characters in double quotes so "\\n" stays readable."""
-
-
-class _InlineList(list):
-    """A value list written on one line: ``stop: ["\\n"]``."""
-
-
-class _InlineMapping(dict):
-    """A value mapping written on one line: ``logit_bias: {15043: false}``."""
-
-
-def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    """PyYAML itself falls back to double quotes where a literal block is not allowed (inside lists)."""
-    lines = text.split("\n")
-    style = "|" if len(lines) > 1 and all(line.isprintable() for line in lines) else None
-    if style is None and not text.isprintable():
-        style = '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-
-_PresetDumper.add_representer(str, _represent_text)
-_PresetDumper.add_representer(
-    _InlineList, lambda dumper, data: dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True)
-)
-_PresetDumper.add_representer(
-    _InlineMapping, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
-)
-
-
 def preset_yaml(preset: Preset) -> str:
-    """The file text: header comment, name, description, schema_version, then the changed knobs."""
+    """The file text: header comment, name, descriptions, schema_version, then the changed knobs."""
     document: dict[str, Any] = {"name": preset.name}
-    if preset.description:
-        document["description"] = preset.description
+    for key, text in (("description", preset.description), ("description_ja", preset.description_ja)):
+        if text:
+            document[key] = text
     document["schema_version"] = SCHEMA_VERSION
     document.update({name: _yaml_value(name, value) for name, value in preset.settings.changed().items()})
     return HEADER + dump_yaml(document)
-
-
-def dump_yaml(document: Mapping[str, Any]) -> str:
-    """Readable YAML: keys in the given order, UTF-8 text unescaped, multi-line text as a block."""
-    return yaml.dump(
-        document, Dumper=_PresetDumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=LINE_WIDTH
-    )
 
 
 def _yaml_value(name: str, value: Any) -> Any:
     """Plain YAML types: stage names for the order, lists for tuples, ``false`` for a ban."""
     kind = KNOB_BY_NAME[name].kind
     if kind == "order":
-        return _InlineList(order_names(value))
+        return InlineList(order_names(value))
     if kind == "strings":
-        return _InlineList(value)
+        return InlineList(value)
     if kind == "bias":
-        return _InlineMapping({token: (False if bias == float("-inf") else bias) for token, bias in value.items()})
+        return InlineMapping({token: (False if bias == float("-inf") else bias) for token, bias in value.items()})
     return value
 
 

@@ -230,19 +230,20 @@ def _mean_std(spread: Mapping[str, Any], fmt: str) -> str:
 
 
 # -- a run in progress (the app) ------------------------------------------------------------
-def progress_html(columns: Sequence[Any], total: int) -> str:
+def progress_html(columns: Sequence[Any], total: int, lang: str = "en") -> str:
     """The columns of a running experiment as they finish (engine ColumnResults): label, how each
-    ended, its token count and its text; inline styles, since it sits in the app's page."""
+    ended, its token count and its text, worded in ``lang``; inline styles, since it sits in the app's page."""
     box = "border:1px solid #e5e7eb;border-radius:8px;padding:.5em .7em;display:flex;flex-direction:column"
     cards = "".join(
         f'<article class="sl-progress-col" style="{box}"><strong>{_e(c.label)}</strong>'
         f'<div style="white-space:pre-wrap;flex:1;font-size:.92em">{_e(c.text)}</div>'
-        f'<small style="color:#6b7280">{_e(_ending(c.finish_reason, c.stopped_by))} · {len(c.tokens)} tokens · '
-        f"seed {_e(c.seed)}</small></article>"
+        f'<small style="color:#6b7280">{_e(_ending(c.finish_reason, c.stopped_by, lang))} · {len(c.tokens)} '
+        f"{t('report_tokens', lang)} · {t('progress_seed', lang).format(seed=_e(c.seed))}</small></article>"
         for c in columns
     )
     return (
-        f'<p>{len(columns)} of {total} columns done</p><div class="sl-progress" style="display:grid;'
+        f"<p>{_e(t('columns_done', lang).format(done=len(columns), runs=total))}</p>"
+        f'<div class="sl-progress" style="display:grid;'
         f'grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.6em">{cards}</div>'
     )
 

@@ -262,10 +262,11 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"bench: \g<n> 列は \g<s> 個の設定 x 整数個のシードに分けられません",
     ),
 )
+from .app_errors_ja import APP_PATTERNS  # noqa: E402 - the app's status notes, kept apart
 from .cli_errors_ja import CLI_PATTERNS  # noqa: E402 - the CLI's, click's and the notes', kept apart
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
 
-PATTERNS += HISTORY_PATTERNS + CLI_PATTERNS
+PATTERNS += HISTORY_PATTERNS + CLI_PATTERNS + APP_PATTERNS
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 
 

@@ -107,6 +107,9 @@ TEXT: dict[str, dict[str, str]] = {
     "save": {"en": "Save preset", "ja": "プリセットを保存"},
     "show_preset": {"en": "Preset to view, download or export", "ja": "表示・ダウンロード・書き出しするプリセット"},
     "export_to": {"en": "Export to", "ja": "書き出し先"},
+    "preset_file": {"en": "The preset file (YAML)", "ja": "プリセットファイル（YAML）"},
+    "exported": {"en": "In the chosen tool's format", "ja": "書き出し先の形式"},
+    "experiment_source": {"en": "The experiment file (YAML)", "ja": "実験ファイル（YAML）"},
     "upload": {"en": "Upload a preset (.yaml)", "ja": "プリセットをアップロード（.yaml）"},
     "download": {"en": "Download", "ja": "ダウンロード"},
     "experiments": {"en": "Experiments", "ja": "実験"},
@@ -149,6 +152,8 @@ TEXT: dict[str, dict[str, str]] = {
     "no_chat_template": {"en": "no chat template", "ja": "チャットテンプレートなし"},
     "saved_preset": {"en": "✓ saved preset {name!r}", "ja": "✓ プリセット「{name}」を保存しました"},
     "uploaded_preset": {"en": "✓ uploaded preset {name!r}", "ja": "✓ プリセット「{name}」をアップロードしました"},
+    "columns_done": {"en": "{done} of {runs} columns done", "ja": "{runs} 列中 {done} 列完了"},
+    "progress_seed": {"en": "seed {seed}", "ja": "シード {seed}"},
     "saved_experiment": {
         "en": "✓ saved {experiment} and {result}",
         "ja": "✓ {experiment} と {result} を保存しました",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -94,6 +95,19 @@ def test_the_expected_builtins_ship(user_dir):
         name: Settings(values) for name, values in EXPECTED_BUILTINS.items()
     }
     assert all(preset.builtin and preset.description for preset in presets)
+
+
+def test_every_builtin_describes_itself_in_japanese_too(user_dir):
+    """description_ja: shown in Japanese mode; an English description stays the English one, and a preset
+    without a Japanese one falls back to its description."""
+    for preset in list_presets(user_dir)[0]:
+        assert re.search("[\u3040-\u30ff]", preset.description_ja) and preset.describe("ja") == preset.description_ja
+        assert preset.describe("en") == preset.description and not re.search("[\u3040-\u30ff]", preset.description)
+    saved = save_preset(Preset("only english", "Just English."), user_dir)
+    assert load_preset(saved.name, user_dir).describe("ja") == "Just English."
+    both = save_preset(Preset("both", "In English.", description_ja="日本語で。"), user_dir)
+    assert read_preset_file(both.path).describe("ja") == "日本語で。"
+    assert "description: In English.\ndescription_ja: 日本語で。\nschema_version: 1\n" in preset_yaml(both)
 
 
 def without_version(text: str) -> str:
@@ -291,6 +305,7 @@ HEAD = "name: x\nschema_version: 1\n"
             "x.yaml: name: the preset name '../x' looks like a path; use a plain name without / or \\",
         ),
         ("name: x\ndescription: [1]\nschema_version: 1\n", "x.yaml: description: expected text, got [1]"),
+        ("name: x\ndescription_ja: 5\nschema_version: 1\n", "x.yaml: description_ja: expected text, got 5"),
         (
             "name: x\nschema_version: 2\n",
             "x.yaml: schema_version 2: written by a newer samplerlab; this one reads version 1",
@@ -372,7 +387,9 @@ YAML_VALUES = st.recursive(
 )
 KNOB_NAMES = [knob.name for knob in KNOBS]
 DOCUMENTS = st.dictionaries(
-    st.one_of(st.sampled_from(KNOB_NAMES + ["name", "schema_version", "description"]), st.text(max_size=10)),
+    st.one_of(
+        st.sampled_from(KNOB_NAMES + ["name", "schema_version", "description", "description_ja"]), st.text(max_size=10)
+    ),
     YAML_VALUES,
     max_size=8,
 )

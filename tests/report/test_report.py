@@ -295,6 +295,11 @@ def test_a_running_experiment_shows_each_finished_column():
     assert grid.startswith("<p>2 of 6 columns done</p>") and grid.count("<article") == 2 and HOSTILE not in grid
     assert "&lt;img src=x onerror=alert(1)&gt;" in grid and ">Hello</div>" in grid
     assert "stop &#x27;\\n&#x27; · 2 tokens · seed 0" in grid and "end · 0 tokens" in grid
+    japanese = progress_html(finished, 6, "ja")  # the Experiments tab in Japanese
+    assert (
+        japanese.startswith("<p>6 列中 2 列完了</p>")
+        and "停止文字列 &#x27;\\n&#x27; · 2 トークン · シード 0" in japanese
+    )
 
 
 SWEEP = """\

@@ -74,3 +74,57 @@ def test_an_api_answer_with_a_token_id_logit_bias_serialises_and_deep_messages_a
     assert orjson.loads(orjson.dumps(answer))["columns"][0]["settings"]["logit_bias"] == {"15": -5.0, "2": None}
     with pytest.raises(ChatError, match="^messages: nested more than 32 levels deep$"):
         parse_history("[" * 100_000 + "]" * 100_000, "messages")
+
+
+@pytest.mark.parametrize(
+    "name, japanese",
+    [
+        ("", "プリセット名が空です"),
+        ("a/b", "プリセット名 'a/b' はパスのように見えます。/ や \\ を含まない名前にしてください"),
+        ("---", "プリセット名 '---' には文字か数字が少なくとも1つ必要です"),
+        ("con", "プリセット名 'con' は Windows で予約されています。別の名前にしてください"),
+    ],
+)
+def test_the_presets_tabs_notes_on_a_bad_name_are_japanese(name, japanese) -> None:
+    from samplerlab.presets.store import PresetError, check_name
+
+    with pytest.raises(PresetError) as caught:
+        check_name(name)
+    assert localize(str(caught.value), "ja") == japanese
+
+
+@pytest.mark.parametrize(
+    "text, japanese",
+    [
+        ("name: x\ndescripton: a\n", "upload: 不明なキー 'descripton'（'description' のことですか？）"),
+        (
+            "name: x\nsettings: {top_k: 1}\n",
+            "upload: 不明なキー 'settings'。プリセットでは設定を settings: の下ではなく",
+        ),
+        ("description: a\n", "upload: name がありません。「name: my preset」のように追加してください"),
+        ("name: x\ndescription_ja: 5\n", "upload: description_ja: テキストを指定してください（受け取った値: 5）"),
+    ],
+)
+def test_an_uploaded_presets_problem_is_japanese(text, japanese) -> None:
+    from samplerlab.presets.store import PresetError, parse_preset_text
+
+    with pytest.raises(PresetError) as caught:
+        parse_preset_text(text)
+    assert localize(str(caught.value), "ja").startswith(japanese)
+
+
+def test_the_experiments_tabs_notes_are_japanese(tmp_path) -> None:
+    """A stopped experiment's note and a comparison that cannot be saved, as the library words them."""
+    from samplerlab.events import Request
+    from samplerlab.runs.comparisons import save_comparison
+    from samplerlab.runs.experiments import ExperimentError
+
+    with pytest.raises(ExperimentError) as caught:
+        save_comparison("mine", Request("hi"), [], None, tmp_path)  # refused before the backend is read
+    assert localize(str(caught.value), "ja") == "保存するものがありません。先に比較を実行してください"
+    stopped = (
+        "experiments/x.yaml: stopped after 1 of 2 columns; no result file is written (a stopped run does not reproduce)"
+    )
+    assert localize(stopped, "ja") == (
+        "experiments/x.yaml: 2 列中 1 列で停止しました。結果ファイルは書き出しません（途中で止めた実行は再現できないため）"
+    )
