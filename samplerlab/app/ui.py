@@ -109,8 +109,8 @@ def build_app(bench: Workbench, lang: str = "en", shared: bool = False) -> gr.Bl
         )
         language.change(calls.describe_preset, [language, shown], about, **QUIET)
         language.change(lambda: [""] * len(labels.notes), None, labels.notes, **QUIET)  # Labels.note
-        (host, header, shown), reworded = blind.reworded
-        language.change(blind.reword, [host, language, header, shown], reworded, **QUIET)
+        (host, header, revealed), reworded = blind.reworded
+        language.change(blind.reword, [host, language, header, revealed], reworded, **QUIET)
         reword_on_switch(language, calls, columns, why)  # the last run's panels, charts and token views
         retire, retire_in, retire_out = columns[0]["retire"]
         for loaded in model_loads:  # another model: the last run's explanations are of the one before
