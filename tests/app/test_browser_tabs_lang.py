@@ -95,6 +95,11 @@ def test_every_tab_and_its_notes_follow_the_language(browser, tabs_url, tmp_path
     assert "テスト用" in note(page, "#preset-status", "保存しました")
     page.click("#save-preset")
     assert "すでにあります" in note(page, "#preset-status", "上書き")
+    other = open_page(browser, tabs_url)  # a page opened since lists it: the page's load refreshes the presets
+    tab(other, "Presets")
+    other.click("#preset-show input")
+    other.locator("ul[role=listbox] li", has_text="テスト用").first.wait_for(timeout=30_000)
+    other.close()
     choose(page, "#preset-show", "greedy")
     about = note(page, "#preset-about", "貪欲法")
     assert about.strip() == load_preset("greedy").description_ja
