@@ -20,7 +20,7 @@ from samplerlab.cli.main import main
 from samplerlab.cli.presets import first_sentence
 from samplerlab.presets.formats import EXPORT_FORMATS
 from samplerlab.presets.store import list_presets
-from samplerlab.schema.params import KNOBS, STAGES
+from samplerlab.schema.params import KNOBS, NAMED_ORDERS, STAGES
 
 # names, not prose: a tool, a unit, a format, a statistic's name, a mode
 NAMES = {
@@ -92,6 +92,16 @@ def test_the_check_finds_english_and_ignores_names() -> None:
     assert english_words("エラー: n_ctx 2048, tok/s 12.5, 'quoted text', --max-tokens, llama-server") == []
     assert english_words("組み込み  built-in") == ["built", "in"]
     assert english_words("greedy のシード 3", names=["greedy"]) == []
+
+
+def test_knobs_and_orders() -> None:
+    """`samplerlab --lang ja knobs --orders` (and `knobs --orders --lang ja`): the stage table in Japanese. Kept
+    as names: Markdown code (letters, orders), the stages' labels that are names in both languages (DRY, top-k),
+    the orders' names and Mirostat's."""
+    names = [s.label for s in STAGES if s.label == s.label_ja] + [*NAMED_ORDERS, "Mirostat"]
+    without_code = lambda text: re.sub(r"`[^`]*`", " ", text)  # noqa: E731
+    japanese = both(["knobs", "--orders"], names, shown=without_code)
+    assert invoke(["knobs", "--orders", "--lang", "ja"]) == japanese and "温度" in japanese
 
 
 @pytest.fixture(scope="module")
