@@ -86,9 +86,9 @@ class ExperimentCallbacks:
                             done.append(item)
                             progress.add(item)
                         line = progress.line(lang) if runs >= SHOW_FROM else None
-                        yield _outputs(item, done, runs, self.bench, notes, line)
+                        yield _outputs(item, done, runs, self.bench, notes, line, lang)
         except ExperimentStopped as error:
-            yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs), None]
+            yield [_with_notes(f"⏹ {self.bench.message(error)}", notes), progress_html(done, runs, lang), None]
         except ERRORS as error:
             raise gr.Error(localize(self.bench.message(error), lang), print_exception=False) from None
 
@@ -126,25 +126,26 @@ def tokens_override(raw: str | int | None) -> int | None:
 
 
 def _outputs(
-    item: Any, done: list[Any], runs: int, bench: Workbench, notes: list[str], line: str | None = None
+    item: Any, done: list[Any], runs: int, bench: Workbench, notes: list[str], line: str | None = None, lang: str = "en"
 ) -> list[Any]:
     """Status, the HTML panel and the result file: the finished columns so far (with ``line``, the progress
-    of a long run), or at the end the report."""
+    of a long run), or at the end the report; in ``lang``."""
     if isinstance(item, Finished):
         download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
-        return [_with_notes(f"✓ {item.path.name}", notes), report_frame(item.document), download]
-    return [_with_notes(line or f"{len(done)} / {runs} columns", notes), progress_html(done, runs), None]
+        return [_with_notes(f"✓ {item.path.name}", notes), report_frame(item.document, lang), download]
+    status = line or t("progress_columns", lang).format(done=len(done), total=runs)
+    return [_with_notes(status, notes), progress_html(done, runs, lang), None]
 
 
 def _with_notes(status: str, notes: list[str]) -> str:
     return "  \n".join([status, *notes])
 
 
-def report_frame(document: dict) -> str:
-    """The self-contained report inside a sandboxed iframe, so its styles and scripts stay its own."""
+def report_frame(document: dict, lang: str = "en") -> str:
+    """The self-contained report, in ``lang``, inside a sandboxed iframe, so its styles and scripts stay its own."""
     return (
         f'<iframe sandbox="allow-scripts" style="width:100%;height:900px;border:1px solid #ddd" '
-        f'srcdoc="{html.escape(render_report(document), quote=True)}"></iframe>'
+        f'srcdoc="{html.escape(render_report(document, lang), quote=True)}"></iframe>'
     )
 
 

@@ -197,6 +197,11 @@ TEXT: dict[str, dict[str, str]] = {
     "report_divergence": {"en": "divergence", "ja": "発散度"},
     "report_tokens": {"en": "tokens", "ja": "トークン"},
     "report_no_text": {"en": "(no text)", "ja": "（文章なし）"},
+    "report_untitled": {"en": "samplerlab result", "ja": "samplerlab の結果"},
+    # a running experiment (the app's Experiments tab): the status line and the finished columns' cards
+    "progress_columns": {"en": "{done} / {total} columns", "ja": "{done} / {total} 列"},
+    "progress_done": {"en": "{done} of {total} columns done", "ja": "{total} 列中 {done} 列が完了"},
+    "progress_card": {"en": "{tokens} tokens · seed {seed}", "ja": "{tokens} トークン · シード {seed}"},
     # a report token's hover: "p 0.950 (raw 0.475)", then the candidates after the chain and before it
     "title_raw": {"en": "raw", "ja": "元の確率"},
     "title_after": {"en": "after the chain", "ja": "サンプラー適用後"},
