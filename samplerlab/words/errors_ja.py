@@ -276,8 +276,9 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 from .cli_errors_ja import CLI_PATTERNS  # noqa: E402 - the CLI's, click's and the notes', kept apart
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
+from .result_errors_ja import RESULT_FIRST, RESULT_PATTERNS  # noqa: E402 - a result file's, kept apart
 
-PATTERNS += HISTORY_PATTERNS + CLI_PATTERNS
+PATTERNS = RESULT_FIRST + PATTERNS + HISTORY_PATTERNS + CLI_PATTERNS + RESULT_PATTERNS
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 
 
