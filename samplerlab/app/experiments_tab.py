@@ -140,7 +140,7 @@ def _outputs(
     if isinstance(item, Finished):
         download = bench.download(item.path.name, item.path.read_text(encoding="utf-8"))
         return [_with_notes(f"✓ {item.path.name}", notes, lang), report_frame(item.document, lang), download]
-    status = line or t("columns_done", lang).format(done=len(done), runs=runs)
+    status = line or t("progress_done", lang).format(done=len(done), total=runs)
     return [_with_notes(status, notes, lang), progress_html(done, runs, lang), None]
 
 

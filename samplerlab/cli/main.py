@@ -121,10 +121,8 @@ def main(
 @click.option("--orders", is_flag=True, help="Show the sampler stages and named orders instead.")
 def knobs(lang: str, show_load: bool, orders: bool) -> None:
     """Every setting with its llama.cpp default and explanation (Markdown)."""
-    if orders:
-        echo(docs.order_table())
-    else:
-        echo(docs.knob_table(lang_of(), LOAD_KNOBS if show_load else KNOBS))  # `samplerlab --lang ja knobs` too
+    lang = lang_of()  # `samplerlab --lang ja knobs` too
+    echo(docs.order_table(lang) if orders else docs.knob_table(lang, LOAD_KNOBS if show_load else KNOBS))
 
 
 def _register() -> None:

@@ -203,7 +203,10 @@ def _spread_html(document: Mapping[str, Any], lang: str) -> str:
     summaries = document.get("seed_summary")
     if not summaries:
         return ""
-    head = "".join(f"<th>{_e(s.label)}</th>" for s in SPREAD_STATS)
+    head = "".join(
+        f'<th title="{_e(stat_help(s.name, s.help, lang))}">{_e(stat_label(s.name, s.label, lang))}</th>'
+        for s in SPREAD_STATS
+    )
     rows = []
     prompts = len(document.get("prompts", ())) > 1
     for summary in summaries:
@@ -237,13 +240,13 @@ def progress_html(columns: Sequence[Any], total: int, lang: str = "en") -> str:
     cards = "".join(
         f'<article class="sl-progress-col" style="{box}"><strong>{_e(c.label)}</strong>'
         f'<div style="white-space:pre-wrap;flex:1;font-size:.92em">{_e(c.text)}</div>'
-        f'<small style="color:#6b7280">{_e(_ending(c.finish_reason, c.stopped_by, lang))} · {len(c.tokens)} '
-        f"{t('report_tokens', lang)} · {t('progress_seed', lang).format(seed=_e(c.seed))}</small></article>"
+        f'<small style="color:#6b7280">{_e(_ending(c.finish_reason, c.stopped_by, lang))} · '
+        f"{_e(t('progress_card', lang).format(tokens=len(c.tokens), seed=c.seed))}</small></article>"
         for c in columns
     )
+    done = t("progress_done", lang).format(done=len(columns), total=total)
     return (
-        f"<p>{_e(t('columns_done', lang).format(done=len(columns), runs=total))}</p>"
-        f'<div class="sl-progress" style="display:grid;'
+        f'<p>{_e(done)}</p><div class="sl-progress" style="display:grid;'
         f'grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:.6em">{cards}</div>'
     )
 
@@ -348,7 +351,7 @@ def render_report(document: Mapping[str, Any], lang: str = "en") -> str:
     """The whole report as one HTML page with nothing to fetch; ``lang`` ("en" or "ja") words its headings,
     labels and explanations."""
     experiment = document.get("experiment", {})
-    title = Path(str(experiment.get("file", "samplerlab result"))).stem
+    title = Path(str(experiment.get("file") or t("report_untitled", lang))).stem
     description = experiment.get("description") or ""
     return (
         f'<!doctype html><html lang="{"ja" if lang == "ja" else "en"}"><head><meta charset="utf-8">'

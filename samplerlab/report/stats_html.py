@@ -38,7 +38,7 @@ def report_html(report: StatsReport, lang: str = "en") -> str:
         figure_name("mean_logprob", lang),
         report.columns,
     )
-    dots = "".join(dot_chart(figure_name(f.name, lang), f.name, report.columns) for f in FIGURES)
+    dots = "".join(dot_chart(figure_name(f.name, lang), f.name, report.columns, lang=lang) for f in FIGURES)
     return (
         f'<section class="sl-stats"><h2>{_e(w("stats_title", lang))}</h2>'
         f'<p class="note">{_e(method_line(report, lang))}</p>{_verdicts(report, lang)}'

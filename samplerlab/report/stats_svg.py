@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from ..runs.figures import FIGURE_BY_NAME
 from ..runs.stats import ColumnStats, Estimate
+from ..words.stats_words import w
 from .svg_chart import PALETTE, _e
 
 ROW = 26  # pixels per column in a dot chart
@@ -27,8 +28,9 @@ def _label(text: str, limit: int = 18) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def dot_chart(title: str, figure: str, columns: Sequence[ColumnStats], width: int = 360) -> str:
-    """One row per column: each run's value as a dot, the mean as a tick and its interval as a bar."""
+def dot_chart(title: str, figure: str, columns: Sequence[ColumnStats], width: int = 360, lang: str = "en") -> str:
+    """One row per column: each run's value as a dot (its hover in ``lang``), the mean as a tick and its
+    interval as a bar."""
     fmt = FIGURE_BY_NAME[figure].fmt
     estimates = [column.figures[figure] for column in columns]
     every = [v for e in estimates for v in (*e.values, e.low, e.high) if v is not None and math.isfinite(v)]
@@ -47,14 +49,14 @@ def dot_chart(title: str, figure: str, columns: Sequence[ColumnStats], width: in
     for value in (low, (low + high) / 2, high):
         parts.append(f'<text x="{sx(value):.1f}" y="{axis_y + 14}" class="xt">{_e(fmt.format(value))}</text>')
     for row, (column, estimate) in enumerate(zip(columns, estimates)):
-        parts.append(_row(row, column.label, estimate, fmt, sx, top, PALETTE[row % len(PALETTE)]))
+        parts.append(_row(row, column.label, estimate, fmt, sx, top, PALETTE[row % len(PALETTE)], lang))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="{_e(title)}" class="sl-dots">{"".join(parts)}</svg>'
     )
 
 
-def _row(row: int, label: str, estimate: Estimate, fmt: str, sx, top: int, colour: str) -> str:
+def _row(row: int, label: str, estimate: Estimate, fmt: str, sx, top: int, colour: str, lang: str) -> str:
     middle = top + ROW * row + ROW / 2
     parts = [
         f'<text x="{LABEL_WIDTH - 6}" y="{middle + 4:.1f}" class="yt">{_e(_label(label))}<title>{_e(label)}</title></text>'
@@ -63,7 +65,8 @@ def _row(row: int, label: str, estimate: Estimate, fmt: str, sx, top: int, colou
         jitter = ((index * 7) % 9 - 4) * 1.3  # fixed, so the same file draws the same picture
         parts.append(
             f'<circle cx="{sx(value):.1f}" cy="{middle + jitter:.1f}" r="2.6" fill="{colour}" fill-opacity=".45">'
-            f"<title>{_e(label)}, prompt {run[0]} seed {run[1]}: {_e(fmt.format(value))}</title></circle>"
+            f"<title>{_e(label)}, {_e(w('dot_run', lang).format(prompt=run[0], seed=run[1]))}: "
+            f"{_e(fmt.format(value))}</title></circle>"
         )
     if estimate.low is not None and estimate.high is not None and estimate.center is not None:
         note = f"{label}: {fmt.format(estimate.center)} [{fmt.format(estimate.low)}, {fmt.format(estimate.high)}]"

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from .params import GROUPS, KNOBS, NAMED_ORDERS, SELECTING_STAGES, STAGE_BY_NAME, STAGES, Knob, coerce, order_names
+from .params import (
+    GROUPS,
+    KNOBS,
+    NAMED_ORDERS,
+    SELECTING_STAGES,
+    STAGE_BY_NAME,
+    STAGES,
+    Knob,
+    Stage,
+    coerce,
+    order_names,
+)
 
 
 def format_value(knob: Knob, value: Any) -> str:
@@ -37,13 +48,24 @@ def knob_table(lang: str = "en", knobs: tuple[Knob, ...] = KNOBS) -> str:
     return "\n".join(rows)
 
 
-def order_table() -> str:
-    rows = ["| letter | stage |", "| --- | --- |"] + [f"| `{s.letter}` | {s.name} ({s.label}) |" for s in STAGES]
+def order_table(lang: str = "en") -> str:
+    """The sampler stages (letter, name, label) and the named orders, in ``lang``: what `knobs --orders` prints
+    and the README quotes; the stages and their labels are the schema's (params.STAGES)."""
+    header = "| letter | stage |" if lang == "en" else "| 文字 | ステージ |"
+    rows = [header, "| --- | --- |"] + [f"| `{s.letter}` | {s.name} ({s.label_in(lang)}) |" for s in STAGES]
     named = [f"- `{name}`: `{letters}` = {' -> '.join(order_names(letters))}" for name, letters in NAMED_ORDERS.items()]
-    pickers = [
-        f"- `{STAGE_BY_NAME[name].letter}` ({STAGE_BY_NAME[name].label}) picks the token itself: as in llama.cpp "
-        f"it runs last wherever the order names it, in place of `dist`, and only when named; Mirostat "
-        f"replaces it."
-        for name in sorted(SELECTING_STAGES)
-    ]
+    pickers = [_picker_line(STAGE_BY_NAME[name], lang) for name in sorted(SELECTING_STAGES)]
     return "\n".join(rows + [""] + named + pickers)
+
+
+def _picker_line(stage: Stage, lang: str) -> str:
+    """What a stage that picks the token itself does to the order (params.SELECTING_STAGES)."""
+    if lang == "en":
+        return (
+            f"- `{stage.letter}` ({stage.label}) picks the token itself: as in llama.cpp it runs last wherever the "
+            f"order names it, in place of `dist`, and only when named; Mirostat replaces it."
+        )
+    return (
+        f"- `{stage.letter}`（{stage.label_ja}）はトークンを自分で選びます。llama.cpp と同じく、順序のどこに書いても"
+        f"最後に `dist` の代わりに動き、書いたときだけ動きます。Mirostat を使うとそれに置き換わります。"
+    )

@@ -28,20 +28,24 @@ class Stage:
     name: str
     letter: str
     label: str
+    label_ja: str  # the label in Japanese (docs.order_table, `samplerlab --lang ja knobs --orders`)
+
+    def label_in(self, lang: str) -> str:
+        return self.label_ja if lang == "ja" else self.label
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("penalties", "e", "repetition penalties"),
-    Stage("dry", "d", "DRY"),
-    Stage("top_n_sigma", "s", "top-nσ"),
-    Stage("top_k", "k", "top-k"),
-    Stage("tail_free", "f", "tail-free"),
-    Stage("typ_p", "y", "typical-p"),
-    Stage("top_p", "p", "top-p"),
-    Stage("min_p", "m", "min-p"),
-    Stage("xtc", "x", "XTC"),
-    Stage("temperature", "t", "temperature"),
-    Stage("adaptive_p", "a", "adaptive-p"),
+    Stage("penalties", "e", "repetition penalties", "繰り返しペナルティ"),
+    Stage("dry", "d", "DRY", "DRY"),
+    Stage("top_n_sigma", "s", "top-nσ", "top-nσ"),
+    Stage("top_k", "k", "top-k", "top-k"),
+    Stage("tail_free", "f", "tail-free", "テールフリー"),
+    Stage("typ_p", "y", "typical-p", "局所典型"),
+    Stage("top_p", "p", "top-p", "top-p"),
+    Stage("min_p", "m", "min-p", "min-p"),
+    Stage("xtc", "x", "XTC", "XTC"),
+    Stage("temperature", "t", "temperature", "温度"),
+    Stage("adaptive_p", "a", "adaptive-p", "adaptive-p"),
 )
 STAGE_BY_NAME = {stage.name: stage for stage in STAGES}
 STAGE_BY_LETTER = {stage.letter: stage for stage in STAGES}

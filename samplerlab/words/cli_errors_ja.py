@@ -69,6 +69,21 @@ CLI_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"(?P<v>'[^']*') is not one of (?P<c>.+)\.", r"\g<v> は \g<c> のいずれでもありません。"),
     (r"Path (?P<p>'[^']*') does not exist\.", r"パス \g<p> はありません。"),
     (r"File (?P<p>'[^']*') does not exist\.", r"ファイル \g<p> はありません。"),
+    (r"Directory (?P<p>'[^']*') does not exist\.", r"ディレクトリ \g<p> はありません。"),
+    (
+        r"(?:File|Directory|Path) (?P<p>'[^']*') is a file\.",
+        r"\g<p> はファイルです（ディレクトリを指定してください）。",
+    ),
+    (
+        r"(?:File|Directory|Path) (?P<p>'[^']*') is a directory\.",
+        r"\g<p> はディレクトリです（ファイルを指定してください）。",
+    ),
+    (r"(?:File|Directory|Path) (?P<p>'[^']*') is not readable\.", r"\g<p> は読めません。"),
+    (r"(?:File|Directory|Path) (?P<p>'[^']*') is not writable\.", r"\g<p> には書き込めません。"),
+    (
+        r"(?P<v>'[^']*') is not a valid boolean\. Recognized values: (?P<s>.+)",
+        r"\g<v> は真偽値ではありません。使える値: \g<s>",
+    ),
     (r"Missing argument (?P<a>'[^']*')\.", r"引数 \g<a> がありません。"),
     (r"Missing option (?P<o>'[^']*')\. ?", r"オプション \g<o> がありません。"),
     (r"No such option:? (?P<o>'[^']*'|\S+?)\.?$", r"そのようなオプションはありません: \g<o>"),
@@ -76,6 +91,7 @@ CLI_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"No such command (?P<c>'[^']*')\.", r"そのようなコマンドはありません: \g<c>。"),
     (r"Got unexpected extra arguments? \((?P<a>[^)]*)\)", r"余分な引数があります（\g<a>）"),
     (r"Option (?P<o>'[^']*') requires an argument\.", r"オプション \g<o> には値が必要です。"),
+    (r" ?\(Did you mean one of: (?P<o>.+?)\?\)", r"（\g<o> のどれかのことですか？）"),
     (r" Did you mean (?P<o>\S+)\?", r"（\g<o> のことですか？）"),
     # the operating system's words for a file that cannot be read (strerror), which the library quotes
     (r"No such file or directory", r"そのようなファイルやディレクトリはありません"),

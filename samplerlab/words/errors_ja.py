@@ -114,6 +114,18 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         r"この生成が始まる前にモデルが外されました（別のモデルが読み込まれました）。もう一度実行してください",
     ),
     (
+        r"--share-limits: unknown limit (?P<n>'[^']*'); known: (?P<k>.+)",
+        r"--share-limits: 不明な上限 \g<n>。あるもの: \g<k>",
+    ),
+    (
+        r"--share-limits: (?P<n>\w+) expects a number, got (?P<v>.+)",
+        r"--share-limits: \g<n> には数値を指定してください（受け取った値: \g<v>）",
+    ),
+    (
+        r"--auth: expected user:password, or a file with one user:password per line",
+        r"--auth: user:password か、1 行に 1 つ user:password を書いたファイルを指定してください",
+    ),
+    (
         r"--share-limits: (?P<n>\w+) must be above 0 and at most (?P<m>\S+), got (?P<v>.+)",
         r"--share-limits: \g<n> は 0 より大きく \g<m> 以下にしてください（受け取った値: \g<v>）",
     ),
@@ -265,8 +277,9 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 from .app_errors_ja import APP_PATTERNS  # noqa: E402 - the app's status notes, kept apart
 from .cli_errors_ja import CLI_PATTERNS  # noqa: E402 - the CLI's, click's and the notes', kept apart
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
+from .result_errors_ja import RESULT_FIRST, RESULT_PATTERNS  # noqa: E402 - a result file's, kept apart
 
-PATTERNS += HISTORY_PATTERNS + CLI_PATTERNS + APP_PATTERNS
+PATTERNS = RESULT_FIRST + PATTERNS + HISTORY_PATTERNS + CLI_PATTERNS + RESULT_PATTERNS + APP_PATTERNS
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 
 

@@ -152,8 +152,6 @@ TEXT: dict[str, dict[str, str]] = {
     "no_chat_template": {"en": "no chat template", "ja": "チャットテンプレートなし"},
     "saved_preset": {"en": "✓ saved preset {name!r}", "ja": "✓ プリセット「{name}」を保存しました"},
     "uploaded_preset": {"en": "✓ uploaded preset {name!r}", "ja": "✓ プリセット「{name}」をアップロードしました"},
-    "columns_done": {"en": "{done} of {runs} columns done", "ja": "{runs} 列中 {done} 列完了"},
-    "progress_seed": {"en": "seed {seed}", "ja": "シード {seed}"},
     "saved_experiment": {
         "en": "✓ saved {experiment} and {result}",
         "ja": "✓ {experiment} と {result} を保存しました",
@@ -202,6 +200,10 @@ TEXT: dict[str, dict[str, str]] = {
     "report_divergence": {"en": "divergence", "ja": "発散度"},
     "report_tokens": {"en": "tokens", "ja": "トークン"},
     "report_no_text": {"en": "(no text)", "ja": "（文章なし）"},
+    "report_untitled": {"en": "samplerlab result", "ja": "samplerlab の結果"},
+    # a running experiment (the app's Experiments tab): the status line and the finished columns' cards
+    "progress_done": {"en": "{done} of {total} columns done", "ja": "{total} 列中 {done} 列が完了"},
+    "progress_card": {"en": "{tokens} tokens · seed {seed}", "ja": "{tokens} トークン · シード {seed}"},
     # a report token's hover: "p 0.950 (raw 0.475)", then the candidates after the chain and before it
     "title_raw": {"en": "raw", "ja": "元の確率"},
     "title_after": {"en": "after the chain", "ja": "サンプラー適用後"},

@@ -133,6 +133,7 @@ WORDS: dict[str, dict[str, str]] = {
     "no_interval": {"en": "one {unit}: no interval", "ja": "1 {unit}のみ: 区間なし"},
     "higher": {"en": "higher", "ja": "高い"},
     "lower": {"en": "lower", "ja": "低い"},
+    "dot_run": {"en": "prompt {prompt} seed {seed}", "ja": "プロンプト {prompt} シード {seed}"},  # a dot's hover
     "chart_dots": {
         "en": "each dot one seed (prompt-seed run); the bar the 95% interval around the mean",
         "ja": "点は 1 シード（プロンプト×シード）、棒は平均の 95% 区間",

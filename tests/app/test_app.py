@@ -280,6 +280,15 @@ def test_the_tab_streams_each_column_then_the_report_on_the_apps_own_model(model
     assert load_result(result_file)["columns"][0]["token_count"] == 2
 
 
+def test_the_tab_streams_in_the_pages_language(model, experiments_dir):
+    """In Japanese, the status line, the progress cards and the report in the frame are Japanese."""
+    outputs = list(tab(model, experiments_dir).run("led-poem", 2, session("streams-ja"), "ja"))
+    assert [status for status, _, _ in outputs[:-1]] == [f"4 列中 {n} 列が完了" for n in range(1, 5)]
+    assert all(f"<p>4 列中 {n} 列が完了</p>" in grid for n, (_, grid, _) in enumerate(outputs[:-1], 1))
+    report = outputs[-1][1]
+    assert "lang=&quot;ja&quot;" in report and "&lt;h2&gt;統計&lt;/h2&gt;" in report
+
+
 def test_stop_ends_the_sessions_experiment_between_steps_and_writes_no_result(model, experiments_dir, tmp_path):
     folder = tmp_path / "experiments"
     folder.mkdir()

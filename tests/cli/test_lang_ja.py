@@ -20,7 +20,7 @@ from samplerlab.cli.main import main
 from samplerlab.cli.presets import first_sentence
 from samplerlab.presets.formats import EXPORT_FORMATS
 from samplerlab.presets.store import list_presets
-from samplerlab.schema.params import KNOBS, STAGES
+from samplerlab.schema.params import KNOBS, NAMED_ORDERS, STAGES
 
 # names, not prose: a tool, a unit, a format, a statistic's name, a mode
 NAMES = {
@@ -30,7 +30,22 @@ NAMES = {
 }  # fmt: skip
 NAMES |= {knob.name.lower() for knob in KNOBS} | {stage.name.lower() for stage in STAGES}
 NAMES |= {name for command in main.commands.values() for name in [command.name, *getattr(command, "commands", ())]}
-METAVARS = {"OPTIONS", "PROMPT", "RESULT", "EXPERIMENT", "NAME", "FILE", "OLD", "NEW", "PATHS", "A", "B", "RUN"}
+METAVARS = {
+    "OPTIONS",
+    "COMMAND",
+    "ARGS",
+    "PROMPT",
+    "RESULT",
+    "EXPERIMENT",
+    "NAME",
+    "FILE",
+    "OLD",
+    "NEW",
+    "PATHS",
+    "A",
+    "B",
+    "RUN",
+}
 QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
 PROMPT = "LED を褒める短い詩を書いて。"
 
@@ -92,6 +107,16 @@ def test_the_check_finds_english_and_ignores_names() -> None:
     assert english_words("エラー: n_ctx 2048, tok/s 12.5, 'quoted text', --max-tokens, llama-server") == []
     assert english_words("組み込み  built-in") == ["built", "in"]
     assert english_words("greedy のシード 3", names=["greedy"]) == []
+
+
+def test_knobs_and_orders() -> None:
+    """`samplerlab --lang ja knobs --orders` (and `knobs --orders --lang ja`): the stage table in Japanese. Kept
+    as names: Markdown code (letters, orders), the stages' labels that are names in both languages (DRY, top-k),
+    the orders' names and Mirostat's."""
+    names = [s.label for s in STAGES if s.label == s.label_ja] + [*NAMED_ORDERS, "Mirostat"]
+    without_code = lambda text: re.sub(r"`[^`]*`", " ", text)  # noqa: E731
+    japanese = both(["knobs", "--orders"], names, shown=without_code)
+    assert invoke(["knobs", "--orders", "--lang", "ja"]) == japanese and "温度" in japanese
 
 
 @pytest.fixture(scope="module")
@@ -186,9 +211,30 @@ def test_bench(model_path: Path) -> None:
         ["stats", "/no/such/result.yaml"],
         ["run"],
         ["compare", "x", "--seeds", "many"],
+        # the root group's own options, refused while parsing, before any context holds the language
+        ["--port", "abc"],
+        ["--lang", "fr"],  # a bad --lang after `--lang ja`
+        ["--nope"],  # with click's "Did you mean one of"
+        ["--share-writes", "everything"],
+        ["--experiments-dir", "/no/such/dir"],
+        ["--experiments-dir", __file__],  # a file where a directory was expected
+        ["--share-limits", "foo=1"],  # the group's own check, before a model loads
+        ["--share-limits", "tokens=x"],
+        ["--auth"],
+        ["stats", "x", "--lang", "fr"],
     ],
 )
 def test_errors(args: list[str]) -> None:
     presets = [p.name for p in list_presets(None)[0]]
-    shown = both(args, ["/no/such/result.yaml", "no such preset", "x", "many", *EXPORT_FORMATS, *presets])
+    names = ["/no/such/result.yaml", "no such preset", "x", "many", "/no/such/dir", __file__, "tokens", "columns",
+             "seconds", *EXPORT_FORMATS, *presets]  # fmt: skip
+    shown = both(args, names)
     assert shown.startswith(("エラー: ", "使い方: ")), shown
+    assert len([line for line in shown.splitlines() if line.startswith("エラー: ")]) == 1, shown
+
+
+@pytest.mark.parametrize("args", [["stats", "x", "--lang", "ja", "--nope"], ["--port", "abc", "--lang=ja"]])
+def test_errors_in_the_language_given_after(args: list[str]) -> None:
+    """A --lang the parser had not reached when it refused (after the option, or the command's own)."""
+    shown = invoke(args)
+    assert shown.splitlines()[-1].startswith("エラー: ") and english_words(shown, ["x", "abc"]) == [], shown

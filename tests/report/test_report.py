@@ -297,7 +297,7 @@ def test_a_running_experiment_shows_each_finished_column():
     assert "stop &#x27;\\n&#x27; · 2 tokens · seed 0" in grid and "end · 0 tokens" in grid
     japanese = progress_html(finished, 6, "ja")  # the Experiments tab in Japanese
     assert (
-        japanese.startswith("<p>6 列中 2 列完了</p>")
+        japanese.startswith("<p>6 列中 2 列が完了</p>")
         and "停止文字列 &#x27;\\n&#x27; · 2 トークン · シード 0" in japanese
     )
 

@@ -142,32 +142,33 @@ def _tamper_line(text: str, document_index: int, line_index: int, new: str) -> s
 GOOD = '{"id": 100, "text": "x", "p": 0.5, "raw_p": 0.25}'
 
 
-@pytest.mark.parametrize(
-    "document_index, line, message",
-    [
-        (0, '{"id": 100, "text": "x", "p": 0.5', "columns[0].tokens[1]: not a JSON line (Expecting ',' delimiter)"),
-        (0, "[1, 2]", "columns[0].tokens[1]: expected a JSON object, got list"),
-        (
-            0,
-            GOOD[:-1] + ', "x": 1}',
-            "columns[0].tokens[1]: unknown key 'x'; expected approximate, entropy, id, p, raw_p, survivors, text",
-        ),
-        (0, GOOD.replace("0.5", '"high"'), "columns[0].tokens[1].p: expected a number, got 'high'"),
-        (
-            0,
-            GOOD.replace("100", "9" * 5000),
-            "columns[0].tokens[1]: not a JSON line (Exceeds the limit (4300 digits) for integer string conversion)",
-        ),
-        (0, GOOD.replace("100", "true"), "columns[0].tokens[1].id: expected a whole number, got True"),
-        (0, GOOD.replace('"x"', "[" * 100_000), "columns[0].tokens[1]: nested too deeply"),
-        (0, GOOD + " " + GOOD, "columns[0].tokens[1]: not a JSON line (Extra data)"),
-        (1, '{"after": [[1, "x"]]}', "columns[0].tokens[1].after[0]: expected [id, text, p]"),
-        (1, '{"before": [[1, "x", 0.5, 3]]}', "columns[0].tokens[1].before[0].cut_by: expected a string, got 3"),
-        (1, '{"after": 5}', "columns[0].tokens[1].after: expected a list, got int"),
-        (1, '{"later": []}', "columns[0].alternatives[1]: unknown key 'later'; expected after, before, candidates"),
-        (1, '{"candidates": [[1]]}', "columns[0].tokens[1].candidates[0]: expected [token id, logprob], got list"),
-    ],
-)
+# (document, the line put in place of the first block's second, the error after "{path}: ")
+BAD_LINES = [
+    (0, '{"id": 100, "text": "x", "p": 0.5', "columns[0].tokens[1]: not a JSON line (Expecting ',' delimiter)"),
+    (0, "[1, 2]", "columns[0].tokens[1]: expected a JSON object, got list"),
+    (
+        0,
+        GOOD[:-1] + ', "x": 1}',
+        "columns[0].tokens[1]: unknown key 'x'; expected approximate, entropy, id, p, raw_p, survivors, text",
+    ),
+    (0, GOOD.replace("0.5", '"high"'), "columns[0].tokens[1].p: expected a number, got 'high'"),
+    (
+        0,
+        GOOD.replace("100", "9" * 5000),
+        "columns[0].tokens[1]: not a JSON line (Exceeds the limit (4300 digits) for integer string conversion)",
+    ),
+    (0, GOOD.replace("100", "true"), "columns[0].tokens[1].id: expected a whole number, got True"),
+    (0, GOOD.replace('"x"', "[" * 100_000), "columns[0].tokens[1]: nested too deeply"),
+    (0, GOOD + " " + GOOD, "columns[0].tokens[1]: not a JSON line (Extra data)"),
+    (1, '{"after": [[1, "x"]]}', "columns[0].tokens[1].after[0]: expected [id, text, p]"),
+    (1, '{"before": [[1, "x", 0.5, 3]]}', "columns[0].tokens[1].before[0].cut_by: expected a string, got 3"),
+    (1, '{"after": 5}', "columns[0].tokens[1].after: expected a list, got int"),
+    (1, '{"later": []}', "columns[0].alternatives[1]: unknown key 'later'; expected after, before, candidates"),
+    (1, '{"candidates": [[1]]}', "columns[0].tokens[1].candidates[0]: expected [token id, logprob], got list"),
+]
+
+
+@pytest.mark.parametrize("document_index, line, message", BAD_LINES)
 def test_a_bad_line_is_one_line_naming_the_token(tmp_path, runner, document_index, line, message):
     text = _tamper_line(result_text(document()), document_index, 1, line)
     path = written(tmp_path, text)
@@ -193,15 +194,15 @@ def test_without_a_second_document_the_tokens_have_no_alternatives(tmp_path):
     assert loaded == load_result(written(tmp_path, text, "whole.yaml"), alternatives=False)
 
 
-@pytest.mark.parametrize(
-    "second, message",
-    [
-        ({"alternatives": [None] * 7}, "alternatives: 7 blocks for 6 columns; expected one per column"),
-        ({"alternatives": 3}, "the second YAML document: expected a mapping with an 'alternatives' list"),
-        ([1, 2], "the second YAML document: expected a mapping with an 'alternatives' list"),
-        ({"alternatives": [5] + [None] * 5}, "alternatives[0]: expected a block of JSON lines or null"),
-    ],
-)
+BAD_SECONDS = [  # (the second document, the error after "{path}: ")
+    ({"alternatives": [None] * 7}, "alternatives: 7 blocks for 6 columns; expected one per column"),
+    ({"alternatives": 3}, "the second YAML document: expected a mapping with an 'alternatives' list"),
+    ([1, 2], "the second YAML document: expected a mapping with an 'alternatives' list"),
+    ({"alternatives": [5] + [None] * 5}, "alternatives[0]: expected a block of JSON lines or null"),
+]
+
+
+@pytest.mark.parametrize("second, message", BAD_SECONDS)
 def test_a_bad_second_document_is_one_line(tmp_path, second, message):
     path = written(tmp_path, _with_second(result_text(document()), second))
     with pytest.raises(ResultError) as caught:

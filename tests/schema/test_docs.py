@@ -18,3 +18,14 @@ def test_readme_order_table_is_generated_from_the_schema():
 def test_japanese_table_has_every_knob():
     table = docs.knob_table("ja")
     assert table.count("\n") == len(docs.KNOBS) + 1 and "温度" in table
+
+
+def test_japanese_order_table_has_every_stage_in_japanese():
+    """`knobs --orders --lang ja`: the same stages, letters and orders, the words in Japanese."""
+    english, japanese = docs.order_table("en"), docs.order_table("ja")
+    assert japanese.count("\n") == english.count("\n")
+    for stage in docs.STAGES:
+        assert f"| `{stage.letter}` | {stage.name} ({stage.label_ja}) |" in japanese
+    for word in ("letter", "stage", "picks the token", "replaces"):
+        assert word in english and word not in japanese
+    assert "繰り返しペナルティ" in japanese and "温度" in japanese
