@@ -253,7 +253,7 @@ def test_a_shared_experiment_past_the_seconds_bound_stops_with_a_note(model, exp
     )
     calls = ExperimentCallbacks(shared(model, experiments_dir=experiments, limits=ShareLimits(seconds=0.01)), True)
     *_, (status, _, result_file) = calls.run("long", None, session("s"))
-    assert status.startswith("⏹ experiments/long.yaml: stopped after ") and result_file is None
+    assert status.startswith("experiments/long.yaml: stopped after ") and result_file is None
     assert status.endswith("stopped after 0.01 s, this shared app's limit per run")
 
 
