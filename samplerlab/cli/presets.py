@@ -67,13 +67,14 @@ def presets_list(presets_dir: Path | None) -> None:
 
 def _preset_lines(presets: Sequence[Preset], lang: str = "en") -> list[str]:
     """Aligned columns; display widths keep names in Japanese lined up with the rest. The description is
-    the preset's own text, in the language its author wrote it in."""
+    the preset's own text in ``lang`` where its author wrote one (Preset.describe: description_ja in
+    Japanese), else in the language its author wrote it in."""
     width = max((display_width(preset.name) for preset in presets), default=0)
     kinds = {True: say("builtin", lang), False: say("user", lang)}
     kind_width = max(8, *(display_width(kind) for kind in kinds.values()))
     return [
         f"{pad(preset.name, width)}  {pad(kinds[preset.builtin], kind_width)}  "
-        f"{first_sentence(preset.description)}".rstrip()
+        f"{first_sentence(preset.describe(lang))}".rstrip()
         for preset in presets
     ]
 
@@ -89,10 +90,11 @@ def shown_path(path: Path | None) -> str:
 
 
 def first_sentence(text: str) -> str:
-    """The summary a listing needs; the whole description is one `presets show` away."""
+    """The summary a listing needs; the whole description is one `presets show` away. A sentence ends at
+    ". " or at a Japanese full stop (。), whichever comes first."""
     line = (text.splitlines() or [""])[0]
-    end = line.find(". ")
-    return line if end < 0 else line[: end + 1]
+    ends = [end + 1 for end in (line.find(". "), line.find("。")) if end >= 0]
+    return line[: min(ends)] if ends else line
 
 
 @presets_group.command("show")

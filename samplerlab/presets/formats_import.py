@@ -28,17 +28,9 @@ from ..schema.params import (
     spelled,
     stage_stopper,
 )
-from .formats import (
-    ST_BASE,
-    ST_LABEL,
-    TGW_DEFAULTS,
-    TGW_LABEL,
-    TGW_PRIORITY,
-    TGW_TO_STAGE,
-    FormatError,
-    known_format,
-    tidy,
-)
+from .formats import known_format
+from .formats_common import ST_LABEL, TGW_LABEL, FormatError, tidy
+from .formats_text_uis import ST_BASE, TGW_DEFAULTS, TGW_PRIORITY, TGW_TO_STAGE
 from .store import MAX_FILE_BYTES, Preset, PresetError, check_name, load_yaml, parse_preset_text, read_small_text
 
 # Orders ST keeps for other back ends (TGW, Aphrodite, KoboldCpp); llama.cpp reads ``samplers``.

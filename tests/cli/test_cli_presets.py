@@ -81,6 +81,9 @@ def builtin_lines() -> list[str]:
         ("Version 1.5 is fine. Then more.", "Version 1.5 is fine."),
         ("First line\nsecond line. More.", "First line"),
         ("", ""),
+        ("最初の文。次の文。", "最初の文。"),
+        ("温度 0.7。Then more. x", "温度 0.7。"),
+        ("First. 二つ目。", "First."),
     ],
 )
 def test_the_listing_shows_the_first_sentence(description, shown):

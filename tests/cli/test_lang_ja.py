@@ -172,9 +172,13 @@ def test_presets_import_list_validate_rename_delete(tmp_path: Path) -> None:
     names = [str(tmp_path), "tgw", "guidance_scale", "renamed"]
     japanese = invoke(["--lang", "ja", "presets", "import", str(source), *folder])
     assert english_words(japanese, names) == [] and "対応なし: guidance_scale" in japanese
-    descriptions = [first_sentence(p.description) for p in list_presets(tmp_path / "p")[0]]
-    preset_names = [p.name for p in list_presets(tmp_path / "p")[0]]
-    both(["presets", "list", *folder], names + descriptions + preset_names)  # descriptions: their authors' words
+    found = list_presets(tmp_path / "p")[0]
+    descriptions = [first_sentence(p.describe(lang)) for p in found for lang in ("en", "ja")]
+    listing = both(["presets", "list", *folder], names + descriptions + [p.name for p in found])  # their authors' words
+    for preset in found:  # each in Japanese where its author wrote Japanese (description_ja)
+        line = next(line for line in listing.splitlines() if line.startswith(preset.name + " "))
+        assert line.endswith(first_sentence(preset.describe("ja"))), line
+    assert any(p.description_ja and first_sentence(p.description) not in listing for p in found)
     both(["presets", "validate", *folder], names)
     assert english_words(invoke(["--lang", "ja", "presets", "rename", "tgw", "renamed", *folder]), names) == []
     assert english_words(invoke(["--lang", "ja", "presets", "delete", "renamed", *folder]), names) == []
