@@ -160,8 +160,8 @@ def file_sha256(path: Path, between_blocks: Callable[[], AbstractContextManager[
 def known_sha256(path: Path) -> str | None:
     """The sha256 remembered for this file as it is now (same resolved path, size and mtime), or None."""
     try:
-        marker = _marker(path, _stamp(path))
-        text = marker.read_text(encoding="ascii").strip()
+        with _marker(path, _stamp(path)).open("rb") as handle:
+            text = handle.read(80).decode("ascii").strip()  # a digest and a newline; never more, whatever is there
     except (OSError, UnicodeDecodeError):
         return None
     return text if re.fullmatch("[0-9a-f]{64}", text) else None

@@ -47,6 +47,12 @@ def test_a_damaged_or_unwritable_cache_only_costs_a_new_read(tmp_path, fresh_cac
     (marker,) = (fresh_cache / "sha256").iterdir()
     marker.write_text("not a digest\n")
     assert known_sha256(path) is None and file_sha256(path) == expected
+    marker.unlink()
+    marker.symlink_to("/dev/zero")  # endless: only its first bytes are read
+    assert known_sha256(path) is None
+    marker.unlink()
+    marker.write_text(expected + "\n" + "0" * (1 << 20))
+    assert known_sha256(path) is None
     blocked = tmp_path / "a-file-not-a-folder"
     blocked.write_text("")
     monkeypatch.setenv("SAMPLERLAB_CACHE", str(blocked))
