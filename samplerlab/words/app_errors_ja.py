@@ -85,6 +85,18 @@ APP_PATTERNS: tuple[tuple[str, str], ...] = (
         r"ファイルが空です。name、schema_version と設定を書いてください",
     ),
     (
+        r"the file is larger than (?P<n>\d+) KiB; a preset is a few lines",
+        r"ファイルが \g<n> KiB を超えています。プリセットは数行のはずです",
+    ),
+    (
+        r"could not determine a constructor for the tag '(?P<t>[^']*)'; presets hold plain values only",
+        r"タグ '\g<t>' は使えません。プリセットに書けるのは普通の値だけです",
+    ),
+    (
+        r"neither JSON nor YAML; cannot tell which tool wrote it",
+        r"JSON でも YAML でもないため、どのツールのファイルか分かりません",
+    ),
+    (
         r"upload: expected a preset file of at most (?P<n>\d+) KiB",
         r"アップロード: \g<n> KiB 以下のプリセットファイルを選んでください",
     ),

@@ -280,6 +280,7 @@ from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's,
 from .result_errors_ja import RESULT_FIRST, RESULT_PATTERNS  # noqa: E402 - a result file's, kept apart
 
 PATTERNS = RESULT_FIRST + PATTERNS + HISTORY_PATTERNS + CLI_PATTERNS + RESULT_PATTERNS + APP_PATTERNS
+PATTERNS += ((r"\bline (?P<n>\d+):", r"\g<n> 行目:"),)  # where in a file, whatever the problem (last: any shape)
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 
 

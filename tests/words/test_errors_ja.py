@@ -103,6 +103,11 @@ def test_the_presets_tabs_notes_on_a_bad_name_are_japanese(name, japanese) -> No
         ),
         ("description: a\n", "upload: name がありません。「name: my preset」のように追加してください"),
         ("name: x\ndescription_ja: 5\n", "upload: description_ja: テキストを指定してください（受け取った値: 5）"),
+        (
+            "name: x\nt: !!python/object:os.system ls\n",
+            "upload: 2 行目: タグ 'tag:yaml.org,2002:python/object:os.system'",
+        ),
+        ("name: x\n" + "#" * (65 << 10), "upload: ファイルが 64 KiB を超えています。プリセットは数行のはずです"),
     ],
 )
 def test_an_uploaded_presets_problem_is_japanese(text, japanese) -> None:
