@@ -814,8 +814,17 @@ def _number(knob: Knob, value: Any, where: str) -> float | int:
     else:
         value = float(value)
     if (knob.minimum is not None and value < knob.minimum) or (knob.maximum is not None and value > knob.maximum):
-        raise SettingsError(f"{where}: {value!r} is out of range; expected {knob.minimum:g} to {knob.maximum:g}")
+        raise SettingsError(
+            f"{where}: {value!r} is out of range; expected {_bound(knob.minimum)} to {_bound(knob.maximum)}"
+        )
     return value
+
+
+def _bound(limit: float | None) -> str:
+    """A range's end as a person types it: a whole number in full (seed's 4294967294, not 4.29497e+09)."""
+    if limit is None:
+        return "?"
+    return str(int(limit)) if float(limit).is_integer() else f"{limit:g}"
 
 
 def _strings(knob: Knob, value: Any, where: str) -> tuple[str, ...]:

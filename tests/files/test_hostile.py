@@ -328,7 +328,7 @@ def _drop(*keys):
         (_set("mode", value="chatty"), "mode: expected chat or raw, got 'chatty'"),
         (_set("model", value="embedded"), "model: expected a mapping, got 'embedded'"),
         (_set("model", "spec", value={"hf_repo": "a"}), "model.spec: missing key 'hf_file'"),
-        (_set("load", value={"n_ctx": 1}), "load: n_ctx: 1 is out of range; expected 16 to 1.04858e+06"),
+        (_set("load", value={"n_ctx": 1}), "load: n_ctx: 1 is out of range; expected 16 to 1048576"),
         (_set("seed_summary", value=[{"label": "a"}]), "seed_summary[0]: missing key 'seeds'"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,
@@ -480,9 +480,9 @@ def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
     [
         (["--stop", ""], "--stop: empty strings are not allowed"),
         (["--stop", "\n", "--stop", ""], "--stop: empty strings are not allowed"),
-        (["--seed", "-7"], "--seed: -7 is out of range; expected -1 to 4.29497e+09"),
-        (["--max-tokens", "-1"], "--max-tokens: -1 is out of range; expected 0 to 1e+06"),
-        (["--column", "top_k=-1e9"], "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1e+06"),
+        (["--seed", "-7"], "--seed: -7 is out of range; expected -1 to 4294967294"),
+        (["--max-tokens", "-1"], "--max-tokens: -1 is out of range; expected 0 to 1000000"),
+        (["--column", "top_k=-1e9"], "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1000000"),
         (["--column", "top_k=1.5"], "--column 'top_k=1.5': top_k: expected a whole number, got 1.5"),
         (
             ["--column", "stop=\\xff"],

@@ -268,7 +268,7 @@ HEAD = "name: x\nschema_version: 1\n"
         (HEAD + "stop: 3\n", "x.yaml: stop: expected a list of strings, got 3"),
         (HEAD + "temperature: 2024-01-01\n", "x.yaml: temperature: expected a number, got datetime.date(2024, 1, 1)"),
         (HEAD + "top_p: 1.5\n", "x.yaml: top_p: 1.5 is out of range; expected 0 to 1"),
-        (HEAD + "top_k: -1\n", "x.yaml: top_k: -1 is out of range; expected 0 to 1e+06"),
+        (HEAD + "top_k: -1\n", "x.yaml: top_k: -1 is out of range; expected 0 to 1000000"),
         (
             HEAD + "logit_bias: {5: 200}\n",
             "x.yaml: logit_bias: bias for 5 must be a number from -100 to 100 or false (ban), got 200",

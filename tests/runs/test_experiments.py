@@ -230,7 +230,7 @@ C = "columns: [{temperature: 0}]\n"
         ),
         (P + "columns: []\n", "bad.yaml:2: columns: expected 1 to 64 columns, got 0"),
         (P + "seeds: [0, x]\n" + C, "bad.yaml:2: seeds: seed: expected a number, got 'x'"),
-        (P + "max_tokens: -1\n" + C, "bad.yaml:2: max_tokens: -1 is out of range; expected 0 to 1e+06"),
+        (P + "max_tokens: -1\n" + C, "bad.yaml:2: max_tokens: -1 is out of range; expected 0 to 1000000"),
         (P + "stop: 3\n" + C, "bad.yaml:2: stop: expected a list of strings, got 3"),
         (P + "prompts: [a]\n" + C, "bad.yaml:2: prompts: give prompt or prompts, not both"),
         (C, "bad.yaml:1: no prompt: give prompt (a string) or prompts (a list of strings)"),
@@ -297,7 +297,7 @@ C = "columns: [{temperature: 0}]\n"
             P + "model: {hf_repo: a}\n" + C,
             "bad.yaml:2: model: expected 'embedded', a .gguf path, {hf_repo: ..., hf_file: ...}, {server: URL} or {servers: [URL, ...]} (at most 16), got {'hf_repo': 'a'}",
         ),
-        (P + "load: {n_ctx: 1}\n" + C, "bad.yaml:2: load: n_ctx: 1 is out of range; expected 16 to 1.04858e+06"),
+        (P + "load: {n_ctx: 1}\n" + C, "bad.yaml:2: load: n_ctx: 1 is out of range; expected 16 to 1048576"),
         (P + "load:\n  n_ctxx: 1\n" + C, "bad.yaml:3: load: unknown setting 'n_ctxx' (did you mean 'n_ctx'?)"),
         (
             "a: &a [1,1,1,1,1,1,1,1,1,1]\n"

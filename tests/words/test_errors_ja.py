@@ -17,7 +17,7 @@ from samplerlab.words.errors_ja import localize
 def test_known_shapes_are_translated_with_their_names_and_values_and_others_stay_english() -> None:
     with pytest.raises(SettingsError) as caught:
         Settings({"top_k": -5}, source="column 1")
-    assert localize(str(caught.value), "ja") == "column 1: top_k: -5 は範囲外です（0 〜 1e+06 を指定してください）"
+    assert localize(str(caught.value), "ja") == "column 1: top_k: -5 は範囲外です（0 〜 1000000 を指定してください）"
     assert localize(str(caught.value), "en") == str(caught.value)
     assert localize("something nobody wrote a pattern for", "ja") == "something nobody wrote a pattern for"
 
