@@ -276,10 +276,13 @@ PATTERNS: tuple[tuple[str, str], ...] = (
 )
 from .app_errors_ja import APP_PATTERNS  # noqa: E402 - the app's status notes, kept apart
 from .cli_errors_ja import CLI_PATTERNS  # noqa: E402 - the CLI's, click's and the notes', kept apart
+from .experiment_errors_ja import EXPERIMENT_PATTERNS  # noqa: E402 - an experiment file's, kept apart
 from .history_errors_ja import HISTORY_PATTERNS  # noqa: E402 - the run store's, kept apart
 from .result_errors_ja import RESULT_FIRST, RESULT_PATTERNS  # noqa: E402 - a result file's, kept apart
 
-PATTERNS = RESULT_FIRST + PATTERNS + HISTORY_PATTERNS + CLI_PATTERNS + RESULT_PATTERNS + APP_PATTERNS
+PATTERNS = (
+    RESULT_FIRST + PATTERNS + HISTORY_PATTERNS + CLI_PATTERNS + RESULT_PATTERNS + APP_PATTERNS + EXPERIMENT_PATTERNS
+)
 PATTERNS += ((r"\bline (?P<n>\d+):", r"\g<n> 行目:"),)  # where in a file, whatever the problem (last: any shape)
 COMPILED = tuple((re.compile(pattern), wording) for pattern, wording in PATTERNS)
 

@@ -482,7 +482,10 @@ def test_a_killed_result_write_leaves_a_file_the_next_write_removes(tmp_path):
         (["--stop", "\n", "--stop", ""], "--stop: empty strings are not allowed"),
         (["--seed", "-7"], "--seed: -7 is out of range; expected -1 to 4294967294"),
         (["--max-tokens", "-1"], "--max-tokens: -1 is out of range; expected 0 to 1000000"),
-        (["--column", "top_k=-1e9"], "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1000000"),
+        (
+            ["--column", "top_k=-1e9"],
+            "--column 'top_k=-1e9': top_k: -1000000000 is out of range; expected 0 to 1000000",
+        ),
         (["--column", "top_k=1.5"], "--column 'top_k=1.5': top_k: expected a whole number, got 1.5"),
         (
             ["--column", "stop=\\xff"],
