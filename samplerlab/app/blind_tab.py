@@ -33,7 +33,6 @@ from ..runs.blind import BlindSession, Pair
 from ..runs.judge import run_judge
 from ..runs.votes import Contender, VotesError, load_votes
 from ..words.blind import w
-from ..words.errors_ja import localize
 from .workbench import USER_ERRORS, Workbench
 
 HOST_KEYS: dict[int, str] = {}  # one per Workbench (id), made when its page is built
@@ -109,7 +108,7 @@ class BlindCallbacks:
             )  # fmt: skip
             self.session.seconds = self.bench.limits.seconds if self.bench.shared else None
         except ERRORS as error:
-            return [localize(self.bench.message(error), lang), *self._empty()]
+            return [self.bench.message(error, lang), *self._empty()]
         return ["", *self.next(lang, request)]
 
     def load(self, is_host: bool, lang: str, path: str | None, request: gr.Request) -> list[Any]:
@@ -125,7 +124,7 @@ class BlindCallbacks:
             self.session = BlindSession(self.bench.backend, votes)
             self.session.aliases[self.voter(request)] = next(iter(self.session.voters()), self.voter(request))
         except ERRORS as error:
-            return [localize(self.bench.message(error), lang), *self._empty()]
+            return [self.bench.message(error, lang), *self._empty()]
         return ["", *self.next(lang, request)]
 
     # -- voting -------------------------------------------------------------------------------
@@ -142,7 +141,7 @@ class BlindCallbacks:
         try:
             pair = self.session.next_pair(voter)
         except ERRORS as error:
-            return [localize(self.bench.message(error), lang), "", ""]
+            return [self.bench.message(error, lang), "", ""]
         return [self._header(pair, voter, lang), *pair.texts]
 
     def reword(self, is_host: bool, lang: str, shown: str, revealed: str, request: gr.Request) -> list[Any]:
@@ -197,7 +196,7 @@ class BlindCallbacks:
         try:
             self.session.vote(voter, choice)
         except ERRORS as error:
-            return [localize(self.bench.message(error), lang), "", ""]
+            return [self.bench.message(error, lang), "", ""]
         return self.next(lang, request, is_host)
 
     # -- the reveal ---------------------------------------------------------------------------

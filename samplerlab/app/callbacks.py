@@ -54,7 +54,7 @@ class Callbacks(RunViews, PresetCalls):
 
     def error(self, error: BaseException, lang: str = "en") -> gr.Error:
         """One line for the browser in its language, the server's folders by their short names when shared."""
-        return gr.Error(localize(self.bench.message(error), lang), print_exception=False)
+        return gr.Error(self.bench.message(error, lang), print_exception=False)
 
     def run(self, request: gr.Request, lang, mode, system, prompt, chat, policy, prefix, count, *flat):
         """Stream every visible column together; yields all outputs at most every STREAM_EVERY seconds.

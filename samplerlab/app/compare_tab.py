@@ -14,7 +14,7 @@ from ..words.i18n import t
 from .callbacks import MAX_COLUMNS, Callbacks
 from .conversation_panel import conversation_panel
 from .labels import Labels
-from .run_views import draw_charts, retirement
+from .run_views import QUIET, draw_charts, retirement
 from .understand_panel import branch_row
 from .views import categories
 from .widgets import COLUMN_KNOBS, RUN_KNOBS, describe_columns, knob_widget
@@ -91,10 +91,9 @@ def compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.St
     run_outputs = [*(c["output"] for c in columns), *(c["spans"] for c in columns), *(c["stats"] for c in columns)]
     charts = [chart for c in columns for chart in (c["chart"], c["entropy_chart"])]
     retire, retire_in, retire_out = retirement(columns, why[-1], lang_state)  # every panel of the last run
-    quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     # Runs start at once (concurrency_limit None) and take the session's one place first; the model's
     # lock orders them, so a second run of one session is refused instead of queueing (Workbench.session_run).
-    ran = run.click(retire, retire_in, retire_out, **quiet).then(
+    ran = run.click(retire, retire_in, retire_out, **QUIET).then(
         calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private"
     )
     draw_charts(ran, calls, lang_state, charts)
@@ -108,7 +107,7 @@ def compare_panel(calls: Callbacks, labels: Labels, lang: str, lang_state: gr.St
                 queue=False,
                 api_visibility="private",
             )
-            .then(retire, retire_in, retire_out, **quiet)
+            .then(retire, retire_in, retire_out, **QUIET)
             .then(calls.run, run_inputs, run_outputs, concurrency_limit=None, api_visibility="private")
         )
         draw_charts(branched, calls, lang_state, charts)

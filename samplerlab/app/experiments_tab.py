@@ -88,10 +88,10 @@ class ExperimentCallbacks:
                         line = progress.line(lang) if runs >= SHOW_FROM else None
                         yield _outputs(item, done, runs, self.bench, notes, line, lang)
         except ExperimentStopped as error:
-            stopped = localize(self.bench.message(error), lang)
+            stopped = self.bench.message(error, lang)
             yield [_with_notes(stopped, notes, lang), progress_html(done, runs, lang), None]
         except ERRORS as error:
-            raise gr.Error(localize(self.bench.message(error), lang), print_exception=False) from None
+            raise gr.Error(self.bench.message(error, lang), print_exception=False) from None
 
     def save(self, name: str, lang: str, request: gr.Request) -> str:
         """The session's last comparison, outputs included, as an experiment file and its result."""
@@ -107,7 +107,7 @@ class ExperimentCallbacks:
                 name.strip(), last.request, last.columns, last.backend, self.bench.experiments_dir, last.rendered
             )
         except ERRORS as error:
-            return f"✗ {localize(self.bench.message(error), lang)}"
+            return f"✗ {self.bench.message(error, lang)}"
         return t("saved_experiment", lang).format(experiment=experiment.name, result=result.name)
 
 

@@ -16,7 +16,6 @@ import gradio as gr
 from ..chats.conversation import history_text
 from ..events import ColumnResult
 from ..runs.listing import history_rows
-from ..words.errors_ja import localize
 from ..words.history_words import status_words
 from ..words.i18n import t
 from .run_views import draw_charts
@@ -46,7 +45,7 @@ class HistoryCallbacks:
         try:
             rows = self.bench.history(request.session_hash)
         except USER_ERRORS as error:
-            return [f"<p>{html.escape(localize(self.bench.message(error), lang))}</p>", gr.update(choices=[])]
+            return [f"<p>{html.escape(self.bench.message(error, lang))}</p>", gr.update(choices=[])]
         if not rows:
             return [f"<p>{html.escape(t('history_none', lang))}</p>", gr.update(choices=[], value=None)]
         return [
@@ -63,7 +62,7 @@ class HistoryCallbacks:
         try:
             opened = self.bench.reopen(request.session_hash, int(run_id or 0))
         except (*USER_ERRORS, ValueError) as error:
-            raise gr.Error(localize(self.bench.message(error), lang), print_exception=False) from None
+            raise gr.Error(self.bench.message(error, lang), print_exception=False) from None
         results = opened.columns[: self.columns]
         asked = opened.request
         first = results[0].settings if results else None

@@ -15,7 +15,6 @@ from ..files.safe_yaml import JsonTooDeep, load_json
 from ..presets.formats import export_preset
 from ..presets.store import Preset, PresetError, file_stem, list_presets, load_preset, parse_preset_text, preset_yaml
 from ..schema.params import Settings
-from ..words.errors_ja import localize
 from ..words.i18n import t
 from .widgets import column_settings, split_columns, widget_values
 from .workbench import USER_ERRORS, Workbench
@@ -76,7 +75,7 @@ class PresetCalls:
             )
             self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, ValueError) as error:
-            return self._refreshed(f"✗ {localize(self.bench.message(error), lang)}", None)
+            return self._refreshed(f"✗ {self.bench.message(error, lang)}", None)
         return self._refreshed(t("saved_preset", lang).format(name=preset.name), preset.name)
 
     def upload_preset(self, path: str | None, overwrite: bool, lang: str = "en") -> list[Any]:
@@ -89,7 +88,7 @@ class PresetCalls:
             preset = parse_preset_text(text, source="uploaded file")
             self.bench.save_preset(preset, overwrite=bool(overwrite))
         except (*USER_ERRORS, UnicodeDecodeError, OSError) as error:
-            return self._refreshed(f"✗ {localize(self.bench.message(error), lang)}", None)
+            return self._refreshed(f"✗ {self.bench.message(error, lang)}", None)
         return self._refreshed(t("uploaded_preset", lang).format(name=preset.name), preset.name)
 
     def show_preset(self, name: str | None, target: str, lang: str = "en") -> list[Any]:

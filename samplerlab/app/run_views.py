@@ -34,6 +34,9 @@ from .workbench import Workbench
 RETIRED = ("why_shown", "candidates", "branch_row", "what_if", "token_index", "chart", "entropy_chart", "stats")
 RETIRED += ("output", "spans")  # the text too: a run waiting its turn shows nothing of the one before
 
+# a redraw of the page: at once, no spinner, not in the API
+QUIET: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
+
 
 def retirement(columns: list[dict], why: Any, lang_state: Any) -> tuple[Any, list[Any], list[Any]]:
     """(function, inputs, outputs) that empty every panel an earlier run's explanation may sit in: the why
@@ -203,29 +206,27 @@ def _worded(frame: Any, lang: str) -> Any:
 
 def draw_charts(event: Any, calls: Any, lang: Any, charts: list[Any]) -> Any:
     """``event`` then the last run's charts in two steps, data then words (``RunViews.charts``)."""
-    quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
-    return event.then(calls.charts, lang, charts, **quiet).then(calls.chart_words, lang, charts, **quiet)
+    return event.then(calls.charts, lang, charts, **QUIET).then(calls.chart_words, lang, charts, **QUIET)
 
 
 def reword_on_switch(language: Any, calls: Any, columns: list[dict], why: list[Any]) -> None:
     """Wire the language switch to redraw every panel of the last run in the new language: the why panels,
     each column's token view (its categories are words), clicked token, branch choices, what-if line and
     charts. ``calls`` is ``callbacks.Callbacks`` (RunViews plus what_if)."""
-    quiet: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
     charts = [chart for c in columns for chart in (c["chart"], c["entropy_chart"])]
-    language.change(calls.charts, language, charts, **quiet).then(calls.chart_words, language, charts, **quiet)
-    language.change(calls.rewhy, [language, *why], why[-1], **quiet)
-    language.change(calls.respans, language, [c["spans"] for c in columns], **quiet)
+    language.change(calls.charts, language, charts, **QUIET).then(calls.chart_words, language, charts, **QUIET)
+    language.change(calls.rewhy, [language, *why], why[-1], **QUIET)
+    language.change(calls.respans, language, [c["spans"] for c in columns], **QUIET)
     for index, column in enumerate(columns):
         language.change(
             _recandidates(calls, index),
             [language, column["token_index"]],
             [column["candidates"], column["branch_choice"]],
-            **quiet,
+            **QUIET,
         )
-        language.change(_what_if(calls, index), [language, *column["knobs"]], column["what_if"], **quiet)
+        language.change(_what_if(calls, index), [language, *column["knobs"]], column["what_if"], **QUIET)
         if column.get("why_shown") is not None:
-            language.change(_rewhy_here(calls, index), [language, column["why_shown"]], column["why_shown"], **quiet)
+            language.change(_rewhy_here(calls, index), [language, column["why_shown"]], column["why_shown"], **QUIET)
 
 
 def _recandidates(calls: Any, index: int):

@@ -57,7 +57,7 @@ class SeedStats:
                     )
             return _page(records, notes, lang)
         except (*USER_ERRORS, StatsError) as error:
-            raise gr.Error(localize(self.bench.message(error), lang), print_exception=False) from None
+            raise gr.Error(self.bench.message(error, lang), print_exception=False) from None
 
 
 def _page(records: list[dict[str, Any]], notes: list[str], lang: str) -> str:

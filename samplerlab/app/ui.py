@@ -29,7 +29,7 @@ from .history_tab import history_panel
 from .labels import Labels
 from .model_panel import model_panel
 from .presets_tab import presets_panel
-from .run_views import reword_on_switch
+from .run_views import QUIET, reword_on_switch
 from .share import DELETE_CACHE, UPLOAD_BUDGET, UPLOAD_FILE_BYTES
 from .stats_panel import stats_panel
 from .views import CSS as VIEW_CSS
@@ -37,7 +37,6 @@ from .widgets import describe_columns
 from .workbench import Workbench
 
 CSS = VIEW_CSS + WHY_CSS
-QUIET: dict[str, Any] = {"queue": False, "show_progress": "hidden", "api_visibility": "private"}
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "SFMono-Regular", "monospace"]
 )  # no web fonts

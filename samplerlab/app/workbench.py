@@ -40,6 +40,7 @@ from ..runs.results import Outcome
 from ..runs.store import RunRow, RunStore, StoreError
 from ..schema.load_settings import LoadSettings
 from ..schema.params import Settings, SettingsError
+from ..words.errors_ja import localize
 from .share import VISITOR_PRESET_BYTES, VISITOR_PRESETS, ShareLimits, ShareWrites, relative_message
 
 MAX_SESSIONS = 256  # remembered runs (for the token view) are dropped oldest first beyond this
@@ -434,11 +435,12 @@ class Workbench:
         folder.mkdir(exist_ok=True)
         return folder
 
-    def message(self, error: BaseException) -> str:
-        """An error as a visitor sees it: one line; shared, with the server's folders by their short names."""
+    def message(self, error: BaseException, lang: str = "en") -> str:
+        """An error as a visitor sees it: one line in ``lang``; shared, with the server's folders by their short
+        names."""
         text = str(error).splitlines()[0] if str(error) else type(error).__name__
         if not self.shared:
-            return text
+            return localize(text, lang)
         roots = [
             (user_presets_dir(self.presets_dir), "presets"),
             (BUILTIN_DIR, "presets"),
@@ -446,7 +448,7 @@ class Workbench:
             (self.models_dir, "models"),
             (self._downloads, "downloads"),
         ]
-        return relative_message(text, roots + [(_embedded_dir(), "models")])
+        return localize(relative_message(text, roots + [(_embedded_dir(), "models")]), lang)
 
     # -- column specs as scripts send them -----------------------------------
     def columns_from_json(self, text: str, run_level: dict[str, Any]) -> list[Column]:
